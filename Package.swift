@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// libnic: neural image/video codec library. See README.md and docs/architecture.md.
+import PackageDescription
+
+/// The shared library links the Swift runtime statically, exports only `nic_*`
+/// (linker version script) and carries the soname of the installed copy.
+let sharedLibraryLinkerFlags: [LinkerSetting] = [
+    .unsafeFlags([
+        "-static-stdlib", "-use-ld=lld",
+        "-Xlinker", "-soname=libnic.so.0",
+        "-Xlinker", "--exclude-libs", "-Xlinker", "ALL",
+        "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CExport/libnic.map",
+    ]),
+]
+
+let package = Package(
+    name: "libnic",
+    products: [
+        // Built as .build/<config>/libNICShared.so; `make install` installs it as libnic.so.0.
+        .library(name: "NICShared", type: .dynamic, targets: ["CExport"]),
+        .executable(name: "nic", targets: ["nic"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C modules: system libraries and the public header.
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CNicAPI"),
+        .target(name: "CPUInfo"),
+
+        // Swift modules; data flows FFGlue -> NICCore -> FFGlue, CExport only translates.
+        .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo"]),
+        .target(name: "FFGlue", dependencies: ["CFFmpeg", "NICCore"]),
+        .target(
+            name: "CExport", dependencies: ["CNicAPI", "NICCore", "FFGlue"],
+            linkerSettings: sharedLibraryLinkerFlags),
+        .executableTarget(
+            name: "nic",
+            dependencies: ["NICCore", "FFGlue", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "NICCoreTests", dependencies: ["NICCore"]),
+        .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore"]),
+        .testTarget(name: "CExportTests", dependencies: ["CExport", "CNicAPI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,52 @@
+import CNicAPI
+import NICCore
+
+/// Validates a caller's NicImage and exposes its planes as NICCore views.
+/// Nothing is copied: the views point into the caller's buffers.
+struct ImageBridge {
+    let format: PixelFormat
+    let width: Int
+    let height: Int
+    let planes: [MutablePlaneView]
+
+    init(_ pointer: UnsafePointer<NicImage>?, role: String) throws {
+        guard let pointer else { throw BoundaryError.nullPointer("\(role) image is NULL") }
+        try ImageBridge.checkSize(pointer.pointee.struct_size, MemoryLayout<NicImage>.size, "\(role) NicImage")
+        let image = pointer.pointee
+        guard let format = ImageBridge.format(image.format) else {
+            throw NICError.unsupportedFormat("\(role) image has unknown pixel format \(image.format.rawValue)")
+        }
+        let width = Int(image.width), height = Int(image.height)
+        try ImageLimits.check(width: width, height: height)
+        let pointers = [image.planes.0, image.planes.1, image.planes.2]
+        let strides = [image.strides.0, image.strides.1, image.strides.2]
+        var planes: [MutablePlaneView] = []
+        for p in 0..<format.planeCount {
+            guard let base = pointers[p] else { throw BoundaryError.nullPointer("\(role) image plane \(p) is NULL") }
+            let size = format.planeSize(plane: p, width: width, height: height)
+            let rowBytes = size.width * format.channels(plane: p)
+            guard strides[p] >= rowBytes else {
+                throw NICError.invalidArgument("\(role) image plane \(p) stride \(strides[p]) is smaller than its row of \(rowBytes) bytes")
+            }
+            planes.append(MutablePlaneView(base: base, width: size.width, height: size.height,
+                                           channels: format.channels(plane: p), stride: strides[p]))
+        }
+        self.format = format; self.width = width; self.height = height; self.planes = planes
+    }
+
+    static func checkSize(_ given: Int, _ known: Int, _ what: String) throws {
+        guard given >= known else {
+            throw BoundaryError.structSize("\(what) struct_size is \(given), at least \(known) expected: call its init function")
+        }
+    }
+
+    static func format(_ f: NicPixelFormat) -> PixelFormat? {
+        switch f {
+        case NIC_PIXEL_FORMAT_YUV420P: return .yuv420p
+        case NIC_PIXEL_FORMAT_YUV444P: return .yuv444p
+        case NIC_PIXEL_FORMAT_RGB24: return .rgb24
+        case NIC_PIXEL_FORMAT_GRAY8: return .gray8
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import CFFmpeg
+import NICCore
+
+/// Still-image file formats ImageFile writes (it reads anything FFmpeg decodes).
+public enum ImageFileFormat: String, Sendable, CaseIterable {
+    case png, jpeg, bmp
+
+    /// Format for a path's extension, case-insensitive: .png, .jpg/.jpeg, .bmp.
+    public init?(path: String) {
+        let name = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
+        switch name[name.index(after: dot)...].lowercased() {
+        case "png": self = .png
+        case "jpg", "jpeg": self = .jpeg
+        case "bmp": self = .bmp
+        default: return nil
+        }
+    }
+}
+
+/// Reading and writing still images through FFmpeg.
+///
+/// Pixel conventions: rgb24 and gray8 are full range; yuv420p and yuv444p are BT.601
+/// limited range. Reading never crashes, hangs or allocates without bound on bad input:
+/// sizes are checked against `ImageLimits` before any pixel is decoded.
+public enum ImageFile {
+    /// Largest file `read(path:)` accepts: more than any image within ImageLimits needs.
+    public static let maxFileBytes = 1 << 30
+    /// JPEG quality used when `write`/`encode` get none.
+    public static let defaultJPEGQuality = 90
+
+    /// Decodes the first picture of any image file FFmpeg reads (PNG, JPEG, WebP, BMP, ...),
+    /// converted to `format`; nil means gray8 for greyscale sources and rgb24 otherwise.
+    /// Alpha is dropped. Errors: `.io` (cannot read the file), `.corruptData` (empty, truncated,
+    /// damaged), `.dimensions`, `.unsupportedFormat` (no picture in it).
+    public static func read(path: String, as format: PixelFormat? = nil) throws -> PlanarImage {
+        let bytes = try readFileBytes(path: path, limit: maxFileBytes)
+        return try decode(bytes, name: "'\(path)'", as: format)
+    }
+
+    /// Like `read(path:as:)` for a file already in memory.
+    public static func read(data: [UInt8], as format: PixelFormat? = nil) throws -> PlanarImage {
+        try decode(data, name: "the image data", as: format)
+    }
+
+    /// Writes `image` in the format its extension names (see `ImageFileFormat`).
+    /// `quality` (1...100, default 90) applies to JPEG only.
+    public static func write(_ image: PlanarImage, path: String, quality: Int? = nil) throws {
+        guard let format = ImageFileFormat(path: path) else {
+            throw NICError.invalidArgument(
+                "cannot tell the image format of '\(path)'; supported extensions: .png, .jpg, .jpeg, .bmp")
+        }
+        try writeFileBytes(encode(image, format: format, quality: quality), path: path)
+    }
+
+    /// The bytes of `image` as a complete file of `format`.
+    public static func encode(_ image: PlanarImage, format: ImageFileFormat, quality: Int? = nil) throws -> [UInt8] {
+        if let quality, !(1...100).contains(quality) {
+            throw NICError.invalidArgument("quality must be 1...100, got \(quality)")
+        }
+        switch format {
+        case .png:
+            return try encodeLossless(image, codecID: AV_CODEC_ID_PNG, name: "PNG", color: AV_PIX_FMT_RGB24)
+        case .bmp:
+            return try encodeLossless(image, codecID: AV_CODEC_ID_BMP, name: "BMP", color: AV_PIX_FMT_BGR24)
+        case .jpeg:
+            return try encodeJPEG(image, quality: quality ?? defaultJPEGQuality)
+        }
+    }
+
+    /// FFmpeg's qscale (1 best ... 31) for a JPEG quality: libjpeg's curve (table scale
+    /// 5000/q % below 50, 200-2q % above) applied to qscale 8, which makes FFmpeg use its
+    /// reference matrix unscaled.
+    static func jpegQScale(quality: Int) -> Int32 {
+        let percent = quality < 50 ? 5000 / quality : 200 - 2 * quality
+        return Int32(min(31, max(1, (percent * 8 + 50) / 100)))
+    }
+
+    private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> PlanarImage {
+        try bytes.withUnsafeBytes { raw in
+            var picture: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
+            defer { av_frame_free(&picture) }
+            let target = format ?? (isGrayFormat(picture!.pixelFormat) ? .gray8 : .rgb24)
+            var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
+                picture!, to: target.avPixelFormat, range: target.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
+            defer { av_frame_free(&converted) }
+            return try makeImage(from: converted!, format: target)
+        }
+    }
+
+    /// PNG and BMP: grey stays grey, everything else becomes 8-bit RGB (`color` byte order).
+    private static func encodeLossless(_ image: PlanarImage, codecID: AVCodecID, name: String,
+                                       color: AVPixelFormat) throws -> [UInt8] {
+        let target = image.format == .gray8 ? AV_PIX_FMT_GRAY8 : color
+        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: target, range: AVCOL_RANGE_JPEG)
+        defer { av_frame_free(&frame) }
+        return try encodePicture(frame!, codecID: codecID, codecName: name)
+    }
+
+    /// JPEG: 4:2:0 full-range YCbCr (JFIF) at a fixed quantiser.
+    private static func encodeJPEG(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
+        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: AV_PIX_FMT_YUVJ420P,
+                                                                  range: AVCOL_RANGE_JPEG)
+        defer { av_frame_free(&frame) }
+        let lambda = FF_QP2LAMBDA * jpegQScale(quality: quality)
+        frame!.pointee.quality = lambda
+        return try encodePicture(frame!, codecID: AV_CODEC_ID_MJPEG, codecName: "JPEG") { codec in
+            codec.pointee.flags |= AV_CODEC_FLAG_QSCALE
+            codec.pointee.global_quality = lambda
+            codec.pointee.qmin = 1   // the default minimum (2) would cap quality above ~95
+            codec.pointee.qmax = 31
+        }
+    }
+
+    /// `image` as a frame of `format`, converting only when the layouts differ.
+    private static func makeFrame(from image: PlanarImage, as format: AVPixelFormat,
+                                  range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame> {
+        let frame = try FFGlue.makeFrame(from: image)
+        if frame.pixelFormat == format { return frame }
+        var source: UnsafeMutablePointer<AVFrame>? = frame
+        defer { av_frame_free(&source) }
+        return try convertedFrame(frame, to: format, range: range)
+    }
+}

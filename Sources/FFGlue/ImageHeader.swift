@@ -1,0 +1,58 @@
+// The picture size a PNG, JPEG or BMP header declares, read before FFmpeg sees the bytes.
+// FFmpeg's decoders refuse absurd sizes as "invalid data", which would hide the real reason;
+// reading the size here lets ImageFile report it as a dimensions error before decoding.
+
+/// Width and height declared by the file's header, or nil when the format is not one of
+/// these three or the header is incomplete (FFmpeg then decides).
+func declaredImageSize(_ bytes: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+    pngSize(bytes) ?? jpegSize(bytes) ?? bmpSize(bytes)
+}
+
+private func bigEndian(_ b: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int {
+    (at..<at + count).reduce(0) { $0 << 8 | Int(b[$1]) }
+}
+
+private func littleEndian(_ b: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int {
+    (at..<at + count).reversed().reduce(0) { $0 << 8 | Int(b[$1]) }
+}
+
+/// PNG: 8-byte signature, then the IHDR chunk whose data starts with width and height.
+private func pngSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+    let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
+    guard b.count >= 24, signature.indices.allSatisfy({ b[$0] == signature[$0] }) else { return nil }
+    return (bigEndian(b, 16, 4), bigEndian(b, 20, 4))
+}
+
+/// JPEG: walk the marker segments after SOI up to the first start-of-frame (SOF0...SOF15,
+/// except DHT, JPG and DAC which share that range).
+private func jpegSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+    guard b.count >= 4, b[0] == 0xFF, b[1] == 0xD8 else { return nil }
+    var pos = 2
+    while pos + 4 <= b.count {
+        guard b[pos] == 0xFF else { return nil }
+        let marker = b[pos + 1]
+        if marker == 0xFF { pos += 1; continue }                    // fill byte
+        if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }  // no length
+        if marker == 0xD9 || marker == 0xDA { return nil }          // EOI / SOS before any SOF
+        let length = bigEndian(b, pos + 2, 2)
+        guard length >= 2 else { return nil }
+        if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) {
+            guard pos + 9 <= b.count else { return nil }
+            let height = bigEndian(b, pos + 5, 2), width = bigEndian(b, pos + 7, 2)
+            return height == 0 ? nil : (width, height)             // 0: height comes later (DNL)
+        }
+        pos += 2 + length
+    }
+    return nil
+}
+
+/// BMP: "BM", then a DIB header whose size tells its layout; negative height means top-down.
+private func bmpSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+    guard b.count >= 26, b[0] == 0x42, b[1] == 0x4D else { return nil }
+    let headerSize = littleEndian(b, 14, 4)
+    if headerSize == 12 { return (littleEndian(b, 18, 2), littleEndian(b, 20, 2)) }  // OS/2 1.x
+    guard headerSize >= 40 else { return nil }
+    let width = Int(Int32(truncatingIfNeeded: littleEndian(b, 18, 4)))
+    let height = Int(Int32(truncatingIfNeeded: littleEndian(b, 22, 4)))
+    return (width, abs(height))
+}

@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reader for the safetensors container: an 8-byte little-endian header length,
+/// a JSON header (name -> dtype, shape, byte offsets; optional `__metadata__`),
+/// then the raw little-endian tensor bytes. Every field is validated before use.
+public struct SafetensorsFile {
+    public struct Entry: Sendable {
+        public let dtype: String
+        public let shape: [Int]
+        let range: Range<Int>
+    }
+
+    public static let maxHeaderBytes = 16 << 20
+    public static let maxFileBytes = 1 << 30
+
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+    private let payload: [UInt8]
+
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count >= 8 else { throw NICError.model("safetensors file is shorter than its 8-byte header length") }
+        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(min(SafetensorsFile.maxHeaderBytes, bytes.count - 8)) else {
+            throw NICError.model("safetensors header length \(headerLength) exceeds the file or the limit")
+        }
+        let header = try JSONValue.parse(bytes[8..<8 + Int(headerLength)])
+        guard let members = header.objectValue else { throw NICError.model("safetensors header is not a JSON object") }
+        payload = Array(bytes[(8 + Int(headerLength))...])
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in members {
+            if name == "__metadata__" {
+                for (k, v) in value.objectValue ?? [:] { metadata[k] = v.stringValue }
+                continue
+            }
+            entries[name] = try SafetensorsFile.entry(name, value, payloadSize: payload.count)
+        }
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    /// Reads and parses a file, refusing files over `maxFileBytes`.
+    public init(path: String) throws {
+        try self.init(bytes: try readFile(path, limit: SafetensorsFile.maxFileBytes))
+    }
+
+    private static func entry(_ name: String, _ value: JSONValue, payloadSize: Int) throws -> Entry {
+        guard let dtype = value["dtype"]?.stringValue,
+              let shapeValues = value["shape"]?.arrayValue,
+              let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
+              let begin = offsets[0].intValue, let end = offsets[1].intValue else {
+            throw NICError.model("safetensors entry '\(name)' lacks dtype, shape or data_offsets")
+        }
+        let shape = shapeValues.compactMap(\.intValue)
+        guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+            throw NICError.model("safetensors entry '\(name)' has an invalid shape")
+        }
+        guard let width = elementSize(dtype) else {
+            throw NICError.model("safetensors entry '\(name)' has unsupported dtype \(dtype)")
+        }
+        let count = shape.reduce(1) { $0 &* $1 }
+        guard begin >= 0, begin <= end, end <= payloadSize, end - begin == count * width else {
+            throw NICError.model("safetensors entry '\(name)' has offsets \(begin)..<\(end) inconsistent with its shape or the file")
+        }
+        return Entry(dtype: dtype, shape: shape, range: begin..<end)
+    }
+
+    static func elementSize(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F32": return 4
+        case "F16", "BF16": return 2
+        default: return nil
+        }
+    }
+
+    /// The tensor `name` as float32 values, checking its shape when `shape` is given.
+    public func floats(_ name: String, shape expected: [Int]? = nil) throws -> [Float] {
+        guard let e = entries[name] else { throw NICError.model("tensor '\(name)' is missing from the weights") }
+        if let expected, expected != e.shape {
+            throw NICError.model("tensor '\(name)' has shape \(e.shape), expected \(expected)")
+        }
+        let bytes = payload[e.range]
+        let n = e.range.count / SafetensorsFile.elementSize(e.dtype)!
+        return bytes.withUnsafeBytes { raw in
+            (0..<n).map { i in
+                switch e.dtype {
+                case "F32": return Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+                case "F16": return Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian))
+                default: return Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16)
+                }
+            }
+        }
+    }
+
+    public func shape(_ name: String) -> [Int]? { entries[name]?.shape }
+}
+
+/// Reads a whole file, failing with `.io` when it cannot be opened and when it exceeds `limit` bytes.
+public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
+    guard let file = fopen(path, "rb") else {
+        throw NICError.io("cannot open \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+        guard bytes.count <= limit else { throw NICError.io("\(path) is larger than \(limit) bytes") }
+    }
+    guard ferror(file) == 0 else { throw NICError.io("error reading \(path)") }
+    return bytes
+}

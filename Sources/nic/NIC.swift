@@ -1,0 +1,35 @@
+import ArgumentParser
+import NICCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct NIC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nic",
+        abstract: "libnic: AI image/video scaling and neural image compression.",
+        version: LibraryInfo.version,
+        subcommands: [VersionCommand.self, ResizeCommand.self, BenchCommand.self])
+}
+
+/// Runs a command body and turns library errors into one line on stderr and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as NICError {
+        printError("nic: error: \(error.message)")
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ message: String) {
+    var stderr = StandardError()
+    print(message, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        for byte in string.utf8 { putc(Int32(byte), stderrStream) }
+    }
+}

@@ -1,0 +1,4 @@
+#if canImport(Glibc)
+import Glibc
+let stderrStream = Glibc.stderr
+#endif

@@ -1,0 +1,176 @@
+/*
+ * nic.h — the public C API of libnic, a neural image and video codec library.
+ *
+ * Conventions (the same for every function in this header):
+ *  - Every operation returns a NicStatus; NIC_OK (0) is success, anything else
+ *    is an error, described in words by nic_status_string() and, for functions
+ *    that take a context, in detail by nic_last_error().
+ *  - Handles are opaque. Whatever a nic_*_create() returns is released by the
+ *    matching nic_*_destroy(), which accepts NULL.
+ *  - Option structs start with `struct_size`: set it with the matching
+ *    nic_*_init() (or to sizeof the struct). It lets later versions add fields
+ *    without breaking programs built against this header.
+ *  - Image buffers are owned by the caller unless a function says otherwise.
+ *  - The library never prints, never calls exit/abort on bad input, and keeps
+ *    no global mutable state. Distinct contexts may be used from distinct
+ *    threads at the same time; one context must not be used from two threads
+ *    at once.
+ */
+#ifndef NIC_H
+#define NIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NIC_API __attribute__((visibility("default")))
+#else
+#define NIC_API
+#endif
+
+/** Version of this header; compare with nic_version_number() at run time. */
+#define NIC_VERSION_MAJOR 0
+#define NIC_VERSION_MINOR 1
+#define NIC_VERSION_PATCH 0
+#define NIC_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
+
+/** Largest width or height any function accepts, and the largest pixel count. */
+#define NIC_MAX_DIMENSION 16384
+#define NIC_MAX_PIXELS (16384 * 16384)
+
+/** Status codes. Negative values never occur; new codes may be added at the end. */
+typedef enum NicStatus {
+    NIC_OK = 0,
+    NIC_ERROR_NULL_POINTER = 1,       /**< a required pointer argument was NULL */
+    NIC_ERROR_STRUCT_SIZE = 2,        /**< struct_size is smaller than any known layout */
+    NIC_ERROR_INVALID_ARGUMENT = 3,   /**< a value is out of range (method, thread count, ...) */
+    NIC_ERROR_UNSUPPORTED_FORMAT = 4, /**< pixel format unknown or not allowed here */
+    NIC_ERROR_DIMENSIONS = 5,         /**< zero, negative or too large width/height */
+    NIC_ERROR_OUT_OF_MEMORY = 6,      /**< an allocation failed */
+    NIC_ERROR_CORRUPT_DATA = 7,       /**< input data is truncated or malformed */
+    NIC_ERROR_IO = 8,                 /**< a file could not be read or written */
+    NIC_ERROR_MODEL = 9,              /**< model weights missing, malformed or mismatched */
+    NIC_ERROR_INTERNAL = 10           /**< a bug in libnic; please report it */
+} NicStatus;
+
+/** Log levels passed to the log callback. */
+typedef enum NicLogLevel {
+    NIC_LOG_ERROR = 0,
+    NIC_LOG_WARNING = 1,
+    NIC_LOG_INFO = 2,
+    NIC_LOG_DEBUG = 3
+} NicLogLevel;
+
+/**
+ * Log callback. `message` is valid only during the call. It is called on the
+ * thread that called into the library with the context that logs.
+ */
+typedef void (*NicLogCallback)(void *user_data, NicLogLevel level, const char *message);
+
+/** Library version as a string, e.g. "0.1.0". Static storage; thread-safe. */
+NIC_API const char *nic_version(void);
+
+/** Library version as NIC_VERSION_NUMBER(major, minor, patch). Thread-safe. */
+NIC_API uint32_t nic_version_number(void);
+
+/**
+ * Short English description of a status code ("corrupt data", ...). Static
+ * storage; unknown codes give "unknown status". Thread-safe.
+ */
+NIC_API const char *nic_status_string(NicStatus status);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct NicContext NicContext;
+
+typedef struct NicConfig {
+    size_t struct_size;        /**< sizeof(NicConfig), set by nic_config_init() */
+    int threads;               /**< worker threads; 0 = one per CPU core (default) */
+    const char *model_dir;     /**< folder of models/settings.json; NULL = the installed models */
+    NicLogCallback log_callback; /**< NULL = no logging (default) */
+    void *log_user_data;       /**< passed back to log_callback */
+    NicLogLevel log_level;     /**< most verbose level delivered (default NIC_LOG_WARNING) */
+} NicConfig;
+
+/** Fills `cfg` with the defaults and sets its struct_size. Thread-safe. */
+NIC_API void nic_config_init(NicConfig *cfg);
+
+/**
+ * Creates a context. `cfg` may be NULL for the defaults; `model_dir` is copied.
+ * On success *out receives the context, to be released with
+ * nic_context_destroy(); on failure *out is set to NULL. Thread-safe.
+ */
+NIC_API NicStatus nic_context_create(const NicConfig *cfg, NicContext **out);
+
+/** Releases a context and everything it owns. NULL is allowed. */
+NIC_API void nic_context_destroy(NicContext *ctx);
+
+/**
+ * Message describing the last error on this context ("" after a success).
+ * The string belongs to the context and stays valid until the next call that
+ * uses the context. NULL gives a static message.
+ */
+NIC_API const char *nic_last_error(const NicContext *ctx);
+
+/** Number of worker threads the context uses (after resolving 0 = auto). */
+NIC_API int nic_context_threads(const NicContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Planar images                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum NicPixelFormat {
+    NIC_PIXEL_FORMAT_YUV420P = 1, /**< 8-bit Y, U, V planes; chroma ceil(w/2) x ceil(h/2) */
+    NIC_PIXEL_FORMAT_YUV444P = 2, /**< 8-bit Y, U, V planes at full size */
+    NIC_PIXEL_FORMAT_RGB24 = 3,   /**< one plane, R G B bytes interleaved */
+    NIC_PIXEL_FORMAT_GRAY8 = 4    /**< one 8-bit plane */
+} NicPixelFormat;
+
+/**
+ * Describes pixels in caller-owned memory; libnic never frees or keeps these
+ * pointers. Unused planes must be NULL. A stride is the distance in bytes
+ * between the starts of two rows of a plane and must be at least the row size.
+ */
+typedef struct NicImage {
+    size_t struct_size;     /**< sizeof(NicImage), set by nic_image_init() */
+    NicPixelFormat format;
+    int width;
+    int height;
+    uint8_t *planes[3];
+    ptrdiff_t strides[3];
+} NicImage;
+
+/** Zeroes `image` and sets its struct_size. Thread-safe. */
+NIC_API void nic_image_init(NicImage *image);
+
+/* ------------------------------------------------------------------------ */
+/* Conventional resizing (the non-AI fallback)                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum NicResizeMethod {
+    NIC_RESIZE_BICUBIC = 0, /**< Keys cubic, a = -0.5, anti-aliased when shrinking */
+    NIC_RESIZE_LANCZOS = 1  /**< Lanczos-3, anti-aliased when shrinking */
+} NicResizeMethod;
+
+/**
+ * Resizes `in` to the size of `out`, which the caller describes and allocates
+ * (same pixel format as `in`, any width/height up to NIC_MAX_DIMENSION).
+ * Chroma planes of yuv420p are resized on their own grids. Output depends
+ * only on the inputs, never on the thread count.
+ * Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT, DIMENSIONS,
+ * INVALID_ARGUMENT (unknown method, stride too small). One thread per context.
+ */
+NIC_API NicStatus nic_resize(NicContext *ctx, const NicImage *in, NicImage *out,
+                             NicResizeMethod method);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NIC_H */
