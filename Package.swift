@@ -40,11 +40,12 @@ let package = Package(
             linkerSettings: sharedLibraryLinkerFlags),
         .executableTarget(
             name: "nic",
-            dependencies: ["NICCore", "FFGlue", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["NICCore", "FFGlue", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // The installed tool runs without the Swift toolchain, like the library.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]),
 
         .testTarget(name: "NICCoreTests", dependencies: ["NICCore"]),
         .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore"]),
-        .testTarget(name: "CExportTests", dependencies: ["CExport", "CNicAPI"]),
     ],
     swiftLanguageModes: [.v5]
 )

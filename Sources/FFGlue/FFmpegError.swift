@@ -23,7 +23,8 @@ func nicError(_ code: Int32, _ what: String,
         return .corruptData(message)
     case nic_averror(ENOMEM):
         return .outOfMemory(message)
-    case nic_averror(ENOENT), nic_averror(EACCES), nic_averror(EPERM), nic_averror(EISDIR),
+    // Not EPERM: AVERROR(EPERM) is -1, which many FFmpeg functions return for any failure.
+    case nic_averror(ENOENT), nic_averror(EACCES), nic_averror(EISDIR),
          nic_averror(ENOTDIR), nic_averror(EIO), nic_averror(ENOSPC), nic_averror(EROFS):
         return .io(message)
     case nic_averror_stream_not_found(), nic_averror_decoder_not_found(),

@@ -88,8 +88,25 @@ func makeImage(from frame: UnsafeMutablePointer<AVFrame>, format: PixelFormat) t
 /// True when the source is a grey-only format (gray, gray+alpha, 1-bit, any depth).
 func isGrayFormat(_ format: AVPixelFormat) -> Bool {
     guard let desc = av_pix_fmt_desc_get(format) else { return false }
-    let colourFlags = UInt64(AV_PIX_FMT_FLAG_RGB) | UInt64(AV_PIX_FMT_FLAG_PAL)
-    return desc.pointee.flags & colourFlags == 0 && desc.pointee.nb_components <= 2
+    return !isRGBFormat(format) && desc.pointee.nb_components <= 2
+}
+
+/// True for packed/planar RGB and palette formats (alpha or not, any depth).
+func isRGBFormat(_ format: AVPixelFormat) -> Bool {
+    guard let desc = av_pix_fmt_desc_get(format) else { return false }
+    return desc.pointee.flags & (UInt64(AV_PIX_FMT_FLAG_RGB) | UInt64(AV_PIX_FMT_FLAG_PAL)) != 0
+}
+
+/// True for a palette frame whose 256 entries are all grey: BMP and PNG store 8-bit grey
+/// images that way, and they should read back as gray8.
+func hasGrayPalette(_ frame: UnsafeMutablePointer<AVFrame>) -> Bool {
+    guard frame.pixelFormat == AV_PIX_FMT_PAL8, let palette = frame.plane(1) else { return false }
+    return UnsafeRawPointer(palette).withMemoryRebound(to: UInt32.self, capacity: 256) { entries in
+        (0..<256).allSatisfy { i in   // native-endian 0xAARRGGBB
+            let argb = entries[i]
+            return (argb >> 16) & 0xFF == (argb >> 8) & 0xFF && (argb >> 8) & 0xFF == argb & 0xFF
+        }
+    }
 }
 
 /// The yuvj* formats are yuv* with full range; swscale wants the plain format plus an explicit
@@ -109,8 +126,7 @@ private func withoutJPEGAlias(_ format: AVPixelFormat) -> (format: AVPixelFormat
 private func isFullRange(_ frame: UnsafeMutablePointer<AVFrame>) -> Bool {
     let format = frame.pixelFormat
     if withoutJPEGAlias(format).fullRange { return true }
-    if let desc = av_pix_fmt_desc_get(format),
-       desc.pointee.flags & (UInt64(AV_PIX_FMT_FLAG_RGB) | UInt64(AV_PIX_FMT_FLAG_PAL)) != 0 { return true }
+    if isRGBFormat(format) { return true }
     switch frame.pointee.color_range {
     case AVCOL_RANGE_JPEG: return true
     case AVCOL_RANGE_MPEG: return false
@@ -129,11 +145,13 @@ private func coefficients(_ frame: UnsafeMutablePointer<AVFrame>) -> UnsafePoint
 
 /// Converts `src` into `dst` (same size, buffers allocated, format and color_range set).
 /// No resizing happens, so the flags only ask for exact rounding and full-resolution
-/// chroma handling; bilinear is the chroma up/down-sampling filter.
+/// chroma handling, and pick the 4:2:0 chroma filter: bicubic, because with it
+/// rgb -> yuv420p -> rgb -> yuv420p comes back unchanged (bilinear drifts by about one level
+/// per round trip in FFmpeg 5.1, point sampling loses detail).
 func convertFrame(_ src: UnsafeMutablePointer<AVFrame>, into dst: UnsafeMutablePointer<AVFrame>) throws {
     let from = withoutJPEGAlias(src.pixelFormat), to = withoutJPEGAlias(dst.pixelFormat)
     let width = src.pointee.width, height = src.pointee.height
-    let flags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP
+    let flags = SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP
     guard let sws = sws_getContext(width, height, from.format, width, height, to.format, flags, nil, nil, nil) else {
         throw NICError.unsupportedFormat(
             "cannot convert \(pixelFormatName(src.pixelFormat)) to \(pixelFormatName(dst.pixelFormat))")
@@ -164,4 +182,30 @@ func convertedFrame(_ src: UnsafeMutablePointer<AVFrame>, to format: AVPixelForm
         throw error
     }
     return dst!
+}
+
+/// Deep (9 to 16-bit) RGB and grey frames, as 16-bit PNGs and TIFFs give, reduced to rgb24 or
+/// gray8 with v / 257 rounded to nearest, so 8-bit values stored as v * 257 come back exactly
+/// (swscale computes (v + 128) >> 8, which turns 0xABAB into 0xAC). Alpha is dropped.
+/// Returns nil for any other frame. Free the result with av_frame_free.
+func reducedToEightBits(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
+    let format = frame.pixelFormat
+    guard let desc = av_pix_fmt_desc_get(format), desc.pointee.comp.0.depth > 8,
+          isGrayFormat(format) || isRGBFormat(format) else { return nil }
+    let gray = isGrayFormat(format)
+    var wide: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
+        frame, to: gray ? AV_PIX_FMT_GRAY16LE : AV_PIX_FMT_RGB48LE, range: AVCOL_RANGE_JPEG)
+    defer { av_frame_free(&wide) }
+    let narrow = try allocateFrame(format: gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24, width: Int(frame.pointee.width),
+                                   height: Int(frame.pointee.height), range: AVCOL_RANGE_JPEG)
+    let samples = Int(frame.pointee.width) * (gray ? 1 : 3)
+    for y in 0..<Int(frame.pointee.height) {
+        let source = wide!.plane(0)! + y * Int(wide!.linesize(0))
+        let target = narrow.plane(0)! + y * Int(narrow.linesize(0))
+        for i in 0..<samples {
+            let value = UInt32(source[2 * i]) | UInt32(source[2 * i + 1]) << 8   // little endian
+            target[i] = UInt8((value + 128) / 257)
+        }
+    }
+    return narrow
 }

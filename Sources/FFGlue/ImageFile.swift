@@ -68,24 +68,37 @@ public enum ImageFile {
         }
     }
 
-    /// FFmpeg's qscale (1 best ... 31) for a JPEG quality: libjpeg's curve (table scale
-    /// 5000/q % below 50, 200-2q % above) applied to qscale 8, which makes FFmpeg use its
-    /// reference matrix unscaled.
-    static func jpegQScale(quality: Int) -> Int32 {
-        let percent = quality < 50 ? 5000 / quality : 200 - 2 * quality
-        return Int32(min(31, max(1, (percent * 8 + 50) / 100)))
-    }
-
+    /// Decodes, then converts: 16-bit sources are reduced to 8 bits first, grey from RGB is
+    /// computed here, everything else goes through swscale.
     private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> PlanarImage {
         try bytes.withUnsafeBytes { raw in
-            var picture: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
-            defer { av_frame_free(&picture) }
-            let target = format ?? (isGrayFormat(picture!.pixelFormat) ? .gray8 : .rgb24)
+            var decoded: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
+            defer { av_frame_free(&decoded) }
+            var reduced = try reducedToEightBits(decoded!)
+            defer { av_frame_free(&reduced) }
+            let picture = reduced ?? decoded!
+            let target = format ?? (isGrayFormat(picture.pixelFormat) || hasGrayPalette(picture) ? .gray8 : .rgb24)
+            if target == .gray8 && isRGBFormat(picture.pixelFormat) {
+                return try grayImage(fromRGB: picture)
+            }
             var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
-                picture!, to: target.avPixelFormat, range: target.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
+                picture, to: target.avPixelFormat, range: target.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
             defer { av_frame_free(&converted) }
             return try makeImage(from: converted!, format: target)
         }
+    }
+
+    /// RGB sources become grey with exact BT.601 luma, so grey pixels keep their value
+    /// (swscale computes limited-range luma and stretches it, which is off by one at times).
+    private static func grayImage(fromRGB picture: UnsafeMutablePointer<AVFrame>) throws -> PlanarImage {
+        var rgb: UnsafeMutablePointer<AVFrame>? = try convertedFrame(picture, to: AV_PIX_FMT_RGB24, range: AVCOL_RANGE_JPEG)
+        defer { av_frame_free(&rgb) }
+        let colour = try makeImage(from: rgb!, format: .rgb24)
+        let luma = stride(from: 0, to: colour.planes[0].count, by: 3).map { i -> UInt8 in
+            let r = Int(colour.planes[0][i]), g = Int(colour.planes[0][i + 1]), b = Int(colour.planes[0][i + 2])
+            return UInt8((299 * r + 587 * g + 114 * b + 500) / 1000)
+        }
+        return try PlanarImage(format: .gray8, width: colour.width, height: colour.height, planes: [luma])
     }
 
     /// PNG and BMP: grey stays grey, everything else becomes 8-bit RGB (`color` byte order).
@@ -97,19 +110,27 @@ public enum ImageFile {
         return try encodePicture(frame!, codecID: codecID, codecName: name)
     }
 
-    /// JPEG: 4:2:0 full-range YCbCr (JFIF) at a fixed quantiser.
+    /// JPEG: 4:2:0 full-range YCbCr (JFIF) with libjpeg-style quantisation tables.
     private static func encodeJPEG(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
         var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: AV_PIX_FMT_YUVJ420P,
                                                                   range: AVCOL_RANGE_JPEG)
         defer { av_frame_free(&frame) }
-        let lambda = FF_QP2LAMBDA * jpegQScale(quality: quality)
+        // FFmpeg's MJPEG encoder writes its matrix times qscale / 8; at qscale 8 the tables
+        // below go into the file unchanged (the DC quantiser stays FFmpeg's fixed 8).
+        let lambda = FF_QP2LAMBDA * 8
         frame!.pointee.quality = lambda
-        return try encodePicture(frame!, codecID: AV_CODEC_ID_MJPEG, codecName: "JPEG") { codec in
+        let tables = JPEGQuantisation(quality: quality)
+        return try encodePicture(frame!, codecID: AV_CODEC_ID_MJPEG, codecName: "JPEG", configure: { codec in
             codec.pointee.flags |= AV_CODEC_FLAG_QSCALE
             codec.pointee.global_quality = lambda
-            codec.pointee.qmin = 1   // the default minimum (2) would cap quality above ~95
-            codec.pointee.qmax = 31
-        }
+            codec.pointee.intra_matrix = avMatrix(tables.luma)
+            codec.pointee.chroma_intra_matrix = avMatrix(tables.chroma)
+        }, release: { codec in
+            // FFmpeg 5.1's avcodec_free_context frees intra_matrix but not chroma_intra_matrix;
+            // freeing (and clearing) both here is right for every version.
+            av_freep(&codec.pointee.intra_matrix)
+            av_freep(&codec.pointee.chroma_intra_matrix)
+        })
     }
 
     /// `image` as a frame of `format`, converting only when the layouts differ.

@@ -1,6 +1,6 @@
-// The picture size a PNG, JPEG or BMP header declares, read before FFmpeg sees the bytes.
-// FFmpeg's decoders refuse absurd sizes as "invalid data", which would hide the real reason;
-// reading the size here lets ImageFile report it as a dimensions error before decoding.
+// Checks on the raw bytes of PNG, JPEG and BMP files before FFmpeg sees them, for two
+// things FFmpeg does not report clearly: absurd sizes (its decoders call them "invalid data")
+// and JPEGs cut short (it pads the missing blocks and returns a picture without complaint).
 
 /// Width and height declared by the file's header, or nil when the format is not one of
 /// these three or the header is incomplete (FFmpeg then decides).
@@ -55,4 +55,32 @@ private func bmpSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? 
     let width = Int(Int32(truncatingIfNeeded: littleEndian(b, 18, 4)))
     let height = Int(Int32(truncatingIfNeeded: littleEndian(b, 22, 4)))
     return (width, abs(height))
+}
+
+/// True when `b` is a JPEG whose data ends before the end-of-image marker. Walks the marker
+/// segments and the entropy-coded scans (where 0xFF is always followed by 0x00 or a restart
+/// marker). False for anything else, including malformed JPEGs, which FFmpeg then judges.
+func jpegIsTruncated(_ b: UnsafeRawBufferPointer) -> Bool {
+    guard b.count >= 3, b[0] == 0xFF, b[1] == 0xD8, b[2] == 0xFF else { return false }
+    var pos = 2, inScan = false
+    while pos + 1 < b.count {
+        guard b[pos] == 0xFF else {
+            if !inScan { return false }                                   // junk between segments
+            pos += 1
+            continue
+        }
+        let marker = b[pos + 1]
+        switch marker {
+        case 0xD9: return false                                           // EOI: complete
+        case 0xFF: pos += 1                                               // fill byte
+        case 0x00 where inScan, 0xD0...0xD7, 0x01, 0xD8: pos += 2         // stuffing, RSTn, TEM, SOI
+        default:
+            guard pos + 4 <= b.count else { return true }
+            let length = bigEndian(b, pos + 2, 2)
+            guard length >= 2 else { return false }
+            pos += 2 + length
+            inScan = marker == 0xDA                                       // SOS: entropy data follows
+        }
+    }
+    return true
 }

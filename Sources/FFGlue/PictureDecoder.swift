@@ -88,6 +88,7 @@ private let maxPacketsBeforePicture = 10_000
 func decodeFirstPicture(_ bytes: UnsafeRawBufferPointer, name: String) throws -> UnsafeMutablePointer<AVFrame> {
     guard !bytes.isEmpty else { throw NICError.corruptData("\(name) is empty") }
     if let size = declaredImageSize(bytes) { try checkLimits(width: size.width, height: size.height, name: name) }
+    if jpegIsTruncated(bytes) { throw NICError.corruptData("\(name) is truncated: the JPEG data ends before its end marker") }
 
     let source = ByteSource(bytes)
     return try withExtendedLifetime(source) {
@@ -95,7 +96,7 @@ func decodeFirstPicture(_ bytes: UnsafeRawBufferPointer, name: String) throws ->
         defer { av_free(io?.pointee.buffer); avio_context_free(&io) }
         var format = try openDemuxer(io!, name: name)
         defer { avformat_close_input(&format) }
-        return try decodeFirstPicture(format!, name: name)
+        return try decodeFirstPicture(demuxer: format!, name: name)
     }
 }
 
@@ -126,7 +127,7 @@ private func openDemuxer(_ io: UnsafeMutablePointer<AVIOContext>, name: String) 
 }
 
 /// Finds the picture stream, opens its decoder and decodes one picture.
-private func decodeFirstPicture(_ format: UnsafeMutablePointer<AVFormatContext>, name: String) throws -> UnsafeMutablePointer<AVFrame> {
+private func decodeFirstPicture(demuxer format: UnsafeMutablePointer<AVFormatContext>, name: String) throws -> UnsafeMutablePointer<AVFrame> {
     var decoder: UnsafePointer<AVCodec>?
     let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
     if index == nic_averror_stream_not_found() { throw NICError.unsupportedFormat("\(name) contains no image") }
@@ -159,8 +160,10 @@ private func decodeFirstPicture(_ format: UnsafeMutablePointer<AVFormatContext>,
 
 private func configureDecoder(_ codec: UnsafeMutablePointer<AVCodecContext>, sizeGuard: SizeGuard) throws {
     codec.pointee.max_pixels = Int64(ImageLimits.maxPixels)
-    // One thread: the get_buffer2 guard and its opaque pointer then live on this context only.
+    // One thread, never frame threads: the get_buffer2 guard and its opaque pointer then live
+    // on this context only (and FFmpeg does not warn about custom get_buffer2 with frame threads).
     codec.pointee.thread_count = 1
+    codec.pointee.thread_type = FF_THREAD_SLICE
     // Verify checksums (PNG CRCs) and stop at the first error rather than conceal it.
     codec.pointee.err_recognition = AV_EF_CRCCHECK | AV_EF_EXPLODE
     codec.pointee.opaque = Unmanaged.passUnretained(sizeGuard).toOpaque()

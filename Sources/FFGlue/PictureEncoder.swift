@@ -4,14 +4,19 @@ import NICCore
 // Encoding one picture with libavcodec; the caller writes the bytes wherever it likes.
 
 /// Encodes `frame` with the encoder for `codecID`. `configure` sets codec-specific options
-/// before the encoder is opened. Returns the concatenated packet bytes.
+/// before the encoder is opened; `release` frees what it allocated, just before the context
+/// is freed. Returns the concatenated packet bytes.
 func encodePicture(_ frame: UnsafeMutablePointer<AVFrame>, codecID: AVCodecID, codecName: String,
-                   configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws -> [UInt8] {
+                   configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in },
+                   release: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws -> [UInt8] {
     guard let encoder = avcodec_find_encoder(codecID) else {
         throw NICError.unsupportedFormat("this FFmpeg build has no \(codecName) encoder")
     }
     var context = avcodec_alloc_context3(encoder)
-    defer { avcodec_free_context(&context) }
+    defer {
+        if let context { release(context) }
+        avcodec_free_context(&context)
+    }
     guard let codec = context else { throw NICError.outOfMemory("cannot allocate the \(codecName) encoder") }
     codec.pointee.width = frame.pointee.width
     codec.pointee.height = frame.pointee.height

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FFGlue
 import NICCore
 #if canImport(Glibc)
 import Glibc
@@ -10,11 +11,12 @@ struct NIC: ParsableCommand {
         commandName: "nic",
         abstract: "libnic: AI image/video scaling and neural image compression.",
         version: LibraryInfo.version,
-        subcommands: [VersionCommand.self, ResizeCommand.self, BenchCommand.self])
+        subcommands: [VersionCommand.self, ResizeCommand.self, DemoCommand.self, BenchCommand.self])
 }
 
 /// Runs a command body and turns library errors into one line on stderr and exit status 1.
 func runReportingErrors(_ body: () throws -> Void) throws {
+    FFmpegLogging.silence()  // errors are reported once, in our words
     do {
         try body()
     } catch let error as NICError {

@@ -1,0 +1,90 @@
+# libnic — the two commands of README.md:
+#   make run    set up, build (release) and run the main job on a generated input
+#   make test   set up, then every test: Swift, C (against the installed library), headers, Python
+# Other targets: build, install PREFIX=..., bench, fixtures, clean.
+
+PREFIX      ?= /usr/local
+VERSION     := 0.1.0
+SOVERSION   := 0
+RELEASE_DIR := .build/release
+OUT         := build
+STAGE       := $(abspath $(OUT)/stage)
+PYTHON      ?= python3
+
+APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libdnnl-dev ffmpeg
+PIP_PACKAGES := numpy pytest
+
+.PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python \
+        test-cli bench fixtures clean
+
+all: build
+
+## Set-up: install missing Debian and Python packages (needs root or sudo for apt).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(PYTHON) -c "import numpy, pytest" 2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PACKAGES)
+
+build: deps
+	swift build -c release --product NICShared
+	swift build -c release --product nic
+
+## Installs libnic.so.0 (+ symlinks), nic.h, nic.pc, the nic tool and the shipped models.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nic
+	install -m 755 $(RELEASE_DIR)/libNICShared.so $(DESTDIR)$(PREFIX)/lib/libnic.so.$(VERSION)
+	ln -sf libnic.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnic.so.$(SOVERSION)
+	ln -sf libnic.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libnic.so
+	install -m 644 include/nic.h $(DESTDIR)$(PREFIX)/include/nic.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' nic.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nic.pc
+	install -m 755 $(RELEASE_DIR)/nic $(DESTDIR)$(PREFIX)/bin/nic
+	if [ -d models ] && [ -n "$$(ls models)" ]; then cp -r models/. $(DESTDIR)$(PREFIX)/share/nic/; fi
+
+uninstall:
+	rm -f $(PREFIX)/lib/libnic.so* $(PREFIX)/include/nic.h $(PREFIX)/lib/pkgconfig/nic.pc $(PREFIX)/bin/nic
+	rm -rf $(PREFIX)/share/nic
+
+run: build
+	$(RELEASE_DIR)/nic demo --output-directory $(OUT)/run
+
+test: deps test-swift test-install test-library test-headers test-c test-cli test-python
+	@echo "make test: all tests passed"
+
+test-swift:
+	swift build --build-tests
+	swift test --skip-build
+
+## Installs into build/stage, the prefix the C and Python tests use.
+test-install:
+	$(MAKE) --no-print-directory install PREFIX=$(STAGE)
+
+test-library:
+	sh Tests/c/check_library.sh $(STAGE)/lib/libnic.so.$(SOVERSION)
+
+test-headers:
+	gcc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c -I include Tests/c/header_c99.c
+	g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -x c++ -I include Tests/c/header_cxx17.cpp
+
+test-c:
+	sh Tests/c/run_c_tests.sh $(STAGE)
+
+test-cli:
+	sh Tests/cli/run_cli_tests.sh $(STAGE)/bin/nic
+
+test-python:
+	NIC_LIBRARY=$(STAGE)/lib/libnic.so.$(SOVERSION) $(PYTHON) -m pytest -q Tests/python
+
+bench: build
+	$(RELEASE_DIR)/nic bench conv --threads 1
+	$(RELEASE_DIR)/nic bench conv --threads 2
+
+## Regenerates the golden fixtures (needs PyTorch: pip install -r training/requirements.txt).
+fixtures:
+	$(PYTHON) training/make_golden.py
+
+clean:
+	rm -rf .build $(OUT)

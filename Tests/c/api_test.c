@@ -1,0 +1,137 @@
+/*
+ * api_test.c — the C API from C, against the installed library: version,
+ * status strings, contexts, and every kind of bad input nic_resize must refuse
+ * with a specific status (never a crash).
+ */
+#include <nic.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define EXPECT(cond)                                                        \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: expectation failed: %s\n", __FILE__,    \
+                    __LINE__, #cond);                                       \
+            failures++;                                                     \
+        }                                                                   \
+    } while (0)
+
+static NicImage gray_image(uint8_t *pixels, int width, int height)
+{
+    NicImage image;
+    nic_image_init(&image);
+    image.format = NIC_PIXEL_FORMAT_GRAY8;
+    image.width = width;
+    image.height = height;
+    image.planes[0] = pixels;
+    image.strides[0] = width;
+    return image;
+}
+
+static void test_version_and_strings(void)
+{
+    EXPECT(strcmp(nic_version(), "0.1.0") == 0);
+    EXPECT(nic_version_number() == NIC_VERSION_NUMBER(NIC_VERSION_MAJOR, NIC_VERSION_MINOR, NIC_VERSION_PATCH));
+    EXPECT(strcmp(nic_status_string(NIC_OK), "success") == 0);
+    EXPECT(strcmp(nic_status_string(NIC_ERROR_DIMENSIONS), "invalid dimensions") == 0);
+    EXPECT(strcmp(nic_status_string((NicStatus)999), "unknown status") == 0);
+}
+
+static void test_contexts(void)
+{
+    NicContext *ctx = (NicContext *)1;
+    NicConfig config;
+    EXPECT(nic_context_create(NULL, NULL) == NIC_ERROR_NULL_POINTER);
+    nic_config_init(&config);
+    config.struct_size = 4;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_ERROR_STRUCT_SIZE);
+    EXPECT(ctx == NULL);
+    nic_config_init(&config);
+    config.threads = -3;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_ERROR_INVALID_ARGUMENT);
+    config.threads = 2;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
+    EXPECT(nic_context_threads(ctx) == 2);
+    EXPECT(strcmp(nic_last_error(ctx), "") == 0);
+    nic_context_destroy(ctx);
+    nic_context_destroy(NULL);
+    EXPECT(strlen(nic_last_error(NULL)) > 0);
+}
+
+static void test_resize_bad_input(NicContext *ctx)
+{
+    uint8_t src[16 * 8], dst[32 * 16];
+    NicImage in = gray_image(src, 16, 8), out = gray_image(dst, 32, 16);
+    NicImage bad;
+
+    EXPECT(nic_resize(NULL, &in, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_resize(ctx, NULL, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_NULL_POINTER);
+    EXPECT(strstr(nic_last_error(ctx), "input") != NULL);
+    EXPECT(nic_resize(ctx, &in, NULL, NIC_RESIZE_BICUBIC) == NIC_ERROR_NULL_POINTER);
+
+    bad = in; bad.struct_size = 8;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_STRUCT_SIZE);
+    bad = in; bad.width = 0;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_DIMENSIONS);
+    bad = in; bad.height = -5;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_DIMENSIONS);
+    bad = out; bad.width = 100000;
+    EXPECT(nic_resize(ctx, &in, &bad, NIC_RESIZE_BICUBIC) == NIC_ERROR_DIMENSIONS);
+    EXPECT(strstr(nic_last_error(ctx), "100000") != NULL);
+    bad = in; bad.format = (NicPixelFormat)77;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_UNSUPPORTED_FORMAT);
+    bad = out; bad.format = NIC_PIXEL_FORMAT_RGB24; bad.strides[0] = 96;
+    EXPECT(nic_resize(ctx, &in, &bad, NIC_RESIZE_BICUBIC) == NIC_ERROR_UNSUPPORTED_FORMAT);
+    bad = in; bad.strides[0] = 15;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_INVALID_ARGUMENT);
+    bad = in; bad.planes[0] = NULL;
+    EXPECT(nic_resize(ctx, &bad, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_resize(ctx, &in, &out, (NicResizeMethod)9) == NIC_ERROR_INVALID_ARGUMENT);
+}
+
+static void test_resize_constant_yuv(NicContext *ctx)
+{
+    enum { W = 17, H = 9, OW = 40, OH = 23 };
+    uint8_t y[W * H], u[9 * 5], v[9 * 5];
+    uint8_t oy[OW * OH], ou[20 * 12], ov[20 * 12];
+    NicImage in, out;
+    size_t i;
+    memset(y, 77, sizeof y); memset(u, 100, sizeof u); memset(v, 200, sizeof v);
+    nic_image_init(&in);
+    in.format = NIC_PIXEL_FORMAT_YUV420P; in.width = W; in.height = H;
+    in.planes[0] = y; in.planes[1] = u; in.planes[2] = v;
+    in.strides[0] = W; in.strides[1] = 9; in.strides[2] = 9;
+    nic_image_init(&out);
+    out.format = NIC_PIXEL_FORMAT_YUV420P; out.width = OW; out.height = OH;
+    out.planes[0] = oy; out.planes[1] = ou; out.planes[2] = ov;
+    out.strides[0] = OW; out.strides[1] = 20; out.strides[2] = 20;
+    for (int method = 0; method < 2; method++) {
+        EXPECT(nic_resize(ctx, &in, &out, (NicResizeMethod)method) == NIC_OK);
+        for (i = 0; i < sizeof oy; i++) EXPECT(oy[i] == 77);
+        for (i = 0; i < sizeof ou; i++) EXPECT(ou[i] == 100 && ov[i] == 200);
+    }
+}
+
+int main(void)
+{
+    NicContext *ctx = NULL;
+    test_version_and_strings();
+    test_contexts();
+    if (nic_context_create(NULL, &ctx) != NIC_OK) {
+        fprintf(stderr, "cannot create a default context\n");
+        return 1;
+    }
+    test_resize_bad_input(ctx);
+    test_resize_constant_yuv(ctx);
+    nic_context_destroy(ctx);
+    if (failures) {
+        fprintf(stderr, "api_test: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("api_test: all checks passed\n");
+    return 0;
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Builds the C example and the C API test against the installed copy in PREFIX
+# (found with pkg-config, as a user would) and runs them.
+set -eu
+prefix="$1"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out="$root/build/ctest"
+mkdir -p "$out"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+export LD_LIBRARY_PATH="$prefix/lib"
+
+make --no-print-directory -C "$root/examples/c" BUILDDIR="$out"
+cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)
+"$out/api_test"
+
+# The example on a generated 64x48 PPM: upscale to 100x75 and check the output header and size.
+python3 - "$out/in.ppm" <<'PY'
+import sys
+w, h = 64, 48
+pixels = bytes(((x * 4) & 255, (y * 5) & 255, ((x + y) * 3) & 255)[c] for y in range(h) for x in range(w) for c in range(3))
+open(sys.argv[1], "wb").write(b"P6\n%d %d\n255\n" % (w, h) + pixels)
+PY
+"$out/resize" "$out/in.ppm" "$out/out.ppm" 100 75 lanczos
+head -c 15 "$out/out.ppm" | grep -q "P6" || { echo "FAIL: resize wrote no PPM"; exit 1; }
+size=$(wc -c < "$out/out.ppm")
+[ "$size" -eq $((100 * 75 * 3 + 14)) ] || { echo "FAIL: resize output has $size bytes"; exit 1; }
+if "$out/resize" "$out/missing.ppm" "$out/x.ppm" 10 10 2>/dev/null; then echo "FAIL: missing input accepted"; exit 1; fi
+echo "C example and API tests passed"

@@ -1,0 +1,1 @@
+"""libnic AI codec training (seed 000): jointly trained down/up-scaling networks."""

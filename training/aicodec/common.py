@@ -1,0 +1,366 @@
+"""Shared pieces of the AI-codec training: colour, data, networks, JPEG proxy, real JPEG, metrics.
+
+Conventions
+- Images are float32 NCHW tensors. Luma (Y) is BT.601 full range as in JPEG/JFIF, scaled to [0, 1]
+  inside the networks; the JPEG proxy works on 0..255 - 128 like a JPEG encoder.
+- Scale "2":   HR (2h, 2w)  <-> LR (h, w).
+  Scale "1.5": HR (3h, 3w)  <-> LR (2h, 2w); 3x3 HR pixels map to 2x2 LR pixels (block mapping).
+- Every network is `base + body`, base = bicubic resize of the input to the output size
+  (antialias=True for down-scaling, False for up-scaling; align_corners=False), body = optional
+  PixelUnshuffle -> conv3x3 chain (LeakyReLU(0.1) after all but the last) -> optional PixelShuffle.
+"""
+
+import io
+import json
+import math
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA_TRAIN = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "train"))
+
+# ----------------------------------------------------------------------------------------------
+# Colour (JPEG / JFIF BT.601 full range)
+# ----------------------------------------------------------------------------------------------
+
+
+def rgb_to_ycc(x):
+    """x: (..., 3, H, W) float RGB 0..255 -> Y, Cb, Cr 0..255 (Cb/Cr centred on 128)."""
+    r, g, b = x.unbind(-3)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 128.0
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b + 128.0
+    return torch.stack([y, cb, cr], dim=-3)
+
+
+def ycc_to_rgb(x):
+    y, cb, cr = x.unbind(-3)
+    cb = cb - 128.0
+    cr = cr - 128.0
+    r = y + 1.402 * cr
+    g = y - 0.344136 * cb - 0.714136 * cr
+    b = y + 1.772 * cb
+    return torch.stack([r, g, b], dim=-3)
+
+
+def luma_np(rgb_u8):
+    """HxWx3 uint8 -> HxW float32 luma 0..1."""
+    f = rgb_u8.astype(np.float32)
+    return (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]) / 255.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+def list_train_images(root=DATA_TRAIN):
+    files = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            if n.lower().endswith((".webp", ".png", ".jpg", ".jpeg")):
+                files.append(os.path.join(d, n))
+    return sorted(files)
+
+
+def split_train_val(files, n_val=8):
+    """Deterministic hold-out: every (len/n_val)-th image of the sorted list (spread over both folders)."""
+    step = len(files) / n_val
+    val_idx = {int(i * step + step / 2) for i in range(n_val)}
+    val = [f for i, f in enumerate(files) if i in val_idx]
+    train = [f for i, f in enumerate(files) if i not in val_idx]
+    return train, val
+
+
+def load_rgb(path):
+    from PIL import Image
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def crop_multiple(a, m):
+    h, w = a.shape[0] // m * m, a.shape[1] // m * m
+    return a[:h, :w]
+
+
+class CropSampler:
+    """Random crops (flips / 90-degree rotations) of luma from in-memory RGB images."""
+
+    def __init__(self, files, seed):
+        self.images = [load_rgb(f) for f in files]
+        self.rng = np.random.default_rng(seed)
+        areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
+        self.p = areas / areas.sum()
+
+    def batch(self, n, size):
+        out = np.empty((n, 1, size, size), dtype=np.float32)
+        for i in range(n):
+            im = self.images[self.rng.choice(len(self.images), p=self.p)]
+            h, w = im.shape[:2]
+            y0 = self.rng.integers(0, h - size + 1)
+            x0 = self.rng.integers(0, w - size + 1)
+            c = luma_np(im[y0:y0 + size, x0:x0 + size])
+            k = int(self.rng.integers(0, 4))
+            c = np.rot90(c, k)
+            if self.rng.integers(0, 2):
+                c = c[:, ::-1]
+            out[i, 0] = c
+        return torch.from_numpy(out)
+
+    def state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, s):
+        self.rng.bit_generator.state = s
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks
+# ----------------------------------------------------------------------------------------------
+
+# (unshuffle factor of the input, shuffle factor of the output) per (kind, scale)
+SHUFFLE = {
+    ("down", "2"): (2, 1),
+    ("up", "2"): (1, 2),
+    ("down", "1.5"): (3, 2),
+    ("up", "1.5"): (2, 3),
+}
+
+DEFAULT_WIDTH = {
+    ("down", "2"): 32,
+    ("up", "2"): 16,
+    ("down", "1.5"): 64,
+    ("up", "1.5"): 32,
+}
+
+
+def out_size(kind, scale, h, w):
+    if scale == "2":
+        return (h // 2, w // 2) if kind == "down" else (h * 2, w * 2)
+    if scale == "1.5":
+        return (h // 3 * 2, w // 3 * 2) if kind == "down" else (h // 2 * 3, w // 2 * 3)
+    raise ValueError(scale)
+
+
+class ScalerNet(nn.Module):
+    """base (bicubic resize) + conv body with pixel (un)shuffle. Works on 1-channel luma in [0, 1]."""
+
+    def __init__(self, kind, scale, width=None, depth=4, slope=0.1):
+        super().__init__()
+        assert kind in ("down", "up") and scale in ("2", "1.5")
+        self.kind, self.scale, self.slope = kind, scale, slope
+        self.r_in, self.r_out = SHUFFLE[(kind, scale)]
+        self.width = width or DEFAULT_WIDTH[(kind, scale)]
+        chans = [self.r_in ** 2] + [self.width] * (depth - 1) + [self.r_out ** 2]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(a, b, 3, 1, 1, bias=True) for a, b in zip(chans[:-1], chans[1:]))
+        for c in self.convs[:-1]:
+            nn.init.kaiming_normal_(c.weight, a=slope, nonlinearity="leaky_relu")
+            nn.init.zeros_(c.bias)
+        # start exactly at the bicubic route
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def base(self, x):
+        size = out_size(self.kind, self.scale, x.shape[-2], x.shape[-1])
+        return F.interpolate(x, size=size, mode="bicubic", align_corners=False,
+                             antialias=(self.kind == "down"))
+
+    def body(self, x):
+        h = F.pixel_unshuffle(x, self.r_in) if self.r_in > 1 else x
+        for i, c in enumerate(self.convs):
+            h = c(h)
+            if i < len(self.convs) - 1:
+                h = F.leaky_relu(h, self.slope)
+        return F.pixel_shuffle(h, self.r_out) if self.r_out > 1 else h
+
+    def forward(self, x):
+        return self.base(x) + self.body(x)
+
+    # --- description for the Swift engine ---
+    def macs_per_lr_pixel(self):
+        """Multiply-accumulates of the conv body per low-resolution pixel (base resize not counted)."""
+        # convs run on the grid of the unshuffled input
+        per_grid_px = sum(c.in_channels * c.out_channels * 9 for c in self.convs)
+        if self.kind == "up":
+            lr_px_per_grid_px = self.r_in ** 2          # up: input is LR
+        else:
+            lr_px_per_grid_px = self.r_out ** 2         # down: output is LR
+        return per_grid_px / lr_px_per_grid_px
+
+    def describe(self):
+        layers = []
+        if self.r_in > 1:
+            layers.append({"op": "pixel_unshuffle", "factor": self.r_in})
+        for i, c in enumerate(self.convs):
+            layers.append({
+                "op": "conv2d", "in_channels": c.in_channels, "out_channels": c.out_channels,
+                "kernel": 3, "stride": 1, "padding": 1, "bias": True,
+                "weight": f"convs.{i}.weight", "bias_tensor": f"convs.{i}.bias",
+                "activation": ("leaky_relu" if i < len(self.convs) - 1 else None),
+                "negative_slope": (self.slope if i < len(self.convs) - 1 else None),
+            })
+        if self.r_out > 1:
+            layers.append({"op": "pixel_shuffle", "factor": self.r_out})
+        return {
+            "kind": self.kind, "scale": self.scale,
+            "scale_rational": [2, 1] if self.scale == "2" else [3, 2],
+            "block_mapping": ({"hr": [3, 3], "lr": [2, 2]} if self.scale == "1.5" else {"hr": [2, 2], "lr": [1, 1]}),
+            "input": {"planes": "Y", "range": [0.0, 1.0], "colour": "BT.601 full range (JPEG), Y = 0.299R+0.587G+0.114B"},
+            "layers": layers,
+            "residual_base": {"op": "resize", "mode": "bicubic", "align_corners": False,
+                              "antialias": self.kind == "down",
+                              "cubic_coeff_a": -0.5 if self.kind == "down" else -0.75,
+                              "size": "output size (exact: x2 -> /2 or *2; x1.5 -> *2/3 or *3/2)"},
+            "output": "residual_base(input) + layers(input); clamp to [0, 1] when converting to 8 bits",
+            "macs_per_lr_pixel": self.macs_per_lr_pixel(),
+            "parameters": sum(p.numel() for p in self.parameters()),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Differentiable JPEG (luma) proxy
+# ----------------------------------------------------------------------------------------------
+
+JPEG_LUMA_Q = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61],
+    [12, 12, 14, 19, 26, 58, 60, 55],
+    [14, 13, 16, 24, 40, 57, 69, 56],
+    [14, 17, 22, 29, 51, 87, 80, 62],
+    [18, 22, 37, 56, 68, 109, 103, 77],
+    [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101],
+    [72, 92, 95, 98, 112, 100, 103, 99]], dtype=torch.float32)
+
+
+def libjpeg_table(quality):
+    """libjpeg's jpeg_quality_scaling + jpeg_add_quant_table (force_baseline)."""
+    q = min(max(int(quality), 1), 100)
+    s = 5000 // q if q < 50 else 200 - 2 * q
+    t = torch.floor((JPEG_LUMA_Q * s + 50) / 100)
+    return t.clamp(1, 255)
+
+
+def dct_matrix(n=8):
+    m = torch.zeros(n, n)
+    for k in range(n):
+        for i in range(n):
+            a = math.sqrt(1.0 / n) if k == 0 else math.sqrt(2.0 / n)
+            m[k, i] = a * math.cos(math.pi * (2 * i + 1) * k / (2 * n))
+    return m
+
+
+_DCT = dct_matrix()
+
+
+def round_ste(x):
+    return x + (torch.round(x) - x).detach()
+
+
+def jpeg_proxy(y01, qualities, codec_mask=None):
+    """Luma JPEG proxy.
+
+    y01: (B, 1, H, W) in [0, 1], H and W multiples of 8 (already 8-bit rounded by the caller).
+    qualities: list of B ints (10..100).
+    codec_mask: optional (B,) bool; False rows pass through unchanged (no codec) but still get a rate.
+    Returns (decoded (B,1,H,W) in [0,1], bits per pixel proxy (B,)).
+    """
+    B, _, H, W = y01.shape
+    D = _DCT.to(y01)
+    x = y01 * 255.0 - 128.0
+    blk = x.reshape(B, H // 8, 8, W // 8, 8)
+    coef = torch.einsum("ki,bhiwj,lj->bhkwl", D, blk, D)
+    Q = torch.stack([libjpeg_table(q) for q in qualities]).to(y01).reshape(B, 1, 8, 1, 8)
+    v = coef / Q
+    vq = round_ste(v)
+    # rate: forward on the rounded coefficients, gradient of the smooth version
+    r_soft = torch.log2(1.0 + v.abs())
+    r_hard = torch.log2(1.0 + vq.abs())
+    r = r_soft + (r_hard - r_soft).detach()
+    bpp = r.mean(dim=(1, 2, 3, 4))
+    rec = torch.einsum("ki,bhkwl,lj->bhiwj", D, vq * Q, D).reshape(B, 1, H, W)
+    rec = ((rec + 128.0) / 255.0)
+    rec = rec + (rec.clamp(0, 1) - rec).detach() * 1.0  # decoder clamps; keep gradient
+    rec = round_ste(rec * 255.0) / 255.0
+    if codec_mask is not None:
+        m = codec_mask.to(y01).reshape(B, 1, 1, 1)
+        rec = m * rec + (1 - m) * y01
+    return rec, bpp
+
+
+def quantize8_ste(y01):
+    """What storing as 8 bits does: clamp and round, straight-through."""
+    c = y01.clamp(0, 1)
+    return round_ste(c * 255.0) / 255.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Real JPEG (PIL / libjpeg)
+# ----------------------------------------------------------------------------------------------
+
+
+def jpeg_roundtrip_gray(y_u8, quality):
+    """HxW uint8 -> (decoded HxW uint8, bytes)."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(y_u8, mode="L").save(buf, format="JPEG", quality=int(quality))
+    n = buf.tell()
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert("L"), dtype=np.uint8).copy(), n
+
+
+def jpeg_roundtrip_rgb(rgb_u8, quality):
+    """HxWx3 uint8 -> (decoded HxWx3 uint8, bytes); 4:2:0, libjpeg quality scaling."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(rgb_u8, mode="RGB").save(buf, format="JPEG", quality=int(quality), subsampling=2)
+    n = buf.tell()
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), n
+
+
+def to_u8(t01):
+    """(H, W) or (1,1,H,W) tensor in [0,1] -> HxW uint8."""
+    a = t01.detach().reshape(t01.shape[-2], t01.shape[-1]).clamp(0, 1).mul(255).round()
+    return a.to(torch.uint8).numpy()
+
+
+def psnr(a, b, peak=1.0):
+    mse = float(((a - b) ** 2).mean())
+    return 10 * math.log10(peak * peak / max(mse, 1e-12))
+
+
+def bd_rate(r1, p1, r2, p2):
+    """Bjontegaard delta rate of curve 2 vs curve 1 (percent; negative = curve 2 needs fewer bits).
+    Cubic fit of log-rate as a function of PSNR, integrated over the common PSNR interval."""
+    lr1, lr2 = np.log(np.asarray(r1, float)), np.log(np.asarray(r2, float))
+    p1, p2 = np.asarray(p1, float), np.asarray(p2, float)
+    deg = min(3, len(p1) - 1, len(p2) - 1)
+    c1, c2 = np.polyfit(p1, lr1, deg), np.polyfit(p2, lr2, deg)
+    lo, hi = max(p1.min(), p2.min()), min(p1.max(), p2.max())
+    if hi <= lo:
+        return float("nan")
+    i1, i2 = np.polyint(c1), np.polyint(c2)
+    a1 = (np.polyval(i1, hi) - np.polyval(i1, lo)) / (hi - lo)
+    a2 = (np.polyval(i2, hi) - np.polyval(i2, lo)) / (hi - lo)
+    return float((math.exp(a2 - a1) - 1) * 100)
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def save_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
