@@ -9,7 +9,9 @@
  *    matching nic_*_destroy(), which accepts NULL.
  *  - Option structs start with `struct_size`: set it with the matching
  *    nic_*_init() (or to sizeof the struct). It lets later versions add fields
- *    without breaking programs built against this header.
+ *    without breaking programs built against this header: a smaller size than
+ *    this version's struct gives NIC_ERROR_STRUCT_SIZE, a larger one is accepted
+ *    and the fields this version does not know are ignored.
  *  - Image buffers are owned by the caller unless a function says otherwise.
  *  - The library never prints, never calls exit/abort on bad input, and keeps
  *    no global mutable state. Distinct contexts may be used from distinct
@@ -104,7 +106,9 @@ NIC_API void nic_config_init(NicConfig *cfg);
 /**
  * Creates a context. `cfg` may be NULL for the defaults; `model_dir` is copied.
  * On success *out receives the context, to be released with
- * nic_context_destroy(); on failure *out is set to NULL. Thread-safe.
+ * nic_context_destroy(); on failure *out is set to NULL and the status alone
+ * tells why (NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT for a thread count
+ * outside 0...256, OUT_OF_MEMORY). Thread-safe.
  */
 NIC_API NicStatus nic_context_create(const NicConfig *cfg, NicContext **out);
 
@@ -134,8 +138,11 @@ typedef enum NicPixelFormat {
 
 /**
  * Describes pixels in caller-owned memory; libnic never frees or keeps these
- * pointers. Unused planes must be NULL. A stride is the distance in bytes
- * between the starts of two rows of a plane and must be at least the row size.
+ * pointers, and never writes through an image passed as `const NicImage *`.
+ * Unused planes should be NULL. A stride is the distance in bytes between the
+ * starts of two rows of a plane and must be at least the row size; each plane
+ * must hold `stride * rows` bytes (yuv420p chroma: ceil(h/2) rows of
+ * ceil(w/2) bytes), which libnic cannot check.
  */
 typedef struct NicImage {
     size_t struct_size;     /**< sizeof(NicImage), set by nic_image_init() */

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Train libnic's AI-codec networks (seed 000) on ../shared/data/train (minus a fixed 8-image hold-out).
+
+Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same command):
+
+  joint     down + up trained together through a differentiable luma JPEG proxy
+            (8x8 DCT, libjpeg-scaled luminance table with a per-sample quality in [qmin, qmax],
+            straight-through rounding; a fraction --p-identity of the samples skip the codec).
+            loss = mean log(MSE_quality) + kappa * mean log(R_proxy) + w_struct * mean log(MSE_struct + tau)
+              MSE_quality: original vs. up(codec(down(original)))
+              R_proxy:     sum log2(1 + |q|) over the quantised DCT coefficients (bits proxy)
+              MSE_struct:  down(original) vs. bicubic-reduced original (antialiased)
+  finetune  up net only, from a joint run, on REAL JPEG (PIL/libjpeg) of the frozen down net's
+            output at qualities of a bucket (high 75-95, mid 45-75, low 10-45, or --qmin/--qmax).
+  generic   up net only, on antialiased-bicubic-downscaled crops, 8-bit, then real JPEG at a
+            random quality (or none with probability --p-identity): for images without AI data.
+
+Examples
+  python3 training/aicodec/train.py --mode joint --scale 2 --steps 4000 --out training/runs/x2_joint
+  python3 training/aicodec/train.py --mode finetune --scale 2 --bucket low --init training/runs/x2_joint \
+      --steps 1500 --out training/runs/x2_low
+  python3 training/aicodec/train.py --mode generic --scale 2 --steps 4000 --out training/runs/x2_generic
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy,  # noqa: E402
+                            quantize8_ste, jpeg_roundtrip_gray, to_u8, seed_all, save_json, load_rgb,
+                            crop_multiple, luma_np, psnr)
+
+BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mode", choices=["joint", "finetune", "generic"], default="joint")
+    p.add_argument("--scale", choices=["2", "1.5"], default="2")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=96, help="HR crop size (multiple of 48 keeps LR a multiple of 8 for both scales)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-final", type=float, default=2e-5)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.add_argument("--init", default=None, help="run directory (or .pt) to start from (finetune: required)")
+    p.add_argument("--down-width", type=int, default=None)
+    p.add_argument("--up-width", type=int, default=None)
+    p.add_argument("--kappa", type=float, default=0.8, help="weight of log(rate proxy)")
+    p.add_argument("--w-struct", type=float, default=0.05, help="weight of log(MSE_struct + tau)")
+    p.add_argument("--tau-db", type=float, default=40.0, help="tau = MSE at this PSNR: structural slack")
+    p.add_argument("--p-identity", type=float, default=0.15, help="fraction of samples without codec")
+    p.add_argument("--qmin", type=int, default=10)
+    p.add_argument("--qmax", type=int, default=95)
+    p.add_argument("--bucket", choices=list(BUCKETS), default=None)
+    p.add_argument("--ckpt-minutes", type=float, default=4.0)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    if a.bucket:
+        a.qmin, a.qmax = BUCKETS[a.bucket]
+    if a.mode == "finetune" and not a.init:
+        p.error("--mode finetune needs --init RUN_DIR")
+    return a
+
+
+def lr_at(a, step):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    t = (step - a.warmup) / max(1, a.steps - a.warmup)
+    return a.lr_final + 0.5 * (a.lr - a.lr_final) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def load_models(path):
+    if os.path.isdir(path):
+        for n in ("final.pt", "ckpt.pt"):
+            if os.path.exists(os.path.join(path, n)):
+                path = os.path.join(path, n)
+                break
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Quick validation on the hold-out (luma, real grayscale JPEG; validate.py does the full RGB route)
+# ----------------------------------------------------------------------------------------------
+
+VAL_QUALITIES = [None, 90, 60, 30]
+
+
+def load_val(scale, size=384):
+    _, val = split_train_val(list_train_images())
+    out = []
+    for f in val:
+        rgb = load_rgb(f)
+        h, w = rgb.shape[:2]
+        s = min(size, h, w) // 48 * 48
+        y0, x0 = (h - s) // 2, (w - s) // 2
+        out.append(torch.from_numpy(luma_np(rgb[y0:y0 + s, x0:x0 + s]))[None, None])
+    return out
+
+
+def codec_u8(y_u8, q):
+    if q is None:
+        return y_u8, y_u8.size  # bytes meaningless for no codec
+    return jpeg_roundtrip_gray(y_u8, q)
+
+
+@torch.no_grad()
+def quick_val(down, up, scale, val, generic=False):
+    """Mean luma PSNR (dB) on the hold-out centre crops: AI route vs bicubic route per quality, plus bytes."""
+    ref_down = ScalerNet("down", scale)  # zero body -> plain antialiased bicubic
+    ref_up = ScalerNet("up", scale)
+    res = {}
+    for q in VAL_QUALITIES:
+        acc = {"ai": [], "bic": [], "ai_bytes": 0, "bic_bytes": 0}
+        for y in val:
+            for route, dn, un in (("ai", down, up), ("bic", ref_down, ref_up)):
+                if generic and route == "ai":
+                    dn = ref_down
+                lr = dn(y)
+                dec, n = codec_u8(to_u8(lr), q)
+                rec = un(torch.from_numpy(dec.astype(np.float32) / 255.0)[None, None]).clamp(0, 1)
+                acc[route].append(psnr(rec, y))
+                acc[route + "_bytes"] += n
+        key = "none" if q is None else f"q{q}"
+        res[key] = {"ai_psnr_y": round(float(np.mean(acc["ai"])), 3),
+                    "bicubic_psnr_y": round(float(np.mean(acc["bic"])), 3),
+                    "ai_bytes": acc["ai_bytes"], "bicubic_bytes": acc["bic_bytes"]}
+    if not generic and down is not None:
+        th = [psnr(down(y).clamp(0, 1), ref_down(y)) for y in val]
+        res["thumbnail_psnr_vs_bicubic"] = round(float(np.mean(th)), 3)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def main():
+    a = parse()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    seed_all(a.seed)
+    assert a.crop % 6 == 0, "crop must be divisible by 6"
+    lr_div = 2 if a.scale == "2" else 1.5
+    lr_size = int(a.crop / lr_div)
+    if a.mode == "joint":
+        assert lr_size % 8 == 0, f"LR crop {lr_size} must be a multiple of 8 for the JPEG proxy"
+
+    train_files, val_files = split_train_val(list_train_images())
+    cfg = vars(a).copy()
+    cfg["train_images"] = len(train_files)
+    cfg["val_images"] = [os.path.relpath(f, os.path.dirname(os.path.dirname(f))) for f in val_files]
+    cfg["command"] = "python3 training/aicodec/train.py " + " ".join(sys.argv[1:])
+    cfg["torch"] = torch.__version__
+
+    down = ScalerNet("down", a.scale, a.down_width)
+    up = ScalerNet("up", a.scale, a.up_width)
+    if a.init:
+        st = load_models(a.init)
+        if "down" in st and a.mode != "generic":
+            down = ScalerNet("down", a.scale, st["config"].get("down_width") or None)
+            down.load_state_dict(st["down"])
+        if "up" in st:
+            up = ScalerNet("up", a.scale, st["config"].get("up_width") or None)
+            up.load_state_dict(st["up"])
+    cfg["down_width"], cfg["up_width"] = down.width, up.width
+    cfg["down_macs_per_lr_pixel"] = down.macs_per_lr_pixel()
+    cfg["up_macs_per_lr_pixel"] = up.macs_per_lr_pixel()
+
+    train_down = a.mode == "joint"
+    params = list(up.parameters()) + (list(down.parameters()) if train_down else [])
+    if not train_down:
+        down.requires_grad_(False)
+    opt = torch.optim.Adam(params, lr=a.lr)
+
+    sampler = CropSampler(train_files, a.seed)
+    qrng = np.random.default_rng(a.seed + 1000)
+    step = 0
+    ck = os.path.join(a.out, "ckpt.pt")
+    if os.path.exists(ck):
+        st = torch.load(ck, map_location="cpu", weights_only=False)
+        down.load_state_dict(st["down"])
+        up.load_state_dict(st["up"])
+        opt.load_state_dict(st["opt"])
+        sampler.set_state(st["sampler"])
+        qrng.bit_generator.state = st["qrng"]
+        torch.set_rng_state(st["torch_rng"])
+        step = st["step"]
+        print(f"resumed from {ck} at step {step}", flush=True)
+    else:
+        save_json(os.path.join(a.out, "config.json"), cfg)
+    print(json.dumps({k: cfg[k] for k in ("mode", "scale", "down_width", "up_width",
+                                          "down_macs_per_lr_pixel", "up_macs_per_lr_pixel")}), flush=True)
+
+    val = load_val(a.scale)
+    logf = open(os.path.join(a.out, "log.jsonl"), "a")
+
+    def log(obj):
+        logf.write(json.dumps(obj) + "\n")
+        logf.flush()
+
+    def save(path, final=False):
+        st = {"down": down.state_dict(), "up": up.state_dict(), "config": cfg, "step": step}
+        if not final:
+            st.update(opt=opt.state_dict(), sampler=sampler.state(), qrng=qrng.bit_generator.state,
+                      torch_rng=torch.get_rng_state())
+        tmp = path + ".tmp"
+        torch.save(st, tmp)
+        os.replace(tmp, path)
+
+    tau = 10 ** (-a.tau_db / 10)
+    acc, nacc = {}, 0
+    t_last_ck = time.time()
+    t_log = time.time()
+    while step < a.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(a, step)
+        hr = sampler.batch(a.batch, a.crop)
+        B = hr.shape[0]
+        qs = [int(q) for q in qrng.integers(a.qmin, a.qmax + 1, size=B)]
+        use_codec = qrng.random(B) >= a.p_identity
+        stats = {}
+        if a.mode == "joint":
+            lr_img = down(hr)
+            base_lr = down.base(hr)
+            lr8 = quantize8_ste(lr_img)
+            dec, bpp = jpeg_proxy(lr8, qs, torch.from_numpy(use_codec))
+            rec = up(dec)
+            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
+            mse_s = ((lr_img - base_lr) ** 2).mean(dim=(1, 2, 3))
+            l_q = torch.log(mse_q + 1e-6).mean()
+            l_r = torch.log(bpp + 1e-4).mean()
+            l_s = torch.log(mse_s + tau).mean()
+            loss = l_q + a.kappa * l_r + a.w_struct * l_s
+            with torch.no_grad():
+                # same samples through the bicubic route of the proxy, for a running comparison
+                b8 = quantize8_ste(base_lr)
+                bdec, bbpp = jpeg_proxy(b8, qs, torch.from_numpy(use_codec))
+                brec = F.interpolate(bdec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+                bmse = ((brec - hr) ** 2).mean(dim=(1, 2, 3))
+            stats = {"loss": loss.item(), "l_quality": l_q.item(), "l_rate": l_r.item(), "l_struct": l_s.item(),
+                     "dB_gain_vs_bicubic": (10 * torch.log10((bmse + 1e-6) / (mse_q + 1e-6))).mean().item(),
+                     "rate_ratio_vs_bicubic": (bpp / bbpp).mean().item(),
+                     "thumb_psnr": (-10 * torch.log10(mse_s + 1e-12)).mean().item()}
+        else:
+            with torch.no_grad():
+                if a.mode == "generic":
+                    lr_img = down.base(hr)       # plain antialiased bicubic
+                else:
+                    lr_img = down(hr)
+                inp = np.empty((B, 1) + lr_img.shape[-2:], dtype=np.float32)
+                for i in range(B):
+                    u8 = to_u8(lr_img[i])
+                    if use_codec[i]:
+                        u8, _ = jpeg_roundtrip_gray(u8, qs[i])
+                    inp[i, 0] = u8.astype(np.float32) / 255.0
+                inp = torch.from_numpy(inp)
+                bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+                bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))
+            rec = up(inp)
+            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
+            loss = mse_q.mean() * 1000.0
+            stats = {"loss": loss.item(),
+                     "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0 if a.mode == "joint" else 10.0)
+        opt.step()
+        step += 1
+        for k, v in stats.items():
+            acc[k] = acc.get(k, 0.0) + v
+        nacc += 1
+        if step % a.log_every == 0 or step == a.steps:
+            now = time.time()
+            rec_ = {"step": step, "lr": opt.param_groups[0]["lr"], "sec_per_step": (now - t_log) / nacc}
+            rec_.update({k: round(v / nacc, 5) for k, v in acc.items()})
+            log(rec_)
+            print(json.dumps(rec_), flush=True)
+            acc, nacc, t_log = {}, 0, now
+        if a.val_every and step % a.val_every == 0 and step < a.steps:
+            t0 = time.time()
+            v = quick_val(down, up, a.scale, val, generic=(a.mode == "generic"))
+            log({"step": step, "val": v, "val_sec": round(time.time() - t0, 1)})
+            print("VAL", step, json.dumps(v), flush=True)
+            t_log += time.time() - t0
+        if time.time() - t_last_ck > a.ckpt_minutes * 60:
+            save(ck)
+            t_last_ck = time.time()
+    save(ck)
+    save(os.path.join(a.out, "final.pt"), final=True)
+    v = quick_val(down, up, a.scale, val, generic=(a.mode == "generic"))
+    log({"step": step, "val": v, "final": True})
+    print("VAL final", json.dumps(v), flush=True)
+
+
+if __name__ == "__main__":
+    main()

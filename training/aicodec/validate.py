@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Hold-out validation of AI-codec networks with REAL JPEG (PIL / libjpeg, 4:2:0, RGB).
+
+Routes, per image and quality, against the original (full hold-out images, cropped to a multiple of 6):
+  ai        Y: down net; Cb/Cr: antialiased bicubic -> RGB 8 bit -> JPEG -> decode -> Y: up net, Cb/Cr: bicubic
+  bicubic   RGB antialiased bicubic down -> 8 bit -> JPEG -> decode -> RGB bicubic up
+  generic   (with --generic or a generic run) bicubic down as above -> JPEG -> Y: up net, Cb/Cr: bicubic
+  full      full-resolution JPEG at the same quality
+"none" = no codec (the 8-bit small image itself). Reports luma and RGB PSNR (mean over images), bits per
+original pixel, and BD-rates (RGB and Y) of ai / generic vs bicubic and vs full over the JPEG qualities.
+
+  python3 training/aicodec/validate.py training/runs/x2_joint [--qualities 10,20,...] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aicodec.common import (ScalerNet, list_train_images, split_train_val, load_rgb, crop_multiple,  # noqa: E402
+                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, psnr, bd_rate, out_size)
+
+DEFAULT_QUALITIES = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
+
+
+def load_nets(path):
+    if os.path.isdir(path):
+        for n in ("final.pt", "ckpt.pt"):
+            if os.path.exists(os.path.join(path, n)):
+                path = os.path.join(path, n)
+                break
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = st["config"]
+    down = ScalerNet("down", cfg["scale"], cfg.get("down_width"))
+    down.load_state_dict(st["down"])
+    up = ScalerNet("up", cfg["scale"], cfg.get("up_width"))
+    up.load_state_dict(st["up"])
+    return down.eval(), up.eval(), cfg
+
+
+def u8(t):
+    """(3,H,W) float 0..255 -> HxWx3 uint8."""
+    return t.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+
+
+def f32(a):
+    return torch.from_numpy(a.astype(np.float32)).permute(2, 0, 1).contiguous()
+
+
+def resize(x, size, antialias):
+    return F.interpolate(x[None], size=size, mode="bicubic", align_corners=False, antialias=antialias)[0]
+
+
+@torch.no_grad()
+def down_ai(rgb, down):
+    ycc = rgb_to_ycc(rgb)
+    size = out_size("down", down.scale, rgb.shape[-2], rgb.shape[-1])
+    y = down(ycc[None, :1] / 255.0)[0] * 255.0
+    c = resize(ycc[1:], size, True)
+    return u8(ycc_to_rgb(torch.cat([y, c])))
+
+
+@torch.no_grad()
+def up_ai(rgb_small_u8, up, size):
+    ycc = rgb_to_ycc(f32(rgb_small_u8))
+    y = up(ycc[None, :1] / 255.0)[0].clamp(0, 1) * 255.0
+    c = resize(ycc[1:], size, False)
+    return u8(ycc_to_rgb(torch.cat([y, c])))
+
+
+def metrics(rec_u8, ref_u8):
+    a, b = f32(rec_u8), f32(ref_u8)
+    return psnr(a, b, 255.0), psnr(rgb_to_ycc(a)[0], rgb_to_ycc(b)[0], 255.0)
+
+
+def codec(small_u8, q):
+    if q is None:
+        return small_u8, 0
+    return jpeg_roundtrip_rgb(small_u8, q)
+
+
+@torch.no_grad()
+def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "full"), log=None):
+    if files is None:
+        _, files = split_train_val(list_train_images())
+    qs = [None] + list(qualities)
+    acc = {}  # (route, q) -> list of (rgb, y, bits, pixels)
+    for f in files:
+        t0 = time.time()
+        ref = crop_multiple(load_rgb(f), 6)
+        H, W = ref.shape[:2]
+        rgb = f32(ref)
+        small_size = out_size("down", scale, H, W)
+        smalls = {}
+        if "ai" in routes:
+            smalls["ai"] = down_ai(rgb, down)
+        if "bicubic" in routes or "generic" in routes:
+            smalls["bicubic"] = u8(resize(rgb, small_size, True))
+        for q in qs:
+            for route in routes:
+                if route == "full":
+                    if q is None:
+                        continue
+                    rec, n = jpeg_roundtrip_rgb(ref, q)
+                else:
+                    src = smalls["ai" if route == "ai" else "bicubic"]
+                    dec, n = codec(src, q)
+                    if route == "bicubic":
+                        rec = u8(resize(f32(dec), (H, W), False))
+                    else:
+                        rec = up_ai(dec, up, (H, W))
+                p_rgb, p_y = metrics(rec, ref)
+                acc.setdefault((route, q), []).append((p_rgb, p_y, n * 8, H * W))
+        if log:
+            log(f"{os.path.basename(f)} {W}x{H} {time.time() - t0:.1f}s")
+    res = {"images": [os.path.relpath(f, os.path.dirname(os.path.dirname(f))) for f in files],
+           "routes": {}, "bd_rate_percent": {}}
+    for (route, q), v in acc.items():
+        a = np.array(v, dtype=np.float64)
+        res["routes"].setdefault(route, {})["none" if q is None else str(q)] = {
+            "psnr_rgb": round(float(a[:, 0].mean()), 3), "psnr_y": round(float(a[:, 1].mean()), 3),
+            "bpp": round(float(a[:, 2].sum() / a[:, 3].sum()), 4)}
+
+    def curve(route, key):
+        d = res["routes"][route]
+        return [d[str(q)]["bpp"] for q in qualities], [d[str(q)][key] for q in qualities]
+
+    for test in [r for r in ("ai", "generic") if r in routes]:
+        for anchor in [r for r in ("bicubic", "full") if r in routes]:
+            for key in ("psnr_rgb", "psnr_y"):
+                r1, p1 = curve(anchor, key)
+                r2, p2 = curve(test, key)
+                res["bd_rate_percent"][f"{test}_vs_{anchor}_{key}"] = round(bd_rate(r1, p1, r2, p2), 2)
+    return res
+
+
+def table(res):
+    lines = []
+    routes = list(res["routes"])
+    qs = list(res["routes"][routes[0]].keys())
+    hdr = "q      " + "  ".join(f"{r:>22s}" for r in routes)
+    lines.append(hdr)
+    lines.append("       " + "  ".join(f"{'bpp  rgb   y':>22s}" for _ in routes))
+    allq = ["none"] + [q for q in qs if q != "none"]
+    for q in allq:
+        row = f"{q:<6s} "
+        for r in routes:
+            m = res["routes"][r].get(q)
+            row += "  " + (f"{m['bpp']:6.3f} {m['psnr_rgb']:6.2f} {m['psnr_y']:6.2f}" if m else " " * 20 + "--")
+        lines.append(row)
+    for k, v in res["bd_rate_percent"].items():
+        lines.append(f"BD-rate {k}: {v:+.2f}%")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="run directory or .pt checkpoint")
+    p.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)))
+    p.add_argument("--generic", action="store_true", help="evaluate the up net on bicubic-downscaled input")
+    p.add_argument("--no-full", action="store_true")
+    p.add_argument("--json", default=None)
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    down, up, cfg = load_nets(a.run)
+    generic = a.generic or cfg.get("mode") == "generic"
+    routes = ["generic" if generic else "ai", "bicubic"] + ([] if a.no_full else ["full"])
+    qs = [int(x) for x in a.qualities.split(",") if x]
+    res = evaluate(down, up, cfg["scale"], qs, routes=routes, log=lambda s: print(s, file=sys.stderr))
+    res["run"] = a.run
+    res["scale"] = cfg["scale"]
+    print(table(res))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
