@@ -31,40 +31,25 @@ public final class Conv2d: Layer {
 
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "Conv2d")
-        let plan = try device.cached(self, input: x.desc) { try ConvolutionPlan(conv: self, input: x, device: device) }
+        let plan = try device.cached(self, input: x.desc) { try WeightedPlan.convolution(self, input: x, device: device) }
         return try plan.run(x, on: device)
     }
 }
 
-/// A convolution compiled for one input shape on one device: the primitive plus
-/// weights already reordered into the layout it wants.
-final class ConvolutionPlan {
+/// A convolution or deconvolution compiled for one input layout on one device:
+/// the primitive plus weights already reordered into the layout it wants.
+final class WeightedPlan {
     let primitive: Primitive
     let weights: Tensor
     let bias: Tensor
     let outputShape: [Int]
 
-    init(conv: Conv2d, input x: Tensor, device: ComputeDevice) throws {
-        outputShape = try conv.outputShape(x)
-        let k = conv.kernel, p = conv.padding
-        var src = try DNNL.desc(x.shape, tag: dnnl_format_tag_any)
-        var wts = try DNNL.desc([conv.outChannels, conv.inChannels, k, k], tag: dnnl_format_tag_any)
-        var bia = try DNNL.desc([conv.outChannels], tag: dnnl_a)
-        var dst = try DNNL.desc(outputShape, tag: dnnl_format_tag_any)
-        // Padding on the right makes the output size exactly PyTorch's floor formula.
-        let padR = [(outputShape[2] - 1) * conv.stride + k - x.height - p,
-                    (outputShape[3] - 1) * conv.stride + k - x.width - p].map(Int64.init)
-        var op = dnnl_convolution_desc_t()
-        try DNNL.check(dnnl_convolution_forward_desc_init(
-            &op, dnnl_forward_inference, dnnl_convolution_direct, &src, &wts, &bia, &dst,
-            [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "convolution descriptor")
-        let postOps = try PostOps()
-        try postOps.append(conv.activation)
-        try postOps.commit()
-        primitive = try Primitive(opDesc: &op, attributes: postOps, engine: device.engine, what: "convolution")
-        weights = try device.converted(try Tensor(shape: [conv.outChannels, conv.inChannels, k, k], values: conv.weights),
-                                       to: primitive.md(arg: DNNL_ARG_WEIGHTS))
-        bias = try Tensor(shape: [conv.outChannels], values: conv.bias)
+    /// `weightsSource` holds the weights in the layout they were given in (plain or PyTorch's).
+    init(primitive: Primitive, weightsSource: Tensor, bias: [Float], outputShape: [Int], device: ComputeDevice) throws {
+        self.primitive = primitive
+        self.outputShape = outputShape
+        weights = try device.converted(weightsSource, to: primitive.md(arg: DNNL_ARG_WEIGHTS))
+        self.bias = try Tensor(shape: [bias.count], values: bias)
     }
 
     func run(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
@@ -73,6 +58,65 @@ final class ConvolutionPlan {
         try device.execute(primitive, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, weights),
                                        (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, out)])
         return out
+    }
+
+    /// The descriptors every weighted layer starts from: layouts left to oneDNN ("any").
+    struct Descriptors {
+        var src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t, dst: dnnl_memory_desc_t
+        init(input: [Int], weights: [Int], output: [Int]) throws {
+            src = try DNNL.desc(input, tag: dnnl_format_tag_any)
+            self.weights = try DNNL.desc(weights, tag: dnnl_format_tag_any)
+            bias = try DNNL.desc([weights[0]], tag: dnnl_a)
+            dst = try DNNL.desc(output, tag: dnnl_format_tag_any)
+        }
+    }
+
+    static func attributes(_ activation: FusedActivation) throws -> PostOps {
+        let postOps = try PostOps()
+        try postOps.append(activation)
+        try postOps.commit()
+        return postOps
+    }
+
+    static func convolution(_ conv: Conv2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
+        let outputShape = try conv.outputShape(x)
+        let k = conv.kernel, p = conv.padding
+        let weightShape = [conv.outChannels, conv.inChannels, k, k]
+        var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
+        // Padding on the right makes the output size exactly PyTorch's floor formula.
+        let padR = [(outputShape[2] - 1) * conv.stride + k - x.height - p,
+                    (outputShape[3] - 1) * conv.stride + k - x.width - p].map(Int64.init)
+        var op = dnnl_convolution_desc_t()
+        try DNNL.check(dnnl_convolution_forward_desc_init(
+            &op, dnnl_forward_inference, dnnl_convolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
+            [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "convolution descriptor")
+        let primitive = try Primitive(opDesc: &op, attributes: try attributes(conv.activation),
+                                      engine: device.engine, what: "convolution")
+        return try WeightedPlan(primitive: primitive, weightsSource: try Tensor(shape: weightShape, values: conv.weights),
+                                bias: conv.bias, outputShape: outputShape, device: device)
+    }
+
+    static func deconvolution(_ l: ConvTranspose2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
+        let k = l.kernel
+        let oh = (x.height - 1) * l.stride - 2 * l.padding + k + l.outputPadding
+        let ow = (x.width - 1) * l.stride - 2 * l.padding + k + l.outputPadding
+        guard oh > 0, ow > 0 else { throw NICError.dimensions("input \(x.shape) too small for ConvTranspose2d") }
+        let outputShape = [x.batch, l.outChannels, oh, ow]
+        let weightShape = [l.outChannels, l.inChannels, k, k]
+        var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
+        let padR = Int64(l.padding - l.outputPadding)
+        var op = dnnl_deconvolution_desc_t()
+        try DNNL.check(dnnl_deconvolution_forward_desc_init(
+            &op, dnnl_forward_inference, dnnl_deconvolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
+            [Int64(l.stride), Int64(l.stride)], [Int64(l.padding), Int64(l.padding)], [padR, padR]),
+            "deconvolution descriptor")
+        let primitive = try Primitive(opDesc: &op, attributes: try attributes(l.activation),
+                                      engine: device.engine, what: "deconvolution")
+        // PyTorch stores (in, out, kH, kW); oneDNN's dims are (out, in, kH, kW): the iohw tag reads it as is.
+        let source = try Tensor(shape: weightShape, desc: try DNNL.desc(weightShape, tag: dnnl_iohw), isPlain: false)
+        l.weights.withUnsafeBytes { source.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return try WeightedPlan(primitive: primitive, weightsSource: source, bias: l.bias,
+                                outputShape: outputShape, device: device)
     }
 }
 
@@ -100,51 +144,8 @@ public final class ConvTranspose2d: Layer {
 
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "ConvTranspose2d")
-        let plan = try device.cached(self, input: x.desc) { try DeconvolutionPlan(layer: self, input: x, device: device) }
+        let plan = try device.cached(self, input: x.desc) { try WeightedPlan.deconvolution(self, input: x, device: device) }
         return try plan.run(x, on: device)
-    }
-}
-
-final class DeconvolutionPlan {
-    let primitive: Primitive
-    let weights: Tensor
-    let bias: Tensor
-    let outputShape: [Int]
-
-    init(layer l: ConvTranspose2d, input x: Tensor, device: ComputeDevice) throws {
-        let k = l.kernel
-        let oh = (x.height - 1) * l.stride - 2 * l.padding + k + l.outputPadding
-        let ow = (x.width - 1) * l.stride - 2 * l.padding + k + l.outputPadding
-        guard oh > 0, ow > 0 else { throw NICError.dimensions("input \(x.shape) too small for ConvTranspose2d") }
-        outputShape = [x.batch, l.outChannels, oh, ow]
-        var src = try DNNL.desc(x.shape, tag: dnnl_format_tag_any)
-        var wts = try DNNL.desc([l.outChannels, l.inChannels, k, k], tag: dnnl_format_tag_any)
-        var bia = try DNNL.desc([l.outChannels], tag: dnnl_a)
-        var dst = try DNNL.desc(outputShape, tag: dnnl_format_tag_any)
-        let padL = [Int64(l.padding), Int64(l.padding)]
-        let padR = [Int64(l.padding - l.outputPadding), Int64(l.padding - l.outputPadding)]
-        var op = dnnl_deconvolution_desc_t()
-        try DNNL.check(dnnl_deconvolution_forward_desc_init(
-            &op, dnnl_forward_inference, dnnl_deconvolution_direct, &src, &wts, &bia, &dst,
-            [Int64(l.stride), Int64(l.stride)], padL, padR), "deconvolution descriptor")
-        let postOps = try PostOps()
-        try postOps.append(l.activation)
-        try postOps.commit()
-        primitive = try Primitive(opDesc: &op, attributes: postOps, engine: device.engine, what: "deconvolution")
-        // PyTorch stores (in, out, kH, kW); oneDNN's dims are (out, in, kH, kW): the iohw tag reads it as is.
-        let source = try Tensor(shape: [l.outChannels, l.inChannels, k, k],
-                                desc: try DNNL.desc([l.outChannels, l.inChannels, k, k], tag: dnnl_iohw), isPlain: false)
-        l.weights.withUnsafeBytes { source.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        weights = try device.converted(source, to: primitive.md(arg: DNNL_ARG_WEIGHTS))
-        bias = try Tensor(shape: [l.outChannels], values: l.bias)
-    }
-
-    func run(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
-        let src = try device.converted(x, to: primitive.md(arg: DNNL_ARG_SRC))
-        let out = try Tensor(shape: outputShape, backendDesc: primitive.md(arg: DNNL_ARG_DST))
-        try device.execute(primitive, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, weights),
-                                       (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, out)])
-        return out
     }
 }
 
