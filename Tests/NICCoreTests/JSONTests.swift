@@ -59,3 +59,15 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 }
+
+final class SHA256Tests: XCTestCase {
+    func testKnownVectors() {
+        XCTAssertEqual(SHA256.hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var chunked = SHA256()
+        for _ in 0..<1000 { chunked.update([UInt8](repeating: 0x61, count: 1000)) }
+        XCTAssertEqual(chunked.finalize().prefix(4), [0xcd, 0xc7, 0x6e, 0x5c])  // one million 'a'
+    }
+}

@@ -1,0 +1,119 @@
+/// A down- or up-scaling network as exported by training/aicodec/export.py:
+/// output = bicubic(input) + body(input), on one plane (luma) in [0, 1].
+///
+/// The body is pixel-unshuffle → 3x3 convolutions (leaky ReLU between) → pixel
+/// shuffle, so it maps blocks of `inputBlock` pixels to blocks of `outputBlock`
+/// pixels (x2 up: 1→2, x1.5 up: 2→3, x1.5 down: 3→2). Inputs whose size is not a
+/// multiple of the block are padded by edge replication and the result cropped.
+public final class ScalerNetwork {
+    public enum Direction: String, Sendable { case down, up }
+
+    public let direction: Direction
+    /// Output size = input size × numerator / denominator (per axis).
+    public let numerator: Int
+    public let denominator: Int
+    public let macsPerLowResPixel: Double
+    let inputBlock: Int
+    let outputBlock: Int
+    let body: Sequential
+    let base: ResampleKernel
+    let baseMode: ResampleMode
+
+    /// Builds the network from its architecture description and weights.
+    public init(architecture a: JSONValue, weights: SafetensorsFile) throws {
+        guard let kind = a["kind"]?.stringValue, let direction = Direction(rawValue: kind) else {
+            throw NICError.model("architecture has no valid 'kind' (down or up)")
+        }
+        guard let ratio = a["scale_rational"]?.arrayValue?.compactMap(\.intValue), ratio.count == 2,
+              ratio[0] > ratio[1], ratio[1] > 0 else {
+            throw NICError.model("architecture has no valid 'scale_rational'")
+        }
+        self.direction = direction
+        (numerator, denominator) = direction == .up ? (ratio[0], ratio[1]) : (ratio[1], ratio[0])
+        var layers: [Layer] = []
+        var inBlock = 1, outBlock = 1
+        for layer in a["layers"]?.arrayValue ?? [] {
+            switch layer["op"]?.stringValue {
+            case "pixel_unshuffle":
+                inBlock = layer["factor"]?.intValue ?? 0
+                layers.append(PixelUnshuffle(factor: inBlock))
+            case "pixel_shuffle":
+                outBlock = layer["factor"]?.intValue ?? 0
+                layers.append(PixelShuffle(factor: outBlock))
+            case "conv2d":
+                layers.append(try ScalerNetwork.convolution(layer, weights))
+            default:
+                throw NICError.model("unsupported layer \(layer.serialized) in a scaler network")
+            }
+        }
+        guard inBlock > 0, outBlock > 0, inBlock * numerator == outBlock * denominator else {
+            throw NICError.model("pixel (un)shuffle factors \(inBlock)→\(outBlock) do not match the scale \(numerator)/\(denominator)")
+        }
+        inputBlock = inBlock; outputBlock = outBlock
+        body = Sequential(layers)
+        let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
+        base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
+        baseMode = antialias ? .antialiased : .interpolate
+        macsPerLowResPixel = a["macs_per_lr_pixel"]?.numberValue ?? 0
+    }
+
+    private static func convolution(_ layer: JSONValue, _ weights: SafetensorsFile) throws -> Conv2d {
+        guard let inC = layer["in_channels"]?.intValue, let outC = layer["out_channels"]?.intValue,
+              let kernel = layer["kernel"]?.intValue, let weightName = layer["weight"]?.stringValue else {
+            throw NICError.model("conv2d layer lacks channels, kernel or weight name: \(layer.serialized)")
+        }
+        let activation: FusedActivation
+        switch layer["activation"]?.stringValue {
+        case nil: activation = .none
+        case "relu": activation = .relu
+        case "leaky_relu": activation = .leakyReLU(Float(layer["negative_slope"]?.numberValue ?? 0.01))
+        case let other?: throw NICError.model("unsupported activation \(other)")
+        }
+        let biasName = layer["bias_tensor"]?.stringValue
+        return try Conv2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: layer["stride"]?.intValue ?? 1,
+                          padding: layer["padding"]?.intValue ?? kernel / 2,
+                          weights: weights.floats(weightName, shape: [outC, inC, kernel, kernel]),
+                          bias: try biasName.map { try weights.floats($0, shape: [outC]) }, activation: activation)
+    }
+
+    /// Output size for an input of `size` pixels along one axis (exact for sizes on the block grid).
+    public func outputLength(_ size: Int) -> Int { max(1, (size * numerator + denominator / 2) / denominator) }
+
+    /// Runs the network on a (1, 1, H, W) tensor and returns (1, 1, outH, outW).
+    public func forward(_ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice) throws -> Tensor {
+        guard x.shape.count == 4, x.batch == 1, x.channels == 1 else {
+            throw NICError.invalidArgument("scaler networks take one plane, got \(x.shape)")
+        }
+        let base = try TensorResize(.size(height: outputHeight, width: outputWidth), kernel: self.base, mode: baseMode)
+            .forward(x, on: device)
+        let padded = try Self.padded(x, toMultipleOf: inputBlock)
+        let detail = try body.forward(padded, on: device).plain(on: device)
+        let out = try Tensor(zeros: [1, 1, outputHeight, outputWidth])
+        base.withFloats { b in detail.withFloats { d in out.withFloats { o in
+            let detailWidth = detail.width
+            for y in 0..<outputHeight {
+                let dy = min(y, detail.height - 1)
+                for x in 0..<outputWidth {
+                    o[y * outputWidth + x] = b[y * outputWidth + x] + d[dy * detailWidth + min(x, detailWidth - 1)]
+                }
+            }
+        } } }
+        return out
+    }
+
+    /// `x` extended by edge replication so that height and width are multiples of `block`.
+    static func padded(_ x: Tensor, toMultipleOf block: Int) throws -> Tensor {
+        let h = (x.height + block - 1) / block * block, w = (x.width + block - 1) / block * block
+        if h == x.height && w == x.width { return x }
+        let out = try Tensor(zeros: [1, x.channels, h, w])
+        x.withFloats { s in out.withFloats { d in
+            for c in 0..<x.channels {
+                for y in 0..<h {
+                    let sy = min(y, x.height - 1)
+                    for xx in 0..<w { d[(c * h + y) * w + xx] = s[(c * x.height + sy) * x.width + min(xx, x.width - 1)] }
+                }
+            }
+        } }
+        return out
+    }
+}
