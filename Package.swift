@@ -44,7 +44,7 @@ let package = Package(
             // The installed tool runs without the Swift toolchain, like the library.
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]),
 
-        .testTarget(name: "NICCoreTests", dependencies: ["NICCore"]),
+        .testTarget(name: "NICCoreTests", dependencies: ["NICCore"], exclude: ["Fixtures"]),
         .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore"]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,7 +5,7 @@
 /// shuffle, so it maps blocks of `inputBlock` pixels to blocks of `outputBlock`
 /// pixels (x2 up: 1→2, x1.5 up: 2→3, x1.5 down: 3→2). Inputs whose size is not a
 /// multiple of the block are padded by edge replication and the result cropped.
-public final class ScalerNetwork {
+public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     public enum Direction: String, Sendable { case down, up }
 
     public let direction: Direction

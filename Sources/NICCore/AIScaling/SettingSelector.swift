@@ -1,0 +1,75 @@
+/// Server-side choice of an NN setting (seed 000, claims 2–5): from the requested
+/// quality or compression, the original resolution and the content type.
+///
+/// 1. Scale: an explicit request wins. Otherwise strong compression (low codec quality,
+///    or a target below 0.25 bits per original pixel) and large originals (more than
+///    1920x1080) take x2; everything else takes x1.5, so that small or high-quality
+///    images are not shrunk more than the rate needs. Screen content keeps x1.5
+///    (thin strokes do not survive x2).
+/// 2. Bucket: the setting of that scale whose quality range for the codec covers the
+///    requested quality; without a quality, the middle bucket; a lossless codec (PNG)
+///    takes the highest bucket.
+public struct SettingSelector {
+    public struct Request: Sendable {
+        public var codec: String
+        public var quality: Double?
+        public var scale: Double?
+        public var targetBitsPerPixel: Double?
+        public var originalWidth: Int
+        public var originalHeight: Int
+        public var contentType: AIDataRecord.ContentType
+
+        public init(codec: String, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
+                    originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified) {
+            self.codec = codec; self.quality = quality; self.scale = scale
+            self.targetBitsPerPixel = targetBitsPerPixel
+            self.originalWidth = originalWidth; self.originalHeight = originalHeight; self.contentType = contentType
+        }
+    }
+
+    public let manifest: SettingsManifest
+    public init(manifest: SettingsManifest) { self.manifest = manifest }
+
+    public func select(_ request: Request) throws -> NNSetting {
+        let joint = manifest.settings.filter { $0.kind == .joint }
+        let scale = request.scale ?? chooseScale(request)
+        let candidates = joint.filter { abs($0.scale - scale) < 1e-6 }
+        guard !candidates.isEmpty else {
+            let offered = Set(joint.map(\.scale)).sorted().map { "\($0)" }.joined(separator: ", ")
+            throw NICError.invalidArgument("no NN setting for scale \(scale); available scales: \(offered)")
+        }
+        if let quality = request.quality, let hit = candidates.first(where: { $0.covers(codec: request.codec, quality: quality) }) {
+            return hit
+        }
+        let bucket = request.codec == "png" ? "high" : (request.quality == nil ? "mid" : nil)
+        if let bucket, let hit = candidates.first(where: { $0.bucket == bucket }) { return hit }
+        // A quality outside every listed range: the nearest range of the codec, else the middle bucket.
+        if let quality = request.quality {
+            let scored = candidates.compactMap { s -> (NNSetting, Double)? in
+                let ranges = s.qualityRanges.filter { $0.codec == request.codec }
+                guard let d = ranges.map({ max($0.low - quality, quality - $0.high, 0) }).min() else { return nil }
+                return (s, d)
+            }
+            if let best = scored.min(by: { $0.1 < $1.1 }) { return best.0 }
+        }
+        return candidates.first { $0.bucket == "mid" } ?? candidates[0]
+    }
+
+    /// Step 1 of the rules above.
+    func chooseScale(_ r: Request) -> Double {
+        if r.contentType == .screen { return 1.5 }
+        if let bpp = r.targetBitsPerPixel { return bpp < 0.25 ? 2 : 1.5 }
+        if r.originalWidth * r.originalHeight > 1920 * 1080 { return 2 }
+        if let q = r.quality, isStrongCompression(codec: r.codec, quality: q) { return 2 }
+        return 1.5
+    }
+
+    /// Low JPEG/WebP quality or high x264/x265 CRF.
+    func isStrongCompression(codec: String, quality: Double) -> Bool {
+        switch codec {
+        case "x264", "x265", "h264", "hevc": return quality >= 30
+        case "png": return false
+        default: return quality < 50
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Synchronization
+
+/// A model directory: its manifest and the networks loaded from it on first use.
+/// Networks are verified against the manifest's sha256 and then shared read-only,
+/// so one store serves any number of contexts and threads.
+public final class ModelStore: Sendable {
+    public let directory: String
+    public let manifest: SettingsManifest
+    private let loaded = Mutex<[String: ScalerNetwork]>([:])
+
+    public init(directory: String) throws {
+        self.directory = directory
+        let text = try readFile(directory + "/settings.json", limit: 1 << 20)
+        manifest = try SettingsManifest(json: try JSONValue.parse(text))
+    }
+
+    public func setting(id: Int) throws -> NNSetting {
+        guard let s = manifest.setting(id: id) else {
+            throw NICError.invalidArgument("unknown NN setting ID \(id); `nic settings` lists the available ones")
+        }
+        return s
+    }
+
+    /// The down (server side) or up (device side) network of a setting.
+    public func network(_ setting: NNSetting, _ direction: ScalerNetwork.Direction) throws -> ScalerNetwork {
+        guard let file = direction == .up ? setting.up : setting.down else {
+            throw NICError.invalidArgument("setting \(setting.id) has no \(direction) network")
+        }
+        if let cached = loaded.withLock({ $0[file.weights] }) { return cached }
+        let network = try load(file)
+        loaded.withLock { $0[file.weights] = network }
+        return network
+    }
+
+    private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
+        let bytes = try readFile(directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes)
+        guard SHA256.hex(bytes) == file.sha256.lowercased() else {
+            throw NICError.model("\(file.weights) does not match its sha256 in settings.json")
+        }
+        let architecture = try JSONValue.parse(try readFile(directory + "/" + file.architecture, limit: 1 << 20))
+        return try ScalerNetwork(architecture: architecture, weights: try SafetensorsFile(bytes: bytes))
+    }
+}

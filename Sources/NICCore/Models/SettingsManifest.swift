@@ -1,0 +1,88 @@
+/// The NN settings a model directory offers (`settings.json`), as documented in
+/// docs/models.md. A setting pairs a down-scaling network (server side) with an
+/// up-scaling network (device side) for one scale factor and one codec-quality bucket;
+/// a generic setting has only an up network, for images that carry no AI data.
+public struct NNSetting: Sendable, Equatable {
+    public enum Kind: String, Sendable { case joint, generic }
+
+    public struct NetworkFile: Sendable, Equatable {
+        public let weights: String
+        public let architecture: String
+        public let sha256: String
+    }
+
+    /// A quality range for one codec, e.g. JPEG quality 75...100 or x265 CRF 0...25.
+    public struct QualityRange: Sendable, Equatable {
+        public let codec: String
+        public let low: Double
+        public let high: Double
+    }
+
+    public let id: Int
+    public let name: String
+    public let kind: Kind
+    public let scaleNumerator: Int
+    public let scaleDenominator: Int
+    public let bucket: String
+    public let qualityRanges: [QualityRange]
+    public let down: NetworkFile?
+    public let up: NetworkFile
+    /// Everything else the manifest says (training command, validation figures), kept for `nic settings`.
+    public let details: JSONValue
+
+    public var scale: Double { Double(scaleNumerator) / Double(scaleDenominator) }
+
+    /// True when `quality` of `codec` falls in this setting's range for that codec.
+    public func covers(codec: String, quality: Double) -> Bool {
+        qualityRanges.contains { $0.codec == codec && quality >= $0.low && quality <= $0.high }
+    }
+}
+
+public struct SettingsManifest: Sendable {
+    public let settings: [NNSetting]
+
+    public init(json: JSONValue) throws {
+        guard json["format"]?.stringValue == "libnic-settings", json["version"]?.intValue == 1 else {
+            throw NICError.model("settings.json is not a libnic-settings version 1 manifest")
+        }
+        settings = try (json["settings"]?.arrayValue ?? []).map(SettingsManifest.setting)
+        var seen = Set<Int>()
+        for s in settings where !seen.insert(s.id).inserted {
+            throw NICError.model("settings.json lists setting ID \(s.id) twice")
+        }
+    }
+
+    public func setting(id: Int) -> NNSetting? { settings.first { $0.id == id } }
+
+    private static func setting(_ j: JSONValue) throws -> NNSetting {
+        guard let id = j["id"]?.intValue, (1...65535).contains(id),
+              let kind = j["kind"]?.stringValue.flatMap(NNSetting.Kind.init(rawValue:)),
+              let scale = j["scale"]?.arrayValue?.compactMap(\.intValue), scale.count == 2, scale[1] > 0, scale[0] > scale[1],
+              scale[0] <= 255, let up = try network(j["up"]) else {
+            throw NICError.model("settings.json has an incomplete setting: \(j.serialized.prefix(200))")
+        }
+        let ranges = (j["quality_ranges"]?.objectValue ?? [:]).compactMap { codec, range -> NNSetting.QualityRange? in
+            guard let r = range.arrayValue?.compactMap(\.numberValue), r.count == 2 else { return nil }
+            return .init(codec: codec, low: r[0], high: r[1])
+        }.sorted { $0.codec < $1.codec }
+        let down = try network(j["down"])
+        guard kind == .generic || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
+        return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
+                         scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
+                         qualityRanges: ranges, down: down, up: up, details: j)
+    }
+
+    private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {
+        guard let j, j != .null else { return nil }
+        guard let weights = j["weights"]?.stringValue, let architecture = j["architecture"]?.stringValue,
+              let sha = j["sha256"]?.stringValue, isPlainFileName(weights), isPlainFileName(architecture) else {
+            throw NICError.model("settings.json has a network entry without plain file names and sha256")
+        }
+        return .init(weights: weights, architecture: architecture, sha256: sha)
+    }
+
+    /// Model files live in the model directory itself: no paths, so a manifest cannot point elsewhere.
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains("/") && name != "." && name != ".."
+    }
+}

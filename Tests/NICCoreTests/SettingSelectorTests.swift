@@ -1,0 +1,55 @@
+import XCTest
+@testable import NICCore
+
+final class SettingSelectorTests: XCTestCase {
+    /// Six joint settings (x2 and x1.5, three buckets each) and one generic setting.
+    func manifest() throws -> SettingsManifest {
+        var settings: [String] = []
+        var id = 1
+        for scale in ["[2,1]", "[3,2]"] {
+            for (bucket, jpeg, crf) in [("high", "[75,100]", "[0,23]"), ("mid", "[45,74.99]", "[23.01,30]"), ("low", "[1,44.99]", "[30.01,51]")] {
+                settings.append(#"{"id":\#(id),"kind":"joint","scale":\#(scale),"bucket":"\#(bucket)","quality_ranges":{"jpeg":\#(jpeg),"webp":\#(jpeg),"x264":\#(crf)},"down":{"weights":"d.safetensors","architecture":"d.json","sha256":"00"},"up":{"weights":"u\#(id).safetensors","architecture":"u.json","sha256":"00"}}"#)
+                id += 1
+            }
+        }
+        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any","up":{"weights":"g.safetensors","architecture":"g.json","sha256":"00"}}"#)
+        return try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+    }
+
+    func testBucketsFollowCodecQuality() throws {
+        let selector = SettingSelector(manifest: try manifest())
+        func pick(_ codec: String, _ q: Double?, scale: Double = 2) throws -> Int {
+            try selector.select(.init(codec: codec, quality: q, scale: scale, originalWidth: 1920, originalHeight: 1080)).id
+        }
+        XCTAssertEqual(try pick("jpeg", 90), 1)
+        XCTAssertEqual(try pick("jpeg", 60), 2)
+        XCTAssertEqual(try pick("jpeg", 20), 3)
+        XCTAssertEqual(try pick("webp", 80, scale: 1.5), 4)
+        XCTAssertEqual(try pick("x264", 28), 2)
+        XCTAssertEqual(try pick("x264", 40, scale: 1.5), 6)
+        XCTAssertEqual(try pick("png", nil), 1)
+        XCTAssertEqual(try pick("jpeg", nil), 2)
+        XCTAssertEqual(try pick("x265", 20), 2, "codec without ranges: middle bucket")
+        XCTAssertThrowsError(try pick("jpeg", 50, scale: 3))
+    }
+
+    func testScaleFollowsRateResolutionAndContent() throws {
+        let selector = SettingSelector(manifest: try manifest())
+        func scale(_ r: SettingSelector.Request) throws -> Double { try selector.select(r).scale }
+        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 30, originalWidth: 1280, originalHeight: 720)), 2)
+        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 85, originalWidth: 1280, originalHeight: 720)), 1.5)
+        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 85, originalWidth: 3840, originalHeight: 2160)), 2)
+        XCTAssertEqual(try scale(.init(codec: "jpeg", targetBitsPerPixel: 0.1, originalWidth: 800, originalHeight: 600)), 2)
+        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 20, originalWidth: 3840, originalHeight: 2160,
+                                       contentType: .screen)), 1.5)
+    }
+
+    func testManifestValidation() {
+        for bad in [#"{"format":"other","version":1,"settings":[]}"#,
+                    #"{"format":"libnic-settings","version":1,"settings":[{"id":0,"kind":"joint","scale":[2,1]}]}"#,
+                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","architecture":"a","sha256":"0"},"down":{"weights":"d","architecture":"a","sha256":"0"}}]}"#,
+                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","architecture":"a","sha256":"0"}}]}"#] {
+            XCTAssertThrowsError(try SettingsManifest(json: try JSONValue.parse(bad)), bad)
+        }
+    }
+}
