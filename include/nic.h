@@ -176,6 +176,81 @@ typedef enum NicResizeMethod {
 NIC_API NicStatus nic_resize(NicContext *ctx, const NicImage *in, NicImage *out,
                              NicResizeMethod method);
 
+
+/* ------------------------------------------------------------------------ */
+/* AI data (docs/ai-data.md)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Largest serialized AI data record (the record's length field is one byte). */
+#define NIC_AIDATA_MAX_BYTES 255
+
+/** Codec of the downscaled image; other values may appear in records from newer writers. */
+typedef enum NicAICodec {
+    NIC_AI_CODEC_UNCOMPRESSED = 0,
+    NIC_AI_CODEC_JPEG = 1,
+    NIC_AI_CODEC_PNG = 2,
+    NIC_AI_CODEC_WEBP = 3,
+    NIC_AI_CODEC_H264 = 4,
+    NIC_AI_CODEC_HEVC = 5,
+    NIC_AI_CODEC_OTHER = 255
+} NicAICodec;
+
+/** What NicAIData.quality_value measures. */
+typedef enum NicQualityKind {
+    NIC_QUALITY_UNSPECIFIED = 0,
+    NIC_QUALITY_QUALITY = 1,  /**< codec quality 0-100, in hundredths (9000 = quality 90) */
+    NIC_QUALITY_CRF = 2,      /**< x264/x265 CRF, in hundredths */
+    NIC_QUALITY_QP = 3,       /**< quantiser, in hundredths */
+    NIC_QUALITY_BITRATE = 4   /**< kbit/s */
+} NicQualityKind;
+
+typedef enum NicContentType {
+    NIC_CONTENT_UNSPECIFIED = 0,
+    NIC_CONTENT_NATURAL = 1,
+    NIC_CONTENT_SCREEN = 2,
+    NIC_CONTENT_ANIMATION = 3
+} NicContentType;
+
+#define NIC_AIDATA_FLAG_LUMA_ONLY 0x01u
+#define NIC_AIDATA_FLAG_GENERIC_FALLBACK_ALLOWED 0x02u
+
+/** The fields of an AI data record (version 1). */
+typedef struct NicAIData {
+    size_t struct_size;        /**< sizeof(NicAIData), set by nic_aidata_init() */
+    int setting_id;            /**< NN setting (1-65535); 0 = classic downscale, no setting */
+    int scale_numerator;       /**< scale factor = numerator / denominator, e.g. 3/2 */
+    int scale_denominator;
+    int original_width;
+    int original_height;
+    int downscaled_width;
+    int downscaled_height;
+    int codec;                 /**< NicAICodec (other values are kept as they are) */
+    int quality_kind;          /**< NicQualityKind */
+    int32_t quality_value;
+    int content_type;          /**< NicContentType */
+    uint32_t flags;            /**< NIC_AIDATA_FLAG_* */
+} NicAIData;
+
+/** Zeroes `data` and sets its struct_size. Thread-safe. */
+NIC_API void nic_aidata_init(NicAIData *data);
+
+/**
+ * Parses a serialized record (the bytes of an SEI payload after its UUID, or of
+ * the still-image text form after hex decoding). Checks length, magic, CRC,
+ * version and field ranges. Errors: NULL_POINTER, STRUCT_SIZE, CORRUPT_DATA
+ * (with the reason in nic_last_error). One thread per context.
+ */
+NIC_API NicStatus nic_aidata_parse(NicContext *ctx, const uint8_t *bytes, size_t size, NicAIData *out);
+
+/**
+ * Serializes `data` into `buffer` (caller-owned, `capacity` bytes;
+ * NIC_AIDATA_MAX_BYTES always suffices) and stores the length in *written.
+ * Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT (a field out of range,
+ * buffer too small). One thread per context.
+ */
+NIC_API NicStatus nic_aidata_serialize(NicContext *ctx, const NicAIData *data, uint8_t *buffer,
+                                       size_t capacity, size_t *written);
+
 #ifdef __cplusplus
 }
 #endif

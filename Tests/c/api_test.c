@@ -116,6 +116,40 @@ static void test_resize_constant_yuv(NicContext *ctx)
     }
 }
 
+static void test_aidata(NicContext *ctx)
+{
+    NicAIData data, back;
+    uint8_t bytes[NIC_AIDATA_MAX_BYTES];
+    size_t written = 0, n;
+    nic_aidata_init(&data);
+    data.setting_id = 4; data.scale_numerator = 3; data.scale_denominator = 2;
+    data.original_width = 1920; data.original_height = 1080;
+    data.downscaled_width = 1280; data.downscaled_height = 720;
+    data.codec = NIC_AI_CODEC_JPEG; data.quality_kind = NIC_QUALITY_QUALITY; data.quality_value = 8500;
+    data.content_type = NIC_CONTENT_NATURAL; data.flags = NIC_AIDATA_FLAG_LUMA_ONLY;
+    EXPECT(nic_aidata_serialize(ctx, &data, bytes, sizeof bytes, &written) == NIC_OK);
+    EXPECT(written > 8 && written < 64);
+    nic_aidata_init(&back);
+    EXPECT(nic_aidata_parse(ctx, bytes, written, &back) == NIC_OK);
+    EXPECT(memcmp(&data, &back, sizeof data) == 0);
+    for (n = 0; n < written; n++)
+        EXPECT(nic_aidata_parse(ctx, bytes, n, &back) == NIC_ERROR_CORRUPT_DATA);
+    for (n = 0; n < written * 8; n++) {
+        bytes[n / 8] ^= (uint8_t)(1u << (n % 8));
+        EXPECT(nic_aidata_parse(ctx, bytes, written, &back) == NIC_ERROR_CORRUPT_DATA);
+        bytes[n / 8] ^= (uint8_t)(1u << (n % 8));
+    }
+    EXPECT(strlen(nic_last_error(ctx)) > 0);
+    EXPECT(nic_aidata_serialize(ctx, &data, bytes, 4, &written) == NIC_ERROR_INVALID_ARGUMENT);
+    data.setting_id = 70000;
+    EXPECT(nic_aidata_serialize(ctx, &data, bytes, sizeof bytes, &written) == NIC_ERROR_INVALID_ARGUMENT);
+    data.setting_id = 4; data.downscaled_width = 4000;
+    EXPECT(nic_aidata_serialize(ctx, &data, bytes, sizeof bytes, &written) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_aidata_parse(ctx, NULL, 10, &back) == NIC_ERROR_NULL_POINTER);
+    back.struct_size = 3;
+    EXPECT(nic_aidata_parse(ctx, bytes, written, &back) == NIC_ERROR_STRUCT_SIZE);
+}
+
 int main(void)
 {
     NicContext *ctx = NULL;
@@ -127,6 +161,7 @@ int main(void)
     }
     test_resize_bad_input(ctx);
     test_resize_constant_yuv(ctx);
+    test_aidata(ctx);
     nic_context_destroy(ctx);
     if (failures) {
         fprintf(stderr, "api_test: %d failure(s)\n", failures);

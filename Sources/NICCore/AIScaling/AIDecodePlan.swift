@@ -1,0 +1,79 @@
+/// Device side of the AI codec: from the AI data found with a decoded image (or its
+/// absence), decide how to upscale it and say why whenever the AI route is not taken.
+/// Missing, corrupt or unusable AI data never fails: it selects the documented fallback
+/// (docs/ai-data.md §4): the generic up-scaling setting when allowed, else Lanczos,
+/// to the requested size, else the recorded original size, else twice the image size.
+public struct AIDecodePlan: Sendable {
+    public enum Route: Sendable, Equatable {
+        case network(settingID: Int)
+        case classic(ResizeMethod)
+    }
+
+    public let route: Route
+    public let width: Int
+    public let height: Int
+    /// Why the AI data's own setting is not used; nil when it is.
+    public let fallbackReason: String?
+
+    /// What was found where the AI data should be.
+    public enum Found: Sendable {
+        case none
+        case corrupt(String)
+        case record(AIDataRecord)
+    }
+
+    public struct Options: Sendable {
+        /// Output size wanted by the caller, overriding the recorded original size.
+        public var size: (width: Int, height: Int)?
+        /// Use the generic AI setting instead of Lanczos when falling back.
+        public var allowGenericFallback = true
+        /// Force a classic filter, ignoring AI data.
+        public var forcedMethod: ResizeMethod?
+        public init(size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true, forcedMethod: ResizeMethod? = nil) {
+            self.size = size; self.allowGenericFallback = allowGenericFallback; self.forcedMethod = forcedMethod
+        }
+    }
+
+    public init(found: Found, imageWidth: Int, imageHeight: Int, manifest: SettingsManifest?, options: Options) throws {
+        var record: AIDataRecord?
+        var reason: String?
+        switch found {
+        case .none: reason = "no AI data"
+        case .corrupt(let message): reason = "corrupt AI data (\(message))"
+        case .record(let r): record = r
+        }
+        let size = options.size ?? record.map { ($0.originalWidth, $0.originalHeight) } ?? (2 * imageWidth, 2 * imageHeight)
+        try ImageLimits.check(width: size.0, height: size.1)
+        (width, height) = size
+        if let forced = options.forcedMethod {
+            (route, fallbackReason) = (.classic(forced), "classic filter requested")
+            return
+        }
+        if let record, reason == nil {
+            reason = AIDecodePlan.problem(with: record, imageWidth: imageWidth, imageHeight: imageHeight, manifest: manifest)
+            if reason == nil {
+                (route, fallbackReason) = (.network(settingID: Int(record.settingID)), nil)
+                return
+            }
+        }
+        fallbackReason = reason
+        let generic = manifest?.settings.first { $0.kind == .generic && abs($0.scale - Double(size.0) / Double(imageWidth)) < 0.3 }
+        if options.allowGenericFallback, let generic { route = .network(settingID: generic.id) } else { route = .classic(.lanczos) }
+    }
+
+    /// Why a well-formed record cannot drive the AI route, or nil when it can.
+    static func problem(with r: AIDataRecord, imageWidth: Int, imageHeight: Int, manifest: SettingsManifest?) -> String? {
+        if r.settingID == 0 { return "the AI data names no NN setting (classic downscale)" }
+        guard let manifest else { return "no models are installed" }
+        guard let setting = manifest.setting(id: Int(r.settingID)), setting.kind == .joint else {
+            return "unknown NN setting ID \(r.settingID)"
+        }
+        if r.downscaledWidth != imageWidth || r.downscaledHeight != imageHeight {
+            return "decoded image is \(imageWidth)x\(imageHeight) but the AI data says \(r.downscaledWidth)x\(r.downscaledHeight)"
+        }
+        if Int(r.scaleNumerator) * setting.scaleDenominator != Int(r.scaleDenominator) * setting.scaleNumerator {
+            return "AI data scale \(r.scaleNumerator)/\(r.scaleDenominator) does not match setting \(r.settingID)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import NICCore
+
+struct SettingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings", abstract: "List the NN settings of the model directory.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let store = try modelOptions.store()
+            if json {
+                print(JSONValue.object(["model_dir": .string(store.directory),
+                                        "settings": .array(store.manifest.settings.map(\.summary))]).serialized)
+                return
+            }
+            print("models: \(store.directory)")
+            for s in store.manifest.settings {
+                let ranges = s.qualityRanges.map { "\($0.codec) \(fmt($0.low))-\(fmt($0.high))" }.joined(separator: ", ")
+                print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(ranges)")
+            }
+        }
+    }
+}
+
+extension NNSetting {
+    /// The manifest entry plus the derived fields scripts rely on (`id`, `scale` as a number).
+    var summary: JSONValue {
+        var fields = details.objectValue ?? [:]
+        fields["id"] = .number(Double(id))
+        fields["scale"] = .number(scale)
+        fields["scale_rational"] = .array([.number(Double(scaleNumerator)), .number(Double(scaleDenominator))])
+        return .object(fields)
+    }
+}

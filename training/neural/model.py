@@ -1,0 +1,355 @@
+"""libnic neural image codec: mean-scale hyperprior with variable-rate gain units.
+
+Everything here is written from the papers' descriptions (Balle et al. 2016/2018, Minnen et al.
+2018, Cui et al. 2021 "asymmetric gained" variable rate) -- no third-party codec library.
+
+Layers used (all available in the Swift engine): conv k3/k5 stride 1/2, transposed conv k5 s2
+(padding 2, output_padding 1), GDN / IGDN, LeakyReLU(0.01), per-channel multiply (gain units).
+
+Tensor layout of the model (state_dict keys of `inference_state_dict`):
+  g_a.{0,2,4,6}.{weight,bias}   Conv2d k5 s2 p2:      3->N, N->N, N->N, N->M
+  g_a.{1,3,5}.{beta,gamma}      GDN(N)
+  g_s.{0,2,4,6}.{weight,bias}   ConvTranspose2d k5 s2 p2 op1 (weight layout in,out,kH,kW): M->N, N->N, N->N, N->3
+  g_s.{1,3,5}.{beta,gamma}      IGDN(N)
+  h_a.{0,2,4}.{weight,bias}     Conv2d k3 s1 p1 M->N, LReLU, Conv2d k5 s2 p2 N->N, LReLU, Conv2d k5 s2 p2 N->N
+  h_s.{0,2,4}.{weight,bias}     ConvTranspose2d k5 s2 p2 op1 N->M, LReLU, ConvTranspose2d k5 s2 p2 op1 M->3M/2,
+                                LReLU, Conv2d k3 s1 p1 3M/2->2M ; channels [0,M) = means, [M,2M) = scales
+  gain.y, gain.y_inv            [L, M] positive gains (encoder side: y*gain.y[l]; decoder: y_hat*gain.y_inv[l])
+  gain.z, gain.z_inv            [L, N] the same for the hyper-latent z
+  (entropy_bottleneck.* are training-only: the exported record carries CDF tables instead)
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Rate-distortion ladder: loss = bpp + lambda * 255^2 * MSE(x in [0,1]), one lambda per gain level.
+LAMBDAS = [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800]
+SCALE_BOUND = 0.11          # lower bound on the Gaussian scales
+LIKELIHOOD_BOUND = 1e-9     # lower bound on every likelihood
+LRELU_SLOPE = 0.01
+
+
+# --------------------------------------------------------------------------------------------
+# Bounds and quantisation helpers
+# --------------------------------------------------------------------------------------------
+
+class _LowerBound(torch.autograd.Function):
+    """max(x, bound) whose gradient still flows where it would push x back above the bound."""
+
+    @staticmethod
+    def forward(ctx, x, bound):
+        ctx.save_for_backward(x)
+        ctx.bound = bound
+        return torch.clamp_min(x, bound)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        keep = (x >= ctx.bound) | (g < 0)
+        return g * keep.to(g.dtype), None
+
+
+def lower_bound(x, bound):
+    return _LowerBound.apply(x, float(bound))
+
+
+def ste_round(x):
+    """round() in the forward pass, identity gradient."""
+    return x + (torch.round(x) - x).detach()
+
+
+def quantize8_ste(x):
+    """Clip to [0,1] and round to 8 bits as a real decoder output would be; identity gradient."""
+    return x + (torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0 - x).detach()
+
+
+def std_normal_cdf(x):
+    return 0.5 * torch.erfc(x * (-1.0 / math.sqrt(2.0)))
+
+
+# --------------------------------------------------------------------------------------------
+# GDN / IGDN
+# --------------------------------------------------------------------------------------------
+
+class GDN(nn.Module):
+    """y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2)   (inverse: multiply instead).
+
+    beta and gamma are trained through the non-negative reparameterisation of Balle 2018
+    (value = max(p, bound)^2 - pedestal); `beta()` / `gamma()` give the effective values that the
+    Swift engine uses (exported as `<name>.beta`, `<name>.gamma`).
+    """
+
+    REPARAM_OFFSET = 2.0 ** -18
+
+    def __init__(self, channels, inverse=False, beta_min=1e-6, gamma_init=0.1):
+        super().__init__()
+        self.inverse = inverse
+        self.pedestal = self.REPARAM_OFFSET ** 2
+        self.beta_bound = (beta_min + self.pedestal) ** 0.5
+        self.gamma_bound = self.REPARAM_OFFSET
+        self.beta_p = nn.Parameter(torch.sqrt(torch.ones(channels) + self.pedestal))
+        self.gamma_p = nn.Parameter(torch.sqrt(gamma_init * torch.eye(channels) + self.pedestal))
+
+    def beta(self):
+        return lower_bound(self.beta_p, self.beta_bound) ** 2 - self.pedestal
+
+    def gamma(self):
+        return lower_bound(self.gamma_p, self.gamma_bound) ** 2 - self.pedestal
+
+    def set_effective(self, beta, gamma):
+        with torch.no_grad():
+            self.beta_p.copy_(torch.sqrt(beta.clamp_min(0) + self.pedestal).clamp_min(self.beta_bound))
+            self.gamma_p.copy_(torch.sqrt(gamma.clamp_min(0) + self.pedestal).clamp_min(self.gamma_bound))
+
+    def forward(self, x):
+        c = x.shape[1]
+        norm = F.conv2d(x * x, self.gamma().view(c, c, 1, 1), self.beta())
+        return x * torch.sqrt(norm) if self.inverse else x * torch.rsqrt(norm)
+
+
+# --------------------------------------------------------------------------------------------
+# Factorised prior for z (Balle 2018, appendix 6.1): per-channel monotone cumulative
+# c(x) = sigmoid(f_K(...f_1(x))), f_k(x) = h_k(softplus(H_k) x + b_k), h_k(x) = x + tanh(a_k) tanh(x)
+# --------------------------------------------------------------------------------------------
+
+class FactorizedPrior(nn.Module):
+    def __init__(self, channels, filters=(3, 3, 3, 3), init_scale=10.0):
+        super().__init__()
+        self.channels = channels
+        dims = (1,) + tuple(filters) + (1,)
+        s = init_scale ** (1.0 / (len(filters) + 1))
+        self.matrices = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.factors = nn.ParameterList()
+        for k in range(len(filters) + 1):
+            init = math.log(math.expm1(1.0 / s / dims[k + 1]))
+            self.matrices.append(nn.Parameter(torch.full((channels, dims[k + 1], dims[k]), init)))
+            self.biases.append(nn.Parameter(torch.rand(channels, dims[k + 1], 1) - 0.5))
+            if k < len(filters):
+                self.factors.append(nn.Parameter(torch.zeros(channels, dims[k + 1], 1)))
+
+    def logits_cdf(self, v):
+        """v: [C, 1, K] -> logits of the cumulative, [C, 1, K]."""
+        for k in range(len(self.matrices)):
+            v = torch.matmul(F.softplus(self.matrices[k]), v) + self.biases[k]
+            if k < len(self.factors):
+                v = v + torch.tanh(self.factors[k]) * torch.tanh(v)
+        return v
+
+    def likelihood(self, z):
+        """z: [B, C, H, W] (noisy or rounded values) -> P(bin of width 1 centred on z)."""
+        b, c, h, w = z.shape
+        v = z.permute(1, 0, 2, 3).reshape(c, 1, -1)
+        lo = self.logits_cdf(v - 0.5)
+        hi = self.logits_cdf(v + 0.5)
+        sign = -torch.sign(lo + hi).detach()   # evaluate in the tail where sigmoid is accurate
+        p = torch.abs(torch.sigmoid(sign * hi) - torch.sigmoid(sign * lo))
+        p = lower_bound(p, LIKELIHOOD_BOUND)
+        return p.reshape(c, b, h, w).permute(1, 0, 2, 3)
+
+    @torch.no_grad()
+    def cdf_at(self, points):
+        """points: 1-D float tensor -> [C, K] cumulative probabilities (float64 for table building)."""
+        v = points.to(torch.float32).view(1, 1, -1).expand(self.channels, 1, -1)
+        return torch.sigmoid(self.logits_cdf(v).double()).squeeze(1)
+
+
+def gaussian_likelihood(y, means, scales):
+    """P(bin of width 1 centred on y) under N(means, scales), scales lower-bounded."""
+    s = lower_bound(scales, SCALE_BOUND)
+    v = torch.abs(y - means)
+    p = std_normal_cdf((0.5 - v) / s) - std_normal_cdf((-0.5 - v) / s)
+    return lower_bound(p, LIKELIHOOD_BOUND)
+
+
+# --------------------------------------------------------------------------------------------
+# The codec
+# --------------------------------------------------------------------------------------------
+
+def conv(cin, cout, k, s):
+    return nn.Conv2d(cin, cout, k, stride=s, padding=k // 2)
+
+
+def deconv(cin, cout, k=5, s=2):
+    return nn.ConvTranspose2d(cin, cout, k, stride=s, padding=k // 2, output_padding=s - 1)
+
+
+class GainUnits(nn.Module):
+    """Per-level positive gains stored as logs; continuous levels interpolate the logs linearly
+    (= exponential interpolation of the gains, g = g_l^(1-t) * g_{l+1}^t)."""
+
+    def __init__(self, levels, channels, init_log=None):
+        super().__init__()
+        init = torch.zeros(levels, channels) if init_log is None else init_log.view(levels, 1).repeat(1, channels)
+        self.log = nn.Parameter(init.clone())
+
+    def at(self, level):
+        """level: float tensor [B] in [0, L-1] -> gains [B, C, 1, 1]."""
+        L = self.log.shape[0]
+        level = level.clamp(0, L - 1)
+        lo = torch.clamp(torch.floor(level), max=L - 2).long()
+        t = (level - lo.to(level.dtype)).unsqueeze(1)
+        lg = (1 - t) * self.log[lo] + t * self.log[lo + 1]
+        return torch.exp(lg)[:, :, None, None]
+
+
+class MeanScaleHyperprior(nn.Module):
+    def __init__(self, N=64, M=96, levels=len(LAMBDAS), lambdas=LAMBDAS):
+        super().__init__()
+        assert M % 2 == 0
+        self.N, self.M, self.levels = N, M, levels
+        self.g_a = nn.Sequential(conv(3, N, 5, 2), GDN(N), conv(N, N, 5, 2), GDN(N),
+                                 conv(N, N, 5, 2), GDN(N), conv(N, M, 5, 2))
+        self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                                 deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(LRELU_SLOPE),
+                                 conv(N, N, 5, 2), nn.LeakyReLU(LRELU_SLOPE),
+                                 conv(N, N, 5, 2))
+        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(LRELU_SLOPE),
+                                 deconv(M, M * 3 // 2), nn.LeakyReLU(LRELU_SLOPE),
+                                 conv(M * 3 // 2, 2 * M, 3, 1))
+        # MSE-optimal step size ~ 1/sqrt(lambda): start the gains there, relative to the middle level
+        lam = torch.tensor(lambdas[:levels], dtype=torch.float32)
+        init = 0.5 * torch.log(lam / torch.exp(torch.log(lam).mean()))
+        self.gain_y = GainUnits(levels, M, init)
+        self.gain_y_inv = GainUnits(levels, M, -init)
+        self.gain_z = GainUnits(levels, N)
+        self.gain_z_inv = GainUnits(levels, N)
+        self.entropy_bottleneck = FactorizedPrior(N)
+
+    # ---- pieces (shared by training, validation and export) ----
+    def hyper_params(self, z_hat, level):
+        p = self.h_s(z_hat * self.gain_z_inv.at(level))
+        means, scales = p[:, :self.M], p[:, self.M:]
+        return means, scales
+
+    def forward(self, x, level, fid=False):
+        """Training pass. x: [B,3,H,W] in [0,1], H and W multiples of 64; level: float [B].
+
+        Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean.
+        Returns a dict with x_hat, per-sample bits and (if fid) the feature-identity MSE per sample.
+        """
+        y = self.g_a(x)
+        yg = y * self.gain_y.at(level)
+        z = self.h_a(yg) * self.gain_z.at(level)
+        z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
+        z_hat = ste_round(z)
+        means, scales = self.hyper_params(z_hat, level)
+        y_lik = gaussian_likelihood(yg + torch.empty_like(yg).uniform_(-0.5, 0.5), means, scales)
+        y_hat = ste_round(yg - means) + means
+        x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
+        out = {
+            "x_hat": x_hat,
+            "bits_y": -torch.log2(y_lik).flatten(1).sum(1),
+            "bits_z": -torch.log2(z_lik).flatten(1).sum(1),
+        }
+        if fid:
+            # Seed 004: F0 = quantised latent of the image (what the decoder sees), F1 = latent of
+            # the decoded 8-bit image re-encoded by the same g_a; gradient flows through both passes.
+            x1 = quantize8_ste(x_hat)
+            y1 = self.g_a(x1) * self.gain_y.at(level)
+            out["fid"] = (y_hat - y1).pow(2).flatten(1).mean(1)
+        return out
+
+    @torch.no_grad()
+    def evaluate(self, x, levels):
+        """Real quantisation (rounding), for validation. x: [1,3,H,W] padded to a multiple of 64.
+        Returns [(bits, x_hat)] per level."""
+        y = self.g_a(x)
+        res = []
+        for lv in levels:
+            level = torch.full((x.shape[0],), float(lv))
+            yg = y * self.gain_y.at(level)
+            z_hat = torch.round(self.h_a(yg) * self.gain_z.at(level))
+            z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
+            means, scales = self.hyper_params(z_hat, level)
+            y_hat = torch.round(yg - means) + means
+            y_bits = -torch.log2(gaussian_likelihood(y_hat, means, scales)).sum()
+            x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
+            res.append((float(y_bits + z_bits), x_hat))
+        return res
+
+
+def quality_to_level(q, levels=len(LAMBDAS)):
+    """--quality 1..100 -> continuous gain level in [0, L-1] (linear; level l <-> q = 1 + 99 l/(L-1))."""
+    q = min(max(float(q), 1.0), 100.0)
+    return (q - 1.0) / 99.0 * (levels - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Inference-form state dict (what the record stores and the Swift engine reads)
+# --------------------------------------------------------------------------------------------
+
+def inference_state_dict(model):
+    """Effective tensors: GDN beta/gamma (not their reparameterisation), gains (not logs),
+    plus the raw factorised-prior parameters (training only) under entropy_bottleneck.*"""
+    out = {}
+    for seq in ("g_a", "g_s", "h_a", "h_s"):
+        for i, m in enumerate(getattr(model, seq)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                out[f"{seq}.{i}.weight"] = m.weight.detach().clone()
+                out[f"{seq}.{i}.bias"] = m.bias.detach().clone()
+            elif isinstance(m, GDN):
+                out[f"{seq}.{i}.beta"] = m.beta().detach().clone()
+                out[f"{seq}.{i}.gamma"] = m.gamma().detach().clone()
+    for name in ("y", "y_inv", "z", "z_inv"):
+        out[f"gain.{name}"] = torch.exp(getattr(model, "gain_" + name).log.detach())
+    for k, v in model.entropy_bottleneck.state_dict().items():
+        out[f"entropy_bottleneck.{k}"] = v.detach().clone()
+    return out
+
+
+def load_inference_state_dict(model, sd):
+    """Inverse of inference_state_dict (used to continue training from a committed record)."""
+    sd = {k: v.to(torch.float32) for k, v in sd.items()}
+    with torch.no_grad():
+        for seq in ("g_a", "g_s", "h_a", "h_s"):
+            for i, m in enumerate(getattr(model, seq)):
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    m.weight.copy_(sd[f"{seq}.{i}.weight"])
+                    m.bias.copy_(sd[f"{seq}.{i}.bias"])
+                elif isinstance(m, GDN):
+                    m.set_effective(sd[f"{seq}.{i}.beta"], sd[f"{seq}.{i}.gamma"])
+        for name in ("y", "y_inv", "z", "z_inv"):
+            getattr(model, "gain_" + name).log.copy_(torch.log(sd[f"gain.{name}"].clamp_min(1e-8)))
+        eb = {k[len("entropy_bottleneck."):]: v for k, v in sd.items() if k.startswith("entropy_bottleneck.")}
+        model.entropy_bottleneck.load_state_dict(eb)
+
+
+def describe(model):
+    """Layer list for the Swift engine (names = tensor-name prefixes in the record)."""
+    def seq(name):
+        layers = []
+        for i, m in enumerate(getattr(model, name)):
+            if isinstance(m, nn.ConvTranspose2d):
+                layers.append({"name": f"{name}.{i}", "op": "conv_transpose2d", "in": m.in_channels,
+                               "out": m.out_channels, "kernel": m.kernel_size[0], "stride": m.stride[0],
+                               "padding": m.padding[0], "output_padding": m.output_padding[0]})
+            elif isinstance(m, nn.Conv2d):
+                layers.append({"name": f"{name}.{i}", "op": "conv2d", "in": m.in_channels,
+                               "out": m.out_channels, "kernel": m.kernel_size[0], "stride": m.stride[0],
+                               "padding": m.padding[0]})
+            elif isinstance(m, GDN):
+                layers.append({"name": f"{name}.{i}", "op": "gdn", "inverse": m.inverse,
+                               "channels": m.beta_p.numel()})
+            elif isinstance(m, nn.LeakyReLU):
+                layers.append({"op": "leaky_relu", "negative_slope": m.negative_slope})
+        return layers
+    return {
+        "type": "mean_scale_hyperprior_gain", "N": model.N, "M": model.M, "levels": model.levels,
+        "stride": 64, "g_a": seq("g_a"), "g_s": seq("g_s"), "h_a": seq("h_a"), "h_s": seq("h_s"),
+        "dataflow": [
+            "x: RGB in [0,1], NCHW, padded on the right/bottom to a multiple of 64 (replicate padding)",
+            "y = g_a(x) * gain.y[l]                       (per-channel, [M])",
+            "z = h_a(y) * gain.z[l];  z_hat = round(z)     (integer symbols, factorised prior: entropy.z.*)",
+            "p = h_s(z_hat * gain.z_inv[l]);  means = p[:, :M], scales = max(p[:, M:], scale_bound)",
+            "y_hat = round(y - means) + means              (symbols round(y - means) ~ N(0, scales): entropy.y.*)",
+            "x_hat = g_s(y_hat * gain.y_inv[l]), crop, clamp to [0,1], round to 8 bits",
+        ],
+        "gain_interpolation": "level s = (quality - 1) / 99 * (levels - 1); l = min(floor(s), levels - 2); "
+                              "t = s - l; g = g[l]^(1-t) * g[l+1]^t (all four gain tensors)",
+        "scale_bound": SCALE_BOUND, "likelihood_bound": LIKELIHOOD_BOUND, "lambdas": LAMBDAS[:model.levels],
+    }

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Train libnic's neural image codec (mean-scale hyperprior + variable-rate gain units).
+
+Loss per sample at gain level l:  bpp + LAMBDAS[l] * 255^2 * MSE(x, x_hat)   (x in [0,1])
+                                  [+ fid_weight * mean((y_hat - g_a(q8(x_hat)) * gain)^2)   seed 004]
+Data: ../shared/data/train minus a fixed 6-image hold-out (see data.split). Never eval/.
+
+Run directory training/runs/neural/<run>/ holds:
+  ckpt_latest.pt        full state (model, Adam, step, RNG, data-sampler state), every --ckpt-minutes and at exit
+  ckpt_step<N>.pt       snapshots every --snapshot-every steps
+  train.jsonl           one line every --log-every steps
+  val.jsonl             hold-out validation every --val-minutes (the learning curve)
+  config.json, commands.txt
+
+Examples
+  # new run (the baseline)
+  nice -n 10 python3 training/neural/train.py --run base_n64m96 --total-steps 400000
+  # continue it (same machine): the full checkpoint restores everything
+  nice -n 10 python3 training/neural/train.py --run base_n64m96 --total-steps 400000 --resume
+  # continue on a new machine from the committed fp16 record (fresh Adam state)
+  nice -n 10 python3 training/neural/train.py --run base_n64m96 --total-steps 400000 \\
+      --init-from models/neural/<record>.safetensors
+  # seed-004 fine-tune of a copy
+  nice -n 10 python3 training/neural/train.py --run fid_ft --init-from training/runs/neural/base_n64m96/ckpt_latest.pt \\
+      --fid-weight 1.0 --total-steps 450000
+The learning rate is a function of the step only: --lr until (1 - --lr-drop-frac) * total steps, then
+--lr * --lr-drop-factor; so extending --total-steps on resume moves the drop later.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+from model import LAMBDAS, MeanScaleHyperprior, load_inference_state_dict  # noqa: E402
+
+RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="name of the run directory under training/runs/neural/")
+    p.add_argument("--total-steps", type=int, default=400000, help="planned step budget (LR schedule)")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps in this session (0 = budget)")
+    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes in this session (0 = no limit)")
+    p.add_argument("--resume", action="store_true", help="continue from <run>/ckpt_latest.pt")
+    p.add_argument("--init-from", default=None,
+                   help="start from weights: an fp16 record .safetensors (export_record.py) or a .pt checkpoint")
+    p.add_argument("--start-step", type=int, default=None,
+                   help="step to start at with --init-from (default: the source's step)")
+    p.add_argument("--N", type=int, default=64)
+    p.add_argument("--M", type=int, default=96)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128, help="crop size (multiple of 64)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-drop-frac", type=float, default=0.1, help="last fraction of the budget at reduced LR")
+    p.add_argument("--lr-drop-factor", type=float, default=0.1)
+    p.add_argument("--clip-grad", type=float, default=1.0, help="gradient-norm clip (0 = off)")
+    p.add_argument("--fid-weight", type=float, default=0.0, help="seed-004 feature-identity loss weight (0 = off)")
+    p.add_argument("--level-sampling", choices=["perm", "batch"], default="perm",
+                   help="perm: every batch holds the levels in a random permutation (one level per sample, "
+                        "all levels when batch = #levels); batch: one random level for the whole batch")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--val-minutes", type=float, default=20.0)
+    p.add_argument("--val-levels", default="0,4,7")
+    p.add_argument("--val-max-side", type=int, default=768, help="centre-crop hold-out images to at most this")
+    p.add_argument("--val-at-start", action="store_true", help="also validate before the first step")
+    p.add_argument("--snapshot-every", type=int, default=50000, help="keep ckpt_step<N>.pt every N steps (0 = off)")
+    p.add_argument("--data", default=data.DEFAULT_DATA)
+    p.add_argument("--cache", default=data.DEFAULT_CACHE)
+    return p.parse_args(argv)
+
+
+def lr_at(a, step):
+    return a.lr * (a.lr_drop_factor if step >= (1.0 - a.lr_drop_frac) * a.total_steps else 1.0)
+
+
+STOP = {"flag": False, "sig": None}
+
+
+def _on_signal(signum, frame):
+    STOP["flag"] = True
+    STOP["sig"] = signum
+
+
+def pad64(x):
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 64, (-w) % 64
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
+
+
+def load_val(a, names):
+    out = []
+    for n in names:
+        im = data.load(a.data, n, a.cache)
+        h, w = im.shape[:2]
+        ch, cw = min(h, a.val_max_side), min(w, a.val_max_side)
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
+        out.append((n, torch.from_numpy(im[y0:y0 + ch, x0:x0 + cw].copy()).permute(2, 0, 1)[None].float() / 255.0))
+    return out
+
+
+def validate(model, val, levels):
+    """bpp from the likelihoods with rounded latents, RGB PSNR of the 8-bit reconstruction."""
+    model.eval()
+    acc = {lv: {"bpp": [], "psnr": []} for lv in levels}
+    for _, x in val:
+        h, w = x.shape[-2:]
+        for lv, (bits, xh) in zip(levels, model.evaluate(pad64(x), levels)):
+            xh = torch.round(xh[..., :h, :w].clamp(0, 1) * 255) / 255
+            mse = float(F.mse_loss(xh, x))
+            acc[lv]["bpp"].append(bits / (h * w))
+            acc[lv]["psnr"].append(10 * math.log10(1.0 / max(mse, 1e-12)))
+    model.train()
+    return {str(lv): {"bpp": float(np.mean(v["bpp"])), "psnr": float(np.mean(v["psnr"]))} for lv, v in acc.items()}
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    a = parse(argv)
+    torch.set_num_threads(a.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    if a.crop % 64:
+        raise SystemExit("--crop must be a multiple of 64")
+    run_dir = os.path.join(RUNS, a.run)
+    os.makedirs(run_dir, exist_ok=True)
+    ckpt_path = os.path.join(run_dir, "ckpt_latest.pt")
+    command = "python3 " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), data.PROJECT)] + sys.argv[1:])
+    with open(os.path.join(run_dir, "commands.txt"), "a") as f:
+        f.write(time.strftime("%Y-%m-%dT%H:%M:%S ") + command + "\n")
+
+    files = data.list_images(a.data)
+    train_names, val_names = data.split(files)
+    t0 = time.time()
+    train_imgs = [data.load(a.data, n, a.cache) for n in train_names]
+    val = load_val(a, val_names)
+    print(f"data: {len(train_imgs)} train images, {len(val)} hold-out {val_names} "
+          f"({time.time() - t0:.1f} s)", flush=True)
+
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    model = MeanScaleHyperprior(a.N, a.M)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    sampler = data.CropSampler(train_imgs, a.crop, a.seed)
+    step, train_seconds, history = 0, 0.0, []
+
+    if a.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, train_seconds, history = ck["step"], ck.get("train_seconds", 0.0), ck.get("history", [])
+        torch.set_rng_state(ck["rng"]["torch"])
+        random.setstate(ck["rng"]["python"])
+        sampler.set_state(ck["rng"]["sampler"])
+        print(f"resumed {ckpt_path} at step {step}", flush=True)
+    elif a.resume:
+        print(f"--resume: no {ckpt_path}; starting fresh", flush=True)
+    if a.init_from and not (a.resume and os.path.exists(ckpt_path)):
+        src_step = 0
+        if a.init_from.endswith(".safetensors"):
+            from safetensors.torch import load_file
+            load_inference_state_dict(model, load_file(a.init_from))
+            side = os.path.splitext(a.init_from)[0] + ".json"
+            if os.path.exists(side):
+                with open(side) as f:
+                    meta = json.load(f)
+                src_step = int(meta.get("step", 0))
+                history = meta.get("history", [])
+                train_seconds = float(meta.get("train_hours", 0.0)) * 3600
+        else:
+            ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
+            model.load_state_dict(ck["model"])
+            src_step, history = ck["step"], ck.get("history", [])
+            train_seconds = ck.get("train_seconds", 0.0)
+        step = src_step if a.start_step is None else a.start_step
+        history = history + [{"init_from": a.init_from, "source_step": src_step, "start_step": step}]
+        print(f"initialised from {a.init_from} (source step {src_step}); starting at step {step}", flush=True)
+    history = history + [{"command": command, "start_step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+
+    cfg = dict(vars(a), lambdas=LAMBDAS, val_images=val_names, n_train_images=len(train_imgs),
+               params=sum(p.numel() for p in model.parameters()), torch=torch.__version__)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+
+    def save(path=ckpt_path):
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "train_seconds": train_seconds, "history": history, "args": vars(a),
+                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "sampler": sampler.state()}}, path)
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    flog = open(os.path.join(run_dir, "train.jsonl"), "a")
+    fval = open(os.path.join(run_dir, "val.jsonl"), "a")
+    val_levels = [int(v) for v in a.val_levels.split(",") if v != ""]
+    L = model.levels
+    lam = torch.tensor(LAMBDAS[:L])
+    use_fid = a.fid_weight > 0
+
+    def run_val(tag):
+        tv = time.time()
+        res = validate(model, val, val_levels)
+        rec = {"step": step, "time": time.time(), "train_hours": train_seconds / 3600, "tag": tag,
+               "levels": res, "val_seconds": round(time.time() - tv, 1)}
+        fval.write(json.dumps(rec) + "\n")
+        fval.flush()
+        print("val", json.dumps(rec), flush=True)
+
+    session_start, session_step0 = time.time(), step
+    last_ckpt = last_val = time.time()
+    acc_reset = lambda: {"n": 0, "loss": 0.0, "bpp": 0.0, "mse": 0.0, "fid": 0.0, "skipped": 0,
+                         "lv": {l: [0, 0.0, 0.0] for l in range(L)}, "t": time.time(), "step": step}
+    acc = acc_reset()
+    dropped = step >= (1.0 - a.lr_drop_frac) * a.total_steps
+    consecutive_bad = 0
+    if a.val_at_start:
+        run_val("start")
+        last_val = time.time()
+    model.train()
+    while step < a.total_steps and not STOP["flag"]:
+        if a.steps and step - session_step0 >= a.steps:
+            break
+        if a.minutes and time.time() - session_start >= a.minutes * 60:
+            break
+        tstep = time.time()
+        lr = lr_at(a, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        xb = torch.from_numpy(sampler.batch(a.batch)).permute(0, 3, 1, 2).float() / 255.0
+        if a.level_sampling == "perm":
+            lv = np.concatenate([sampler.rng.permutation(L) for _ in range((a.batch + L - 1) // L)])[:a.batch]
+        else:
+            lv = np.full(a.batch, sampler.rng.integers(L))
+        lv_t = torch.from_numpy(lv).long()
+        out = model(xb, lv_t.float(), fid=use_fid)
+        mse = (out["x_hat"] - xb).pow(2).flatten(1).mean(1)
+        bpp = (out["bits_y"] + out["bits_z"]) / (a.crop * a.crop)
+        loss = (bpp + lam[lv_t] * 255.0 ** 2 * mse).mean()
+        if use_fid:
+            loss = loss + a.fid_weight * out["fid"].mean()
+        opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            acc["skipped"] += 1
+            consecutive_bad += 1
+            if consecutive_bad > 100:
+                raise SystemExit("100 consecutive non-finite losses; resume from the last checkpoint")
+            continue
+        consecutive_bad = 0
+        loss.backward()
+        if a.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
+        opt.step()
+        step += 1
+        train_seconds += time.time() - tstep
+
+        loss, bpp, mse = loss.detach(), bpp.detach(), mse.detach()
+        acc["n"] += 1
+        acc["loss"] += float(loss)
+        acc["bpp"] += float(bpp.mean())
+        acc["mse"] += float(mse.mean())
+        if use_fid:
+            acc["fid"] += float(out["fid"].detach().mean())
+        for l, b, m in zip(lv.tolist(), bpp.tolist(), mse.tolist()):
+            e = acc["lv"][l]
+            e[0] += 1
+            e[1] += b
+            e[2] += m
+
+        if step % a.log_every == 0:
+            n = max(acc["n"], 1)
+            now = time.time()
+            rec = {"step": step, "time": now, "train_hours": round(train_seconds / 3600, 4), "lr": lr,
+                   "steps_per_s": round(acc["n"] / max(now - acc["t"], 1e-9), 3),
+                   "loss": acc["loss"] / n, "bpp": acc["bpp"] / n, "mse": acc["mse"] / n,
+                   "levels": {str(l): {"n": e[0], "bpp": round(e[1] / e[0], 4),
+                                       "psnr": round(10 * math.log10(1.0 / max(e[2] / e[0], 1e-12)), 3)}
+                              for l, e in acc["lv"].items() if e[0]}}
+            if use_fid:
+                rec["fid"] = acc["fid"] / n
+            if acc["skipped"]:
+                rec["skipped_nonfinite"] = acc["skipped"]
+            flog.write(json.dumps(rec) + "\n")
+            flog.flush()
+            print(json.dumps(rec), flush=True)
+            acc = acc_reset()
+        if a.snapshot_every and step % a.snapshot_every == 0:
+            save(os.path.join(run_dir, f"ckpt_step{step}.pt"))
+        if time.time() - last_ckpt >= a.ckpt_minutes * 60:
+            save()
+            last_ckpt = time.time()
+        now_dropped = step >= (1.0 - a.lr_drop_frac) * a.total_steps
+        if time.time() - last_val >= a.val_minutes * 60 or (now_dropped and not dropped):
+            run_val("lr_drop" if now_dropped and not dropped else "periodic")
+            last_val = time.time()
+        dropped = now_dropped
+
+    save()
+    why = (f"signal {STOP['sig']}" if STOP["flag"] else
+           "budget reached" if step >= a.total_steps else "session limit")
+    print(f"saved {ckpt_path} at step {step} ({why})", flush=True)
+    if step >= a.total_steps and not STOP["flag"]:
+        run_val("final")
+    flog.close()
+    fval.close()
+
+
+if __name__ == "__main__":
+    main()
