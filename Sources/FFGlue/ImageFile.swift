@@ -3,9 +3,9 @@ import NICCore
 
 /// Still-image file formats ImageFile writes (it reads anything FFmpeg decodes).
 public enum ImageFileFormat: String, Sendable, CaseIterable {
-    case png, jpeg, bmp
+    case png, jpeg, bmp, webp
 
-    /// Format for a path's extension, case-insensitive: .png, .jpg/.jpeg, .bmp.
+    /// Format for a path's extension, case-insensitive: .png, .jpg/.jpeg, .bmp, .webp.
     public init?(path: String) {
         let name = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
@@ -13,8 +13,27 @@ public enum ImageFileFormat: String, Sendable, CaseIterable {
         case "png": self = .png
         case "jpg", "jpeg": self = .jpeg
         case "bmp": self = .bmp
+        case "webp": self = .webp
         default: return nil
         }
+    }
+
+    /// Whether files of this format can carry metadata text (all but BMP).
+    public var carriesMetadataText: Bool { self != .bmp }
+}
+
+/// A decoded picture and the metadata text its file carries.
+public struct ImageFileContents: Sendable {
+    public var image: PlanarImage
+    /// The text `ImageFile.write(_:path:quality:metadataText:)` stored (printable ASCII,
+    /// 1...`ImageFile.maxMetadataTextBytes` bytes); nil when the file carries none, or only
+    /// damaged or invalid text. For JPEG and WebP this is the Exif image description, so files
+    /// from other software may carry some text too: callers check its form themselves.
+    public var metadataText: String?
+
+    public init(image: PlanarImage, metadataText: String?) {
+        self.image = image
+        self.metadataText = metadataText
     }
 }
 
@@ -28,63 +47,97 @@ public enum ImageFile {
     public static let maxFileBytes = 1 << 30
     /// JPEG quality used when `write`/`encode` get none.
     public static let defaultJPEGQuality = 90
+    /// WebP quality used when `write`/`encode` get none.
+    public static let defaultWebPQuality = 90
+    /// Longest metadata text `write`/`encode` store.
+    public static let maxMetadataTextBytes = MetadataText.maxBytes
+    /// Largest width and height of a WebP picture (14-bit fields in the bitstream).
+    public static let maxWebPDimension = 16383
 
     /// Decodes the first picture of any image file FFmpeg reads (PNG, JPEG, WebP, BMP, ...),
     /// converted to `format`; nil means gray8 for greyscale sources and rgb24 otherwise.
     /// Alpha is dropped. Errors: `.io` (cannot read the file), `.corruptData` (empty, truncated,
     /// damaged), `.dimensions`, `.unsupportedFormat` (no picture in it).
     public static func read(path: String, as format: PixelFormat? = nil) throws -> PlanarImage {
-        let bytes = try readFileBytes(path: path, limit: maxFileBytes)
-        return try decode(bytes, name: "'\(path)'", as: format)
+        try readWithMetadata(path: path, as: format).image
     }
 
     /// Like `read(path:as:)` for a file already in memory.
     public static func read(data: [UInt8], as format: PixelFormat? = nil) throws -> PlanarImage {
+        try readWithMetadata(data: data, as: format).image
+    }
+
+    /// Like `read(path:as:)`, and also returns the file's metadata text (PNG tEXt `nic-aidata`,
+    /// JPEG or WebP Exif image description). Missing, damaged or invalid text gives nil and
+    /// never an error: the errors are those of `read(path:as:)`, about the picture only.
+    public static func readWithMetadata(path: String, as format: PixelFormat? = nil) throws -> ImageFileContents {
+        let bytes = try readFileBytes(path: path, limit: maxFileBytes)
+        return try decode(bytes, name: "'\(path)'", as: format)
+    }
+
+    /// Like `readWithMetadata(path:as:)` for a file already in memory.
+    public static func readWithMetadata(data: [UInt8], as format: PixelFormat? = nil) throws -> ImageFileContents {
         try decode(data, name: "the image data", as: format)
     }
 
     /// Writes `image` in the format its extension names (see `ImageFileFormat`).
-    /// `quality` (1...100, default 90) applies to JPEG only.
-    public static func write(_ image: PlanarImage, path: String, quality: Int? = nil) throws {
+    /// `quality` (1...100, default 90) applies to JPEG and WebP. `metadataText` (printable
+    /// ASCII, 1...1024 bytes) is stored in the file for `readWithMetadata` (PNG, JPEG, WebP).
+    public static func write(_ image: PlanarImage, path: String, quality: Int? = nil,
+                             metadataText: String? = nil) throws {
         guard let format = ImageFileFormat(path: path) else {
             throw NICError.invalidArgument(
-                "cannot tell the image format of '\(path)'; supported extensions: .png, .jpg, .jpeg, .bmp")
+                "cannot tell the image format of '\(path)'; supported extensions: .png, .jpg, .jpeg, .bmp, .webp")
         }
-        try writeFileBytes(encode(image, format: format, quality: quality), path: path)
+        try writeFileBytes(encode(image, format: format, quality: quality, metadataText: metadataText), path: path)
     }
 
-    /// The bytes of `image` as a complete file of `format`.
-    public static func encode(_ image: PlanarImage, format: ImageFileFormat, quality: Int? = nil) throws -> [UInt8] {
+    /// The bytes of `image` as a complete file of `format`, see `write(_:path:quality:metadataText:)`.
+    /// Errors: `.invalidArgument` (quality, metadata text), `.unsupportedFormat` (metadata text
+    /// in BMP), `.dimensions` (WebP over 16383 pixels wide or high).
+    public static func encode(_ image: PlanarImage, format: ImageFileFormat, quality: Int? = nil,
+                              metadataText: String? = nil) throws -> [UInt8] {
         if let quality, !(1...100).contains(quality) {
             throw NICError.invalidArgument("quality must be 1...100, got \(quality)")
         }
+        let text = try metadataText.map(MetadataText.validated)
+        if text != nil && !format.carriesMetadataText {
+            throw NICError.unsupportedFormat("\(format) files cannot carry metadata text; use PNG, JPEG or WebP")
+        }
+        let file: [UInt8]
         switch format {
         case .png:
-            return try encodeLossless(image, codecID: AV_CODEC_ID_PNG, name: "PNG", color: AV_PIX_FMT_RGB24)
+            file = try encodeLossless(image, codecID: AV_CODEC_ID_PNG, name: "PNG", color: AV_PIX_FMT_RGB24)
         case .bmp:
-            return try encodeLossless(image, codecID: AV_CODEC_ID_BMP, name: "BMP", color: AV_PIX_FMT_BGR24)
+            file = try encodeLossless(image, codecID: AV_CODEC_ID_BMP, name: "BMP", color: AV_PIX_FMT_BGR24)
         case .jpeg:
-            return try encodeJPEG(image, quality: quality ?? defaultJPEGQuality)
+            file = try encodeJPEG(image, quality: quality ?? defaultJPEGQuality)
+        case .webp:
+            file = try encodeWebP(image, quality: quality ?? defaultWebPQuality)
         }
+        guard let text else { return file }
+        return try ImageMetadata.embedding(text, in: file, format: format)
     }
 
     /// Decodes, then converts: 16-bit sources are reduced to 8 bits first, grey from RGB is
     /// computed here, everything else goes through swscale.
-    private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> PlanarImage {
-        try bytes.withUnsafeBytes { raw in
+    private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> ImageFileContents {
+        let repaired = bytes.withUnsafeBytes(ImageMetadata.repairedForDecoding)
+        return try (repaired ?? bytes).withUnsafeBytes { raw in
             var decoded: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
             defer { av_frame_free(&decoded) }
+            let text = ImageMetadata.text(of: decoded!)
             var reduced = try reducedToEightBits(decoded!)
             defer { av_frame_free(&reduced) }
             let picture = reduced ?? decoded!
             let target = format ?? (isGrayFormat(picture.pixelFormat) || hasGrayPalette(picture) ? .gray8 : .rgb24)
             if target == .gray8 && isRGBFormat(picture.pixelFormat) {
-                return try grayImage(fromRGB: picture)
+                return ImageFileContents(image: try grayImage(fromRGB: picture), metadataText: text)
             }
             var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
                 picture, to: target.avPixelFormat, range: target.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
             defer { av_frame_free(&converted) }
-            return try makeImage(from: converted!, format: target)
+            return ImageFileContents(image: try makeImage(from: converted!, format: target), metadataText: text)
         }
     }
 
@@ -130,6 +183,24 @@ public enum ImageFile {
             // freeing (and clearing) both here is right for every version.
             av_freep(&codec.pointee.intra_matrix)
             av_freep(&codec.pointee.chroma_intra_matrix)
+        })
+    }
+
+    /// Lossy WebP (VP8, 4:2:0 limited-range BT.601) through libwebp; `quality` is libwebp's.
+    private static func encodeWebP(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
+        guard image.width <= maxWebPDimension, image.height <= maxWebPDimension else {
+            throw NICError.dimensions("WebP holds at most \(maxWebPDimension)x\(maxWebPDimension) pixels, "
+                                      + "not \(image.width)x\(image.height)")
+        }
+        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: AV_PIX_FMT_YUV420P,
+                                                                  range: AVCOL_RANGE_MPEG)
+        defer { av_frame_free(&frame) }
+        frame!.pointee.colorspace = AVCOL_SPC_SMPTE170M
+        // By name: the first WebP encoder FFmpeg lists may be libwebp_anim, which writes animations.
+        return try encodePicture(frame!, codecID: AV_CODEC_ID_WEBP, codecName: "WebP", encoderName: "libwebp",
+                                 configure: { codec in
+            // libwebp's encoder takes its quality from global_quality when that is set.
+            codec.pointee.global_quality = Int32(quality) * FF_QP2LAMBDA
         })
     }
 

@@ -3,13 +3,16 @@ import NICCore
 
 // Encoding one picture with libavcodec; the caller writes the bytes wherever it likes.
 
-/// Encodes `frame` with the encoder for `codecID`. `configure` sets codec-specific options
+/// Encodes `frame` with the encoder for `codecID`, or the one named `encoderName` (which must
+/// be for `codecID`) when several exist. `configure` sets codec-specific options
 /// before the encoder is opened; `release` frees what it allocated, just before the context
 /// is freed. Returns the concatenated packet bytes.
 func encodePicture(_ frame: UnsafeMutablePointer<AVFrame>, codecID: AVCodecID, codecName: String,
+                   encoderName: String? = nil,
                    configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in },
                    release: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws -> [UInt8] {
-    guard let encoder = avcodec_find_encoder(codecID) else {
+    let found = encoderName.map { avcodec_find_encoder_by_name($0) } ?? avcodec_find_encoder(codecID)
+    guard let encoder = found, encoder.pointee.id == codecID else {
         throw NICError.unsupportedFormat("this FFmpeg build has no \(codecName) encoder")
     }
     var context = avcodec_alloc_context3(encoder)

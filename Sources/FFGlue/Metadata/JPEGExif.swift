@@ -1,0 +1,21 @@
+import NICCore
+
+/// JPEG segment surgery: the metadata text as an APP1 `Exif\0\0` segment holding a
+/// `TIFFDescription`, right after SOI as Exif asks (FFmpeg's encoder writes no JFIF APP0
+/// segment when the picture has no aspect ratio, as here, so nothing else claims that place).
+enum JPEGExif {
+    static let exifIdentifier: [UInt8] = Array("Exif".utf8) + [0, 0]
+
+    /// `jpeg` with the text inserted. `text` is validated already.
+    static func inserting(_ text: [UInt8], into jpeg: [UInt8]) throws -> [UInt8] {
+        guard jpeg.matches([0xFF, 0xD8], at: 0) else {
+            throw NICError.internal("the JPEG encoder's output does not start with a start-of-image marker")
+        }
+        let payload = exifIdentifier + TIFFDescription.build(text)
+        guard payload.count + 2 <= 0xFFFF else {
+            throw NICError.invalidArgument("the metadata text is too long for a JPEG APP1 segment")
+        }
+        let segment: [UInt8] = [0xFF, 0xE1] + bigEndianBytes(UInt16(payload.count + 2)) + payload
+        return Array(jpeg[..<2]) + segment + jpeg[2...]
+    }
+}
