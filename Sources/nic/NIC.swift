@@ -11,7 +11,9 @@ struct NIC: ParsableCommand {
         commandName: "nic",
         abstract: "libnic: AI image/video scaling and neural image compression.",
         version: LibraryInfo.version,
-        subcommands: [VersionCommand.self, ResizeCommand.self, DemoCommand.self, SettingsCommand.self, BenchCommand.self])
+        subcommands: [VersionCommand.self, AIEncodeCommand.self, AIDecodeCommand.self, DownscaleCommand.self,
+                      UpscaleCommand.self, InfoCommand.self, SettingsCommand.self, ResizeCommand.self, DemoCommand.self,
+                      BenchCommand.self])
 }
 
 /// Runs a command body and turns library errors into one line on stderr and exit status 1.

@@ -8,11 +8,11 @@ final class SettingSelectorTests: XCTestCase {
         var id = 1
         for scale in ["[2,1]", "[3,2]"] {
             for (bucket, jpeg, crf) in [("high", "[75,100]", "[0,23]"), ("mid", "[45,74.99]", "[23.01,30]"), ("low", "[1,44.99]", "[30.01,51]")] {
-                settings.append(#"{"id":\#(id),"kind":"joint","scale":\#(scale),"bucket":"\#(bucket)","quality_ranges":{"jpeg":\#(jpeg),"webp":\#(jpeg),"x264":\#(crf)},"down":{"weights":"d.safetensors","architecture":"d.json","sha256":"00"},"up":{"weights":"u\#(id).safetensors","architecture":"u.json","sha256":"00"}}"#)
+                settings.append(#"{"id":\#(id),"kind":"joint","scale":\#(scale),"bucket":"\#(bucket)","quality_ranges":{"jpeg":\#(jpeg),"webp":\#(jpeg),"x264":\#(crf)},"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#)
                 id += 1
             }
         }
-        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any","up":{"weights":"g.safetensors","architecture":"g.json","sha256":"00"}}"#)
+        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any","up":{"weights":"g.safetensors","sha256":"00"}}"#)
         return try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
     }
 
@@ -47,8 +47,8 @@ final class SettingSelectorTests: XCTestCase {
     func testManifestValidation() {
         for bad in [#"{"format":"other","version":1,"settings":[]}"#,
                     #"{"format":"libnic-settings","version":1,"settings":[{"id":0,"kind":"joint","scale":[2,1]}]}"#,
-                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","architecture":"a","sha256":"0"},"down":{"weights":"d","architecture":"a","sha256":"0"}}]}"#,
-                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","architecture":"a","sha256":"0"}}]}"#] {
+                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
+                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","sha256":"0"}}]}"#] {
             XCTAssertThrowsError(try SettingsManifest(json: try JSONValue.parse(bad)), bad)
         }
     }

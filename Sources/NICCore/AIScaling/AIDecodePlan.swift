@@ -29,8 +29,12 @@ public struct AIDecodePlan: Sendable {
         public var allowGenericFallback = true
         /// Force a classic filter, ignoring AI data.
         public var forcedMethod: ResizeMethod?
-        public init(size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true, forcedMethod: ResizeMethod? = nil) {
-            self.size = size; self.allowGenericFallback = allowGenericFallback; self.forcedMethod = forcedMethod
+        /// Force this NN setting's up network, ignoring the AI data's setting.
+        public var forcedSetting: Int?
+        public init(size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true,
+                    forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil) {
+            self.size = size; self.allowGenericFallback = allowGenericFallback
+            self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting
         }
     }
 
@@ -46,7 +50,14 @@ public struct AIDecodePlan: Sendable {
         try ImageLimits.check(width: size.0, height: size.1)
         (width, height) = size
         if let forced = options.forcedMethod {
-            (route, fallbackReason) = (.classic(forced), "classic filter requested")
+            (route, fallbackReason) = (.classic(forced), nil)
+            return
+        }
+        if let forced = options.forcedSetting {
+            guard manifest?.setting(id: forced) != nil else {
+                throw NICError.invalidArgument("unknown NN setting ID \(forced)")
+            }
+            (route, fallbackReason) = (.network(settingID: forced), nil)
             return
         }
         if let record, reason == nil {
@@ -59,6 +70,16 @@ public struct AIDecodePlan: Sendable {
         fallbackReason = reason
         let generic = manifest?.settings.first { $0.kind == .generic && abs($0.scale - Double(size.0) / Double(imageWidth)) < 0.3 }
         if options.allowGenericFallback, let generic { route = .network(settingID: generic.id) } else { route = .classic(.lanczos) }
+    }
+
+    /// The Lanczos route to the same size, for when the chosen network cannot run.
+    public func fallingBack(because reason: String) -> AIDecodePlan {
+        AIDecodePlan(route: .classic(.lanczos), width: width, height: height,
+                     fallbackReason: fallbackReason.map { $0 + "; " + reason } ?? reason)
+    }
+
+    private init(route: Route, width: Int, height: Int, fallbackReason: String?) {
+        self.route = route; self.width = width; self.height = height; self.fallbackReason = fallbackReason
     }
 
     /// Why a well-formed record cannot drive the AI route, or nil when it can.

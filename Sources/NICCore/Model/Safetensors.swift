@@ -114,3 +114,23 @@ public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
     guard ferror(file) == 0 else { throw NICError.io("error reading \(path)") }
     return bytes
 }
+
+extension SafetensorsFile {
+    /// Serializes float32 tensors (name → (shape, values)) and string metadata, names sorted.
+    public static func serialize(_ tensors: [String: (shape: [Int], values: [Float])],
+                                 metadata: [String: String] = [:]) -> [UInt8] {
+        var header: [String: JSONValue] = [:]
+        var payload: [UInt8] = []
+        for name in tensors.keys.sorted() {
+            let t = tensors[name]!
+            let start = payload.count
+            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { payload += $0 } }
+            header[name] = .object(["dtype": .string("F32"), "shape": .array(t.shape.map { .number(Double($0)) }),
+                                    "data_offsets": .array([.number(Double(start)), .number(Double(payload.count))])])
+        }
+        if !metadata.isEmpty { header["__metadata__"] = .object(metadata.mapValues { .string($0) }) }
+        var text = Array(JSONValue.object(header).serialized.utf8)
+        while text.count % 8 != 0 { text.append(0x20) }
+        return (0..<8).map { UInt8(truncatingIfNeeded: text.count >> (8 * $0)) } + text + payload
+    }
+}

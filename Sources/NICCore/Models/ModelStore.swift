@@ -37,7 +37,10 @@ public final class ModelStore: Sendable {
         guard SHA256.hex(bytes) == file.sha256.lowercased() else {
             throw NICError.model("\(file.weights) does not match its sha256 in settings.json")
         }
-        let architecture = try JSONValue.parse(try readFile(directory + "/" + file.architecture, limit: 1 << 20))
-        return try ScalerNetwork(architecture: architecture, weights: try SafetensorsFile(bytes: bytes))
+        let weights = try SafetensorsFile(bytes: bytes)
+        guard let architecture = weights.metadata["architecture"] else {
+            throw NICError.model("\(file.weights) has no architecture in its metadata")
+        }
+        return try ScalerNetwork(architecture: try JSONValue.parse(architecture), weights: weights)
     }
 }

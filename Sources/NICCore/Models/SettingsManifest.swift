@@ -5,9 +5,9 @@
 public struct NNSetting: Sendable, Equatable {
     public enum Kind: String, Sendable { case joint, generic }
 
+    /// Weights in safetensors; the architecture travels in its metadata ("architecture").
     public struct NetworkFile: Sendable, Equatable {
         public let weights: String
-        public let architecture: String
         public let sha256: String
     }
 
@@ -74,11 +74,10 @@ public struct SettingsManifest: Sendable {
 
     private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {
         guard let j, j != .null else { return nil }
-        guard let weights = j["weights"]?.stringValue, let architecture = j["architecture"]?.stringValue,
-              let sha = j["sha256"]?.stringValue, isPlainFileName(weights), isPlainFileName(architecture) else {
-            throw NICError.model("settings.json has a network entry without plain file names and sha256")
+        guard let weights = j["weights"]?.stringValue, let sha = j["sha256"]?.stringValue, isPlainFileName(weights) else {
+            throw NICError.model("settings.json has a network entry without a plain file name and sha256")
         }
-        return .init(weights: weights, architecture: architecture, sha256: sha)
+        return .init(weights: weights, sha256: sha)
     }
 
     /// Model files live in the model directory itself: no paths, so a manifest cannot point elsewhere.

@@ -1,0 +1,143 @@
+import NICCore
+
+/// The AI codec for still images (seed 000): the server side AI-downscales and codes
+/// the small image with a conventional codec, the AI data riding in the file's
+/// metadata; the device side decodes, reads the AI data and AI-upscales.
+public enum StillImageAICodec {
+    /// The codec the small image is (or will be) coded with, as named on the command line.
+    public enum SmallImageCodec: String, Sendable, CaseIterable {
+        case jpeg, webp, png, x264, x265
+
+        var recordCodec: AIDataRecord.Codec {
+            switch self {
+            case .jpeg: return .jpeg
+            case .webp: return .webp
+            case .png: return .png
+            case .x264: return .h264
+            case .x265: return .hevc
+            }
+        }
+
+        var qualityKind: AIDataRecord.QualityKind {
+            switch self {
+            case .jpeg, .webp: return .quality
+            case .png: return .unspecified
+            case .x264, .x265: return .crf
+            }
+        }
+
+        /// The file format that can hold the small image itself (video codecs: a PNG to code later).
+        var fileFormat: ImageFileFormat {
+            switch self {
+            case .jpeg: return .jpeg
+            case .webp: return .webp
+            case .png, .x264, .x265: return .png
+            }
+        }
+    }
+
+    public struct EncodeOptions: Sendable {
+        public var codec: SmallImageCodec
+        public var quality: Int?
+        public var scale: Double?
+        public var settingID: Int?
+        public var contentType: AIDataRecord.ContentType
+        public init(codec: SmallImageCodec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
+                    contentType: AIDataRecord.ContentType = .unspecified) {
+            self.codec = codec; self.quality = quality; self.scale = scale
+            self.settingID = settingID; self.contentType = contentType
+        }
+    }
+
+    /// What the server side produced.
+    public struct EncodeResult: Sendable {
+        public let record: AIDataRecord
+        public let bytes: [UInt8]
+        public let setting: NNSetting
+    }
+
+    /// AI-downscales `image` and codes it as `options.codec` says (PNG for x264/x265, whose
+    /// CRF is only recorded), returning the file bytes with the AI data inside.
+    public static func encode(_ image: PlanarImage, options: EncodeOptions, store: ModelStore,
+                              device: ComputeDevice) throws -> EncodeResult {
+        let setting = try chooseSetting(image, options, store)
+        let network = try store.network(setting, .down)
+        let width = network.outputLength(image.width), height = network.outputLength(image.height)
+        let small = try AIScaler.scale(image, with: network, width: width, height: height, device: device)
+        let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
+        let record = AIDataRecord(
+            settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+            scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: image.width, originalHeight: image.height,
+            downscaledWidth: width, downscaledHeight: height, codec: options.codec.recordCodec,
+            qualityKind: qualityKind, qualityValue: qualityKind == .unspecified ? 0 : Int32((options.quality ?? 0) * 100),
+            contentType: options.contentType,
+            flags: [.lumaOnly, .genericFallbackAllowed])
+        let quality = options.codec.fileFormat == .png ? nil : options.quality
+        let bytes = try ImageFile.encode(small, format: options.codec.fileFormat, quality: quality,
+                                         metadataText: try record.textForm())
+        return EncodeResult(record: record, bytes: bytes, setting: setting)
+    }
+
+    static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {
+        if let id = o.settingID {
+            let setting = try store.setting(id: id)
+            guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(id) has no down network") }
+            return setting
+        }
+        let request = SettingSelector.Request(codec: o.codec.rawValue, quality: o.quality.map(Double.init), scale: o.scale,
+                                              originalWidth: image.width, originalHeight: image.height,
+                                              contentType: o.contentType)
+        return try SettingSelector(manifest: store.manifest).select(request)
+    }
+
+    /// What the device side did with an image.
+    public struct DecodeResult: Sendable {
+        public let image: PlanarImage
+        public let plan: AIDecodePlan
+        public let record: AIDataRecord?
+    }
+
+    /// Reads the AI data of `contents` (if any) and upscales by the plan it leads to.
+    public static func decode(_ contents: ImageFileContents, options: AIDecodePlan.Options, store: ModelStore?,
+                              device: ComputeDevice) throws -> DecodeResult {
+        let found = findAIData(contents.metadataText)
+        let image = contents.image
+        var plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
+                                    manifest: store?.manifest, options: options)
+        var record: AIDataRecord?
+        if case .record(let r) = found { record = r }
+        let upscaled: PlanarImage
+        do {
+            upscaled = try upscale(image, plan: plan, store: store, device: device)
+        } catch let error as NICError {
+            // A missing or damaged model file must not stop playback: fall back to Lanczos.
+            guard case .model(let message) = error else { throw error }
+            plan = plan.fallingBack(because: message)
+            upscaled = try upscale(image, plan: plan, store: store, device: device)
+        }
+        return DecodeResult(image: upscaled, plan: plan, record: record)
+    }
+
+    /// Runs a plan.
+    public static func upscale(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?,
+                               device: ComputeDevice) throws -> PlanarImage {
+        switch plan.route {
+        case .classic(let method):
+            return try ImageResize.resized(image, width: plan.width, height: plan.height, method: method,
+                                           workers: device.workers)
+        case .network(let id):
+            guard let store else { throw NICError.model("no model directory for setting \(id)") }
+            let network = try store.network(try store.setting(id: id), .up)
+            return try AIScaler.scale(image, with: network, width: plan.width, height: plan.height, device: device)
+        }
+    }
+
+    /// Interprets a metadata text: our record, a corrupt one, or unrelated text (= none).
+    public static func findAIData(_ text: String?) -> AIDecodePlan.Found {
+        guard let text else { return .none }
+        guard text.hasPrefix(AIDataRecord.textPrefix) else { return .none }
+        do { return .record(try AIDataRecord(text: text)) } catch let error as NICError {
+            return .corrupt(error.message)
+        } catch { return .corrupt("\(error)") }
+    }
+}

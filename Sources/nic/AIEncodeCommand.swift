@@ -1,0 +1,87 @@
+import ArgumentParser
+import FFGlue
+import NICCore
+
+struct AIEncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ai-encode",
+        abstract: "AI-downscale an image and code it (JPEG/WebP/PNG) with its AI data in the file's metadata.")
+
+    @Argument(help: "Input image.") var input: String
+    @Argument(help: "Output image (.jpg, .webp or .png).") var output: String
+    @Option(help: "Scale factor 2 or 1.5 (default: chosen from quality and resolution).") var scale: Double?
+    @Option(help: "jpeg, webp or png (default: from the output extension).") var codec: String?
+    @Option(help: "Codec quality 1-100 for JPEG/WebP.") var quality: Int?
+    @Option(help: "NN setting ID (overrides --scale and the automatic choice).") var setting: Int?
+    @Option(help: "Content type: natural, screen or animation.") var content: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
+            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
+                                                          contentType: try parseContent(content))
+            let image = try ImageFile.read(path: input)
+            let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
+                                                      device: try modelOptions.device())
+            try writeFile(result.bytes, path: output)
+            report(result)
+        }
+    }
+
+    func report(_ r: StillImageAICodec.EncodeResult) {
+        let bpp = Double(r.bytes.count * 8) / Double(r.record.originalWidth * r.record.originalHeight)
+        if json {
+            var fields = r.record.jsonFields
+            fields["output"] = .string(output); fields["bytes"] = .number(Double(r.bytes.count))
+            fields["bits_per_original_pixel"] = .number(rounded(bpp, 4))
+            print(JSONValue.object(fields).serialized)
+        } else {
+            print("\(output): \(r.record.downscaledWidth)x\(r.record.downscaledHeight) from \(r.record.originalWidth)x\(r.record.originalHeight), setting \(r.setting.id) (\(r.setting.name)), \(r.bytes.count) bytes, \(rounded(bpp, 3)) bits per original pixel")
+        }
+    }
+}
+
+/// The small-image codec from --codec or the output's extension.
+func resolveCodec(_ name: String?, output: String,
+                  allowed: [StillImageAICodec.SmallImageCodec]) throws -> StillImageAICodec.SmallImageCodec {
+    let fromExtension: StillImageAICodec.SmallImageCodec? = ImageFileFormat(path: output).flatMap {
+        switch $0 {
+        case .jpeg: return .jpeg
+        case .webp: return .webp
+        case .png: return .png
+        default: return nil
+        }
+    }
+    guard let codec = name.map({ StillImageAICodec.SmallImageCodec(rawValue: $0.lowercased()) }) ?? fromExtension else {
+        throw NICError.invalidArgument("unknown codec \(name ?? "for \(output)"); use one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+    }
+    guard allowed.contains(codec) else {
+        throw NICError.invalidArgument("codec \(codec.rawValue) is not possible here; use one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+    }
+    return codec
+}
+
+func parseContent(_ name: String?) throws -> AIDataRecord.ContentType {
+    switch name?.lowercased() {
+    case nil: return .unspecified
+    case "natural": return .natural
+    case "screen": return .screen
+    case "animation": return .animation
+    case let other?: throw NICError.invalidArgument("unknown content type \(other); use natural, screen or animation")
+    }
+}
+
+extension AIDataRecord {
+    /// The record as JSON fields for `--json` output.
+    var jsonFields: [String: JSONValue] {
+        ["setting_id": .number(Double(settingID)), "scale": .number(scale),
+         "scale_rational": .array([.number(Double(scaleNumerator)), .number(Double(scaleDenominator))]),
+         "original_width": .number(Double(originalWidth)), "original_height": .number(Double(originalHeight)),
+         "downscaled_width": .number(Double(downscaledWidth)), "downscaled_height": .number(Double(downscaledHeight)),
+         "codec": .number(Double(codec.rawValue)), "quality_kind": .number(Double(qualityKind.rawValue)),
+         "quality_value": .number(Double(qualityValue)), "content_type": .number(Double(contentType.rawValue)),
+         "flags": .number(Double(flags.rawValue))]
+    }
+}
