@@ -98,6 +98,8 @@ typedef struct NicConfig {
     NicLogCallback log_callback; /**< NULL = no logging (default) */
     void *log_user_data;       /**< passed back to log_callback */
     NicLogLevel log_level;     /**< most verbose level delivered (default NIC_LOG_WARNING) */
+    int generic_ai_fallback;   /**< 1 (default): images without usable AI data are upscaled with the
+                                    generic AI setting; 0: with Lanczos */
 } NicConfig;
 
 /** Fills `cfg` with the defaults and sets its struct_size. Thread-safe. */
@@ -250,6 +252,57 @@ NIC_API NicStatus nic_aidata_parse(NicContext *ctx, const uint8_t *bytes, size_t
  */
 NIC_API NicStatus nic_aidata_serialize(NicContext *ctx, const NicAIData *data, uint8_t *buffer,
                                        size_t capacity, size_t *written);
+
+
+/* ------------------------------------------------------------------------ */
+/* AI scaling (NN settings from the model directory, docs/models.md)         */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * The size the down network of `setting_id` gives for an input of
+ * `width` x `height` (e.g. 1920x1080 -> 960x540 for a x2 setting).
+ * Errors: NULL_POINTER, MODEL (no model directory), INVALID_ARGUMENT
+ * (unknown setting), DIMENSIONS. One thread per context.
+ */
+NIC_API NicStatus nic_downscaled_size(NicContext *ctx, int setting_id, int width, int height,
+                                      int *out_width, int *out_height);
+
+/**
+ * Server side: AI-downscales `in` with the down network of `setting_id` into
+ * `out` (caller-allocated, same pixel format; its size is normally
+ * nic_downscaled_size(), another size is reached with Lanczos after the
+ * network) and fills `aidata_out` (may be NULL) with the AI data to send with
+ * the image: setting, scale and sizes; codec and quality are left unspecified
+ * for the caller to set before serializing. Errors: NULL_POINTER,
+ * STRUCT_SIZE, UNSUPPORTED_FORMAT, DIMENSIONS, INVALID_ARGUMENT (unknown
+ * setting), MODEL. One thread per context.
+ */
+NIC_API NicStatus nic_downscale(NicContext *ctx, const NicImage *in, int setting_id, NicImage *out,
+                                NicAIData *aidata_out);
+
+/**
+ * Device side: upscales `in` into `out` (caller-allocated, same pixel format,
+ * any size) with the up network of the setting named by `aidata`. Without
+ * AI data (NULL), or with AI data that cannot be used (setting unknown here,
+ * `in` not of the recorded downscaled size, models missing or damaged), it
+ * still succeeds: the generic AI setting or Lanczos is used (see NicConfig)
+ * and the reason is logged as a warning and available from
+ * nic_last_upscale_info(). Errors: NULL_POINTER, STRUCT_SIZE,
+ * UNSUPPORTED_FORMAT, DIMENSIONS. One thread per context.
+ */
+NIC_API NicStatus nic_upscale(NicContext *ctx, const NicImage *in, const NicAIData *aidata, NicImage *out);
+
+/** What the last nic_upscale() on a context did. */
+typedef struct NicUpscaleInfo {
+    size_t struct_size;          /**< sizeof(NicUpscaleInfo), set by the caller */
+    int setting_id;              /**< NN setting whose up network ran; 0 = classic filter */
+    int used_aidata;             /**< 1 when the AI data's own setting was used */
+    const char *fallback_reason; /**< NULL when the AI data was used; owned by the context,
+                                      valid until its next call */
+} NicUpscaleInfo;
+
+/** Fills `info` about the last nic_upscale() on `ctx`. Errors: NULL_POINTER, STRUCT_SIZE. */
+NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
 
 #ifdef __cplusplus
 }

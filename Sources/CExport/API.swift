@@ -21,7 +21,7 @@ public func nic_status_string(_ status: NicStatus) -> UnsafePointer<CChar> {
 public func nic_config_init(_ config: UnsafeMutablePointer<NicConfig>?) {
     guard let config else { return }
     config.pointee = NicConfig(struct_size: MemoryLayout<NicConfig>.size, threads: 0, model_dir: nil,
-                               log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING)
+                               log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING, generic_ai_fallback: 1)
 }
 
 @_cdecl("nic_context_create")

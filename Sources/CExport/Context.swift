@@ -3,6 +3,9 @@ import NICCore
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a NicContext handle points to: the compute device, the configuration and
 /// the last error message. Used from one thread at a time (see nic.h).
@@ -13,6 +16,10 @@ final class Context {
     private let logUserData: UnsafeMutableRawPointer?
     private let logLevel: NicLogLevel
     private var lastError: UnsafeMutablePointer<CChar>
+    let genericAIFallback: Bool
+    private var modelStore: ModelStore?
+    /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
+    var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
 
     init(config: NicConfig) throws {
         device = try ComputeDevice(threads: Int(config.threads))
@@ -21,9 +28,32 @@ final class Context {
         logUserData = config.log_user_data
         logLevel = config.log_level
         lastError = strdup("")
+        genericAIFallback = config.generic_ai_fallback != 0
     }
 
-    deinit { free(lastError) }
+    deinit {
+        free(lastError)
+        free(lastUpscale.reason)
+    }
+
+    /// The models of `model_dir`, else of the default location beside the installed library; loaded once.
+    func models() throws -> ModelStore {
+        if let modelStore { return modelStore }
+        guard let directory = modelDirectory ?? ModelLocator.defaultDirectory(binaryPath: Context.libraryPath) else {
+            throw NICError.model("no model directory: set NicConfig.model_dir or NIC_MODEL_DIR, or install the models")
+        }
+        let store = try ModelStore(directory: directory)
+        modelStore = store
+        return store
+    }
+
+    /// Path of the loaded libnic.so, to find `<prefix>/share/nic` beside `<prefix>/lib`.
+    static var libraryPath: String? { ModelLocator.mappedFile(containing: #dsohandle) }
+
+    func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) {
+        free(lastUpscale.reason)
+        lastUpscale = (settingID, usedAIData, reason.map { strdup($0) })
+    }
 
     var lastErrorPointer: UnsafePointer<CChar> { UnsafePointer(lastError) }
 

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "NicStatus", "NicLogLevel", "NicPixelFormat", "NicResizeMethod",
-    "NicConfig", "NicImage", "NicError", "LibraryNotFoundError", "Context",
+    "NicConfig", "NicImage", "NicAIData", "NicUpscaleInfo", "NicError", "LibraryNotFoundError", "Context",
     "load_library", "version", "version_number", "status_string",
     "NIC_MAX_DIMENSION", "NIC_MAX_PIXELS",
 ]
@@ -113,6 +113,44 @@ class NicConfig(ctypes.Structure):
         ("log_callback", NicLogCallback),
         ("log_user_data", ctypes.c_void_p),
         ("log_level", _c_enum),
+        ("generic_ai_fallback", ctypes.c_int),
+    ]
+
+
+NIC_AIDATA_MAX_BYTES = 255
+
+
+class NicAIData(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("setting_id", ctypes.c_int),
+        ("scale_numerator", ctypes.c_int),
+        ("scale_denominator", ctypes.c_int),
+        ("original_width", ctypes.c_int),
+        ("original_height", ctypes.c_int),
+        ("downscaled_width", ctypes.c_int),
+        ("downscaled_height", ctypes.c_int),
+        ("codec", ctypes.c_int),
+        ("quality_kind", ctypes.c_int),
+        ("quality_value", ctypes.c_int32),
+        ("content_type", ctypes.c_int),
+        ("flags", ctypes.c_uint32),
+    ]
+
+    FIELDS = ("setting_id", "scale_numerator", "scale_denominator", "original_width", "original_height",
+              "downscaled_width", "downscaled_height", "codec", "quality_kind", "quality_value",
+              "content_type", "flags")
+
+    def to_dict(self):
+        return {name: int(getattr(self, name)) for name in self.FIELDS}
+
+
+class NicUpscaleInfo(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("setting_id", ctypes.c_int),
+        ("used_aidata", ctypes.c_int),
+        ("fallback_reason", ctypes.c_char_p),
     ]
 
 
@@ -164,6 +202,15 @@ def _declare(lib):
         "nic_context_threads": (ctypes.c_int, [NicContextPtr]),
         "nic_image_init": (None, [P(NicImage)]),
         "nic_resize": (_c_enum, [NicContextPtr, P(NicImage), P(NicImage), _c_enum]),
+        "nic_aidata_init": (None, [P(NicAIData)]),
+        "nic_aidata_parse": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(NicAIData)]),
+        "nic_aidata_serialize": (_c_enum, [NicContextPtr, P(NicAIData), P(ctypes.c_uint8), ctypes.c_size_t,
+                                           P(ctypes.c_size_t)]),
+        "nic_downscaled_size": (_c_enum, [NicContextPtr, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                          P(ctypes.c_int), P(ctypes.c_int)]),
+        "nic_downscale": (_c_enum, [NicContextPtr, P(NicImage), ctypes.c_int, P(NicImage), P(NicAIData)]),
+        "nic_upscale": (_c_enum, [NicContextPtr, P(NicImage), P(NicAIData), P(NicImage)]),
+        "nic_last_upscale_info": (_c_enum, [NicContextPtr, P(NicUpscaleInfo)]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)  # AttributeError names a missing symbol
@@ -499,6 +546,107 @@ class Context:
             dst.strides[i] = max(pw, 0)
         self._call_resize(src, dst, method)
         return tuple(outs)
+
+    # -- AI data ----------------------------------------------------------
+
+    def aidata_parse(self, data):
+        """Parses serialized AI data (bytes) into a dict of its fields (docs/ai-data.md)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("AI data must be bytes")
+        out = NicAIData()
+        self._lib.nic_aidata_init(ctypes.byref(out))
+        with self._lock:
+            self._check(self._lib.nic_aidata_parse(self._h(), bytes(data), len(data), ctypes.byref(out)))
+        return out.to_dict()
+
+    def aidata_serialize(self, fields):
+        """Serializes a dict of AI data fields (missing fields are 0) into bytes."""
+        data = self._aidata(fields)
+        buf = (ctypes.c_uint8 * NIC_AIDATA_MAX_BYTES)()
+        written = ctypes.c_size_t()
+        with self._lock:
+            self._check(self._lib.nic_aidata_serialize(self._h(), ctypes.byref(data), buf, len(buf),
+                                                       ctypes.byref(written)))
+        return bytes(buf[:written.value])
+
+    def _aidata(self, fields):
+        data = NicAIData()
+        self._lib.nic_aidata_init(ctypes.byref(data))
+        unknown = set(fields) - set(NicAIData.FIELDS)
+        if unknown:
+            raise ValueError(f"unknown AI data fields: {sorted(unknown)}")
+        for name, value in fields.items():
+            setattr(data, name, _c_int_value(value, name) if name != "flags" else int(value))
+        return data
+
+    # -- AI scaling -------------------------------------------------------
+
+    def downscaled_size(self, setting_id, width, height):
+        """(width, height) the down network of `setting_id` gives for a width x height input."""
+        w, h = ctypes.c_int(), ctypes.c_int()
+        with self._lock:
+            self._check(self._lib.nic_downscaled_size(self._h(), _c_int_value(setting_id, "setting_id"),
+                                                      _c_int_value(width, "width"), _c_int_value(height, "height"),
+                                                      ctypes.byref(w), ctypes.byref(h)))
+        return w.value, h.value
+
+    def downscale(self, array, setting_id):
+        """AI-downscales an HxWx3 or HxW uint8 array; returns (small array, AI data dict)."""
+        fmt, channels = self._format_of(array)
+        w, h = self.downscaled_size(setting_id, array.shape[1], array.shape[0])
+        src, keep = self._plane_image(array, fmt, channels)
+        out = np.empty((h, w, 3) if channels == 3 else (h, w), np.uint8)
+        dst, _ = self._plane_image(out, fmt, channels)
+        aidata = NicAIData()
+        self._lib.nic_aidata_init(ctypes.byref(aidata))
+        with self._lock:
+            self._check(self._lib.nic_downscale(self._h(), ctypes.byref(src), setting_id, ctypes.byref(dst),
+                                                ctypes.byref(aidata)))
+        del keep
+        return out, aidata.to_dict()
+
+    def upscale(self, array, width, height, aidata=None):
+        """Upscales an HxWx3 or HxW uint8 array to height x width, driven by `aidata`
+        (a dict of fields, serialized bytes, or None). Returns (array, info) where info
+        has setting_id, used_aidata and fallback_reason (None when the AI data was used)."""
+        fmt, channels = self._format_of(array)
+        width = _c_int_value(width, "width")
+        height = _c_int_value(height, "height")
+        if isinstance(aidata, (bytes, bytearray)):
+            aidata = self.aidata_parse(aidata)
+        data = self._aidata(aidata) if aidata is not None else None
+        src, keep = self._plane_image(array, fmt, channels)
+        shape = (height, width, 3) if channels == 3 else (height, width)
+        out, out_arr = self._alloc(shape, width, height)
+        dst = self._image(fmt, width, height)
+        dst.planes[0] = _ptr(out_arr)
+        dst.strides[0] = max(width, 0) * channels
+        info = NicUpscaleInfo()
+        info.struct_size = ctypes.sizeof(NicUpscaleInfo)
+        with self._lock:
+            self._check(self._lib.nic_upscale(self._h(), ctypes.byref(src),
+                                              ctypes.byref(data) if data is not None else None, ctypes.byref(dst)))
+            self._check(self._lib.nic_last_upscale_info(self._h(), ctypes.byref(info)))
+            reason = _decode(info.fallback_reason) if info.fallback_reason else None
+        del keep
+        return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+
+    @staticmethod
+    def _format_of(array):
+        if not isinstance(array, np.ndarray) or array.dtype != np.uint8:
+            raise TypeError("image must be a uint8 numpy array")
+        if array.ndim == 3 and array.shape[2] == 3:
+            return NIC_PIXEL_FORMAT_RGB24, 3
+        if array.ndim == 2:
+            return NIC_PIXEL_FORMAT_GRAY8, 1
+        raise ValueError(f"image must be HxWx3 (rgb24) or HxW (gray8), got shape {array.shape}")
+
+    def _plane_image(self, array, fmt, channels):
+        arr, stride = _as_plane(array, channels)
+        img = self._image(fmt, _c_int_value(array.shape[1], "width"), _c_int_value(array.shape[0], "height"))
+        img.planes[0] = _ptr(arr)
+        img.strides[0] = stride
+        return img, arr
 
     @staticmethod
     def _alloc(shape, width, height):

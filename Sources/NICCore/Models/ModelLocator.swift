@@ -28,6 +28,23 @@ public enum ModelLocator {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The file mapped at `address` in this process (from /proc/self/maps): a shared
+    /// library finds its own path this way without dladdr.
+    public static func mappedFile(containing address: UnsafeRawPointer) -> String? {
+        guard let bytes = try? readFile("/proc/self/maps", limit: 16 << 20),
+              let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        let target = UInt(bitPattern: address)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, let dash = fields[0].firstIndex(of: "-"),
+                  let start = UInt(fields[0][..<dash], radix: 16),
+                  let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
+                  target >= start, target < end else { continue }
+            return fields[5...].joined(separator: " ")
+        }
+        return nil
+    }
+
     static func hasManifest(_ dir: String) -> Bool { access(dir + "/settings.json", R_OK) == 0 }
 
     static func parent(_ path: String) -> String? {

@@ -10,7 +10,10 @@ public final class ModelStore: Sendable {
 
     public init(directory: String) throws {
         self.directory = directory
-        let text = try readFile(directory + "/settings.json", limit: 1 << 20)
+        let text: [UInt8]
+        do { text = try readFile(directory + "/settings.json", limit: 1 << 20) } catch let error as NICError {
+            throw NICError.model("model directory \(directory) is unusable: \(error.message)")
+        }
         manifest = try SettingsManifest(json: try JSONValue.parse(text))
     }
 
@@ -33,7 +36,10 @@ public final class ModelStore: Sendable {
     }
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
-        let bytes = try readFile(directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes)
+        let bytes: [UInt8]
+        do { bytes = try readFile(directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+            throw NICError.model("model file unusable: \(error.message)")
+        }
         guard SHA256.hex(bytes) == file.sha256.lowercased() else {
             throw NICError.model("\(file.weights) does not match its sha256 in settings.json")
         }

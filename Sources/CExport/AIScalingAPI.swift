@@ -1,0 +1,122 @@
+import CNicAPI
+import FFGlue
+import NICCore
+
+// nic_downscale / nic_upscale: AI scaling of caller-owned planar images.
+
+@_cdecl("nic_downscaled_size")
+public func nic_downscaled_size(_ context: OpaquePointer?, _ settingID: Int32, _ width: Int32, _ height: Int32,
+                                _ outWidth: UnsafeMutablePointer<Int32>?, _ outHeight: UnsafeMutablePointer<Int32>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let outWidth, let outHeight else { throw BoundaryError.nullPointer("output size pointers are NULL") }
+        try ImageLimits.check(width: Int(width), height: Int(height))
+        let store = try ctx.models()
+        let network = try store.network(try store.setting(id: Int(settingID)), .down)
+        outWidth.pointee = Int32(network.outputLength(Int(width)))
+        outHeight.pointee = Int32(network.outputLength(Int(height)))
+    }
+}
+
+@_cdecl("nic_downscale")
+public func nic_downscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ settingID: Int32,
+                          _ output: UnsafeMutablePointer<NicImage>?, _ aidata: UnsafeMutablePointer<NicAIData>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let src = try ImageBridge(input, role: "input")
+        let dst = try ImageBridge(output.map { UnsafePointer($0) }, role: "output")
+        try requireSameFormat(src, dst)
+        if let aidata { try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData") }
+        let store = try ctx.models()
+        let setting = try store.setting(id: Int(settingID))
+        guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(settingID) has no down network") }
+        let small = try AIScaler.scale(try src.copy(), with: try store.network(setting, .down), width: dst.width,
+                                       height: dst.height, device: ctx.device)
+        dst.store(small)
+        if let aidata {
+            let record = AIDataRecord(settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+                                      scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: src.width,
+                                      originalHeight: src.height, downscaledWidth: dst.width, downscaledHeight: dst.height,
+                                      flags: [.lumaOnly, .genericFallbackAllowed])
+            aidata.pointee = NicAIData(record)
+        }
+    }
+}
+
+@_cdecl("nic_upscale")
+public func nic_upscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ aidata: UnsafePointer<NicAIData>?,
+                        _ output: UnsafeMutablePointer<NicImage>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let src = try ImageBridge(input, role: "input")
+        let dst = try ImageBridge(output.map { UnsafePointer($0) }, role: "output")
+        try requireSameFormat(src, dst)
+        var found = AIDecodePlan.Found.none
+        if let aidata {
+            try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData")
+            do { found = .record(try AIDataRecord(aidata.pointee)) } catch let e as NICError { found = .corrupt(e.message) }
+        }
+        let store: ModelStore?
+        var storeProblem: String?
+        do { store = try ctx.models() } catch let e as NICError { store = nil; storeProblem = e.message }
+        var plan = try AIDecodePlan(found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
+                                    options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
+        if let storeProblem, plan.fallbackReason != nil { plan = plan.fallingBack(because: storeProblem) }
+        let image = try src.copy()
+        var result: PlanarImage
+        do {
+            result = try StillImageAICodec.upscale(image, plan: plan, store: store, device: ctx.device)
+        } catch let error as NICError {
+            guard case .model(let message) = error else { throw error }
+            plan = plan.fallingBack(because: message)
+            result = try StillImageAICodec.upscale(image, plan: plan, store: store, device: ctx.device)
+        }
+        dst.store(result)
+        var settingID = 0
+        if case .network(let id) = plan.route { settingID = id }
+        ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
+        if let reason = plan.fallbackReason { ctx.log(NIC_LOG_WARNING, "upscale fallback: \(reason)") }
+    }
+}
+
+@_cdecl("nic_last_upscale_info")
+public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutablePointer<NicUpscaleInfo>?) -> NicStatus {
+    guard let ctx = Context.from(context), let info else { return NIC_ERROR_NULL_POINTER }
+    guard info.pointee.struct_size >= MemoryLayout<NicUpscaleInfo>.size else { return NIC_ERROR_STRUCT_SIZE }
+    info.pointee.setting_id = Int32(ctx.lastUpscale.settingID)
+    info.pointee.used_aidata = ctx.lastUpscale.usedAIData ? 1 : 0
+    info.pointee.fallback_reason = ctx.lastUpscale.reason.map { UnsafePointer($0) }
+    return NIC_OK
+}
+
+func requireSameFormat(_ a: ImageBridge, _ b: ImageBridge) throws {
+    guard a.format == b.format else {
+        throw NICError.unsupportedFormat("input is \(a.format) but output is \(b.format); libnic does not convert formats")
+    }
+}
+
+extension ImageBridge {
+    /// The caller's pixels as an owned PlanarImage (the networks work on whole planes).
+    func copy() throws -> PlanarImage {
+        var image = try PlanarImage(format: format, width: width, height: height)
+        for (p, view) in planes.enumerated() {
+            let row = view.width * view.channels
+            var bytes = [UInt8](repeating: 0, count: row * view.height)
+            for y in 0..<view.height { bytes.withUnsafeMutableBufferPointer { b in
+                (b.baseAddress! + y * row).update(from: view.readOnly.row(y), count: row)
+            } }
+            image.planes[p] = bytes
+        }
+        return image
+    }
+
+    /// Writes `image` (same format and size) into the caller's planes.
+    func store(_ image: PlanarImage) {
+        for (p, view) in planes.enumerated() {
+            let row = view.width * view.channels
+            image.planes[p].withUnsafeBufferPointer { b in
+                for y in 0..<view.height { view.row(y).update(from: b.baseAddress! + y * row, count: row) }
+            }
+        }
+    }
+}
