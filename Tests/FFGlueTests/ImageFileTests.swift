@@ -8,13 +8,11 @@ final class ImageFileTests: XCTestCase {
 
     override func setUpWithError() throws {
         FFmpegLogging.silence()  // the corruption tests would flood the log otherwise
-        var template = Array("/tmp/ffglue-tests-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw NICError.io("mkdtemp failed") }
-        directory = String(cString: made)
+        directory = try TemporaryDirectory(prefix: "ffglue-tests").path
     }
 
     override func tearDown() {
-        removeDirectory(directory)
+        TemporaryDirectory(path: directory).remove()
     }
 
     // MARK: Round trips
@@ -416,16 +414,6 @@ final class ImageFileTests: XCTestCase {
         guard let handle = fopen(path, "wb") else { throw NICError.io("cannot create \(path)") }
         defer { fclose(handle) }
         if !bytes.isEmpty { XCTAssertEqual(fwrite(bytes, 1, bytes.count, handle), bytes.count) }
-    }
-
-    private func removeDirectory(_ path: String) {
-        guard !path.isEmpty, let dir = opendir(path) else { return }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { unlink(path + "/" + name) }
-        }
-        closedir(dir)
-        rmdir(path)
     }
 }
 

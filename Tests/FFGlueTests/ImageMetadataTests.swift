@@ -11,13 +11,11 @@ final class ImageMetadataTests: XCTestCase {
 
     override func setUpWithError() throws {
         FFmpegLogging.silence()  // the corruption tests would flood the log otherwise
-        var template = Array("/tmp/ffglue-metadata-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw NICError.io("mkdtemp failed") }
-        directory = String(cString: made)
+        directory = try TemporaryDirectory(prefix: "ffglue-metadata").path
     }
 
     override func tearDown() {
-        removeDirectory(directory)
+        TemporaryDirectory(path: directory).remove()
     }
 
     // MARK: Round trips
@@ -612,15 +610,5 @@ final class ImageMetadataTests: XCTestCase {
         case .internal: kind = "internal"
         }
         XCTAssertTrue(kinds.contains(kind), "expected \(kinds), got \(kind): \(error)", line: line)
-    }
-
-    private func removeDirectory(_ path: String) {
-        guard !path.isEmpty, let dir = opendir(path) else { return }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { unlink(path + "/" + name) }
-        }
-        closedir(dir)
-        rmdir(path)
     }
 }

@@ -13,13 +13,11 @@ final class StillImageAICodecTests: XCTestCase {
 
     override func setUpWithError() throws {
         FFmpegLogging.silence()
-        var template = Array("/tmp/nic-aicodec-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw NICError.io("mkdtemp failed") }
-        directory = String(cString: made)
+        directory = try TemporaryDirectory(prefix: "nic-aicodec").path
         try writeModelDirectory()
     }
 
-    override func tearDown() { _ = system("rm -rf '\(directory)'") }
+    override func tearDown() { TemporaryDirectory(path: directory).remove() }
 
     /// A tiny network of the exported shape: (un)shuffle → conv 3x3 → leaky ReLU → conv 3x3 → shuffle.
     func network(kind: String, inBlock: Int, outBlock: Int, ratio: [Int], seed: UInt64) -> [UInt8] {

@@ -136,7 +136,8 @@ def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "f
             for key in ("psnr_rgb", "psnr_y"):
                 r1, p1 = curve(anchor, key)
                 r2, p2 = curve(test, key)
-                res["bd_rate_percent"][f"{test}_vs_{anchor}_{key}"] = round(bd_rate(r1, p1, r2, p2), 2)
+                bd = bd_rate(r1, p1, r2, p2)  # None when the PSNR ranges do not overlap
+                res["bd_rate_percent"][f"{test}_vs_{anchor}_{key}"] = None if bd != bd else round(bd, 2)
     return res
 
 
@@ -155,7 +156,7 @@ def table(res):
             row += "  " + (f"{m['bpp']:6.3f} {m['psnr_rgb']:6.2f} {m['psnr_y']:6.2f}" if m else " " * 20 + "--")
         lines.append(row)
     for k, v in res["bd_rate_percent"].items():
-        lines.append(f"BD-rate {k}: {v:+.2f}%")
+        lines.append(f"BD-rate {k}: " + ("n/a (no PSNR overlap)" if v is None else f"{v:+.2f}%"))
     return "\n".join(lines)
 
 

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Golden fixtures for every network of a model directory (Swift parity tests).
+
+  python3 training/aicodec/make_model_golden.py [--models models] [--out Tests/NICCoreTests/Fixtures/models]
+
+For each weights file named in settings.json, runs the PyTorch network (rebuilt from the
+architecture in the file's metadata) on a fixed pseudo-random luma input whose size is on
+the network's block grid, and writes OUT/<weights stem>.safetensors with tensors `input`,
+`output` and metadata `weights_sha256`, so that a fixture always belongs to one exact file.
+ScalerNetworkGoldenTests (Swift) requires max abs error <= 1e-4 for each shipped network.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aicodec.common import ScalerNet  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Input sizes on each network's block grid (the Swift test feeds the same tensor).
+INPUT_SIZE = {("up", "2"): (23, 31), ("down", "2"): (46, 62), ("up", "1.5"): (22, 30), ("down", "1.5"): (33, 45)}
+
+
+def load(path):
+    with safe_open(path, "pt") as f:
+        arch = json.loads(f.metadata()["architecture"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    return arch, tensors
+
+
+def rebuild(arch, tensors):
+    width = arch["layers"][1 if arch["layers"][0]["op"] == "pixel_unshuffle" else 0]["out_channels"]
+    net = ScalerNet(arch["kind"], arch["scale"], width=width, depth=sum(l["op"] == "conv2d" for l in arch["layers"]))
+    net.load_state_dict(tensors)
+    return net.eval()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=os.path.join(REPO, "models"))
+    p.add_argument("--out", default=os.path.join(REPO, "Tests", "NICCoreTests", "Fixtures", "models"))
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.models, "settings.json")) as f:
+        manifest = json.load(f)
+    files = sorted({n["weights"] for s in manifest["settings"] for n in (s.get("down"), s.get("up")) if n})
+    for name in files:
+        path = os.path.join(a.models, name)
+        arch, tensors = load(path)
+        net = rebuild(arch, tensors)
+        g = torch.Generator().manual_seed(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
+        h, w = INPUT_SIZE[(arch["kind"], arch["scale"])]
+        x = torch.rand(1, 1, h, w, generator=g)
+        with torch.no_grad():
+            y = net(x)
+        sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        out = os.path.join(a.out, os.path.splitext(name)[0] + ".safetensors")
+        save_file({"input": x.contiguous(), "output": y.contiguous()}, out,
+                  metadata={"weights": name, "weights_sha256": sha, "generator": "training/aicodec/make_model_golden.py"})
+        print(f"{out}: {tuple(x.shape)} -> {tuple(y.shape)}")
+
+
+if __name__ == "__main__":
+    main()
