@@ -61,11 +61,14 @@ def parse(argv=None):
                    help="step to start at with --init-from (default: the source's step)")
     p.add_argument("--N", type=int, default=64)
     p.add_argument("--M", type=int, default=96)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128, help="crop size (multiple of 64)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=256, help="crop size (multiple of 64; 128 is too small for the hyperprior, see README)")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-drop-frac", type=float, default=0.1, help="last fraction of the budget at reduced LR")
     p.add_argument("--lr-drop-factor", type=float, default=0.1)
+    p.add_argument("--lr-schedule", default=None,
+                   help="piecewise-constant multipliers of --lr as 'FRACTION:MULT,...' of --total-steps, e.g. "
+                        "'0.5:0.25,0.9:0.025' (overrides --lr-drop-frac/--lr-drop-factor)")
     p.add_argument("--clip-grad", type=float, default=1.0, help="gradient-norm clip (0 = off)")
     p.add_argument("--fid-weight", type=float, default=0.0, help="seed-004 feature-identity loss weight (0 = off)")
     p.add_argument("--level-sampling", choices=["perm", "batch"], default="perm",
@@ -85,8 +88,21 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
+def lr_milestones(a):
+    if a.lr_schedule:
+        ms = [tuple(float(v) for v in item.split(":")) for item in a.lr_schedule.split(",") if item.strip()]
+    else:
+        ms = [(1.0 - a.lr_drop_frac, a.lr_drop_factor)]
+    return sorted(ms)
+
+
 def lr_at(a, step):
-    return a.lr * (a.lr_drop_factor if step >= (1.0 - a.lr_drop_frac) * a.total_steps else 1.0)
+    """The learning rate is a function of the step and the planned budget only."""
+    mult = 1.0
+    for frac, m in lr_milestones(a):
+        if step >= frac * a.total_steps:
+            mult = m
+    return a.lr * mult
 
 
 STOP = {"flag": False, "sig": None}
@@ -234,7 +250,7 @@ def main(argv=None):
     acc_reset = lambda: {"n": 0, "loss": 0.0, "bpp": 0.0, "mse": 0.0, "fid": 0.0, "skipped": 0,
                          "lv": {l: [0, 0.0, 0.0] for l in range(L)}, "t": time.time(), "step": step}
     acc = acc_reset()
-    dropped = step >= (1.0 - a.lr_drop_frac) * a.total_steps
+    last_lr = lr_at(a, step)
     consecutive_bad = 0
     if a.val_at_start:
         run_val("start")
@@ -311,11 +327,11 @@ def main(argv=None):
         if time.time() - last_ckpt >= a.ckpt_minutes * 60:
             save()
             last_ckpt = time.time()
-        now_dropped = step >= (1.0 - a.lr_drop_frac) * a.total_steps
-        if time.time() - last_val >= a.val_minutes * 60 or (now_dropped and not dropped):
-            run_val("lr_drop" if now_dropped and not dropped else "periodic")
+        lr_changed = lr_at(a, step) != last_lr
+        if time.time() - last_val >= a.val_minutes * 60 or lr_changed:
+            run_val(f"lr_change_to_{lr_at(a, step):g}" if lr_changed else "periodic")
             last_val = time.time()
-        dropped = now_dropped
+        last_lr = lr_at(a, step)
 
     save()
     why = (f"signal {STOP['sig']}" if STOP["flag"] else
