@@ -18,7 +18,7 @@ struct SettingsCommand: ParsableCommand {
             }
             print("models: \(store.directory)")
             for s in store.manifest.settings {
-                let ranges = s.qualityRanges.map { "\($0.codec) \(fmt($0.low))-\(fmt($0.high))" }.joined(separator: ", ")
+                let ranges = s.qualityRanges.map { "\($0.codec) \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
                 print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(ranges)")
             }
         }

@@ -150,6 +150,47 @@ static void test_aidata(NicContext *ctx)
     EXPECT(nic_aidata_parse(ctx, bytes, written, &back) == NIC_ERROR_STRUCT_SIZE);
 }
 
+/* AI scaling with the installed models (share/nic of the test prefix): setting 2 is
+ * the x2 joint setting every release ships. */
+static void test_ai_scaling(NicContext *ctx)
+{
+    enum { W = 64, H = 48 };
+    uint8_t rgb[W * H * 3], small[(W / 2) * (H / 2) * 3], back[W * H * 3];
+    NicImage in, out, up;
+    NicAIData aidata;
+    NicUpscaleInfo info;
+    int sw = 0, sh = 0;
+    size_t i;
+    for (i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)((i * 7) % 251);
+    EXPECT(nic_downscaled_size(ctx, 2, W, H, &sw, &sh) == NIC_OK);
+    EXPECT(sw == W / 2 && sh == H / 2);
+    EXPECT(nic_downscaled_size(ctx, 9999, W, H, &sw, &sh) == NIC_ERROR_INVALID_ARGUMENT);
+    nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
+    in.planes[0] = rgb; in.strides[0] = W * 3;
+    nic_image_init(&out); out.format = NIC_PIXEL_FORMAT_RGB24; out.width = W / 2; out.height = H / 2;
+    out.planes[0] = small; out.strides[0] = (W / 2) * 3;
+    nic_aidata_init(&aidata);
+    EXPECT(nic_downscale(ctx, &in, 2, &out, &aidata) == NIC_OK);
+    EXPECT(aidata.setting_id == 2 && aidata.original_width == W && aidata.downscaled_height == H / 2);
+    EXPECT(nic_downscale(ctx, &in, 9999, &out, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+
+    nic_image_init(&up); up.format = NIC_PIXEL_FORMAT_RGB24; up.width = W; up.height = H;
+    up.planes[0] = back; up.strides[0] = W * 3;
+    memset(&info, 0, sizeof info); info.struct_size = sizeof info;
+    EXPECT(nic_upscale(ctx, &out, &aidata, &up) == NIC_OK);
+    EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK);
+    EXPECT(info.setting_id == 2 && info.used_aidata == 1 && info.fallback_reason == NULL);
+
+    EXPECT(nic_upscale(ctx, &out, NULL, &up) == NIC_OK);
+    EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK);
+    EXPECT(info.used_aidata == 0 && info.fallback_reason != NULL);
+
+    aidata.setting_id = 4242;
+    EXPECT(nic_upscale(ctx, &out, &aidata, &up) == NIC_OK);
+    EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK);
+    EXPECT(info.used_aidata == 0 && info.fallback_reason != NULL && strstr(info.fallback_reason, "4242") != NULL);
+}
+
 int main(void)
 {
     NicContext *ctx = NULL;
@@ -162,6 +203,7 @@ int main(void)
     test_resize_bad_input(ctx);
     test_resize_constant_yuv(ctx);
     test_aidata(ctx);
+    test_ai_scaling(ctx);
     nic_context_destroy(ctx);
     if (failures) {
         fprintf(stderr, "api_test: %d failure(s)\n", failures);

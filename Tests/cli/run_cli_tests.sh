@@ -1,5 +1,6 @@
 #!/bin/sh
-# Smoke tests of the installed `nic` tool: success paths and clear failures on bad input.
+# Smoke tests of the installed `nic` tool (with the installed models): success paths and
+# clear failures on bad input.
 set -eu
 nic="$1"
 dir=$(mktemp -d)
@@ -16,14 +17,47 @@ expect_failure() {
 "$nic" version | grep -q "^nic 0.1.0" || fail "nic version"
 "$nic" version --json | python3 -c "import json,sys; assert json.load(sys.stdin)['version'] == '0.1.0'"
 
-"$nic" demo --output-directory "$dir/demo" --json > "$dir/demo.json"
+"$nic" demo --output-directory "$dir/demo" --qualities 30 --qualities 60 --qualities 90 --json > "$dir/demo.json"
 python3 - "$dir/demo.json" <<'PY'
 import json, sys
-routes = json.load(open(sys.argv[1]))["routes"]
-assert routes["lanczos"]["psnr_db"] > 25 and routes["bicubic"]["psnr_db"] > 25, routes
+d = json.load(open(sys.argv[1]))
+assert len(d["ai"]) == 3 and len(d["bicubic"]) == 3, d
+assert all(p["psnr_db"] > 20 and p["bytes"] > 0 for p in d["ai"] + d["bicubic"]), d
 PY
 
 png="$dir/demo/original.png"
+
+# The still-image AI codec through the tool: every codec, AI data in the file, round trip.
+"$nic" settings --json | python3 -c "import json,sys; s=json.load(sys.stdin)['settings']; assert s and all('id' in x and 'scale' in x for x in s)"
+for ext in jpg webp png; do
+  "$nic" ai-encode "$png" "$dir/small.$ext" --quality 60 --scale 2 --json > "$dir/enc.json"
+  "$nic" info "$dir/small.$ext" --json | python3 -c "
+import json,sys; i=json.load(sys.stdin)
+assert i['ai_data_status'] == 'present' and i['width'] == 640 and i['original_width'] == 1280 and i['scale'] == 2, i"
+  "$nic" ai-decode "$dir/small.$ext" "$dir/back_$ext.png" --json 2> "$dir/stderr" | python3 -c "
+import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None and r['width'] == 1280, r"
+  [ ! -s "$dir/stderr" ] || fail "ai-decode of a clean $ext warned: $(cat "$dir/stderr")"
+done
+"$nic" downscale "$png" "$dir/for_x265.png" --codec x265 --quality 30 --scale 2
+"$nic" upscale "$dir/for_x265.png" "$dir/up.png" --json | python3 -c "import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None, r"
+"$nic" resize "$png" "$dir/plain_half.png" --scale 0.5
+"$nic" upscale "$dir/plain_half.png" "$dir/up2.png" --size 1280x720 2> "$dir/stderr" || fail "upscale without AI data failed"
+grep -q "no AI data" "$dir/stderr" || fail "upscale without AI data gave no warning"
+"$nic" upscale "$dir/plain_half.png" "$dir/up3.png" --size 1280x720 --method bicubic
+# Damaged AI data: decoding still succeeds, with a warning.
+python3 - "$dir/small.png" "$dir/damaged.png" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+i = data.index(b"nicai1:") + 20
+data[i] = ord("0") if data[i] != ord("0") else ord("1")
+open(sys.argv[2], "wb").write(bytes(data))
+PY
+"$nic" ai-decode "$dir/damaged.png" "$dir/damaged_out.png" 2> "$dir/stderr" || fail "damaged AI data broke decoding"
+grep -qi "warning" "$dir/stderr" || fail "damaged AI data gave no warning"
+expect_failure ai-encode "$png" "$dir/x.jpg" --setting 31337
+expect_failure ai-encode "$png" "$dir/x.bmp"
+expect_failure upscale "$png" "$dir/x.png" --setting 31337
+expect_failure settings --models /nonexistent
 "$nic" resize "$png" "$dir/half.png" --scale 0.5
 "$nic" resize "$png" "$dir/big.jpg" --size 1921x1081 --method lanczos --quality 80
 "$nic" resize "$dir/big.jpg" "$dir/back.png" --size 640x360 --threads 1

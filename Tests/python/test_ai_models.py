@@ -1,0 +1,57 @@
+"""AI downscale/upscale through the ctypes binding with the installed models
+(share/nic of the test prefix; setting 2 is the x2 joint setting every release ships)."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
+import nic  # noqa: E402
+
+
+def smooth_image(h=96, w=128):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([128 + 80 * np.sin(x / 9.0), 128 + 60 * np.cos(y / 7.0), 100 + 0.5 * x], axis=-1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255 ** 2 / mse)
+
+
+@pytest.fixture
+def ctx():
+    with nic.Context(threads=2) as c:
+        yield c
+
+
+def test_round_trip_uses_the_ai_data(ctx):
+    img = smooth_image()
+    small, aidata = ctx.downscale(img, 2)
+    assert small.shape == (48, 64, 3)
+    assert aidata["setting_id"] == 2 and aidata["original_width"] == 128
+    back, info = ctx.upscale(small, 128, 96, aidata)
+    assert info == {"setting_id": 2, "used_aidata": True, "fallback_reason": None}
+    assert psnr(img, back) > 30
+
+
+def test_serialized_ai_data_drives_upscaling(ctx):
+    small, aidata = ctx.downscale(smooth_image(), 2)
+    back, info = ctx.upscale(small, 128, 96, ctx.aidata_serialize(aidata))
+    assert info["used_aidata"]
+
+
+def test_mismatched_or_missing_ai_data_falls_back(ctx):
+    small, aidata = ctx.downscale(smooth_image(), 2)
+    _, info = ctx.upscale(small[:40], 128, 80, aidata)
+    assert not info["used_aidata"] and "40" in info["fallback_reason"]
+    _, info = ctx.upscale(small, 128, 96, None)
+    assert not info["used_aidata"] and info["fallback_reason"] == "no AI data"
+
+
+def test_unknown_setting_is_an_error_on_downscale(ctx):
+    with pytest.raises(nic.NicError) as e:
+        ctx.downscale(smooth_image(), 31337)
+    assert e.value.status == nic.NIC_ERROR_INVALID_ARGUMENT

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Builds the shipped model directory (models/) from finished training runs.
+
+  python3 training/aicodec/make_settings.py [--runs training/runs] [--out models] [--no-validate]
+
+The NN settings and their IDs are fixed here (IDs are carried in AI data, so they never change
+meaning). A setting whose runs have not finished is left out and reported. For every setting the
+weights go to OUT as fp32 safetensors (architecture in the metadata), and settings.json lists ID,
+scale, bucket, the codec quality ranges it serves, files with sha256, the training commands and
+the hold-out validation (real JPEG; ../shared/data/train hold-out, never trained on).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aicodec.export import write_net  # noqa: E402
+from aicodec.validate import evaluate, load_nets  # noqa: E402
+
+# Codec-quality buckets: JPEG/WebP quality, x264/x265 CRF.
+BUCKETS = {
+    "high": {"jpeg": [75, 100], "webp": [75, 100], "x264": [0, 23.99], "x265": [0, 25.99]},
+    "mid": {"jpeg": [45, 74.99], "webp": [45, 74.99], "x264": [24, 31.99], "x265": [26, 33.99]},
+    "low": {"jpeg": [1, 44.99], "webp": [1, 44.99], "x264": [32, 51], "x265": [34, 51]},
+}
+VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
+
+# id, name, kind, scale, bucket, joint run (down net), up-net run
+SETTINGS = [
+    (1, "x2-high", "joint", "2", "high", "x2_joint", "x2_high"),
+    (2, "x2-mid", "joint", "2", "mid", "x2_joint", "x2_mid"),
+    (3, "x2-low", "joint", "2", "low", "x2_joint", "x2_low"),
+    (4, "x1.5-high", "joint", "1.5", "high", "x15_joint", "x15_high"),
+    (5, "x1.5-mid", "joint", "1.5", "mid", "x15_joint", "x15_mid"),
+    (6, "x1.5-low", "joint", "1.5", "low", "x15_joint", "x15_low"),
+    (100, "x2-generic", "generic", "2", "any", None, "x2_generic"),
+]
+RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
+
+
+def finished(runs, name):
+    return name is not None and os.path.exists(os.path.join(runs, name, "final.pt"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default="training/runs")
+    p.add_argument("--out", default="models")
+    p.add_argument("--no-validate", action="store_true")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    entries, written = [], {}
+    for sid, name, kind, scale, bucket, joint, up_run in SETTINGS:
+        if not finished(a.runs, up_run) or (kind == "joint" and not finished(a.runs, joint)):
+            print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
+            continue
+        down, up, cfg = load_nets(os.path.join(a.runs, up_run, "final.pt"))
+        entry = {"id": sid, "name": name, "kind": kind, "scale": RATIONAL[scale], "bucket": bucket,
+                 "quality_ranges": BUCKETS.get(bucket, {}), "training": {"up": cfg.get("command")}}
+        if kind == "joint":
+            jdown, _, jcfg = load_nets(os.path.join(a.runs, joint, "final.pt"))
+            down = jdown
+            entry["training"]["down"] = jcfg.get("command")
+            entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
+        entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
+        if not a.no_validate:
+            routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
+            res = evaluate(down, up, scale, VALIDATION_QUALITIES[bucket], routes=routes,
+                           log=lambda s: print("  " + s, file=sys.stderr))
+            entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
+                                   "codec": "JPEG 4:2:0 via libjpeg (PIL); 'none' = no codec", **res}
+        entries.append(entry)
+        print(f"setting {sid} ({name}) ready", file=sys.stderr)
+    with open(os.path.join(a.out, "settings.json"), "w") as f:
+        json.dump({"format": "libnic-settings", "version": 1, "settings": entries}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {a.out}/settings.json with {len(entries)} settings")
+
+
+def net_file(written, net, filename, out):
+    if filename not in written:
+        info = write_net(net, os.path.join(out, filename))
+        written[filename] = {"weights": filename, "sha256": info["sha256"]}
+    return written[filename]
+
+
+if __name__ == "__main__":
+    main()
