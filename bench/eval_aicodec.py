@@ -57,6 +57,12 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_IMAGES = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "eval", "kodak"))
 DEFAULT_NIC = os.path.join(REPO, ".build", "release", "nic")
+
+
+def portable(path):
+    """A path as reports store it: relative to the repository (../shared/... beside it), so that
+    committed results name no machine-specific folder."""
+    return os.path.relpath(os.path.abspath(path), REPO) if path else path
 DEFAULT_OUT = os.path.join(REPO, "docs", "results")
 
 DEFAULT_LADDERS = {
@@ -844,17 +850,18 @@ def main():
         ss = sorted({tuple(r["small_size"]) for r in rows if r["codec"] == "none" and r["scale"] == s})
         small_sizes[s] = ", ".join(f"{w}x{h}" for w, h in ss)
     cwd = os.getcwd()
+    settings_json = dict(settings_json, model_dir=portable(settings_json.get("model_dir")))
     meta = {
         "command": shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), cwd)] + sys.argv[1:]),
         "cwd": os.path.relpath(cwd, REPO) if cwd.startswith(REPO) else cwd,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine(),
-        "nic": nic,
+        "nic": portable(nic),
         "nic_version": nic_version,
         "git": git_describe(),
         "ffmpeg": ff_version,
         "model_dir": settings_json.get("model_dir"),
-        "images": cfg.images,
+        "images": portable(cfg.images),
         "images_name": os.path.basename(os.path.normpath(cfg.images)),
         "n_images": len(images),
         "sizes": ", ".join(sizes),
