@@ -1,5 +1,4 @@
 import CNicAPI
-import FFGlue
 import NICCore
 
 // nic_downscale / nic_upscale: AI scaling of caller-owned planar images.
@@ -62,16 +61,9 @@ public func nic_upscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicIma
         var plan = try AIDecodePlan(found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
                                     options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
         if let storeProblem, plan.fallbackReason != nil { plan = plan.fallingBack(because: storeProblem) }
-        let image = try src.copy()
-        var result: PlanarImage
-        do {
-            result = try StillImageAICodec.upscale(image, plan: plan, store: store, device: ctx.device)
-        } catch let error as NICError {
-            guard case .model(let message) = error else { throw error }
-            plan = plan.fallingBack(because: message)
-            result = try StillImageAICodec.upscale(image, plan: plan, store: store, device: ctx.device)
-        }
-        dst.store(result)
+        let upscaled = try AIUpscaler.upscale(try src.copy(), plan: plan, store: store, device: ctx.device)
+        plan = upscaled.plan
+        dst.store(upscaled.image)
         var settingID = 0
         if case .network(let id) = plan.route { settingID = id }
         ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)

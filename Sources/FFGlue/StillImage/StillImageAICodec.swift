@@ -102,34 +102,12 @@ public enum StillImageAICodec {
                               device: ComputeDevice) throws -> DecodeResult {
         let found = findAIData(contents.metadataText)
         let image = contents.image
-        var plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
+        let plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
                                     manifest: store?.manifest, options: options)
         var record: AIDataRecord?
         if case .record(let r) = found { record = r }
-        let upscaled: PlanarImage
-        do {
-            upscaled = try upscale(image, plan: plan, store: store, device: device)
-        } catch let error as NICError {
-            // A missing or damaged model file must not stop playback: fall back to Lanczos.
-            guard case .model(let message) = error else { throw error }
-            plan = plan.fallingBack(because: message)
-            upscaled = try upscale(image, plan: plan, store: store, device: device)
-        }
-        return DecodeResult(image: upscaled, plan: plan, record: record)
-    }
-
-    /// Runs a plan.
-    public static func upscale(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?,
-                               device: ComputeDevice) throws -> PlanarImage {
-        switch plan.route {
-        case .classic(let method):
-            return try ImageResize.resized(image, width: plan.width, height: plan.height, method: method,
-                                           workers: device.workers)
-        case .network(let id):
-            guard let store else { throw NICError.model("no model directory for setting \(id)") }
-            let network = try store.network(try store.setting(id: id), .up)
-            return try AIScaler.scale(image, with: network, width: plan.width, height: plan.height, device: device)
-        }
+        let upscaled = try AIUpscaler.upscale(image, plan: plan, store: store, device: device)
+        return DecodeResult(image: upscaled.image, plan: upscaled.plan, record: record)
     }
 
     /// Interprets a metadata text: our record, a corrupt one, or unrelated text (= none).

@@ -1,0 +1,27 @@
+/// Carries out an AIDecodePlan: the chosen network or classic filter, to the plan's size.
+public enum AIUpscaler {
+    /// Upscales `image` by `plan`. A network that cannot be loaded (missing or damaged model
+    /// file) must not stop playback: the plan then falls back to Lanczos, and the returned
+    /// plan says why.
+    public static func upscale(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?,
+                               device: ComputeDevice) throws -> (image: PlanarImage, plan: AIDecodePlan) {
+        do {
+            return (try run(image, plan: plan, store: store, device: device), plan)
+        } catch NICError.model(let message) {
+            let fallback = plan.fallingBack(because: message)
+            return (try run(image, plan: fallback, store: store, device: device), fallback)
+        }
+    }
+
+    static func run(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?, device: ComputeDevice) throws -> PlanarImage {
+        switch plan.route {
+        case .classic(let method):
+            return try ImageResize.resized(image, width: plan.width, height: plan.height, method: method,
+                                           workers: device.workers)
+        case .network(let id):
+            guard let store else { throw NICError.model("no model directory for setting \(id)") }
+            let network = try store.network(try store.setting(id: id), .up)
+            return try AIScaler.scale(image, with: network, width: plan.width, height: plan.height, device: device)
+        }
+    }
+}
