@@ -42,4 +42,3 @@ func check(_ ret: Int32, _ what: String,
 }
 
 /// The message of the C library's current `errno`, for failing POSIX calls.
-func errnoString() -> String { String(cString: strerror(errno)) }

@@ -25,7 +25,7 @@ struct AIEncodeCommand: ParsableCommand {
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
-            try writeFile(result.bytes, path: output)
+            try writeFileBytes(result.bytes, path: output)
             report(result)
         }
     }

@@ -40,7 +40,7 @@ struct DemoCommand: ParsableCommand {
                 let back = try ImageResize.resized(try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
                                                    method: .bicubic, workers: device.workers)
                 bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
-                try writeBytes(encoded.bytes, outputDirectory + "/ai_q\(q).jpg")
+                try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
                 try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
                 try ImageFile.write(back, path: outputDirectory + "/bicubic_q\(q)_decoded.png")
             }
@@ -82,8 +82,6 @@ struct DemoCommand: ParsableCommand {
         }
         return nil
     }
-
-    func writeBytes(_ bytes: [UInt8], _ path: String) throws { try writeFile(bytes, path: path) }
 }
 
 func pad(_ n: Int, _ width: Int) -> String { String(repeating: " ", count: max(0, width - String(n).count)) + String(n) }

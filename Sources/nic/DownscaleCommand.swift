@@ -30,12 +30,11 @@ struct DownscaleCommand: ParsableCommand {
                 throw NICError.invalidArgument("unknown codec \(codecName); use jpeg, webp, x264 or x265")
             }
             // The small image is stored losslessly; the record says which codec will code it.
-            var options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting)
-            options.codec = small
+            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting)
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
-            try writeFile(result.bytes, path: output)
+            try writeFileBytes(result.bytes, path: output)
             if json {
                 var fields = result.record.jsonFields
                 fields["output"] = .string(output)
@@ -69,11 +68,4 @@ struct InfoCommand: ParsableCommand {
             for key in fields.keys.sorted() { print("\(key): \(fields[key]!.serialized)") }
         }
     }
-}
-
-/// Writes bytes to a file, as FFGlue does for images.
-func writeFile(_ bytes: [UInt8], path: String) throws {
-    guard let file = fopen(path, "wb") else { throw NICError.io("cannot create \(path)") }
-    defer { fclose(file) }
-    guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { throw NICError.io("cannot write \(path)") }
 }

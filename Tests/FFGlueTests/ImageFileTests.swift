@@ -193,7 +193,7 @@ final class ImageFileTests: XCTestCase {
 
     func testEmptyFileIsCorruptDataNamingTheFile() throws {
         let path = file("empty.png")
-        try writeBytes([], to: path)
+        try writeFileBytes([], path: path)
         XCTAssertThrowsError(try ImageFile.read(path: path)) { error in
             assertKind(error, "corruptData")
             XCTAssertTrue("\(error)".contains(path), "\(error)")
@@ -212,7 +212,7 @@ final class ImageFileTests: XCTestCase {
         let bytes = try ImageFile.encode(randomImage(.rgb24, width: 40, height: 30, seed: 7), format: .png)
         for length in [0, 1, 8, 16, 33, bytes.count / 2, bytes.count - 1] {
             let path = file("cut\(length).png")
-            try writeBytes(Array(bytes.prefix(length)), to: path)
+            try writeFileBytes(Array(bytes.prefix(length)), path: path)
             XCTAssertThrowsError(try ImageFile.read(path: path), "length \(length)") { error in
                 assertKind(error, "corruptData")
                 XCTAssertTrue("\(error)".contains(path), "\(error)")
@@ -255,7 +255,7 @@ final class ImageFileTests: XCTestCase {
 
     func testHugePNGHeaderIsDimensionsError() throws {
         let path = file("huge.png")
-        try writeBytes(pngHeader(width: 100_000, height: 100_000), to: path)
+        try writeFileBytes(pngHeader(width: 100_000, height: 100_000), path: path)
         XCTAssertThrowsError(try ImageFile.read(path: path)) { assertKind($0, "dimensions") }
         // Within FFmpeg's own limits but over ours: caught before any pixel is decoded.
         XCTAssertThrowsError(try ImageFile.read(data: pngHeader(width: 20_000, height: 1))) { assertKind($0, "dimensions") }
@@ -409,12 +409,6 @@ final class ImageFileTests: XCTestCase {
 
     private func be32(_ v: UInt32) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
     private func le32(_ v: UInt32) -> [UInt8] { [0, 8, 16, 24].map { UInt8(truncatingIfNeeded: v >> $0) } }
-
-    private func writeBytes(_ bytes: [UInt8], to path: String) throws {
-        guard let handle = fopen(path, "wb") else { throw NICError.io("cannot create \(path)") }
-        defer { fclose(handle) }
-        if !bytes.isEmpty { XCTAssertEqual(fwrite(bytes, 1, bytes.count, handle), bytes.count) }
-    }
 }
 
 /// Small deterministic generator (SplitMix64) so every run tests the same inputs.

@@ -47,7 +47,7 @@ final class StillImageAICodecTests: XCTestCase {
                      "x15_down.safetensors": network(kind: "down", inBlock: 3, outBlock: 2, ratio: [3, 2], seed: 3),
                      "x15_up.safetensors": network(kind: "up", inBlock: 2, outBlock: 3, ratio: [3, 2], seed: 4),
                      "generic_up.safetensors": network(kind: "up", inBlock: 1, outBlock: 2, ratio: [2, 1], seed: 5)]
-        for (name, bytes) in files { try writeFile(bytes, directory + "/" + name) }
+        for (name, bytes) in files { try writeFileBytes(bytes, path: directory + "/" + name) }
         func net(_ name: String) -> String { #"{"weights":"\#(name)","sha256":"\#(SHA256.hex(files[name]!))"}"# }
         let manifest = #"""
         {"format":"libnic-settings","version":1,"settings":[
@@ -55,13 +55,7 @@ final class StillImageAICodecTests: XCTestCase {
          {"id":2,"kind":"joint","scale":[3,2],"bucket":"mid","quality_ranges":{"jpeg":[1,100],"webp":[1,100]},"down":\#(net("x15_down.safetensors")),"up":\#(net("x15_up.safetensors"))},
          {"id":9,"kind":"generic","scale":[2,1],"bucket":"any","up":\#(net("generic_up.safetensors"))}]}
         """#
-        try writeFile(Array(manifest.utf8), directory + "/settings.json")
-    }
-
-    func writeFile(_ bytes: [UInt8], _ path: String) throws {
-        guard let f = fopen(path, "wb") else { throw NICError.io(path) }
-        fwrite(bytes, 1, bytes.count, f)
-        fclose(f)
+        try writeFileBytes(Array(manifest.utf8), path: directory + "/settings.json")
     }
 
     func decode(_ bytes: [UInt8], options: AIDecodePlan.Options = .init(), store: ModelStore? = nil) throws -> StillImageAICodec.DecodeResult {
@@ -127,7 +121,7 @@ final class StillImageAICodecTests: XCTestCase {
         let original = try TestPattern.make(width: 40, height: 40)
         let encoded = try StillImageAICodec.encode(original, options: .init(codec: .png, scale: 2), store: try ModelStore(directory: directory),
                                                    device: device)
-        try writeFile(Array(repeating: 7, count: 100), directory + "/x2_up.safetensors")
+        try writeFileBytes(Array(repeating: 7, count: 100), path: directory + "/x2_up.safetensors")
         let r = try decode(encoded.bytes)
         XCTAssertEqual(r.plan.route, .classic(.lanczos))
         XCTAssertTrue(r.plan.fallbackReason?.contains("sha256") ?? false, r.plan.fallbackReason ?? "")

@@ -43,7 +43,7 @@ public struct SafetensorsFile {
 
     /// Reads and parses a file, refusing files over `maxFileBytes`.
     public init(path: String) throws {
-        try self.init(bytes: try readFile(path, limit: SafetensorsFile.maxFileBytes))
+        try self.init(bytes: try readFileBytes(path: path, limit: SafetensorsFile.maxFileBytes))
     }
 
     private static func entry(_ name: String, _ value: JSONValue, payloadSize: Int) throws -> Entry {
@@ -95,24 +95,6 @@ public struct SafetensorsFile {
     }
 
     public func shape(_ name: String) -> [Int]? { entries[name]?.shape }
-}
-
-/// Reads a whole file, failing with `.io` when it cannot be opened and when it exceeds `limit` bytes.
-public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
-    guard let file = fopen(path, "rb") else {
-        throw NICError.io("cannot open \(path): \(String(cString: strerror(errno)))")
-    }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-        guard bytes.count <= limit else { throw NICError.io("\(path) is larger than \(limit) bytes") }
-    }
-    guard ferror(file) == 0 else { throw NICError.io("error reading \(path)") }
-    return bytes
 }
 
 extension SafetensorsFile {

@@ -31,7 +31,7 @@ public enum ModelLocator {
     /// The file mapped at `address` in this process (from /proc/self/maps): a shared
     /// library finds its own path this way without dladdr.
     public static func mappedFile(containing address: UnsafeRawPointer) -> String? {
-        guard let bytes = try? readFile("/proc/self/maps", limit: 16 << 20),
+        guard let bytes = try? readFileBytes(path: "/proc/self/maps", limit: 16 << 20),
               let text = String(validating: bytes, as: UTF8.self) else { return nil }
         let target = UInt(bitPattern: address)
         for line in text.split(separator: "\n") {

@@ -11,7 +11,7 @@ public final class ModelStore: Sendable {
     public init(directory: String) throws {
         self.directory = directory
         let text: [UInt8]
-        do { text = try readFile(directory + "/settings.json", limit: 1 << 20) } catch let error as NICError {
+        do { text = try readFileBytes(path: directory + "/settings.json", limit: 1 << 20) } catch let error as NICError {
             throw NICError.model("model directory \(directory) is unusable: \(error.message)")
         }
         manifest = try SettingsManifest(json: try JSONValue.parse(text))
@@ -37,7 +37,7 @@ public final class ModelStore: Sendable {
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
         let bytes: [UInt8]
-        do { bytes = try readFile(directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+        do { bytes = try readFileBytes(path: directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
             throw NICError.model("model file unusable: \(error.message)")
         }
         guard SHA256.hex(bytes) == file.sha256.lowercased() else {

@@ -1,17 +1,18 @@
+#if canImport(Glibc)
 import Glibc
-import NICCore
+#endif
 
-// Whole-file reads and writes with POSIX calls (FFGlue does not use Foundation).
+// Whole-file reads and writes with POSIX calls (library targets do not use Foundation).
 
 /// Reads a whole file, refusing more than `limit` bytes so that a huge file or an endless
 /// device (/dev/zero) cannot make us allocate without bound.
-func readFileBytes(path: String, limit: Int) throws -> [UInt8] {
+public func readFileBytes(path: String, limit: Int) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw NICError.io("cannot open '\(path)': \(errnoString())") }
     defer { close(fd) }
     var info = stat()
     if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) > limit {
-        throw NICError.invalidArgument("'\(path)' is \(info.st_size) bytes; images over \(limit) bytes are not read")
+        throw NICError.invalidArgument("'\(path)' is \(info.st_size) bytes; files over \(limit) bytes are not read")
     }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -23,14 +24,14 @@ func readFileBytes(path: String, limit: Int) throws -> [UInt8] {
             throw NICError.io("cannot read '\(path)': \(errnoString())")
         }
         guard bytes.count + count <= limit else {
-            throw NICError.invalidArgument("'\(path)' is larger than \(limit) bytes; such images are not read")
+            throw NICError.invalidArgument("'\(path)' is larger than \(limit) bytes; such files are not read")
         }
         bytes.append(contentsOf: chunk[0..<count])
     }
 }
 
 /// Writes `bytes` to `path` (created or truncated); removes the partial file on failure.
-func writeFileBytes(_ bytes: [UInt8], path: String) throws {
+public func writeFileBytes(_ bytes: [UInt8], path: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw NICError.io("cannot create '\(path)': \(errnoString())") }
     var written = 0
@@ -52,3 +53,5 @@ func writeFileBytes(_ bytes: [UInt8], path: String) throws {
         throw NICError.io("cannot write '\(path)': \(reason)")
     }
 }
+
+func errnoString() -> String { String(cString: strerror(errno)) }
