@@ -56,20 +56,38 @@ struct UpscaleRun {
 struct AIDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ai-decode",
-        abstract: "Decode an AI-encoded image, read its AI data and AI-upscale it (fallback: see docs/ai-data.md).")
+        abstract: "Decode an AI-encoded image or video, read its AI data and AI-upscale (fallback: see docs/ai-data.md).")
 
-    @Argument(help: "AI-encoded image.") var input: String
-    @Argument(help: "Output image (.png, .jpg, .webp).") var output: String
+    @Argument(help: "AI-encoded image or video.") var input: String
+    @Argument(help: "Output image (.png, .jpg, .webp) or video (.mp4, .mkv, .mov, .ts; .y4m for raw frames).") var output: String
     @Option(help: "Output size WIDTHxHEIGHT (default: the original size in the AI data).") var size: String?
     @Option(help: "Quality of a JPEG/WebP output.") var quality: Int?
+    @Option(help: "Video: output encoder, libx264 (default) or libx265.") var codec: String?
+    @OptionGroup var videoOptions: VideoEncoderOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
         try runReportingErrors {
+            if VideoAICodec.isVideoFile(input) { return try decodeVideo() }
             try UpscaleRun(input: input, output: output, size: size, settingOverride: nil, method: nil, quality: quality,
                            modelOptions: modelOptions, json: json).run()
         }
+    }
+}
+
+extension AIDecodeCommand {
+    func decodeVideo() throws {
+        let requested = try size.map { text -> (width: Int, height: Int) in
+            guard let s = parseSize(text) else { throw NICError.invalidArgument("--size must look like 1920x1080") }
+            return (width: s.0, height: s.1)
+        }
+        let options = VideoAICodec.DecodeOptions(size: requested,
+                                                 encoder: try videoOptions.settings(codec: codec, threads: modelOptions.threads))
+        let report = try VideoAICodec.decode(input: input, output: output, options: options,
+                                             store: try modelOptions.optionalStore(), device: try modelOptions.device(),
+                                             warn: printWarning)
+        if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 }
 

@@ -5,22 +5,26 @@ import NICCore
 struct AIEncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ai-encode",
-        abstract: "AI-downscale an image and code it (JPEG/WebP/PNG) with its AI data in the file's metadata.")
+        abstract: "AI-downscale an image or video and code it with its AI data (image metadata, or SEI per video frame).")
 
-    @Argument(help: "Input image.") var input: String
-    @Argument(help: "Output image (.jpg, .webp or .png).") var output: String
+    @Argument(help: "Input image or video.") var input: String
+    @Argument(help: "Output image (.jpg, .webp, .png) or video (.mp4, .mkv, .mov, .ts).") var output: String
     @Option(help: "Scale factor 2 or 1.5 (default: chosen from quality and resolution).") var scale: Double?
-    @Option(help: "jpeg, webp or png (default: from the output extension).") var codec: String?
+    @Option(help: "Images: jpeg, webp or png (default: from the output extension). Video: libx264 (default) or libx265.")
+    var codec: String?
     @Option(help: "Codec quality 1-100 for JPEG/WebP.") var quality: Int?
-    @Option(help: "NN setting ID (overrides --scale and the automatic choice).") var setting: Int?
+    @Option(help: "NN setting ID, or auto (default; overrides --scale when an ID).") var setting: String?
     @Option(help: "Content type: natural, screen or animation.") var content: String?
+    @OptionGroup var videoOptions: VideoEncoderOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
         try runReportingErrors {
+            let settingID = try parseSettingChoice(setting)
+            if VideoAICodec.isVideoFile(input) { return try encodeVideo(settingID: settingID) }
             let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
-            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
+            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: settingID,
                                                           contentType: try parseContent(content))
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
@@ -28,6 +32,16 @@ struct AIEncodeCommand: ParsableCommand {
             try writeFileBytes(result.bytes, path: output)
             report(result)
         }
+    }
+
+    func encodeVideo(settingID: Int?) throws {
+        let options = VideoAICodec.EncodeOptions(
+            scale: scale, settingID: settingID,
+            encoder: try videoOptions.settings(codec: codec ?? "libx264", threads: modelOptions.threads),
+            contentType: try parseContent(content))
+        let report = try VideoAICodec.encode(input: input, output: output, options: options, store: try modelOptions.store(),
+                                             device: try modelOptions.device(), warn: printWarning)
+        if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 
     func report(_ r: StillImageAICodec.EncodeResult) {
@@ -61,6 +75,13 @@ func resolveCodec(_ name: String?, output: String,
         throw NICError.invalidArgument("codec \(codec.rawValue) is not possible here; use one of \(allowed.map(\.rawValue).joined(separator: ", "))")
     }
     return codec
+}
+
+/// `--setting`: an ID, or auto / absent for the automatic choice.
+func parseSettingChoice(_ text: String?) throws -> Int? {
+    guard let text, text.lowercased() != "auto" else { return nil }
+    guard let id = Int(text), id > 0 else { throw NICError.invalidArgument("--setting must be a setting ID or auto") }
+    return id
 }
 
 func parseContent(_ name: String?) throws -> AIDataRecord.ContentType {

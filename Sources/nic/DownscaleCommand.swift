@@ -47,13 +47,15 @@ struct DownscaleCommand: ParsableCommand {
 }
 
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "Show an image's size and AI data.")
+    static let configuration = CommandConfiguration(commandName: "info",
+                                                    abstract: "Show an image's size and AI data, or a video's AI data per frame.")
 
-    @Argument(help: "Image file.") var input: String
+    @Argument(help: "Image or video file.") var input: String
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
         try runReportingErrors {
+            if VideoAICodec.isVideoFile(input) { return try showVideo() }
             let contents = try ImageFile.readWithMetadata(path: input)
             var fields: [String: JSONValue] = ["file": .string(input), "width": .number(Double(contents.image.width)),
                                                "height": .number(Double(contents.image.height))]
@@ -66,6 +68,54 @@ struct InfoCommand: ParsableCommand {
             }
             if json { print(JSONValue.object(fields).serialized); return }
             for key in fields.keys.sorted() { print("\(key): \(fields[key]!.serialized)") }
+        }
+    }
+}
+
+extension InfoCommand {
+    func showVideo() throws {
+        var summary = (frames: 0, withAIData: 0, corrupt: 0)
+        let info = try VideoAICodec.inspect(input, warn: printWarning) { frame in
+            summary.frames += 1
+            switch frame.found {
+            case .record: summary.withAIData += 1
+            case .corrupt: summary.corrupt += 1
+            case .none: break
+            }
+            if !json { print("pts \(frame.pts): \(frame.found.jsonFields["ai_data_status"]!.serialized)") }
+        }
+        if !json {
+            print("\(input): \(info.codecName) \(info.width)x\(info.height), \(summary.frames) frames, \(summary.withAIData) with AI data, \(summary.corrupt) corrupt")
+            return
+        }
+        let frames: [JSONValue] = info.frames.map { frame in
+            var fields = frame.found.jsonFields
+            fields["pts"] = .number(Double(frame.pts))
+            fields["time"] = frame.seconds.isNaN ? .null : .number(rounded(frame.seconds, 6))
+            fields["width"] = .number(Double(frame.width))
+            fields["height"] = .number(Double(frame.height))
+            return .object(fields)
+        }
+        let fields: [String: JSONValue] = [
+            "file": .string(input), "kind": .string("video"), "format": .string(info.formatName),
+            "codec": .string(info.codecName), "width": .number(Double(info.width)), "height": .number(Double(info.height)),
+            "frame_rate": .number(rounded(info.frameRate, 4)), "streams": .number(Double(info.streamCount)),
+            "frame_count": .number(Double(info.frames.count)),
+            "frames_with_ai_data": .number(Double(summary.withAIData)), "frames": .array(frames)]
+        print(JSONValue.object(fields).serialized)
+    }
+}
+
+extension AIDecodePlan.Found {
+    /// `ai_data_status` plus the record's fields when there is one.
+    var jsonFields: [String: JSONValue] {
+        switch self {
+        case .none: return ["ai_data_status": .string("absent")]
+        case .corrupt(let why): return ["ai_data_status": .string("corrupt: \(why)")]
+        case .record(let r):
+            var fields = r.jsonFields
+            fields["ai_data_status"] = .string("present")
+            return fields
         }
     }
 }

@@ -156,6 +156,7 @@ class ScalerNet(nn.Module):
         self.kind, self.scale, self.slope = kind, scale, slope
         self.r_in, self.r_out = SHUFFLE[(kind, scale)]
         self.width = width or DEFAULT_WIDTH[(kind, scale)]
+        self.depth = depth
         chans = [self.r_in ** 2] + [self.width] * (depth - 1) + [self.r_out ** 2]
         self.convs = nn.ModuleList(
             nn.Conv2d(a, b, 3, 1, 1, bias=True) for a, b in zip(chans[:-1], chans[1:]))

@@ -56,6 +56,8 @@ def parse():
     p.add_argument("--init", default=None, help="run directory (or .pt) to start from (finetune: required)")
     p.add_argument("--down-width", type=int, default=None)
     p.add_argument("--up-width", type=int, default=None)
+    p.add_argument("--down-depth", type=int, default=4, help="conv layers of the down net")
+    p.add_argument("--up-depth", type=int, default=4, help="conv layers of the up net")
     p.add_argument("--kappa", type=float, default=0.8, help="weight of log(rate proxy)")
     p.add_argument("--w-struct", type=float, default=0.05, help="weight of log(MSE_struct + tau)")
     p.add_argument("--tau-db", type=float, default=40.0, help="tau = MSE at this PSNR: structural slack")
@@ -164,17 +166,20 @@ def main():
     cfg["command"] = "python3 training/aicodec/train.py " + " ".join(sys.argv[1:])
     cfg["torch"] = torch.__version__
 
-    down = ScalerNet("down", a.scale, a.down_width)
-    up = ScalerNet("up", a.scale, a.up_width)
+    down = ScalerNet("down", a.scale, a.down_width, a.down_depth)
+    up = ScalerNet("up", a.scale, a.up_width, a.up_depth)
     if a.init:
         st = load_models(a.init)
         if "down" in st and a.mode != "generic":
-            down = ScalerNet("down", a.scale, st["config"].get("down_width") or None)
+            down = ScalerNet("down", a.scale, st["config"].get("down_width") or None,
+                             st["config"].get("down_depth", 4))
             down.load_state_dict(st["down"])
         if "up" in st:
-            up = ScalerNet("up", a.scale, st["config"].get("up_width") or None)
+            up = ScalerNet("up", a.scale, st["config"].get("up_width") or None,
+                           st["config"].get("up_depth", 4))
             up.load_state_dict(st["up"])
     cfg["down_width"], cfg["up_width"] = down.width, up.width
+    cfg["down_depth"], cfg["up_depth"] = down.depth, up.depth
     cfg["down_macs_per_lr_pixel"] = down.macs_per_lr_pixel()
     cfg["up_macs_per_lr_pixel"] = up.macs_per_lr_pixel()
 

@@ -37,9 +37,9 @@ def load_nets(path):
                 break
     st = torch.load(path, map_location="cpu", weights_only=False)
     cfg = st["config"]
-    down = ScalerNet("down", cfg["scale"], cfg.get("down_width"))
+    down = ScalerNet("down", cfg["scale"], cfg.get("down_width"), cfg.get("down_depth", 4))
     down.load_state_dict(st["down"])
-    up = ScalerNet("up", cfg["scale"], cfg.get("up_width"))
+    up = ScalerNet("up", cfg["scale"], cfg.get("up_width"), cfg.get("up_depth", 4))
     up.load_state_dict(st["up"])
     return down.eval(), up.eval(), cfg
 

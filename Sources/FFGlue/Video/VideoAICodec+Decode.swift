@@ -1,0 +1,128 @@
+import CFFmpeg
+import NICCore
+
+extension VideoAICodec {
+    public struct DecodeOptions: Sendable {
+        /// Output size; nil takes the original size from the first frame's AI data (else 2x).
+        public var size: (width: Int, height: Int)?
+        public var encoder: VideoEncoderSettings
+        /// Generic AI setting (else Lanczos) for frames the AI data cannot drive.
+        public var allowGenericFallback: Bool
+        public var forcedMethod: ResizeMethod?
+        public var forcedSetting: Int?
+        public init(size: (width: Int, height: Int)? = nil, encoder: VideoEncoderSettings = .init(),
+                    allowGenericFallback: Bool = true, forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil) {
+            self.size = size; self.encoder = encoder; self.allowGenericFallback = allowGenericFallback
+            self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting
+        }
+    }
+
+    /// Device side: decodes `input`, upscales every frame by its AI data and encodes `output`
+    /// (MP4/MKV/... with the other streams copied, or raw frames for .y4m).
+    ///
+    /// A frame without AI data keeps the last AI data seen; frames before the first one take
+    /// the fallback (docs/ai-data.md §4). Corrupt records are reported and skipped.
+    public static func decode(input path: String, output: String, options: DecodeOptions, store: ModelStore?,
+                              device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
+        let start = monotonicSeconds()
+        let size = try outputSize(path, options: options, device: device, output: output, warn: warn)
+        let input = try VideoInput(path: path, threads: device.threads, warn: warn)
+        let writer = try VideoOutput(path: output, input: input, width: size.width, height: size.height,
+                                     settings: options.encoder, warn: warn)
+        let parameters = input.videoStream.pointee.codecpar.pointee
+        var report = Report(inputWidth: Int(parameters.width), inputHeight: Int(parameters.height),
+                            outputWidth: size.width, outputHeight: size.height)
+        var tracker = AIDataTracker(warn: warn)
+        var reasonsSeen = Set<String>()
+        let planOptions = AIDecodePlan.Options(size: size, allowGenericFallback: options.allowGenericFallback,
+                                               forcedMethod: options.forcedMethod, forcedSetting: options.forcedSetting)
+        try input.run(frame: { frame in
+            let found = tracker.update(with: AIDataSEI.find(in: frame), pts: frame.pointee.pts)
+            let image = try yuv420pImage(frame)
+            let plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
+                                        manifest: store?.manifest, options: planOptions)
+            let t0 = monotonicSeconds()
+            let upscaled = try AIUpscaler.upscale(image, plan: plan, store: store, device: device)
+            report.scalingSeconds += monotonicSeconds() - t0
+            let route = upscaled.plan.routeName
+            if let reason = upscaled.plan.fallbackReason, reasonsSeen.insert(reason).inserted {
+                warn("\(path): frame at pts \(frame.pointee.pts): \(reason); upscaled with \(route) (reported once)")
+            }
+            report.routes[route, default: 0] += 1
+            var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(upscaled.image, like: frame)
+            defer { av_frame_free(&out) }
+            try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
+            report.frames += 1
+        }, otherPacket: { try writer.copy($0, from: input) })
+        try writer.finish()
+        if !writer.droppedStreams.isEmpty {
+            warn("\(output): raw frames hold video only; \(writer.droppedStreams.count) other stream(s) not written")
+        }
+        report.copiedStreams = input.streamCount - 1 - writer.droppedStreams.count
+        report.droppedStreams = writer.droppedStreams.count
+        report.videoBytes = writer.videoBytes
+        report.seconds = monotonicSeconds() - start
+        return report
+    }
+
+    /// The requested size, else the original size in the first frame's AI data, else twice
+    /// the coded size; made even for 4:2:0 encoders.
+    static func outputSize(_ path: String, options: DecodeOptions, device: ComputeDevice, output: String,
+                           warn: @escaping (String) -> Void) throws -> (width: Int, height: Int) {
+        var size = options.size
+        if size == nil {
+            let probe = try VideoInput(path: path, threads: device.threads, warn: { _ in })
+            size = try probe.firstFrame { frame -> (width: Int, height: Int) in
+                if case .record(let r) = AIDataSEI.find(in: frame) { return (r.originalWidth, r.originalHeight) }
+                return (2 * Int(frame.pointee.width), 2 * Int(frame.pointee.height))
+            }
+            guard size != nil else { throw NICError.corruptData("\(path): no video frame could be decoded") }
+        }
+        try ImageLimits.check(width: size!.width, height: size!.height)
+        if output.lowercased().hasSuffix(".y4m") { return size! }
+        let even = evenSize(size!.width, size!.height)
+        if even != size! {
+            warn("\(output): 4:2:0 video needs even sizes; writing \(even.width)x\(even.height) instead of \(size!.width)x\(size!.height)")
+        }
+        return even
+    }
+}
+
+/// The AI data in force for each frame: a frame without AI data keeps the last record seen,
+/// a corrupt record is reported and does not replace it.
+struct AIDataTracker {
+    private(set) var last: AIDataRecord?
+    private var firstProblem: String?
+    private var corruptCount = 0
+    let warn: (String) -> Void
+
+    init(warn: @escaping (String) -> Void) { self.warn = warn }
+
+    mutating func update(with found: AIDecodePlan.Found, pts: Int64) -> AIDecodePlan.Found {
+        switch found {
+        case .record(let record):
+            last = record
+        case .corrupt(let message):
+            corruptCount += 1
+            if corruptCount <= 3 {
+                let more = corruptCount == 3 ? "; further corrupt records are not reported" : ""
+                warn("frame at pts \(pts): skipped corrupt AI data (\(message))\(more)")
+            }
+            if last == nil { firstProblem = message }
+        case .none:
+            break
+        }
+        if let last { return .record(last) }
+        return firstProblem.map { .corrupt($0) } ?? .none
+    }
+}
+
+extension AIDecodePlan {
+    /// "setting 3", "lanczos", "bicubic": how frames went, for reports.
+    public var routeName: String {
+        switch route {
+        case .network(let id): return "setting \(id)"
+        case .classic(let method): return method.rawValue
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import CFFmpeg
+import Glibc
+import NICCore
+
+/// The AI codec for video (seed 000 on streams): the server side AI-downscales every frame,
+/// encodes with H.264/HEVC and puts each frame's AI data in an SEI message of its access
+/// unit; the device side decodes, reads each frame's AI data, AI-upscales and re-encodes.
+/// Every other stream is copied unchanged.
+public enum VideoAICodec {
+    public struct EncodeOptions: Sendable {
+        /// Scale factor 2 or 1.5; nil chooses from rate and resolution.
+        public var scale: Double?
+        /// NN setting; nil chooses one (`auto`).
+        public var settingID: Int?
+        public var encoder: VideoEncoderSettings
+        public var contentType: AIDataRecord.ContentType
+        public init(scale: Double? = nil, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
+                    contentType: AIDataRecord.ContentType = .unspecified) {
+            self.scale = scale; self.settingID = settingID; self.encoder = encoder; self.contentType = contentType
+        }
+    }
+
+    /// What a video job did, for reports.
+    public struct Report: Sendable {
+        public var frames = 0
+        public var inputWidth = 0, inputHeight = 0
+        public var outputWidth = 0, outputHeight = 0
+        /// Frames per route: "setting 3", "lanczos", ...
+        public var routes: [String: Int] = [:]
+        public var copiedStreams = 0
+        public var droppedStreams = 0
+        public var videoBytes = 0
+        /// Wall-clock seconds of the whole job and of the AI scaling inside it.
+        public var seconds = 0.0
+        public var scalingSeconds = 0.0
+        public var setting: NNSetting?
+    }
+
+    /// Server side: `input` → AI-downscaled H.264/HEVC `output` with AI data per frame.
+    public static func encode(input path: String, output: String, options: EncodeOptions, store: ModelStore,
+                              device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
+        let start = monotonicSeconds()
+        let input = try VideoInput(path: path, threads: device.threads, warn: warn)
+        let parameters = input.videoStream.pointee.codecpar.pointee
+        let (width, height) = (Int(parameters.width), Int(parameters.height))
+        let setting = try chooseSetting(options, input: input, width: width, height: height, store: store)
+        let network = try store.network(setting, .down)
+        let small = evenSize(network.outputLength(width), network.outputLength(height))
+        let output = try VideoOutput(path: output, input: input, width: small.width, height: small.height,
+                                     settings: options.encoder, warn: warn)
+        guard output.seiCodec != nil else {
+            throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use --codec libx264 or libx265")
+        }
+        let record = AIDataRecord(
+            settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+            scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: width, originalHeight: height,
+            downscaledWidth: small.width, downscaledHeight: small.height,
+            codec: output.seiCodec == .hevc ? .hevc : .h264, qualityKind: qualityKind(options.encoder),
+            qualityValue: qualityValue(options.encoder), contentType: options.contentType,
+            flags: [.lumaOnly, .genericFallbackAllowed])
+        var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
+                            setting: setting)
+        var warnedResize = false
+        try input.run(frame: { frame in
+            var image = try yuv420pImage(frame)
+            if image.width != width || image.height != height {
+                if !warnedResize {
+                    warn("\(path): the video changes size mid-stream to \(image.width)x\(image.height); such frames are resized to \(width)x\(height) first")
+                    warnedResize = true
+                }
+                image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
+            }
+            let t0 = monotonicSeconds()
+            let scaled = try AIScaler.scale(image, with: network, width: small.width, height: small.height, device: device)
+            report.scalingSeconds += monotonicSeconds() - t0
+            var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
+            defer { av_frame_free(&out) }
+            try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
+            report.frames += 1
+        }, otherPacket: { try output.copy($0, from: input) })
+        try output.finish()
+        report.routes["setting \(setting.id)"] = report.frames
+        report.copiedStreams = input.streamCount - 1 - output.droppedStreams.count
+        report.droppedStreams = output.droppedStreams.count
+        report.videoBytes = output.videoBytes
+        report.seconds = monotonicSeconds() - start
+        return report
+    }
+
+    static func chooseSetting(_ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
+                              store: ModelStore) throws -> NNSetting {
+        if let id = o.settingID {
+            let setting = try store.setting(id: id)
+            guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(id) has no down network") }
+            return setting
+        }
+        let codec = o.encoder.encoder == "libx265" ? "x265" : "x264"
+        var bitsPerPixel: Double?
+        if let bitRate = o.encoder.bitRate {
+            let fps = av_q2d(input.frameRate)
+            bitsPerPixel = Double(bitRate) / max(1, fps) / Double(width * height)
+        }
+        let request = SettingSelector.Request(
+            codec: codec, quality: o.encoder.crf ?? bitsPerPixel.map { estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2) },
+            scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
+            contentType: o.contentType)
+        return try SettingSelector(manifest: store.manifest).select(request)
+    }
+
+    /// The CRF an x264/x265 encode of the downscaled video will roughly settle at for a
+    /// target rate: about 0.1 bit per coded pixel at CRF 23 on typical camera content, and
+    /// half the bits for every 6 CRF steps. Used only to pick the quality bucket.
+    static func estimatedCRF(bitsPerOriginalPixel bpp: Double, scale: Double) -> Double {
+        let perCodedPixel = max(1e-6, bpp * scale * scale)
+        return min(51, max(0, 23 - 6 * log2(perCodedPixel / 0.1)))
+    }
+
+    static func qualityKind(_ e: VideoEncoderSettings) -> AIDataRecord.QualityKind {
+        e.bitRate != nil ? .bitrateKbps : e.crf != nil ? .crf : .unspecified
+    }
+
+    static func qualityValue(_ e: VideoEncoderSettings) -> Int32 {
+        if let bitRate = e.bitRate { return Int32(clamping: max(1, bitRate / 1000)) }
+        if let crf = e.crf { return Int32((crf * 100).rounded()) }
+        return 0
+    }
+}

@@ -1,0 +1,291 @@
+import CFFmpeg
+import NICCore
+
+/// How the output video stream is coded.
+public struct VideoEncoderSettings: Sendable {
+    /// An FFmpeg encoder name such as libx264 or libx265; nil picks libx264, or raw frames
+    /// for a .y4m output.
+    public var encoder: String?
+    /// Constant rate factor; used when no bit rate is given (default: the encoder's own).
+    public var crf: Double?
+    /// Target bit rate in bits per second.
+    public var bitRate: Int?
+    /// Encoder speed preset (x264/x265 names such as veryfast or medium).
+    public var preset: String?
+    /// Encoder threads; 0 lets the encoder decide.
+    public var threads: Int
+
+    public init(encoder: String? = nil, crf: Double? = nil, bitRate: Int? = nil, preset: String? = nil, threads: Int = 0) {
+        self.encoder = encoder; self.crf = crf; self.bitRate = bitRate; self.preset = preset; self.threads = threads
+    }
+}
+
+/// The writing half of every video job: encodes the processed video frames (with AI data as
+/// SEI when asked) and muxes them with the input's other streams copied unchanged, keeping
+/// timestamps, frame rate, colour properties, dispositions and metadata.
+final class VideoOutput {
+    let path: String
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var encoder: UnsafeMutablePointer<AVCodecContext>?
+    private var videoOut: UnsafeMutablePointer<AVStream>!
+    private let inputVideoTimeBase: AVRational
+    /// Output stream index for each copied input stream.
+    private var copiedStreams: [Int: Int] = [:]
+    /// Input streams not written because the output holds raw frames only.
+    private(set) var droppedStreams: [Int] = []
+    private(set) var seiCodec: AIDataSEI.Codec?
+    /// Per pts: the SEI to insert and the frame duration, until its packet comes out.
+    private var pending: [Int64: (sei: [UInt8]?, duration: Int64)] = [:]
+    private var lastPTS: Int64 = .min
+    private var headerWritten = false
+    private let warn: (String) -> Void
+    private(set) var framesWritten = 0
+    private(set) var videoBytes = 0
+
+    /// `width` x `height` is the size of the frames `write` will get, in yuv420p.
+    init(path: String, input: VideoInput, width: Int, height: Int, settings: VideoEncoderSettings,
+         warn: @escaping (String) -> Void) throws {
+        self.path = path
+        self.warn = warn
+        inputVideoTimeBase = input.videoStream.pointee.time_base
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&context, nil, nil, path),
+                  "\(path): cannot tell the output format from the name (use .mp4, .mkv, .mov, .ts or .y4m)",
+                  otherwise: NICError.invalidArgument)
+        guard let context else { throw NICError.internal("no output context") }
+        format = context
+        let rawFrames = String(cString: context.pointee.oformat.pointee.name) == "yuv4mpegpipe"
+        do {
+            let (codec, sei) = try VideoOutput.openEncoder(
+                settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
+            encoder = codec
+            seiCodec = sei
+            guard let stream = avformat_new_stream(context, nil) else { throw NICError.outOfMemory("cannot add a stream") }
+            videoOut = stream
+            try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "cannot set stream parameters")
+            // Y4M has no timestamps: its header states the rate as 1 / time base.
+            stream.pointee.time_base = rawFrames ? av_inv_q(input.frameRate) : codec.pointee.time_base
+            stream.pointee.avg_frame_rate = input.frameRate
+            stream.pointee.disposition = input.videoStream.pointee.disposition
+            av_dict_copy(&stream.pointee.metadata, input.videoStream.pointee.metadata, 0)
+            try addCopiedStreams(input, rawFrames: rawFrames)
+            av_dict_copy(&context.pointee.metadata, input.format.pointee.metadata, 0)
+            try openFile()
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    private func close() {
+        if let format {
+            if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&format.pointee.pb) }
+            avformat_free_context(format)
+        }
+        format = nil
+        avcodec_free_context(&encoder)
+    }
+
+    private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
+                                    output: UnsafeMutablePointer<AVFormatContext>)
+        throws -> (UnsafeMutablePointer<AVCodecContext>, AIDataSEI.Codec?) {
+        let name = s.encoder ?? (rawFrames ? "wrapped_avframe" : "libx264")
+        if rawFrames && name != "wrapped_avframe" {
+            throw NICError.invalidArgument("a .y4m output holds raw frames; --codec does not apply")
+        }
+        guard let codec = avcodec_find_encoder_by_name(name), av_codec_is_encoder(codec) != 0,
+              codec.pointee.type == AVMEDIA_TYPE_VIDEO else {
+            throw NICError.unsupportedFormat("this FFmpeg build has no video encoder named \(name)")
+        }
+        guard let context = avcodec_alloc_context3(codec) else { throw NICError.outOfMemory("cannot allocate the encoder") }
+        var owned: UnsafeMutablePointer<AVCodecContext>? = context
+        do {
+            try configure(context, s, input: input, width: width, height: height, output: output)
+            try check(avcodec_open2(context, codec, nil), "cannot open the \(name) encoder for \(width)x\(height)",
+                      otherwise: NICError.invalidArgument)
+        } catch {
+            avcodec_free_context(&owned)
+            throw error
+        }
+        let sei: AIDataSEI.Codec? = codec.pointee.id == AV_CODEC_ID_H264 ? .h264 : codec.pointee.id == AV_CODEC_ID_HEVC ? .hevc : nil
+        return (context, sei)
+    }
+
+    private static func configure(_ c: UnsafeMutablePointer<AVCodecContext>, _ s: VideoEncoderSettings, input: VideoInput,
+                                  width: Int, height: Int, output: UnsafeMutablePointer<AVFormatContext>) throws {
+        let source = input.videoStream.pointee.codecpar.pointee
+        c.pointee.width = Int32(width)
+        c.pointee.height = Int32(height)
+        c.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        c.pointee.time_base = input.videoStream.pointee.time_base
+        c.pointee.framerate = input.frameRate
+        c.pointee.sample_aspect_ratio = source.sample_aspect_ratio
+        c.pointee.color_range = AVCOL_RANGE_MPEG   // frames are converted to limited range
+        c.pointee.color_primaries = source.color_primaries
+        c.pointee.color_trc = source.color_trc
+        c.pointee.colorspace = source.color_space
+        c.pointee.chroma_sample_location = source.chroma_location
+        c.pointee.thread_count = Int32(max(0, s.threads))
+        if output.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
+            c.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
+        }
+        if let bitRate = s.bitRate {
+            c.pointee.bit_rate = Int64(bitRate)
+        } else if let crf = s.crf {
+            try setOption(c, "crf", "\(crf)")
+        }
+        if let preset = s.preset { try setOption(c, "preset", preset) }
+        if String(cString: avcodec_get_name(c.pointee.codec_id)) == "hevc", av_opt_find(c.pointee.priv_data, "x265-params", nil, 0, 0) != nil {
+            _ = av_opt_set(c.pointee.priv_data, "x265-params", "log-level=error", 0)
+        }
+    }
+
+    private static func setOption(_ c: UnsafeMutablePointer<AVCodecContext>, _ key: String, _ value: String) throws {
+        guard let priv = c.pointee.priv_data, av_opt_find(priv, key, nil, 0, 0) != nil else {
+            throw NICError.invalidArgument("the encoder has no option \(key)")
+        }
+        try check(av_opt_set(priv, key, value, 0), "encoder option \(key)=\(value)", otherwise: NICError.invalidArgument)
+    }
+
+    /// Adds an output stream for every input stream except the processed video one.
+    private func addCopiedStreams(_ input: VideoInput, rawFrames: Bool) throws {
+        guard let format else { return }
+        for i in 0..<input.streamCount where i != input.videoIndex {
+            let source = input.format.pointee.streams[i]!
+            if rawFrames { droppedStreams.append(i); continue }
+            let id = source.pointee.codecpar.pointee.codec_id
+            if avformat_query_codec(format.pointee.oformat, id, FF_COMPLIANCE_NORMAL) != 1 {
+                let kind = av_get_media_type_string(source.pointee.codecpar.pointee.codec_type).map { String(cString: $0) } ?? "data"
+                throw NICError.unsupportedFormat(
+                    "\(path): the \(String(cString: format.pointee.oformat.pointee.name)) container cannot hold input stream \(i) (\(kind), \(String(cString: avcodec_get_name(id)))); use .mkv to keep it")
+            }
+            guard let stream = avformat_new_stream(format, nil) else { throw NICError.outOfMemory("cannot add a stream") }
+            try check(avcodec_parameters_copy(stream.pointee.codecpar, source.pointee.codecpar), "cannot copy stream parameters")
+            stream.pointee.codecpar.pointee.codec_tag = 0
+            stream.pointee.time_base = source.pointee.time_base
+            stream.pointee.disposition = source.pointee.disposition
+            av_dict_copy(&stream.pointee.metadata, source.pointee.metadata, 0)
+            copiedStreams[i] = Int(stream.pointee.index)
+        }
+    }
+
+    private func openFile() throws {
+        guard let format else { return }
+        if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+            try check(avio_open(&format.pointee.pb, path, AVIO_FLAG_WRITE), "\(path): cannot create the file",
+                      otherwise: NICError.io)
+        }
+        try check(avformat_write_header(format, nil), "\(path): cannot write the container header")
+        headerWritten = true
+    }
+
+    /// Encodes one yuv420p frame of the size given at init. `frame.pts` is in the input video
+    /// stream's time base; `aiData` becomes this frame's SEI.
+    func write(_ frame: UnsafeMutablePointer<AVFrame>, aiData: AIDataRecord?, inputDuration: Int64) throws {
+        guard let encoder else { return }
+        var pts = frame.pointee.pts == nic_av_nopts_value() ? lastPTS &+ max(1, inputDuration) : frame.pointee.pts
+        if lastPTS != .min && pts <= lastPTS {
+            warn("\(path): input timestamps go backwards at pts \(pts); renumbered to keep every frame")
+            pts = lastPTS + 1
+        }
+        lastPTS = pts
+        frame.pointee.pts = pts
+        frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        var sei: [UInt8]?
+        if let aiData {
+            guard let seiCodec else { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
+            sei = try AIDataSEI.nalUnit(aiData, codec: seiCodec)
+        }
+        pending[pts] = (sei, max(1, inputDuration))
+        try check(avcodec_send_frame(encoder, frame), "\(path): encoding failed")
+        try drainEncoder()
+        framesWritten += 1
+    }
+
+    /// A packet of a copied stream, in its input time base.
+    func copy(_ packet: UnsafeMutablePointer<AVPacket>, from input: VideoInput) throws {
+        guard let format, let outIndex = copiedStreams[Int(packet.pointee.stream_index)] else { return }
+        let inStream = input.format.pointee.streams[Int(packet.pointee.stream_index)]!
+        av_packet_rescale_ts(packet, inStream.pointee.time_base, format.pointee.streams[outIndex]!.pointee.time_base)
+        packet.pointee.stream_index = Int32(outIndex)
+        packet.pointee.pos = -1
+        try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a copied packet")
+    }
+
+    /// Flushes the encoder and writes the trailer.
+    func finish() throws {
+        guard let encoder, let format, headerWritten else { return }
+        try check(avcodec_send_frame(encoder, nil), "\(path): encoding failed")
+        try drainEncoder()
+        try check(av_write_trailer(format), "\(path): cannot finish the file")
+        headerWritten = false
+        if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&format.pointee.pb) }
+    }
+
+    private func drainEncoder() throws {
+        guard let encoder, let format else { return }
+        var packet = av_packet_alloc()
+        defer { av_packet_free(&packet) }
+        guard let packet else { throw NICError.outOfMemory("cannot allocate a packet") }
+        while true {
+            let ret = avcodec_receive_packet(encoder, packet)
+            if ret == nic_averror_eagain() || ret == nic_averror_eof() { return }
+            try check(ret, "\(path): encoding failed")
+            let entry = pending.removeValue(forKey: packet.pointee.pts)
+            if let sei = entry?.sei { try insert(sei, into: packet) }
+            if packet.pointee.duration == 0, let duration = entry?.duration { packet.pointee.duration = duration }
+            videoBytes += Int(packet.pointee.size)
+            av_packet_rescale_ts(packet, encoder.pointee.time_base, videoOut.pointee.time_base)
+            packet.pointee.stream_index = videoOut.pointee.index
+            try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a video packet")
+        }
+    }
+
+    /// Replaces the packet's data by the same bytes with the SEI NAL unit before the first slice.
+    private func insert(_ sei: [UInt8], into packet: UnsafeMutablePointer<AVPacket>) throws {
+        guard let seiCodec, let data = packet.pointee.data else { return }
+        guard let bytes = AIDataSEI.inserting(sei, intoAnnexB: UnsafeBufferPointer(start: data, count: Int(packet.pointee.size)),
+                                              codec: seiCodec) else {
+            throw NICError.internal("\(path): the encoder produced a packet without a slice; cannot attach AI data")
+        }
+        var replacement = av_packet_alloc()
+        defer { av_packet_free(&replacement) }
+        guard let replacement else { throw NICError.outOfMemory("cannot allocate a packet") }
+        try check(av_new_packet(replacement, Int32(bytes.count)), "cannot allocate a packet")
+        bytes.withUnsafeBufferPointer { _ = memcpy(replacement.pointee.data, $0.baseAddress!, bytes.count) }
+        try check(av_packet_copy_props(replacement, packet), "cannot copy packet properties")
+        av_packet_unref(packet)
+        av_packet_move_ref(packet, replacement)
+    }
+}
+
+extension VideoEncoderSettings {
+    /// Parses an FFmpeg-style bit rate: "800k", "2M", "1.5M", "250000" (k = 1000, M = 10^6,
+    /// G = 10^9). Throws `invalidArgument` for anything else or a rate outside 1 kbit/s...10 Gbit/s.
+    public static func parseBitRate(_ text: String) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: " ")
+        var digits = Substring(trimmed), factor = 1.0
+        switch trimmed.last {
+        case "k", "K": factor = 1e3; digits = digits.dropLast()
+        case "M": factor = 1e6; digits = digits.dropLast()
+        case "G": factor = 1e9; digits = digits.dropLast()
+        default: break
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isNumber || $0 == "." }), let value = Double(digits) else {
+            throw NICError.invalidArgument("bit rate \"\(text)\" is not a number with an optional k, M or G suffix (e.g. 800k, 2M)")
+        }
+        let bits = value * factor
+        guard bits >= 1000, bits <= 1e10 else {
+            throw NICError.invalidArgument("bit rate \(text) is outside 1k...10G")
+        }
+        return Int(bits.rounded())
+    }
+}
+
+private extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}

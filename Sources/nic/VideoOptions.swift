@@ -1,0 +1,52 @@
+import ArgumentParser
+import FFGlue
+import NICCore
+
+/// Encoder options of the video commands: `--crf`, `--bitrate`, `--preset`.
+struct VideoEncoderOptions: ParsableArguments {
+    @Option(help: "Video: constant rate factor of the output encoder.") var crf: Double?
+    @Option(help: "Video: target bit rate, FFmpeg style (800k, 2M); overrides --crf.") var bitrate: String?
+    @Option(help: "Video: encoder preset (x264/x265 names, e.g. veryfast, medium).") var preset: String?
+
+    /// Encoder settings for `codec` (a --codec value, nil for the default).
+    func settings(codec: String?, threads: Int) throws -> VideoEncoderSettings {
+        VideoEncoderSettings(encoder: try videoEncoderName(codec), crf: crf,
+                             bitRate: try bitrate.map(VideoEncoderSettings.parseBitRate), preset: preset, threads: threads)
+    }
+}
+
+/// FFmpeg encoder name for a --codec value; x264/h264 and x265/hevc are accepted as aliases.
+func videoEncoderName(_ codec: String?) throws -> String? {
+    switch codec?.lowercased() {
+    case nil: return nil
+    case "libx264", "x264", "h264": return "libx264"
+    case "libx265", "x265", "hevc", "h265": return "libx265"
+    case let other?: return other
+    }
+}
+
+/// Warnings of video jobs go to stderr as they happen.
+func printWarning(_ message: String) { printError("nic: warning: \(message)") }
+
+extension VideoAICodec.Report {
+    /// The report as JSON fields for `--json` output.
+    func jsonFields(output: String) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "output": .string(output), "frames": .number(Double(frames)),
+            "input_width": .number(Double(inputWidth)), "input_height": .number(Double(inputHeight)),
+            "width": .number(Double(outputWidth)), "height": .number(Double(outputHeight)),
+            "routes": .object(routes.mapValues { .number(Double($0)) }),
+            "copied_streams": .number(Double(copiedStreams)), "video_bytes": .number(Double(videoBytes)),
+            "seconds": .number(rounded(seconds, 3)), "scaling_seconds": .number(rounded(scalingSeconds, 3)),
+            "fps": .number(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)),
+            "scaling_fps": .number(rounded(scalingSeconds > 0 ? Double(frames) / scalingSeconds : 0, 2))]
+        if let setting { fields["setting_id"] = .number(Double(setting.id)) }
+        return fields
+    }
+
+    var summary: String {
+        let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
+        return "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), " +
+            "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
+    }
+}
