@@ -1,0 +1,212 @@
+import XCTest
+@testable import FFGlue
+@testable import NICCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The video AI codec end to end on generated clips and synthetic models: AI data in SEI
+/// for every frame, frames and timestamps kept, fallbacks, bad input.
+final class VideoAICodecTests: XCTestCase {
+    var directory = ""
+    var store: ModelStore!
+    let device = try! ComputeDevice(threads: 1)
+    var warnings: [String] = []
+
+    override func setUpWithError() throws {
+        FFmpegLogging.silence()
+        directory = try TemporaryDirectory(prefix: "nic-video").path
+        try SyntheticModels.write(to: directory)
+        store = try ModelStore(directory: directory)
+    }
+
+    override func tearDown() { TemporaryDirectory(path: directory).remove() }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+    func warn(_ message: String) { warnings.append(message) }
+
+    /// A Y4M clip of a test pattern sliding right by 2 pixels per frame.
+    func writeClip(_ name: String, width: Int, height: Int, frames: Int) throws {
+        let pattern = try TestPattern.make(width: width + 2 * frames, height: height)
+        var bytes = Array("YUV4MPEG2 W\(width) H\(height) F25:1 Ip A1:1 C420jpeg\n".utf8)
+        for f in 0..<frames {
+            var rgb = try PlanarImage(format: .rgb24, width: width, height: height)
+            for y in 0..<height {
+                let row = (y * pattern.width + 2 * f) * 3
+                rgb.planes[0].replaceSubrange((y * width * 3)..<((y + 1) * width * 3), with: pattern.planes[0][row..<(row + width * 3)])
+            }
+            let yuv = try ImageFile.read(data: try ImageFile.encode(rgb, format: .png), as: .yuv420p)
+            bytes += Array("FRAME\n".utf8)
+            for plane in yuv.planes { bytes += plane }
+        }
+        try writeFileBytes(bytes, path: path(name))
+    }
+
+    func encode(_ input: String, _ output: String, options: VideoAICodec.EncodeOptions) throws -> VideoAICodec.Report {
+        try VideoAICodec.encode(input: path(input), output: path(output), options: options, store: store, device: device, warn: warn)
+    }
+
+    func decode(_ input: String, _ output: String, options: VideoAICodec.DecodeOptions = .init(),
+                store: ModelStore? = nil) throws -> VideoAICodec.Report {
+        try VideoAICodec.decode(input: path(input), output: path(output), options: options, store: store ?? self.store,
+                                device: device, warn: warn)
+    }
+
+    func testEveryFrameCarriesItsAIDataThroughH264AndHEVC() throws {
+        // libx265 refuses pictures narrower than 64 pixels (see VideoOutput).
+        try writeClip("clip.y4m", width: 256, height: 144, frames: 12)
+        for (encoder, container, codec) in [("libx264", "mp4", AIDataRecord.Codec.h264), ("libx265", "mkv", .hevc)] {
+            let settings = VideoEncoderSettings(encoder: encoder, crf: 30, preset: "ultrafast", threads: 1)
+            let report = try encode("clip.y4m", "small.\(container)", options: .init(settingID: 1, encoder: settings))
+            XCTAssertEqual(report.frames, 12)
+            XCTAssertEqual([report.outputWidth, report.outputHeight], [128, 72])
+            let info = try VideoAICodec.inspect(path("small.\(container)"), warn: warn)
+            XCTAssertEqual(info.frames.count, 12, encoder)
+            XCTAssertEqual(info.frames.map(\.pts), info.frames.map(\.pts).sorted(), "display order")
+            for frame in info.frames {
+                guard case .record(let r) = frame.found else { return XCTFail("\(encoder): frame \(frame.pts) without AI data") }
+                XCTAssertEqual(r.settingID, 1)
+                XCTAssertEqual(r.codec, codec)
+                XCTAssertEqual([r.originalWidth, r.originalHeight, r.downscaledWidth, r.downscaledHeight], [256, 144, 128, 72])
+                XCTAssertEqual(r.qualityKind, .crf)
+                XCTAssertEqual(r.qualityValue, 3000)
+            }
+            let back = try decode("small.\(container)", "back.y4m")
+            XCTAssertEqual(back.frames, 12)
+            XCTAssertEqual(back.routes, ["setting 1": 12], encoder)
+            XCTAssertEqual([back.outputWidth, back.outputHeight], [256, 144])
+        }
+        XCTAssertEqual(warnings.filter { !$0.contains("raw frames") }, [])
+    }
+
+    func testAutomaticSettingFollowsScaleAndRate() throws {
+        try writeClip("clip.y4m", width: 96, height: 64, frames: 3)
+        let settings = VideoEncoderSettings(encoder: "libx264", bitRate: 200_000, preset: "ultrafast", threads: 1)
+        let report = try encode("clip.y4m", "small.mp4", options: .init(scale: 1.5, encoder: settings))
+        XCTAssertEqual(report.setting?.id, 2)
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [64, 42])
+        let info = try VideoAICodec.inspect(path("small.mp4"), warn: warn)
+        guard case .record(let r) = info.frames.first?.found else { return XCTFail("no AI data") }
+        XCTAssertEqual(r.qualityKind, .bitrateKbps)
+        XCTAssertEqual(r.qualityValue, 200)
+        XCTAssertEqual([r.scaleNumerator, r.scaleDenominator], [3, 2])
+    }
+
+    func testStreamWithoutAIDataFallsBackForEveryFrame() throws {
+        try writeClip("plain.y4m", width: 64, height: 48, frames: 4)
+        // A plain Y4M clip has no SEI at all: generic setting, or Lanczos when not allowed.
+        var report = try decode("plain.y4m", "up.y4m")
+        XCTAssertEqual(report.routes, ["setting 9": 4])
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [128, 96])
+        XCTAssertTrue(warnings.contains { $0.contains("no AI data") }, "\(warnings)")
+        report = try decode("plain.y4m", "up2.y4m", options: .init(size: (100, 70), allowGenericFallback: false))
+        XCTAssertEqual(report.routes, ["lanczos": 4])
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [100, 70])
+        report = try decode("plain.y4m", "up3.y4m", store: nil)
+        XCTAssertEqual(report.frames, 4)
+    }
+
+    func testOddSizesAreKeptInRawFramesAndEvenedForEncoders() throws {
+        try writeClip("odd.y4m", width: 99, height: 63, frames: 3)
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: 30, preset: "ultrafast", threads: 1)
+        let report = try encode("odd.y4m", "small.mp4", options: .init(settingID: 1, encoder: settings))
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [50, 32])
+        XCTAssertEqual(try decode("small.mp4", "back.y4m").outputWidth, 99)
+        let evened = try decode("small.mp4", "back.mp4", options: .init(encoder: settings))
+        XCTAssertEqual([evened.outputWidth, evened.outputHeight], [98, 62])
+        XCTAssertTrue(warnings.contains { $0.contains("even sizes") }, "\(warnings)")
+    }
+
+    func testBadInputGivesClearErrors() throws {
+        XCTAssertThrowsError(try decode("missing.mp4", "out.y4m")) { error in
+            XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
+        }
+        // A WAV file: a valid container without video.
+        var wav = Array("RIFF".utf8) + [36 + 200, 0, 0, 0] + Array("WAVEfmt ".utf8) + [16, 0, 0, 0, 1, 0, 1, 0]
+        wav += [0x40, 0x1F, 0, 0, 0x80, 0x3E, 0, 0, 2, 0, 16, 0] + Array("data".utf8) + [200, 0, 0, 0]
+        wav += [UInt8](repeating: 0, count: 200)
+        try writeFileBytes(wav, path: path("sound.wav"))
+        XCTAssertThrowsError(try decode("sound.wav", "out.y4m")) { error in
+            XCTAssertEqual(error as? NICError, .unsupportedFormat("\(self.path("sound.wav")) has no video stream"))
+        }
+        try writeClip("clip.y4m", width: 64, height: 48, frames: 2)
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: 30, preset: "ultrafast", threads: 1)
+        XCTAssertThrowsError(try encode("clip.y4m", "small.unknownext", options: .init(settingID: 1, encoder: settings)))
+        XCTAssertThrowsError(try encode("clip.y4m", "small.mp4", options: .init(settingID: 77, encoder: settings)))
+        XCTAssertThrowsError(try encode("clip.y4m", "small.mp4", options: .init(settingID: 1, encoder: .init(encoder: "nosuchcodec"))))
+        XCTAssertThrowsError(try encode("clip.y4m", "small.mp4", options: .init(settingID: 1, encoder: .init(encoder: "libx265")))) {
+            XCTAssertTrue("\($0)".contains("narrower than 64"), "\($0)")
+        }
+    }
+
+    func testTruncatedStreamKeepsTheFramesBeforeTheCut() throws {
+        try writeClip("clip.y4m", width: 64, height: 48, frames: 10)
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: 30, preset: "ultrafast", threads: 1)
+        _ = try encode("clip.y4m", "small.ts", options: .init(settingID: 1, encoder: settings))
+        let bytes = try readFileBytes(path: path("small.ts"), limit: 1 << 24)
+        for fraction in [0.3, 0.6, 0.9] {
+            try writeFileBytes(Array(bytes.prefix(Int(Double(bytes.count) * fraction))), path: path("cut.ts"))
+            let report = try decode("cut.ts", "cut.y4m")
+            XCTAssertLessThanOrEqual(report.frames, 10)
+        }
+    }
+
+    func testSEINALUnitsAvoidStartCodesAndGoBeforeTheFirstSlice() throws {
+        XCTAssertEqual(AIDataSEI.addingEmulationPrevention([0, 0, 0, 0, 0, 1, 0, 0, 4, 0, 0, 3]),
+                       [0, 0, 3, 0, 0, 3, 0, 1, 0, 0, 4, 0, 0, 3, 3])
+        let record = AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1920, originalHeight: 1080,
+                                  downscaledWidth: 960, downscaledHeight: 540, codec: .h264)
+        let nal = try AIDataSEI.nalUnit(record, codec: .h264)
+        XCTAssertEqual(Array(nal.prefix(3)), [0x06, 0x05, 47])
+        // Access unit: AUD, SPS, slice.
+        let au: [UInt8] = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x65, 0x88, 0x80]
+        let out = au.withUnsafeBufferPointer { AIDataSEI.inserting(nal, intoAnnexB: $0, codec: .h264) }!
+        XCTAssertEqual(Array(out.prefix(12)), Array(au.prefix(12)))
+        XCTAssertEqual(Array(out[12..<16]), [0, 0, 0, 1])
+        XCTAssertEqual(Array(out[16..<(16 + nal.count)]), nal)
+        XCTAssertEqual(Array(out.suffix(6)), [0, 0, 1, 0x65, 0x88, 0x80])
+        let noSlice: [UInt8] = [0, 0, 0, 1, 0x67, 0x42]
+        XCTAssertNil(noSlice.withUnsafeBufferPointer { AIDataSEI.inserting(nal, intoAnnexB: $0, codec: .h264) })
+        let hevc = try AIDataSEI.nalUnit(record, codec: .hevc)
+        XCTAssertEqual(Array(hevc.prefix(4)), [0x4E, 0x01, 0x05, 47])
+        let hevcAU: [UInt8] = [0, 0, 0, 1, 0x40, 0x01, 0x0C, 0, 0, 1, 0x26, 0x01, 0xAF]   // VPS, IDR slice
+        let hevcOut = hevcAU.withUnsafeBufferPointer { AIDataSEI.inserting(hevc, intoAnnexB: $0, codec: .hevc) }!
+        XCTAssertEqual(Array(hevcOut[7..<11]), [0, 0, 0, 1])
+        XCTAssertEqual(hevcOut[11], 0x4E)
+    }
+
+    func testPayloadsWithOtherUUIDsAreIgnoredAndDamageIsReported() throws {
+        let record = AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+                                  downscaledWidth: 32, downscaledHeight: 24)
+        var payload = try AIDataSEI.payload(record)
+        func parse() -> AIDecodePlan.Found { payload.withUnsafeBufferPointer { AIDataSEI.parse(payload: $0) } }
+        guard case .record(let parsed) = parse() else { return XCTFail() }
+        XCTAssertEqual(parsed, record)
+        payload[20] ^= 0x10
+        guard case .corrupt = parse() else { return XCTFail("bit flip not caught") }
+        payload[0] ^= 0xFF
+        guard case .none = parse() else { return XCTFail("other UUID not ignored") }
+    }
+
+    func testFramesWithoutAIDataKeepTheLastRecordAndCorruptOnesAreSkipped() {
+        let a = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+                             downscaledWidth: 32, downscaledHeight: 24)
+        var tracker = AIDataTracker(warn: warn)
+        guard case .none = tracker.update(with: .none, pts: 0) else { return XCTFail() }
+        guard case .corrupt = tracker.update(with: .corrupt("bad"), pts: 1) else { return XCTFail() }
+        guard case .record(a) = tracker.update(with: .record(a), pts: 2) else { return XCTFail() }
+        guard case .record(a) = tracker.update(with: .none, pts: 3) else { return XCTFail() }
+        guard case .record(a) = tracker.update(with: .corrupt("bad"), pts: 4) else { return XCTFail() }
+        XCTAssertEqual(warnings.count, 2)
+    }
+
+    func testBitRatesTakeFFmpegSuffixes() throws {
+        XCTAssertEqual(try VideoEncoderSettings.parseBitRate("800k"), 800_000)
+        XCTAssertEqual(try VideoEncoderSettings.parseBitRate("2M"), 2_000_000)
+        XCTAssertEqual(try VideoEncoderSettings.parseBitRate("1.5M"), 1_500_000)
+        XCTAssertEqual(try VideoEncoderSettings.parseBitRate("250000"), 250_000)
+        for bad in ["", "k", "2x", "-5k", "1e9", "12"] {
+            XCTAssertThrowsError(try VideoEncoderSettings.parseBitRate(bad), bad)
+        }
+    }
+}
