@@ -80,4 +80,47 @@ expect_failure resize "$png" "$dir/x.png" --scale 2 --method nearest
 expect_failure resize "$png" "$dir/x.tga" --scale 2
 expect_failure resize "$png" "$dir/no-such-dir/x.png" --scale 2
 expect_failure bench conv --threads -1
+
+# Video: a generated clip with audio, subtitles and a title; AI data in every frame's SEI;
+# every frame, timestamp and other stream kept (compared with ffprobe).
+printf '1\n00:00:00,200 --> 00:00:01,000\nhello\n\n2\n00:00:01,200 --> 00:00:01,800\nworld\n' > "$dir/subs.srt"
+ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=2 -f lavfi -i sine=d=2 -i "$dir/subs.srt" -map 0 -map 1 -map 2 \
+  -c:v libx264 -crf 18 -preset ultrafast -c:a aac -c:s srt -metadata title=cliptitle "$dir/src.mkv"
+probe() {  # stream types, video frame timestamps and title of a file, one line each
+  ffprobe -v error -show_entries stream=codec_type -of csv=p=0 "$1" | tr '\n' ' '; echo
+  ffprobe -v error -select_streams v -show_entries frame=best_effort_timestamp_time -of json "$1" |
+    python3 -c "import json,sys; print([f['best_effort_timestamp_time'] for f in json.load(sys.stdin)['frames']])"
+  ffprobe -v error -show_entries format_tags=title -of csv=p=0 "$1"
+}
+"$nic" ai-encode "$dir/src.mkv" "$dir/small.mkv" --scale 2 --crf 30 --preset ultrafast --json > "$dir/venc.json"
+"$nic" ai-decode "$dir/small.mkv" "$dir/back.mkv" --preset ultrafast --json > "$dir/vdec.json" 2> "$dir/stderr"
+[ ! -s "$dir/stderr" ] || fail "ai-decode of a clean stream warned: $(cat "$dir/stderr")"
+probe "$dir/src.mkv" > "$dir/src.probe"
+for f in small back; do
+  probe "$dir/$f.mkv" > "$dir/$f.probe"
+  cmp -s "$dir/src.probe" "$dir/$f.probe" || fail "$f.mkv lost streams, frames, timestamps or metadata: $(diff "$dir/src.probe" "$dir/$f.probe")"
+done
+"$nic" info "$dir/small.mkv" --json | python3 -c "
+import json,sys; i=json.load(sys.stdin); f=i['frames']
+assert i['kind'] == 'video' and i['width'] == 160 and len(f) == 50, i
+assert all(x['ai_data_status'] == 'present' and x['setting_id'] > 0 and x['original_width'] == 320 for x in f), f[0]
+assert [x['pts'] for x in f] == sorted(x['pts'] for x in f)"
+python3 -c "
+import json,sys; d=json.load(open('$dir/vdec.json')); assert d['frames'] == 50 and d['width'] == 320 and d['copied_streams'] == 2, d
+assert list(d['routes']) == ['setting %d' % json.load(open('$dir/venc.json'))['setting_id']], d"
+"$nic" ai-decode "$dir/small.mkv" "$dir/back.y4m" 2> /dev/null
+[ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames,width -of csv=p=0 "$dir/back.y4m")" = "320,50" ] ||
+  fail "y4m output is not 50 frames of 320 pixels"
+"$nic" ai-encode "$dir/src.mkv" "$dir/small265.mkv" --codec libx265 --bitrate 200k --preset ultrafast
+"$nic" info "$dir/small265.mkv" --json | python3 -c "
+import json,sys; f=json.load(sys.stdin)['frames']
+assert len(f) == 50 and all(x['codec'] == 5 and x['quality_kind'] == 4 and x['quality_value'] == 200 for x in f), f[0]"
+expect_failure ai-encode "$dir/src.mkv" "$dir/small.mp4" --crf 30   # MP4 cannot hold SubRip
+grep -q "use .mkv" "$dir/stderr" || fail "no advice for the subtitle stream: $(cat "$dir/stderr")"
+expect_failure ai-encode "$dir/src.mkv" "$dir/x.mkv" --bitrate 2x
+expect_failure ai-encode "$dir/src.mkv" "$dir/x.mkv" --codec nosuchcodec
+expect_failure ai-decode "$dir/nothing.mp4" "$dir/x.mkv"
+ffmpeg -v error -y -f lavfi -i sine=d=1 "$dir/sound.m4a"
+expect_failure ai-decode "$dir/sound.m4a" "$dir/x.mkv"
+grep -q "no video stream" "$dir/stderr" || fail "audio-only input: $(cat "$dir/stderr")"
 echo "CLI tests passed"
