@@ -32,26 +32,28 @@ extension VideoAICodec {
         let parameters = input.videoStream.pointee.codecpar.pointee
         var report = Report(inputWidth: Int(parameters.width), inputHeight: Int(parameters.height),
                             outputWidth: size.width, outputHeight: size.height)
-        var tracker = AIDataTracker(warn: warn)
         var reasonsSeen = Set<String>()
-        let planOptions = AIDecodePlan.Options(size: size, allowGenericFallback: options.allowGenericFallback,
+        let planOptions = AIDecodePlan.Options(allowGenericFallback: options.allowGenericFallback,
                                                forcedMethod: options.forcedMethod, forcedSetting: options.forcedSetting)
+        let upscaler = FrameUpscaler(store: store, device: device, options: planOptions, warn: warn)
         try input.run(frame: { frame in
-            let found = tracker.update(with: AIDataSEI.find(in: frame), pts: frame.pointee.pts)
-            let image = try yuv420pImage(frame)
-            let plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
-                                        manifest: store?.manifest, options: planOptions)
+            var converted = try asPlanar420(frame)
+            defer { av_frame_free(&converted) }
+            let source = converted ?? frame
+            var out: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
+                format: source.pixelFormat, width: size.width, height: size.height, range: source.pointee.color_range)
+            defer { av_frame_free(&out) }
             let t0 = monotonicSeconds()
-            let upscaled = try AIUpscaler.upscale(image, plan: plan, store: store, device: device)
+            let result = try upscaler.upscale(source, into: out!)
             report.scalingSeconds += monotonicSeconds() - t0
-            let route = upscaled.plan.routeName
-            if let reason = upscaled.plan.fallbackReason, reasonsSeen.insert(reason).inserted {
+            let route = result.plan.routeName
+            if let reason = result.plan.fallbackReason, reasonsSeen.insert(reason).inserted {
                 warn("\(path): frame at pts \(frame.pointee.pts): \(reason); upscaled with \(route) (reported once)")
             }
             report.routes[route, default: 0] += 1
-            var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(upscaled.image, like: frame)
-            defer { av_frame_free(&out) }
-            try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
+            var encodable = try asEncoderInput(out!)
+            defer { av_frame_free(&encodable) }
+            try writer.write(encodable ?? out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
             report.frames += 1
         }, otherPacket: { try writer.copy($0, from: input) })
         try writer.finish()
@@ -86,6 +88,27 @@ extension VideoAICodec {
         }
         return even
     }
+}
+
+/// nil when `frame` is planar 4:2:0 YUV already, else a limited-range yuv420p copy with its
+/// properties and side data (the AI data). Free it with av_frame_free.
+func asPlanar420(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
+    if (try? frameView(frame, role: "input")) != nil { return nil }
+    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
+    let copied = av_frame_copy_props(converted, frame)
+    converted!.pointee.color_range = AVCOL_RANGE_MPEG
+    if copied < 0 { av_frame_free(&converted); throw nicError(copied, "cannot copy frame properties") }
+    return converted
+}
+
+/// nil when `frame` is what the encoder takes (limited-range yuv420p), else such a copy.
+func asEncoderInput(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
+    if frame.pixelFormat == AV_PIX_FMT_YUV420P && frame.pointee.color_range != AVCOL_RANGE_JPEG { return nil }
+    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
+    let copied = av_frame_copy_props(converted, frame)
+    converted!.pointee.color_range = AVCOL_RANGE_MPEG
+    if copied < 0 { av_frame_free(&converted); throw nicError(copied, "cannot copy frame properties") }
+    return converted
 }
 
 /// The AI data in force for each frame: a frame without AI data keeps the last record seen,
