@@ -186,6 +186,10 @@ NIC_API NicStatus nic_resize(NicContext *ctx, const NicImage *in, NicImage *out,
 /** Largest serialized AI data record (the record's length field is one byte). */
 #define NIC_AIDATA_MAX_BYTES 255
 
+/** UUID that starts libnic's SEI user-data-unregistered payloads (UUID || record), 392df699-481f-491e-9525-3f00f4c4e7d9. */
+#define NIC_AIDATA_SEI_UUID \
+    { 0x39, 0x2d, 0xf6, 0x99, 0x48, 0x1f, 0x49, 0x1e, 0x95, 0x25, 0x3f, 0x00, 0xf4, 0xc4, 0xe7, 0xd9 }
+
 /** Codec of the downscaled image; other values may appear in records from newer writers. */
 typedef enum NicAICodec {
     NIC_AI_CODEC_UNCOMPRESSED = 0,
@@ -303,6 +307,64 @@ typedef struct NicUpscaleInfo {
 
 /** Fills `info` about the last nic_upscale() on `ctx`. Errors: NULL_POINTER, STRUCT_SIZE. */
 NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
+
+/* ---- Player frame API: decoded FFmpeg frames ------------------------------ */
+
+/*
+ * libnic is built against FFmpeg 5.1 (libavutil 57) and links it; callers pass
+ * frames of that same libavutil. Include <libavutil/frame.h> to fill them; this
+ * header only needs the name.
+ */
+struct AVFrame;
+
+/** What a frame's own side data held. */
+typedef enum NicAIDataStatus {
+    NIC_AIDATA_ABSENT = 0,  /**< no AI data SEI with libnic's UUID */
+    NIC_AIDATA_PRESENT = 1, /**< a valid record */
+    NIC_AIDATA_CORRUPT = 2  /**< libnic's UUID with a record that does not parse (skipped) */
+} NicAIDataStatus;
+
+/** What nic_upscale_frame() did with one frame. */
+typedef struct NicFrameInfo {
+    size_t struct_size;            /**< sizeof(NicFrameInfo), set by nic_frame_info_init() */
+    int setting_id;                /**< NN setting whose up network ran; 0 = classic filter */
+    int used_aidata;               /**< 1 when the AI data in force chose the route */
+    NicAIDataStatus frame_aidata;  /**< the frame's own side data */
+    int has_aidata;                /**< 1 when `aidata` holds the AI data in force */
+    NicAIData aidata;              /**< this frame's record, or the last one seen on the stream */
+    int width, height;             /**< output size */
+    const char *fallback_reason;   /**< NULL when the AI data was used; owned by the context,
+                                        valid until its next call */
+} NicFrameInfo;
+
+/** Sets `info->struct_size`; call before nic_upscale_frame(). */
+NIC_API void nic_frame_info_init(NicFrameInfo *info);
+
+/**
+ * Player side, one decoded frame: reads the frame's AI data from its
+ * AV_FRAME_DATA_SEI_UNREGISTERED side data (libnic's UUID; other messages are
+ * ignored), keeps the last AI data seen for frames without any, and upscales
+ * straight from `in`'s planes (not copied) into `out`.
+ *
+ * `in`: planar 4:2:0 YUV, 8 to 16 bits (yuv420p, yuvj420p, yuv420p10le, ...).
+ * `out`: either with buffers (same pixel format as `in`; its width/height are
+ * the target), or without (data[0] NULL): libnic then allocates them in `in`'s
+ * format, sized out->width x out->height when both are set, else the original
+ * size in the AI data, else twice `in`'s size; free them with av_frame_unref()
+ * or av_frame_free(). Frame properties (pts, colour tags) are copied from `in`;
+ * AI data side data is not.
+ *
+ * Missing, corrupt or unusable AI data never fails: the generic AI setting or
+ * Lanczos is used (see NicConfig) and `info` (may be NULL) says why. Errors:
+ * NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not 4:2:0, or `out`'s format
+ * differs), DIMENSIONS, OUT_OF_MEMORY. The context follows one stream from one
+ * thread at a time; call nic_frame_reset() after seeking.
+ */
+NIC_API NicStatus nic_upscale_frame(NicContext *ctx, const struct AVFrame *in, struct AVFrame *out,
+                                    NicFrameInfo *info);
+
+/** Forgets the AI data carried between frames (after a seek or for a new stream). */
+NIC_API NicStatus nic_frame_reset(NicContext *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
 import CNicAPI
+import FFGlue
 import NICCore
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,7 @@ final class Context {
     private var lastError: UnsafeMutablePointer<CChar>
     let genericAIFallback: Bool
     private var modelStore: ModelStore?
+    private var upscaler: FrameUpscaler?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
     var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
 
@@ -46,6 +48,24 @@ final class Context {
         modelStore = store
         return store
     }
+
+    /// The stream state of nic_upscale_frame: created on first use. Without usable models it
+    /// still works (frames then take Lanczos, and say why).
+    func frameUpscaler() throws -> FrameUpscaler {
+        if let upscaler { return upscaler }
+        let store: ModelStore?
+        do { store = try models() } catch let error as NICError {
+            log(NIC_LOG_WARNING, "frames will be upscaled without AI: \(error.message)")
+            store = nil
+        }
+        let made = FrameUpscaler(store: store, device: device,
+                                 options: .init(allowGenericFallback: genericAIFallback),
+                                 warn: { [weak self] in self?.log(NIC_LOG_WARNING, $0) })
+        upscaler = made
+        return made
+    }
+
+    func resetFrames() { upscaler?.reset() }
 
     /// Path of the loaded libnic.so, to find `<prefix>/share/nic` beside `<prefix>/lib`.
     static var libraryPath: String? { ModelLocator.mappedFile(containing: #dsohandle) }

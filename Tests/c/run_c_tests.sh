@@ -13,6 +13,20 @@ export LD_LIBRARY_PATH="$prefix/lib"
 make --no-print-directory -C "$root/examples/c" BUILDDIR="$out"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)
 "$out/api_test"
+cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/frame_test" "$here/frame_test.c" $(pkg-config --cflags --libs nic libavutil)
+"$out/frame_test"
+
+# The player example on a clip AI-encoded by the installed tool: every frame upscaled by its AI data.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=1 -c:v libx264 -preset ultrafast "$out/clip.mp4"
+"$prefix/bin/nic" ai-encode "$out/clip.mp4" "$out/small.mp4" --scale 2 --crf 30 --preset ultrafast > /dev/null
+"$out/player" "$out/small.mp4" "$out/player.y4m" --threads 1 > "$out/player.log"
+[ "$(grep -c "^frame .* 256x144 setting [1-9].* aidata present" "$out/player.log")" -eq 25 ] ||
+  { echo "FAIL: player did not AI-upscale 25 frames"; cat "$out/player.log"; exit 1; }
+[ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames,width -of csv=p=0 "$out/player.y4m")" = "256,25" ] ||
+  { echo "FAIL: player Y4M is not 25 frames of 256 pixels"; exit 1; }
+"$out/player" "$out/clip.mp4" --size 300x200 > "$out/player.log"   # no AI data: fallback, still every frame
+[ "$(grep -c "300x200 .*aidata absent fallback" "$out/player.log")" -eq 25 ] || { echo "FAIL: player fallback"; exit 1; }
+if "$out/player" "$out/missing.mp4" 2>/dev/null; then echo "FAIL: player accepted a missing file"; exit 1; fi
 
 # The example on a generated 64x48 PPM: upscale to 100x75 and check the output header and size.
 python3 - "$out/in.ppm" <<'PY'

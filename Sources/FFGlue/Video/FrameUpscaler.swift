@@ -69,6 +69,12 @@ public final class FrameUpscaler {
         return Result(plan: plan, frameAIData: found, record: record)
     }
 
+    /// `upscale` for callers that hold AVFrames as opaque pointers (the C API, whose header
+    /// declares AVFrame incompletely).
+    public func upscale(opaqueInput: OpaquePointer, opaqueOutput: OpaquePointer) throws -> Result {
+        try upscale(UnsafePointer<AVFrame>(opaqueInput), into: UnsafeMutablePointer<AVFrame>(opaqueOutput))
+    }
+
     private func allocateBuffers(_ frame: UnsafeMutablePointer<AVFrame>, like input: UnsafePointer<AVFrame>,
                                  width: Int, height: Int) throws {
         frame.pointee.format = input.pointee.format
