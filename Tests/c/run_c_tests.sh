@@ -28,6 +28,15 @@ ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=1 -c:v libx264 -preset 
 [ "$(grep -c "300x200 .*aidata absent fallback" "$out/player.log")" -eq 25 ] || { echo "FAIL: player fallback"; exit 1; }
 if "$out/player" "$out/missing.mp4" 2>/dev/null; then echo "FAIL: player accepted a missing file"; exit 1; fi
 
+# The transcode example: AI-upscaled video re-encoded, audio copied, every frame kept.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=1 -f lavfi -i sine=d=1 -c:v libx264 -preset ultrafast -c:a aac "$out/av.mkv"
+"$prefix/bin/nic" ai-encode "$out/av.mkv" "$out/av_small.mkv" --scale 2 --crf 30 --preset ultrafast > /dev/null
+"$out/transcode" "$out/av_small.mkv" "$out/av_back.mp4" --preset ultrafast --threads 1 > /dev/null
+streams() { ffprobe -v error -show_entries stream=codec_type,width -of csv=p=0 "$1" | tr '\n' ' '; }
+[ "$(streams "$out/av_back.mp4")" = "video,256 audio " ] || { echo "FAIL: transcode streams: $(streams "$out/av_back.mp4")"; exit 1; }
+[ "$(ffprobe -v error -select_streams v -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$out/av_back.mp4")" = 25 ] ||
+  { echo "FAIL: transcode lost frames"; exit 1; }
+
 # The example on a generated 64x48 PPM: upscale to 100x75 and check the output header and size.
 python3 - "$out/in.ppm" <<'PY'
 import sys
