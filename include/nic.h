@@ -366,6 +366,72 @@ NIC_API NicStatus nic_upscale_frame(NicContext *ctx, const struct AVFrame *in, s
 /** Forgets the AI data carried between frames (after a seek or for a new stream). */
 NIC_API NicStatus nic_frame_reset(NicContext *ctx);
 
+/* ---- Video files: the AI codec end to end --------------------------------- */
+
+/** Options of nic_video_ai_encode() / nic_video_ai_decode(); 0 / NULL = default. */
+typedef struct NicVideoOptions {
+    size_t struct_size;        /**< sizeof(NicVideoOptions), set by nic_video_options_init() */
+    int setting_id;            /**< encode: NN setting; 0 = chosen from rate, resolution and content */
+    int scale_numerator;       /**< encode: scale factor numerator/denominator (2/1, 3/2); 0 = chosen */
+    int scale_denominator;
+    const char *encoder;       /**< FFmpeg encoder name: "libx264" (default) or "libx265" */
+    double crf;                /**< constant rate factor; negative = the encoder's default */
+    int64_t bit_rate;          /**< target bits per second; 0 = use crf */
+    const char *preset;        /**< encoder preset, e.g. "veryfast"; NULL = the encoder's default */
+    int width, height;         /**< decode: output size; 0 = the original size in the AI data */
+} NicVideoOptions;
+
+/** Sets struct_size and the defaults (crf -1, everything else 0 / NULL). */
+NIC_API void nic_video_options_init(NicVideoOptions *options);
+
+/** What a video job did. */
+typedef struct NicVideoReport {
+    size_t struct_size;        /**< sizeof(NicVideoReport), set by the caller */
+    int64_t frames;            /**< video frames written (= frames decoded from the input) */
+    int width, height;         /**< output video size */
+    int setting_id;            /**< encode: the NN setting used; decode: the one used for most frames */
+    int64_t ai_frames;         /**< decode: frames upscaled by their AI data's own setting */
+    double seconds;            /**< wall-clock time of the whole job */
+    double scaling_seconds;    /**< of which AI/classic scaling */
+} NicVideoReport;
+
+/**
+ * Server side: decodes `in_path` (any FFmpeg-readable file), AI-downscales every
+ * frame, encodes with H.264/HEVC and writes `out_path` (container from its
+ * extension) with each frame's AI data as SEI and every other stream copied.
+ * `report` may be NULL. Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT,
+ * UNSUPPORTED_FORMAT, CORRUPT_DATA, IO, MODEL, DIMENSIONS.
+ */
+NIC_API NicStatus nic_video_ai_encode(NicContext *ctx, const char *in_path, const char *out_path,
+                                      const NicVideoOptions *options, NicVideoReport *report);
+
+/**
+ * Device side: decodes `in_path`, upscales every frame by its AI data (the
+ * fallback of nic_upscale_frame() where there is none) and writes `out_path`:
+ * H.264/HEVC in MP4/MKV/... with the other streams copied, or raw frames for a
+ * name ending in .y4m. Errors as nic_video_ai_encode().
+ */
+NIC_API NicStatus nic_video_ai_decode(NicContext *ctx, const char *in_path, const char *out_path,
+                                      const NicVideoOptions *options, NicVideoReport *report);
+
+/** One video frame's AI data, as nic_video_read_aidata() lists them. */
+typedef struct NicFrameAIData {
+    int64_t pts;               /**< presentation time stamp in the stream's time base */
+    double time;               /**< pts in seconds (NaN when the frame has none) */
+    NicAIDataStatus status;    /**< ABSENT, PRESENT or CORRUPT */
+    NicAIData aidata;          /**< the record when PRESENT */
+} NicFrameAIData;
+
+/**
+ * Decodes the video of `path` and lists each frame's own AI data in display
+ * order. `*frames` is allocated by libnic (free it with nic_free()); `*count`
+ * is its length. Errors: NULL_POINTER, UNSUPPORTED_FORMAT, CORRUPT_DATA, IO.
+ */
+NIC_API NicStatus nic_video_read_aidata(NicContext *ctx, const char *path, NicFrameAIData **frames, size_t *count);
+
+/** Frees memory libnic allocated for the caller (NULL is ignored). */
+NIC_API void nic_free(void *pointer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,8 +26,9 @@ import numpy as np
 
 __all__ = [
     "NicStatus", "NicLogLevel", "NicPixelFormat", "NicResizeMethod",
-    "NicConfig", "NicImage", "NicAIData", "NicUpscaleInfo", "NicError", "LibraryNotFoundError", "Context",
-    "load_library", "version", "version_number", "status_string",
+    "NicConfig", "NicImage", "NicAIData", "NicUpscaleInfo", "NicVideoOptions", "NicVideoReport", "NicFrameAIData",
+    "NicError", "LibraryNotFoundError", "Context",
+    "load_library", "version", "version_number", "status_string", "parse_bit_rate",
     "NIC_MAX_DIMENSION", "NIC_MAX_PIXELS",
 ]
 
@@ -154,6 +155,50 @@ class NicUpscaleInfo(ctypes.Structure):
     ]
 
 
+NIC_AIDATA_ABSENT, NIC_AIDATA_PRESENT, NIC_AIDATA_CORRUPT = 0, 1, 2
+_AIDATA_STATUS = {NIC_AIDATA_ABSENT: "absent", NIC_AIDATA_PRESENT: "present", NIC_AIDATA_CORRUPT: "corrupt"}
+
+
+class NicVideoOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("setting_id", ctypes.c_int),
+        ("scale_numerator", ctypes.c_int),
+        ("scale_denominator", ctypes.c_int),
+        ("encoder", ctypes.c_char_p),
+        ("crf", ctypes.c_double),
+        ("bit_rate", ctypes.c_int64),
+        ("preset", ctypes.c_char_p),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+    ]
+
+
+class NicVideoReport(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("frames", ctypes.c_int64),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("setting_id", ctypes.c_int),
+        ("ai_frames", ctypes.c_int64),
+        ("seconds", ctypes.c_double),
+        ("scaling_seconds", ctypes.c_double),
+    ]
+
+    def to_dict(self):
+        return {name: getattr(self, name) for name, _ in self._fields_ if name != "struct_size"}
+
+
+class NicFrameAIData(ctypes.Structure):
+    _fields_ = [
+        ("pts", ctypes.c_int64),
+        ("time", ctypes.c_double),
+        ("status", _c_enum),
+        ("aidata", NicAIData),
+    ]
+
+
 class NicImage(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
@@ -211,6 +256,14 @@ def _declare(lib):
         "nic_downscale": (_c_enum, [NicContextPtr, P(NicImage), ctypes.c_int, P(NicImage), P(NicAIData)]),
         "nic_upscale": (_c_enum, [NicContextPtr, P(NicImage), P(NicAIData), P(NicImage)]),
         "nic_last_upscale_info": (_c_enum, [NicContextPtr, P(NicUpscaleInfo)]),
+        "nic_video_options_init": (None, [P(NicVideoOptions)]),
+        "nic_video_ai_encode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
+                                          P(NicVideoReport)]),
+        "nic_video_ai_decode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
+                                          P(NicVideoReport)]),
+        "nic_video_read_aidata": (_c_enum, [NicContextPtr, ctypes.c_char_p, P(P(NicFrameAIData)),
+                                            P(ctypes.c_size_t)]),
+        "nic_free": (None, [ctypes.c_void_p]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)  # AttributeError names a missing symbol
@@ -358,6 +411,22 @@ def _ptr(a):
 def _dims_plausible(width, height):
     return (0 < width <= NIC_MAX_DIMENSION and 0 < height <= NIC_MAX_DIMENSION
             and width * height <= NIC_MAX_PIXELS)
+
+
+def parse_bit_rate(value):
+    """Bits per second from an int or an FFmpeg-style string: "800k", "2M", "1.5M"."""
+    if isinstance(value, int):
+        rate = value
+    else:
+        text = str(value).strip()
+        factor = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}.get(text[-1:], 1)
+        digits = text[:-1] if factor != 1 else text
+        if not digits or not all(c.isdigit() or c == "." for c in digits):
+            raise ValueError(f"bit rate {value!r} is not a number with an optional k, M or G suffix")
+        rate = int(round(float(digits) * factor))
+    if not 1000 <= rate <= 10**10:
+        raise ValueError(f"bit rate {value!r} is outside 1k...10G")
+    return rate
 
 
 class Context:
@@ -630,6 +699,70 @@ class Context:
             reason = _decode(info.fallback_reason) if info.fallback_reason else None
         del keep
         return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+
+    # ---- video files ----------------------------------------------------
+
+    def _video_options(self, setting_id=None, scale=None, encoder=None, crf=None, bit_rate=None, preset=None,
+                       size=None):
+        o = NicVideoOptions()
+        self._lib.nic_video_options_init(ctypes.byref(o))
+        if setting_id is not None:
+            o.setting_id = _c_int_value(setting_id, "setting_id")
+        if scale is not None:
+            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2)}.get(scale, (0, 0))
+            if o.scale_numerator == 0:
+                raise ValueError("scale must be 2 or 1.5")
+        if encoder is not None:
+            o.encoder = encoder.encode()
+        if crf is not None:
+            o.crf = float(crf)
+        if bit_rate is not None:
+            o.bit_rate = parse_bit_rate(bit_rate)
+        if preset is not None:
+            o.preset = preset.encode()
+        if size is not None:
+            o.width, o.height = (_c_int_value(v, "size") for v in size)
+        return o
+
+    def _video_job(self, function, in_path, out_path, options):
+        report = NicVideoReport()
+        report.struct_size = ctypes.sizeof(NicVideoReport)
+        with self._lock:
+            self._check(function(self._h(), os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(options),
+                                 ctypes.byref(report)))
+        return report.to_dict()
+
+    def video_ai_encode(self, in_path, out_path, setting_id=None, scale=None, encoder=None, crf=None, bit_rate=None,
+                        preset=None):
+        """AI-downscales and encodes a video file (AI data as SEI in every frame, other streams
+        copied). bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
+        Returns the report: frames, width, height, setting_id, seconds, scaling_seconds."""
+        options = self._video_options(setting_id, scale, encoder, crf, bit_rate, preset)
+        return self._video_job(self._lib.nic_video_ai_encode, in_path, out_path, options)
+
+    def video_ai_decode(self, in_path, out_path, size=None, encoder=None, crf=None, bit_rate=None, preset=None):
+        """Decodes a video file, AI-upscales every frame by its AI data and writes out_path
+        (MP4/MKV with the other streams copied, or raw frames for .y4m). Returns the report,
+        with ai_frames = frames upscaled by their AI data's own setting."""
+        options = self._video_options(encoder=encoder, crf=crf, bit_rate=bit_rate, preset=preset, size=size)
+        return self._video_job(self._lib.nic_video_ai_decode, in_path, out_path, options)
+
+    def video_frames(self, path):
+        """Yields one dict per video frame of `path`, in display order: pts, time, status
+        ("absent", "present" or "corrupt") and, when present, aidata (a dict of fields)."""
+        frames = ctypes.POINTER(NicFrameAIData)()
+        count = ctypes.c_size_t(0)
+        with self._lock:
+            self._check(self._lib.nic_video_read_aidata(self._h(), os.fsencode(path), ctypes.byref(frames),
+                                                        ctypes.byref(count)))
+        try:
+            listed = [{"pts": frames[i].pts, "time": frames[i].time,
+                       "status": _AIDATA_STATUS.get(frames[i].status, "corrupt"),
+                       "aidata": frames[i].aidata.to_dict() if frames[i].status == NIC_AIDATA_PRESENT else None}
+                      for i in range(count.value)]
+        finally:
+            self._lib.nic_free(frames)
+        yield from listed
 
     @staticmethod
     def _format_of(array):

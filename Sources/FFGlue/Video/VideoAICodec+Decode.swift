@@ -51,6 +51,7 @@ extension VideoAICodec {
                 warn("\(path): frame at pts \(frame.pointee.pts): \(reason); upscaled with \(route) (reported once)")
             }
             report.routes[route, default: 0] += 1
+            if result.plan.fallbackReason == nil { report.aiDataFrames += 1 }
             var encodable = try asEncoderInput(out!)
             defer { av_frame_free(&encodable) }
             try writer.write(encodable ?? out!, aiData: nil, inputDuration: frameDuration(frame, input: input))

@@ -34,6 +34,8 @@ public enum VideoAICodec {
         public var seconds = 0.0
         public var scalingSeconds = 0.0
         public var setting: NNSetting?
+        /// Decode: frames upscaled by the setting their AI data names (no fallback).
+        public var aiDataFrames = 0
     }
 
     /// Server side: `input` → AI-downscaled H.264/HEVC `output` with AI data per frame.

@@ -1,0 +1,140 @@
+import CNicAPI
+import FFGlue
+import NICCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// nic_video_*: the video AI codec on files, and the per-frame AI data of a file.
+
+@_cdecl("nic_video_options_init")
+public func nic_video_options_init(_ options: UnsafeMutablePointer<NicVideoOptions>?) {
+    guard let options else { return }
+    options.pointee = NicVideoOptions()
+    options.pointee.struct_size = MemoryLayout<NicVideoOptions>.size
+    options.pointee.crf = -1
+}
+
+@_cdecl("nic_video_ai_encode")
+public func nic_video_ai_encode(_ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+                                _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let job = try VideoJob(inPath, outPath, options, report)
+        var scale: Double?
+        if job.options.scale_numerator > 0 && job.options.scale_denominator > 0 {
+            scale = Double(job.options.scale_numerator) / Double(job.options.scale_denominator)
+        }
+        let encodeOptions = VideoAICodec.EncodeOptions(
+            scale: scale, settingID: job.options.setting_id > 0 ? Int(job.options.setting_id) : nil,
+            encoder: try job.encoderSettings(threads: ctx.device.threads))
+        let result = try VideoAICodec.encode(input: job.input, output: job.output, options: encodeOptions,
+                                             store: try ctx.models(), device: ctx.device,
+                                             warn: { ctx.log(NIC_LOG_WARNING, $0) })
+        job.fill(result)
+    }
+}
+
+@_cdecl("nic_video_ai_decode")
+public func nic_video_ai_decode(_ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+                                _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let job = try VideoJob(inPath, outPath, options, report)
+        var size: (width: Int, height: Int)?
+        if job.options.width > 0 && job.options.height > 0 { size = (Int(job.options.width), Int(job.options.height)) }
+        let store: ModelStore?
+        do { store = try ctx.models() } catch let error as NICError {
+            ctx.log(NIC_LOG_WARNING, "video will be upscaled without AI: \(error.message)")
+            store = nil
+        }
+        let decodeOptions = VideoAICodec.DecodeOptions(size: size, encoder: try job.encoderSettings(threads: ctx.device.threads),
+                                                       allowGenericFallback: ctx.genericAIFallback)
+        let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions, store: store,
+                                             device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) })
+        job.fill(result)
+    }
+}
+
+@_cdecl("nic_video_read_aidata")
+public func nic_video_read_aidata(_ context: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                  _ frames: UnsafeMutablePointer<UnsafeMutablePointer<NicFrameAIData>?>?,
+                                  _ count: UnsafeMutablePointer<Int>?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let path, let frames, let count else { throw BoundaryError.nullPointer("path, frames or count is NULL") }
+        frames.pointee = nil
+        count.pointee = 0
+        let info = try VideoAICodec.inspect(String(cString: path), threads: ctx.device.threads,
+                                            warn: { ctx.log(NIC_LOG_WARNING, $0) })
+        guard !info.frames.isEmpty else { return }
+        guard let list = malloc(info.frames.count * MemoryLayout<NicFrameAIData>.stride)?
+            .bindMemory(to: NicFrameAIData.self, capacity: info.frames.count) else {
+            throw NICError.outOfMemory("cannot allocate the list of \(info.frames.count) frames")
+        }
+        for (i, frame) in info.frames.enumerated() {
+            var entry = NicFrameAIData()
+            entry.pts = frame.pts
+            entry.time = frame.seconds
+            switch frame.found {
+            case .none: entry.status = NIC_AIDATA_ABSENT
+            case .corrupt: entry.status = NIC_AIDATA_CORRUPT
+            case .record(let r): entry.status = NIC_AIDATA_PRESENT; entry.aidata = NicAIData(r)
+            }
+            (list + i).initialize(to: entry)
+        }
+        frames.pointee = list
+        count.pointee = info.frames.count
+    }
+}
+
+@_cdecl("nic_free")
+public func nic_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
+
+/// The checked arguments of a nic_video_* job.
+private struct VideoJob {
+    let input: String
+    let output: String
+    let options: NicVideoOptions
+    let report: UnsafeMutablePointer<NicVideoReport>?
+
+    init(_ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?, _ options: UnsafePointer<NicVideoOptions>?,
+         _ report: UnsafeMutablePointer<NicVideoReport>?) throws {
+        guard let inPath, let outPath else { throw BoundaryError.nullPointer("input or output path is NULL") }
+        input = String(cString: inPath)
+        output = String(cString: outPath)
+        if let options {
+            try ImageBridge.checkSize(options.pointee.struct_size, MemoryLayout<NicVideoOptions>.size, "NicVideoOptions")
+            self.options = options.pointee
+        } else {
+            var defaults = NicVideoOptions()
+            nic_video_options_init(&defaults)
+            self.options = defaults
+        }
+        if let report { try ImageBridge.checkSize(report.pointee.struct_size, MemoryLayout<NicVideoReport>.size, "NicVideoReport") }
+        self.report = report
+    }
+
+    func encoderSettings(threads: Int) throws -> VideoEncoderSettings {
+        guard options.bit_rate >= 0, options.bit_rate <= 10_000_000_000 else {
+            throw NICError.invalidArgument("bit_rate \(options.bit_rate) is outside 0...10^10")
+        }
+        return VideoEncoderSettings(encoder: options.encoder.map { String(cString: $0) },
+                                    crf: options.crf >= 0 ? options.crf : nil,
+                                    bitRate: options.bit_rate > 0 ? Int(options.bit_rate) : nil,
+                                    preset: options.preset.map { String(cString: $0) }, threads: threads)
+    }
+
+    func fill(_ r: VideoAICodec.Report) {
+        guard let report else { return }
+        report.pointee.frames = Int64(r.frames)
+        report.pointee.width = Int32(r.outputWidth)
+        report.pointee.height = Int32(r.outputHeight)
+        let mostUsed = r.routes.max { $0.value < $1.value }?.key
+        let settingFromRoute = mostUsed.flatMap { $0.hasPrefix("setting ") ? Int($0.dropFirst(8)) : nil }
+        report.pointee.setting_id = Int32(r.setting?.id ?? settingFromRoute ?? 0)
+        report.pointee.ai_frames = Int64(r.aiDataFrames)
+        report.pointee.seconds = r.seconds
+        report.pointee.scaling_seconds = r.scalingSeconds
+    }
+}

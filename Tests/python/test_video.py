@@ -1,0 +1,79 @@
+"""The video AI codec through the ctypes binding (installed models): encode, per-frame AI data,
+decode; clips are written here as Y4M, no media files needed."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
+import nic  # noqa: E402
+
+
+def write_y4m(path, width=192, height=128, frames=8):
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W%d H%d F25:1 Ip A1:1 C420jpeg\n" % (width, height))
+        for t in range(frames):
+            luma = 128 + 60 * np.sin((x + 3 * t) / 7.0) * np.cos(y / 9.0) + 30 * ((x // 16 + y // 16) % 2)
+            f.write(b"FRAME\n")
+            f.write(np.clip(luma, 16, 235).astype(np.uint8).tobytes())
+            f.write(np.full((height // 2) * (width // 2) * 2, 128, np.uint8).tobytes())
+
+
+def y4m_frames(path):
+    data = open(path, "rb").read()
+    return data.count(b"FRAME\n"), data.split(b"\n", 1)[0].split()
+
+
+@pytest.fixture
+def ctx():
+    with nic.Context(threads=2) as c:
+        yield c
+
+
+def test_encode_lists_ai_data_per_frame_and_decodes(ctx, tmp_path):
+    src, small, back = tmp_path / "src.y4m", tmp_path / "small.mp4", tmp_path / "back.y4m"
+    write_y4m(src)
+    report = ctx.video_ai_encode(src, small, scale=2, crf=28, preset="ultrafast")
+    assert report["frames"] == 8 and (report["width"], report["height"]) == (96, 64)
+    frames = list(ctx.video_frames(small))
+    assert len(frames) == 8
+    assert [f["pts"] for f in frames] == sorted(f["pts"] for f in frames)
+    assert all(f["status"] == "present" and f["aidata"]["setting_id"] == report["setting_id"] for f in frames)
+    assert frames[0]["aidata"]["original_width"] == 192 and frames[0]["aidata"]["quality_value"] == 2800
+    decoded = ctx.video_ai_decode(small, back)
+    assert decoded["frames"] == 8 and decoded["ai_frames"] == 8 and decoded["width"] == 192
+    count, header = y4m_frames(back)
+    assert count == 8 and b"W192" in header and b"H128" in header
+
+
+def test_stream_without_ai_data_falls_back(ctx, tmp_path):
+    src, back = tmp_path / "src.y4m", tmp_path / "back.y4m"
+    write_y4m(src, 64, 48, 3)
+    assert [f["status"] for f in ctx.video_frames(src)] == ["absent"] * 3
+    report = ctx.video_ai_decode(src, back, size=(100, 70))
+    assert report["frames"] == 3 and report["ai_frames"] == 0 and (report["width"], report["height"]) == (100, 70)
+
+
+def test_bad_input_and_options(ctx, tmp_path):
+    with pytest.raises(nic.NicError) as e:
+        ctx.video_ai_decode(tmp_path / "missing.mp4", tmp_path / "x.y4m")
+    assert e.value.status == nic.NicStatus.NIC_ERROR_IO
+    src = tmp_path / "src.y4m"
+    write_y4m(src, 64, 48, 2)
+    with pytest.raises(nic.NicError):
+        ctx.video_ai_encode(src, tmp_path / "x.mp4", setting_id=31337)
+    with pytest.raises(ValueError):
+        ctx.video_ai_encode(src, tmp_path / "x.mp4", bit_rate="2x")
+    with pytest.raises(ValueError):
+        ctx.video_ai_encode(src, tmp_path / "x.mp4", scale=3)
+
+
+def test_bit_rates_take_ffmpeg_suffixes():
+    assert nic.parse_bit_rate("800k") == 800_000
+    assert nic.parse_bit_rate("1.5M") == 1_500_000
+    assert nic.parse_bit_rate(250_000) == 250_000
+    for bad in ("", "M", "12", "-1k", "1e9"):
+        with pytest.raises(ValueError):
+            nic.parse_bit_rate(bad)
