@@ -209,3 +209,16 @@ func reducedToEightBits(_ frame: UnsafeMutablePointer<AVFrame>) throws -> Unsafe
     }
     return narrow
 }
+
+/// Pixel format conversion of whole images (libswscale, the conventions above).
+public enum PixelConversion {
+    public static func converted(_ image: PlanarImage, to format: PixelFormat) throws -> PlanarImage {
+        if image.format == format { return image }
+        var source: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image)
+        defer { av_frame_free(&source) }
+        var target: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
+            source!, to: format.avPixelFormat, range: format.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
+        defer { av_frame_free(&target) }
+        return try makeImage(from: target!, format: format)
+    }
+}

@@ -10,11 +10,15 @@ import Glibc
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "AI-encode and AI-decode a generated image at several JPEG qualities and compare with the bicubic route.")
+        abstract: "The AI codec on a generated image (several JPEG qualities) and a generated clip (x264), each against the bicubic route.")
 
-    @Option(help: "Folder for the images written.") var outputDirectory: String = "build/run"
+    @Option(help: "Folder for the files written.") var outputDirectory: String = "build/run"
     @Option(help: "JPEG qualities to try.") var qualities: [Int] = [20, 40, 60, 80, 95]
-    @Option(help: "Scale factor of the AI route (2 or 1.5).") var scale: Double = 2
+    @Option(help: "Scale factor of the AI route for the image (2 or 1.5).") var scale: Double = 2
+    @Option(help: "What to run: image, video or both.") var media: String = "both"
+    @Option(help: "Video: frame size WIDTHxHEIGHT of the generated clip.") var videoSize: String = "1280x720"
+    @Option(help: "Video: number of frames (25 per second).") var frames: Int = 50
+    @Option(help: "Video: target bit rate of both routes, FFmpeg style.") var bitrate: String = "500k"
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -22,33 +26,66 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            guard ["image", "video", "both"].contains(media) else { throw NICError.invalidArgument("--media must be image, video or both") }
             try makeDirectory(outputDirectory)
-            let original = try TestPattern.make(width: 1280, height: 720)
-            try ImageFile.write(original, path: outputDirectory + "/original.png")
-            let store = try modelOptions.store()
-            let device = try modelOptions.device()
-            var ai: [Point] = [], bicubic: [Point] = []
-            for q in qualities {
-                let encoded = try StillImageAICodec.encode(original, options: .init(codec: .jpeg, quality: q, scale: scale),
-                                                           store: store, device: device)
-                let decoded = try StillImageAICodec.decode(try ImageFile.readWithMetadata(data: encoded.bytes),
-                                                           options: .init(), store: store, device: device)
-                ai.append(Point(quality: q, bytes: encoded.bytes.count, psnr: try Quality.psnr(original, decoded.image)))
-                let small = try ImageResize.resized(original, width: encoded.record.downscaledWidth,
-                                                    height: encoded.record.downscaledHeight, method: .bicubic, workers: device.workers)
-                let smallJPEG = try ImageFile.encode(small, format: .jpeg, quality: q)
-                let back = try ImageResize.resized(try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
-                                                   method: .bicubic, workers: device.workers)
-                bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
-                try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
-                try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
-                try ImageFile.write(back, path: outputDirectory + "/bicubic_q\(q)_decoded.png")
-            }
-            report(ai: ai, bicubic: bicubic)
+            var fields: [String: JSONValue] = [:]
+            if media != "video" { fields = try runImage() }
+            if media != "image" { fields["video"] = try runVideo() }
+            if json { print(JSONValue.object(fields).serialized) }
         }
     }
 
-    func report(ai: [Point], bicubic: [Point]) {
+    func runVideo() throws -> JSONValue {
+        guard let size = parseSize(videoSize), frames > 0, frames <= 1000 else {
+            throw NICError.invalidArgument("--video-size must look like 1280x720 and --frames be 1...1000")
+        }
+        let demo = VideoDemo(directory: outputDirectory, width: size.0, height: size.1, frames: frames, bitRate: bitrate,
+                             store: try modelOptions.store(), device: try modelOptions.device())
+        let routes = try demo.run()
+        if !json {
+            print("\n\(size.0)x\(size.1) generated clip, \(frames) frames, x2 around x264 at \(bitrate)bit/s; PSNR vs the source frames:")
+            for r in routes {
+                let setting = r.setting.map { " (setting \($0))" } ?? ""
+                print("  \(r.name) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB")
+            }
+            if routes.count == 2 {
+                print("AI route vs bicubic route: \(routes[0].psnrY >= routes[1].psnrY ? "+" : "")\(format2(routes[0].psnrY - routes[1].psnrY)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(routes[1].kbps)) kbit/s")
+            }
+            print("outputs: \(outputDirectory)/ (clip.y4m source, ai_small.mp4 with AI data per frame, *_decoded.y4m)")
+        }
+        return .array(routes.map { r in
+            .object(["route": .string(r.name), "bytes": .number(Double(r.bytes)), "kbps": .number(rounded(r.kbps, 2)),
+                     "psnr_y_db": .number(rounded(r.psnrY, 3)), "psnr_yuv_db": .number(rounded(r.psnrYUV, 3)),
+                     "setting_id": r.setting.map { .number(Double($0)) } ?? .null])
+        })
+    }
+
+    func runImage() throws -> [String: JSONValue] {
+        let original = try TestPattern.make(width: 1280, height: 720)
+        try ImageFile.write(original, path: outputDirectory + "/original.png")
+        let store = try modelOptions.store()
+        let device = try modelOptions.device()
+        var ai: [Point] = [], bicubic: [Point] = []
+        for q in qualities {
+            let encoded = try StillImageAICodec.encode(original, options: .init(codec: .jpeg, quality: q, scale: scale),
+                                                       store: store, device: device)
+            let decoded = try StillImageAICodec.decode(try ImageFile.readWithMetadata(data: encoded.bytes),
+                                                       options: .init(), store: store, device: device)
+            ai.append(Point(quality: q, bytes: encoded.bytes.count, psnr: try Quality.psnr(original, decoded.image)))
+            let small = try ImageResize.resized(original, width: encoded.record.downscaledWidth,
+                                                height: encoded.record.downscaledHeight, method: .bicubic, workers: device.workers)
+            let smallJPEG = try ImageFile.encode(small, format: .jpeg, quality: q)
+            let back = try ImageResize.resized(try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
+                                               method: .bicubic, workers: device.workers)
+            bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
+            try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
+            try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
+            try ImageFile.write(back, path: outputDirectory + "/bicubic_q\(q)_decoded.png")
+        }
+        return report(ai: ai, bicubic: bicubic)
+    }
+
+    func report(ai: [Point], bicubic: [Point]) -> [String: JSONValue] {
         let pixels = 1280.0 * 720
         let gains = ai.compactMap { p in psnrAt(bytes: p.bytes, on: bicubic).map { p.psnr - $0 } }
         if json {
@@ -57,9 +94,8 @@ struct DemoCommand: ParsableCommand {
                                            "bpp": .number(rounded(Double($0.bytes * 8) / pixels, 4)),
                                            "psnr_db": .number(rounded($0.psnr, 2))]) })
             }
-            print(JSONValue.object(["ai": points(ai), "bicubic": points(bicubic), "output_directory": .string(outputDirectory),
-                                    "gain_db_at_equal_bytes": .array(gains.map { .number(rounded($0, 2)) })]).serialized)
-            return
+            return ["ai": points(ai), "bicubic": points(bicubic), "output_directory": .string(outputDirectory),
+                    "gain_db_at_equal_bytes": .array(gains.map { .number(rounded($0, 2)) })]
         }
         print("1280x720 generated image, x\(fmt(scale)) around JPEG; PSNR (RGB) vs the original:")
         print("  quality   AI route: bytes  bpp    PSNR     bicubic route: bytes  bpp    PSNR")
@@ -71,6 +107,7 @@ struct DemoCommand: ParsableCommand {
             print("AI route vs bicubic route at equal bytes: \(mean >= 0 ? "+" : "")\(format2(mean)) dB on average (\(gains.count) points)")
         }
         print("outputs: \(outputDirectory)/ (original.png, ai_q*.jpg with AI data, *_decoded.png)")
+        return [:]
     }
 
     /// PSNR of a rate-distortion curve at `bytes`, interpolated in log-rate; nil outside the curve.

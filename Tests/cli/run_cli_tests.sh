@@ -17,13 +17,22 @@ expect_failure() {
 "$nic" version | grep -q "^nic 0.1.0" || fail "nic version"
 "$nic" version --json | python3 -c "import json,sys; assert json.load(sys.stdin)['version'] == '0.1.0'"
 
-"$nic" demo --output-directory "$dir/demo" --qualities 30 --qualities 60 --qualities 90 --json > "$dir/demo.json"
+"$nic" demo --output-directory "$dir/demo" --qualities 30 --qualities 60 --qualities 90 --media image --json > "$dir/demo.json"
 python3 - "$dir/demo.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert len(d["ai"]) == 3 and len(d["bicubic"]) == 3, d
 assert all(p["psnr_db"] > 20 and p["bytes"] > 0 for p in d["ai"] + d["bicubic"]), d
 PY
+
+"$nic" demo --output-directory "$dir/vdemo" --media video --video-size 320x192 --frames 10 --bitrate 100k --json > "$dir/vdemo.json"
+python3 - "$dir/vdemo.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))["video"]
+assert [r["route"] for r in v] == ["ai", "bicubic"] and v[0]["setting_id"] > 0, v
+assert all(r["psnr_y_db"] > 20 and r["bytes"] > 0 for r in v), v
+PY
+[ -s "$dir/vdemo/ai_small.mp4" ] && [ -s "$dir/vdemo/ai_decoded.y4m" ] || fail "video demo outputs missing"
 
 png="$dir/demo/original.png"
 

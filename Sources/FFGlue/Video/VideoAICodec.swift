@@ -14,9 +14,13 @@ public enum VideoAICodec {
         public var settingID: Int?
         public var encoder: VideoEncoderSettings
         public var contentType: AIDataRecord.ContentType
+        /// The conventional route instead of the network, for comparisons: this filter at the
+        /// chosen setting's size, AI data naming no setting (ID 0).
+        public var classicDownscale: ResizeMethod?
         public init(scale: Double? = nil, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
-                    contentType: AIDataRecord.ContentType = .unspecified) {
+                    contentType: AIDataRecord.ContentType = .unspecified, classicDownscale: ResizeMethod? = nil) {
             self.scale = scale; self.settingID = settingID; self.encoder = encoder; self.contentType = contentType
+            self.classicDownscale = classicDownscale
         }
     }
 
@@ -54,7 +58,7 @@ public enum VideoAICodec {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use --codec libx264 or libx265")
         }
         let record = AIDataRecord(
-            settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+            settingID: options.classicDownscale == nil ? UInt16(setting.id) : 0, scaleNumerator: UInt8(setting.scaleNumerator),
             scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: width, originalHeight: height,
             downscaledWidth: small.width, downscaledHeight: small.height,
             codec: output.seiCodec == .hevc ? .hevc : .h264, qualityKind: qualityKind(options.encoder),
@@ -73,7 +77,9 @@ public enum VideoAICodec {
                 image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
             }
             let t0 = monotonicSeconds()
-            let scaled = try AIScaler.scale(image, with: network, width: small.width, height: small.height, device: device)
+            let scaled = try options.classicDownscale.map {
+                try ImageResize.resized(image, width: small.width, height: small.height, method: $0, workers: device.workers)
+            } ?? AIScaler.scale(image, with: network, width: small.width, height: small.height, device: device)
             report.scalingSeconds += monotonicSeconds() - t0
             var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
             defer { av_frame_free(&out) }
@@ -81,7 +87,7 @@ public enum VideoAICodec {
             report.frames += 1
         }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
-        report.routes["setting \(setting.id)"] = report.frames
+        report.routes[options.classicDownscale?.rawValue ?? "setting \(setting.id)"] = report.frames
         report.copiedStreams = input.streamCount - 1 - output.droppedStreams.count
         report.droppedStreams = output.droppedStreams.count
         report.videoBytes = output.videoBytes

@@ -21,4 +21,10 @@ public enum Quality {
         guard squaredError > 0 else { return .infinity }
         return 10 * log10(255 * 255 / (squaredError / Double(count)))
     }
+
+    /// PSNR in dB of a mean squared error on 8-bit samples, capped at 100 dB for identical planes
+    /// (so that averages over frames stay finite).
+    public static func psnr(mse: Double) -> Double {
+        mse > 0 ? min(100, 10 * log10(255 * 255 / mse)) : 100
+    }
 }
