@@ -124,6 +124,25 @@ assert list(d['routes']) == ['setting %d' % json.load(open('$dir/venc.json'))['s
 "$nic" info "$dir/small265.mkv" --json | python3 -c "
 import json,sys; f=json.load(sys.stdin)['frames']
 assert len(f) == 50 and all(x['codec'] == 5 and x['quality_kind'] == 4 and x['quality_value'] == 200 for x in f), f[0]"
+# Variable frame rate (25 then 10 frames/s) keeps its timestamps; a mid-stream size change keeps every frame.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=1.2 -vf "setpts='if(lt(N,10),N/25,0.4+(N-10)/10)/TB'" \
+  -fps_mode vfr -c:v libx264 -preset ultrafast "$dir/vfr.mkv"
+"$nic" ai-encode "$dir/vfr.mkv" "$dir/vfr_small.mkv" --crf 30 --preset ultrafast > /dev/null
+"$nic" ai-decode "$dir/vfr_small.mkv" "$dir/vfr_back.mkv" --preset ultrafast > /dev/null
+probe "$dir/vfr.mkv" > "$dir/vfr.probe"
+for f in vfr_small vfr_back; do
+  probe "$dir/$f.mkv" > "$dir/$f.probe"
+  cmp -s "$dir/vfr.probe" "$dir/$f.probe" || fail "$f.mkv changed the variable frame rate: $(diff "$dir/vfr.probe" "$dir/$f.probe")"
+done
+ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=0.4 -c:v libx264 -preset ultrafast "$dir/a.ts"
+ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=0.4 -c:v libx264 -preset ultrafast -output_ts_offset 0.4 "$dir/b.ts"
+cat "$dir/a.ts" "$dir/b.ts" > "$dir/sizes.ts"
+"$nic" ai-encode "$dir/sizes.ts" "$dir/sizes_small.mkv" --crf 30 --preset ultrafast --json 2> "$dir/stderr" > "$dir/sizes.json"
+grep -q "changes size mid-stream" "$dir/stderr" || fail "no warning about the size change: $(cat "$dir/stderr")"
+"$nic" ai-decode "$dir/sizes.ts" "$dir/sizes_up.y4m" --json 2> /dev/null > "$dir/sizes_up.json"
+python3 -c "
+import json; e=json.load(open('$dir/sizes.json')); d=json.load(open('$dir/sizes_up.json'))
+assert e['frames'] == 20 and d['frames'] == 20 and d['width'] == 640, (e, d)"
 expect_failure ai-encode "$dir/src.mkv" "$dir/small.mp4" --crf 30   # MP4 cannot hold SubRip
 grep -q "use .mkv" "$dir/stderr" || fail "no advice for the subtitle stream: $(cat "$dir/stderr")"
 expect_failure ai-encode "$dir/src.mkv" "$dir/x.mkv" --bitrate 2x

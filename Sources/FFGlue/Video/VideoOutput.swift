@@ -37,6 +37,7 @@ final class VideoOutput {
     /// Per pts: the SEI to insert and the frame duration, until its packet comes out.
     private var pending: [Int64: (sei: [UInt8]?, duration: Int64)] = [:]
     private var lastPTS: Int64 = .min
+    private var renumbered = 0
     private var headerWritten = false
     private let warn: (String) -> Void
     private(set) var framesWritten = 0
@@ -192,7 +193,8 @@ final class VideoOutput {
         guard let encoder else { return }
         var pts = frame.pointee.pts == nic_av_nopts_value() ? lastPTS &+ max(1, inputDuration) : frame.pointee.pts
         if lastPTS != .min && pts <= lastPTS {
-            warn("\(path): input timestamps go backwards at pts \(pts); renumbered to keep every frame")
+            if renumbered == 0 { warn("\(path): input timestamps go backwards at pts \(pts); such frames are renumbered to keep every frame (reported once)") }
+            renumbered += 1
             pts = lastPTS + 1
         }
         lastPTS = pts
