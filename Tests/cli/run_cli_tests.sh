@@ -120,6 +120,10 @@ assert list(d['routes']) == ['setting %d' % json.load(open('$dir/venc.json'))['s
 "$nic" ai-decode "$dir/small.mkv" "$dir/back.y4m" 2> /dev/null
 [ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames,width -of csv=p=0 "$dir/back.y4m")" = "320,50" ] ||
   fail "y4m output is not 50 frames of 320 pixels"
+"$nic" ai-decode "$dir/small.mkv" "$dir/frame_%03d.png" 2> /dev/null
+[ "$(ls "$dir"/frame_*.png | wc -l)" -eq 50 ] || fail "PNG frames output did not write 50 files"
+"$nic" info "$dir/frame_050.png" --json | python3 -c "import json,sys; i=json.load(sys.stdin); assert i['width'] == 320, i"
+expect_failure ai-decode "$dir/small.mkv" "$dir/frame.png"
 "$nic" ai-encode "$dir/src.mkv" "$dir/small265.mkv" --codec libx265 --bitrate 200k --preset ultrafast
 "$nic" info "$dir/small265.mkv" --json | python3 -c "
 import json,sys; f=json.load(sys.stdin)['frames']

@@ -82,7 +82,7 @@ extension VideoAICodec {
             guard size != nil else { throw NICError.corruptData("\(path): no video frame could be decoded") }
         }
         try ImageLimits.check(width: size!.width, height: size!.height)
-        if output.lowercased().hasSuffix(".y4m") { return size! }
+        if output.lowercased().hasSuffix(".y4m") || output.lowercased().hasSuffix(".png") { return size! }   // raw frames
         let even = evenSize(size!.width, size!.height)
         if even != size! {
             warn("\(output): 4:2:0 video needs even sizes; writing \(even.width)x\(even.height) instead of \(size!.width)x\(size!.height)")

@@ -55,7 +55,11 @@ final class VideoOutput {
                   otherwise: NICError.invalidArgument)
         guard let context else { throw NICError.internal("no output context") }
         format = context
-        let rawFrames = String(cString: context.pointee.oformat.pointee.name) == "yuv4mpegpipe"
+        let muxer = String(cString: context.pointee.oformat.pointee.name)
+        let rawFrames = muxer == "yuv4mpegpipe" || muxer == "image2"
+        if muxer == "image2" && !(path.lowercased().hasSuffix(".png") && path.contains("%")) {
+            throw NICError.invalidArgument("\(path): write frames as PNG files with a numbered pattern such as frames_%05d.png")
+        }
         do {
             let (codec, sei) = try VideoOutput.openEncoder(
                 settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
@@ -65,7 +69,7 @@ final class VideoOutput {
             videoOut = stream
             try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "cannot set stream parameters")
             // Y4M has no timestamps: its header states the rate as 1 / time base.
-            stream.pointee.time_base = rawFrames ? av_inv_q(input.frameRate) : codec.pointee.time_base
+            stream.pointee.time_base = muxer == "yuv4mpegpipe" ? av_inv_q(input.frameRate) : codec.pointee.time_base
             stream.pointee.avg_frame_rate = input.frameRate
             stream.pointee.disposition = input.videoStream.pointee.disposition
             av_dict_copy(&stream.pointee.metadata, input.videoStream.pointee.metadata, 0)
@@ -92,9 +96,11 @@ final class VideoOutput {
     private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
                                     output: UnsafeMutablePointer<AVFormatContext>)
         throws -> (UnsafeMutablePointer<AVCodecContext>, AIDataSEI.Codec?) {
-        let name = s.encoder ?? (rawFrames ? "wrapped_avframe" : "libx264")
-        if rawFrames && name != "wrapped_avframe" {
-            throw NICError.invalidArgument("a .y4m output holds raw frames; --codec does not apply")
+        let muxer = String(cString: output.pointee.oformat.pointee.name)
+        let frameCodec = muxer == "image2" ? "png" : "wrapped_avframe"
+        let name = s.encoder ?? (rawFrames ? frameCodec : "libx264")
+        if rawFrames && name != frameCodec {
+            throw NICError.invalidArgument("a .y4m or PNG-frames output holds raw frames; --codec does not apply")
         }
         guard let codec = avcodec_find_encoder_by_name(name), av_codec_is_encoder(codec) != 0,
               codec.pointee.type == AVMEDIA_TYPE_VIDEO else {
@@ -124,7 +130,8 @@ final class VideoOutput {
         let source = input.videoStream.pointee.codecpar.pointee
         c.pointee.width = Int32(width)
         c.pointee.height = Int32(height)
-        c.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        // PNG frames are RGB; everything else takes the 4:2:0 frames as they come.
+        c.pointee.pix_fmt = c.pointee.codec_id == AV_CODEC_ID_PNG ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_YUV420P
         c.pointee.time_base = input.videoStream.pointee.time_base
         c.pointee.framerate = input.frameRate
         c.pointee.sample_aspect_ratio = source.sample_aspect_ratio
@@ -200,13 +207,20 @@ final class VideoOutput {
         lastPTS = pts
         frame.pointee.pts = pts
         frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        var converted: UnsafeMutablePointer<AVFrame>?
+        defer { av_frame_free(&converted) }
+        if frame.pixelFormat != encoder.pointee.pix_fmt {
+            converted = try convertedFrame(frame, to: encoder.pointee.pix_fmt,
+                                           range: encoder.pointee.pix_fmt == AV_PIX_FMT_RGB24 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG)
+            try check(av_frame_copy_props(converted, frame), "cannot copy frame properties")
+        }
         var sei: [UInt8]?
         if let aiData {
             guard let seiCodec else { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
             sei = try AIDataSEI.nalUnit(aiData, codec: seiCodec)
         }
         pending[pts] = (sei, max(1, inputDuration))
-        try check(avcodec_send_frame(encoder, frame), "\(path): encoding failed")
+        try check(avcodec_send_frame(encoder, converted ?? frame), "\(path): encoding failed")
         try drainEncoder()
         framesWritten += 1
     }
