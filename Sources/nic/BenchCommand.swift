@@ -4,7 +4,52 @@ import NICCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (measurements, not tests).",
-        subcommands: [ConvBench.self])
+        subcommands: [ConvBench.self, UpscaleBench.self])
+}
+
+struct UpscaleBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upscale",
+        abstract: "AI up-scaling of 4:2:0 frames with a setting: frames/s, ms per frame, GFLOP/s, share of peak, memory.")
+
+    @Option(help: "NN setting whose up network runs.") var setting: Int = 1
+    @Option(help: "Input frame size WIDTHxHEIGHT.") var size: String = "960x540"
+    @Option(help: "Timed frames (after one warm-up frame).") var frames: Int = 30
+    @Option(help: "Models directory (default: as the other commands).") var models: String?
+    @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
+    @Flag(help: "Print one JSON object (last line).") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            guard let (width, height) = parseSize(size) else { throw NICError.invalidArgument("--size must look like 960x540") }
+            guard (1...100_000).contains(frames) else { throw NICError.invalidArgument("--frames must be 1...100000") }
+            let options = try ModelOptions.parse(models.map { ["--models", $0, "--threads", "\(threads)"] } ?? ["--threads", "\(threads)"])
+            let device = try options.device()
+            let bench = UpscaleBenchmark(store: try options.store(), settingID: setting, width: width, height: height,
+                                         frames: frames, device: device)
+            let r = try bench.run()
+            let peak = PeakFLOPS.measure(threads: device.threads)
+            let growth = max(0, r.peakResidentBytes - r.residentBeforeBytes)
+            if json {
+                print(JSONValue.object([
+                    "setting": .number(Double(setting)), "input": .string(size), "threads": .number(Double(device.threads)),
+                    "frames": .number(Double(frames)), "fps": .number(rounded(r.fps, 2)),
+                    "ms_median": .number(rounded(r.medianMs, 2)), "ms_p95": .number(rounded(r.p95Ms, 2)),
+                    "gflops": .number(rounded(r.gflops, 1)), "peak_gflops": .number(rounded(peak, 1)),
+                    "fraction_of_peak": .number(rounded(r.gflops / peak, 3)), "isa": .string(PeakFLOPS.instructionSet),
+                    "network_gflop_per_frame": .number(rounded(r.flopsPerFrame / 1e9, 3)),
+                    "resident_before_mb": .number(rounded(Double(r.residentBeforeBytes) / 1048576, 1)),
+                    "peak_resident_mb": .number(rounded(Double(r.peakResidentBytes) / 1048576, 1)),
+                    "resident_growth_mb": .number(rounded(Double(growth) / 1048576, 1)),
+                ]).serialized)
+                return
+            }
+            print("setting \(setting), \(size) yuv420p, \(device.threads) thread(s), \(frames) frames:")
+            print("  \(fmt(r.fps)) frames/s, \(fmt(r.medianMs)) ms median, \(fmt(r.p95Ms)) ms p95")
+            print("  network \(fmt(r.gflops)) GFLOP/s = \(fmt(100 * r.gflops / peak))% of \(fmt(peak)) GFLOP/s peak (\(PeakFLOPS.instructionSet))")
+            print("  resident memory growth \(fmt(Double(growth) / 1048576)) MB (peak \(fmt(Double(r.peakResidentBytes) / 1048576)) MB)")
+        }
+    }
 }
 
 struct ConvBench: ParsableCommand {
