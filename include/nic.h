@@ -308,6 +308,20 @@ typedef struct NicUpscaleInfo {
 /** Fills `info` about the last nic_upscale() on `ctx`. Errors: NULL_POINTER, STRUCT_SIZE. */
 NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
 
+/**
+ * Runs the up network of `setting_id` on one luma plane of floats in [0, 1]
+ * (BT.601 full-range luma, as the networks are trained), writing floats without
+ * rounding or clamping: for float pipelines, and for checking libnic against
+ * other runtimes. `in` is in_width x in_height with rows `in_stride` floats
+ * apart; `out` (caller-allocated) is the network's output size for it
+ * (nic_downscaled_size()'s inverse: in_width * scale), rows `out_stride` floats
+ * apart. Errors: NULL_POINTER, INVALID_ARGUMENT (unknown setting, wrong output
+ * size, small stride), DIMENSIONS, MODEL.
+ */
+NIC_API NicStatus nic_upscale_plane(NicContext *ctx, int setting_id, const float *in, int in_width, int in_height,
+                                    ptrdiff_t in_stride, float *out, int out_width, int out_height,
+                                    ptrdiff_t out_stride);
+
 /* ---- Player frame API: decoded FFmpeg frames ------------------------------ */
 
 /*

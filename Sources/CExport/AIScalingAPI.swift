@@ -112,3 +112,29 @@ extension ImageBridge {
         }
     }
 }
+
+@_cdecl("nic_upscale_plane")
+public func nic_upscale_plane(_ context: OpaquePointer?, _ settingID: Int32, _ input: UnsafePointer<Float>?,
+                              _ inWidth: Int32, _ inHeight: Int32, _ inStride: Int,
+                              _ output: UnsafeMutablePointer<Float>?, _ outWidth: Int32, _ outHeight: Int32,
+                              _ outStride: Int) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let input, let output else { throw BoundaryError.nullPointer("input or output plane is NULL") }
+        let (w, h, ow, oh) = (Int(inWidth), Int(inHeight), Int(outWidth), Int(outHeight))
+        try ImageLimits.check(width: w, height: h)
+        try ImageLimits.check(width: ow, height: oh)
+        guard inStride >= w, outStride >= ow else {
+            throw NICError.invalidArgument("strides \(inStride) / \(outStride) are below the widths \(w) / \(ow)")
+        }
+        let store = try ctx.models()
+        let network = try store.network(try store.setting(id: Int(settingID)), .up)
+        guard network.outputLength(w) == ow, network.outputLength(h) == oh else {
+            throw NICError.invalidArgument("setting \(settingID) makes \(network.outputLength(w))x\(network.outputLength(h)) from \(w)x\(h), not \(ow)x\(oh)")
+        }
+        let plane = try Tensor(zeros: [1, 1, h, w])
+        plane.withFloats { p in for y in 0..<h { (p.baseAddress! + y * w).update(from: input + y * inStride, count: w) } }
+        let result = try network.forward(plane, outputHeight: oh, outputWidth: ow, on: ctx.device)
+        result.withFloats { r in for y in 0..<oh { (output + y * outStride).update(from: r.baseAddress! + y * ow, count: ow) } }
+    }
+}

@@ -55,3 +55,17 @@ def test_unknown_setting_is_an_error_on_downscale(ctx):
     with pytest.raises(nic.NicError) as e:
         ctx.downscale(smooth_image(), 31337)
     assert e.value.status == nic.NIC_ERROR_INVALID_ARGUMENT
+
+
+def test_upscale_plane_gives_unrounded_network_output(ctx):
+    y, x = np.mgrid[0:48, 0:64].astype(np.float32)
+    plane = (0.5 + 0.3 * np.sin(x / 5.0) * np.cos(y / 7.0)).astype(np.float32)
+    out = ctx.upscale_plane(2, plane, 128, 96)
+    assert out.shape == (96, 128) and out.dtype == np.float32
+    assert np.abs(out[::2, ::2] - plane).mean() < 0.05          # an upscaled version of the plane
+    assert np.any(np.abs(out * 255 - np.round(out * 255)) > 1e-3)  # not rounded to 8 bits
+    with pytest.raises(nic.NicError) as e:
+        ctx.upscale_plane(2, plane, 100, 96)
+    assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
+    with pytest.raises(nic.NicError):
+        ctx.upscale_plane(31337, plane, 128, 96)

@@ -256,6 +256,9 @@ def _declare(lib):
         "nic_downscale": (_c_enum, [NicContextPtr, P(NicImage), ctypes.c_int, P(NicImage), P(NicAIData)]),
         "nic_upscale": (_c_enum, [NicContextPtr, P(NicImage), P(NicAIData), P(NicImage)]),
         "nic_last_upscale_info": (_c_enum, [NicContextPtr, P(NicUpscaleInfo)]),
+        "nic_upscale_plane": (_c_enum, [NicContextPtr, ctypes.c_int, P(ctypes.c_float), ctypes.c_int, ctypes.c_int,
+                                        ctypes.c_ssize_t, P(ctypes.c_float), ctypes.c_int, ctypes.c_int,
+                                        ctypes.c_ssize_t]),
         "nic_video_options_init": (None, [P(NicVideoOptions)]),
         "nic_video_ai_encode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
                                           P(NicVideoReport)]),
@@ -699,6 +702,22 @@ class Context:
             reason = _decode(info.fallback_reason) if info.fallback_reason else None
         del keep
         return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+
+    def upscale_plane(self, setting_id, plane, out_width, out_height):
+        """Runs the up network of `setting_id` on an HxW float32 luma plane in [0, 1]; returns
+        the out_height x out_width float32 result, unrounded (see nic_upscale_plane)."""
+        plane = np.ascontiguousarray(plane, dtype=np.float32)
+        if plane.ndim != 2:
+            raise ValueError(f"plane must be 2-D, got shape {plane.shape}")
+        out_width, out_height = _c_int_value(out_width, "out_width"), _c_int_value(out_height, "out_height")
+        out = np.empty((out_height, out_width), np.float32) if _dims_plausible(out_width, out_height) \
+            else np.zeros((1, 1), np.float32)
+        fp = ctypes.POINTER(ctypes.c_float)
+        with self._lock:
+            self._check(self._lib.nic_upscale_plane(
+                self._h(), _c_int_value(setting_id, "setting_id"), plane.ctypes.data_as(fp), plane.shape[1],
+                plane.shape[0], plane.shape[1], out.ctypes.data_as(fp), out_width, out_height, out_width))
+        return out
 
     # ---- video files ----------------------------------------------------
 

@@ -323,6 +323,45 @@ def jpeg_roundtrip_gray(y_u8, quality):
         return np.asarray(im.convert("L"), dtype=np.uint8).copy(), n
 
 
+def x264_roundtrip_gray(tiles_u8, crf, shift=2):
+    """Luma tiles (equal HxW uint8) through real x264 as one inter-coded picture: the tiles are
+    laid out as a mosaic, coded as a 3-frame sequence panning by `shift` pixels per frame
+    (I P P, no B-frames, preset medium, CRF `crf`), and the last decoded (P) frame is cut back
+    into tiles. Returns (list of decoded tiles, bytes of the last frame's packet or 0)."""
+    import subprocess
+    n = len(tiles_u8)
+    h, w = tiles_u8[0].shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    pad = 2 * shift
+    mosaic = np.zeros((rows * h, cols * w + pad), np.uint8)
+    for i, t in enumerate(tiles_u8):
+        r, c = divmod(i, cols)
+        mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
+    mosaic[:, cols * w:] = mosaic[:, cols * w - 1:cols * w]
+    H, W = mosaic.shape
+    H2, W2 = H + H % 2, W + W % 2
+    frames = []
+    for k in (2, 1, 0):   # the content moves right by `shift` px per frame; the last frame is the mosaic
+        f = np.zeros((H2, W2), np.uint8)
+        f[:H, :W - k * shift] = mosaic[:, k * shift:]
+        f[:H, W - k * shift:] = mosaic[:, -1:]
+        frames.append(f)
+    raw = b"".join(f.tobytes() for f in frames)
+    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{W2}x{H2}",
+                          "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-bf", "0",
+                          "-g", "30", "-x264-params", "log-level=error", "-f", "h264", "-"],
+                         input=raw, capture_output=True, check=True).stdout
+    dec = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         input=enc, capture_output=True, check=True).stdout
+    last = np.frombuffer(dec[-H2 * W2:], np.uint8).reshape(H2, W2)
+    out = []
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out.append(last[r * h:(r + 1) * h, c * w:(c + 1) * w].copy())
+    return out, len(enc)
+
+
 def jpeg_roundtrip_rgb(rgb_u8, quality):
     """HxWx3 uint8 -> (decoded HxWx3 uint8, bytes); 4:2:0, libjpeg quality scaling."""
     from PIL import Image

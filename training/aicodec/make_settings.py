@@ -22,22 +22,33 @@ from aicodec.export import write_net  # noqa: E402
 from aicodec.validate import evaluate, load_nets  # noqa: E402
 
 # Codec-quality buckets: JPEG/WebP quality, x264/x265 CRF.
-BUCKETS = {
-    "high": {"jpeg": [75, 100], "webp": [75, 100], "x264": [0, 23.99], "x265": [0, 25.99]},
-    "mid": {"jpeg": [45, 74.99], "webp": [45, 74.99], "x264": [24, 31.99], "x265": [26, 33.99]},
-    "low": {"jpeg": [1, 44.99], "webp": [1, 44.99], "x264": [32, 51], "x265": [34, 51]},
+STILL = {
+    "high": {"jpeg": [75, 100], "webp": [75, 100]},
+    "mid": {"jpeg": [45, 74.99], "webp": [45, 74.99]},
+    "low": {"jpeg": [1, 44.99], "webp": [1, 44.99]},
 }
+VIDEO = {
+    "high": {"x264": [0, 23.99], "x265": [0, 25.99]},
+    "mid": {"x264": [24, 31.99], "x265": [26, 33.99]},
+    "low": {"x264": [32, 51], "x265": [34, 51]},
+}
+BUCKETS = {b: {**STILL[b], **VIDEO[b]} for b in STILL}
 VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
+VALIDATION_CRFS = {"high": [20, 23], "mid": [26, 30], "low": [34, 40]}
 
-# id, name, kind, scale, bucket, joint run (down net), up-net run
+# id, name, kind, scale, bucket, codec ranges, joint run (down net), up-net run. x2 serves stills
+# with 1-3 and video with 7-9 (same down net, up nets fine-tuned on real JPEG / real x264).
 SETTINGS = [
-    (1, "x2-high", "joint", "2", "high", "x2_joint", "x2_high"),
-    (2, "x2-mid", "joint", "2", "mid", "x2_joint", "x2_mid"),
-    (3, "x2-low", "joint", "2", "low", "x2_joint", "x2_low"),
-    (4, "x1.5-high", "joint", "1.5", "high", "x15_joint", "x15_high"),
-    (5, "x1.5-mid", "joint", "1.5", "mid", "x15_joint", "x15_mid"),
-    (6, "x1.5-low", "joint", "1.5", "low", "x15_joint", "x15_low"),
-    (100, "x2-generic", "generic", "2", "any", None, "x2_generic"),
+    (1, "x2-high", "joint", "2", "high", STILL, "x2_joint", "x2_high"),
+    (2, "x2-mid", "joint", "2", "mid", STILL, "x2_joint", "x2_mid"),
+    (3, "x2-low", "joint", "2", "low", STILL, "x2_joint", "x2_low"),
+    (4, "x1.5-high", "joint", "1.5", "high", BUCKETS, "x15_joint", "x15_high"),
+    (5, "x1.5-mid", "joint", "1.5", "mid", BUCKETS, "x15_joint", "x15_mid"),
+    (6, "x1.5-low", "joint", "1.5", "low", BUCKETS, "x15_joint", "x15_low"),
+    (7, "x2-video-high", "joint", "2", "high", VIDEO, "x2_joint", "x2v_high"),
+    (8, "x2-video-mid", "joint", "2", "mid", VIDEO, "x2_joint", "x2v_mid"),
+    (9, "x2-video-low", "joint", "2", "low", VIDEO, "x2_joint", "x2v_low"),
+    (100, "x2-generic", "generic", "2", "any", {}, None, "x2_generic"),
 ]
 RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
 
@@ -56,13 +67,13 @@ def main():
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     entries, written = [], {}
-    for sid, name, kind, scale, bucket, joint, up_run in SETTINGS:
+    for sid, name, kind, scale, bucket, ranges, joint, up_run in SETTINGS:
         if not finished(a.runs, up_run) or (kind == "joint" and not finished(a.runs, joint)):
             print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
             continue
         down, up, cfg = load_nets(os.path.join(a.runs, up_run, "final.pt"))
         entry = {"id": sid, "name": name, "kind": kind, "scale": RATIONAL[scale], "bucket": bucket,
-                 "quality_ranges": BUCKETS.get(bucket, {}), "training": {"up": cfg.get("command")}}
+                 "quality_ranges": ranges.get(bucket, {}), "training": {"up": cfg.get("command")}}
         if kind == "joint":
             jdown, _, jcfg = load_nets(os.path.join(a.runs, joint, "final.pt"))
             down = jdown
@@ -71,10 +82,13 @@ def main():
         entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
         if not a.no_validate:
             routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
-            res = evaluate(down, up, scale, VALIDATION_QUALITIES[bucket], routes=routes,
-                           log=lambda s: print("  " + s, file=sys.stderr))
+            video = ranges is VIDEO
+            res = evaluate(down, up, scale, (VALIDATION_CRFS if video else VALIDATION_QUALITIES)[bucket], routes=routes,
+                           log=lambda s: print("  " + s, file=sys.stderr), codec_name="x264" if video else "jpeg")
+            codec_text = ("x264 CRF, luma coded as a P picture (aicodec.common.x264_roundtrip_gray), chroma uncoded"
+                          if video else "JPEG 4:2:0 via libjpeg (PIL)")
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
-                                   "codec": "JPEG 4:2:0 via libjpeg (PIL); 'none' = no codec", **res}
+                                   "codec": codec_text + "; 'none' = no codec", **res}
         entries.append(entry)
         print(f"setting {sid} ({name}) ready", file=sys.stderr)
     with open(os.path.join(a.out, "settings.json"), "w") as f:

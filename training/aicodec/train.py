@@ -14,6 +14,8 @@ Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same
             output at qualities of a bucket (high 75-95, mid 45-75, low 10-45, or --qmin/--qmax).
   generic   up net only, on antialiased-bicubic-downscaled crops, 8-bit, then real JPEG at a
             random quality (or none with probability --p-identity): for images without AI data.
+  --codec x264 (finetune, generic): real x264 instead of JPEG, one CRF per batch drawn from the
+            bucket's CRF range (X264_BUCKETS), the crops coded as one inter-coded (P) picture.
 
 Examples
   python3 training/aicodec/train.py --mode joint --scale 2 --steps 4000 --out training/runs/x2_joint
@@ -35,10 +37,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy,  # noqa: E402
-                            quantize8_ste, jpeg_roundtrip_gray, to_u8, seed_all, save_json, load_rgb,
+                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, to_u8, seed_all, save_json, load_rgb,
                             crop_multiple, luma_np, psnr)
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
+# x264/x265 CRF drawn for --codec x264 fine-tuning, per bucket (the settings' CRF ranges, capped).
+X264_BUCKETS = {"high": (16, 24), "mid": (24, 32), "low": (32, 44)}
 
 
 def parse():
@@ -65,13 +69,16 @@ def parse():
     p.add_argument("--qmin", type=int, default=10)
     p.add_argument("--qmax", type=int, default=95)
     p.add_argument("--bucket", choices=list(BUCKETS), default=None)
+    p.add_argument("--codec", choices=["jpeg", "x264"], default="jpeg",
+                   help="finetune/generic: the real codec the up net sees (x264: one CRF per batch, "
+                        "inter-coded mosaic, see common.x264_roundtrip_gray)")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     if a.bucket:
-        a.qmin, a.qmax = BUCKETS[a.bucket]
+        a.qmin, a.qmax = (X264_BUCKETS if a.codec == "x264" else BUCKETS)[a.bucket]
     if a.mode == "finetune" and not a.init:
         p.error("--mode finetune needs --init RUN_DIR")
     return a
@@ -265,11 +272,17 @@ def main():
                 else:
                     lr_img = down(hr)
                 inp = np.empty((B, 1) + lr_img.shape[-2:], dtype=np.float32)
+                tiles = [to_u8(lr_img[i]) for i in range(B)]
+                if a.codec == "x264":
+                    coded = [i for i in range(B) if use_codec[i]]
+                    if coded:
+                        decoded, _ = x264_roundtrip_gray([tiles[i] for i in coded], qs[0])
+                        for i, d in zip(coded, decoded):
+                            tiles[i] = d
+                else:
+                    tiles = [jpeg_roundtrip_gray(t, qs[i])[0] if use_codec[i] else t for i, t in enumerate(tiles)]
                 for i in range(B):
-                    u8 = to_u8(lr_img[i])
-                    if use_codec[i]:
-                        u8, _ = jpeg_roundtrip_gray(u8, qs[i])
-                    inp[i, 0] = u8.astype(np.float32) / 255.0
+                    inp[i, 0] = tiles[i].astype(np.float32) / 255.0
                 inp = torch.from_numpy(inp)
                 bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
                 bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, list_train_images, split_train_val, load_rgb, crop_multiple,  # noqa: E402
-                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, psnr, bd_rate, out_size)
+                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, x264_roundtrip_gray, psnr, bd_rate,
+                            out_size)
 
 DEFAULT_QUALITIES = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
 
@@ -79,14 +80,25 @@ def metrics(rec_u8, ref_u8):
     return psnr(a, b, 255.0), psnr(rgb_to_ycc(a)[0], rgb_to_ycc(b)[0], 255.0)
 
 
-def codec(small_u8, q):
+def codec(small_u8, q, name="jpeg"):
+    """(decoded RGB, bytes) through JPEG at quality q, or x264 at CRF q (luma as the P picture of
+    common.x264_roundtrip_gray, bytes = a third of its 3-frame stream; chroma 4:2:0 resampled, not
+    coded); q None = no codec."""
     if q is None:
         return small_u8, 0
-    return jpeg_roundtrip_rgb(small_u8, q)
+    if name == "jpeg":
+        return jpeg_roundtrip_rgb(small_u8, q)
+    ycc = rgb_to_ycc(f32(small_u8))
+    y = ycc[0].clamp(0, 255).round().to(torch.uint8).numpy()
+    (dec_y,), n = x264_roundtrip_gray([y], q)
+    size = tuple(ycc.shape[-2:])
+    half = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    c = resize(resize(ycc[1:], half, True), size, False)
+    return u8(ycc_to_rgb(torch.cat([torch.from_numpy(dec_y.astype(np.float32))[None], c]))), n // 3
 
 
 @torch.no_grad()
-def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "full"), log=None):
+def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "full"), log=None, codec_name="jpeg"):
     if files is None:
         _, files = split_train_val(list_train_images())
     qs = [None] + list(qualities)
@@ -107,10 +119,10 @@ def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "f
                 if route == "full":
                     if q is None:
                         continue
-                    rec, n = jpeg_roundtrip_rgb(ref, q)
+                    rec, n = codec(ref, q, codec_name)
                 else:
                     src = smalls["ai" if route == "ai" else "bicubic"]
-                    dec, n = codec(src, q)
+                    dec, n = codec(src, q, codec_name)
                     if route == "bicubic":
                         rec = u8(resize(f32(dec), (H, W), False))
                     else:

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""libnic vs ONNX Runtime on the very same up-scaling network (issue 5, item 2).
+
+Builds an ONNX graph of a shipped setting's up network directly from its safetensors file (the
+architecture JSON in the file's metadata, the weights as initializers; onnx.helper only, no
+PyTorch), runs it with onnxruntime and runs libnic's `nic_upscale_plane` (through the project's
+ctypes module) on the same luma frames with the same thread count, checks that the outputs match
+(max abs error on [0, 1] pixels) and prints both speeds and their ratio.
+
+  python3 bench/compare_ort.py --setting 1 --size 960x540 --frames 20 --threads 2 [--json]
+
+The last line with --json: {"libnic_ms", "ort_ms", "ratio" (libnic / ORT), "max_abs_err", ...}.
+Times are medians over the frames after one warm-up frame each, in one run, alternating.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "examples", "python"))
+import nic  # noqa: E402
+
+MAX_ABS_ERR = 1e-3
+
+
+def read_safetensors(path):
+    """(tensors as float32 numpy arrays, metadata dict) from a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    body = memoryview(data)[8 + n:]
+    dtypes = {"F32": np.float32, "F16": np.float16}
+    tensors = {}
+    for name, info in header.items():
+        if info["dtype"] not in dtypes:
+            raise SystemExit(f"compare_ort: tensor {name} has dtype {info['dtype']}, expected F32 or F16")
+        start, end = info["data_offsets"]
+        tensors[name] = np.frombuffer(body[start:end], dtype=dtypes[info["dtype"]]).reshape(info["shape"]).astype(np.float32)
+    return tensors, meta
+
+
+def build_onnx(arch, tensors, height, width):
+    """ONNX model: base (bicubic resize of the input, PyTorch semantics) + the conv body."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    num, den = arch["scale_rational"]
+    out_h, out_w = (height * num + den // 2) // den, (width * num + den // 2) // den
+    nodes, inits = [], []
+    x = "input"
+    inits.append(numpy_helper.from_array(np.array([1, 1, out_h, out_w], np.int64), "base_size"))
+    base = arch.get("residual_base", {})
+    if base.get("antialias"):
+        raise SystemExit("compare_ort: antialiased base resize (down networks) is not modelled here")
+    nodes.append(helper.make_node("Resize", [x, "", "", "base_size"], ["base"], mode="cubic", cubic_coeff_a=-0.75,
+                                  coordinate_transformation_mode="half_pixel", exclude_outside=0))
+    cur = x
+    for i, layer in enumerate(arch["layers"]):
+        out = f"t{i}"
+        op = layer["op"]
+        if op == "pixel_unshuffle":
+            nodes.append(helper.make_node("SpaceToDepth", [cur], [out], blocksize=int(layer["factor"])))
+        elif op == "pixel_shuffle":
+            nodes.append(helper.make_node("DepthToSpace", [cur], [out], blocksize=int(layer["factor"]), mode="CRD"))
+        elif op == "conv2d":
+            w, b = layer["weight"], layer["bias_tensor"]
+            inits += [numpy_helper.from_array(tensors[w], w), numpy_helper.from_array(tensors[b], b)]
+            k, pad = int(layer["kernel"]), int(layer["padding"])
+            conv_out = out if layer.get("activation") in (None, "none") else out + "_pre"
+            nodes.append(helper.make_node("Conv", [cur, w, b], [conv_out], kernel_shape=[k, k], pads=[pad] * 4))
+            act = layer.get("activation")
+            if act == "leaky_relu":
+                nodes.append(helper.make_node("LeakyRelu", [conv_out], [out], alpha=float(layer["negative_slope"])))
+            elif act == "relu":
+                nodes.append(helper.make_node("Relu", [conv_out], [out]))
+            elif act not in (None, "none"):
+                raise SystemExit(f"compare_ort: activation {act} not modelled")
+        else:
+            raise SystemExit(f"compare_ort: layer op {op} not modelled")
+        cur = out
+    nodes.append(helper.make_node("Add", ["base", cur], ["output"]))
+    graph = helper.make_graph(nodes, "nic_up", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, height, width])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, out_h, out_w])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8    # onnx 1.23 writes IR 14, which onnxruntime 1.31 rejects
+    onnx.checker.check_model(model)
+    return model, out_h, out_w
+
+
+def frames(n, height, width, seed=1):
+    """Smooth, textured luma frames in [0, 1] (different per frame)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    out = []
+    for t in range(n):
+        f = 0.5 + 0.25 * np.sin((x + 7 * t) / 11.0) * np.cos(y / 13.0) + 0.1 * rng.standard_normal((height, width))
+        out.append(np.clip(f, 0, 1).astype(np.float32))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--setting", type=int, default=1)
+    ap.add_argument("--size", default="960x540")
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", default=os.path.join(REPO, "models"))
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    import onnxruntime as ort
+
+    width, height = (int(v) for v in a.size.lower().split("x"))
+    with open(os.path.join(a.models, "settings.json")) as f:
+        setting = next((s for s in json.load(f)["settings"] if s["id"] == a.setting), None)
+    if setting is None:
+        raise SystemExit(f"compare_ort: no setting {a.setting} in {a.models}")
+    tensors, meta = read_safetensors(os.path.join(a.models, setting["up"]["weights"]))
+    model, out_h, out_w = build_onnx(json.loads(meta["architecture"]), tensors, height, width)
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = a.threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    clips = frames(a.frames + 1, height, width)
+    ort_ms, nic_ms, err = [], [], 0.0
+    with nic.Context(threads=a.threads, model_dir=a.models) as ctx:
+        for i, frame in enumerate(clips):
+            t0 = time.perf_counter()
+            ours = ctx.upscale_plane(a.setting, frame, out_w, out_h)
+            t1 = time.perf_counter()
+            theirs = session.run(["output"], {"input": frame[None, None]})[0][0, 0]
+            t2 = time.perf_counter()
+            if i > 0:   # the first frame of each warms up
+                nic_ms.append((t1 - t0) * 1e3)
+                ort_ms.append((t2 - t1) * 1e3)
+            err = max(err, float(np.abs(ours - theirs).max()))
+    result = {"setting": a.setting, "size": a.size, "threads": a.threads, "frames": a.frames,
+              "libnic_ms": round(float(np.median(nic_ms)), 2), "ort_ms": round(float(np.median(ort_ms)), 2),
+              "ratio": round(float(np.median(nic_ms) / np.median(ort_ms)), 3), "max_abs_err": float(f"{err:.3g}"),
+              "outputs_match": err <= MAX_ABS_ERR, "onnxruntime": ort.__version__}
+    if not a.json:
+        print(f"setting {a.setting}, {a.size} luma, {a.threads} thread(s), median of {a.frames} frames:")
+        print(f"  libnic {result['libnic_ms']} ms, ONNX Runtime {result['ort_ms']} ms, ratio {result['ratio']}")
+        print(f"  max abs error {result['max_abs_err']} ({'match' if result['outputs_match'] else 'MISMATCH'}, limit {MAX_ABS_ERR})")
+    print(json.dumps(result))
+    if not result["outputs_match"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
