@@ -48,7 +48,7 @@ SETTINGS = [
     (7, "x2-video-high", "joint", "2", "high", VIDEO, "x2_joint", "x2v_high"),
     (8, "x2-video-mid", "joint", "2", "mid", VIDEO, "x2_joint", "x2v_mid"),
     (9, "x2-video-low", "joint", "2", "low", VIDEO, "x2_joint", "x2v_low"),
-    (100, "x2-generic", "generic", "2", "any", {}, None, "x2_generic"),
+    (100, "x2-generic", "generic", "2", "any", {}, None, "x2_generic_w32d6"),
 ]
 RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
 

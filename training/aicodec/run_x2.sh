@@ -2,7 +2,8 @@
 # Train the x2 settings in sequence on 1 thread at nice 5 (resumable: rerun to continue).
 #   sh training/aicodec/run_x2.sh            (from the repository root)
 # Stages: joint down+up (JPEG proxy) -> per-bucket up fine-tuning (real JPEG of the joint down net's
-# output) -> generic up (bicubic + real JPEG). Logs: training/runs/<name>/log.jsonl and <name>.out.
+# output) -> generic up (bicubic + real JPEG; a larger net: it is the fallback, not the real-time
+# path). Logs: training/runs/<name>/log.jsonl and <name>.out.
 set -e
 cd "$(dirname "$0")/../.."
 T="nice -n 5 python3 training/aicodec/train.py --scale 2 --batch 16 --crop 144 --threads 1 --seed 1"
@@ -15,6 +16,6 @@ for b in low mid high; do
   [ -f $R/x2_$b/final.pt ] || $T --mode finetune --bucket $b --init $R/x2_joint --lr 2e-4 --lr-final 1e-5 \
       --warmup 50 --p-identity $P --steps 3000 --val-every 1000 --out $R/x2_$b >> $R/x2_$b.out 2>&1
 done
-[ -f $R/x2_generic/final.pt ] || $T --mode generic --steps 15000 --p-identity 0.25 --qmin 10 --qmax 95 \
-    --val-every 2500 --out $R/x2_generic >> $R/x2_generic.out 2>&1
+[ -f $R/x2_generic_w32d6/final.pt ] || $T --mode generic --up-width 32 --up-depth 6 --steps 7000 --p-identity 0.25 \
+    --qmin 10 --qmax 95 --val-every 1000 --out $R/x2_generic_w32d6 >> $R/x2_generic_w32d6.out 2>&1
 echo done > $R/x2_sequence.done

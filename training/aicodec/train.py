@@ -60,6 +60,8 @@ def parse():
     p.add_argument("--init", default=None, help="run directory (or .pt) to start from (finetune: required)")
     p.add_argument("--down-width", type=int, default=None)
     p.add_argument("--up-width", type=int, default=None)
+    p.add_argument("--fresh-up", action="store_true",
+                   help="finetune: take only the down net from --init; train a new up net of --up-width/--up-depth")
     p.add_argument("--down-depth", type=int, default=4, help="conv layers of the down net")
     p.add_argument("--up-depth", type=int, default=4, help="conv layers of the up net")
     p.add_argument("--kappa", type=float, default=0.8, help="weight of log(rate proxy)")
@@ -181,7 +183,7 @@ def main():
             down = ScalerNet("down", a.scale, st["config"].get("down_width") or None,
                              st["config"].get("down_depth", 4))
             down.load_state_dict(st["down"])
-        if "up" in st:
+        if "up" in st and not a.fresh_up:
             up = ScalerNet("up", a.scale, st["config"].get("up_width") or None,
                            st["config"].get("up_depth", 4))
             up.load_state_dict(st["up"])
