@@ -38,6 +38,28 @@ final class ScalerNetworkGoldenTests: XCTestCase {
         }
         XCTAssertFalse(checked.isEmpty)
     }
+
+    /// Large frames run through the body in bands with a halo: the result must be what one
+    /// pass gives, for every shipped network (small bands here, so that many seams are crossed).
+    func testBandedBodyEqualsOnePass() throws {
+        let store = try ModelStore(directory: modelDirectory)
+        let device = try ComputeDevice(threads: 2)
+        var checked = Set<String>()
+        for setting in store.manifest.settings {
+            for (direction, file) in [(ScalerNetwork.Direction.down, setting.down), (.up, setting.up)] {
+                guard let file, checked.insert(file.weights).inserted else { continue }
+                let network = try store.network(setting, direction)
+                let (h, w) = (network.inputBlock * 37, network.inputBlock * 11)
+                let values = (0..<(h * w)).map { i in Float((i * 7919) % 1000) / 1000 }
+                let input = try Tensor(shape: [1, 1, h, w], values: values)
+                let whole = try network.body.forward(input, on: device).toArray(on: device)
+                let banded = try network.bodyInBands(input, on: device, bandPixels: w * network.inputBlock * 3)
+                    .toArray(on: device)
+                XCTAssertEqual(whole.count, banded.count)
+                XCTAssertLessThanOrEqual(maxAbsDifference(whole, banded), 1e-5, file.weights)
+            }
+        }
+    }
 }
 
 /// getenv without Foundation.

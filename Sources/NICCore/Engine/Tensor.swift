@@ -93,3 +93,20 @@ public final class Tensor {
     public var height: Int { shape[2] }
     public var width: Int { shape[3] }
 }
+
+extension Tensor {
+    /// A copy of rows `range` of a plain (1, C, H, W) tensor.
+    func rows(_ range: Range<Int>) throws -> Tensor {
+        guard isPlain, batch == 1, range.lowerBound >= 0, range.upperBound <= height, !range.isEmpty else {
+            throw NICError.internal("cannot take rows \(range) of tensor \(shape)")
+        }
+        let out = try Tensor(zeros: [1, channels, range.count, width])
+        let (h, w, n) = (height, width, range.count)
+        withFloats { s in out.withFloats { d in
+            for c in 0..<channels {
+                (d.baseAddress! + c * n * w).update(from: s.baseAddress! + (c * h + range.lowerBound) * w, count: n * w)
+            }
+        } }
+        return out
+    }
+}

@@ -16,6 +16,9 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     let inputBlock: Int
     let outputBlock: Int
     let body: Sequential
+    /// Input rows on each side that influence an output row: the convolutions' radii, counted
+    /// at the input's resolution (they run after the unshuffle: one row there = inputBlock rows).
+    let haloRows: Int
     let base: ResampleKernel
     let baseMode: ResampleMode
 
@@ -31,7 +34,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         self.direction = direction
         (numerator, denominator) = direction == .up ? (ratio[0], ratio[1]) : (ratio[1], ratio[0])
         var layers: [Layer] = []
-        var inBlock = 1, outBlock = 1
+        var inBlock = 1, outBlock = 1, radius = 0
         for layer in a["layers"]?.arrayValue ?? [] {
             switch layer["op"]?.stringValue {
             case "pixel_unshuffle":
@@ -42,6 +45,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
                 layers.append(PixelShuffle(factor: outBlock))
             case "conv2d":
                 layers.append(try ScalerNetwork.convolution(layer, weights))
+                radius += (layer["kernel"]?.intValue ?? 0) / 2
             default:
                 throw NICError.model("unsupported layer \(layer.serialized) in a scaler network")
             }
@@ -50,6 +54,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
             throw NICError.model("pixel (un)shuffle factors \(inBlock)→\(outBlock) do not match the scale \(numerator)/\(denominator)")
         }
         inputBlock = inBlock; outputBlock = outBlock
+        haloRows = radius * inBlock
         body = Sequential(layers)
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
@@ -87,17 +92,49 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         let base = try TensorResize(.size(height: outputHeight, width: outputWidth), kernel: self.base, mode: baseMode)
             .forward(x, on: device)
         let padded = try Self.padded(x, toMultipleOf: inputBlock)
-        let detail = try body.forward(padded, on: device).plain(on: device)
-        let out = try Tensor(zeros: [1, 1, outputHeight, outputWidth])
-        base.withFloats { b in detail.withFloats { d in out.withFloats { o in
+        let detail = try bodyInBands(padded, on: device)
+        base.withFloats { b in detail.withFloats { d in   // base += detail, cropped or edge-extended
             let detailWidth = detail.width
             for y in 0..<outputHeight {
-                let dy = min(y, detail.height - 1)
-                for x in 0..<outputWidth {
-                    o[y * outputWidth + x] = b[y * outputWidth + x] + d[dy * detailWidth + min(x, detailWidth - 1)]
-                }
+                let row = d.baseAddress! + min(y, detail.height - 1) * detailWidth
+                let out = b.baseAddress! + y * outputWidth
+                let common = min(outputWidth, detailWidth)
+                for x in 0..<common { out[x] += row[x] }
+                for x in common..<outputWidth { out[x] += row[detailWidth - 1] }
             }
-        } } }
+        } }
+        return base
+    }
+
+    /// Input pixels per band of `bodyInBands`: intermediate tensors of a 16-channel network stay
+    /// near 4 MB, whatever the frame size.
+    static let bandPixels = 64 * 1024
+
+    /// The body over horizontal bands of the input, each with `haloRows` extra rows on both sides
+    /// whose results are dropped. Identical to one pass over the whole input (bands at the frame's
+    /// top and bottom start there, so the convolutions' zero padding is the same), with memory and
+    /// cache footprint bounded by the band instead of the frame.
+    func bodyInBands(_ x: Tensor, on device: ComputeDevice, bandPixels: Int = ScalerNetwork.bandPixels) throws -> Tensor {
+        let rows = max(inputBlock, bandPixels / max(1, x.width) / inputBlock * inputBlock)
+        if x.height <= 2 * rows { return try body.forward(x, on: device).plain(on: device) }
+        let halo = (haloRows + inputBlock - 1) / inputBlock * inputBlock
+        let (ob, ib) = (outputBlock, inputBlock)
+        let out = try Tensor(zeros: [1, 1, x.height * ob / ib, x.width * ob / ib])
+        var start = 0
+        while start < x.height {
+            let end = min(x.height, start + rows)
+            let from = max(0, start - halo), to = min(x.height, end + halo)
+            let band = try body.forward(try x.rows(from..<to), on: device).plain(on: device)
+            guard band.channels == 1, band.width == out.width else {
+                throw NICError.model("network body gives \(band.shape) for a band, expected one plane \(out.width) wide")
+            }
+            band.withFloats { b in out.withFloats { o in
+                let skip = (start - from) * ob / ib, count = (end - start) * ob / ib
+                (o.baseAddress! + start * ob / ib * out.width)
+                    .update(from: b.baseAddress! + skip * out.width, count: count * out.width)
+            } }
+            start = end
+        }
         return out
     }
 
