@@ -15,6 +15,7 @@ public final class ComputeDevice {
     private var compiled: [CacheKey: AnyObject] = [:]
     private var scratchpad: UnsafeMutableRawPointer?
     private var scratchpadBytes = 0
+    private var soloDevices: [ComputeDevice] = []
 
     struct CacheKey: Hashable {
         let owner: ObjectIdentifier
@@ -110,6 +111,15 @@ public final class ComputeDevice {
         let dst = try Tensor(shape: src.shape, backendDesc: desc)
         try reorder(src, into: dst)
         return dst
+    }
+
+    /// One single-threaded device per worker (each with its own stream, primitives and
+    /// scratchpad), for running independent pieces of one job side by side instead of
+    /// splitting every primitive across the team; created on first use, kept for reuse.
+    func workerDevices() throws -> [ComputeDevice] {
+        if threads == 1 { return [self] }
+        if soloDevices.isEmpty { soloDevices = try (0..<threads).map { _ in try ComputeDevice(threads: 1) } }
+        return soloDevices
     }
 
     /// The worker split used by Swift-side loops (same count as oneDNN's team).
