@@ -63,7 +63,13 @@ def main():
     p.add_argument("--out", default="models")
     p.add_argument("--no-validate", action="store_true")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reuse-validation", action="store_true",
+                   help="keep the validation of OUT/settings.json for settings trained by the same commands")
     a = p.parse_args()
+    previous = {}
+    if a.reuse_validation and os.path.exists(os.path.join(a.out, "settings.json")):
+        with open(os.path.join(a.out, "settings.json")) as f:
+            previous = {e["id"]: e for e in json.load(f)["settings"]}
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     entries, written = [], {}
@@ -80,7 +86,10 @@ def main():
             entry["training"]["down"] = jcfg.get("command")
             entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
         entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
-        if not a.no_validate:
+        old = previous.get(sid)
+        if old and old.get("training") == entry["training"] and "validation" in old:
+            entry["validation"] = old["validation"]
+        elif not a.no_validate:
             routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
             video = ranges is VIDEO
             res = evaluate(down, up, scale, (VALIDATION_CRFS if video else VALIDATION_QUALITIES)[bucket], routes=routes,
