@@ -347,14 +347,20 @@ def x264_roundtrip_gray(tiles_u8, crf, shift=2):
         f[:H, :W - k * shift] = mosaic[:, k * shift:]
         f[:H, W - k * shift:] = mosaic[:, -1:]
         frames.append(f)
-    raw = b"".join(f.tobytes() for f in frames)
-    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{W2}x{H2}",
+    # yuv420p in and out with neutral chroma: no pixel-format conversion touches the luma samples
+    # (gray in/out would go through swscale's range conversion).
+    chroma = np.full((H2 // 2) * (W2 // 2) * 2, 128, np.uint8).tobytes()
+    raw = b"".join(f.tobytes() + chroma for f in frames)
+    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W2}x{H2}",
                           "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-bf", "0",
                           "-g", "30", "-x264-params", "log-level=error", "-f", "h264", "-"],
                          input=raw, capture_output=True, check=True).stdout
-    dec = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+    dec = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
                          input=enc, capture_output=True, check=True).stdout
-    last = np.frombuffer(dec[-H2 * W2:], np.uint8).reshape(H2, W2)
+    frame_bytes = H2 * W2 + len(chroma)
+    if len(dec) != 3 * frame_bytes:
+        raise RuntimeError(f"x264 round trip returned {len(dec)} bytes, expected {3 * frame_bytes}")
+    last = np.frombuffer(dec[2 * frame_bytes:2 * frame_bytes + H2 * W2], np.uint8).reshape(H2, W2)
     out = []
     for i in range(n):
         r, c = divmod(i, cols)
