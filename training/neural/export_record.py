@@ -37,6 +37,19 @@ import torch
 from safetensors.torch import save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def portable(obj):
+    """The sidecar with absolute paths made relative to the repository (../shared/... beside it),
+    so that a committed record names no machine-specific folder."""
+    if isinstance(obj, dict):
+        return {k: portable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith("/") and os.path.isabs(obj):
+        return os.path.relpath(obj, REPO)
+    return obj
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 from model import LAMBDAS, MeanScaleHyperprior, describe, inference_state_dict  # noqa: E402
@@ -185,7 +198,7 @@ def main():
         for l, r in side["validation"]["levels"].items():
             print(f"level {l}: {r['bpp']:.4f} bpp  {r['psnr']:.2f} dB")
     with open(out + ".json", "w") as f:
-        json.dump(side, f, indent=1)
+        json.dump(portable(side), f, indent=1)
     print(f"wrote {out}.safetensors ({side['bytes']} bytes) and {out}.json (step {ck['step']})")
 
 
