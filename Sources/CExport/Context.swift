@@ -49,16 +49,20 @@ final class Context {
         return store
     }
 
+    /// The models, or nil with a logged warning when there are none usable: upscaling then
+    /// falls back instead of failing. `what` names what is upscaled, for the warning.
+    func modelsIfAny(for what: String) -> ModelStore? {
+        do { return try models() } catch {
+            log(NIC_LOG_WARNING, "\(what) will be upscaled without AI: \(error)")
+            return nil
+        }
+    }
+
     /// The stream state of nic_upscale_frame: created on first use. Without usable models it
     /// still works (frames then take Lanczos, and say why).
     func frameUpscaler() throws -> FrameUpscaler {
         if let upscaler { return upscaler }
-        let store: ModelStore?
-        do { store = try models() } catch let error as NICError {
-            log(NIC_LOG_WARNING, "frames will be upscaled without AI: \(error.message)")
-            store = nil
-        }
-        let made = FrameUpscaler(store: store, device: device,
+        let made = FrameUpscaler(store: modelsIfAny(for: "frames"), device: device,
                                  options: .init(allowGenericFallback: genericAIFallback),
                                  warn: { [weak self] in self?.log(NIC_LOG_WARNING, $0) })
         upscaler = made

@@ -43,14 +43,10 @@ public func nic_video_ai_decode(_ context: OpaquePointer?, _ inPath: UnsafePoint
         let job = try VideoJob(inPath, outPath, options, report)
         var size: (width: Int, height: Int)?
         if job.options.width > 0 && job.options.height > 0 { size = (Int(job.options.width), Int(job.options.height)) }
-        let store: ModelStore?
-        do { store = try ctx.models() } catch let error as NICError {
-            ctx.log(NIC_LOG_WARNING, "video will be upscaled without AI: \(error.message)")
-            store = nil
-        }
         let decodeOptions = VideoAICodec.DecodeOptions(size: size, encoder: try job.encoderSettings(threads: ctx.device.threads),
                                                        allowGenericFallback: ctx.genericAIFallback)
-        let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions, store: store,
+        let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions,
+                                             store: ctx.modelsIfAny(for: "video"),
                                              device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) })
         job.fill(result)
     }

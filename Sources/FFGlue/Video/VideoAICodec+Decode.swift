@@ -52,19 +52,14 @@ extension VideoAICodec {
             }
             report.routes[route, default: 0] += 1
             if result.plan.fallbackReason == nil { report.aiDataFrames += 1 }
-            var encodable = try asEncoderInput(out!)
-            defer { av_frame_free(&encodable) }
-            try writer.write(encodable ?? out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
+            try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
             report.frames += 1
         }, otherPacket: { try writer.copy($0, from: input) })
         try writer.finish()
         if !writer.droppedStreams.isEmpty {
             warn("\(output): raw frames hold video only; \(writer.droppedStreams.count) other stream(s) not written")
         }
-        report.copiedStreams = input.streamCount - 1 - writer.droppedStreams.count
-        report.droppedStreams = writer.droppedStreams.count
-        report.videoBytes = writer.videoBytes
-        report.seconds = monotonicSeconds() - start
+        report.finish(input: input, output: writer, since: start)
         return report
     }
 
@@ -95,21 +90,7 @@ extension VideoAICodec {
 /// properties and side data (the AI data). Free it with av_frame_free.
 func asPlanar420(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
     if (try? frameView(frame, role: "input")) != nil { return nil }
-    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
-    let copied = av_frame_copy_props(converted, frame)
-    converted!.pointee.color_range = AVCOL_RANGE_MPEG
-    if copied < 0 { av_frame_free(&converted); throw nicError(copied, "cannot copy frame properties") }
-    return converted
-}
-
-/// nil when `frame` is what the encoder takes (limited-range yuv420p), else such a copy.
-func asEncoderInput(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
-    if frame.pixelFormat == AV_PIX_FMT_YUV420P && frame.pointee.color_range != AVCOL_RANGE_JPEG { return nil }
-    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
-    let copied = av_frame_copy_props(converted, frame)
-    converted!.pointee.color_range = AVCOL_RANGE_MPEG
-    if copied < 0 { av_frame_free(&converted); throw nicError(copied, "cannot copy frame properties") }
-    return converted
+    return try convertedKeepingProperties(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
 }
 
 /// The AI data in force for each frame: a frame without AI data keeps the last record seen,

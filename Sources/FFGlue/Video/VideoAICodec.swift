@@ -40,6 +40,14 @@ public enum VideoAICodec {
         public var setting: NNSetting?
         /// Decode: frames upscaled by the setting their AI data names (no fallback).
         public var aiDataFrames = 0
+
+        /// Stream counts, bytes and time of a finished job.
+        mutating func finish(input: VideoInput, output: VideoOutput, since start: Double) {
+            copiedStreams = input.streamCount - 1 - output.droppedStreams.count
+            droppedStreams = output.droppedStreams.count
+            videoBytes = output.videoBytes
+            seconds = monotonicSeconds() - start
+        }
     }
 
     /// Server side: `input` → AI-downscaled H.264/HEVC `output` with AI data per frame.
@@ -88,10 +96,7 @@ public enum VideoAICodec {
         }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
         report.routes[options.classicDownscale?.rawValue ?? "setting \(setting.id)"] = report.frames
-        report.copiedStreams = input.streamCount - 1 - output.droppedStreams.count
-        report.droppedStreams = output.droppedStreams.count
-        report.videoBytes = output.videoBytes
-        report.seconds = monotonicSeconds() - start
+        report.finish(input: input, output: output, since: start)
         return report
     }
 

@@ -5,14 +5,25 @@ import NICCore
 // limited-range yuv420p samples; other layouts are converted on the way in. The pixels keep
 // the source's colour matrix, so the source's colour tags go on the way out unchanged.
 
+/// `frame` converted to `format` and `range`, with its properties and side data (timestamps,
+/// colour tags, AI data) and the new range; nil when it already is in that format and not full
+/// range where limited range is asked for. Free it with av_frame_free.
+func convertedKeepingProperties(_ frame: UnsafeMutablePointer<AVFrame>, to format: AVPixelFormat,
+                                range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame>? {
+    let fullWhereLimited = range == AVCOL_RANGE_MPEG && frame.pointee.color_range == AVCOL_RANGE_JPEG
+    if frame.pixelFormat == format && !fullWhereLimited { return nil }
+    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: format, range: range)
+    let copied = av_frame_copy_props(converted, frame)
+    converted!.pointee.color_range = range
+    if copied < 0 { av_frame_free(&converted); throw nicError(copied, "cannot copy frame properties") }
+    return converted
+}
+
 /// The frame as an 8-bit limited-range yuv420p image (converted when it is anything else).
 func yuv420pImage(_ frame: UnsafeMutablePointer<AVFrame>) throws -> PlanarImage {
-    if frame.pixelFormat == AV_PIX_FMT_YUV420P && frame.pointee.color_range != AVCOL_RANGE_JPEG {
-        return try makeImage(from: frame, format: .yuv420p)
-    }
-    var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
+    var converted = try convertedKeepingProperties(frame, to: AV_PIX_FMT_YUV420P, range: AVCOL_RANGE_MPEG)
     defer { av_frame_free(&converted) }
-    return try makeImage(from: converted!, format: .yuv420p)
+    return try makeImage(from: converted ?? frame, format: .yuv420p)
 }
 
 /// A new frame holding `image`, with the timing and colour tags of `source`. Free it with av_frame_free.

@@ -194,7 +194,8 @@ final class VideoOutput {
         headerWritten = true
     }
 
-    /// Encodes one yuv420p frame of the size given at init. `frame.pts` is in the input video
+    /// Encodes one 4:2:0 frame of the size given at init (converted to what the encoder takes
+    /// when its format or range differ). `frame.pts` is in the input video
     /// stream's time base; `aiData` becomes this frame's SEI.
     func write(_ frame: UnsafeMutablePointer<AVFrame>, aiData: AIDataRecord?, inputDuration: Int64) throws {
         guard let encoder else { return }
@@ -207,13 +208,11 @@ final class VideoOutput {
         lastPTS = pts
         frame.pointee.pts = pts
         frame.pointee.pict_type = AV_PICTURE_TYPE_NONE
-        var converted: UnsafeMutablePointer<AVFrame>?
+        // The encoder takes limited-range yuv420p (PNG frames: rgb24); 10-bit or full-range frames are converted.
+        var converted = try convertedKeepingProperties(
+            frame, to: encoder.pointee.pix_fmt,
+            range: encoder.pointee.pix_fmt == AV_PIX_FMT_RGB24 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG)
         defer { av_frame_free(&converted) }
-        if frame.pixelFormat != encoder.pointee.pix_fmt {
-            converted = try convertedFrame(frame, to: encoder.pointee.pix_fmt,
-                                           range: encoder.pointee.pix_fmt == AV_PIX_FMT_RGB24 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG)
-            try check(av_frame_copy_props(converted, frame), "cannot copy frame properties")
-        }
         var sei: [UInt8]?
         if let aiData {
             guard let seiCodec else { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
