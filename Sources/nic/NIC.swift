@@ -12,7 +12,7 @@ struct NIC: ParsableCommand {
         abstract: "libnic: AI image/video scaling and neural image compression.",
         version: LibraryInfo.version,
         subcommands: [VersionCommand.self, AIEncodeCommand.self, AIDecodeCommand.self, DownscaleCommand.self,
-                      UpscaleCommand.self, InfoCommand.self, SettingsCommand.self, ResizeCommand.self, DemoCommand.self,
+                      UpscaleCommand.self, EncodeCommand.self, DecodeCommand.self, InfoCommand.self, SettingsCommand.self, ResizeCommand.self, DemoCommand.self,
                       BenchCommand.self])
 }
 

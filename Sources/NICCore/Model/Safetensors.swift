@@ -69,7 +69,7 @@ public struct SafetensorsFile {
 
     static func elementSize(_ dtype: String) -> Int? {
         switch dtype {
-        case "F32": return 4
+        case "F32", "I32": return 4
         case "F16", "BF16": return 2
         default: return nil
         }
@@ -78,6 +78,7 @@ public struct SafetensorsFile {
     /// The tensor `name` as float32 values, checking its shape when `shape` is given.
     public func floats(_ name: String, shape expected: [Int]? = nil) throws -> [Float] {
         guard let e = entries[name] else { throw NICError.model("tensor '\(name)' is missing from the weights") }
+        guard e.dtype != "I32" else { throw NICError.model("tensor '\(name)' holds integers, not floats") }
         if let expected, expected != e.shape {
             throw NICError.model("tensor '\(name)' has shape \(e.shape), expected \(expected)")
         }
@@ -91,6 +92,18 @@ public struct SafetensorsFile {
                 default: return Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16)
                 }
             }
+        }
+    }
+
+    /// The int32 tensor `name` (entropy-coder tables), checking its shape when `shape` is given.
+    public func ints(_ name: String, shape expected: [Int]? = nil) throws -> [Int32] {
+        guard let e = entries[name] else { throw NICError.model("tensor '\(name)' is missing from the weights") }
+        guard e.dtype == "I32" else { throw NICError.model("tensor '\(name)' is \(e.dtype), expected I32") }
+        if let expected, expected != e.shape {
+            throw NICError.model("tensor '\(name)' has shape \(e.shape), expected \(expected)")
+        }
+        return payload[e.range].withUnsafeBytes { raw in
+            (0..<e.range.count / 4).map { Int32(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) }
         }
     }
 

@@ -7,6 +7,7 @@ public final class ModelStore: Sendable {
     public let directory: String
     public let manifest: SettingsManifest
     private let loaded = Mutex<[String: ScalerNetwork]>([:])
+    private let neural = Mutex<HyperpriorModel?>(nil)
 
     public init(directory: String) throws {
         self.directory = directory
@@ -33,6 +34,28 @@ public final class ModelStore: Sendable {
         let network = try load(file)
         loaded.withLock { $0[file.weights] = network }
         return network
+    }
+
+    /// The neural image codec's model of record, named by `neural/codec.json`
+    /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
+    public func neuralCodecModel() throws -> HyperpriorModel {
+        if let cached = neural.withLock({ $0 }) { return cached }
+        let manifestPath = directory + "/neural/codec.json"
+        let manifest: JSONValue
+        do { manifest = try JSONValue.parse(try readFileBytes(path: manifestPath, limit: 1 << 16)) } catch let error as NICError {
+            throw NICError.model("no neural codec model in \(directory): \(error.message)")
+        }
+        guard let file = manifest["model"]?.stringValue, !file.contains("/"), let sha = manifest["sha256"]?.stringValue else {
+            throw NICError.model("\(manifestPath) lacks \"model\" or \"sha256\"")
+        }
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path: directory + "/neural/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+            throw NICError.model("neural codec model unusable: \(error.message)")
+        }
+        guard SHA256.hex(bytes) == sha.lowercased() else { throw NICError.model("\(file) does not match its sha256 in codec.json") }
+        let model = try HyperpriorModel(bytes: bytes, name: file)
+        neural.withLock { $0 = model }
+        return model
     }
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {

@@ -41,11 +41,16 @@ public struct SHA256 {
         return state.flatMap { word in (0..<4).reversed().map { UInt8(truncatingIfNeeded: word >> (8 * UInt32($0))) } }
     }
 
-    /// Lowercase hex digest of `bytes`.
-    public static func hex(_ bytes: some Collection<UInt8>) -> String {
+    /// The 32-byte digest of `bytes`.
+    public static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
-        return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return hasher.finalize()
+    }
+
+    /// Lowercase hex digest of `bytes`.
+    public static func hex(_ bytes: some Collection<UInt8>) -> String {
+        digest(bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     private mutating func compress(_ block: ArraySlice<UInt8>) {

@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The learned image codec's networks and entropy tables, loaded from a record written by
+/// training/neural/export_record.py (fp16 safetensors with the layer list as metadata).
+///
+/// Encoder side: `analysis` (g_a) and `hyperAnalysis` (h_a) run on oneDNN. Both sides:
+/// `hyperSynthesis` (h_s) runs on `ExactConvolution`, because its output selects the entropy
+/// decoder's tables. Decoder side: `synthesis` (g_s) on oneDNN.
+public final class HyperpriorModel: @unchecked Sendable {  // immutable after init
+    /// Identifies the weights in `.nic` files: the first four bytes of their sha256, big-endian.
+    public let modelID: UInt32
+    public let name: String
+    /// Latent (M) and hyper-latent (N) channels; total stride of the transforms.
+    public let latentChannels: Int, hyperChannels: Int, stride: Int
+    let analysis: Sequential, hyperAnalysis: Sequential, synthesis: Sequential
+    let hyperSynthesis: [ExactConvolution]
+    let gains: GainLadder
+    let zTables: CDFTables, yTables: CDFTables
+    /// Gaussian scales of the y tables, ascending; `scaleBound` is the smallest scale.
+    let scaleTable: [Float]
+    let scaleBound: Float
+
+    public convenience init(path: String, name: String) throws {
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path: path, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+            throw NICError.model("neural codec model unusable: \(error.message)")
+        }
+        try self.init(bytes: bytes, name: name)
+    }
+
+    public init(bytes: [UInt8], name: String) throws {
+        let digest = SHA256.digest(bytes)
+        modelID = digest[0..<4].reduce(0) { $0 << 8 | UInt32($1) }
+        self.name = name
+        let weights = try SafetensorsFile(bytes: bytes)
+        guard weights.metadata["format"] == "libnic-neural-codec-1", let text = weights.metadata["architecture"] else {
+            throw NICError.model("\(name) is not a libnic neural codec record")
+        }
+        let a = try JSONValue.parse(Array(text.utf8))
+        guard let m = a["M"]?.intValue, let n = a["N"]?.intValue, let levels = a["levels"]?.intValue,
+              let stride = a["stride"]?.intValue, m > 0, n > 0, levels >= 2, stride > 0 else {
+            throw NICError.model("\(name) has no valid N, M, levels and stride")
+        }
+        latentChannels = m; hyperChannels = n; self.stride = stride
+        analysis = try LayerList.sequential(a["g_a"], weights)
+        hyperAnalysis = try LayerList.sequential(a["h_a"], weights)
+        synthesis = try LayerList.sequential(a["g_s"], weights)
+        hyperSynthesis = try LayerList.exact(a["h_s"], weights)
+        guard hyperSynthesis.last?.outChannels == 2 * m else {
+            throw NICError.model("hyper-synthesis must output \(2 * m) channels (means and scales)")
+        }
+        gains = try GainLadder(weights: weights, levels: levels, latent: m, hyper: n)
+        zTables = try CDFTables(cdf: try weights.ints("entropy.z.cdf"), offsets: try weights.ints("entropy.z.cdf_offsets"),
+                                symbolMin: try weights.ints("entropy.z.symbol_min", shape: [n]))
+        scaleTable = try weights.floats("entropy.y.scale_table")
+        yTables = try CDFTables(cdf: try weights.ints("entropy.y.cdf"), offsets: try weights.ints("entropy.y.cdf_offsets"),
+                                symbolMin: try weights.ints("entropy.y.symbol_min", shape: [scaleTable.count]))
+        guard let first = scaleTable.first, zip(scaleTable, scaleTable.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw NICError.model("the Gaussian scale table must be non-empty and ascending")
+        }
+        scaleBound = Float(a["scale_bound"]?.numberValue ?? Double(first))
+    }
+
+    /// The table for a predicted scale: the first whose scale is at least `scale`, so that a
+    /// symbol is never coded with a narrower distribution than predicted.
+    @inline(__always) func scaleIndex(_ scale: Float) -> Int {
+        var lo = 0, hi = scaleTable.count - 1
+        if scale >= scaleTable[hi] { return hi }
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if scaleTable[mid] >= scale { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+}
+
+/// Per-channel gains of the variable-rate model, one row per trained level, and their
+/// interpolation at any quality 1...100 (docs/neural-codec.md).
+struct GainLadder {
+    let levels: Int
+    let y: [[Float]], yInverse: [[Float]], z: [[Float]], zInverse: [[Float]]
+
+    init(weights: SafetensorsFile, levels: Int, latent m: Int, hyper n: Int) throws {
+        func rows(_ name: String, _ c: Int) throws -> [[Float]] {
+            let v = try weights.floats(name, shape: [levels, c])
+            guard v.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw NICError.model("\(name) holds a non-positive gain") }
+            return (0..<levels).map { Array(v[$0 * c ..< ($0 + 1) * c]) }
+        }
+        self.levels = levels
+        y = try rows("gain.y", m); yInverse = try rows("gain.y_inv", m)
+        z = try rows("gain.z", n); zInverse = try rows("gain.z_inv", n)
+    }
+
+    /// Level `l` and weight `t` of quality `q`: s = (q − 1)·(L − 1)/99 computed exactly on integers.
+    static func position(quality q: Int, levels: Int) -> (level: Int, t: Float) {
+        let scaled = (q - 1) * (levels - 1)
+        let l = min(scaled / 99, levels - 2)
+        return (l, Float(scaled - 99 * l) / 99)
+    }
+
+    /// Geometric interpolation as in training, for the gains that only one side uses
+    /// (the encoder's y and z, the decoder's y⁻¹): a 1-ulp difference of `exp` between
+    /// machines changes a pixel, never the bitstream.
+    static func geometric(_ rows: [[Float]], quality: Int) -> [Float] {
+        let (l, t) = position(quality: quality, levels: rows.count)
+        return zip(rows[l], rows[l + 1]).map { a, b -> Float in
+            let logGain: Float = (1 - t) * logf(a) + t * logf(b)
+            return expf(logGain)
+        }
+    }
+
+    /// Linear interpolation with plain IEEE operations, for z⁻¹, which feeds the
+    /// hyper-synthesis and must be identical on every machine.
+    static func linear(_ rows: [[Float]], quality: Int) -> [Float] {
+        let (l, t) = position(quality: quality, levels: rows.count)
+        return zip(rows[l], rows[l + 1]).map { a, b -> Float in a + t * (b - a) }
+    }
+}
+
+/// Builds layer lists from the record's architecture description.
+enum LayerList {
+    static func sequential(_ list: JSONValue?, _ weights: SafetensorsFile) throws -> Sequential {
+        var layers: [Layer] = []
+        for entry in list?.arrayValue ?? [] {
+            switch entry["op"]?.stringValue {
+            case "conv2d", "conv_transpose2d":
+                let g = try Geometry(entry, weights)
+                layers.append(g.transposed
+                    ? try ConvTranspose2d(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
+                                          padding: g.padding, outputPadding: g.outputPadding, weights: g.weights, bias: g.bias)
+                    : try Conv2d(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
+                                 padding: g.padding, weights: g.weights, bias: g.bias))
+            case "gdn":
+                guard let name = entry["name"]?.stringValue, let c = entry["channels"]?.intValue else {
+                    throw NICError.model("gdn layer lacks name or channels")
+                }
+                layers.append(try GDN(beta: try weights.floats(name + ".beta", shape: [c]),
+                                      gamma: try weights.floats(name + ".gamma", shape: [c, c]),
+                                      inverse: entry["inverse"]?.boolValue ?? false))
+            case "leaky_relu":
+                layers.append(Activation(.leakyReLU(Float(entry["negative_slope"]?.numberValue ?? 0.01))))
+            default:
+                throw NICError.model("unsupported layer \(entry.serialized) in the neural codec")
+            }
+        }
+        guard !layers.isEmpty else { throw NICError.model("empty layer list in the neural codec") }
+        return Sequential(layers)
+    }
+
+    /// Convolutions with an optional leaky ReLU after each, as exact layers.
+    static func exact(_ list: JSONValue?, _ weights: SafetensorsFile) throws -> [ExactConvolution] {
+        var pending: Geometry?
+        var layers: [ExactConvolution] = []
+        func flush(slope: Float?) throws {
+            guard let g = pending else { throw NICError.model("activation without a convolution in the hyper-synthesis") }
+            layers.append(try ExactConvolution(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
+                                               padding: g.padding, outputPadding: g.outputPadding, transposed: g.transposed,
+                                               weights: g.weights, bias: g.bias, leakySlope: slope))
+            pending = nil
+        }
+        for entry in list?.arrayValue ?? [] {
+            switch entry["op"]?.stringValue {
+            case "conv2d", "conv_transpose2d":
+                if pending != nil { try flush(slope: nil) }
+                pending = try Geometry(entry, weights)
+            case "leaky_relu":
+                try flush(slope: Float(entry["negative_slope"]?.numberValue ?? 0.01))
+            default:
+                throw NICError.model("unsupported layer \(entry.serialized) in the hyper-synthesis")
+            }
+        }
+        if pending != nil { try flush(slope: nil) }
+        guard !layers.isEmpty else { throw NICError.model("empty hyper-synthesis") }
+        return layers
+    }
+
+    struct Geometry {
+        let inC: Int, outC: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int
+        let transposed: Bool
+        let weights: [Float], bias: [Float]
+
+        init(_ e: JSONValue, _ w: SafetensorsFile) throws {
+            guard let name = e["name"]?.stringValue, let inC = e["in"]?.intValue, let outC = e["out"]?.intValue,
+                  let kernel = e["kernel"]?.intValue, let stride = e["stride"]?.intValue,
+                  let padding = e["padding"]?.intValue else {
+                throw NICError.model("convolution lacks name, channels, kernel, stride or padding: \(e.serialized)")
+            }
+            self.inC = inC; self.outC = outC; self.kernel = kernel; self.stride = stride; self.padding = padding
+            transposed = e["op"]?.stringValue == "conv_transpose2d"
+            outputPadding = e["output_padding"]?.intValue ?? 0
+            weights = try w.floats(name + ".weight", shape: transposed ? [inC, outC, kernel, kernel] : [outC, inC, kernel, kernel])
+            bias = try w.floats(name + ".bias", shape: [outC])
+        }
+    }
+}

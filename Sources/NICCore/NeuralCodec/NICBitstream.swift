@@ -1,0 +1,90 @@
+/// The `.nic` file: a fixed 28-byte header, the two entropy-coded payloads and a CRC-32.
+/// Specified in docs/nic-format.md; every field is checked before anything is allocated.
+public struct NICBitstream: Equatable, Sendable {
+    public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]   // 0x8B "NIC"
+    public static let version: UInt8 = 1
+    static let headerBytes = 28
+    static let trailerBytes = 4
+    /// Largest image the codec accepts: its transforms need ~200 bytes per pixel.
+    public static let maxDimension = 16384
+    public static let maxPixels = 4096 * 4096
+
+    public enum ColourFormat: UInt8, Sendable { case rgb8 = 0 }
+
+    public var colourFormat: ColourFormat
+    public var quality: Int
+    public var modelID: UInt32
+    public var width: Int
+    public var height: Int
+    /// Hyper-latent symbols (rANS), then latent symbols (rANS).
+    public var zPayload: [UInt8]
+    public var yPayload: [UInt8]
+
+    public init(colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
+                zPayload: [UInt8], yPayload: [UInt8]) {
+        self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
+        self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
+    }
+
+    public static func checkImageSize(width: Int, height: Int) throws {
+        guard width >= 1, height >= 1, width <= maxDimension, height <= maxDimension, width * height <= maxPixels else {
+            throw NICError.dimensions("image size \(width)x\(height) is outside what the neural codec handles "
+                                      + "(1...\(maxDimension) per side, at most \(maxPixels) pixels)")
+        }
+    }
+
+    public static func checkQuality(_ q: Int) throws {
+        guard (1...100).contains(q) else { throw NICError.invalidArgument("quality \(q) is outside 1...100") }
+    }
+
+    public func serialized() -> [UInt8] {
+        var out = NICBitstream.magic
+        out += [NICBitstream.version, colourFormat.rawValue, UInt8(quality), 0]
+        out += (0..<4).reversed().map { UInt8(truncatingIfNeeded: modelID >> (8 * UInt32($0))) }
+        for v in [width, height, zPayload.count, yPayload.count] { out += littleEndian32(UInt32(v)) }
+        out += zPayload
+        out += yPayload
+        out += littleEndian32(CRC32.checksum(out))
+        return out
+    }
+
+    public init(parsing bytes: [UInt8]) throws {
+        let minimum = NICBitstream.headerBytes + NICBitstream.trailerBytes
+        guard bytes.count >= minimum else {
+            throw NICError.corruptData("not a .nic file: \(bytes.count) bytes is shorter than the \(minimum)-byte minimum")
+        }
+        guard Array(bytes[0..<4]) == NICBitstream.magic else { throw NICError.unsupportedFormat("not a .nic file (wrong magic)") }
+        guard bytes[4] == NICBitstream.version else {
+            throw NICError.unsupportedFormat(".nic version \(bytes[4]) is not supported (this library reads version \(NICBitstream.version))")
+        }
+        let body = bytes[0..<bytes.count - 4]
+        guard CRC32.checksum(body) == readLittleEndian32(bytes, at: bytes.count - 4) else {
+            throw NICError.corruptData(".nic checksum mismatch: the file is damaged or truncated")
+        }
+        guard let format = ColourFormat(rawValue: bytes[5]) else {
+            throw NICError.unsupportedFormat("unknown .nic colour format \(bytes[5])")
+        }
+        guard bytes[7] == 0 else { throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7])") }
+        let quality = Int(bytes[6])
+        try NICBitstream.checkQuality(quality)
+        let width = Int(readLittleEndian32(bytes, at: 12)), height = Int(readLittleEndian32(bytes, at: 16))
+        try NICBitstream.checkImageSize(width: width, height: height)
+        let zCount = Int(readLittleEndian32(bytes, at: 20)), yCount = Int(readLittleEndian32(bytes, at: 24))
+        guard zCount + yCount == bytes.count - minimum else {
+            throw NICError.corruptData(".nic payload lengths \(zCount) + \(yCount) do not match the file size")
+        }
+        let modelID = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let z = NICBitstream.headerBytes
+        self.init(colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
+                  zPayload: Array(bytes[z ..< z + zCount]), yPayload: Array(bytes[z + zCount ..< z + zCount + yCount]))
+    }
+
+    /// True when `bytes` start with the `.nic` magic.
+    public static func hasMagic(_ bytes: some Collection<UInt8>) -> Bool { Array(bytes.prefix(4)) == magic }
+}
+
+private func littleEndian32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32($0))) } }
+
+private func readLittleEndian32(_ b: [UInt8], at i: Int) -> UInt32 {
+    (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + $1]) << (8 * UInt32($1)) }
+}

@@ -1,0 +1,164 @@
+/// The learned image codec: RGB image ⇄ `.nic` bytes with a `HyperpriorModel`.
+///
+///     encode: x → g_a → ×gain_y → h_a → ×gain_z → round → z symbols ──────────────┐ rANS
+///             z → ×gain_z⁻¹ → h_s (exact) → means, scales → round(y − mean) ─────┘
+///     decode: z symbols → h_s (exact) → y symbols + means → ×gain_y⁻¹ → g_s → crop → 8 bits
+///
+/// A codec object belongs to one thread at a time (its device does); the model is shared.
+public final class NeuralImageCodec {
+    public let model: HyperpriorModel
+    let device: ComputeDevice
+    /// Latent values are clamped to this magnitude before coding (real latents stay far below).
+    static let symbolLimit: Float = 1_048_576
+    /// Largest `.nic` file read: more than any image within `NICBitstream.maxPixels` needs.
+    public static let maxFileBytes = 1 << 28
+
+    public init(model: HyperpriorModel, device: ComputeDevice) {
+        self.model = model
+        self.device = device
+    }
+
+    // MARK: encode
+
+    public func encode(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
+        guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
+        try NICBitstream.checkImageSize(width: image.width, height: image.height)
+        try NICBitstream.checkQuality(quality)
+        let m = model.latentChannels
+        let x = try paddedInput(image)
+        var y = try model.analysis.forward(x, on: device).toArray(on: device)
+        let (h, w) = ((x.height) / 16, (x.width) / 16)
+        guard y.count == m * h * w else { throw NICError.internal("analysis output has an unexpected size") }
+        scaleChannels(&y, by: GainLadder.geometric(model.gains.y, quality: quality), plane: h * w)
+
+        var z = try model.hyperAnalysis.forward(try Tensor(shape: [1, m, h, w], values: y), on: device).toArray(on: device)
+        let zPlane = (h / 4) * (w / 4)
+        guard z.count == model.hyperChannels * zPlane else { throw NICError.internal("hyper-analysis output has an unexpected size") }
+        scaleChannels(&z, by: GainLadder.geometric(model.gains.z, quality: quality), plane: zPlane)
+        let zSymbols = z.map(NeuralImageCodec.symbol)
+
+        let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+        var zCoder = RANSEncoder(), yCoder = RANSEncoder()
+        for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
+        for c in 0..<m {
+            for p in 0..<h * w {
+                let (mean, table) = prior.entry(channel: c, position: p)
+                yCoder.encode(NeuralImageCodec.symbol(y[c * h * w + p] - mean), table: table, of: model.yTables)
+            }
+        }
+        return NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
+                            zPayload: zCoder.finish(), yPayload: yCoder.finish()).serialized()
+    }
+
+    /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
+    @inline(__always) static func symbol(_ v: Float) -> Int32 {
+        guard v.isFinite else { return 0 }
+        return Int32(min(max(v, -symbolLimit), symbolLimit).rounded(.toNearestOrEven))
+    }
+
+    /// The image as a [1, 3, H, W] tensor in [0, 1], padded on the right and bottom to the
+    /// transforms' stride by repeating the last row and column.
+    private func paddedInput(_ image: PlanarImage) throws -> Tensor {
+        let s = model.stride
+        let (pw, ph) = ((image.width + s - 1) / s * s, (image.height + s - 1) / s * s)
+        let x = try Tensor(zeros: [1, 3, ph, pw])
+        image.withPlaneViews { views in
+            let src = views[0]
+            x.withFloats { dst in
+                for c in 0..<3 {
+                    for yy in 0..<ph {
+                        let row = src.row(min(yy, image.height - 1))
+                        let o = (c * ph + yy) * pw
+                        for xx in 0..<pw { dst[o + xx] = Float(row[min(xx, image.width - 1) * 3 + c]) / 255 }
+                    }
+                }
+            }
+        }
+        return x
+    }
+
+    // MARK: decode
+
+    public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
+        let stream = try NICBitstream(parsing: bytes)
+        guard stream.modelID == model.modelID else {
+            throw NICError.model("this file was coded with neural model \(hex8(stream.modelID)); "
+                                 + "the loaded model is \(hex8(model.modelID)) (\(model.name))")
+        }
+        let s = model.stride, m = model.latentChannels
+        let (h, w) = ((stream.height + s - 1) / s * (s / 16), (stream.width + s - 1) / s * (s / 16))
+        let zPlane = (h / 4) * (w / 4)
+        var zDecoder = RANSDecoder(stream.zPayload)
+        var zSymbols = [Int32](repeating: 0, count: model.hyperChannels * zPlane)
+        for i in zSymbols.indices { zSymbols[i] = try zDecoder.decode(table: i / zPlane, of: model.zTables) }
+        guard zDecoder.isExhausted else { throw NICError.corruptData("the hyper-latent payload is damaged") }
+
+        let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: stream.quality)
+        var yDecoder = RANSDecoder(stream.yPayload)
+        var y = [Float](repeating: 0, count: m * h * w)
+        for c in 0..<m {
+            for p in 0..<h * w {
+                let (mean, table) = prior.entry(channel: c, position: p)
+                y[c * h * w + p] = Float(try yDecoder.decode(table: table, of: model.yTables)) + mean
+            }
+        }
+        guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
+        scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: stream.quality), plane: h * w)
+        let xHat = try model.synthesis.forward(try Tensor(shape: [1, m, h, w], values: y), on: device).toArray(on: device)
+        return try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
+    }
+
+    private func croppedImage(_ x: [Float], paddedWidth pw: Int, paddedHeight ph: Int, width: Int, height: Int) throws -> PlanarImage {
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        for c in 0..<3 {
+            for yy in 0..<height {
+                for xx in 0..<width {
+                    let v = x[(c * ph + yy) * pw + xx] * 255
+                    rgb[(yy * width + xx) * 3 + c] = v.isNaN ? 0 : UInt8(min(max(v, 0), 255).rounded(.toNearestOrEven))
+                }
+            }
+        }
+        return try PlanarImage(format: .rgb24, width: width, height: height, planes: [rgb])
+    }
+
+    // MARK: shared
+
+    /// Means and table indices of the latents, from the hyper-latent symbols; identical on
+    /// encoder and decoder by construction (`ExactConvolution`, exact gain interpolation).
+    private func hyperSynthesis(_ zSymbols: [Int32], height: Int, width: Int, quality: Int) throws -> Prior {
+        let n = model.hyperChannels, plane = height * width
+        let zInverse = GainLadder.linear(model.gains.zInverse, quality: quality)
+        var hwc = [Float](repeating: 0, count: zSymbols.count)
+        for c in 0..<n {
+            for p in 0..<plane { hwc[p * n + c] = Float(zSymbols[c * plane + p]) * zInverse[c] }
+        }
+        var (values, h, w) = (hwc, height, width)
+        for layer in model.hyperSynthesis { (values, h, w) = try layer.apply(values, height: h, width: w, workers: device.workers) }
+        guard h == height * 4, w == width * 4 else { throw NICError.internal("hyper-synthesis output has an unexpected size") }
+        return Prior(model: model, values: values)
+    }
+
+    private func scaleChannels(_ v: inout [Float], by gains: [Float], plane: Int) {
+        for c in gains.indices {
+            for p in c * plane ..< (c + 1) * plane { v[p] *= gains[c] }
+        }
+    }
+}
+
+/// The hyper-synthesis output (channels-last: M means, then M scales per position).
+private struct Prior {
+    let model: HyperpriorModel
+    let values: [Float]
+
+    @inline(__always) func entry(channel c: Int, position p: Int) -> (mean: Float, table: Int) {
+        let m = model.latentChannels
+        let base = p * 2 * m
+        return (values[base + c], model.scaleIndex(max(values[base + m + c], model.scaleBound)))
+    }
+}
+
+/// A model ID as 8 hex digits.
+func hex8(_ v: UInt32) -> String {
+    let hex = String(v, radix: 16)
+    return String(repeating: "0", count: 8 - hex.count) + hex
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import FFGlue
+import NICCore
+
+/// `nic encode`: any image FFmpeg reads → `.nic` with the learned codec.
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Compress an image with the neural image codec into a .nic file.")
+
+    @Argument(help: "Input image (PNG, JPEG, WebP, BMP, or anything FFmpeg decodes).") var input: String
+    @Argument(help: "Output .nic file.") var output: String
+    @Option(help: "Quality 1 (smallest) to 100 (best).") var quality: Int = 75
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
+            let image = try ImageFile.read(path: input, as: .rgb24)
+            let bytes = try codec.encode(image, quality: quality)
+            try writeFileBytes(bytes, path: output)
+            let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
+            print("\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
+                  + fixed(bpp, 4) + " bpp")
+        }
+    }
+}
+
+/// `nic decode`: `.nic` → PNG (or any format `ImageFile.write` knows).
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode a .nic file made by `nic encode` into an image (.png, .bmp, .jpg, .webp).")
+
+    @Argument(help: "Input .nic file.") var input: String
+    @Argument(help: "Output image; .png keeps every decoded pixel.") var output: String
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
+            let image = try codec.decode(try readFileBytes(path: input, limit: NeuralImageCodec.maxFileBytes))
+            try ImageFile.write(image, path: output)
+        }
+    }
+}
