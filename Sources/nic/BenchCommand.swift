@@ -4,7 +4,7 @@ import NICCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (measurements, not tests).",
-        subcommands: [ConvBench.self, UpscaleBench.self])
+        subcommands: [ConvBench.self, UpscaleBench.self, CodecBench.self])
 }
 
 struct UpscaleBench: ParsableCommand {

@@ -52,8 +52,9 @@ public final class ModelStore: Sendable {
         do { bytes = try readFileBytes(path: directory + "/neural/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
             throw NICError.model("neural codec model unusable: \(error.message)")
         }
-        guard SHA256.hex(bytes) == sha.lowercased() else { throw NICError.model("\(file) does not match its sha256 in codec.json") }
-        let model = try HyperpriorModel(bytes: bytes, name: file)
+        let digest = SHA256.digest(bytes)
+        guard SHA256.hex(digest: digest) == sha.lowercased() else { throw NICError.model("\(file) does not match its sha256 in codec.json") }
+        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
         neural.withLock { $0 = model }
         return model
     }

@@ -49,8 +49,11 @@ public struct SHA256 {
     }
 
     /// Lowercase hex digest of `bytes`.
-    public static func hex(_ bytes: some Collection<UInt8>) -> String {
-        digest(bytes).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    public static func hex(_ bytes: some Collection<UInt8>) -> String { hex(digest: digest(bytes)) }
+
+    /// A digest as lowercase hex.
+    public static func hex(digest: [UInt8]) -> String {
+        digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     private mutating func compress(_ block: ArraySlice<UInt8>) {

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A down- or up-scaling network as exported by training/aicodec/export.py:
 /// output = bicubic(input) + body(input), on one plane (luma) in [0, 1].
 ///
@@ -113,44 +111,13 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// needed 77-96 MB instead of 52 MB; nic bench upscale, 2 workers).
     static let bandPixels = 32 * 1024
 
-    /// The body over horizontal bands of the input, each with `haloRows` extra rows on both sides
-    /// whose results are dropped. Identical to one pass over the whole input (bands at the frame's
-    /// top and bottom start there, so the convolutions' zero padding is the same), with memory and
-    /// cache footprint bounded by the band instead of the frame.
+    /// The body over horizontal bands of the input (`Sequential.forwardInBands`): memory and
+    /// cache footprint bounded by the band instead of the frame, same result as one pass.
     func bodyInBands(_ x: Tensor, on device: ComputeDevice, bandPixels: Int = ScalerNetwork.bandPixels) throws -> Tensor {
         let rows = max(inputBlock, bandPixels / max(1, x.width) / inputBlock * inputBlock)
         if x.height <= 2 * rows { return try body.forward(x, on: device).plain(on: device) }
         let halo = (haloRows + inputBlock - 1) / inputBlock * inputBlock
-        let (ob, ib) = (outputBlock, inputBlock)
-        let out = try Tensor(zeros: [1, 1, x.height * ob / ib, x.width * ob / ib])
-        let bands = stride(from: 0, to: x.height, by: rows).map { ($0, min(x.height, $0 + rows)) }
-        // Bands go round-robin to single-threaded devices, one per worker: no barrier inside a
-        // band, and each worker's tensors stay in its own core's cache.
-        let devices = try device.workerDevices()
-        let failure = Mutex<Error?>(nil)
-        Workers(count: devices.count).parallelFor(devices.count) { workers in
-            for w in workers {
-                for b in stride(from: w, to: bands.count, by: devices.count) {
-                    do {
-                        let (start, end) = bands[b]
-                        let from = max(0, start - halo), to = min(x.height, end + halo)
-                        let band = try body.forward(try x.rows(from..<to), on: devices[w]).plain(on: devices[w])
-                        guard band.channels == 1, band.width == out.width else {
-                            throw NICError.model("network body gives \(band.shape) for a band, expected one plane \(out.width) wide")
-                        }
-                        band.withFloats { b in out.withFloats { o in
-                            let skip = (start - from) * ob / ib, count = (end - start) * ob / ib
-                            (o.baseAddress! + start * ob / ib * out.width)
-                                .update(from: b.baseAddress! + skip * out.width, count: count * out.width)
-                        } }
-                    } catch {
-                        failure.withLock { if $0 == nil { $0 = error } }
-                    }
-                }
-            }
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return out
+        return try body.forwardInBands(x, rows: rows, halo: halo, scale: (outputBlock, inputBlock), outputChannels: 1, on: device)
     }
 
     /// `x` extended by edge replication so that height and width are multiples of `block`.

@@ -22,16 +22,9 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     let scaleTable: [Float]
     let scaleBound: Float
 
-    public convenience init(path: String, name: String) throws {
-        let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: path, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
-            throw NICError.model("neural codec model unusable: \(error.message)")
-        }
-        try self.init(bytes: bytes, name: name)
-    }
-
-    public init(bytes: [UInt8], name: String) throws {
-        let digest = SHA256.digest(bytes)
+    /// `digest` is the sha256 of `bytes` when the caller has it already.
+    public init(bytes: [UInt8], name: String, digest known: [UInt8]? = nil) throws {
+        let digest = known ?? SHA256.digest(bytes)
         modelID = digest[0..<4].reduce(0) { $0 << 8 | UInt32($1) }
         self.name = name
         let weights = try SafetensorsFile(bytes: bytes)

@@ -8,10 +8,19 @@
 public final class NeuralImageCodec {
     public let model: HyperpriorModel
     let device: ComputeDevice
+    /// Seconds spent in each stage by the last `encode` or `decode`, in order (for benchmarks).
+    public private(set) var stageSeconds: [(stage: String, seconds: Double)] = []
+    private var stageStart = 0.0
     /// Latent values are clamped to this magnitude before coding (real latents stay far below).
     static let symbolLimit: Float = 1_048_576
     /// Largest `.nic` file read: more than any image within `NICBitstream.maxPixels` needs.
     public static let maxFileBytes = 1 << 28
+    /// The synthesis runs over bands of this many latent rows (256 image rows), each with
+    /// `synthesisHaloRows` latent rows of context on both sides (its four stride-2 layers
+    /// need 2), on single-threaded workers: the decoded pixels are the same for any thread
+    /// count, and memory is bounded by the band.
+    static let synthesisBandRows = 16
+    static let synthesisHaloRows = 4
 
     public init(model: HyperpriorModel, device: ComputeDevice) {
         self.model = model
@@ -25,8 +34,10 @@ public final class NeuralImageCodec {
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
         try NICBitstream.checkQuality(quality)
         let m = model.latentChannels
+        startStages()
         let x = try paddedInput(image)
         var y = try model.analysis.forward(x, on: device).toArray(on: device)
+        endStage("analysis")
         let (h, w) = ((x.height) / 16, (x.width) / 16)
         guard y.count == m * h * w else { throw NICError.internal("analysis output has an unexpected size") }
         scaleChannels(&y, by: GainLadder.geometric(model.gains.y, quality: quality), plane: h * w)
@@ -36,8 +47,10 @@ public final class NeuralImageCodec {
         guard z.count == model.hyperChannels * zPlane else { throw NICError.internal("hyper-analysis output has an unexpected size") }
         scaleChannels(&z, by: GainLadder.geometric(model.gains.z, quality: quality), plane: zPlane)
         let zSymbols = z.map(NeuralImageCodec.symbol)
+        endStage("hyper-analysis")
 
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+        endStage("hyper-synthesis")
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
         for c in 0..<m {
@@ -46,8 +59,10 @@ public final class NeuralImageCodec {
                 yCoder.encode(NeuralImageCodec.symbol(y[c * h * w + p] - mean), table: table, of: model.yTables)
             }
         }
-        return NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
-                            zPayload: zCoder.finish(), yPayload: yCoder.finish()).serialized()
+        let bytes = NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
+                                 zPayload: zCoder.finish(), yPayload: yCoder.finish()).serialized()
+        endStage("entropy coding")
+        return bytes
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
@@ -80,6 +95,7 @@ public final class NeuralImageCodec {
     // MARK: decode
 
     public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
+        startStages()
         let stream = try NICBitstream(parsing: bytes)
         guard stream.modelID == model.modelID else {
             throw NICError.model("this file was coded with neural model \(hex8(stream.modelID)); "
@@ -93,7 +109,9 @@ public final class NeuralImageCodec {
         for i in zSymbols.indices { zSymbols[i] = try zDecoder.decode(table: i / zPlane, of: model.zTables) }
         guard zDecoder.isExhausted else { throw NICError.corruptData("the hyper-latent payload is damaged") }
 
+        endStage("entropy decoding (z)")
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: stream.quality)
+        endStage("hyper-synthesis")
         var yDecoder = RANSDecoder(stream.yPayload)
         var y = [Float](repeating: 0, count: m * h * w)
         for c in 0..<m {
@@ -103,9 +121,14 @@ public final class NeuralImageCodec {
             }
         }
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
+        endStage("entropy decoding (y)")
         scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: stream.quality), plane: h * w)
-        let xHat = try model.synthesis.forward(try Tensor(shape: [1, m, h, w], values: y), on: device).toArray(on: device)
-        return try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
+        let xHat = try model.synthesis.forwardInBands(
+            try Tensor(shape: [1, m, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
+            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device).toArray(on: device)
+        let image = try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
+        endStage("synthesis")
+        return image
     }
 
     private func croppedImage(_ x: [Float], paddedWidth pw: Int, paddedHeight ph: Int, width: Int, height: Int) throws -> PlanarImage {
@@ -136,6 +159,17 @@ public final class NeuralImageCodec {
         for layer in model.hyperSynthesis { (values, h, w) = try layer.apply(values, height: h, width: w, workers: device.workers) }
         guard h == height * 4, w == width * 4 else { throw NICError.internal("hyper-synthesis output has an unexpected size") }
         return Prior(model: model, values: values)
+    }
+
+    private func startStages() {
+        stageSeconds = []
+        stageStart = monotonicSeconds()
+    }
+
+    private func endStage(_ name: String) {
+        let now = monotonicSeconds()
+        stageSeconds.append((name, now - stageStart))
+        stageStart = now
     }
 
     private func scaleChannels(_ v: inout [Float], by gains: [Float], plane: Int) {

@@ -1,0 +1,170 @@
+import XCTest
+@testable import NICCore
+
+/// The neural image codec with the repository's model of record: round trip, determinism,
+/// the `.nic` container, and damaged input.
+final class NeuralCodecTests: XCTestCase {
+    static let modelDirectory: String = {
+        var path = Fixture.directory
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path + "/models"
+    }()
+    static let model: HyperpriorModel? = try? ModelStore(directory: modelDirectory).neuralCodecModel()
+
+    func codec(threads: Int = 1) throws -> NeuralImageCodec {
+        guard let model = NeuralCodecTests.model else { throw XCTSkip("no neural codec model in \(NeuralCodecTests.modelDirectory)") }
+        return NeuralImageCodec(model: model, device: try ComputeDevice(threads: threads))
+    }
+
+    /// A smooth colour pattern with a few edges, not a multiple of the stride in either direction.
+    func testImage(width: Int = 150, height: Int = 90) throws -> PlanarImage {
+        var image = try PlanarImage(format: .rgb24, width: width, height: height)
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = (y * width + x) * 3
+                image.planes[0][i] = UInt8(x * 255 / width)
+                image.planes[0][i + 1] = UInt8(y * 255 / height)
+                image.planes[0][i + 2] = (x / 20 + y / 15) % 2 == 0 ? 40 : 200
+            }
+        }
+        return image
+    }
+
+    func testRoundTripKeepsSizeAndQualityGrowsWithRate() throws {
+        let codec = try codec()
+        let image = try testImage()
+        var previous: (bytes: Int, psnr: Double)?
+        for q in [1, 50, 100] {
+            let bytes = try codec.encode(image, quality: q)
+            let decoded = try codec.decode(bytes)
+            XCTAssertEqual([decoded.width, decoded.height], [150, 90])
+            let psnr = try Quality.psnr(image, decoded)
+            XCTAssertGreaterThan(psnr, 18, "quality \(q)")
+            if let previous {
+                XCTAssertGreaterThan(bytes.count, previous.bytes, "quality \(q) should cost more bytes")
+                XCTAssertGreaterThan(psnr, previous.psnr - 0.2, "quality \(q) should not look worse")
+            }
+            previous = (bytes.count, psnr)
+        }
+    }
+
+    func testDecodingIsIdenticalForOneAndTwoThreads() throws {
+        // 300 rows: the synthesis runs in several bands.
+        let bytes = try codec(threads: 1).encode(try testImage(width: 96, height: 300), quality: 60)
+        let one = try codec(threads: 1).decode(bytes), two = try codec(threads: 2).decode(bytes)
+        XCTAssertEqual(one.planes, two.planes)
+        XCTAssertEqual(try codec(threads: 1).decode(bytes).planes, one.planes)
+    }
+
+    func testEveryTruncationIsRejected() throws {
+        let bytes = try codec().encode(try testImage(width: 40, height: 24), quality: 20)
+        for n in 0..<bytes.count {
+            XCTAssertThrowsError(try codec().decode(Array(bytes[0..<n])), "truncated to \(n) bytes")
+        }
+    }
+
+    func testRandomCorruptionsAreRejectedOrDecodeCleanly() throws {
+        let codec = try codec()
+        let bytes = try codec.encode(try testImage(width: 64, height: 48), quality: 40)
+        var rng = EntropyCodingTests.Random(state: 11)
+        var rejected = 0
+        for trial in 0..<3000 {
+            var damaged = bytes
+            for _ in 0...rng.below(3) { damaged[rng.below(damaged.count)] ^= UInt8(1 << rng.below(8)) }
+            if trial % 15 == 0 { damaged = NeuralCodecTests.withValidChecksum(damaged) }  // reach the payload decoders
+            do {
+                let image = try codec.decode(damaged)
+                XCTAssertEqual([image.width, image.height], [64, 48])
+            } catch let error as NICError {
+                rejected += 1
+                XCTAssertFalse(error.message.isEmpty)
+            }
+        }
+        XCTAssertGreaterThan(rejected, 2799, "the checksum alone rejects 2800 of the trials")
+    }
+
+    func testHeaderErrors() throws {
+        let codec = try codec()
+        let bytes = try codec.encode(try testImage(width: 32, height: 32), quality: 10)
+        var stream = try NICBitstream(parsing: bytes)
+        XCTAssertEqual(stream.serialized(), bytes)
+
+        var wrongMagic = bytes; wrongMagic[1] = 0x58
+        XCTAssertThrowsError(try codec.decode(wrongMagic)) { XCTAssertEqual(($0 as? NICError).map(kind), "unsupportedFormat") }
+        var wrongVersion = bytes; wrongVersion[4] = 9
+        XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(wrongVersion))) {
+            XCTAssertTrue(($0 as? NICError)?.message.contains("version 9") ?? false)
+        }
+        stream.width = 1 << 30
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
+        stream.width = 4096; stream.height = 4097    // within each side's limit, too many pixels
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
+        stream.width = 32; stream.height = 32; stream.modelID ^= 1
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "model") }
+        XCTAssertThrowsError(try codec.encode(try testImage(width: 8, height: 8), quality: 0))
+        XCTAssertThrowsError(try codec.encode(try testImage(width: 8, height: 8), quality: 101))
+    }
+
+    func testSmallestImages() throws {
+        let codec = try codec()
+        for (w, h) in [(1, 1), (1, 65), (65, 1)] {
+            let image = try testImage(width: w, height: h)
+            let decoded = try codec.decode(try codec.encode(image, quality: 90))
+            XCTAssertEqual([decoded.width, decoded.height], [w, h])
+        }
+    }
+
+    static func withValidChecksum(_ bytes: [UInt8]) -> [UInt8] {
+        var out = Array(bytes[0..<bytes.count - 4])
+        let crc = CRC32.checksum(out)
+        out += (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * UInt32($0))) }
+        return out
+    }
+
+    func kind(_ e: NICError) -> String {
+        switch e {
+        case .invalidArgument: return "invalidArgument"
+        case .unsupportedFormat: return "unsupportedFormat"
+        case .dimensions: return "dimensions"
+        case .model: return "model"
+        case .corruptData: return "corruptData"
+        default: return "other"
+        }
+    }
+}
+
+/// The exact layers against oneDNN (same arithmetic up to summation order) and against themselves
+/// with another worker count (bit for bit).
+final class ExactConvolutionTests: XCTestCase {
+    func check(transposed: Bool, stride: Int, kernel: Int, padding: Int, outputPadding: Int = 0) throws {
+        let (inC, outC, h, w) = (5, 12, 7, 9)
+        let weights = ConvBenchmark.values(inC * outC * kernel * kernel, seed: 3).map { $0 * 0.3 }
+        let bias = ConvBenchmark.values(outC, seed: 4)
+        let input = ConvBenchmark.values(inC * h * w, seed: 5)    // NCHW
+        let exact = try ExactConvolution(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+                                         outputPadding: outputPadding, transposed: transposed, weights: weights, bias: bias,
+                                         leakySlope: 0.01)
+        var hwc = [Float](repeating: 0, count: input.count)
+        for c in 0..<inC { for p in 0..<h * w { hwc[p * inC + c] = input[c * h * w + p] } }
+        let one = try exact.apply(hwc, height: h, width: w, workers: Workers(count: 1))
+        let two = try exact.apply(hwc, height: h, width: w, workers: Workers(count: 2))
+        XCTAssertEqual(one.values, two.values)
+
+        let device = try ComputeDevice(threads: 1)
+        let layer: Layer = transposed
+            ? try ConvTranspose2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+                                  outputPadding: outputPadding, weights: weights, bias: bias, activation: .leakyReLU(0.01))
+            : try Conv2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+                         weights: weights, bias: bias, activation: .leakyReLU(0.01))
+        let reference = try layer.forward(try Tensor(shape: [1, inC, h, w], values: input), on: device).toArray(on: device)
+        XCTAssertEqual(reference.count, one.values.count)
+        let plane = one.height * one.width
+        var worst: Float = 0
+        for c in 0..<outC { for p in 0..<plane { worst = max(worst, abs(reference[c * plane + p] - one.values[p * outC + c])) } }
+        XCTAssertLessThan(worst, 1e-4)
+    }
+
+    func testConvolution() throws { try check(transposed: false, stride: 1, kernel: 3, padding: 1) }
+    func testStridedConvolution() throws { try check(transposed: false, stride: 2, kernel: 5, padding: 2) }
+    func testTransposedConvolution() throws { try check(transposed: true, stride: 2, kernel: 5, padding: 2, outputPadding: 1) }
+}
