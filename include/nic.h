@@ -443,6 +443,43 @@ typedef struct NicFrameAIData {
  */
 NIC_API NicStatus nic_video_read_aidata(NicContext *ctx, const char *path, NicFrameAIData **frames, size_t *count);
 
+/* ------------------------------------------------------------------------- */
+/* Neural image codec: learned compression to and from .nic (docs/neural-codec.md,
+ * docs/nic-format.md). Uses the context's model directory (neural/codec.json) and threads. */
+
+/** Options of nic_image_encode(). */
+typedef struct NicEncodeOptions {
+    size_t struct_size;     /**< sizeof(NicEncodeOptions), set by nic_encode_options_init() */
+    int quality;            /**< 1 (smallest file) ... 100 (best picture); default 75 */
+} NicEncodeOptions;
+
+/** Sets `options` to the defaults (quality 75) and its struct_size. */
+NIC_API void nic_encode_options_init(NicEncodeOptions *options);
+
+/**
+ * Compresses an RGB24 image into a complete .nic file in memory. On success
+ * `*data` points to `*size` bytes allocated by libnic (free them with
+ * nic_free()); on failure `*data` is NULL and `*size` 0. `options` may be NULL
+ * (defaults). Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not RGB24),
+ * DIMENSIONS (more than 16384 per side or 4096x4096 pixels), INVALID_ARGUMENT
+ * (quality outside 1...100), MODEL (no neural codec model).
+ */
+NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const NicEncodeOptions *options,
+                                   uint8_t **data, size_t *size);
+
+/**
+ * Decodes a .nic file held in memory. `image` must have been set up with
+ * nic_image_init(); on success it describes an RGB24 image whose pixels libnic
+ * allocated (plane 0 only): release them with nic_image_free(). Decoding gives the
+ * same pixels for any thread count. Errors: NULL_POINTER, STRUCT_SIZE,
+ * UNSUPPORTED_FORMAT (not .nic, unknown version), CORRUPT_DATA (truncated or
+ * damaged: checksum or payload), DIMENSIONS, MODEL (coded with another model).
+ */
+NIC_API NicStatus nic_image_decode(NicContext *ctx, const uint8_t *data, size_t size, NicImage *image);
+
+/** Frees the pixels of an image filled by nic_image_decode() and resets it (NULL is ignored). */
+NIC_API void nic_image_free(NicImage *image);
+
 /** Frees memory libnic allocated for the caller (NULL is ignored). */
 NIC_API void nic_free(void *pointer);
 

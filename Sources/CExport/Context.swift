@@ -4,9 +4,6 @@ import NICCore
 #if canImport(Glibc)
 import Glibc
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a NicContext handle points to: the compute device, the configuration and
 /// the last error message. Used from one thread at a time (see nic.h).
@@ -20,6 +17,7 @@ final class Context {
     let genericAIFallback: Bool
     private var modelStore: ModelStore?
     private var upscaler: FrameUpscaler?
+    private var imageCodec: NeuralImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
     var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
 
@@ -66,6 +64,14 @@ final class Context {
                                  options: .init(allowGenericFallback: genericAIFallback),
                                  warn: { [weak self] in self?.log(NIC_LOG_WARNING, $0) })
         upscaler = made
+        return made
+    }
+
+    /// The neural image codec on this context's device: created on first use.
+    func neuralCodec() throws -> NeuralImageCodec {
+        if let imageCodec { return imageCodec }
+        let made = NeuralImageCodec(model: try models().neuralCodecModel(), device: device)
+        imageCodec = made
         return made
     }
 

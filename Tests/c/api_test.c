@@ -191,6 +191,43 @@ static void test_ai_scaling(NicContext *ctx)
     EXPECT(info.used_aidata == 0 && info.fallback_reason != NULL && strstr(info.fallback_reason, "4242") != NULL);
 }
 
+/* The neural image codec: encode to memory, decode, and refuse damaged data. */
+static void test_neural_codec(NicContext *ctx)
+{
+    enum { W = 70, H = 50 };
+    uint8_t rgb[W * H * 3];
+    uint8_t *data = NULL;
+    size_t size = 0, i;
+    NicImage in, out;
+    NicEncodeOptions options;
+    for (i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(((i % (W * 3)) * 3 + (i / (W * 3)) * 5) & 0xff);
+    nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
+    in.planes[0] = rgb; in.strides[0] = W * 3;
+    nic_encode_options_init(&options);
+    EXPECT(options.quality == 75);
+    options.quality = 0;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL && size == 0);
+    options.quality = 40;
+    EXPECT(nic_image_encode(ctx, &in, &options, NULL, &size) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK);
+    EXPECT(data != NULL && size > 32 && memcmp(data + 1, "NIC", 3) == 0);
+
+    nic_image_init(&out);
+    EXPECT(nic_image_decode(ctx, data, size, &out) == NIC_OK);
+    EXPECT(out.format == NIC_PIXEL_FORMAT_RGB24 && out.width == W && out.height == H && out.planes[0] != NULL);
+    nic_image_free(&out);
+    EXPECT(out.planes[0] == NULL);
+
+    EXPECT(nic_image_decode(ctx, data, size - 1, &out) == NIC_ERROR_CORRUPT_DATA);
+    data[size / 2] ^= 0x10;
+    EXPECT(nic_image_decode(ctx, data, size, &out) == NIC_ERROR_CORRUPT_DATA);
+    data[0] = 'X';
+    EXPECT(nic_image_decode(ctx, data, size, &out) == NIC_ERROR_UNSUPPORTED_FORMAT);
+    EXPECT(out.planes[0] == NULL);
+    nic_free(data);
+    nic_image_free(NULL);
+}
+
 int main(void)
 {
     NicContext *ctx = NULL;
@@ -204,6 +241,7 @@ int main(void)
     test_resize_constant_yuv(ctx);
     test_aidata(ctx);
     test_ai_scaling(ctx);
+    test_neural_codec(ctx);
     nic_context_destroy(ctx);
     if (failures) {
         fprintf(stderr, "api_test: %d failure(s)\n", failures);

@@ -90,6 +90,29 @@ expect_failure resize "$png" "$dir/x.tga" --scale 2
 expect_failure resize "$png" "$dir/no-such-dir/x.png" --scale 2
 expect_failure bench conv --threads -1
 
+# The neural image codec: round trip, same pixels for 1 and 2 threads and for the debug
+# build (when `swift build` made one beside the release build), clear failures.
+"$nic" encode "$png" "$dir/n.nic" --quality 40 > "$dir/stdout"
+grep -q "bpp" "$dir/stdout" || fail "nic encode printed no rate"
+"$nic" decode "$dir/n.nic" "$dir/n1.png" --threads 1
+"$nic" decode "$dir/n.nic" "$dir/n2.png" --threads 2
+cmp -s "$dir/n1.png" "$dir/n2.png" || fail "nic decode differs between 1 and 2 threads"
+debug_nic="$(dirname "$0")/../../.build/debug/nic"
+if [ -x "$debug_nic" ]; then
+  NIC_MODEL_DIR="$(dirname "$nic")/../share/nic" "$debug_nic" decode "$dir/n.nic" "$dir/nd.png"
+  cmp -s "$dir/n1.png" "$dir/nd.png" || fail "debug and release builds decode different pixels"
+  echo "debug and release builds decode identical pixels"
+fi
+"$nic" bench codec "$png" --quality 40 --repeats 1 --json | tail -1 | python3 -c "
+import json, sys; r = json.load(sys.stdin); assert r['bpp'] > 0 and r['psnr'] > 20 and r['decode_ms'] > 0, r"
+head -c 100 "$dir/n.nic" > "$dir/cut.nic"
+expect_failure decode "$dir/cut.nic" "$dir/x.png"
+grep -q "checksum\|shorter" "$dir/stderr" || fail "truncated .nic: $(cat "$dir/stderr")"
+expect_failure decode "$png" "$dir/x.png"
+grep -q "not a .nic file" "$dir/stderr" || fail "PNG given to decode: $(cat "$dir/stderr")"
+expect_failure encode "$png" "$dir/x.nic" --quality 0
+expect_failure encode "$dir/missing.png" "$dir/x.nic"
+
 # Video: a generated clip with audio, subtitles and a title; AI data in every frame's SEI;
 # every frame, timestamp and other stream kept (compared with ffprobe).
 printf '1\n00:00:00,200 --> 00:00:01,000\nhello\n\n2\n00:00:01,200 --> 00:00:01,800\nworld\n' > "$dir/subs.srt"

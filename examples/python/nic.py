@@ -214,6 +214,10 @@ class NicImage(ctypes.Structure):
 # Loading
 # --------------------------------------------------------------------------
 
+class NicEncodeOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("quality", ctypes.c_int)]
+
+
 class LibraryNotFoundError(OSError):
     """libnic could not be located or loaded."""
 
@@ -266,6 +270,11 @@ def _declare(lib):
                                           P(NicVideoReport)]),
         "nic_video_read_aidata": (_c_enum, [NicContextPtr, ctypes.c_char_p, P(P(NicFrameAIData)),
                                             P(ctypes.c_size_t)]),
+        "nic_encode_options_init": (None, [P(NicEncodeOptions)]),
+        "nic_image_encode": (_c_enum, [NicContextPtr, P(NicImage), P(NicEncodeOptions), P(P(ctypes.c_uint8)),
+                                       P(ctypes.c_size_t)]),
+        "nic_image_decode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(NicImage)]),
+        "nic_image_free": (None, [P(NicImage)]),
         "nic_free": (None, [ctypes.c_void_p]),
     }
     for name, (restype, argtypes) in sigs.items():
@@ -702,6 +711,41 @@ class Context:
             reason = _decode(info.fallback_reason) if info.fallback_reason else None
         del keep
         return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+
+    # -- neural image codec ----------------------------------------------
+
+    def image_encode(self, array, quality=75):
+        """Compresses an HxWx3 uint8 RGB array with the neural codec; returns the .nic bytes."""
+        fmt, channels = self._format_of(array)
+        if channels != 3:
+            raise ValueError("image_encode takes an HxWx3 RGB array")
+        options = NicEncodeOptions()
+        self._lib.nic_encode_options_init(ctypes.byref(options))
+        options.quality = _c_int_value(quality, "quality")
+        src, keep = self._plane_image(array, fmt, channels)
+        data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
+        with self._lock:
+            self._check(self._lib.nic_image_encode(self._h(), ctypes.byref(src), ctypes.byref(options),
+                                                   ctypes.byref(data), ctypes.byref(size)))
+        del keep
+        try:
+            return ctypes.string_at(data, size.value)
+        finally:
+            self._lib.nic_free(data)
+
+    def image_decode(self, data):
+        """Decodes .nic bytes; returns an HxWx3 uint8 RGB array."""
+        data = bytes(data)
+        image = NicImage()
+        self._lib.nic_image_init(ctypes.byref(image))
+        with self._lock:
+            self._check(self._lib.nic_image_decode(self._h(), data, len(data), ctypes.byref(image)))
+        try:
+            h, w = image.height, image.width
+            flat = np.ctypeslib.as_array(image.planes[0], shape=(h * w * 3,))
+            return flat.reshape(h, w, 3).copy()
+        finally:
+            self._lib.nic_image_free(ctypes.byref(image))
 
     def upscale_plane(self, setting_id, plane, out_width, out_height):
         """Runs the up network of `setting_id` on an HxW float32 luma plane in [0, 1]; returns

@@ -1,0 +1,47 @@
+"""The neural image codec through the ctypes binding, with the installed model of record."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
+import nic  # noqa: E402
+from test_ai_models import psnr, smooth_image  # noqa: E402
+
+
+@pytest.fixture
+def ctx():
+    with nic.Context(threads=2) as c:
+        yield c
+
+
+def test_round_trip_and_rate_grows_with_quality(ctx):
+    img = smooth_image(70, 100)
+    low, high = ctx.image_encode(img, quality=5), ctx.image_encode(img, quality=95)
+    assert low[:4] == b"\x8bNIC" and len(high) > len(low)
+    for data in (low, high):
+        back = ctx.image_decode(data)
+        assert back.shape == img.shape and back.dtype == np.uint8
+        assert psnr(img, back) > 20
+
+
+def test_same_pixels_with_one_and_two_threads(ctx):
+    data = ctx.image_encode(smooth_image(300, 80), quality=50)
+    with nic.Context(threads=1) as one:
+        assert np.array_equal(one.image_decode(data), ctx.image_decode(data))
+
+
+def test_bad_input_is_a_clear_error(ctx):
+    data = ctx.image_encode(smooth_image(40, 40), quality=30)
+    with pytest.raises(nic.NicError) as e:
+        ctx.image_decode(data[:-3])
+    assert e.value.status == nic.NicStatus.NIC_ERROR_CORRUPT_DATA
+    with pytest.raises(nic.NicError) as e:
+        ctx.image_decode(b"not a nic file at all, just some text")
+    assert e.value.status == nic.NicStatus.NIC_ERROR_UNSUPPORTED_FORMAT
+    with pytest.raises(nic.NicError) as e:
+        ctx.image_encode(smooth_image(40, 40), quality=101)
+    assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
+    with pytest.raises(ValueError):
+        ctx.image_encode(np.zeros((8, 8), np.uint8))
