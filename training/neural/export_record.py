@@ -4,7 +4,9 @@
   python3 training/neural/export_record.py --run base_n64m96 --out models/neural/nic_ms64_96
   python3 training/neural/export_record.py --ckpt training/runs/neural/x/ckpt_step50000.pt --out /tmp/rec
 
-writes OUT.safetensors and OUT.json (OUT may also be given with the .safetensors suffix).
+writes OUT.safetensors and OUT.json (OUT may also be given with the .safetensors suffix); with
+--default also codec.json beside them, which makes this record the model `nic encode/decode` and
+nic_image_encode/decode load (libnic verifies the sha256 it holds).
 
 OUT.safetensors (metadata: format, architecture JSON)
   weights, float16, inference form (see model.py): g_a.* g_s.* h_a.* h_s.* (conv weight/bias,
@@ -142,6 +144,8 @@ def main():
     p.add_argument("--scales", type=int, default=64, help="Gaussian scale-table size")
     p.add_argument("--scale-max", type=float, default=256.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--default", action="store_true",
+                   help="also point codec.json beside OUT at this record (the model `nic encode` uses)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -200,6 +204,11 @@ def main():
     with open(out + ".json", "w") as f:
         json.dump(portable(side), f, indent=1)
     print(f"wrote {out}.safetensors ({side['bytes']} bytes) and {out}.json (step {ck['step']})")
+    if a.default:
+        manifest = os.path.join(os.path.dirname(os.path.abspath(out)), "codec.json")
+        with open(manifest, "w") as f:
+            json.dump({"model": side["file"], "sha256": side["sha256"], "record": os.path.basename(out) + ".json"}, f, indent=1)
+        print(f"wrote {manifest}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Rate-distortion evaluation of the neural image codec (issue 6) against the usual codecs,
+and seed 004's successive-compression test, on ../shared/data/eval/kodak.
+
+Codecs, all run here through their command-line tools, every file decoded back to 8-bit RGB:
+  nic    `nic bench codec IMAGE --quality Q --json` (in-process encode + decode of the .nic file;
+         bytes = the whole .nic file, header and checksum included); qualities 1 15 29 43 58 72 86 100
+         (the model's trained gain levels)
+  jpeg   libjpeg-turbo cjpeg -quality Q (4:2:0, optimised Huffman tables), djpeg
+  webp   cwebp -q Q -m 6 (lossy, 4:2:0), dwebp
+  avif   avifenc (libaom) -y 444 --min Q --max Q -s 6 -a tune=psnr, avifdec
+  jxl    cjxl -d D -e 7, djxl
+  x265   ffmpeg libx265 intra (keyint=1), yuv444p, preset medium, CRF C; bytes = raw Annex-B .hevc
+
+Metrics: RGB PSNR over the three channels; bpp = file bits / pixels. Each quality point is the
+mean bpp and mean PSNR over the images. BD-rate (Bjontegaard, cubic in log rate over the
+overlapping PSNR range) of nic vs every other codec and of every codec vs JPEG.
+
+Successive compression (seed 004): an image is encoded, decoded, and the decoded 8-bit image
+encoded again, 50 times at one fixed quality; PSNR against the original at every generation, for
+each nic model directory given (e.g. with and without the feature-identity loss) and for JPEG.
+
+  python3 bench/eval_neural.py [--models DIR] [--fid-models DIR] [--limit N] [--generations 50]
+
+writes docs/results/neural-kodak.{json,md,png}. Timing (encode/decode ms of 768x512 images on
+`--threads` threads) comes from the same `nic bench codec` runs: run it on an idle machine.
+Progress goes to stderr.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from rdcurves import bd_rate  # noqa: E402
+
+NIC_QUALITIES = [1, 15, 29, 43, 58, 72, 86, 100]
+LADDERS = {
+    "jpeg": [5, 10, 20, 30, 45, 60, 75, 90, 95],
+    "webp": [5, 15, 30, 45, 60, 75, 85, 95],
+    "avif": [56, 50, 44, 38, 32, 26, 20, 14],          # aom quantizer, high = small
+    "jxl": [8.0, 5.0, 3.5, 2.5, 1.8, 1.2, 0.8, 0.5],    # butteraugli distance
+    "x265": [44, 40, 36, 32, 28, 24, 20, 16],
+}
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def rgb(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def code_with(codec, q, src, tmp):
+    """Encodes PNG/PPM `src` with `codec` at setting `q`; returns (bytes, decoded RGB array)."""
+    f = os.path.join(tmp, "coded")
+    out = os.path.join(tmp, "decoded.png")
+    if codec == "jpeg":
+        ppm = os.path.join(tmp, "in.ppm")
+        Image.open(src).convert("RGB").save(ppm)
+        run(["cjpeg", "-quality", str(q), "-optimize", "-outfile", f, ppm])
+        run(["djpeg", "-ppm", "-outfile", out, f])
+    elif codec == "webp":
+        run(["cwebp", "-quiet", "-q", str(q), "-m", "6", src, "-o", f])
+        run(["dwebp", "-quiet", f, "-o", out])
+    elif codec == "avif":
+        f += ".avif"
+        run(["avifenc", "-y", "444", "--min", str(q), "--max", str(q), "-s", "6", "-j", "1",
+             "-a", "tune=psnr", src, f])
+        run(["avifdec", f, out])
+    elif codec == "jxl":
+        f += ".jxl"
+        run(["cjxl", src, f, "-d", str(q), "-e", "7", "--num_threads=0"])
+        run(["djxl", f, out, "--num_threads=0"])
+    elif codec == "x265":
+        f += ".hevc"
+        run(["ffmpeg", "-v", "error", "-y", "-i", src, "-c:v", "libx265", "-preset", "medium", "-crf", str(q),
+             "-pix_fmt", "yuv444p", "-x265-params", "keyint=1:info=0:log-level=error", "-f", "hevc", f])
+        run(["ffmpeg", "-v", "error", "-y", "-i", f, "-pix_fmt", "rgb24", out])
+    else:
+        raise ValueError(codec)
+    return os.path.getsize(f), rgb(out)
+
+
+def nic_point(nic, models, image, q, threads):
+    cmd = [nic, "bench", "codec", image, "--quality", str(q), "--repeats", "1", "--threads", str(threads), "--json"]
+    if models:
+        cmd += ["--models", models]
+    return json.loads(run(cmd).stdout.decode().strip().splitlines()[-1])
+
+
+def mean_curve(points):
+    """points: {q: [(bpp, psnr)]} -> [(q, mean bpp, mean psnr)] in ladder order."""
+    return [(q, float(np.mean([p[0] for p in v])), float(np.mean([p[1] for p in v]))) for q, v in points.items()]
+
+
+def successive(code, original, generations):
+    """PSNR vs `original` after each generation of decode -> re-encode with `code(src_png)`."""
+    curve = []
+    with tempfile.TemporaryDirectory() as tmp:
+        current = os.path.join(tmp, "gen.png")
+        Image.fromarray(original).save(current)
+        for _ in range(generations):
+            decoded = code(current, tmp)
+            curve.append(round(psnr(original, decoded), 3))
+            Image.fromarray(decoded).save(current)
+    return curve
+
+
+def nic_generation(nic, models, q):
+    def code(src, tmp):
+        f, out = os.path.join(tmp, "g.nic"), os.path.join(tmp, "g_out.png")
+        extra = ["--models", models] if models else []
+        run([nic, "encode", src, f, "--quality", str(q), "--threads", "1"] + extra)
+        run([nic, "decode", f, out, "--threads", "1"] + extra)
+        return rgb(out)
+    return code
+
+
+def plot(path, curves, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, pts in curves.items():
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], marker="o", ms=3, label=name)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel("RGB PSNR (dB)")
+    ax.set_xlim(0, 2.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
+    p.add_argument("--models", default=os.path.join(REPO, "models"), help="model directory of the codec under test")
+    p.add_argument("--fid-models", help="model directory of the feature-identity model (successive test)")
+    p.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "eval", "kodak"))
+    p.add_argument("--limit", type=int, default=0, help="first N images only (smoke runs)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--codecs", default="jpeg,webp,avif,jxl,x265")
+    p.add_argument("--generations", type=int, default=50)
+    p.add_argument("--successive-images", type=int, default=4)
+    p.add_argument("--successive-quality", type=int, default=58)
+    p.add_argument("--jpeg-successive-quality", type=int, default=75)
+    p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "neural-kodak"))
+    a = p.parse_args()
+
+    images = sorted(os.path.join(a.data, f) for f in os.listdir(a.data) if f.endswith(".png"))
+    if a.limit:
+        images = images[:a.limit]
+    codecs = [c for c in a.codecs.split(",") if c]
+    points = {"nic": {q: [] for q in NIC_QUALITIES}}
+    points.update({c: {q: [] for q in LADDERS[c]} for c in codecs})
+    timing = {"encode_ms": [], "decode_ms": []}
+    for i, image in enumerate(images):
+        for q in NIC_QUALITIES:
+            r = nic_point(a.nic, a.models, image, q, a.threads)
+            points["nic"][q].append((r["bpp"], r["psnr"]))
+            if r["width"] * r["height"] == 768 * 512:
+                timing["encode_ms"].append(r["encode_ms"])
+                timing["decode_ms"].append(r["decode_ms"])
+        original = rgb(image)
+        pixels = original.shape[0] * original.shape[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            for c in codecs:
+                for q in LADDERS[c]:
+                    size, decoded = code_with(c, q, image, tmp)
+                    points[c][q].append((size * 8 / pixels, psnr(original, decoded)))
+        print(f"[{i + 1}/{len(images)}] {os.path.basename(image)}", file=sys.stderr, flush=True)
+
+    curves = {name: mean_curve(v) for name, v in points.items()}
+    bd = {}
+    for name, pts in curves.items():
+        if name == "nic":
+            continue
+        bd[f"nic vs {name}"] = bd_rate([p[1] for p in pts], [p[2] for p in pts],
+                                       [p[1] for p in curves["nic"]], [p[2] for p in curves["nic"]])
+    if "jpeg" in curves:
+        for name, pts in curves.items():
+            if name != "jpeg":
+                bd[f"{name} vs jpeg"] = bd_rate([p[1] for p in curves["jpeg"]], [p[2] for p in curves["jpeg"]],
+                                                [p[1] for p in pts], [p[2] for p in pts])
+
+    succ = {}
+    for image in images[:a.successive_images]:
+        original = rgb(image)
+        name = os.path.basename(image)
+        print(f"successive compression: {name}", file=sys.stderr, flush=True)
+        succ.setdefault("nic", {})[name] = successive(nic_generation(a.nic, a.models, a.successive_quality),
+                                                      original, a.generations)
+        if a.fid_models:
+            succ.setdefault("nic-fid", {})[name] = successive(
+                nic_generation(a.nic, a.fid_models, a.successive_quality), original, a.generations)
+        succ.setdefault("jpeg", {})[name] = successive(
+            lambda src, tmp: code_with("jpeg", a.jpeg_successive_quality, src, tmp)[1], original, a.generations)
+    succ_summary = {k: {"generation_1": float(np.mean([c[0] for c in v.values()])),
+                        f"generation_{a.generations}": float(np.mean([c[-1] for c in v.values()]))}
+                    for k, v in succ.items()}
+
+    record = json.load(open(os.path.join(a.models, "neural", "codec.json")))
+    sidecar = json.load(open(os.path.join(a.models, "neural", record["record"])))
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "command": "python3 bench/eval_neural.py " + " ".join(sys.argv[1:]),
+        "images": [os.path.basename(i) for i in images],
+        "model": {"file": record["model"], "sha256": record["sha256"], "step": sidecar.get("step"),
+                  "train_hours": sidecar.get("train_hours")},
+        "curves": {k: [{"q": q, "bpp": round(b, 5), "psnr": round(s, 3)} for q, b, s in v] for k, v in curves.items()},
+        "bd_rate_percent": {k: (round(v, 2) if v is not None else None) for k, v in bd.items()},
+        "timing_768x512": {"threads": a.threads, "images": len(timing["encode_ms"]),
+                           "encode_ms_median": float(np.median(timing["encode_ms"])) if timing["encode_ms"] else None,
+                           "decode_ms_median": float(np.median(timing["decode_ms"])) if timing["decode_ms"] else None},
+        "successive": {"nic_quality": a.successive_quality, "jpeg_quality": a.jpeg_successive_quality,
+                       "generations": a.generations, "curves": succ, "summary": succ_summary},
+    }
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    plot(a.out + ".png", curves, f"Kodak ({len(images)} images), nic model step {sidecar.get('step')}")
+    write_markdown(a.out + ".md", result)
+    print(json.dumps({"bd_rate_percent": result["bd_rate_percent"], "timing": result["timing_768x512"],
+                      "successive": succ_summary}))
+
+
+def write_markdown(path, r):
+    lines = [f"# Neural image codec on Kodak ({len(r['images'])} images)", "",
+             f"Measured {r['date']} with `{r['command']}`; model `{r['model']['file']}` "
+             f"(step {r['model']['step']}, {r['model']['train_hours']} training hours).", "",
+             "## BD-rate (RGB PSNR; negative = fewer bits for the first codec)", "",
+             "| pair | BD-rate |", "|---|---|"]
+    for k, v in r["bd_rate_percent"].items():
+        lines.append(f"| {k} | {'n/a (no PSNR overlap)' if v is None else f'{v:+.1f}%'} |")
+    lines += ["", "## Mean rate and PSNR per setting", ""]
+    for name, pts in r["curves"].items():
+        lines.append(f"- **{name}**: " + ", ".join(f"{p['q']}: {p['bpp']:.3f} bpp / {p['psnr']:.2f} dB" for p in pts))
+    t = r["timing_768x512"]
+    lines += ["", "## Speed", "",
+              f"768x512 images, {t['threads']} threads, in-process (`nic bench codec`, model loading excluded): "
+              f"encode median {t['encode_ms_median']} ms, decode median {t['decode_ms_median']} ms "
+              f"over {t['images']} runs.", "",
+              "## Successive compression", "",
+              f"Re-encoding the decoded image {r['successive']['generations']} times (nic quality "
+              f"{r['successive']['nic_quality']}, JPEG quality {r['successive']['jpeg_quality']}); mean RGB PSNR vs. "
+              "the original:", "", "| codec | generation 1 | last generation |", "|---|---|---|"]
+    for k, v in r["successive"]["summary"].items():
+        vals = list(v.values())
+        lines.append(f"| {k} | {vals[0]:.2f} dB | {vals[1]:.2f} dB |")
+    lines.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
