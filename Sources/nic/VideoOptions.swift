@@ -41,6 +41,7 @@ extension VideoAICodec.Report {
             "fps": .number(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)),
             "scaling_fps": .number(rounded(scalingSeconds > 0 ? Double(frames) / scalingSeconds : 0, 2))]
         if let setting { fields["setting_id"] = .number(Double(setting.id)) }
+        if scenes > 0 { fields["scenes"] = .number(Double(scenes)) }
         return fields
     }
 

@@ -178,4 +178,17 @@ expect_failure ai-decode "$dir/nothing.mp4" "$dir/x.mkv"
 ffmpeg -v error -y -f lavfi -i sine=d=1 "$dir/sound.m4a"
 expect_failure ai-decode "$dir/sound.m4a" "$dir/x.mkv"
 grep -q "no video stream" "$dir/stderr" || fail "audio-only input: $(cat "$dir/stderr")"
+# Per-scene setting choice at a target bit rate: a flat scene and a noisy one get different buckets.
+ffmpeg -v error -y -f lavfi -i "color=c=0x807060:s=320x192:r=25:d=1" \
+  -f lavfi -i "nullsrc=s=320x192:r=25:d=1,geq=lum='random(1)*255':cb=128:cr=128" \
+  -filter_complex "[0][1]concat=n=2:v=1,format=yuv420p" -c:v libx264 -crf 5 -preset ultrafast "$dir/scenes.mp4"
+"$nic" ai-encode "$dir/scenes.mp4" "$dir/scenes_small.mp4" --bitrate 40k --preset ultrafast --json > "$dir/scenes.json"
+"$nic" info "$dir/scenes_small.mp4" --json > "$dir/scenes_info.json"
+python3 - "$dir/scenes.json" "$dir/scenes_info.json" <<'PY'
+import json, sys
+report, info = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+ids = [f["setting_id"] for f in info["frames"]]
+assert report["scenes"] == 2 and len(ids) == 50, report
+assert len(set(ids[:25])) == 1 and len(set(ids[26:])) == 1 and ids[0] != ids[-1], ids
+PY
 echo "CLI tests passed"

@@ -40,6 +40,8 @@ public enum VideoAICodec {
         public var setting: NNSetting?
         /// Decode: frames upscaled by the setting their AI data names (no fallback).
         public var aiDataFrames = 0
+        /// Encode with a per-scene setting choice: the scenes found.
+        public var scenes = 0
 
         /// Stream counts, bytes and time of a finished job.
         mutating func finish(input: VideoInput, output: VideoOutput, since start: Double) {
@@ -58,14 +60,14 @@ public enum VideoAICodec {
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
         let setting = try chooseSetting(options, input: input, width: width, height: height, store: store)
-        let network = try store.network(setting, .down)
+        var network = try store.network(setting, .down)
         let small = evenSize(network.outputLength(width), network.outputLength(height))
         let output = try VideoOutput(path: output, input: input, width: small.width, height: small.height,
                                      settings: options.encoder, warn: warn)
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use --codec libx264 or libx265")
         }
-        let record = AIDataRecord(
+        var record = AIDataRecord(
             settingID: options.classicDownscale == nil ? UInt16(setting.id) : 0, scaleNumerator: UInt8(setting.scaleNumerator),
             scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: width, originalHeight: height,
             downscaledWidth: small.width, downscaledHeight: small.height,
@@ -75,6 +77,9 @@ public enum VideoAICodec {
         var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
                             setting: setting)
         var warnedResize = false
+        // `auto` at a target bit rate: the setting follows each scene's content (at the stream's scale).
+        let perScene = options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil
+        var analyzer = SceneAnalyzer()
         try input.run(frame: { frame in
             var image = try yuv420pImage(frame)
             if image.width != width || image.height != height {
@@ -83,6 +88,20 @@ public enum VideoAICodec {
                     warnedResize = true
                 }
                 image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
+            }
+            let scene = perScene ? image.withPlaneViews { analyzer.observe(luma: $0[0]) } : nil
+            if let scene, scene.startsScene {
+                report.scenes += 1
+                var sceneOptions = options
+                sceneOptions.scale = setting.scale
+                let chosen = try chooseSetting(sceneOptions, input: input, width: width, height: height, store: store,
+                                               complexity: scene.complexity)
+                let chosenNetwork = try store.network(chosen, .down)
+                if chosenNetwork.outputLength(width) == network.outputLength(width),
+                   chosenNetwork.outputLength(height) == network.outputLength(height) {
+                    network = chosenNetwork
+                    record.settingID = UInt16(chosen.id)
+                }
             }
             let t0 = monotonicSeconds()
             let scaled = try options.classicDownscale.map {
@@ -93,15 +112,17 @@ public enum VideoAICodec {
             defer { av_frame_free(&out) }
             try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
             report.frames += 1
+            report.routes[options.classicDownscale?.rawValue ?? "setting \(record.settingID)", default: 0] += 1
         }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
-        report.routes[options.classicDownscale?.rawValue ?? "setting \(setting.id)"] = report.frames
         report.finish(input: input, output: output, since: start)
         return report
     }
 
+    /// The setting of `o`, or the selector's choice; `complexity` (SceneAnalyzer) refines the
+    /// quality a target bit rate will give.
     static func chooseSetting(_ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
-                              store: ModelStore) throws -> NNSetting {
+                              store: ModelStore, complexity: Double? = nil) throws -> NNSetting {
         if let id = o.settingID {
             let setting = try store.setting(id: id)
             guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(id) has no down network") }
@@ -114,18 +135,22 @@ public enum VideoAICodec {
             bitsPerPixel = Double(bitRate) / max(1, fps) / Double(width * height)
         }
         let request = SettingSelector.Request(
-            codec: codec, quality: o.encoder.crf ?? bitsPerPixel.map { estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2) },
+            codec: codec, quality: o.encoder.crf ?? bitsPerPixel.map {
+                estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
+            },
             scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
             contentType: o.contentType)
         return try SettingSelector(manifest: store.manifest).select(request)
     }
 
     /// The CRF an x264/x265 encode of the downscaled video will roughly settle at for a
-    /// target rate: about 0.1 bit per coded pixel at CRF 23 on typical camera content, and
-    /// half the bits for every 6 CRF steps. Used only to pick the quality bucket.
-    static func estimatedCRF(bitsPerOriginalPixel bpp: Double, scale: Double) -> Double {
+    /// target rate: about 0.1 bit per coded pixel at CRF 23 on content of complexity 14
+    /// (`SceneAnalyzer`; typical camera content when unknown), bits proportional to the
+    /// complexity, and half the bits for every 6 CRF steps. Used only to pick the quality bucket.
+    static func estimatedCRF(bitsPerOriginalPixel bpp: Double, scale: Double, complexity: Double? = nil) -> Double {
         let perCodedPixel = max(1e-6, bpp * scale * scale)
-        return min(51, max(0, 23 - 6 * log2(perCodedPixel / 0.1)))
+        let relative = max(1e-3, (complexity ?? SceneAnalyzer.referenceComplexity) / SceneAnalyzer.referenceComplexity)
+        return min(51, max(0, 23 - 6 * log2(perCodedPixel / 0.1) + 6 * log2(relative)))
     }
 
     static func qualityKind(_ e: VideoEncoderSettings) -> AIDataRecord.QualityKind {
