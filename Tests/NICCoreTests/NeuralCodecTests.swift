@@ -168,3 +168,38 @@ final class ExactConvolutionTests: XCTestCase {
     func testStridedConvolution() throws { try check(transposed: false, stride: 2, kernel: 5, padding: 2) }
     func testTransposedConvolution() throws { try check(transposed: true, stride: 2, kernel: 5, padding: 2, outputPadding: 1) }
 }
+
+/// The encoder-side low-frequency colour correction: measuring, coding, applying.
+final class LowFrequencyCorrectionTests: XCTestCase {
+    func testMeasuresAShiftAndRemovesIt() throws {
+        let (w, h, pw, ph) = (100, 70, 128, 128)
+        var image = try PlanarImage(format: .rgb24, width: w, height: h)
+        for i in 0..<w * h * 3 { image.planes[0][i] = UInt8(60 + (i % 97)) }
+        // a decoded image 3 levels too dark in red, 1.5 too bright in blue, everywhere
+        var decoded = [Float](repeating: 0, count: 3 * ph * pw)
+        for c in 0..<3 {
+            for y in 0..<ph {
+                for x in 0..<pw {
+                    let v = Float(image.planes[0][(min(y, h - 1) * w + min(x, w - 1)) * 3 + c])
+                    decoded[(c * ph + y) * pw + x] = (v + [-3, 0, 1.5][c]) / 255
+                }
+            }
+        }
+        let correction = LowFrequencyCorrection.measure(original: image, decoded: decoded, paddedWidth: pw, paddedHeight: ph)
+        XCTAssertEqual([correction.blocksWide, correction.blocksHigh], [2, 2])
+        XCTAssertEqual(Set(correction.offsets[0..<4]), [6])        // +3 levels in half-level units
+        XCTAssertEqual(Set(correction.offsets[4..<8]), [0])
+        XCTAssertTrue(Set(correction.offsets[8..<12]).isSubset(of: [-3, -4]))   // −1.5 levels (rounding of .5 ties)
+        correction.apply(to: &decoded, paddedWidth: pw, paddedHeight: ph, workers: Workers(count: 2))
+        XCTAssertEqual(decoded[0] * 255, Float(image.planes[0][0]), accuracy: 0.01)
+    }
+
+    func testCodingRoundTripWithOutliers() throws {
+        let offsets: [Int32] = [0, 1, -1, 5, -24, 24, 25, -200, 512, 0, 0, 3]
+        let c = LowFrequencyCorrection(blocksWide: 2, blocksHigh: 2, offsets: offsets)
+        let back = try LowFrequencyCorrection.decoded(c.encoded(), paddedWidth: 128, paddedHeight: 128)
+        XCTAssertEqual(back, c)
+        XCTAssertTrue(LowFrequencyCorrection(blocksWide: 1, blocksHigh: 1, offsets: [0, 0, 0]).encoded().isEmpty)
+        XCTAssertThrowsError(try LowFrequencyCorrection.decoded([1, 2, 3], paddedWidth: 64, paddedHeight: 64))
+    }
+}

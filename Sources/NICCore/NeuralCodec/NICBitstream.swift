@@ -1,9 +1,9 @@
-/// The `.nic` file: a fixed 28-byte header, the two entropy-coded payloads and a CRC-32.
+/// The `.nic` file: a fixed 32-byte header, three entropy-coded payloads and a CRC-32.
 /// Specified in docs/nic-format.md; every field is checked before anything is allocated.
 public struct NICBitstream: Equatable, Sendable {
     public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]   // 0x8B "NIC"
     public static let version: UInt8 = 1
-    static let headerBytes = 28
+    static let headerBytes = 32
     static let trailerBytes = 4
     /// Largest image the codec accepts: its transforms need ~200 bytes per pixel.
     public static let maxDimension = 16384
@@ -16,14 +16,16 @@ public struct NICBitstream: Equatable, Sendable {
     public var modelID: UInt32
     public var width: Int
     public var height: Int
-    /// Hyper-latent symbols (rANS), then latent symbols (rANS).
+    /// Hyper-latent symbols, latent symbols, low-frequency colour offsets (all rANS; the last may be empty).
     public var zPayload: [UInt8]
     public var yPayload: [UInt8]
+    public var correctionPayload: [UInt8]
 
     public init(colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
-                zPayload: [UInt8], yPayload: [UInt8]) {
+                zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = []) {
         self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
         self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
+        self.correctionPayload = correctionPayload
     }
 
     public static func checkImageSize(width: Int, height: Int) throws {
@@ -41,9 +43,10 @@ public struct NICBitstream: Equatable, Sendable {
         var out = NICBitstream.magic
         out += [NICBitstream.version, colourFormat.rawValue, UInt8(quality), 0]
         out += (0..<4).reversed().map { UInt8(truncatingIfNeeded: modelID >> (8 * UInt32($0))) }
-        for v in [width, height, zPayload.count, yPayload.count] { out += littleEndian32(UInt32(v)) }
+        for v in [width, height, zPayload.count, yPayload.count, correctionPayload.count] { out += littleEndian32(UInt32(v)) }
         out += zPayload
         out += yPayload
+        out += correctionPayload
         out += littleEndian32(CRC32.checksum(out))
         return out
     }
@@ -69,14 +72,14 @@ public struct NICBitstream: Equatable, Sendable {
         try NICBitstream.checkQuality(quality)
         let width = Int(readLittleEndian32(bytes, at: 12)), height = Int(readLittleEndian32(bytes, at: 16))
         try NICBitstream.checkImageSize(width: width, height: height)
-        let zCount = Int(readLittleEndian32(bytes, at: 20)), yCount = Int(readLittleEndian32(bytes, at: 24))
-        guard zCount + yCount == bytes.count - minimum else {
-            throw NICError.corruptData(".nic payload lengths \(zCount) + \(yCount) do not match the file size")
+        let counts = [20, 24, 28].map { Int(readLittleEndian32(bytes, at: $0)) }
+        guard counts.reduce(0, +) == bytes.count - minimum else {
+            throw NICError.corruptData(".nic payload lengths \(counts.map(String.init).joined(separator: " + ")) do not match the file size")
         }
         let modelID = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        let z = NICBitstream.headerBytes
+        let z = NICBitstream.headerBytes, y = z + counts[0], c = y + counts[1]
         self.init(colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
-                  zPayload: Array(bytes[z ..< z + zCount]), yPayload: Array(bytes[z + zCount ..< z + zCount + yCount]))
+                  zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c ..< c + counts[2]]))
     }
 
     /// True when `bytes` start with the `.nic` magic.

@@ -53,16 +53,20 @@ public final class NeuralImageCodec {
         endStage("hyper-synthesis")
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
+        var ySymbols = [Int32](repeating: 0, count: m * h * w)
         for c in 0..<m {
             for p in 0..<h * w {
                 let (mean, table) = prior.entry(channel: c, position: p)
-                yCoder.encode(NeuralImageCodec.symbol(y[c * h * w + p] - mean), table: table, of: model.yTables)
+                ySymbols[c * h * w + p] = NeuralImageCodec.symbol(y[c * h * w + p] - mean)
+                yCoder.encode(ySymbols[c * h * w + p], table: table, of: model.yTables)
             }
         }
-        let bytes = NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
-                                 zPayload: zCoder.finish(), yPayload: yCoder.finish()).serialized()
+        let zPayload = zCoder.finish(), yPayload = yCoder.finish()
         endStage("entropy coding")
-        return bytes
+        let correction = try lowFrequencyCorrection(image, symbols: ySymbols, prior: prior, height: h, width: w, quality: quality)
+        endStage("synthesis + colour correction")
+        return NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
+                            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded()).serialized()
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
@@ -113,22 +117,37 @@ public final class NeuralImageCodec {
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: stream.quality)
         endStage("hyper-synthesis")
         var yDecoder = RANSDecoder(stream.yPayload)
-        var y = [Float](repeating: 0, count: m * h * w)
-        for c in 0..<m {
-            for p in 0..<h * w {
-                let (mean, table) = prior.entry(channel: c, position: p)
-                y[c * h * w + p] = Float(try yDecoder.decode(table: table, of: model.yTables)) + mean
-            }
+        var ySymbols = [Int32](repeating: 0, count: m * h * w)
+        for i in ySymbols.indices {
+            ySymbols[i] = try yDecoder.decode(table: prior.table(channel: i / (h * w), position: i % (h * w)), of: model.yTables)
         }
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
+        let correction = try LowFrequencyCorrection.decoded(stream.correctionPayload, paddedWidth: w * 16, paddedHeight: h * 16)
         endStage("entropy decoding (y)")
-        scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: stream.quality), plane: h * w)
-        let xHat = try model.synthesis.forwardInBands(
-            try Tensor(shape: [1, m, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
-            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device).toArray(on: device)
+        var xHat = try synthesis(ySymbols, prior: prior, height: h, width: w, quality: stream.quality)
+        if !correction.isZero { correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
         let image = try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
         endStage("synthesis")
         return image
+    }
+
+    /// The decoder's image before cropping: latents from symbols and means, ×gain_y⁻¹, g_s in
+    /// bands. [3][16h][16w] floats in [0, 1] scale.
+    private func synthesis(_ symbols: [Int32], prior: Prior, height h: Int, width w: Int, quality: Int) throws -> [Float] {
+        let m = model.latentChannels
+        var y = [Float](repeating: 0, count: symbols.count)
+        for i in y.indices { y[i] = Float(symbols[i]) + prior.mean(channel: i / (h * w), position: i % (h * w)) }
+        scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: quality), plane: h * w)
+        return try model.synthesis.forwardInBands(
+            try Tensor(shape: [1, m, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
+            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device).toArray(on: device)
+    }
+
+    /// Encoder side: decodes what it coded and measures the low-frequency colour error.
+    private func lowFrequencyCorrection(_ image: PlanarImage, symbols: [Int32], prior: Prior, height h: Int, width w: Int,
+                                        quality: Int) throws -> LowFrequencyCorrection {
+        let xHat = try synthesis(symbols, prior: prior, height: h, width: w, quality: quality)
+        return LowFrequencyCorrection.measure(original: image, decoded: xHat, paddedWidth: w * 16, paddedHeight: h * 16)
     }
 
     private func croppedImage(_ x: [Float], paddedWidth pw: Int, paddedHeight ph: Int, width: Int, height: Int) throws -> PlanarImage {
@@ -185,9 +204,14 @@ private struct Prior {
     let values: [Float]
 
     @inline(__always) func entry(channel c: Int, position p: Int) -> (mean: Float, table: Int) {
+        (mean(channel: c, position: p), table(channel: c, position: p))
+    }
+
+    @inline(__always) func mean(channel c: Int, position p: Int) -> Float { values[p * 2 * model.latentChannels + c] }
+
+    @inline(__always) func table(channel c: Int, position p: Int) -> Int {
         let m = model.latentChannels
-        let base = p * 2 * m
-        return (values[base + c], model.scaleIndex(max(values[base + m + c], model.scaleBound)))
+        return model.scaleIndex(max(values[p * 2 * m + m + c], model.scaleBound))
     }
 }
 
