@@ -451,9 +451,11 @@ NIC_API NicStatus nic_video_read_aidata(NicContext *ctx, const char *path, NicFr
 typedef struct NicEncodeOptions {
     size_t struct_size;     /**< sizeof(NicEncodeOptions), set by nic_encode_options_init() */
     int quality;            /**< 1 (smallest file) ... 100 (best picture); default 75 */
+    int refine_steps;       /**< encoder refinement passes 0...4, each one synthesis + one analysis
+                                 more: sharper pictures, stable re-compression; default 1 */
 } NicEncodeOptions;
 
-/** Sets `options` to the defaults (quality 75) and its struct_size. */
+/** Sets `options` to the defaults (quality 75, refine_steps 1) and its struct_size. */
 NIC_API void nic_encode_options_init(NicEncodeOptions *options);
 
 /**
@@ -462,7 +464,7 @@ NIC_API void nic_encode_options_init(NicEncodeOptions *options);
  * nic_free()); on failure `*data` is NULL and `*size` 0. `options` may be NULL
  * (defaults). Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not RGB24),
  * DIMENSIONS (more than 16384 per side or 4096x4096 pixels), INVALID_ARGUMENT
- * (quality outside 1...100), MODEL (no neural codec model).
+ * (quality outside 1...100, refine_steps outside 0...4), MODEL (no neural codec model).
  */
 NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const NicEncodeOptions *options,
                                    uint8_t **data, size_t *size);

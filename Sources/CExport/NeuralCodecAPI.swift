@@ -9,7 +9,8 @@ import Glibc
 @_cdecl("nic_encode_options_init")
 public func nic_encode_options_init(_ options: UnsafeMutablePointer<NicEncodeOptions>?) {
     guard let options else { return }
-    options.pointee = NicEncodeOptions(struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75)
+    options.pointee = NicEncodeOptions(struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75,
+                                       refine_steps: Int32(NeuralImageCodec.defaultRefinementSteps))
 }
 
 @_cdecl("nic_image_encode")
@@ -21,14 +22,14 @@ public func nic_image_encode(_ context: OpaquePointer?, _ input: UnsafePointer<N
     return ctx.run {
         guard let data, let size else { throw BoundaryError.nullPointer("output data or size pointer is NULL") }
         data.pointee = nil; size.pointee = 0
-        var quality = 75
+        var (quality, refine) = (75, NeuralImageCodec.defaultRefinementSteps)
         if let options {
             try ImageBridge.checkSize(options.pointee.struct_size, MemoryLayout<NicEncodeOptions>.size, "NicEncodeOptions")
-            quality = Int(options.pointee.quality)
+            (quality, refine) = (Int(options.pointee.quality), Int(options.pointee.refine_steps))
         }
         let image = try ImageBridge(input, role: "input")
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("nic_image_encode takes RGB24 images") }
-        let bytes = try ctx.neuralCodec().encode(try image.copy(), quality: quality)
+        let bytes = try ctx.neuralCodec().encode(try image.copy(), quality: quality, refinementSteps: refine)
         let buffer = try mallocBytes(bytes.count)
         bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
         data.pointee = buffer; size.pointee = bytes.count

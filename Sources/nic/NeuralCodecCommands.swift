@@ -11,17 +11,20 @@ struct EncodeCommand: ParsableCommand {
     @Argument(help: "Input image (PNG, JPEG, WebP, BMP, or anything FFmpeg decodes).") var input: String
     @Argument(help: "Output .nic file.") var output: String
     @Option(help: "Quality 1 (smallest) to 100 (best).") var quality: Int = 75
+    @Option(help: "Encoder refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")
+    var refine: Int = NeuralImageCodec.defaultRefinementSteps
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+        guard NeuralImageCodec.refinementStepRange.contains(refine) else { throw ValidationError("--refine must be 0...4") }
     }
 
     func run() throws {
         try runReportingErrors {
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
             let image = try ImageFile.read(path: input, as: .rgb24)
-            let bytes = try codec.encode(image, quality: quality)
+            let bytes = try codec.encode(image, quality: quality, refinementSteps: refine)
             try writeFileBytes(bytes, path: output)
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
             print("\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "

@@ -204,10 +204,13 @@ static void test_neural_codec(NicContext *ctx)
     nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
     in.planes[0] = rgb; in.strides[0] = W * 3;
     nic_encode_options_init(&options);
-    EXPECT(options.quality == 75);
+    EXPECT(options.quality == 75 && options.refine_steps == 1);
     options.quality = 0;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL && size == 0);
     options.quality = 40;
+    options.refine_steps = 5;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL && size == 0);
+    options.refine_steps = 0;
     EXPECT(nic_image_encode(ctx, &in, &options, NULL, &size) == NIC_ERROR_NULL_POINTER);
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK);
     EXPECT(data != NULL && size > 32 && memcmp(data + 1, "NIC", 3) == 0);

@@ -24,6 +24,8 @@ def test_round_trip_and_rate_grows_with_quality(ctx):
         back = ctx.image_decode(data)
         assert back.shape == img.shape and back.dtype == np.uint8
         assert psnr(img, back) > 20
+    plain = ctx.image_decode(ctx.image_encode(img, quality=50, refine_steps=0))
+    assert plain.shape == img.shape and psnr(img, plain) > 20
 
 
 def test_same_pixels_with_one_and_two_threads(ctx):
@@ -42,6 +44,9 @@ def test_bad_input_is_a_clear_error(ctx):
     assert e.value.status == nic.NicStatus.NIC_ERROR_UNSUPPORTED_FORMAT
     with pytest.raises(nic.NicError) as e:
         ctx.image_encode(smooth_image(40, 40), quality=101)
+    assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
+    with pytest.raises(nic.NicError) as e:
+        ctx.image_encode(smooth_image(40, 40), refine_steps=-1)
     assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
     with pytest.raises(ValueError):
         ctx.image_encode(np.zeros((8, 8), np.uint8))

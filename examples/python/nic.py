@@ -215,7 +215,7 @@ class NicImage(ctypes.Structure):
 # --------------------------------------------------------------------------
 
 class NicEncodeOptions(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("quality", ctypes.c_int)]
+    _fields_ = [("struct_size", ctypes.c_size_t), ("quality", ctypes.c_int), ("refine_steps", ctypes.c_int)]
 
 
 class LibraryNotFoundError(OSError):
@@ -714,14 +714,17 @@ class Context:
 
     # -- neural image codec ----------------------------------------------
 
-    def image_encode(self, array, quality=75):
-        """Compresses an HxWx3 uint8 RGB array with the neural codec; returns the .nic bytes."""
+    def image_encode(self, array, quality=75, refine_steps=None):
+        """Compresses an HxWx3 uint8 RGB array with the neural codec; returns the .nic bytes.
+        refine_steps: encoder refinement passes 0...4 (None: the library's default, 1)."""
         fmt, channels = self._format_of(array)
         if channels != 3:
             raise ValueError("image_encode takes an HxWx3 RGB array")
         options = NicEncodeOptions()
         self._lib.nic_encode_options_init(ctypes.byref(options))
         options.quality = _c_int_value(quality, "quality")
+        if refine_steps is not None:
+            options.refine_steps = _c_int_value(refine_steps, "refine_steps")
         src, keep = self._plane_image(array, fmt, channels)
         data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
         with self._lock:

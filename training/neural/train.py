@@ -145,6 +145,14 @@ def validate(model, val, levels):
     return {str(lv): {"bpp": float(np.mean(v["bpp"])), "psnr": float(np.mean(v["psnr"]))} for lv, v in acc.items()}
 
 
+def carry_learning_curve(points, val_path):
+    """A run started from a record continues the record's hold-out learning curve."""
+    if not points or (os.path.exists(val_path) and os.path.getsize(val_path) > 0):
+        return
+    with open(val_path, "w") as f:
+        f.writelines(json.dumps(p) + "\n" for p in points)
+
+
 def atomic_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -205,6 +213,7 @@ def main(argv=None):
                 src_step = int(meta.get("step", 0))
                 history = meta.get("history", [])
                 train_seconds = float(meta.get("train_hours", 0.0)) * 3600
+                carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
         else:
             ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
             model.load_state_dict(ck["model"])

@@ -29,10 +29,17 @@ public final class NeuralImageCodec {
 
     // MARK: encode
 
-    public func encode(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
+    /// Encoder-side refinement passes (`refinedLatents`): 0 is the plain analysis.
+    public static let defaultRefinementSteps = 1
+    public static let refinementStepRange = 0...4
+
+    public func encode(_ image: PlanarImage, quality: Int, refinementSteps: Int = defaultRefinementSteps) throws -> [UInt8] {
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
         try NICBitstream.checkQuality(quality)
+        guard NeuralImageCodec.refinementStepRange.contains(refinementSteps) else {
+            throw NICError.invalidArgument("refinement steps must be in \(NeuralImageCodec.refinementStepRange), got \(refinementSteps)")
+        }
         let m = model.latentChannels
         startStages()
         let x = try paddedInput(image)
@@ -41,6 +48,10 @@ public final class NeuralImageCodec {
         let (h, w) = ((x.height) / 16, (x.width) / 16)
         guard y.count == m * h * w else { throw NICError.internal("analysis output has an unexpected size") }
         scaleChannels(&y, by: GainLadder.geometric(model.gains.y, quality: quality), plane: h * w)
+        if refinementSteps > 0 {
+            y = try refinedLatents(y, steps: refinementSteps, height: h, width: w, quality: quality)
+            endStage("refinement")
+        }
 
         var z = try model.hyperAnalysis.forward(try Tensor(shape: [1, m, h, w], values: y), on: device).toArray(on: device)
         let zPlane = (h / 4) * (w / 4)
@@ -67,6 +78,31 @@ public final class NeuralImageCodec {
         endStage("synthesis + colour correction")
         return NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
                             zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded()).serialized()
+    }
+
+    /// Encoder-side online optimisation without gradients. The analysis is only an approximate
+    /// inverse of the synthesis: g_a(g_s(y)) misses part of y. Each pass moves the latents by what
+    /// the analysis of their own reconstruction misses, y ← y + (t − g_a(g_s(y))) with t = g_a(x)
+    /// (gain-scaled), a fixed-point step whose fixed points reconstruct to an image with the same
+    /// analysis as x. It sharpens what the plain analysis blurs, and a decoded image re-encodes to
+    /// nearly its own latents (re-compression drifts less). Costs one synthesis and one analysis.
+    private func refinedLatents(_ target: [Float], steps: Int, height h: Int, width w: Int, quality: Int) throws -> [Float] {
+        let m = model.latentChannels
+        let gains = GainLadder.geometric(model.gains.y, quality: quality)
+        let inverseGains = GainLadder.geometric(model.gains.yInverse, quality: quality)
+        var y = target
+        for _ in 0..<steps {
+            var scaled = y
+            scaleChannels(&scaled, by: inverseGains, plane: h * w)
+            let reconstruction = try model.synthesis.forwardInBands(
+                try Tensor(shape: [1, m, h, w], values: scaled), rows: NeuralImageCodec.synthesisBandRows,
+                halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device)
+            var analysed = try model.analysis.forward(reconstruction, on: device).toArray(on: device)
+            guard analysed.count == y.count else { throw NICError.internal("refinement analysis has an unexpected size") }
+            scaleChannels(&analysed, by: gains, plane: h * w)
+            for i in y.indices { y[i] += target[i] - analysed[i] }
+        }
+        return y
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
