@@ -5,7 +5,8 @@ and seed 004's successive-compression test, on ../shared/data/eval/kodak.
 Codecs, all run here through their command-line tools, every file decoded back to 8-bit RGB:
   nic    `nic bench codec IMAGE --quality Q --json` (in-process encode + decode of the .nic file;
          bytes = the whole .nic file, header and checksum included); qualities 1 15 29 43 58 72 86 100
-         (the model's trained gain levels)
+         (the model's trained gain levels); also "nic refine 0" (the encoder without its
+         refinement pass) and, with --fid-models, "nic-fid"
   jpeg   libjpeg-turbo cjpeg -quality Q (4:2:0, optimised Huffman tables), djpeg
   webp   cwebp -q Q -m 6 (lossy, 4:2:0), dwebp
   avif   avifenc (libaom) -y 444 --min Q --max Q -s 6 -a tune=psnr, avifdec
@@ -18,7 +19,7 @@ overlapping PSNR range) of nic vs every other codec and of every codec vs JPEG.
 
 Successive compression (seed 004): an image is encoded, decoded, and the decoded 8-bit image
 encoded again, 50 times at one fixed quality; PSNR against the original at every generation, for
-each nic model directory given (e.g. with and without the feature-identity loss) and for JPEG.
+nic with and without encoder refinement, the feature-identity model if given, and JPEG.
 
   python3 bench/eval_neural.py [--models DIR] [--fid-models DIR] [--limit N] [--generations 50]
 
@@ -97,8 +98,10 @@ def code_with(codec, q, src, tmp):
     return os.path.getsize(f), rgb(out)
 
 
-def nic_point(nic, models, image, q, threads):
+def nic_point(nic, models, image, q, threads, refine=None):
     cmd = [nic, "bench", "codec", image, "--quality", str(q), "--repeats", "1", "--threads", str(threads), "--json"]
+    if refine is not None:
+        cmd += ["--refine", str(refine)]
     if models:
         cmd += ["--models", models]
     return json.loads(run(cmd).stdout.decode().strip().splitlines()[-1])
@@ -122,21 +125,23 @@ def successive(code, original, generations):
     return curve
 
 
-def nic_generation(nic, models, q):
+def nic_generation(nic, models, q, refine=None):
     def code(src, tmp):
         f, out = os.path.join(tmp, "g.nic"), os.path.join(tmp, "g_out.png")
         extra = ["--models", models] if models else []
-        run([nic, "encode", src, f, "--quality", str(q), "--threads", "1"] + extra)
+        refine_arg = [] if refine is None else ["--refine", str(refine)]
+        run([nic, "encode", src, f, "--quality", str(q), "--threads", "1"] + extra + refine_arg)
         run([nic, "decode", f, out, "--threads", "1"] + extra)
         return rgb(out)
     return code
 
 
-def plot(path, curves, title):
+def plot(path, curves, succ, title):
+    """Rate-distortion curves (left) and mean PSNR per re-compression generation (right)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5))
     for name, pts in curves.items():
         ax.plot([p[1] for p in pts], [p[2] for p in pts], marker="o", ms=3, label=name)
     ax.set_xlabel("bits per pixel")
@@ -145,6 +150,14 @@ def plot(path, curves, title):
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title)
+    for name, per_image in succ.items():
+        mean = np.mean(np.array(list(per_image.values())), axis=0)
+        bx.plot(np.arange(1, len(mean) + 1), mean, label=name)
+    bx.set_xlabel("generation")
+    bx.set_ylabel("RGB PSNR vs. original (dB)")
+    bx.grid(alpha=0.3)
+    bx.legend()
+    bx.set_title("successive compression")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -169,16 +182,21 @@ def main():
     if a.limit:
         images = images[:a.limit]
     codecs = [c for c in a.codecs.split(",") if c]
-    points = {"nic": {q: [] for q in NIC_QUALITIES}}
+    # nic variants: the default encoder, the plain analysis (no refinement), the feature-identity model
+    variants = {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
+    if a.fid_models:
+        variants["nic-fid"] = (a.fid_models, None)
+    points = {name: {q: [] for q in NIC_QUALITIES} for name in variants}
     points.update({c: {q: [] for q in LADDERS[c]} for c in codecs})
     timing = {"encode_ms": [], "decode_ms": []}
     for i, image in enumerate(images):
-        for q in NIC_QUALITIES:
-            r = nic_point(a.nic, a.models, image, q, a.threads)
-            points["nic"][q].append((r["bpp"], r["psnr"]))
-            if r["width"] * r["height"] == 768 * 512:
-                timing["encode_ms"].append(r["encode_ms"])
-                timing["decode_ms"].append(r["decode_ms"])
+        for name, (models, refine) in variants.items():
+            for q in NIC_QUALITIES:
+                r = nic_point(a.nic, models, image, q, a.threads, refine)
+                points[name][q].append((r["bpp"], r["psnr"]))
+                if name == "nic" and r["width"] * r["height"] == 768 * 512:
+                    timing["encode_ms"].append(r["encode_ms"])
+                    timing["decode_ms"].append(r["decode_ms"])
         original = rgb(image)
         pixels = original.shape[0] * original.shape[1]
         with tempfile.TemporaryDirectory() as tmp:
@@ -208,6 +226,8 @@ def main():
         print(f"successive compression: {name}", file=sys.stderr, flush=True)
         succ.setdefault("nic", {})[name] = successive(nic_generation(a.nic, a.models, a.successive_quality),
                                                       original, a.generations)
+        succ.setdefault("nic refine 0", {})[name] = successive(
+            nic_generation(a.nic, a.models, a.successive_quality, refine=0), original, a.generations)
         if a.fid_models:
             succ.setdefault("nic-fid", {})[name] = successive(
                 nic_generation(a.nic, a.fid_models, a.successive_quality), original, a.generations)
@@ -236,7 +256,7 @@ def main():
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
-    plot(a.out + ".png", curves, f"Kodak ({len(images)} images), nic model step {sidecar.get('step')}")
+    plot(a.out + ".png", curves, succ, f"Kodak ({len(images)} images), nic model step {sidecar.get('step')}")
     write_markdown(a.out + ".md", result)
     print(json.dumps({"bd_rate_percent": result["bd_rate_percent"], "timing": result["timing_768x512"],
                       "successive": succ_summary}))
