@@ -6,7 +6,7 @@ Codecs, all run here through their command-line tools, every file decoded back t
   nic    `nic bench codec IMAGE --quality Q --json` (in-process encode + decode of the .nic file;
          bytes = the whole .nic file, header and checksum included); qualities 1 15 29 43 58 72 86 100
          (the model's trained gain levels); also "nic refine 0" (the encoder without its
-         refinement pass) and, with --fid-models, "nic-fid"
+         refinement pass)
   jpeg   libjpeg-turbo cjpeg -quality Q (4:2:0, optimised Huffman tables), djpeg
   webp   cwebp -q Q -m 6 (lossy, 4:2:0), dwebp
   avif   avifenc (libaom) -y 444 --min Q --max Q -s 6 -a tune=psnr, avifdec
@@ -182,10 +182,8 @@ def main():
     if a.limit:
         images = images[:a.limit]
     codecs = [c for c in a.codecs.split(",") if c]
-    # nic variants: the default encoder, the plain analysis (no refinement), the feature-identity model
+    # nic variants: the default encoder and the plain analysis (no refinement)
     variants = {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
-    if a.fid_models:
-        variants["nic-fid"] = (a.fid_models, None)
     points = {name: {q: [] for q in NIC_QUALITIES} for name in variants}
     points.update({c: {q: [] for q in LADDERS[c]} for c in codecs})
     timing = {"encode_ms": [], "decode_ms": []}
