@@ -188,7 +188,9 @@ def main():
     vpath = os.path.join(run_dir, "val.jsonl")
     if os.path.exists(vpath):
         with open(vpath) as f:
-            side["learning_curve"] = [json.loads(l) for l in f if l.strip()]
+            # a snapshot's record carries the curve up to its own step, not what the run did later
+            points = [json.loads(l) for l in f if l.strip()]
+            side["learning_curve"] = [p for p in points if p["step"] <= ck["step"]]
     if not a.no_validate:
         ns = argparse.Namespace(data=args.get("data", data.DEFAULT_DATA), cache=args.get("cache", data.DEFAULT_CACHE),
                                 val_max_side=a.val_max_side)

@@ -77,12 +77,17 @@ def main():
     p.add_argument("--run", default="base_n64m96")
     p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "neural-learning-curve"))
     p.add_argument("--fit-points", type=int, default=6)
+    p.add_argument("--max-step", type=int, default=0, help="only validations up to this step (the record's), 0 = all")
     a = p.parse_args()
     run_dir = os.path.join(REPO, "training", "runs", "neural", a.run)
     with open(os.path.join(run_dir, "val.jsonl")) as f:
         curve = [json.loads(line) for line in f if line.strip()]
+    if a.max_step:
+        curve = [v for v in curve if v["step"] <= a.max_step]
     with open(os.path.join(run_dir, "train.jsonl")) as f:
         log = [json.loads(line) for line in f if line.strip()]
+    if a.max_step:
+        log = [r for r in log if r["step"] <= a.max_step]
     recent = [r for r in log if r["step"] > log[-1]["step"] - 2000]
     steps_per_hour = (recent[-1]["step"] - recent[0]["step"]) / max(1e-9, recent[-1]["train_hours"] - recent[0]["train_hours"])
 
@@ -113,7 +118,7 @@ def main():
                           "projected_train_hours": round(log[-1]["train_hours"] + (step - log[-1]["step"]) / steps_per_hour, 1)})
         projection[level] = entry
 
-    result = {"run": a.run, "holdout": names, "webp": [{"q": q, "bpp": round(b, 4), "psnr": round(s, 3)} for q, b, s in webp],
+    result = {"run": a.run, "max_step": a.max_step or None, "holdout": names, "webp": [{"q": q, "bpp": round(b, 4), "psnr": round(s, 3)} for q, b, s in webp],
               "steps_per_hour_recent": round(steps_per_hour, 1), "curve": points, "projection_to_webp": projection}
     with open(a.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
@@ -127,7 +132,8 @@ def write_markdown(path, r):
              "Hold-out of `../shared/data/train` (6 images, centre crops <= 768 px; never trained on). "
              "Model: validation logged during training (mean bpp, RGB PSNR). WebP: cwebp -m 6 on the same "
              "crops, PSNR interpolated at the model's rate. Gap = WebP − model (dB; positive = model worse).",
-             "", "Command: `python3 training/neural/learning_curve.py --run " + r["run"] + "`", "",
+             "", "Command: `python3 training/neural/learning_curve.py --run " + r["run"]
+             + (f" --max-step {r['max_step']}" if r.get("max_step") else "") + "`", "",
              "| step | hours | " + " | ".join(f"level {lv}: bpp / dB / gap" for lv in sorted(r["curve"][-1]["levels"], key=int)) + " |",
              "|---|---|" + "---|" * len(r["curve"][-1]["levels"])]
     for row in r["curve"]:
