@@ -17,7 +17,7 @@ struct EncodeCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
-        guard NeuralImageCodec.refinementStepRange.contains(refine) else { throw ValidationError("--refine must be 0...4") }
+        guard NeuralImageCodec.refinementStepRange.contains(refine) else { throw ValidationError("--refine must be in \(NeuralImageCodec.refinementStepRange)") }
     }
 
     func run() throws {

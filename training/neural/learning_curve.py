@@ -82,11 +82,10 @@ def main():
     run_dir = os.path.join(REPO, "training", "runs", "neural", a.run)
     with open(os.path.join(run_dir, "val.jsonl")) as f:
         curve = [json.loads(line) for line in f if line.strip()]
-    if a.max_step:
-        curve = [v for v in curve if v["step"] <= a.max_step]
     with open(os.path.join(run_dir, "train.jsonl")) as f:
         log = [json.loads(line) for line in f if line.strip()]
     if a.max_step:
+        curve = [v for v in curve if v["step"] <= a.max_step]
         log = [r for r in log if r["step"] <= a.max_step]
     recent = [r for r in log if r["step"] > log[-1]["step"] - 2000]
     steps_per_hour = (recent[-1]["step"] - recent[0]["step"]) / max(1e-9, recent[-1]["train_hours"] - recent[0]["train_hours"])

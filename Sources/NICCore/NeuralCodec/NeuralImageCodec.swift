@@ -87,16 +87,10 @@ public final class NeuralImageCodec {
     /// analysis as x. It sharpens what the plain analysis blurs, and a decoded image re-encodes to
     /// nearly its own latents (re-compression drifts less). Costs one synthesis and one analysis.
     private func refinedLatents(_ target: [Float], steps: Int, height h: Int, width w: Int, quality: Int) throws -> [Float] {
-        let m = model.latentChannels
         let gains = GainLadder.geometric(model.gains.y, quality: quality)
-        let inverseGains = GainLadder.geometric(model.gains.yInverse, quality: quality)
         var y = target
         for _ in 0..<steps {
-            var scaled = y
-            scaleChannels(&scaled, by: inverseGains, plane: h * w)
-            let reconstruction = try model.synthesis.forwardInBands(
-                try Tensor(shape: [1, m, h, w], values: scaled), rows: NeuralImageCodec.synthesisBandRows,
-                halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device)
+            let reconstruction = try synthesised(latents: y, height: h, width: w, quality: quality)
             var analysed = try model.analysis.forward(reconstruction, on: device).toArray(on: device)
             guard analysed.count == y.count else { throw NICError.internal("refinement analysis has an unexpected size") }
             scaleChannels(&analysed, by: gains, plane: h * w)
@@ -170,13 +164,18 @@ public final class NeuralImageCodec {
     /// The decoder's image before cropping: latents from symbols and means, ×gain_y⁻¹, g_s in
     /// bands. [3][16h][16w] floats in [0, 1] scale.
     private func synthesis(_ symbols: [Int32], prior: Prior, height h: Int, width w: Int, quality: Int) throws -> [Float] {
-        let m = model.latentChannels
         var y = [Float](repeating: 0, count: symbols.count)
         for i in y.indices { y[i] = Float(symbols[i]) + prior.mean(channel: i / (h * w), position: i % (h * w)) }
+        return try synthesised(latents: y, height: h, width: w, quality: quality).toArray(on: device)
+    }
+
+    /// g_s of gain-scaled latents [M][h][w]: ×gain_y⁻¹, then the synthesis in bands.
+    private func synthesised(latents: [Float], height h: Int, width w: Int, quality: Int) throws -> Tensor {
+        var y = latents
         scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: quality), plane: h * w)
         return try model.synthesis.forwardInBands(
-            try Tensor(shape: [1, m, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
-            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device).toArray(on: device)
+            try Tensor(shape: [1, model.latentChannels, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
+            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device)
     }
 
     /// Encoder side: decodes what it coded and measures the low-frequency colour error.
