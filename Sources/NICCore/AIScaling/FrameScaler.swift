@@ -34,8 +34,9 @@ public enum FrameScaler {
         }
         let (gain, offset) = (destination.lumaGain, destination.lumaOffset)
         if exact {
-            let output = try network.forward(input, outputHeight: h, outputWidth: w, on: device)
-            output.withFloats { destination.writePlane(0, from: $0.baseAddress!, gain: gain, offset: offset) }
+            try network.forward(input, outputHeight: h, outputWidth: w, on: device) { first, rows in
+                destination.writeRows(first..<first + rows.count / w, of: 0, from: rows.baseAddress!, gain: gain, offset: offset)
+            }
             return
         }
         let output = try network.forward(input, outputHeight: natural.1, outputWidth: natural.0, on: device)
@@ -53,17 +54,24 @@ public enum FrameScaler {
                               device: ComputeDevice, luma: Bool = false) throws {
         let s = source.planes[p], d = destination.planes[p]
         var input = [Float](repeating: 0, count: s.width * s.height)
-        var output = [Float](repeating: 0, count: d.width * d.height)
         // Luma in [0, 1] (ranges converted), chroma in 8-bit units (depth converted, range kept).
         let (inGain, inOffset): (Float, Float) = luma ? (1 / source.lumaGain, -source.lumaOffset / source.lumaGain)
                                                       : (1 / source.levelScale, 0)
         let (outGain, outOffset): (Float, Float) = luma ? (destination.lumaGain, destination.lumaOffset) : (destination.levelScale, 0)
         input.withUnsafeMutableBufferPointer { source.readPlane(p, gain: inGain, offset: inOffset, into: $0.baseAddress!) }
-        input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
-            Resampler.resample(i.baseAddress!, srcWidth: s.width, srcHeight: s.height, srcStride: s.width,
-                               into: o.baseAddress!, dstWidth: d.width, dstHeight: d.height, dstStride: d.width,
-                               channels: 1, kernel: kernel, mode: .antialiased, workers: device.workers)
-        } }
-        output.withUnsafeBufferPointer { destination.writePlane(p, from: $0.baseAddress!, gain: outGain, offset: outOffset) }
+        let resampler = RowResampler(source: (s.width, s.height), output: (d.width, d.height), kernel: kernel, mode: .antialiased)
+        // Chunks of rows on the workers, each resampled and written where it ends up.
+        let chunkRows = 16
+        input.withUnsafeBufferPointer { i in
+            device.parallelFor((d.height + chunkRows - 1) / chunkRows) { chunks in
+                let rows = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * d.width)
+                defer { rows.deallocate() }
+                for chunk in chunks {
+                    let range = chunk * chunkRows..<min(d.height, (chunk + 1) * chunkRows)
+                    resampler.resample(rows: range, from: i.baseAddress!, sourceStride: s.width, into: rows)
+                    destination.writeRows(range, of: p, from: rows, gain: outGain, offset: outOffset)
+                }
+            }
+        }
     }
 }

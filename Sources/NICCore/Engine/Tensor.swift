@@ -24,8 +24,7 @@ public final class Tensor {
         guard bytes > 0, bytes <= Tensor.maxBytes else {
             throw NICError.outOfMemory("tensor \(shape) needs \(bytes) bytes, more than the limit of \(Tensor.maxBytes)")
         }
-        var pointer: UnsafeMutableRawPointer?
-        guard posix_memalign(&pointer, 64, bytes) == 0, let pointer else {
+        guard let pointer = TensorMemory.allocate(bytes) else {
             throw NICError.outOfMemory("cannot allocate \(bytes) bytes for tensor \(shape)")
         }
         memset(pointer, 0, bytes)
@@ -62,7 +61,7 @@ public final class Tensor {
         try self.init(shape: shape, desc: backendDesc, isPlain: plain)
     }
 
-    deinit { free(data) }
+    deinit { TensorMemory.release(data, bytes: byteCount) }
 
     public var count: Int { shape.reduce(1, *) }
 

@@ -50,9 +50,15 @@ public struct YUV420Frame {
 
     /// Writes floats (times `gain` plus `offset`) into plane `p`, rounded and clamped to the depth.
     func writePlane(_ p: Int, from values: UnsafePointer<Float>, gain: Float, offset: Float) {
+        writeRows(0..<planes[p].height, of: p, from: values, gain: gain, offset: offset)
+    }
+
+    /// Writes rows `rows` of plane `p` from floats (row `rows.lowerBound` first, rows packed),
+    /// like `writePlane`; disjoint rows may be written from different threads.
+    func writeRows(_ rows: Range<Int>, of p: Int, from values: UnsafePointer<Float>, gain: Float, offset: Float) {
         let view = planes[p], top = maxValue
-        for y in 0..<view.height {
-            let row = values + y * view.width
+        for y in rows {
+            let row = values + (y - rows.lowerBound) * view.width
             if bitDepth > 8 {
                 let dst = UnsafeMutableRawPointer(view.base + y * view.stride).assumingMemoryBound(to: UInt16.self)
                 for x in 0..<view.width { dst[x] = UInt16(min(max(row[x] * gain + offset + 0.5, 0), top)).littleEndian }

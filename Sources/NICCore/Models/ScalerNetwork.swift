@@ -86,39 +86,66 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
 
     /// Runs the network on a (1, 1, H, W) tensor and returns (1, 1, outH, outW).
     public func forward(_ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice) throws -> Tensor {
+        let out = try Tensor(zeros: [1, 1, outputHeight, outputWidth])
+        try out.withFloats { o in
+            try forward(x, outputHeight: outputHeight, outputWidth: outputWidth, on: device) { first, rows in
+                (o.baseAddress! + first * outputWidth).update(from: rows.baseAddress!, count: rows.count)
+            }
+        }
+        return out
+    }
+
+    /// Runs the network on a (1, 1, H, W) tensor in horizontal bands and hands each band's
+    /// finished output rows (base + detail, `outputWidth` floats per row) to `rowsDone(firstRow,
+    /// rows)`, called concurrently from the workers with disjoint rows. Each band computes its own
+    /// share of the bicubic base next to its detail, so no whole-frame intermediate exists and
+    /// every step runs on all workers; the result does not depend on the bands or the workers.
+    public func forward(_ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice,
+                        bandPixels: Int = ScalerNetwork.bandPixels,
+                        rowsDone: (_ firstRow: Int, _ rows: UnsafeBufferPointer<Float>) -> Void) throws {
         guard x.shape.count == 4, x.batch == 1, x.channels == 1 else {
             throw NICError.invalidArgument("scaler networks take one plane, got \(x.shape)")
         }
-        let base = try TensorResize(.size(height: outputHeight, width: outputWidth), kernel: self.base, mode: baseMode)
-            .forward(x, on: device)
-        let padded = try Self.padded(x, toMultipleOf: inputBlock)
-        let detail = try bodyInBands(padded, on: device)
-        base.withFloats { b in detail.withFloats { d in   // base += detail, cropped or edge-extended
-            let detailWidth = detail.width
-            for y in 0..<outputHeight {
-                let row = d.baseAddress! + min(y, detail.height - 1) * detailWidth
-                let out = b.baseAddress! + y * outputWidth
-                let common = min(outputWidth, detailWidth)
-                for x in 0..<common { out[x] += row[x] }
-                for x in common..<outputWidth { out[x] += row[detailWidth - 1] }
-            }
-        } }
-        return base
-    }
-
-    /// Input pixels per band of `bodyInBands`: intermediate tensors of a 16-channel network stay
-    /// near 2 MB, whatever the frame size (64k-pixel bands were ~10% faster at 960x540 but
-    /// needed 77-96 MB instead of 52 MB; nic bench upscale, 2 workers).
-    static let bandPixels = 32 * 1024
-
-    /// The body over horizontal bands of the input (`Sequential.forwardInBands`): memory and
-    /// cache footprint bounded by the band instead of the frame, same result as one pass.
-    func bodyInBands(_ x: Tensor, on device: ComputeDevice, bandPixels: Int = ScalerNetwork.bandPixels) throws -> Tensor {
-        let rows = max(inputBlock, bandPixels / max(1, x.width) / inputBlock * inputBlock)
-        if x.height <= 2 * rows { return try body.forward(x, on: device).plain(on: device) }
+        try ImageLimits.check(width: outputWidth, height: outputHeight)
+        let input = try x.plain(on: device)
+        let padded = try Self.padded(input, toMultipleOf: inputBlock)
+        let base = RowResampler(source: (input.width, input.height), output: (outputWidth, outputHeight),
+                                kernel: self.base, mode: baseMode)
+        let (detailHeight, detailWidth) = (padded.height * outputBlock / inputBlock, padded.width * outputBlock / inputBlock)
+        let bandRows = max(inputBlock, bandPixels / max(1, padded.width) / inputBlock * inputBlock)
         let halo = (haloRows + inputBlock - 1) / inputBlock * inputBlock
-        return try body.forwardInBands(x, rows: rows, halo: halo, scale: (outputBlock, inputBlock), outputChannels: 1, on: device)
+        try input.withFloats { source in
+            try Bands(height: padded.height, rows: bandRows).run(on: device) { band, worker in
+                // This band's output rows; the last band also takes rows below the detail (edge rows).
+                let first = min(band.lowerBound * outputBlock / inputBlock, outputHeight)
+                let end = band.upperBound == padded.height ? outputHeight : min(band.upperBound * outputBlock / inputBlock, outputHeight)
+                guard first < end else { return }
+                let from = max(0, band.lowerBound - halo), to = min(padded.height, band.upperBound + halo)
+                let detail = try body.forward(try padded.rows(from..<to), on: worker).plain(on: worker)
+                guard detail.channels == 1, detail.width == detailWidth else {
+                    throw NICError.model("network gives \(detail.shape) for a band, expected 1 channel \(detailWidth) wide")
+                }
+                let rows = UnsafeMutablePointer<Float>.allocate(capacity: (end - first) * outputWidth)
+                defer { rows.deallocate() }
+                base.resample(rows: first..<end, from: source.baseAddress!, sourceStride: input.width, into: rows)
+                detail.withFloats { d in
+                    for y in first..<end {   // base += detail, cropped or edge-extended
+                        let line = d.baseAddress! + (min(y, detailHeight - 1) - from * outputBlock / inputBlock) * detailWidth
+                        let out = rows + (y - first) * outputWidth
+                        let common = min(outputWidth, detailWidth)
+                        for i in 0..<common { out[i] += line[i] }
+                        for i in common..<outputWidth { out[i] += line[detailWidth - 1] }
+                    }
+                }
+                rowsDone(first, UnsafeBufferPointer(start: rows, count: (end - first) * outputWidth))
+            }
+        }
     }
+
+    /// Input pixels per band: intermediate tensors of a 16-channel network stay near 2 MB,
+    /// whatever the frame size (64k-pixel bands were ~10% faster at 960x540 but needed 77-96 MB
+    /// instead of 52 MB; nic bench upscale, 2 workers).
+    public static let bandPixels = 32 * 1024
 
     /// `x` extended by edge replication so that height and width are multiples of `block`.
     static func padded(_ x: Tensor, toMultipleOf block: Int) throws -> Tensor {

@@ -1,0 +1,56 @@
+/// Separable resampling of one float plane, any range of output rows at a time, from any
+/// thread: a band pipeline computes the rows it needs next to the data that uses them instead
+/// of a whole resized plane. Each output value is computed exactly as `Resampler` computes it
+/// (same filter banks, same order of additions), whatever the ranges.
+struct RowResampler: Sendable {
+    let sourceWidth: Int
+    let sourceHeight: Int
+    let outputWidth: Int
+    private let horizontal: FilterBank
+    private let vertical: FilterBank
+
+    init(source: (width: Int, height: Int), output: (width: Int, height: Int), kernel: ResampleKernel, mode: ResampleMode) {
+        (sourceWidth, sourceHeight, outputWidth) = (source.width, source.height, output.width)
+        horizontal = FilterBank(inputSize: source.width, outputSize: output.width, kernel: kernel, mode: mode)
+        vertical = FilterBank(inputSize: source.height, outputSize: output.height, kernel: kernel, mode: mode)
+    }
+
+    /// Output rows `rows` of the plane at `source` (rows `sourceStride` floats apart) into
+    /// `output`, rows `outputWidth` floats apart.
+    func resample(rows: Range<Int>, from source: UnsafePointer<Float>, sourceStride: Int, into output: UnsafeMutablePointer<Float>) {
+        guard !rows.isEmpty else { return }
+        let taps = vertical.taps
+        let firstSource = rows.map { vertical.first[$0] }.min()!
+        let endSource = rows.map { vertical.first[$0] + taps }.max()!
+        // The horizontal pass over just the source rows these output rows read.
+        let temp = UnsafeMutablePointer<Float>.allocate(capacity: (endSource - firstSource) * outputWidth)
+        defer { temp.deallocate() }
+        for y in firstSource..<endSource {
+            resampleRow(source + y * sourceStride, into: temp + (y - firstSource) * outputWidth)
+        }
+        vertical.weights.withUnsafeBufferPointer { weights in
+            for y in rows {
+                let out = output + (y - rows.lowerBound) * outputWidth
+                out.update(repeating: 0, count: outputWidth)
+                for t in 0..<taps {
+                    let w = weights[y * taps + t]
+                    if w == 0 { continue }
+                    let line = temp + (vertical.first[y] + t - firstSource) * outputWidth
+                    for i in 0..<outputWidth { out[i] += w * line[i] }
+                }
+            }
+        }
+    }
+
+    private func resampleRow(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let taps = horizontal.taps
+        horizontal.weights.withUnsafeBufferPointer { weights in horizontal.first.withUnsafeBufferPointer { first in
+            for x in 0..<outputWidth {
+                let s = source + first[x], w = weights.baseAddress! + x * taps
+                var sum: Float = 0
+                for t in 0..<taps { sum += w[t] * s[t] }
+                out[x] = sum
+            }
+        } }
+    }
+}
