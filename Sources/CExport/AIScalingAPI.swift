@@ -134,7 +134,8 @@ public func nic_upscale_plane(_ context: OpaquePointer?, _ settingID: Int32, _ i
         }
         let plane = try Tensor(zeros: [1, 1, h, w])
         plane.withFloats { p in for y in 0..<h { (p.baseAddress! + y * w).update(from: input + y * inStride, count: w) } }
-        let result = try network.forward(plane, outputHeight: oh, outputWidth: ow, on: ctx.device)
-        result.withFloats { r in for y in 0..<oh { (output + y * outStride).update(from: r.baseAddress! + y * ow, count: ow) } }
+        try network.forward(plane, outputHeight: oh, outputWidth: ow, on: ctx.device) { first, rows in
+            for y in 0..<rows.count / ow { (output + (first + y) * outStride).update(from: rows.baseAddress! + y * ow, count: ow) }
+        }
     }
 }
