@@ -161,6 +161,13 @@ for f in vfr_small vfr_back; do
   probe "$dir/$f.mkv" > "$dir/$f.probe"
   cmp -s "$dir/vfr.probe" "$dir/$f.probe" || fail "$f.mkv changed the variable frame rate: $(diff "$dir/vfr.probe" "$dir/$f.probe")"
 done
+# Y4M has no timestamps: uneven frame durations (here 36/44 ms, as in a 29.9 frames/s MP4 with a
+# 1/16000 time base) must not round two frames onto one frame number.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=160x90:r=25:d=2 -vf "setpts='(N*40+if(mod(N,2),4,-4))/1000/TB'" \
+  -fps_mode passthrough -c:v libx264 -preset ultrafast -video_track_timescale 16000 "$dir/jitter.mp4"
+"$nic" ai-decode "$dir/jitter.mp4" "$dir/jitter.y4m" 2> /dev/null
+[ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$dir/jitter.y4m")" = "50" ] ||
+  fail "y4m output of a stream with uneven frame durations lost frames"
 ffmpeg -v error -y -f lavfi -i testsrc2=s=320x180:r=25:d=0.4 -c:v libx264 -preset ultrafast "$dir/a.ts"
 ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=0.4 -c:v libx264 -preset ultrafast -output_ts_offset 0.4 "$dir/b.ts"
 cat "$dir/a.ts" "$dir/b.ts" > "$dir/sizes.ts"

@@ -39,6 +39,10 @@ final class VideoOutput {
     private var lastPTS: Int64 = .min
     private var renumbered = 0
     private var headerWritten = false
+    /// Y4M holds no timestamps, only a frame rate: its packets are numbered 0, 1, 2, ... (rescaled
+    /// timestamps of a stream with uneven frame durations could round two frames onto one number).
+    private var numberedFrames = false
+    private var packetsNumbered: Int64 = 0
     private let warn: (String) -> Void
     private(set) var framesWritten = 0
     private(set) var videoBytes = 0
@@ -57,6 +61,7 @@ final class VideoOutput {
         format = context
         let muxer = String(cString: context.pointee.oformat.pointee.name)
         let rawFrames = muxer == "yuv4mpegpipe" || muxer == "image2"
+        numberedFrames = muxer == "yuv4mpegpipe"
         if muxer == "image2" && !(path.lowercased().hasSuffix(".png") && path.contains("%")) {
             throw NICError.invalidArgument("\(path): write frames as PNG files with a numbered pattern such as frames_%05d.png")
         }
@@ -257,7 +262,12 @@ final class VideoOutput {
             if let sei = entry?.sei { try insert(sei, into: packet) }
             if packet.pointee.duration == 0, let duration = entry?.duration { packet.pointee.duration = duration }
             videoBytes += Int(packet.pointee.size)
-            av_packet_rescale_ts(packet, encoder.pointee.time_base, videoOut.pointee.time_base)
+            if numberedFrames {
+                (packet.pointee.pts, packet.pointee.dts, packet.pointee.duration) = (packetsNumbered, packetsNumbered, 1)
+                packetsNumbered += 1
+            } else {
+                av_packet_rescale_ts(packet, encoder.pointee.time_base, videoOut.pointee.time_base)
+            }
             packet.pointee.stream_index = videoOut.pointee.index
             try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a video packet")
         }
