@@ -114,7 +114,8 @@ NIC_API void nic_config_init(NicConfig *cfg);
  */
 NIC_API NicStatus nic_context_create(const NicConfig *cfg, NicContext **out);
 
-/** Releases a context and everything it owns. NULL is allowed. */
+/** Releases a context and everything it owns, and returns the tensor memory libnic keeps
+ *  for reuse (shared by all contexts, at most 32 MB) to the system. NULL is allowed. */
 NIC_API void nic_context_destroy(NicContext *ctx);
 
 /**

@@ -11,9 +11,9 @@ public func nic_downscaled_size(_ context: OpaquePointer?, _ settingID: Int32, _
         guard let outWidth, let outHeight else { throw BoundaryError.nullPointer("output size pointers are NULL") }
         try ImageLimits.check(width: Int(width), height: Int(height))
         let store = try ctx.models()
-        let network = try store.network(try store.setting(id: Int(settingID)), .down)
-        outWidth.pointee = Int32(network.outputLength(Int(width)))
-        outHeight.pointee = Int32(network.outputLength(Int(height)))
+        let downscaler = try Downscaler(try store.setting(id: Int(settingID)), store: store)
+        outWidth.pointee = Int32(downscaler.outputLength(Int(width)))
+        outHeight.pointee = Int32(downscaler.outputLength(Int(height)))
     }
 }
 
@@ -28,9 +28,8 @@ public func nic_downscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicI
         if let aidata { try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData") }
         let store = try ctx.models()
         let setting = try store.setting(id: Int(settingID))
-        guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(settingID) has no down network") }
-        let small = try AIScaler.scale(try src.copy(), with: try store.network(setting, .down), width: dst.width,
-                                       height: dst.height, device: ctx.device)
+        let small = try Downscaler(setting, store: store).scale(try src.copy(), width: dst.width, height: dst.height,
+                                                                 device: ctx.device)
         dst.store(small)
         if let aidata {
             let record = AIDataRecord(settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),

@@ -51,6 +51,7 @@ public func nic_context_create(_ config: UnsafePointer<NicConfig>?,
 public func nic_context_destroy(_ context: OpaquePointer?) {
     guard let context else { return }
     Unmanaged<Context>.fromOpaque(UnsafeRawPointer(context)).release()
+    TensorMemory.trim()
 }
 
 @_cdecl("nic_last_error")

@@ -2,8 +2,9 @@ import XCTest
 @testable import NICCore
 
 final class SettingSelectorTests: XCTestCase {
-    /// Six joint settings (x2 and x1.5, three buckets each) and one generic setting.
-    func manifest() throws -> SettingsManifest {
+    /// Six joint settings (x2 and x1.5, three buckets each) and one generic setting, which
+    /// covers x265 CRF 46-51 when `genericRanges` is set.
+    func manifest(genericRanges: Bool = false) throws -> SettingsManifest {
         var settings: [String] = []
         var id = 1
         for scale in ["[2,1]", "[3,2]"] {
@@ -12,7 +13,8 @@ final class SettingSelectorTests: XCTestCase {
                 id += 1
             }
         }
-        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any","up":{"weights":"g.safetensors","sha256":"00"}}"#)
+        let ranges = genericRanges ? #","quality_ranges":{"x265":[46,51]}"# : ""
+        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any"\#(ranges),"up":{"weights":"g.safetensors","sha256":"00"}}"#)
         return try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
     }
 
@@ -31,6 +33,22 @@ final class SettingSelectorTests: XCTestCase {
         XCTAssertEqual(try pick("jpeg", nil), 2)
         XCTAssertEqual(try pick("x265", 20), 2, "codec without ranges: middle bucket")
         XCTAssertThrowsError(try pick("jpeg", 50, scale: 3))
+    }
+
+    /// A generic setting with quality ranges takes the strongest compression of stills; video
+    /// (no generic settings: their up network is not real-time) keeps the nearest joint bucket.
+    func testGenericSettingCoversItsRangesForStillsOnly() throws {
+        let selector = SettingSelector(manifest: try manifest(genericRanges: true))
+        func pick(_ crf: Double, video: Bool = false) throws -> Int {
+            try selector.select(.init(codec: "x265", quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+                                      allowsGeneric: !video)).id
+        }
+        XCTAssertEqual(try pick(49), 100)
+        XCTAssertEqual(try pick(49, video: true), 2, "nearest joint range (x265 has none here: middle bucket)")
+        XCTAssertEqual(try selector.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768,
+                                                 originalHeight: 512)).id, 3, "generic lists no x264 range")
+        let plain = SettingSelector(manifest: try manifest())
+        XCTAssertEqual(try plain.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
     }
 
     func testScaleFollowsRateResolutionAndContent() throws {

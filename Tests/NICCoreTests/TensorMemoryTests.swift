@@ -4,6 +4,8 @@ import XCTest
 final class TensorMemoryTests: XCTestCase {
     /// A freed block of a size the band pipeline uses again comes back instead of new pages.
     func testReleasedBlockIsReused() throws {
+        TensorMemory.trim()
+        XCTAssertEqual(TensorMemory.retainedBytes, 0)
         let bytes = TensorMemory.smallest * 3 + 64
         let first = try XCTUnwrap(TensorMemory.allocate(bytes))
         TensorMemory.release(first, bytes: bytes)

@@ -61,9 +61,9 @@ public enum StillImageAICodec {
     public static func encode(_ image: PlanarImage, options: EncodeOptions, store: ModelStore,
                               device: ComputeDevice) throws -> EncodeResult {
         let setting = try chooseSetting(image, options, store)
-        let network = try store.network(setting, .down)
-        let width = network.outputLength(image.width), height = network.outputLength(image.height)
-        let small = try AIScaler.scale(image, with: network, width: width, height: height, device: device)
+        let downscaler = try Downscaler(setting, store: store)
+        let width = downscaler.outputLength(image.width), height = downscaler.outputLength(image.height)
+        let small = try downscaler.scale(image, width: width, height: height, device: device)
         let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
         let record = AIDataRecord(
             settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
@@ -79,11 +79,7 @@ public enum StillImageAICodec {
     }
 
     static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {
-        if let id = o.settingID {
-            let setting = try store.setting(id: id)
-            guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(id) has no down network") }
-            return setting
-        }
+        if let id = o.settingID { return try store.setting(id: id) }
         let request = SettingSelector.Request(codec: o.codec.rawValue, quality: o.quality.map(Double.init), scale: o.scale,
                                               originalWidth: image.width, originalHeight: image.height,
                                               contentType: o.contentType)

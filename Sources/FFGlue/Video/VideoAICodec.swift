@@ -60,8 +60,8 @@ public enum VideoAICodec {
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
         let setting = try chooseSetting(options, input: input, width: width, height: height, store: store)
-        var network = try store.network(setting, .down)
-        let small = evenSize(network.outputLength(width), network.outputLength(height))
+        var downscaler = try Downscaler(setting, store: store)
+        let small = evenSize(downscaler.outputLength(width), downscaler.outputLength(height))
         let output = try VideoOutput(path: output, input: input, width: small.width, height: small.height,
                                      settings: options.encoder, warn: warn)
         guard output.seiCodec != nil else {
@@ -96,17 +96,17 @@ public enum VideoAICodec {
                 sceneOptions.scale = setting.scale
                 let chosen = try chooseSetting(sceneOptions, input: input, width: width, height: height, store: store,
                                                complexity: scene.complexity)
-                let chosenNetwork = try store.network(chosen, .down)
-                if chosenNetwork.outputLength(width) == network.outputLength(width),
-                   chosenNetwork.outputLength(height) == network.outputLength(height) {
-                    network = chosenNetwork
+                let chosenDownscaler = try Downscaler(chosen, store: store)
+                if chosenDownscaler.outputLength(width) == downscaler.outputLength(width),
+                   chosenDownscaler.outputLength(height) == downscaler.outputLength(height) {
+                    downscaler = chosenDownscaler
                     record.settingID = UInt16(chosen.id)
                 }
             }
             let t0 = monotonicSeconds()
             let scaled = try options.classicDownscale.map {
                 try ImageResize.resized(image, width: small.width, height: small.height, method: $0, workers: device.workers)
-            } ?? AIScaler.scale(image, with: network, width: small.width, height: small.height, device: device)
+            } ?? downscaler.scale(image, width: small.width, height: small.height, device: device)
             report.scalingSeconds += monotonicSeconds() - t0
             var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
             defer { av_frame_free(&out) }
@@ -123,11 +123,7 @@ public enum VideoAICodec {
     /// quality a target bit rate will give.
     static func chooseSetting(_ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
                               store: ModelStore, complexity: Double? = nil) throws -> NNSetting {
-        if let id = o.settingID {
-            let setting = try store.setting(id: id)
-            guard setting.kind == .joint else { throw NICError.invalidArgument("setting \(id) has no down network") }
-            return setting
-        }
+        if let id = o.settingID { return try store.setting(id: id) }
         let codec = o.encoder.encoder == "libx265" ? "x265" : "x264"
         var bitsPerPixel: Double?
         if let bitRate = o.encoder.bitRate {
@@ -139,7 +135,7 @@ public enum VideoAICodec {
                 estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
             },
             scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
-            contentType: o.contentType)
+            contentType: o.contentType, allowsGeneric: false)
         return try SettingSelector(manifest: store.manifest).select(request)
     }
 

@@ -86,7 +86,7 @@ public struct AIDecodePlan: Sendable {
     static func problem(with r: AIDataRecord, imageWidth: Int, imageHeight: Int, manifest: SettingsManifest?) -> String? {
         if r.settingID == 0 { return "the AI data names no NN setting (classic downscale)" }
         guard let manifest else { return "no models are installed" }
-        guard let setting = manifest.setting(id: Int(r.settingID)), setting.kind == .joint else {
+        guard let setting = manifest.setting(id: Int(r.settingID)) else {
             return "unknown NN setting ID \(r.settingID)"
         }
         if r.downscaledWidth != imageWidth || r.downscaledHeight != imageHeight {

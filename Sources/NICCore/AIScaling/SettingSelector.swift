@@ -8,7 +8,9 @@
 ///    (thin strokes do not survive x2).
 /// 2. Bucket: the setting of that scale whose quality range for the codec covers the
 ///    requested quality; without a quality, the middle bucket; a lossless codec (PNG)
-///    takes the highest bucket.
+///    takes the highest bucket. Joint settings and generic settings that list quality
+///    ranges take part: a generic one (classic bicubic down, its up network) covers
+///    compression too strong for any down network's detail to survive (see `Downscaler`).
 public struct SettingSelector {
     public struct Request: Sendable {
         public var codec: String
@@ -18,12 +20,17 @@ public struct SettingSelector {
         public var originalWidth: Int
         public var originalHeight: Int
         public var contentType: AIDataRecord.ContentType
+        /// Generic settings may be chosen. Video turns this off: their up network (38k MACs per
+        /// small-image pixel) cannot keep up with playback, the joint video settings' (5k) can.
+        public var allowsGeneric: Bool
 
         public init(codec: String, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
-                    originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified) {
+                    originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified,
+                    allowsGeneric: Bool = true) {
             self.codec = codec; self.quality = quality; self.scale = scale
             self.targetBitsPerPixel = targetBitsPerPixel
             self.originalWidth = originalWidth; self.originalHeight = originalHeight; self.contentType = contentType
+            self.allowsGeneric = allowsGeneric
         }
     }
 
@@ -31,11 +38,13 @@ public struct SettingSelector {
     public init(manifest: SettingsManifest) { self.manifest = manifest }
 
     public func select(_ request: Request) throws -> NNSetting {
-        let joint = manifest.settings.filter { $0.kind == .joint }
+        let selectable = manifest.settings.filter {
+            $0.kind == .joint || (request.allowsGeneric && !$0.qualityRanges.isEmpty)
+        }
         let scale = request.scale ?? chooseScale(request)
-        let candidates = joint.filter { abs($0.scale - scale) < 1e-6 }
+        let candidates = selectable.filter { abs($0.scale - scale) < 1e-6 }
         guard !candidates.isEmpty else {
-            let offered = Set(joint.map(\.scale)).sorted().map { "\($0)" }.joined(separator: ", ")
+            let offered = Set(selectable.map(\.scale)).sorted().map { "\($0)" }.joined(separator: ", ")
             throw NICError.invalidArgument("no NN setting for scale \(scale); available scales: \(offered)")
         }
         if let quality = request.quality, let hit = candidates.first(where: { $0.covers(codec: request.codec, quality: quality) }) {

@@ -8,7 +8,7 @@ import Glibc
 /// their page faults cost more than the convolutions that fill them (measured: 40% of an x2
 /// up-scaling frame in the kernel before this cache, nic bench upscale under perf).
 /// Bounded: at most `retainedLimit` bytes are kept; small blocks go straight back to malloc.
-enum TensorMemory {
+public enum TensorMemory {
     static let retainedLimit = 32 << 20
     static let smallest = 64 << 10
 
@@ -30,6 +30,15 @@ enum TensorMemory {
         var pointer: UnsafeMutableRawPointer?
         guard posix_memalign(&pointer, 64, bytes) == 0 else { return nil }
         return pointer
+    }
+
+    /// Frees every kept block (a library user destroying its context gets the memory back).
+    public static func trim() {
+        let blocks = cache.withLock { c -> [UnsafeMutableRawPointer] in
+            defer { c = Cache() }
+            return c.free.values.flatMap { $0 }
+        }
+        for block in blocks { free(block) }
     }
 
     /// Bytes currently kept for reuse.
