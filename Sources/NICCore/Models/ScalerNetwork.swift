@@ -128,23 +128,32 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
                 let rows = UnsafeMutablePointer<Float>.allocate(capacity: (end - first) * outputWidth)
                 defer { rows.deallocate() }
                 base.resample(rows: first..<end, from: source.baseAddress!, sourceStride: input.width, into: rows)
-                detail.withFloats { d in
-                    for y in first..<end {   // base += detail, cropped or edge-extended
-                        let line = d.baseAddress! + (min(y, detailHeight - 1) - from * outputBlock / inputBlock) * detailWidth
-                        let out = rows + (y - first) * outputWidth
-                        let common = min(outputWidth, detailWidth)
-                        for i in 0..<common { out[i] += line[i] }
-                        for i in common..<outputWidth { out[i] += line[detailWidth - 1] }
-                    }
-                }
+                Self.add(detail, firstRow: from * outputBlock / inputBlock, lastRow: detailHeight - 1,
+                         to: rows, rows: first..<end, width: outputWidth)
                 rowsDone(first, UnsafeBufferPointer(start: rows, count: (end - first) * outputWidth))
             }
         }
     }
 
+    /// `out` (rows `rows` of the output) += the detail band holding output rows from `firstRow`:
+    /// rows beyond `lastRow` repeat it and columns beyond the detail's width repeat its last one
+    /// (the output may exceed the block grid by a pixel); extra detail columns are cropped.
+    private static func add(_ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
+                            rows: Range<Int>, width: Int) {
+        let detailWidth = detail.width, common = min(width, detailWidth)
+        detail.withFloats { d in
+            for y in rows {
+                let line = d.baseAddress! + (min(y, lastRow) - firstRow) * detailWidth
+                let row = out + (y - rows.lowerBound) * width
+                for i in 0..<common { row[i] += line[i] }
+                for i in common..<width { row[i] += line[detailWidth - 1] }
+            }
+        }
+    }
+
     /// Input pixels per band: intermediate tensors of a 16-channel network stay near 2 MB,
-    /// whatever the frame size (64k-pixel bands were ~10% faster at 960x540 but needed 77-96 MB
-    /// instead of 52 MB; nic bench upscale, 2 workers).
+    /// whatever the frame size (64k-pixel bands measured slower at 960x540, 31-32 instead of
+    /// 38 frames/s, and needed 93-101 MB instead of 49 MB; nic bench upscale, setting 7, 2 workers).
     public static let bandPixels = 32 * 1024
 
     /// `x` extended by edge replication so that height and width are multiples of `block`.
