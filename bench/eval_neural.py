@@ -246,8 +246,8 @@ def main():
         "curves": {k: [{"q": q, "bpp": round(b, 5), "psnr": round(s, 3)} for q, b, s in v] for k, v in curves.items()},
         "bd_rate_percent": {k: (round(v, 2) if v is not None else None) for k, v in bd.items()},
         "timing_768x512": {"threads": a.threads, "images": len(timing["encode_ms"]),
-                           "encode_ms_median": float(np.median(timing["encode_ms"])) if timing["encode_ms"] else None,
-                           "decode_ms_median": float(np.median(timing["decode_ms"])) if timing["decode_ms"] else None},
+                           "encode_ms_median": round(float(np.median(timing["encode_ms"])), 1) if timing["encode_ms"] else None,
+                           "decode_ms_median": round(float(np.median(timing["decode_ms"])), 1) if timing["decode_ms"] else None},
         "successive": {"nic_quality": a.successive_quality, "jpeg_quality": a.jpeg_successive_quality,
                        "generations": a.generations, "curves": succ, "summary": succ_summary},
     }
