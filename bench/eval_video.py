@@ -154,7 +154,8 @@ def eval_clip(runner, clip, frames, bpp_ladder, work):
                                          "--preset", runner.preset)
                 dec_path = os.path.join(work, f"{name}_ai_{kbps}.y4m")
                 dec, _ = runner.nic_json("ai-decode", out, dec_path)
-                if dec["routes"] != {f"setting {enc['setting_id']}": frames}:
+                # The encoder may change the setting per scene; the decoder must follow every frame's.
+                if dec["routes"] != enc["routes"] or sum(dec["routes"].values()) != frames:
                     raise EvalError(f"{name}: AI decode did not use the AI data of every frame: {dec['routes']}")
                 q = quality(runner, dec_path, ref, work)
                 os.remove(dec_path)
@@ -165,7 +166,7 @@ def eval_clip(runner, clip, frames, bpp_ladder, work):
                 "target_kbps": kbps, "kbps": bits / (frames / fps) / 1000, "bpp": bits / frames / (width * height),
                 "psnr_y": mean(q, "psnr_y"), "psnr": mean(q, "psnr"), "ssim_y": mean(q, "ssim_y"),
                 "ssim": mean(q, "ssim"), "frames": q if route != "full" else None,
-                **({"setting_id": enc["setting_id"]} if route == "ai" else {})})
+                **({"settings": enc["routes"]} if route == "ai" else {})})
     speed.update(playback_speed(runner, name, points, work, width, height, frames))
     for k, v in list(speed.items()):
         if isinstance(v, list):
@@ -210,12 +211,12 @@ def write_markdown(path, meta, results):
                      f"{fmt(s['bd_rate_ai_vs_bicubic_psnr_y'], '{:+.1f}%')} | {fmt(s['bd_rate_ai_vs_full_psnr_y'], '{:+.1f}%')} |")
     for r in results:
         lines += ["", f"## {os.path.basename(r['clip'])} ({r['width']}x{r['height']}, {r['fps']:.2f} fps)", "",
-                  "| target kbit/s | route | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | setting |", "|---|---|---|---|---|---|---|"]
+                  "| target kbit/s | route | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | settings (per scene) |", "|---|---|---|---|---|---|---|"]
         for i in range(len(r["points"]["ai"])):
             for route in ("full", "bicubic", "ai"):
                 p = r["points"][route][i]
                 lines.append(f"| {p['target_kbps']} | {route} | {p['kbps']:.0f} | {p['psnr_y']:.2f} | {p['psnr']:.2f} | "
-                             f"{p['ssim_y']:.4f} | {p.get('setting_id', '')} |")
+                             f"{p['ssim_y']:.4f} | {', '.join(k.split()[-1] for k in p.get('settings', {}))} |")
         sp = r["speed"]
         lines += ["", "Throughput (frames/s): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sp.items()))]
     with open(path, "w") as f:
