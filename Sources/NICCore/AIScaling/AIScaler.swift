@@ -23,7 +23,7 @@ public enum AIScaler {
                 target.withUnsafeMutableBufferPointer { t in
                     Resampler.resample(s.baseAddress!, srcWidth: source.width, srcHeight: source.height, srcStride: source.width,
                                        into: t.baseAddress!, dstWidth: size.width, dstHeight: size.height, dstStride: size.width,
-                                       channels: 1, kernel: chromaKernel, mode: .antialiased, workers: device.workers)
+                                       kernel: chromaKernel, mode: .antialiased, workers: device.workers)
                 }
             }
             planes.chroma[c] = .init(samples: target, width: size.width, height: size.height)

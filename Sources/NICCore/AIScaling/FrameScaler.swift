@@ -43,7 +43,7 @@ public enum FrameScaler {
         var resized = [Float](repeating: 0, count: w * h)
         output.withFloats { o in resized.withUnsafeMutableBufferPointer { r in
             Resampler.resample(o.baseAddress!, srcWidth: natural.0, srcHeight: natural.1, srcStride: natural.0,
-                               into: r.baseAddress!, dstWidth: w, dstHeight: h, dstStride: w, channels: 1,
+                               into: r.baseAddress!, dstWidth: w, dstHeight: h, dstStride: w,
                                kernel: .lanczos3, mode: .antialiased, workers: device.workers)
         } }
         resized.withUnsafeBufferPointer { destination.writePlane(0, from: $0.baseAddress!, gain: gain, offset: offset) }
@@ -60,17 +60,10 @@ public enum FrameScaler {
         let (outGain, outOffset): (Float, Float) = luma ? (destination.lumaGain, destination.lumaOffset) : (destination.levelScale, 0)
         input.withUnsafeMutableBufferPointer { source.readPlane(p, gain: inGain, offset: inOffset, into: $0.baseAddress!) }
         let resampler = RowResampler(source: (s.width, s.height), output: (d.width, d.height), kernel: kernel, mode: .antialiased)
-        // Chunks of rows on the workers, each resampled and written where it ends up.
-        let chunkRows = 16
+        // Each chunk of rows is written where it ends up, on the worker that resampled it.
         input.withUnsafeBufferPointer { i in
-            device.parallelFor((d.height + chunkRows - 1) / chunkRows) { chunks in
-                let rows = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * d.width)
-                defer { rows.deallocate() }
-                for chunk in chunks {
-                    let range = chunk * chunkRows..<min(d.height, (chunk + 1) * chunkRows)
-                    resampler.resample(rows: range, from: i.baseAddress!, sourceStride: s.width, into: rows)
-                    destination.writeRows(range, of: p, from: rows, gain: outGain, offset: outOffset)
-                }
+            resampler.resampleInChunks(from: i.baseAddress!, sourceStride: s.width, workers: device.workers) { rows, values in
+                destination.writeRows(rows, of: p, from: values, gain: outGain, offset: outOffset)
             }
         }
     }

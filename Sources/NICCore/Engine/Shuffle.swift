@@ -82,7 +82,7 @@ public final class TensorResize: Layer {
                     Resampler.resample(UnsafePointer(s.baseAddress! + p * x.height * x.width),
                                        srcWidth: x.width, srcHeight: x.height, srcStride: x.width,
                                        into: d.baseAddress! + p * oh * ow, dstWidth: ow, dstHeight: oh,
-                                       dstStride: ow, channels: 1, kernel: kernel, mode: mode, workers: .serial)
+                                       dstStride: ow, kernel: kernel, mode: mode, workers: .serial)
                 }
             }
         } }

@@ -6,13 +6,16 @@ import Glibc
 /// buffer, then a vertical pass. Rows are split between workers by index, so the
 /// result does not depend on the thread count.
 enum Resampler {
-    /// Resizes one float plane (`channels` interleaved values per pixel).
+    /// Resizes one float plane (`RowResampler`, in row chunks on the workers).
     static func resample(_ src: UnsafePointer<Float>, srcWidth: Int, srcHeight: Int, srcStride: Int,
                          into dst: UnsafeMutablePointer<Float>, dstWidth: Int, dstHeight: Int, dstStride: Int,
-                         channels: Int, kernel: ResampleKernel, mode: ResampleMode, workers: Workers) {
-        resample(read: { y, x in src[y * srcStride + x] }, srcWidth: srcWidth, srcHeight: srcHeight,
-                 write: { y, x, v in dst[y * dstStride + x] = v }, dstWidth: dstWidth, dstHeight: dstHeight,
-                 channels: channels, kernel: kernel, mode: mode, workers: workers)
+                         kernel: ResampleKernel, mode: ResampleMode, workers: Workers) {
+        let resampler = RowResampler(source: (srcWidth, srcHeight), output: (dstWidth, dstHeight), kernel: kernel, mode: mode)
+        resampler.resampleInChunks(from: src, sourceStride: srcStride, workers: workers) { rows, values in
+            for y in rows {
+                (dst + y * dstStride).update(from: values + (y - rows.lowerBound) * dstWidth, count: dstWidth)
+            }
+        }
     }
 
     /// Resizes one 8-bit plane, rounding to nearest and clamping to 0...255.
@@ -24,7 +27,8 @@ enum Resampler {
                  channels: src.channels, kernel: kernel, mode: mode, workers: workers)
     }
 
-    /// The shared two-pass core; `read`/`write` address (row, element-in-row).
+    /// The two-pass core of the 8-bit path (interleaved channels); `read`/`write` address (row,
+    /// element-in-row). Same filter banks and order of additions as `RowResampler`.
     @inline(__always)
     private static func resample(read: (Int, Int) -> Float, srcWidth: Int, srcHeight: Int,
                                  write: (Int, Int, Float) -> Void, dstWidth: Int, dstHeight: Int,

@@ -1,16 +1,16 @@
 /// Separable resampling of one float plane, any range of output rows at a time, from any
 /// thread: a band pipeline computes the rows it needs next to the data that uses them instead
-/// of a whole resized plane. Each output value is computed exactly as `Resampler` computes it
-/// (same filter banks, same order of additions), whatever the ranges.
+/// of a whole resized plane. Each output value is the same whatever the ranges (same filter
+/// banks, same order of additions as the 8-bit core of `Resampler`). Float planes of
+/// `Resampler`, `TensorResize` and `FrameScaler` all go through it.
 struct RowResampler: Sendable {
-    let sourceWidth: Int
-    let sourceHeight: Int
     let outputWidth: Int
+    let outputHeight: Int
     private let horizontal: FilterBank
     private let vertical: FilterBank
 
     init(source: (width: Int, height: Int), output: (width: Int, height: Int), kernel: ResampleKernel, mode: ResampleMode) {
-        (sourceWidth, sourceHeight, outputWidth) = (source.width, source.height, output.width)
+        (outputWidth, outputHeight) = (output.width, output.height)
         horizontal = FilterBank(inputSize: source.width, outputSize: output.width, kernel: kernel, mode: mode)
         vertical = FilterBank(inputSize: source.height, outputSize: output.height, kernel: kernel, mode: mode)
     }
@@ -20,8 +20,8 @@ struct RowResampler: Sendable {
     func resample(rows: Range<Int>, from source: UnsafePointer<Float>, sourceStride: Int, into output: UnsafeMutablePointer<Float>) {
         guard !rows.isEmpty else { return }
         let taps = vertical.taps
-        let firstSource = rows.map { vertical.first[$0] }.min()!
-        let endSource = rows.map { vertical.first[$0] + taps }.max()!
+        let firstSource = rows.lazy.map { vertical.first[$0] }.min()!
+        let endSource = rows.lazy.map { vertical.first[$0] + taps }.max()!
         // The horizontal pass over just the source rows these output rows read.
         let temp = UnsafeMutablePointer<Float>.allocate(capacity: (endSource - firstSource) * outputWidth)
         defer { temp.deallocate() }
@@ -38,6 +38,21 @@ struct RowResampler: Sendable {
                     let line = temp + (vertical.first[y] + t - firstSource) * outputWidth
                     for i in 0..<outputWidth { out[i] += w * line[i] }
                 }
+            }
+        }
+    }
+
+    /// Every output row, in chunks of `chunkRows` split between `workers`; each chunk is handed
+    /// to `deliver(rows, values)` (rows packed, `outputWidth` floats apart) from its worker.
+    func resampleInChunks(from source: UnsafePointer<Float>, sourceStride: Int, workers: Workers, chunkRows: Int = 16,
+                          deliver: (Range<Int>, UnsafePointer<Float>) -> Void) {
+        workers.parallelFor((outputHeight + chunkRows - 1) / chunkRows) { chunks in
+            let values = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * outputWidth)
+            defer { values.deallocate() }
+            for chunk in chunks {
+                let rows = chunk * chunkRows..<min(outputHeight, (chunk + 1) * chunkRows)
+                resample(rows: rows, from: source, sourceStride: sourceStride, into: values)
+                deliver(rows, values)
             }
         }
     }
