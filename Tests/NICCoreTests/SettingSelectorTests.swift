@@ -51,6 +51,22 @@ final class SettingSelectorTests: XCTestCase {
         XCTAssertEqual(try plain.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
     }
 
+    /// Without a quality, the middle bucket of the settings trained for the codec wins over a
+    /// middle bucket listed earlier for other codecs.
+    func testMiddleBucketPrefersSettingsOfTheCodec() throws {
+        let settings = [(4, #"{"jpeg":[45,74.99]}"#), (11, #"{"x265":[26,33.99]}"#)].map { id, ranges in
+            #"{"id":\#(id),"kind":"joint","scale":[3,2],"bucket":"mid","quality_ranges":\#(ranges),"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
+        }
+        let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+        let selector = SettingSelector(manifest: manifest)
+        func pick(_ codec: String) throws -> Int {
+            try selector.select(.init(codec: codec, scale: 1.5, originalWidth: 768, originalHeight: 512)).id
+        }
+        XCTAssertEqual(try pick("x265"), 11)
+        XCTAssertEqual(try pick("jpeg"), 4)
+        XCTAssertEqual(try pick("webp"), 4, "no setting lists webp: the first middle bucket")
+    }
+
     func testScaleFollowsRateResolutionAndContent() throws {
         let selector = SettingSelector(manifest: try manifest())
         func scale(_ r: SettingSelector.Request) throws -> Double { try selector.select(r).scale }

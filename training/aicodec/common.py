@@ -266,11 +266,21 @@ def round_ste(x):
 NZ_WEIGHT = 1.5
 
 
-def jpeg_proxy(y01, qualities, codec_mask=None):
-    """Luma JPEG proxy.
+def hevc_flat_table(qp):
+    """HEVC's default (flat) scaling: one step for every frequency, Qstep = 2^((QP - 4) / 6) on an
+    orthonormal transform of 8-bit samples. Unlike JPEG's table it does not quantise high frequencies
+    coarsely, which is why detail a down net adds costs far more bits under x265 than under JPEG."""
+    return torch.full((8, 8), 2.0 ** ((float(qp) - 4.0) / 6.0))
+
+
+PROXY_TABLES = {"jpeg": libjpeg_table, "hevc": hevc_flat_table}
+
+
+def jpeg_proxy(y01, qualities, codec_mask=None, table=libjpeg_table):
+    """Luma 8x8 DCT codec proxy (JPEG by default; table=hevc_flat_table for an HEVC-like residual coder).
 
     y01: (B, 1, H, W) in [0, 1], H and W multiples of 8 (already 8-bit rounded by the caller).
-    qualities: list of B ints (10..100).
+    qualities: list of B ints (JPEG quality 10..100, or QP for the HEVC table).
     codec_mask: optional (B,) bool; False rows pass through unchanged (no codec) but still get a rate.
     Returns (decoded (B,1,H,W) in [0,1], bits per pixel proxy (B,)).
     """
@@ -279,7 +289,7 @@ def jpeg_proxy(y01, qualities, codec_mask=None):
     x = y01 * 255.0 - 128.0
     blk = x.reshape(B, H // 8, 8, W // 8, 8)
     coef = torch.einsum("ki,bhiwj,lj->bhkwl", D, blk, D)
-    Q = torch.stack([libjpeg_table(q) for q in qualities]).to(y01).reshape(B, 1, 8, 1, 8)
+    Q = torch.stack([table(q) for q in qualities]).to(y01).reshape(B, 1, 8, 1, 8)
     v = coef / Q
     vq = round_ste(v)
     # rate: forward on the rounded coefficients, gradient of a smooth version. A least-squares fit of
@@ -365,6 +375,43 @@ def x264_roundtrip_gray(tiles_u8, crf, shift=2):
     for i in range(n):
         r, c = divmod(i, cols)
         out.append(last[r * h:(r + 1) * h, c * w:(c + 1) * w].copy())
+    return out, len(enc)
+
+
+def _mosaic(tiles_u8):
+    """Equal-size tiles laid out on a near-square grid, padded to even sizes (for 4:2:0)."""
+    n = len(tiles_u8)
+    h, w = tiles_u8[0].shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    m = np.zeros((rows * h + (rows * h) % 2, cols * w + (cols * w) % 2), np.uint8)
+    for i, t in enumerate(tiles_u8):
+        r, c = divmod(i, cols)
+        m[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
+    return m, cols
+
+
+def x265_intra_roundtrip_gray(tiles_u8, crf, preset="medium"):
+    """Luma tiles (equal HxW uint8) through real x265 as one intra picture (the still-image route of
+    bench/eval_aicodec.py: keyint=1, CRF `crf`), neutral chroma. Returns (decoded tiles, bytes)."""
+    import subprocess
+    h, w = tiles_u8[0].shape
+    mosaic, cols = _mosaic(tiles_u8)
+    H, W = mosaic.shape
+    chroma = np.full((H // 2) * (W // 2) * 2, 128, np.uint8).tobytes()
+    enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}",
+                          "-i", "-", "-c:v", "libx265", "-preset", preset, "-crf", str(crf),
+                          "-x265-params", "keyint=1:info=0:log-level=error", "-f", "hevc", "-"],
+                         input=mosaic.tobytes() + chroma, capture_output=True, check=True).stdout
+    dec = subprocess.run(["ffmpeg", "-v", "error", "-f", "hevc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                         input=enc, capture_output=True, check=True).stdout
+    if len(dec) != H * W + len(chroma):
+        raise RuntimeError(f"x265 round trip returned {len(dec)} bytes, expected {H * W + len(chroma)}")
+    y = np.frombuffer(dec[:H * W], np.uint8).reshape(H, W)
+    out = []
+    for i in range(len(tiles_u8)):
+        r, c = divmod(i, cols)
+        out.append(y[r * h:(r + 1) * h, c * w:(c + 1) * w].copy())
     return out, len(enc)
 
 

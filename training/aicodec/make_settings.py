@@ -40,21 +40,27 @@ VIDEO_X2 = {**VIDEO, "low": {"x264": [32, 44.99], "x265": [34, 44.99]}}
 STRONGEST_X2 = {"any": {"x264": [45, 51], "x265": [45, 51]}}
 VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
 VALIDATION_CRFS = {"high": [20, 23], "mid": [26, 30], "low": [34, 40]}
+VALIDATION_X265_CRFS = {"high": [17, 22], "mid": [27, 32], "low": [37, 42]}
 
 # id, name, kind, scale, bucket, codec ranges, joint run (down net), up-net run. x2 serves stills
 # with 1-3 (a larger up net, 38k MACs per small-image pixel) and video with 7-9 (the real-time up
 # net of the joint run, 5.3k MACs); same down net. Up nets fine-tuned on real x264 instead of JPEG
 # (run_video_buckets.sh) measured no better on x264 (hold-out, CRF 34/40), so 7-9 use the JPEG ones.
+# x1.5: 4-6 (JPEG proxy) serve JPEG/WebP; 10-12 (HEVC proxy: flat quantisation, run_x15_hevc.sh)
+# serve x264/x265. The JPEG-tuned down net added detail that costs x265 +70% bits at CRF 32.
 SETTINGS = [
     (1, "x2-high", "joint", "2", "high", STILL, "x2_joint", "x2s_high"),
     (2, "x2-mid", "joint", "2", "mid", STILL, "x2_joint", "x2s_mid"),
     (3, "x2-low", "joint", "2", "low", STILL, "x2_joint", "x2s_low"),
-    (4, "x1.5-high", "joint", "1.5", "high", BUCKETS, "x15_joint", "x15_high"),
-    (5, "x1.5-mid", "joint", "1.5", "mid", BUCKETS, "x15_joint", "x15_mid"),
-    (6, "x1.5-low", "joint", "1.5", "low", BUCKETS, "x15_joint", "x15_low"),
+    (4, "x1.5-high", "joint", "1.5", "high", STILL, "x15_joint", "x15_high"),
+    (5, "x1.5-mid", "joint", "1.5", "mid", STILL, "x15_joint", "x15_mid"),
+    (6, "x1.5-low", "joint", "1.5", "low", STILL, "x15_joint", "x15_low"),
     (7, "x2-video-high", "joint", "2", "high", VIDEO_X2, "x2_joint", "x2_high"),
     (8, "x2-video-mid", "joint", "2", "mid", VIDEO_X2, "x2_joint", "x2_mid"),
     (9, "x2-video-low", "joint", "2", "low", VIDEO_X2, "x2_joint", "x2_low"),
+    (10, "x1.5-hevc-high", "joint", "1.5", "high", VIDEO, "x15h_joint", "x15h_high"),
+    (11, "x1.5-hevc-mid", "joint", "1.5", "mid", VIDEO, "x15h_joint", "x15h_mid"),
+    (12, "x1.5-hevc-low", "joint", "1.5", "low", VIDEO, "x15h_joint", "x15h_low"),
     (100, "x2-generic", "generic", "2", "any", STRONGEST_X2, None, "x2_generic_w32d6"),
 ]
 RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
@@ -70,11 +76,14 @@ def main():
     p.add_argument("--out", default="models")
     p.add_argument("--no-validate", action="store_true")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--keep-missing", action="store_true",
+                   help="settings whose runs are not here keep their OUT/settings.json entry and weights "
+                        "(name and quality ranges refreshed from the table above)")
     p.add_argument("--reuse-validation", action="store_true",
                    help="keep the validation of OUT/settings.json for settings trained by the same commands")
     a = p.parse_args()
     previous = {}
-    if a.reuse_validation and os.path.exists(os.path.join(a.out, "settings.json")):
+    if (a.reuse_validation or a.keep_missing) and os.path.exists(os.path.join(a.out, "settings.json")):
         with open(os.path.join(a.out, "settings.json")) as f:
             previous = {e["id"]: e for e in json.load(f)["settings"]}
     torch.set_num_threads(a.threads)
@@ -82,7 +91,11 @@ def main():
     entries, written = [], {}
     for sid, name, kind, scale, bucket, ranges, joint, up_run in SETTINGS:
         if not finished(a.runs, up_run) or (kind == "joint" and not finished(a.runs, joint)):
-            print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
+            if a.keep_missing and sid in previous:
+                entries.append({**previous[sid], "name": name, "quality_ranges": ranges.get(bucket, {})})
+                print(f"setting {sid} ({name}): runs not here, entry kept", file=sys.stderr)
+            else:
+                print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
             continue
         down, up, cfg = load_nets(os.path.join(a.runs, up_run, "final.pt"))
         entry = {"id": sid, "name": name, "kind": kind, "scale": RATIONAL[scale], "bucket": bucket,
@@ -94,15 +107,17 @@ def main():
             entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
         entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
         old = previous.get(sid)
-        if old and old.get("training") == entry["training"] and "validation" in old:
+        if a.reuse_validation and old and old.get("training") == entry["training"] and "validation" in old:
             entry["validation"] = old["validation"]
         elif not a.no_validate:
             routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
-            video = ranges is VIDEO_X2
-            res = evaluate(down, up, scale, (VALIDATION_CRFS if video else VALIDATION_QUALITIES)[bucket], routes=routes,
-                           log=lambda s: print("  " + s, file=sys.stderr), codec_name="x264" if video else "jpeg")
-            codec_text = ("x264 CRF, luma coded as a P picture (aicodec.common.x264_roundtrip_gray), chroma uncoded"
-                          if video else "JPEG 4:2:0 via libjpeg (PIL)")
+            codec_name = {id(VIDEO_X2): "x264", id(VIDEO): "x265"}.get(id(ranges), "jpeg")
+            qualities = {"x264": VALIDATION_CRFS, "x265": VALIDATION_X265_CRFS}.get(codec_name, VALIDATION_QUALITIES)
+            res = evaluate(down, up, scale, qualities[bucket], routes=routes,
+                           log=lambda s: print("  " + s, file=sys.stderr), codec_name=codec_name)
+            codec_text = {"x264": "x264 CRF, luma coded as a P picture (aicodec.common.x264_roundtrip_gray), chroma uncoded",
+                          "x265": "x265 intra CRF, luma (aicodec.common.x265_intra_roundtrip_gray), chroma uncoded",
+                          "jpeg": "JPEG 4:2:0 via libjpeg (PIL)"}[codec_name]
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
                                    "codec": codec_text + "; 'none' = no codec", **res}
         entries.append(entry)

@@ -16,6 +16,9 @@ Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same
             random quality (or none with probability --p-identity): for images without AI data.
   --codec x264 (finetune, generic): real x264 instead of JPEG, one CRF per batch drawn from the
             bucket's CRF range (X264_BUCKETS), the crops coded as one inter-coded (P) picture.
+  --codec x265 (finetune, generic): real x265 intra (X265_BUCKETS), the still-image x265 route.
+  --proxy hevc (joint): the DCT proxy with HEVC's flat quantisation (step 2^((QP-4)/6)) instead of
+            libjpeg's table; --qmin/--qmax are then QPs.
 
 Examples
   python3 training/aicodec/train.py --mode joint --scale 2 --steps 4000 --out training/runs/x2_joint
@@ -37,12 +40,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy,  # noqa: E402
-                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, to_u8, seed_all, save_json, load_rgb,
+                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
                             crop_multiple, luma_np, psnr)
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
 # x264/x265 CRF drawn for --codec x264 fine-tuning, per bucket (the settings' CRF ranges, capped).
 X264_BUCKETS = {"high": (16, 24), "mid": (24, 32), "low": (32, 44)}
+# x265 intra CRF per bucket for --codec x265 (the still-image x265 route).
+X265_BUCKETS = {"high": (16, 26), "mid": (26, 34), "low": (34, 51)}
 
 
 def parse():
@@ -71,16 +76,20 @@ def parse():
     p.add_argument("--qmin", type=int, default=10)
     p.add_argument("--qmax", type=int, default=95)
     p.add_argument("--bucket", choices=list(BUCKETS), default=None)
-    p.add_argument("--codec", choices=["jpeg", "x264"], default="jpeg",
+    p.add_argument("--codec", choices=["jpeg", "x264", "x265"], default="jpeg",
                    help="finetune/generic: the real codec the up net sees (x264: one CRF per batch, "
-                        "inter-coded mosaic, see common.x264_roundtrip_gray)")
+                        "inter-coded mosaic, see common.x264_roundtrip_gray; x265: one CRF per batch, "
+                        "one intra picture, see common.x265_intra_roundtrip_gray)")
+    p.add_argument("--proxy", choices=list(PROXY_TABLES), default="jpeg",
+                   help="joint: quantisation table of the DCT proxy (jpeg: libjpeg luminance table, "
+                        "--qmin/--qmax are JPEG qualities; hevc: flat, --qmin/--qmax are QPs)")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     if a.bucket:
-        a.qmin, a.qmax = (X264_BUCKETS if a.codec == "x264" else BUCKETS)[a.bucket]
+        a.qmin, a.qmax = {"x264": X264_BUCKETS, "x265": X265_BUCKETS}.get(a.codec, BUCKETS)[a.bucket]
     if a.mode == "finetune" and not a.init:
         p.error("--mode finetune needs --init RUN_DIR")
     return a
@@ -249,7 +258,7 @@ def main():
             lr_img = down(hr)
             base_lr = down.base(hr)
             lr8 = quantize8_ste(lr_img)
-            dec, bpp = jpeg_proxy(lr8, qs, torch.from_numpy(use_codec))
+            dec, bpp = jpeg_proxy(lr8, qs, torch.from_numpy(use_codec), table=PROXY_TABLES[a.proxy])
             rec = up(dec)
             mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
             mse_s = ((lr_img - base_lr) ** 2).mean(dim=(1, 2, 3))
@@ -260,7 +269,7 @@ def main():
             with torch.no_grad():
                 # same samples through the bicubic route of the proxy, for a running comparison
                 b8 = quantize8_ste(base_lr)
-                bdec, bbpp = jpeg_proxy(b8, qs, torch.from_numpy(use_codec))
+                bdec, bbpp = jpeg_proxy(b8, qs, torch.from_numpy(use_codec), table=PROXY_TABLES[a.proxy])
                 brec = F.interpolate(bdec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
                 bmse = ((brec - hr) ** 2).mean(dim=(1, 2, 3))
             stats = {"loss": loss.item(), "l_quality": l_q.item(), "l_rate": l_r.item(), "l_struct": l_s.item(),
@@ -275,10 +284,11 @@ def main():
                     lr_img = down(hr)
                 inp = np.empty((B, 1) + lr_img.shape[-2:], dtype=np.float32)
                 tiles = [to_u8(lr_img[i]) for i in range(B)]
-                if a.codec == "x264":
+                if a.codec in ("x264", "x265"):
                     coded = [i for i in range(B) if use_codec[i]]
+                    roundtrip = x264_roundtrip_gray if a.codec == "x264" else x265_intra_roundtrip_gray
                     if coded:
-                        decoded, _ = x264_roundtrip_gray([tiles[i] for i in coded], qs[0])
+                        decoded, _ = roundtrip([tiles[i] for i in coded], qs[0])
                         for i, d in zip(coded, decoded):
                             tiles[i] = d
                 else:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, list_train_images, split_train_val, load_rgb, crop_multiple,  # noqa: E402
-                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, x264_roundtrip_gray, psnr, bd_rate,
+                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, x264_roundtrip_gray, x265_intra_roundtrip_gray, psnr, bd_rate,
                             out_size)
 
 DEFAULT_QUALITIES = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
@@ -82,19 +82,23 @@ def metrics(rec_u8, ref_u8):
 
 def codec(small_u8, q, name="jpeg"):
     """(decoded RGB, bytes) through JPEG at quality q, or x264 at CRF q (luma as the P picture of
-    common.x264_roundtrip_gray, bytes = a third of its 3-frame stream; chroma 4:2:0 resampled, not
-    coded); q None = no codec."""
+    common.x264_roundtrip_gray, bytes = a third of its 3-frame stream), or x265 intra at CRF q
+    (common.x265_intra_roundtrip_gray); x264/x265: chroma 4:2:0 resampled, not coded; q None = no codec."""
     if q is None:
         return small_u8, 0
     if name == "jpeg":
         return jpeg_roundtrip_rgb(small_u8, q)
     ycc = rgb_to_ycc(f32(small_u8))
     y = ycc[0].clamp(0, 255).round().to(torch.uint8).numpy()
-    (dec_y,), n = x264_roundtrip_gray([y], q)
+    if name == "x265":
+        (dec_y,), n = x265_intra_roundtrip_gray([y], q)
+    else:
+        (dec_y,), n = x264_roundtrip_gray([y], q)
+        n //= 3
     size = tuple(ycc.shape[-2:])
     half = ((size[0] + 1) // 2, (size[1] + 1) // 2)
     c = resize(resize(ycc[1:], half, True), size, False)
-    return u8(ycc_to_rgb(torch.cat([torch.from_numpy(dec_y.astype(np.float32))[None], c]))), n // 3
+    return u8(ycc_to_rgb(torch.cat([torch.from_numpy(dec_y.astype(np.float32))[None], c]))), n
 
 
 @torch.no_grad()

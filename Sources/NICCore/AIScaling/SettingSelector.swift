@@ -7,8 +7,8 @@
 ///    images are not shrunk more than the rate needs. Screen content keeps x1.5
 ///    (thin strokes do not survive x2).
 /// 2. Bucket: the setting of that scale whose quality range for the codec covers the
-///    requested quality; without a quality, the middle bucket; a lossless codec (PNG)
-///    takes the highest bucket. Joint settings and generic settings that list quality
+///    requested quality; without a quality, the middle bucket of the settings that list
+///    the codec (else of all); a lossless codec (PNG) takes the highest bucket. Joint settings and generic settings that list quality
 ///    ranges take part: a generic one (classic bicubic down, its up network) covers
 ///    compression too strong for any down network's detail to survive (see `Downscaler`).
 public struct SettingSelector {
@@ -50,8 +50,11 @@ public struct SettingSelector {
         if let quality = request.quality, let hit = candidates.first(where: { $0.covers(codec: request.codec, quality: quality) }) {
             return hit
         }
+        // Settings trained for this codec come first (x1.5 has JPEG- and HEVC-tuned networks).
+        let forCodec = candidates.filter { $0.qualityRanges.contains { $0.codec == request.codec } }
+        let pool = forCodec.isEmpty ? candidates : forCodec
         let bucket = request.codec == "png" ? "high" : (request.quality == nil ? "mid" : nil)
-        if let bucket, let hit = candidates.first(where: { $0.bucket == bucket }) { return hit }
+        if let bucket, let hit = pool.first(where: { $0.bucket == bucket }) { return hit }
         // A quality outside every listed range: the nearest range of the codec, else the middle bucket.
         if let quality = request.quality {
             let scored = candidates.compactMap { s -> (NNSetting, Double)? in
@@ -61,7 +64,7 @@ public struct SettingSelector {
             }
             if let best = scored.min(by: { $0.1 < $1.1 }) { return best.0 }
         }
-        return candidates.first { $0.bucket == "mid" } ?? candidates[0]
+        return pool.first { $0.bucket == "mid" } ?? pool[0]
     }
 
     /// Step 1 of the rules above.
