@@ -52,9 +52,10 @@ final class SettingSelectorTests: XCTestCase {
     }
 
     /// Without a quality, the middle bucket of the settings trained for the codec wins over a
-    /// middle bucket listed earlier for other codecs.
+    /// middle bucket listed earlier for other codecs; a setting without ranges (kept for decoding
+    /// older files) is never chosen.
     func testMiddleBucketPrefersSettingsOfTheCodec() throws {
-        let settings = [(4, #"{"jpeg":[45,74.99]}"#), (11, #"{"x265":[26,33.99]}"#)].map { id, ranges in
+        let settings = [(3, "{}"), (4, #"{"jpeg":[45,74.99]}"#), (11, #"{"x265":[26,33.99]}"#)].map { id, ranges in
             #"{"id":\#(id),"kind":"joint","scale":[3,2],"bucket":"mid","quality_ranges":\#(ranges),"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
         }
         let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))

@@ -8,9 +8,11 @@
 ///    (thin strokes do not survive x2).
 /// 2. Bucket: the setting of that scale whose quality range for the codec covers the
 ///    requested quality; without a quality, the middle bucket of the settings that list
-///    the codec (else of all); a lossless codec (PNG) takes the highest bucket. Joint settings and generic settings that list quality
-///    ranges take part: a generic one (classic bicubic down, its up network) covers
-///    compression too strong for any down network's detail to survive (see `Downscaler`).
+///    the codec (else of all); a lossless codec (PNG) takes the highest bucket. Only
+///    settings that list quality ranges take part (one without is kept so that files
+///    naming it still decode). A generic one (classic bicubic down, its up network)
+///    covers compression too strong for any down network's detail to survive (see
+///    `Downscaler`).
 public struct SettingSelector {
     public struct Request: Sendable {
         public var codec: String
@@ -38,8 +40,9 @@ public struct SettingSelector {
     public init(manifest: SettingsManifest) { self.manifest = manifest }
 
     public func select(_ request: Request) throws -> NNSetting {
+        // A setting without quality ranges is kept only so that older files naming it still decode.
         let selectable = manifest.settings.filter {
-            $0.kind == .joint || (request.allowsGeneric && !$0.qualityRanges.isEmpty)
+            !$0.qualityRanges.isEmpty && ($0.kind == .joint || request.allowsGeneric)
         }
         let scale = request.scale ?? chooseScale(request)
         let candidates = selectable.filter { abs($0.scale - scale) < 1e-6 }
