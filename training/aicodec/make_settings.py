@@ -38,16 +38,21 @@ BUCKETS = {b: {**STILL[b], **VIDEO[b]} for b in STILL}
 # intra at CRF 47/51: +0.09/+0.04 dB over bicubic vs +0.02/-0.06 dB), so it takes CRF 45-51.
 VIDEO_X2 = {**VIDEO, "low": {"x264": [32, 44.99], "x265": [34, 44.99]}}
 STRONGEST_X2 = {"any": {"x264": [45, 51], "x265": [45, 51]}}
+# Superseded settings keep their ID and weights (files naming them still decode) but list no
+# quality ranges, so the selector never picks them for new files.
+DECODE_ONLY = {}
 VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
 VALIDATION_CRFS = {"high": [20, 23], "mid": [26, 30], "low": [34, 40]}
 VALIDATION_X265_CRFS = {"high": [17, 22], "mid": [27, 32], "low": [37, 42]}
 
-# id, name, kind, scale, bucket, codec ranges, joint run (down net), up-net run. x2 serves stills
-# with 1-3 (a larger up net, 38k MACs per small-image pixel) and video with 7-9 (the real-time up
-# net of the joint run, 5.3k MACs); same down net. Up nets fine-tuned on real x264 instead of JPEG
-# (run_video_buckets.sh) measured no better on x264 (hold-out, CRF 34/40), so 7-9 use the JPEG ones.
-# x1.5: 4-6 (JPEG proxy) serve JPEG/WebP; 10-12 (HEVC proxy: flat quantisation, run_x15_hevc.sh)
-# serve x264/x265. The JPEG-tuned down net added detail that costs x265 +70% bits at CRF 32.
+# id, name, kind, scale, bucket, codec ranges, joint run (down net), up-net run.
+# JPEG/WebP: x2 1-3 (a larger up net, 38k MACs per small-image pixel, on the JPEG-proxy down net),
+# x1.5 4-6. x264/x265 (stills and video): 10-12 (x1.5) and 13-15 (x2), joint runs through the HEVC
+# proxy (flat quantisation, run_x15_hevc.sh / run_x2_hevc.sh) with real-time up nets (5.3-5.5k MACs)
+# fine-tuned on real x265 intra. The JPEG-proxy down nets added detail that costs x265 far more bits
+# (x1.5: +70% at CRF 32); on the hold-out, x265 BD-rate vs bicubic went +19.5% -> -13.4% (x1.5) and
+# -11.2% -> -17.8% (x2). 7-9 (the x2 JPEG-proxy down net with the real-time up nets) served
+# x264/x265 before 13-15 and are kept for decoding only.
 SETTINGS = [
     (1, "x2-high", "joint", "2", "high", STILL, "x2_joint", "x2s_high"),
     (2, "x2-mid", "joint", "2", "mid", STILL, "x2_joint", "x2s_mid"),
@@ -55,15 +60,20 @@ SETTINGS = [
     (4, "x1.5-high", "joint", "1.5", "high", STILL, "x15_joint", "x15_high"),
     (5, "x1.5-mid", "joint", "1.5", "mid", STILL, "x15_joint", "x15_mid"),
     (6, "x1.5-low", "joint", "1.5", "low", STILL, "x15_joint", "x15_low"),
-    (7, "x2-video-high", "joint", "2", "high", VIDEO_X2, "x2_joint", "x2_high"),
-    (8, "x2-video-mid", "joint", "2", "mid", VIDEO_X2, "x2_joint", "x2_mid"),
-    (9, "x2-video-low", "joint", "2", "low", VIDEO_X2, "x2_joint", "x2_low"),
+    (7, "x2-video-high", "joint", "2", "high", DECODE_ONLY, "x2_joint", "x2_high"),
+    (8, "x2-video-mid", "joint", "2", "mid", DECODE_ONLY, "x2_joint", "x2_mid"),
+    (9, "x2-video-low", "joint", "2", "low", DECODE_ONLY, "x2_joint", "x2_low"),
     (10, "x1.5-hevc-high", "joint", "1.5", "high", VIDEO, "x15h_joint", "x15h_high"),
     (11, "x1.5-hevc-mid", "joint", "1.5", "mid", VIDEO, "x15h_joint", "x15h_mid"),
     (12, "x1.5-hevc-low", "joint", "1.5", "low", VIDEO, "x15h_joint", "x15h_low"),
+    (13, "x2-hevc-high", "joint", "2", "high", VIDEO_X2, "x2h_joint", "x2h_high"),
+    (14, "x2-hevc-mid", "joint", "2", "mid", VIDEO_X2, "x2h_joint", "x2h_mid"),
+    (15, "x2-hevc-low", "joint", "2", "low", VIDEO_X2, "x2h_joint", "x2h_low"),
     (100, "x2-generic", "generic", "2", "any", STRONGEST_X2, None, "x2_generic_w32d6"),
 ]
 RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
+# The codec of each setting's hold-out validation (the rest: JPEG).
+VALIDATION_CODEC = {7: "x264", 8: "x264", 9: "x264", **{sid: "x265" for sid in range(10, 16)}}
 
 
 def finished(runs, name):
@@ -111,7 +121,7 @@ def main():
             entry["validation"] = old["validation"]
         elif not a.no_validate:
             routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
-            codec_name = {id(VIDEO_X2): "x264", id(VIDEO): "x265"}.get(id(ranges), "jpeg")
+            codec_name = VALIDATION_CODEC.get(sid, "jpeg")
             qualities = {"x264": VALIDATION_CRFS, "x265": VALIDATION_X265_CRFS}.get(codec_name, VALIDATION_QUALITIES)
             res = evaluate(down, up, scale, qualities[bucket], routes=routes,
                            log=lambda s: print("  " + s, file=sys.stderr), codec_name=codec_name)

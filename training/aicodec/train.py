@@ -102,7 +102,24 @@ def lr_at(a, step):
     return a.lr_final + 0.5 * (a.lr - a.lr_final) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def load_safetensors_net(path):
+    """A shipped network (models/NAME_{down,up}.safetensors, written by export.py) as a ScalerNet."""
+    from safetensors import safe_open
+    with safe_open(path, framework="pt") as f:
+        arch = json.loads(f.metadata()["architecture"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    convs = [k for k in state if k.endswith(".weight")]
+    width = state[convs[0]].shape[0]
+    net = ScalerNet(arch["kind"], "2" if list(arch["scale_rational"]) == [2, 1] else "1.5", width, len(convs))
+    net.load_state_dict(state)
+    return net
+
+
 def load_models(path):
+    """--init: a run directory, a checkpoint, or a shipped down net (.safetensors, models/)."""
+    if path.endswith(".safetensors"):
+        net = load_safetensors_net(path)
+        return {net.kind: net.state_dict(), "config": {f"{net.kind}_width": net.width, f"{net.kind}_depth": net.depth}}
     if os.path.isdir(path):
         for n in ("final.pt", "ckpt.pt"):
             if os.path.exists(os.path.join(path, n)):
