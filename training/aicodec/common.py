@@ -228,6 +228,19 @@ class ScalerNet(nn.Module):
 # Differentiable JPEG (luma) proxy
 # ----------------------------------------------------------------------------------------------
 
+def load_safetensors_net(path):
+    """A shipped network (models/NAME_{down,up}.safetensors, written by export.py) as a ScalerNet."""
+    from safetensors import safe_open
+    with safe_open(path, framework="pt") as f:
+        arch = json.loads(f.metadata()["architecture"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    convs = [k for k in state if k.endswith(".weight")]
+    width = state[convs[0]].shape[0]
+    net = ScalerNet(arch["kind"], "2" if list(arch["scale_rational"]) == [2, 1] else "1.5", width, len(convs))
+    net.load_state_dict(state)
+    return net
+
+
 JPEG_LUMA_Q = torch.tensor([
     [16, 11, 10, 16, 24, 40, 51, 61],
     [12, 12, 14, 19, 26, 58, 60, 55],

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy,  # noqa: E402
                             quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
-                            crop_multiple, luma_np, psnr)
+                            crop_multiple, luma_np, psnr, load_safetensors_net)
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
 # x264/x265 CRF drawn for --codec x264 fine-tuning, per bucket (the settings' CRF ranges, capped).
@@ -100,19 +100,6 @@ def lr_at(a, step):
         return a.lr * (step + 1) / a.warmup
     t = (step - a.warmup) / max(1, a.steps - a.warmup)
     return a.lr_final + 0.5 * (a.lr - a.lr_final) * (1 + math.cos(math.pi * min(1.0, t)))
-
-
-def load_safetensors_net(path):
-    """A shipped network (models/NAME_{down,up}.safetensors, written by export.py) as a ScalerNet."""
-    from safetensors import safe_open
-    with safe_open(path, framework="pt") as f:
-        arch = json.loads(f.metadata()["architecture"])
-        state = {k: f.get_tensor(k) for k in f.keys()}
-    convs = [k for k in state if k.endswith(".weight")]
-    width = state[convs[0]].shape[0]
-    net = ScalerNet(arch["kind"], "2" if list(arch["scale_rational"]) == [2, 1] else "1.5", width, len(convs))
-    net.load_state_dict(state)
-    return net
 
 
 def load_models(path):
