@@ -224,10 +224,6 @@ class ScalerNet(nn.Module):
         }
 
 
-# ----------------------------------------------------------------------------------------------
-# Differentiable JPEG (luma) proxy
-# ----------------------------------------------------------------------------------------------
-
 def load_safetensors_net(path):
     """A shipped network (models/NAME_{down,up}.safetensors, written by export.py) as a ScalerNet."""
     from safetensors import safe_open
@@ -240,6 +236,10 @@ def load_safetensors_net(path):
     net.load_state_dict(state)
     return net
 
+
+# ----------------------------------------------------------------------------------------------
+# Differentiable JPEG (luma) proxy
+# ----------------------------------------------------------------------------------------------
 
 JPEG_LUMA_Q = torch.tensor([
     [16, 11, 10, 16, 24, 40, 51, 61],
@@ -352,16 +352,8 @@ def x264_roundtrip_gray(tiles_u8, crf, shift=2):
     (I P P, no B-frames, preset medium, CRF `crf`), and the last decoded (P) frame is cut back
     into tiles. Returns (list of decoded tiles, bytes of the last frame's packet or 0)."""
     import subprocess
-    n = len(tiles_u8)
-    h, w = tiles_u8[0].shape
-    cols = int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    pad = 2 * shift
-    mosaic = np.zeros((rows * h, cols * w + pad), np.uint8)
-    for i, t in enumerate(tiles_u8):
-        r, c = divmod(i, cols)
-        mosaic[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
-    mosaic[:, cols * w:] = mosaic[:, cols * w - 1:cols * w]
+    grid, cols = _tile_grid(tiles_u8)
+    mosaic = np.concatenate([grid, np.repeat(grid[:, -1:], 2 * shift, axis=1)], axis=1)
     H, W = mosaic.shape
     H2, W2 = H + H % 2, W + W % 2
     frames = []
@@ -384,32 +376,35 @@ def x264_roundtrip_gray(tiles_u8, crf, shift=2):
     if len(dec) != 3 * frame_bytes:
         raise RuntimeError(f"x264 round trip returned {len(dec)} bytes, expected {3 * frame_bytes}")
     last = np.frombuffer(dec[2 * frame_bytes:2 * frame_bytes + H2 * W2], np.uint8).reshape(H2, W2)
-    out = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out.append(last[r * h:(r + 1) * h, c * w:(c + 1) * w].copy())
-    return out, len(enc)
+    return _cut_tiles(last, tiles_u8, cols), len(enc)
 
 
-def _mosaic(tiles_u8):
-    """Equal-size tiles laid out on a near-square grid, padded to even sizes (for 4:2:0)."""
+def _tile_grid(tiles_u8):
+    """Equal-size tiles laid out on a near-square grid (zeros where the last row is short)."""
     n = len(tiles_u8)
     h, w = tiles_u8[0].shape
     cols = int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
-    m = np.zeros((rows * h + (rows * h) % 2, cols * w + (cols * w) % 2), np.uint8)
+    grid = np.zeros((rows * h, cols * w), np.uint8)
     for i, t in enumerate(tiles_u8):
         r, c = divmod(i, cols)
-        m[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
-    return m, cols
+        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = t
+    return grid, cols
+
+
+def _cut_tiles(picture, tiles_u8, cols):
+    """The decoded tiles back out of a picture laid out by _tile_grid (copies)."""
+    h, w = tiles_u8[0].shape
+    return [picture[r * h:(r + 1) * h, c * w:(c + 1) * w].copy()
+            for r, c in (divmod(i, cols) for i in range(len(tiles_u8)))]
 
 
 def x265_intra_roundtrip_gray(tiles_u8, crf, preset="medium"):
     """Luma tiles (equal HxW uint8) through real x265 as one intra picture (the still-image route of
     bench/eval_aicodec.py: keyint=1, CRF `crf`), neutral chroma. Returns (decoded tiles, bytes)."""
     import subprocess
-    h, w = tiles_u8[0].shape
-    mosaic, cols = _mosaic(tiles_u8)
+    grid, cols = _tile_grid(tiles_u8)
+    mosaic = np.pad(grid, ((0, grid.shape[0] % 2), (0, grid.shape[1] % 2)))  # even sizes for 4:2:0
     H, W = mosaic.shape
     chroma = np.full((H // 2) * (W // 2) * 2, 128, np.uint8).tobytes()
     enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}",
@@ -421,11 +416,7 @@ def x265_intra_roundtrip_gray(tiles_u8, crf, preset="medium"):
     if len(dec) != H * W + len(chroma):
         raise RuntimeError(f"x265 round trip returned {len(dec)} bytes, expected {H * W + len(chroma)}")
     y = np.frombuffer(dec[:H * W], np.uint8).reshape(H, W)
-    out = []
-    for i in range(len(tiles_u8)):
-        r, c = divmod(i, cols)
-        out.append(y[r * h:(r + 1) * h, c * w:(c + 1) * w].copy())
-    return out, len(enc)
+    return _cut_tiles(y, tiles_u8, cols), len(enc)
 
 
 def jpeg_roundtrip_rgb(rgb_u8, quality):

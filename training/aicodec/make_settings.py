@@ -32,7 +32,6 @@ VIDEO = {
     "mid": {"x264": [24, 31.99], "x265": [26, 33.99]},
     "low": {"x264": [32, 51], "x265": [34, 51]},
 }
-BUCKETS = {b: {**STILL[b], **VIDEO[b]} for b in STILL}
 # x2 video: the low bucket's up net saw CRF up to 44 in training; above that the generic route
 # (bicubic down + generic up net) measured better than the joint route on the hold-out (x265
 # intra at CRF 47/51: +0.09/+0.04 dB over bicubic vs +0.02/-0.06 dB), so it takes CRF 45-51.
@@ -55,7 +54,7 @@ VALIDATION_X265_CRFS = {"high": [17, 22], "mid": [27, 32], "low": [37, 42]}
 # id, name, kind, scale, bucket, codec ranges, joint run (down net), up-net run.
 # JPEG/WebP: x2 1-3 (a larger up net, 38k MACs per small-image pixel, on the JPEG-proxy down net),
 # x1.5 4-6. x265 (stills and video): 10-12 (x1.5) and 13-15 (x2), joint runs through the HEVC proxy
-# (flat quantisation, run_x15_hevc.sh / run_x2_hevc.sh) with real-time up nets (5.3-5.5k MACs)
+# (flat quantisation, run_hevc.sh) with real-time up nets (5.3-5.5k MACs)
 # fine-tuned on real x265 intra. The JPEG-proxy down nets added detail that costs x265 far more bits
 # (x1.5: +70% at CRF 32); on the hold-out, x265 BD-rate vs bicubic went +19.5% -> -13.4% (x1.5) and
 # -11.2% -> -17.8% (x2). On x264 (P pictures) the HEVC-proxy nets measured better only for x1.5 mid
