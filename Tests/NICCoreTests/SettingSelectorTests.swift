@@ -41,7 +41,7 @@ final class SettingSelectorTests: XCTestCase {
         let selector = SettingSelector(manifest: try manifest(genericRanges: true))
         func pick(_ crf: Double, video: Bool = false) throws -> Int {
             try selector.select(.init(codec: "x265", quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
-                                      allowsGeneric: !video)).id
+                                      needsRealTime: video)).id
         }
         XCTAssertEqual(try pick(49), 100)
         XCTAssertEqual(try pick(49, video: true), 2, "nearest joint range (x265 has none here: middle bucket)")
@@ -49,6 +49,30 @@ final class SettingSelectorTests: XCTestCase {
                                                  originalHeight: 512)).id, 3, "generic lists no x264 range")
         let plain = SettingSelector(manifest: try manifest())
         XCTAssertEqual(try plain.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
+    }
+
+    /// Where a still-image setting (larger up network, `"realtime": false`) and a real-time one
+    /// cover the same quality, stills take the larger one and video the real-time one.
+    func testStillsPreferLargerUpNetworksVideoNeedsRealTime() throws {
+        let entries = [(13, "mid", "[26,33.99]", ""), (17, "mid", "[26,33.99]", #","realtime":false"#),
+                       (15, "low", "[34,51]", ""), (18, "low", "[34,44.99]", #","realtime":false"#)]
+        let settings = entries.map { id, bucket, crf, flag in
+            #"{"id":\#(id),"kind":"joint","scale":[2,1],"bucket":"\#(bucket)","quality_ranges":{"x265":\#(crf)}\#(flag),"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
+        }
+        let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+        XCTAssertEqual(manifest.settings.map(\.realTime), [true, false, true, false])
+        let selector = SettingSelector(manifest: manifest)
+        func pick(_ crf: Double?, video: Bool) throws -> Int {
+            try selector.select(.init(codec: "x265", quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+                                      needsRealTime: video)).id
+        }
+        XCTAssertEqual(try pick(30, video: false), 17)
+        XCTAssertEqual(try pick(30, video: true), 13)
+        XCTAssertEqual(try pick(nil, video: false), 17, "middle bucket")
+        XCTAssertEqual(try pick(nil, video: true), 13)
+        XCTAssertEqual(try pick(40, video: false), 18)
+        XCTAssertEqual(try pick(48, video: false), 15, "only the real-time setting covers CRF 48")
+        XCTAssertEqual(try pick(40, video: true), 15)
     }
 
     /// Without a quality, the middle bucket of the settings trained for the codec wins over a

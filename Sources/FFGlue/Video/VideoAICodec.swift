@@ -135,7 +135,7 @@ public enum VideoAICodec {
                 estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
             },
             scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
-            contentType: o.contentType, allowsGeneric: false)
+            contentType: o.contentType, needsRealTime: true)
         return try SettingSelector(manifest: store.manifest).select(request)
     }
 

@@ -13,6 +13,8 @@
 ///    naming it still decode). A generic one (classic bicubic down, its up network)
 ///    covers compression too strong for any down network's detail to survive (see
 ///    `Downscaler`).
+/// 3. Video needs up networks that keep up with playback (`NNSetting.realTime`); stills
+///    take a larger up network where one covers the quality.
 public struct SettingSelector {
     public struct Request: Sendable {
         public var codec: String
@@ -22,17 +24,18 @@ public struct SettingSelector {
         public var originalWidth: Int
         public var originalHeight: Int
         public var contentType: AIDataRecord.ContentType
-        /// Generic settings may be chosen. Video turns this off: their up network (38k MACs per
-        /// small-image pixel) cannot keep up with playback, the joint video settings' (5k) can.
-        public var allowsGeneric: Bool
+        /// Only real-time settings may be chosen. Video turns this on: the larger up networks of
+        /// still-image settings (38k MACs per small-image pixel) cannot keep up with playback, the
+        /// video settings' (5k) can.
+        public var needsRealTime: Bool
 
         public init(codec: String, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
                     originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified,
-                    allowsGeneric: Bool = true) {
+                    needsRealTime: Bool = false) {
             self.codec = codec; self.quality = quality; self.scale = scale
             self.targetBitsPerPixel = targetBitsPerPixel
             self.originalWidth = originalWidth; self.originalHeight = originalHeight; self.contentType = contentType
-            self.allowsGeneric = allowsGeneric
+            self.needsRealTime = needsRealTime
         }
     }
 
@@ -42,7 +45,7 @@ public struct SettingSelector {
     public func select(_ request: Request) throws -> NNSetting {
         // A setting without quality ranges is kept only so that older files naming it still decode.
         let selectable = manifest.settings.filter {
-            !$0.qualityRanges.isEmpty && ($0.kind == .joint || request.allowsGeneric)
+            !$0.qualityRanges.isEmpty && ($0.realTime || !request.needsRealTime)
         }
         let scale = request.scale ?? chooseScale(request)
         let candidates = selectable.filter { abs($0.scale - scale) < 1e-6 }
@@ -50,14 +53,14 @@ public struct SettingSelector {
             let offered = Set(selectable.map(\.scale)).sorted().map { "\($0)" }.joined(separator: ", ")
             throw NICError.invalidArgument("no NN setting for scale \(scale); available scales: \(offered)")
         }
-        if let quality = request.quality, let hit = candidates.first(where: { $0.covers(codec: request.codec, quality: quality) }) {
-            return hit
+        if let quality = request.quality {
+            if let hit = largest(candidates.filter { $0.covers(codec: request.codec, quality: quality) }) { return hit }
         }
         // Settings trained for this codec come first (x1.5 has JPEG- and HEVC-tuned networks).
         let forCodec = candidates.filter { $0.qualityRanges.contains { $0.codec == request.codec } }
         let pool = forCodec.isEmpty ? candidates : forCodec
         let bucket = request.codec == "png" ? "high" : (request.quality == nil ? "mid" : nil)
-        if let bucket, let hit = pool.first(where: { $0.bucket == bucket }) { return hit }
+        if let bucket, let hit = largest(pool.filter { $0.bucket == bucket }) { return hit }
         // A quality outside every listed range: the nearest range of the codec, else the middle bucket.
         if let quality = request.quality {
             let scored = candidates.compactMap { s -> (NNSetting, Double)? in
@@ -65,9 +68,15 @@ public struct SettingSelector {
                 guard let d = ranges.map({ max($0.low - quality, quality - $0.high, 0) }).min() else { return nil }
                 return (s, d)
             }
-            if let best = scored.min(by: { $0.1 < $1.1 }) { return best.0 }
+            if let nearest = scored.map(\.1).min() { return largest(scored.filter { $0.1 == nearest }.map(\.0))! }
         }
-        return pool.first { $0.bucket == "mid" } ?? pool[0]
+        return largest(pool.filter { $0.bucket == "mid" }) ?? pool[0]
+    }
+
+    /// Of equally fitting settings, one with a larger (not real-time) up network if any: the
+    /// caller has already excluded those when it needs real time.
+    func largest(_ settings: [NNSetting]) -> NNSetting? {
+        settings.first { !$0.realTime } ?? settings.first
     }
 
     /// Step 1 of the rules above.

@@ -25,6 +25,10 @@ public struct NNSetting: Sendable, Equatable {
     public let scaleDenominator: Int
     public let bucket: String
     public let qualityRanges: [QualityRange]
+    /// The up network keeps up with video playback (manifest `realtime`; by default joint settings
+    /// do, generic ones do not). Video chooses only these; stills prefer the others when both cover
+    /// a quality, because larger up networks restore more.
+    public let realTime: Bool
     public let down: NetworkFile?
     public let up: NetworkFile
     /// Everything else the manifest says (training command, validation figures), kept for `nic settings`.
@@ -69,7 +73,8 @@ public struct SettingsManifest: Sendable {
         guard kind == .generic || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
         return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
                          scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
-                         qualityRanges: ranges, down: down, up: up, details: j)
+                         qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
+                         down: down, up: up, details: j)
     }
 
     private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {
