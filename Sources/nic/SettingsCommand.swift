@@ -19,19 +19,22 @@ struct SettingsCommand: ParsableCommand {
             print("models: \(store.directory)")
             for s in store.manifest.settings {
                 let ranges = s.qualityRanges.map { "\($0.codec) \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
-                print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(ranges)")
+                let use = s.realTime ? "stills+video" : "stills"
+                print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)")
             }
         }
     }
 }
 
 extension NNSetting {
-    /// The manifest entry plus the derived fields scripts rely on (`id`, `scale` as a number).
+    /// The manifest entry plus the derived fields scripts rely on (`id`, `scale` as a number,
+    /// `realtime` with its default applied).
     var summary: JSONValue {
         var fields = details.objectValue ?? [:]
         fields["id"] = .number(Double(id))
         fields["scale"] = .number(scale)
         fields["scale_rational"] = .array([.number(Double(scaleNumerator)), .number(Double(scaleDenominator))])
+        fields["realtime"] = .bool(realTime)
         return .object(fields)
     }
 }
