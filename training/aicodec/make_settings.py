@@ -48,10 +48,6 @@ def only(codec, buckets):
 # see docs/models.md): x2 all buckets (7-9), x1.5 the high bucket (4); x265 takes the HEVC-proxy ones.
 X15_JPEG = {**STILL, "high": {**STILL["high"], **only("x264", VIDEO)["high"]}}
 X15_HEVC = {**VIDEO, "high": only("x265", VIDEO)["high"]}
-# x265 stills: the HEVC-proxy down nets with larger up nets (no frame deadline), trained by
-# run_hevc_still.sh. The real-time 13-15 / 10-12 keep serving x265 video.
-X2_HEVC_STILL = only("x265", VIDEO_X2)
-X15_HEVC_STILL = only("x265", VIDEO)
 VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
 VALIDATION_CRFS = {"high": [20, 23], "mid": [26, 30], "low": [34, 40]}
 VALIDATION_X265_CRFS = {"high": [17, 22], "mid": [27, 32], "low": [37, 42]}
@@ -80,20 +76,18 @@ SETTINGS = [
     (13, "x2-hevc-high", "joint", "2", "high", only("x265", VIDEO_X2), "x2h_joint", "x2h_high"),
     (14, "x2-hevc-mid", "joint", "2", "mid", only("x265", VIDEO_X2), "x2h_joint", "x2h_mid"),
     (15, "x2-hevc-low", "joint", "2", "low", only("x265", VIDEO_X2), "x2h_joint", "x2h_low"),
-    (16, "x2-hevc-still-high", "joint", "2", "high", X2_HEVC_STILL, "x2h_joint", "x2hs_high"),
-    (17, "x2-hevc-still-mid", "joint", "2", "mid", X2_HEVC_STILL, "x2h_joint", "x2hs_mid"),
-    (18, "x2-hevc-still-low", "joint", "2", "low", X2_HEVC_STILL, "x2h_joint", "x2hs_low"),
-    (19, "x1.5-hevc-still-high", "joint", "1.5", "high", X15_HEVC_STILL, "x15h_joint", "x15hs_high"),
-    (20, "x1.5-hevc-still-mid", "joint", "1.5", "mid", X15_HEVC_STILL, "x15h_joint", "x15hs_mid"),
-    (21, "x1.5-hevc-still-low", "joint", "1.5", "low", X15_HEVC_STILL, "x15h_joint", "x15hs_low"),
     (100, "x2-generic", "generic", "2", "any", STRONGEST_X2, None, "x2_generic_w32d6"),
 ]
 # An up net of at most this many MACs per small-image pixel keeps up with 1080p playback on two
 # cores (docs/results/bench-upscale.md); larger ones serve stills only ("realtime": false).
 REALTIME_MAX_UP_MACS = 10000
+
+
+def is_realtime(up):
+    return up.macs_per_lr_pixel() <= REALTIME_MAX_UP_MACS
 RATIONAL = {"2": [2, 1], "1.5": [3, 2]}
 # The codec of each setting's hold-out validation (the rest: JPEG).
-VALIDATION_CODEC = {7: "x264", 8: "x264", 9: "x264", **{sid: "x265" for sid in range(10, 22)}}
+VALIDATION_CODEC = {7: "x264", 8: "x264", 9: "x264", **{sid: "x265" for sid in range(10, 16)}}
 
 
 def finished(runs, name):
@@ -124,14 +118,14 @@ def main():
             if a.keep_missing and sid in previous:
                 up = load_safetensors_net(os.path.join(a.out, previous[sid]["up"]["weights"]))
                 entries.append({**previous[sid], "name": name, "quality_ranges": ranges.get(bucket, {}),
-                                "realtime": up.macs_per_lr_pixel() <= REALTIME_MAX_UP_MACS})
+                                "realtime": is_realtime(up)})
                 print(f"setting {sid} ({name}): runs not here, entry kept", file=sys.stderr)
             else:
                 print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
             continue
         down, up, cfg = load_nets(os.path.join(a.runs, up_run, "final.pt"))
         entry = {"id": sid, "name": name, "kind": kind, "scale": RATIONAL[scale], "bucket": bucket,
-                 "quality_ranges": ranges.get(bucket, {}), "realtime": up.macs_per_lr_pixel() <= REALTIME_MAX_UP_MACS,
+                 "quality_ranges": ranges.get(bucket, {}), "realtime": is_realtime(up),
                  "training": {"up": cfg.get("command")}}
         if kind == "joint":
             jdown, _, jcfg = load_nets(os.path.join(a.runs, joint, "final.pt"))
