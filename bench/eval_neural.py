@@ -44,7 +44,17 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from rdcurves import bd_rate  # noqa: E402
 
-NIC_QUALITIES = [1, 15, 29, 43, 58, 72, 86, 100]
+
+
+def nic_qualities(models):
+    """The qualities of the model's trained gain levels: level l is exactly quality 1 + 99 l / (L - 1)."""
+    with open(os.path.join(models, "neural", "codec.json")) as f:
+        record = json.load(f)["record"]
+    with open(os.path.join(models, "neural", record)) as f:
+        levels = json.load(f)["architecture"]["levels"]
+    return [round(1 + 99 * l / (levels - 1)) for l in range(levels)]
+
+
 LADDERS = {
     "jpeg": [5, 10, 20, 30, 45, 60, 75, 90, 95],
     "webp": [5, 15, 30, 45, 60, 75, 85, 95],
@@ -184,12 +194,13 @@ def main():
     codecs = [c for c in a.codecs.split(",") if c]
     # nic variants: the default encoder and the plain analysis (no refinement)
     variants = {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
-    points = {name: {q: [] for q in NIC_QUALITIES} for name in variants}
+    nic_qs = nic_qualities(a.models)
+    points = {name: {q: [] for q in nic_qs} for name in variants}
     points.update({c: {q: [] for q in LADDERS[c]} for c in codecs})
     timing = {"encode_ms": [], "decode_ms": []}
     for i, image in enumerate(images):
         for name, (models, refine) in variants.items():
-            for q in NIC_QUALITIES:
+            for q in nic_qs:
                 r = nic_point(a.nic, models, image, q, a.threads, refine)
                 points[name][q].append((r["bpp"], r["psnr"]))
                 if name == "nic" and r["width"] * r["height"] == 768 * 512:

@@ -54,7 +54,7 @@ def portable(obj):
     return obj
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from model import LAMBDAS, MeanScaleHyperprior, describe, inference_state_dict  # noqa: E402
+from model import MeanScaleHyperprior, describe, inference_state_dict, ladder  # noqa: E402
 import train as T  # noqa: E402
 
 PRECISION = 16
@@ -153,7 +153,7 @@ def main():
     run_dir = os.path.dirname(os.path.abspath(ckpt_path))
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     args = ck["args"]
-    model = MeanScaleHyperprior(args["N"], args["M"])
+    model = MeanScaleHyperprior(args["N"], args["M"], ladder(args.get("levels_below", 0)))
     model.load_state_dict(ck["model"])
     model.eval()
 

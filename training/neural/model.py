@@ -27,6 +27,13 @@ import torch.nn.functional as F
 
 # Rate-distortion ladder: loss = bpp + lambda * 255^2 * MSE(x in [0,1]), one lambda per gain level.
 LAMBDAS = [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800]
+LADDER_RATIO = 1.93         # lambda factor between neighbouring levels
+
+
+def ladder(below=0):
+    """The lambda ladder with `below` extra levels under LAMBDAS (same factor per level), for
+    rates down to ~0.1 bpp."""
+    return [LAMBDAS[0] / LADDER_RATIO ** k for k in range(below, 0, -1)] + LAMBDAS
 SCALE_BOUND = 0.11          # lower bound on the Gaussian scales
 LIKELIHOOD_BOUND = 1e-9     # lower bound on every likelihood
 LRELU_SLOPE = 0.01
@@ -197,10 +204,11 @@ class GainUnits(nn.Module):
 
 
 class MeanScaleHyperprior(nn.Module):
-    def __init__(self, N=64, M=96, levels=len(LAMBDAS), lambdas=LAMBDAS):
+    def __init__(self, N=64, M=96, lambdas=LAMBDAS):
         super().__init__()
         assert M % 2 == 0
-        self.N, self.M, self.levels = N, M, levels
+        levels = len(lambdas)
+        self.N, self.M, self.levels, self.lambdas = N, M, levels, list(lambdas)
         self.g_a = nn.Sequential(conv(3, N, 5, 2), GDN(N), conv(N, N, 5, 2), GDN(N),
                                  conv(N, N, 5, 2), GDN(N), conv(N, M, 5, 2))
         self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
@@ -212,13 +220,25 @@ class MeanScaleHyperprior(nn.Module):
                                  deconv(M, M * 3 // 2), nn.LeakyReLU(LRELU_SLOPE),
                                  conv(M * 3 // 2, 2 * M, 3, 1))
         # MSE-optimal step size ~ 1/sqrt(lambda): start the gains there, relative to the middle level
-        lam = torch.tensor(lambdas[:levels], dtype=torch.float32)
+        lam = torch.tensor(lambdas, dtype=torch.float32)
         init = 0.5 * torch.log(lam / torch.exp(torch.log(lam).mean()))
         self.gain_y = GainUnits(levels, M, init)
         self.gain_y_inv = GainUnits(levels, M, -init)
         self.gain_z = GainUnits(levels, N)
         self.gain_z_inv = GainUnits(levels, N)
         self.entropy_bottleneck = FactorizedPrior(N)
+
+    @torch.no_grad()
+    def extend_levels_below(self, k):
+        """Add k levels under the lowest one, their log-gains extrapolated linearly from the two
+        lowest levels (a trained model codes well there at once; fine-tuning then refines them)."""
+        for gu in (self.gain_y, self.gain_y_inv, self.gain_z, self.gain_z_inv):
+            g = gu.log.data
+            step = g[1] - g[0]
+            below = torch.stack([g[0] - step * j for j in range(k, 0, -1)])
+            gu.log = nn.Parameter(torch.cat([below, g]))
+        self.lambdas = [self.lambdas[0] / LADDER_RATIO ** j for j in range(k, 0, -1)] + self.lambdas
+        self.levels = len(self.lambdas)
 
     # ---- pieces (shared by training, validation and export) ----
     def hyper_params(self, z_hat, level):
@@ -273,7 +293,7 @@ class MeanScaleHyperprior(nn.Module):
         return res
 
 
-def quality_to_level(q, levels=len(LAMBDAS)):
+def quality_to_level(q, levels):
     """--quality 1..100 -> continuous gain level in [0, L-1] (linear; level l <-> q = 1 + 99 l/(L-1))."""
     q = min(max(float(q), 1.0), 100.0)
     return (q - 1.0) / 99.0 * (levels - 1)
@@ -351,5 +371,5 @@ def describe(model):
         ],
         "gain_interpolation": "level s = (quality - 1) / 99 * (levels - 1); l = min(floor(s), levels - 2); "
                               "t = s - l; g = g[l]^(1-t) * g[l+1]^t (all four gain tensors)",
-        "scale_bound": SCALE_BOUND, "likelihood_bound": LIKELIHOOD_BOUND, "lambdas": LAMBDAS[:model.levels],
+        "scale_bound": SCALE_BOUND, "likelihood_bound": LIKELIHOOD_BOUND, "lambdas": model.lambdas,
     }

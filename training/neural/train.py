@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train libnic's neural image codec (mean-scale hyperprior + variable-rate gain units).
 
-Loss per sample at gain level l:  bpp + LAMBDAS[l] * 255^2 * MSE(x, x_hat)   (x in [0,1])
+Loss per sample at gain level l:  bpp + lambda_l * 255^2 * MSE(x, x_hat)   (x in [0,1])
                                   [+ fid_weight * mean((y_hat - g_a(q8(x_hat)) * gain)^2)   seed 004]
 Data: ../shared/data/train minus a fixed 6-image hold-out (see data.split). Never eval/.
 
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from model import LAMBDAS, MeanScaleHyperprior, load_inference_state_dict  # noqa: E402
+from model import LAMBDAS, MeanScaleHyperprior, ladder, load_inference_state_dict  # noqa: E402
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -59,6 +59,9 @@ def parse(argv=None):
                    help="start from weights: an fp16 record .safetensors (export_record.py) or a .pt checkpoint")
     p.add_argument("--start-step", type=int, default=None,
                    help="step to start at with --init-from (default: the source's step)")
+    p.add_argument("--levels-below", type=int, default=0,
+                   help="gain levels under the base ladder (model.ladder); --init-from a model with fewer "
+                        "extrapolates the new levels' gains from its two lowest")
     p.add_argument("--N", type=int, default=64)
     p.add_argument("--M", type=int, default=96)
     p.add_argument("--batch", type=int, default=4)
@@ -185,7 +188,7 @@ def main(argv=None):
 
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    model = MeanScaleHyperprior(a.N, a.M)
+    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     sampler = data.CropSampler(train_imgs, a.crop, a.seed)
     step, train_seconds, history = 0, 0.0, []
@@ -205,7 +208,9 @@ def main(argv=None):
         src_step = 0
         if a.init_from.endswith(".safetensors"):
             from safetensors.torch import load_file
-            load_inference_state_dict(model, load_file(a.init_from))
+            sd = load_file(a.init_from)
+            src = MeanScaleHyperprior(a.N, a.M, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)))
+            load_inference_state_dict(src, sd)
             side = os.path.splitext(a.init_from)[0] + ".json"
             if os.path.exists(side):
                 with open(side) as f:
@@ -216,15 +221,20 @@ def main(argv=None):
                 carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
         else:
             ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
-            model.load_state_dict(ck["model"])
+            src = MeanScaleHyperprior(a.N, a.M, ladder(ck["args"].get("levels_below", 0)))
+            src.load_state_dict(ck["model"])
             src_step, history = ck["step"], ck.get("history", [])
             train_seconds = ck.get("train_seconds", 0.0)
+        if src.levels > model.levels:
+            raise SystemExit(f"--init-from has {src.levels} gain levels; --levels-below gives only {model.levels}")
+        src.extend_levels_below(model.levels - src.levels)
+        model.load_state_dict(src.state_dict())
         step = src_step if a.start_step is None else a.start_step
         history = history + [{"init_from": a.init_from, "source_step": src_step, "start_step": step}]
         print(f"initialised from {a.init_from} (source step {src_step}); starting at step {step}", flush=True)
     history = history + [{"command": command, "start_step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}]
 
-    cfg = dict(vars(a), lambdas=LAMBDAS, val_images=val_names, n_train_images=len(train_imgs),
+    cfg = dict(vars(a), lambdas=model.lambdas, val_images=val_names, n_train_images=len(train_imgs),
                params=sum(p.numel() for p in model.parameters()), torch=torch.__version__)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
@@ -242,7 +252,7 @@ def main(argv=None):
     fval = open(os.path.join(run_dir, "val.jsonl"), "a")
     val_levels = [int(v) for v in a.val_levels.split(",") if v != ""]
     L = model.levels
-    lam = torch.tensor(LAMBDAS[:L])
+    lam = torch.tensor(model.lambdas)
     use_fid = a.fid_weight > 0
 
     def run_val(tag):
