@@ -324,6 +324,29 @@ def jpeg_proxy(y01, qualities, codec_mask=None, table=libjpeg_table):
     return rec, bpp
 
 
+def translate(x, dy, dx):
+    """out(p) = x(p + d): each sample moved by its own sub-pixel (dy, dx) (tensors [B], pixels),
+    bicubic interpolation, edges replicated."""
+    B, _, H, W = x.shape
+    ys = (torch.arange(H, dtype=x.dtype) + 0.5)[None, :, None] + dy.to(x)[:, None, None]
+    xs = (torch.arange(W, dtype=x.dtype) + 0.5)[None, None, :] + dx.to(x)[:, None, None]
+    grid = torch.stack([(2 * xs / W - 1).expand(B, H, W), (2 * ys / H - 1).expand(B, H, W)], dim=-1)
+    return F.grid_sample(x, grid, mode="bicubic", padding_mode="border", align_corners=False)
+
+
+def pframe_proxy(prev_dec, cur, dy, dx, qps, margin):
+    """Inter-coded (P) picture proxy for a translating camera: `cur` is predicted from the decoded
+    previous picture `prev_dec` (larger by `margin` pixels on every side, so the prediction has real
+    content at the edges) moved by the motion rounded to quarter pixels, as a video encoder's motion
+    search would find it; the residual goes through the DCT proxy with flat (HEVC/H.264-like)
+    quantisation at `qps`. Returns (decoded cur, bits per pixel of the residual)."""
+    qy, qx = torch.round(dy * 4) / 4, torch.round(dx * 4) / 4
+    h, w = cur.shape[-2:]
+    pred = translate(prev_dec, qy, qx)[..., margin:margin + h, margin:margin + w]
+    res_dec, bpp = jpeg_proxy(cur - pred + 0.5, qps, table=hevc_flat_table)
+    return pred + res_dec - 0.5, bpp
+
+
 def quantize8_ste(y01):
     """What storing as 8 bits does: clamp and round, straight-through."""
     c = y01.clamp(0, 1)

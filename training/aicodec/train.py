@@ -19,6 +19,13 @@ Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same
   --codec x265 (finetune, generic): real x265 intra (X265_BUCKETS), the still-image x265 route.
   --proxy hevc (joint): the DCT proxy with HEVC's flat quantisation (step 2^((QP-4)/6)) instead of
             libjpeg's table; --qmin/--qmax are then QPs.
+  --temporal W (joint, with --proxy hevc): video training. Each sample is two frames of a camera
+            moving by a random sub-pixel step (up to --max-shift original pixels); the first is coded
+            intra at QP - 3, the second as a P picture predicted from it (pframe_proxy), and
+            loss = mean[(D + lambda R)_ai / (D + lambda R)_bicubic] + w_struct * mean log(MSE_struct + tau)
+            with D + lambda R = (1 - W) * (first frame) + W * (second frame) at x264's lambda for the
+            QP (lagrangian), so the down net learns small frames that motion compensation predicts
+            (aliasing that changes with sub-pixel motion costs P-picture bits no intra proxy sees).
 
 Examples
   python3 training/aicodec/train.py --mode joint --scale 2 --steps 4000 --out training/runs/x2_joint
@@ -39,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy,  # noqa: E402
+from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
                             quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
                             crop_multiple, luma_np, psnr, load_safetensors_net)
 
@@ -63,6 +70,7 @@ def parse():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
     p.add_argument("--init", default=None, help="run directory (or .pt) to start from (finetune: required)")
+    p.add_argument("--init-up", default=None, help="an up net (.safetensors, models/) replacing --init's")
     p.add_argument("--down-width", type=int, default=None)
     p.add_argument("--up-width", type=int, default=None)
     p.add_argument("--fresh-up", action="store_true",
@@ -83,6 +91,8 @@ def parse():
     p.add_argument("--proxy", choices=list(PROXY_TABLES), default="jpeg",
                    help="joint: quantisation table of the DCT proxy (jpeg: libjpeg luminance table, "
                         "--qmin/--qmax are JPEG qualities; hevc: flat, --qmin/--qmax are QPs)")
+    p.add_argument("--temporal", type=float, default=0.0, help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
+    p.add_argument("--max-shift", type=float, default=4.0, help="--temporal: largest camera step, original pixels")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
@@ -92,7 +102,66 @@ def parse():
         a.qmin, a.qmax = {"x264": X264_BUCKETS, "x265": X265_BUCKETS}.get(a.codec, BUCKETS)[a.bucket]
     if a.mode == "finetune" and not a.init:
         p.error("--mode finetune needs --init RUN_DIR")
+    if a.temporal and (a.mode != "joint" or a.proxy != "hevc" or a.max_shift > TEMPORAL_MARGIN - 2):
+        p.error(f"--temporal needs --mode joint --proxy hevc and --max-shift <= {TEMPORAL_MARGIN - 2}")
     return a
+
+
+# Original pixels of context around a --temporal crop: the camera step plus the bicubic support.
+TEMPORAL_MARGIN = 12
+
+
+def lagrangian(mse, bpp, qps):
+    """D + lambda R at the codec's own operating point, per small-image pixel: 8-bit squared error
+    plus x264's mode-decision lambda 0.85 * 2^((QP - 12) / 3) times the bits. A down net that lowers
+    it has moved the rate-distortion curve, not slid along it (a log-rate loss lets it buy rate
+    with blur, which gains nothing at equal rate)."""
+    lam = torch.tensor([0.85 * 2.0 ** ((q - 12) / 3.0) for q in qps]).to(mse)
+    return mse * 255.0 ** 2 + lam * bpp
+
+
+def temporal_joint_loss(a, down, up, big, qs, use_codec, shifts, tau):
+    """--temporal: loss and stats of one batch of two-frame clips cut from `big` (crops with
+    TEMPORAL_MARGIN on every side); shifts: (dy, dx) camera steps per sample, original pixels."""
+    m, c = TEMPORAL_MARGIN, a.crop
+    div = 2.0 if a.scale == "2" else 1.5
+    ml, lr = int(m / div), int(c / div)
+    dy, dx = shifts
+    x0 = big[..., m:m + c, m:m + c]
+    x1 = translate(big, dy, dx)[..., m:m + c, m:m + c]
+    mask = torch.from_numpy(use_codec)
+    coded = mask.to(x0)
+    intra_qps = [q - 3 for q in qs]     # x264/x265 code I pictures ~3 QP finer than P pictures
+
+    def route(dn, upf):
+        prev_big = quantize8_ste(dn(big))
+        prev = prev_big[..., ml:ml + lr, ml:ml + lr]
+        dec0, bits0 = jpeg_proxy(prev, intra_qps, mask, table=PROXY_TABLES["hevc"])
+        ref = prev_big + F.pad(dec0 - prev, (ml, ml, ml, ml))   # decoded centre, margin as is
+        small1 = dn(x1)
+        dec1, bits1 = pframe_proxy(ref, quantize8_ste(small1), dy / div, dx / div, qs, ml)
+        k = coded.view(-1, 1, 1, 1)
+        dec1 = k * dec1 + (1 - k) * quantize8_ste(small1)
+        mse0 = ((upf(dec0) - x0) ** 2).mean(dim=(1, 2, 3))
+        mse1 = ((upf(dec1) - x1) ** 2).mean(dim=(1, 2, 3))
+        cost = ((1 - a.temporal) * lagrangian(mse0, coded * bits0, intra_qps)
+                + a.temporal * lagrangian(mse1, coded * bits1, qs))
+        return cost, 0.5 * (mse0 + mse1), bits0, bits1, small1
+
+    cost, mse_q, bpp0, bpp1, small1 = route(down, up)
+    with torch.no_grad():
+        bic_up = lambda t: F.interpolate(t, scale_factor=div, mode="bicubic", align_corners=False)
+        bcost, bmse, bbpp0, bbpp1, _ = route(down.base, bic_up)
+    mse_s = ((small1 - down.base(x1)) ** 2).mean(dim=(1, 2, 3))
+    l_rd = (cost / bcost).mean()        # the bicubic route's cost on the same clip normalises scale
+    l_s = torch.log(mse_s + tau).mean()
+    loss = l_rd + a.w_struct * l_s
+    stats = {"loss": loss.item(), "rd_ratio_vs_bicubic": l_rd.item(), "l_struct": l_s.item(),
+             "dB_gain_vs_bicubic": (10 * torch.log10((bmse + 1e-6) / (mse_q + 1e-6))).mean().item(),
+             "rate_ratio_vs_bicubic": (bpp0.mean() / bbpp0.mean()).item(),
+             "p_rate_ratio_vs_bicubic": (bpp1.mean() / bbpp1.mean()).item(),
+             "thumb_psnr": (-10 * torch.log10(mse_s + 1e-12)).mean().item()}
+    return loss, stats
 
 
 def lr_at(a, step):
@@ -200,6 +269,8 @@ def main():
             up = ScalerNet("up", a.scale, st["config"].get("up_width") or None,
                            st["config"].get("up_depth", 4))
             up.load_state_dict(st["up"])
+    if a.init_up:
+        up = load_safetensors_net(a.init_up)
     cfg["down_width"], cfg["up_width"] = down.width, up.width
     cfg["down_depth"], cfg["up_depth"] = down.depth, up.depth
     cfg["down_macs_per_lr_pixel"] = down.macs_per_lr_pixel()
@@ -253,12 +324,15 @@ def main():
     while step < a.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step)
-        hr = sampler.batch(a.batch, a.crop)
+        hr = sampler.batch(a.batch, a.crop + (2 * TEMPORAL_MARGIN if a.temporal else 0))
         B = hr.shape[0]
         qs = [int(q) for q in qrng.integers(a.qmin, a.qmax + 1, size=B)]
         use_codec = qrng.random(B) >= a.p_identity
         stats = {}
-        if a.mode == "joint":
+        if a.mode == "joint" and a.temporal:
+            shifts = torch.from_numpy(qrng.uniform(-a.max_shift, a.max_shift, size=(2, B)).astype(np.float32))
+            loss, stats = temporal_joint_loss(a, down, up, hr, qs, use_codec, (shifts[0], shifts[1]), tau)
+        elif a.mode == "joint":
             lr_img = down(hr)
             base_lr = down.base(hr)
             lr8 = quantize8_ste(lr_img)

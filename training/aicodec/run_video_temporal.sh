@@ -1,0 +1,22 @@
+#!/bin/sh
+# x2 video settings with a down net trained on two-frame clips (train.py --temporal): the shipped
+# x2 down net and mid up net are fine-tuned jointly through the intra + P-picture proxy at x264's
+# lambda, then the up net per bucket on real x264 P pictures. Resumable: rerun to continue.
+#   sh training/aicodec/run_video_temporal.sh        (from the repository root)
+set -e
+cd "$(dirname "$0")/../.."
+T="nice -n 5 python3 training/aicodec/train.py --scale 2 --batch 16 --crop 144 --threads 1 --seed 1"
+R=training/runs
+mkdir -p $R
+# the starting up net: setting 8's before this script replaced it (from the repository's history)
+[ -f $R/x2_mid_up.safetensors ] || git show ded331f:models/x2_mid_up.safetensors > $R/x2_mid_up.safetensors
+[ -f $R/x2t_joint/final.pt ] || $T --mode joint --proxy hevc --qmin 20 --qmax 44 --temporal 0.8 \
+    --init models/x2_joint_down.safetensors --init-up $R/x2_mid_up.safetensors --steps 3000 --lr 2e-4 \
+    --lr-final 1e-5 --warmup 100 --w-struct 0.05 --p-identity 0.1 --val-every 1000 --out $R/x2t_joint \
+    >> $R/x2t_joint.out 2>&1
+for b in low mid high; do
+  P=0; [ $b = high ] && P=0.1
+  [ -f $R/x2t_$b/final.pt ] || $T --mode finetune --codec x264 --bucket $b --init $R/x2t_joint --lr 2e-4 \
+      --lr-final 1e-5 --warmup 50 --p-identity $P --steps 600 --val-every 300 --out $R/x2t_$b >> $R/x2t_$b.out 2>&1
+done
+echo done > $R/x2t_sequence.done
