@@ -46,6 +46,13 @@ from rdcurves import bd_rate  # noqa: E402
 
 
 
+def check_model_dir(path, flag):
+    """Fail before the long run, not after it: nic needs settings.json and neural/codec.json."""
+    for need in ("settings.json", os.path.join("neural", "codec.json")):
+        if not os.path.exists(os.path.join(path, need)):
+            raise SystemExit(f"{flag} {path}: no {need} (a model directory: a copy of models/ with its own neural/)")
+
+
 def nic_qualities(models):
     """The qualities of the model's trained gain levels: level l is exactly quality 1 + 99 l / (L - 1)."""
     with open(os.path.join(models, "neural", "codec.json")) as f:
@@ -176,7 +183,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
     p.add_argument("--models", default=os.path.join(REPO, "models"), help="model directory of the codec under test")
-    p.add_argument("--fid-models", help="model directory of the feature-identity model (successive test)")
+    p.add_argument("--fid-models", help="model directory (a copy of models/ whose neural/ holds the record) "
+                                         "of the feature-identity model (successive test)")
     p.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "eval", "kodak"))
     p.add_argument("--limit", type=int, default=0, help="first N images only (smoke runs)")
     p.add_argument("--threads", type=int, default=2)
@@ -187,6 +195,9 @@ def main():
     p.add_argument("--jpeg-successive-quality", type=int, default=75)
     p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "neural-kodak"))
     a = p.parse_args()
+    check_model_dir(a.models, "--models")
+    if a.fid_models:
+        check_model_dir(a.fid_models, "--fid-models")
 
     images = sorted(os.path.join(a.data, f) for f in os.listdir(a.data) if f.endswith(".png"))
     if a.limit:
