@@ -1,5 +1,6 @@
 #!/bin/sh
-# Train the x1.5 settings in sequence on 1 thread at nice 5 (resumable: rerun to continue).
+# Train the x1.5 JPEG-proxy nets in sequence on 1 thread at nice 5 (resumable: rerun to continue).
+# Settings 4-6 continue from x15_joint with run_still_rd.sh 1.5 (the rate-distortion loss).
 #   sh training/aicodec/run_x15.sh           (from the repository root)
 # Stages: joint down+up (JPEG proxy) -> per-bucket up fine-tuning on real JPEG.
 # HR crop 144 -> LR 96 (multiple of 8 for the proxy); 3x3 HR <-> 2x2 LR block mapping.

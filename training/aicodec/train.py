@@ -19,6 +19,11 @@ Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same
   --codec x265 (finetune, generic): real x265 intra (X265_BUCKETS), the still-image x265 route.
   --proxy hevc (joint): the DCT proxy with HEVC's flat quantisation (step 2^((QP-4)/6)) instead of
             libjpeg's table; --qmin/--qmax are then QPs.
+  --rd-loss (joint stills): loss = mean[(D + lambda R)_ai / (D + lambda R)_bicubic] + w_struct * l_struct,
+            lambda = -dD/dR of the bicubic route's own curve at the sample's quality (proxy secant,
+            rd_slope). The log loss's exchange rate kappa * D / R is far from that slope at both
+            ends of the quality range (at high quality it lets the down net buy detail with bits
+            the codec would have spent better); this one rewards only moving the curve.
   --temporal W (joint, with --proxy hevc): video training. Each sample is two frames of a camera
             moving by a random sub-pixel step (up to --max-shift original pixels); the first is coded
             intra at QP - 3, the second as a P picture predicted from it (pframe_proxy), and
@@ -91,6 +96,9 @@ def parse():
     p.add_argument("--proxy", choices=list(PROXY_TABLES), default="jpeg",
                    help="joint: quantisation table of the DCT proxy (jpeg: libjpeg luminance table, "
                         "--qmin/--qmax are JPEG qualities; hevc: flat, --qmin/--qmax are QPs)")
+    p.add_argument("--rd-loss", action="store_true",
+                   help="joint stills: mean[(D + lambda R)_ai / (D + lambda R)_bicubic] instead of the log loss "
+                        "(lambda: the bicubic route's own slope at the sample's quality)")
     p.add_argument("--temporal", type=float, default=0.0, help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
     p.add_argument("--max-shift", type=float, default=4.0, help="--temporal: largest camera step, original pixels")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
@@ -161,6 +169,58 @@ def temporal_joint_loss(a, down, up, big, qs, use_codec, shifts, tau):
              "rate_ratio_vs_bicubic": (bpp0.mean() / bbpp0.mean()).item(),
              "p_rate_ratio_vs_bicubic": (bpp1.mean() / bbpp1.mean()).item(),
              "thumb_psnr": (-10 * torch.log10(mse_s + 1e-12)).mean().item()}
+    return loss, stats
+
+
+def rd_slope(base_lr, hr, qs, mask, proxy, up_size):
+    """Per sample, the slope -dD/dR of the bicubic route's end-to-end curve at its quality: a secant
+    of the proxy between one step coarser and one finer (JPEG quality -/+5, QP +/-2). D is the
+    final MSE against the original, R the proxy's bits per small-image pixel."""
+    jpeg = proxy == "jpeg"
+    coarse = [max(5, q - 5) if jpeg else q + 2 for q in qs]
+    fine = [min(100, q + 5) if jpeg else max(0, q - 2) for q in qs]
+    b8 = quantize8_ste(base_lr)
+    d, r = [], []
+    for qq in (coarse, fine):
+        dec, bpp = jpeg_proxy(b8, qq, mask, table=PROXY_TABLES[proxy])
+        rec = F.interpolate(dec, size=up_size, mode="bicubic", align_corners=False)
+        d.append(((rec - hr) ** 2).mean(dim=(1, 2, 3)))
+        r.append(bpp)
+    return ((d[0] - d[1]).clamp(min=0) / (r[1] - r[0]).clamp(min=1e-3))
+
+
+def still_joint_loss(a, down, up, hr, qs, use_codec, tau):
+    """Joint still-image loss and stats of one batch (see the module doc: log loss or --rd-loss)."""
+    mask = torch.from_numpy(use_codec)
+    lr_img = down(hr)
+    base_lr = down.base(hr)
+    dec, bpp = jpeg_proxy(quantize8_ste(lr_img), qs, mask, table=PROXY_TABLES[a.proxy])
+    mse_q = ((up(dec) - hr) ** 2).mean(dim=(1, 2, 3))
+    mse_s = ((lr_img - base_lr) ** 2).mean(dim=(1, 2, 3))
+    l_s = torch.log(mse_s + tau).mean()
+    with torch.no_grad():
+        # the same samples through the bicubic route of the proxy: reference and running comparison
+        bdec, bbpp = jpeg_proxy(quantize8_ste(base_lr), qs, mask, table=PROXY_TABLES[a.proxy])
+        brec = F.interpolate(bdec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+        bmse = ((brec - hr) ** 2).mean(dim=(1, 2, 3))
+    stats = {}
+    if a.rd_loss:
+        coded = mask.to(bpp)
+        with torch.no_grad():
+            lam = rd_slope(base_lr, hr, qs, mask, a.proxy, hr.shape[-2:]) * coded
+        floor = 1e-5      # MSE at 50 dB: flat crops have next to no cost on either route
+        l_rd = ((mse_q + lam * bpp * coded + floor) / (bmse + lam * bbpp * coded + floor)).mean()
+        loss = l_rd + a.w_struct * l_s
+        stats.update(rd_ratio_vs_bicubic=l_rd.item(), mean_lambda=lam.mean().item())
+    else:
+        l_q = torch.log(mse_q + 1e-6).mean()
+        l_r = torch.log(bpp + 1e-4).mean()
+        loss = l_q + a.kappa * l_r + a.w_struct * l_s
+        stats.update(l_quality=l_q.item(), l_rate=l_r.item())
+    stats.update(loss=loss.item(), l_struct=l_s.item(),
+                 dB_gain_vs_bicubic=(10 * torch.log10((bmse + 1e-6) / (mse_q + 1e-6))).mean().item(),
+                 rate_ratio_vs_bicubic=(bpp / bbpp).mean().item(),
+                 thumb_psnr=(-10 * torch.log10(mse_s + 1e-12)).mean().item())
     return loss, stats
 
 
@@ -333,27 +393,7 @@ def main():
             shifts = torch.from_numpy(qrng.uniform(-a.max_shift, a.max_shift, size=(2, B)).astype(np.float32))
             loss, stats = temporal_joint_loss(a, down, up, hr, qs, use_codec, (shifts[0], shifts[1]), tau)
         elif a.mode == "joint":
-            lr_img = down(hr)
-            base_lr = down.base(hr)
-            lr8 = quantize8_ste(lr_img)
-            dec, bpp = jpeg_proxy(lr8, qs, torch.from_numpy(use_codec), table=PROXY_TABLES[a.proxy])
-            rec = up(dec)
-            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
-            mse_s = ((lr_img - base_lr) ** 2).mean(dim=(1, 2, 3))
-            l_q = torch.log(mse_q + 1e-6).mean()
-            l_r = torch.log(bpp + 1e-4).mean()
-            l_s = torch.log(mse_s + tau).mean()
-            loss = l_q + a.kappa * l_r + a.w_struct * l_s
-            with torch.no_grad():
-                # same samples through the bicubic route of the proxy, for a running comparison
-                b8 = quantize8_ste(base_lr)
-                bdec, bbpp = jpeg_proxy(b8, qs, torch.from_numpy(use_codec), table=PROXY_TABLES[a.proxy])
-                brec = F.interpolate(bdec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-                bmse = ((brec - hr) ** 2).mean(dim=(1, 2, 3))
-            stats = {"loss": loss.item(), "l_quality": l_q.item(), "l_rate": l_r.item(), "l_struct": l_s.item(),
-                     "dB_gain_vs_bicubic": (10 * torch.log10((bmse + 1e-6) / (mse_q + 1e-6))).mean().item(),
-                     "rate_ratio_vs_bicubic": (bpp / bbpp).mean().item(),
-                     "thumb_psnr": (-10 * torch.log10(mse_s + 1e-12)).mean().item()}
+            loss, stats = still_joint_loss(a, down, up, hr, qs, use_codec, tau)
         else:
             with torch.no_grad():
                 if a.mode == "generic":
