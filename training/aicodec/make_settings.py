@@ -71,7 +71,7 @@ SETTINGS = [
     (6, "x1.5-low", "joint", "1.5", "low", X15_JPEG, "x15r2_joint", "x15r2_low"),
     (7, "x2-video-high", "joint", "2", "high", only("x264", VIDEO_X2), "x2t_joint", "x2t_high"),
     (8, "x2-video-mid", "joint", "2", "mid", only("x264", VIDEO_X2), "x2t_joint", "x2t_mid"),
-    (9, "x2-video-low", "joint", "2", "low", only("x264", VIDEO_X2), "x2t_joint", "x2t_low"),
+    (9, "x2-video-low", "joint", "2", "low", only("x264", VIDEO_X2), "x2tL_joint", "x2tL_low"),
     (10, "x1.5-hevc-high", "joint", "1.5", "high", X15_HEVC, "x15h_joint", "x15h_high"),
     (11, "x1.5-hevc-mid", "joint", "1.5", "mid", X15_HEVC, "x15h_joint", "x15h_mid"),
     (12, "x1.5-hevc-low", "joint", "1.5", "low", X15_HEVC, "x15h_joint", "x15h_low"),
