@@ -45,7 +45,6 @@ sys.path.insert(0, HERE)
 from rdcurves import bd_rate  # noqa: E402
 
 
-
 def check_model_dir(path, flag):
     """Fail before the long run, not after it: nic needs settings.json and neural/codec.json."""
     for need in ("settings.json", os.path.join("neural", "codec.json")):

@@ -21,13 +21,13 @@ else
 fi
 # the shipped nets these runs start from, as they were at commit 0a502b8 (models/ has moved on)
 START=0a502b8
-mkdir -p training/runs
+R=training/runs
+mkdir -p $R
 for f in $DOWN $UP; do
-  [ -f training/runs/$f.safetensors ] || git show $START:models/$f.safetensors > training/runs/$f.safetensors
+  [ -f $R/$f.safetensors ] || git show $START:models/$f.safetensors > $R/$f.safetensors
 done
 T="nice -n 5 python3 training/aicodec/train.py --scale $S --batch 16 --crop 144 --threads 1"
 J="--mode joint --rd-loss $JOINT --lr 2e-4 --lr-final 1e-5 --warmup 100 --w-struct 0.05 --p-identity 0.1 --val-every 1000"
-R=training/runs
 [ -f $R/${N}_joint/final.pt ] || $T --seed 1 $J --init $R/$DOWN.safetensors --init-up $R/$UP.safetensors \
     --steps 3000 --out $R/${N}_joint >> $R/${N}_joint.out 2>&1
 [ -f $R/${N}2_joint/final.pt ] || $T --seed 2 $J --init $R/${N}_joint --steps 5000 --out $R/${N}2_joint \

@@ -172,21 +172,22 @@ def temporal_joint_loss(a, down, up, big, qs, use_codec, shifts, tau):
     return loss, stats
 
 
-def rd_slope(base_lr, hr, qs, mask, proxy, up_size):
+def bicubic_route(b8, hr, qs, mask, proxy):
+    """The bicubic route through the proxy: final MSE against the original and the proxy's bits per
+    small-image pixel, per sample. b8: the 8-bit antialiased bicubic small image."""
+    dec, bpp = jpeg_proxy(b8, qs, mask, table=PROXY_TABLES[proxy])
+    rec = F.interpolate(dec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+    return ((rec - hr) ** 2).mean(dim=(1, 2, 3)), bpp
+
+
+def rd_slope(b8, hr, qs, mask, proxy):
     """Per sample, the slope -dD/dR of the bicubic route's end-to-end curve at its quality: a secant
-    of the proxy between one step coarser and one finer (JPEG quality -/+5, QP +/-2). D is the
-    final MSE against the original, R the proxy's bits per small-image pixel."""
+    of the proxy between one step coarser and one finer (JPEG quality -/+5, QP +/-2)."""
     jpeg = proxy == "jpeg"
     coarse = [max(5, q - 5) if jpeg else q + 2 for q in qs]
     fine = [min(100, q + 5) if jpeg else max(0, q - 2) for q in qs]
-    b8 = quantize8_ste(base_lr)
-    d, r = [], []
-    for qq in (coarse, fine):
-        dec, bpp = jpeg_proxy(b8, qq, mask, table=PROXY_TABLES[proxy])
-        rec = F.interpolate(dec, size=up_size, mode="bicubic", align_corners=False)
-        d.append(((rec - hr) ** 2).mean(dim=(1, 2, 3)))
-        r.append(bpp)
-    return ((d[0] - d[1]).clamp(min=0) / (r[1] - r[0]).clamp(min=1e-3))
+    (d0, r0), (d1, r1) = (bicubic_route(b8, hr, qq, mask, proxy) for qq in (coarse, fine))
+    return (d0 - d1).clamp(min=0) / (r1 - r0).clamp(min=1e-3)
 
 
 def still_joint_loss(a, down, up, hr, qs, use_codec, tau):
@@ -200,14 +201,13 @@ def still_joint_loss(a, down, up, hr, qs, use_codec, tau):
     l_s = torch.log(mse_s + tau).mean()
     with torch.no_grad():
         # the same samples through the bicubic route of the proxy: reference and running comparison
-        bdec, bbpp = jpeg_proxy(quantize8_ste(base_lr), qs, mask, table=PROXY_TABLES[a.proxy])
-        brec = F.interpolate(bdec, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-        bmse = ((brec - hr) ** 2).mean(dim=(1, 2, 3))
+        b8 = quantize8_ste(base_lr)
+        bmse, bbpp = bicubic_route(b8, hr, qs, mask, a.proxy)
     stats = {}
     if a.rd_loss:
         coded = mask.to(bpp)
         with torch.no_grad():
-            lam = rd_slope(base_lr, hr, qs, mask, a.proxy, hr.shape[-2:]) * coded
+            lam = rd_slope(b8, hr, qs, mask, a.proxy) * coded
         floor = 1e-5      # MSE at 50 dB: flat crops have next to no cost on either route
         l_rd = ((mse_q + lam * bpp * coded + floor) / (bmse + lam * bbpp * coded + floor)).mean()
         loss = l_rd + a.w_struct * l_s

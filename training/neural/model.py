@@ -30,10 +30,10 @@ LAMBDAS = [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800]
 LADDER_RATIO = 1.93         # lambda factor between neighbouring levels
 
 
-def ladder(below=0):
-    """The lambda ladder with `below` extra levels under LAMBDAS (same factor per level), for
+def ladder(below=0, lambdas=LAMBDAS):
+    """The lambda ladder with `below` extra levels under `lambdas` (same factor per level), for
     rates down to ~0.1 bpp."""
-    return [LAMBDAS[0] / LADDER_RATIO ** k for k in range(below, 0, -1)] + LAMBDAS
+    return [lambdas[0] / LADDER_RATIO ** k for k in range(below, 0, -1)] + list(lambdas)
 SCALE_BOUND = 0.11          # lower bound on the Gaussian scales
 LIKELIHOOD_BOUND = 1e-9     # lower bound on every likelihood
 LRELU_SLOPE = 0.01
@@ -237,7 +237,7 @@ class MeanScaleHyperprior(nn.Module):
             step = g[1] - g[0]
             below = torch.stack([g[0] - step * j for j in range(k, 0, -1)])
             gu.log = nn.Parameter(torch.cat([below, g]))
-        self.lambdas = [self.lambdas[0] / LADDER_RATIO ** j for j in range(k, 0, -1)] + self.lambdas
+        self.lambdas = ladder(k, self.lambdas)
         self.levels = len(self.lambdas)
 
     # ---- pieces (shared by training, validation and export) ----
