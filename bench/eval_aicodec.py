@@ -292,7 +292,7 @@ def eval_image(path, cfg, tools):
                     # AI route
                     if codec == "jpeg":
                         enc = tools.nic_json("jpeg/ai/ai-encode", "ai-encode", path, f(st + "_ai.jpg"),
-                                             "--codec", "jpeg", "--quality", q, "--scale", s)
+                                             "--codec", "jpeg", "--quality", q, "--scale", s, "--refine", cfg.refine)
                         dec = tools.nic_json("jpeg/ai/ai-decode", "ai-decode", f(st + "_ai.jpg"), f(st + "_ai_up.png"))
                         check_ai_route("jpeg/ai/ai-decode", dec)
                         n = os.path.getsize(f(st + "_ai.jpg"))
@@ -690,6 +690,8 @@ def main():
     ap.add_argument("--jpeg-qualities", default=",".join(map(str, DEFAULT_LADDERS["jpeg"])))
     ap.add_argument("--x265-crfs", default=",".join(map(str, DEFAULT_LADDERS["x265"])))
     ap.add_argument("--x265-preset", default="medium")
+    ap.add_argument("--refine", type=int, default=0,
+                    help="JPEG ai route: nic ai-encode --refine N (encoder-side refinement steps; default 0)")
     ap.add_argument("--limit", type=int, help="only the first N images (a test run)")
     ap.add_argument("--jobs", type=int, default=1, help="images evaluated in parallel (default 1)")
     ap.add_argument("--threads", type=int, default=0, help="nic --threads (0 = one per core; default 0)")

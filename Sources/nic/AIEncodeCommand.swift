@@ -15,6 +15,8 @@ struct AIEncodeCommand: ParsableCommand {
     @Option(help: "Codec quality 1-100 for JPEG/WebP.") var quality: Int?
     @Option(help: "NN setting ID, or auto (default; overrides --scale when an ID).") var setting: String?
     @Option(help: "Content type: natural, screen or animation.") var content: String?
+    @Option(help: "JPEG: steps of encoder-side refinement of the small image through the setting's up network (0 = off).")
+    var refine: Int = 0
     @OptionGroup var videoOptions: VideoEncoderOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
@@ -25,7 +27,8 @@ struct AIEncodeCommand: ParsableCommand {
             if VideoAICodec.isVideoFile(input) { return try encodeVideo(settingID: settingID) }
             let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
             let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: settingID,
-                                                          contentType: try parseContent(content))
+                                                          contentType: try parseContent(content),
+                                                          refineIterations: try checkedRefine())
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
@@ -44,17 +47,33 @@ struct AIEncodeCommand: ParsableCommand {
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 
+    func checkedRefine() throws -> Int {
+        guard (0...1000).contains(refine) else { throw NICError.invalidArgument("--refine takes 0...1000 steps, not \(refine)") }
+        return refine
+    }
+
     func report(_ r: StillImageAICodec.EncodeResult) {
         let bpp = Double(r.bytes.count * 8) / Double(r.record.originalWidth * r.record.originalHeight)
+        if case .failure(let skip) = r.refinement { printWarning("refinement skipped: \(skip.reason)") }
         if json {
             var fields = r.record.jsonFields
+            if case .success(let o) = r.refinement {
+                fields["refinement"] = .object(["steps": .number(Double(refine)), "lambda": .number(Double(o.lambda)),
+                                                "proxy_cost_before": .number(o.costBefore), "proxy_cost_after": .number(o.costAfter)])
+            }
             fields["output"] = .string(output); fields["bytes"] = .number(Double(r.bytes.count))
             fields["bits_per_original_pixel"] = .number(rounded(bpp, 4))
             print(JSONValue.object(fields).serialized)
         } else {
-            print("\(output): \(r.record.downscaledWidth)x\(r.record.downscaledHeight) from \(r.record.originalWidth)x\(r.record.originalHeight), setting \(r.setting.id) (\(r.setting.name)), \(r.bytes.count) bytes, \(rounded(bpp, 3)) bits per original pixel")
+            print("\(output): \(r.record.downscaledWidth)x\(r.record.downscaledHeight) from \(r.record.originalWidth)x\(r.record.originalHeight), setting \(r.setting.id) (\(r.setting.name)), \(r.bytes.count) bytes, \(rounded(bpp, 3)) bits per original pixel" + refinementNote(r))
         }
     }
+}
+
+/// ", refined: proxy cost −x%" when the small image was refined.
+private func refinementNote(_ r: StillImageAICodec.EncodeResult) -> String {
+    guard case .success(let o) = r.refinement, o.costBefore > 0 else { return "" }
+    return ", refined (proxy D + λR \(rounded(100 * (o.costAfter / o.costBefore - 1), 1))%)"
 }
 
 /// The small-image codec from --codec or the output's extension.

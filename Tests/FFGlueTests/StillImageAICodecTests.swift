@@ -43,6 +43,26 @@ final class StillImageAICodecTests: XCTestCase {
         }
     }
 
+    /// Refinement runs for JPEG (odd sizes, both scales), leaves a file that decodes as usual,
+    /// and is not applied where it does not fit: WebP, or no quality to aim at.
+    func testRefinementForJPEGOnly() throws {
+        let store = try ModelStore(directory: directory)
+        let original = try TestPattern.make(width: 99, height: 61)
+        for scale in [2.0, 1.5] {
+            let result = try StillImageAICodec.encode(original, options: .init(codec: .jpeg, quality: 70, scale: scale, refineIterations: 4),
+                                                      store: store, device: device)
+            guard case .success(let outcome)? = result.refinement else { return XCTFail("x\(scale): \(String(describing: result.refinement))") }
+            XCTAssertLessThanOrEqual(outcome.costAfter, outcome.costBefore * 1.05, "x\(scale)")
+            let decoded = try decode(result.bytes, store: store)
+            XCTAssertEqual(decoded.record, result.record)
+            XCTAssertEqual([decoded.image.width, decoded.image.height], [99, 61])
+        }
+        for options in [StillImageAICodec.EncodeOptions(codec: .webp, quality: 70, scale: 2, refineIterations: 4),
+                        .init(codec: .jpeg, scale: 2, refineIterations: 4)] {
+            XCTAssertNil(try StillImageAICodec.encode(original, options: options, store: store, device: device).refinement)
+        }
+    }
+
     func testMissingCorruptAndUnusableAIDataFallBack() throws {
         let store = try ModelStore(directory: directory)
         let original = try TestPattern.make(width: 64, height: 48)

@@ -42,10 +42,13 @@ public enum StillImageAICodec {
         public var scale: Double?
         public var settingID: Int?
         public var contentType: AIDataRecord.ContentType
+        /// Encoder-side refinement steps of the small image (`SmallImageRefiner`): JPEG with a
+        /// quality and a jointly trained setting only; 0 = the down network's output as it is.
+        public var refineIterations: Int
         public init(codec: SmallImageCodec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
-                    contentType: AIDataRecord.ContentType = .unspecified) {
+                    contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0) {
             self.codec = codec; self.quality = quality; self.scale = scale
-            self.settingID = settingID; self.contentType = contentType
+            self.settingID = settingID; self.contentType = contentType; self.refineIterations = refineIterations
         }
     }
 
@@ -54,6 +57,8 @@ public enum StillImageAICodec {
         public let record: AIDataRecord
         public let bytes: [UInt8]
         public let setting: NNSetting
+        /// The refinement's result, or why it did not run (nil: not asked for or not applicable).
+        public let refinement: Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>?
     }
 
     /// AI-downscales `image` and codes it as `options.codec` says (PNG for x264/x265, whose
@@ -63,7 +68,22 @@ public enum StillImageAICodec {
         let setting = try chooseSetting(image, options, store)
         let downscaler = try Downscaler(setting, store: store)
         let width = downscaler.outputLength(image.width), height = downscaler.outputLength(image.height)
-        let small = try downscaler.scale(image, width: width, height: height, device: device)
+        var small = try downscaler.scale(image, width: width, height: height, device: device)
+        var refinement: Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>?
+        if options.refineIterations > 0, options.codec == .jpeg, let quality = options.quality, setting.kind == .joint {
+            let up = try ScalerNetworkGradient(try store.network(setting, .up))
+            do {
+                let refined = try SmallImageRefiner(iterations: options.refineIterations)
+                    .refine(small, original: image, up: up, quality: quality, codec: { candidate in
+                        // The decoder's own view: nic's JPEG writer, then the reader ai-decode uses.
+                        try ImageFile.read(data: try ImageFile.encode(candidate, format: .jpeg, quality: quality))
+                    }, on: device)
+                small = refined.image
+                refinement = .success(refined.outcome)
+            } catch let skip as SmallImageRefiner.Skip {
+                refinement = .failure(skip)
+            }
+        }
         let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
         let record = AIDataRecord(
             settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
@@ -75,7 +95,7 @@ public enum StillImageAICodec {
         let quality = options.codec.fileFormat == .png ? nil : options.quality
         let bytes = try ImageFile.encode(small, format: options.codec.fileFormat, quality: quality,
                                          metadataText: try record.textForm())
-        return EncodeResult(record: record, bytes: bytes, setting: setting)
+        return EncodeResult(record: record, bytes: bytes, setting: setting, refinement: refinement)
     }
 
     static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {

@@ -138,7 +138,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// `out` (rows `rows` of the output) += the detail band holding output rows from `firstRow`:
     /// rows beyond `lastRow` repeat it and columns beyond the detail's width repeat its last one
     /// (the output may exceed the block grid by a pixel); extra detail columns are cropped.
-    private static func add(_ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
+    static func add(_ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
                             rows: Range<Int>, width: Int) {
         let detailWidth = detail.width, common = min(width, detailWidth)
         detail.withFloats { d in

@@ -6,11 +6,13 @@
 struct RowResampler: Sendable {
     let outputWidth: Int
     let outputHeight: Int
+    let sourceHeight: Int
     private let horizontal: FilterBank
     private let vertical: FilterBank
 
     init(source: (width: Int, height: Int), output: (width: Int, height: Int), kernel: ResampleKernel, mode: ResampleMode) {
         (outputWidth, outputHeight) = (output.width, output.height)
+        sourceHeight = source.height
         horizontal = FilterBank(inputSize: source.width, outputSize: output.width, kernel: kernel, mode: mode)
         vertical = FilterBank(inputSize: source.height, outputSize: output.height, kernel: kernel, mode: mode)
     }
@@ -67,5 +69,31 @@ struct RowResampler: Sendable {
                 out[x] = sum
             }
         } }
+    }
+
+    /// The adjoint (transpose) of resampling the whole plane: `source` += Rᵀ `gradient`, where
+    /// `gradient` holds a value per output pixel (`outputWidth` floats per row). Encoder-side
+    /// refinement uses it to pass a gradient back through a network's bicubic base.
+    func accumulateAdjoint(of gradient: UnsafePointer<Float>, into source: UnsafeMutablePointer<Float>, sourceStride: Int) {
+        let temp = UnsafeMutablePointer<Float>.allocate(capacity: sourceHeight * outputWidth)
+        defer { temp.deallocate() }
+        temp.initialize(repeating: 0, count: sourceHeight * outputWidth)
+        for y in 0..<outputHeight {
+            let g = gradient + y * outputWidth
+            for t in 0..<vertical.taps {
+                let w = vertical.weights[y * vertical.taps + t]
+                if w == 0 { continue }
+                let line = temp + (vertical.first[y] + t) * outputWidth
+                for i in 0..<outputWidth { line[i] += w * g[i] }
+            }
+        }
+        let taps = horizontal.taps
+        for y in 0..<sourceHeight {
+            let line = temp + y * outputWidth, row = source + y * sourceStride
+            for x in 0..<outputWidth {
+                let g = line[x], s = row + horizontal.first[x]
+                for t in 0..<taps { s[t] += horizontal.weights[x * taps + t] * g }
+            }
+        }
     }
 }

@@ -1,13 +1,11 @@
-import CFFmpeg
-
 /// JPEG quantisation tables for a quality of 1...100, scaled the way libjpeg (and so cjpeg,
 /// ImageMagick, PIL) does, so that "quality 90" means what users expect from other tools.
-struct JPEGQuantisation {
+public struct JPEGQuantisation: Sendable {
     /// Row-major (natural order) luma and chroma tables, each value 1...255.
-    let luma: [UInt16]
-    let chroma: [UInt16]
+    public let luma: [UInt16]
+    public let chroma: [UInt16]
 
-    init(quality: Int) {
+    public init(quality: Int) {
         let q = min(100, max(1, quality))
         let percent = q < 50 ? 5000 / q : 200 - 2 * q
         func scaled(_ table: [UInt16]) -> [UInt16] {
@@ -34,12 +32,4 @@ struct JPEGQuantisation {
         24, 26, 56, 99, 99, 99, 99, 99,
         47, 66, 99, 99, 99, 99, 99, 99,
     ] + [UInt16](repeating: 99, count: 32)
-}
-
-/// A copy of `table` in av_malloc'd memory, as AVCodecContext's matrix fields require.
-func avMatrix(_ table: [UInt16]) -> UnsafeMutablePointer<UInt16>? {
-    guard let memory = av_malloc(table.count * MemoryLayout<UInt16>.stride) else { return nil }
-    let matrix = memory.bindMemory(to: UInt16.self, capacity: table.count)
-    matrix.update(from: table, count: table.count)
-    return matrix
 }

@@ -1,0 +1,167 @@
+import Glibc
+
+/// Encoder-side refinement of the small image for JPEG (server side, stills): starting from the
+/// down network's output, a few Adam steps on the small luma plane lower
+/// D + λ·R of the whole route — D the mean squared error of the up network's output (of the
+/// setting the decoder will pick) against the original, R the bits of `LumaJPEGProxy` at the
+/// quality the small image will be coded with. λ is the route's own slope −dD/dR at that quality
+/// (proxy secant over quality ±5), times `slopeMultiplier`, so the refinement moves the rate–
+/// distortion curve rather than sliding along it. The decoder is unchanged.
+///
+/// Measured on held-out training images (luma, real libjpeg, x2 setting nets, 20 steps): about
+/// −3 to −4% BD-rate against the unrefined small image (docs/models.md).
+public struct SmallImageRefiner {
+    public var iterations: Int
+    public var learningRate: Float = 3e-4
+    public var slopeMultiplier: Float = 2
+    /// Activation memory allowed for one refinement (the up network runs on the whole plane).
+    public var memoryBudget = 1 << 30
+
+    public init(iterations: Int) { self.iterations = iterations }
+
+    /// Why a refinement did not run.
+    public enum Skip: Error, Equatable, Sendable {
+        case tooLarge(bytes: Int, budget: Int)
+        case sizeMismatch
+
+        public var reason: String {
+            switch self {
+            case .tooLarge(let bytes, let budget):
+                return "the image needs \(bytes >> 20) MiB of activations, more than the \(budget >> 20) MiB allowed"
+            case .sizeMismatch: return "the small image is not the up network's input size for the original"
+            }
+        }
+    }
+
+    public struct Outcome: Sendable {
+        /// The refined small luma plane, values on the 8-bit grid in [0, 1].
+        public let plane: [Float]
+        /// λ in MSE per bit per small-image pixel.
+        public let lambda: Float
+        /// The proxy route's D + λ·R (MSE units) before and after.
+        public let costBefore: Double, costAfter: Double
+    }
+
+    /// The luma plane a real encoder and decoder return for a candidate small luma plane.
+    public typealias RoundTrip = (_ luma: [Float]) throws -> [Float]
+
+    /// Refines the small luma plane (`width` x `height`, [0, 1]); `original` is the full-size luma
+    /// plane the up network must reproduce. With `roundTrip`, the distortion term sees what the
+    /// real codec decodes (the proxy's own rounding differs from a real encoder's in detail that
+    /// the refinement would otherwise exploit); the rate term and λ always come from the proxy.
+    public func refine(small: [Float], width: Int, height: Int, original: [Float], originalWidth: Int, originalHeight: Int,
+                       up: ScalerNetworkGradient, quality: Int, roundTrip: RoundTrip? = nil,
+                       on device: ComputeDevice) throws -> Outcome {
+        let net = up.network
+        guard abs(net.outputLength(width) - originalWidth) <= 1, abs(net.outputLength(height) - originalHeight) <= 1,
+              small.count == width * height, original.count == originalWidth * originalHeight else { throw Skip.sizeMismatch }
+        let bytes = up.activationBytes(width: width, height: height)
+        guard bytes <= memoryBudget else { throw Skip.tooLarge(bytes: bytes, budget: memoryBudget) }
+        let route = Route(up: up, original: original, width: width, height: height,
+                          originalWidth: originalWidth, originalHeight: originalHeight, device: device)
+        let lambda = try route.slope(small, quality: quality) * slopeMultiplier
+        // Loss scaled to per-pixel means (x1000 keeps the gradients far above Adam's epsilon).
+        let distortionScale = 1000 / Float(original.count), rateScale = 1000 * lambda / Float(small.count)
+        let proxy = LumaJPEGProxy(quality: quality)
+        var s = small
+        var adam = Adam(count: s.count, learningRate: learningRate)
+        for _ in 0..<iterations {
+            let candidate = s.map(Self.onGrid)
+            let coded = proxy.code(candidate, width: width, height: height)
+            let decoded = try roundTrip?(candidate) ?? coded.decoded
+            guard decoded.count == candidate.count else {
+                throw NICError.internal("codec round trip returned \(decoded.count) samples for \(candidate.count)")
+            }
+            let trace = try route.trace(decoded)
+            let outputGradient = zip(trace.output, original).map { 2 * ($0 - $1) * distortionScale }
+            var gradient = try up.inputGradient(trace, outputGradient: outputGradient, on: device)
+            for i in gradient.indices {
+                // Clamping to [0, 1] before coding passes no gradient outside the range.
+                gradient[i] = s[i] < 0 || s[i] > 1 ? 0 : gradient[i] + rateScale * coded.rateGradient[i]
+            }
+            adam.step(&s, gradient)
+        }
+        let refined = s.map(Self.onGrid)
+        let (before, after) = (try route.point(small, quality: quality), try route.point(refined, quality: quality))
+        return Outcome(plane: refined, lambda: lambda, costBefore: before.0 + Double(lambda) * before.1,
+                       costAfter: after.0 + Double(lambda) * after.1)
+    }
+
+    /// Clamped to [0, 1] and rounded to the 8-bit grid, as the small image is stored.
+    static func onGrid(_ v: Float) -> Float { (min(1, max(0, v)) * 255).rounded() / 255 }
+
+    /// The route small image → proxy → up network, and its distortion against the original.
+    private struct Route {
+        let up: ScalerNetworkGradient
+        let original: [Float]
+        let width: Int, height: Int, originalWidth: Int, originalHeight: Int
+        let device: ComputeDevice
+
+        func trace(_ decoded: [Float]) throws -> ScalerNetworkGradient.Trace {
+            try up.trace(decoded, width: width, height: height, outputWidth: originalWidth,
+                         outputHeight: originalHeight, on: device)
+        }
+
+        /// (mean squared error, bits per small-image pixel) at `quality`.
+        func point(_ small: [Float], quality: Int) throws -> (Double, Double) {
+            let coded = LumaJPEGProxy(quality: quality).code(small.map(SmallImageRefiner.onGrid), width: width, height: height)
+            let output = try trace(coded.decoded).output
+            var sum = 0.0
+            for (o, t) in zip(output, original) { sum += Double((o - t) * (o - t)) }
+            return (sum / Double(original.count), coded.bits / Double(small.count))
+        }
+
+        /// −dD/dR between quality −5 and +5.
+        func slope(_ small: [Float], quality: Int) throws -> Float {
+            let (coarse, fine) = (try point(small, quality: max(5, quality - 5)), try point(small, quality: min(100, quality + 5)))
+            return Float(max(0, coarse.0 - fine.0) / max(1e-3, fine.1 - coarse.1))
+        }
+    }
+}
+
+/// Adam (Kingma & Ba) on a flat array of parameters.
+struct Adam {
+    var learningRate: Float
+    let beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
+    private var m: [Float], v: [Float], t = 0
+
+    init(count: Int, learningRate: Float) {
+        self.learningRate = learningRate
+        m = [Float](repeating: 0, count: count); v = m
+    }
+
+    mutating func step(_ x: inout [Float], _ g: [Float]) {
+        t += 1
+        let c1 = 1 - pow(beta1, Float(t)), c2 = 1 - pow(beta2, Float(t))
+        for i in x.indices {
+            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+            x[i] -= learningRate * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
+        }
+    }
+}
+
+extension SmallImageRefiner {
+    /// Refines the luma of `small` (the down network's output for `original`, same pixel format)
+    /// for JPEG at `quality` through `up`; chroma is kept. `codec` codes and decodes a candidate
+    /// small image as the real route will (nil: the proxy stands in). Throws `Skip` when it cannot run.
+    public func refine(_ small: PlanarImage, original: PlanarImage, up: ScalerNetworkGradient, quality: Int,
+                       codec: ((PlanarImage) throws -> PlanarImage)?, on device: ComputeDevice)
+        throws -> (image: PlanarImage, outcome: Outcome) {
+        let planes = try LumaChroma(small)
+        let (w, h) = (small.width, small.height)
+        func image(_ luma: [Float]) throws -> PlanarImage {
+            var candidate = planes
+            candidate.luma = try Tensor(shape: [1, 1, h, w], values: luma)
+            return try candidate.image(width: w, height: h)
+        }
+        let roundTrip: RoundTrip? = codec.map { codec in
+            { luma in try LumaChroma(try codec(try image(luma))).luma.toArray(on: device) }
+        }
+        let originalLuma = try LumaChroma(original).luma.toArray(on: device)
+        let outcome = try refine(small: try planes.luma.toArray(on: device), width: w, height: h,
+                                 original: originalLuma, originalWidth: original.width, originalHeight: original.height,
+                                 up: up, quality: quality, roundTrip: roundTrip, on: device)
+        return (try image(outcome.plane), outcome)
+    }
+}
