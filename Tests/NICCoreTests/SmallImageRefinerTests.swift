@@ -66,7 +66,7 @@ final class SmallImageRefinerTests: XCTestCase {
         let device = try ComputeDevice(threads: 2)
         let setting = try XCTUnwrap(try store.manifest.settings.first { $0.id == 2 })
         let down = try store.network(setting, .down), up = try ScalerNetworkGradient(try store.network(setting, .up))
-        let (W, H) = (96, 64)
+        let (W, H) = (96, 192)
         let original = plane(W, H)
         let small = try down.forward(try Tensor(shape: [1, 1, H, W], values: original), outputHeight: H / 2,
                                      outputWidth: W / 2, on: device).toArray(on: device).map(SmallImageRefiner.onGrid)
@@ -88,6 +88,18 @@ final class SmallImageRefinerTests: XCTestCase {
         XCTAssertEqual(try cost(small, lambda: lambda), outcome.costBefore, accuracy: 1e-9)
         XCTAssertEqual(try cost(refined, lambda: lambda), outcome.costAfter, accuracy: 1e-9)
         XCTAssertLessThan(outcome.costAfter, outcome.costBefore)
+        // A budget below the whole plane's need: bands of 16 rows with context, same kind of result.
+        var banded = refiner
+        banded.memoryBudget = up.activationBytes(width: W / 2, height: 16 + 2 * 16)
+        XCTAssertLessThan(banded.memoryBudget, up.activationBytes(width: W / 2, height: H / 2))
+        let inBands = try banded.refine(small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
+                                        originalHeight: H, up: up, quality: quality, on: device)
+        XCTAssertEqual(inBands.plane, inBands.plane.map(SmallImageRefiner.onGrid))
+        XCTAssertNotEqual(inBands.plane, small)
+        XCTAssertLessThan(try cost(inBands.plane, lambda: lambda), try cost(small, lambda: lambda))
+        let changedWhole = zip(refined, small).filter { $0 != $1 }.count
+        let disagree = zip(refined, inBands.plane).filter { $0 != $1 }.count
+        XCTAssertLessThan(disagree, changedWhole / 4, "bands should mostly agree with the whole-plane refinement")
         var tight = refiner
         tight.memoryBudget = 1000
         XCTAssertThrowsError(try tight.refine(small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,

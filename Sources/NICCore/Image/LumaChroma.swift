@@ -44,6 +44,21 @@ struct LumaChroma {
         }
     }
 
+    /// Rows `rows` of the image with `luma` as their luma plane (chroma rows cut to match;
+    /// subsampled chroma needs `rows` to start on an even row).
+    func rows(_ rows: Range<Int>, luma: Tensor) throws -> LumaChroma {
+        let height = self.luma.height
+        var out = self
+        out.luma = luma
+        out.chroma = chroma.map { plane in
+            let sub = plane.height == height ? 1 : 2
+            let first = rows.lowerBound / sub, end = rows.upperBound == height ? plane.height : rows.upperBound / sub
+            return PlanarImageChroma(samples: Array(plane.samples[first * plane.width..<end * plane.width]),
+                                     width: plane.width, height: end - first)
+        }
+        return out
+    }
+
     /// Reassembles an 8-bit image of `format` (rounding and clamping).
     func image(width: Int, height: Int) throws -> PlanarImage {
         var out = try PlanarImage(format: format, width: width, height: height)
