@@ -47,6 +47,12 @@ assert i['ai_data_status'] == 'present' and i['width'] == 640 and i['original_wi
 import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None and r['width'] == 1280, r"
   [ ! -s "$dir/stderr" ] || fail "ai-decode of a clean $ext warned: $(cat "$dir/stderr")"
 done
+# Encoder-side refinement (JPEG): reported, and the file decodes like any other.
+"$nic" ai-encode "$png" "$dir/refined.jpg" --quality 60 --scale 2 --refine 3 --json | python3 -c "
+import json,sys; r=json.load(sys.stdin)['refinement']; assert r['steps'] == 3 and r['lambda'] > 0, r"
+"$nic" ai-decode "$dir/refined.jpg" "$dir/refined.png" --json | python3 -c "
+import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None and r['width'] == 1280, r"
+expect_failure ai-encode "$png" "$dir/x.jpg" --quality 60 --refine -1
 "$nic" downscale "$png" "$dir/for_x265.png" --codec x265 --quality 30 --scale 2
 "$nic" upscale "$dir/for_x265.png" "$dir/up.png" --json | python3 -c "import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None, r"
 "$nic" resize "$png" "$dir/plain_half.png" --scale 0.5
