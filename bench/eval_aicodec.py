@@ -496,7 +496,9 @@ def write_markdown(path, meta, summary, cfg, timer_d, settings_used, settings):
     a(f"- Wall time: {meta['wall_seconds']:.0f} s")
     a("")
     a("Routes: **full** = codec at full resolution; **bicubic** = `nic resize` (antialiased bicubic a=−0.5) "
-      "to the small size → codec → `nic resize` back (bicubic); **ai** = JPEG: `nic ai-encode` → `nic ai-decode`, "
+      "to the small size → codec → `nic resize` back (bicubic); **ai** = JPEG: `nic ai-encode"
+      + (f" --refine {cfg.refine}` (encoder-side refinement of the small image, docs/models.md)" if cfg.refine else "`")
+      + " → `nic ai-decode`, "
       "x265: `nic downscale --codec x265` → x265 → `nic upscale --setting ID`. JPEG for every route is nic's "
       "writer (FFmpeg MJPEG, libjpeg-scaled standard tables, 4:2:0 full range) and nic's decoder. x265: "
       f"ffmpeg libx265, preset {cfg.preset}, `{X265_PARAMS}`, one intra frame, yuv420p BT.601 limited range; "
