@@ -59,7 +59,7 @@ struct AIEncodeCommand: ParsableCommand {
             var fields = r.record.jsonFields
             if case .success(let o) = r.refinement {
                 fields["refinement"] = .object(["steps": .number(Double(refine)), "lambda": .number(Double(o.lambda)),
-                                                "proxy_cost_before": .number(o.costBefore), "proxy_cost_after": .number(o.costAfter)])
+                                                "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter)])
             }
             fields["output"] = .string(output); fields["bytes"] = .number(Double(r.bytes.count))
             fields["bits_per_original_pixel"] = .number(rounded(bpp, 4))
@@ -70,10 +70,10 @@ struct AIEncodeCommand: ParsableCommand {
     }
 }
 
-/// ", refined: proxy cost −x%" when the small image was refined.
+/// ", refined (D + λR −x%)" when the small image was refined (docs/models.md).
 private func refinementNote(_ r: StillImageAICodec.EncodeResult) -> String {
     guard case .success(let o) = r.refinement, o.costBefore > 0 else { return "" }
-    return ", refined (proxy D + λR \(rounded(100 * (o.costAfter / o.costBefore - 1), 1))%)"
+    return ", refined (D + λR \(rounded(100 * (o.costAfter / o.costBefore - 1), 1))%)"
 }
 
 /// The small-image codec from --codec or the output's extension.

@@ -39,7 +39,8 @@ public struct SmallImageRefiner {
         public let plane: [Float]
         /// λ in MSE per bit per small-image pixel.
         public let lambda: Float
-        /// The proxy route's D + λ·R (MSE units) before and after.
+        /// D + λ·R (MSE units) before and after: D through the real codec when the refinement had
+        /// it (else the proxy), R the proxy's bits per small-image pixel.
         public let costBefore: Double, costAfter: Double
     }
 
@@ -147,7 +148,8 @@ public struct SmallImageRefiner {
             adam.step(&s, gradient)
         }
         let refined = s.map(Self.onGrid)
-        let (before, after) = (try route.point(piece.small, quality: quality), try route.point(refined, quality: quality))
+        let (before, after) = (try route.point(piece.small, quality: quality, roundTrip: roundTrip),
+                               try route.point(refined, quality: quality, roundTrip: roundTrip))
         return Outcome(plane: refined, lambda: lambda, costBefore: before.0 + Double(lambda) * before.1,
                        costAfter: after.0 + Double(lambda) * after.1)
     }
@@ -176,11 +178,12 @@ public struct SmallImageRefiner {
             return g
         }
 
-        /// (mean squared error over the loss rows, bits per small-image pixel) at `quality`.
-        func point(_ small: [Float], quality: Int) throws -> (Double, Double) {
-            let coded = LumaJPEGProxy(quality: quality).code(small.map(SmallImageRefiner.onGrid), width: piece.width,
-                                                             height: piece.rows.count)
-            let output = try trace(coded.decoded).output
+        /// (mean squared error over the loss rows, proxy bits per small-image pixel) at `quality`;
+        /// the error through `roundTrip` (coding at `quality`) when given, else through the proxy.
+        func point(_ small: [Float], quality: Int, roundTrip: RoundTrip? = nil) throws -> (Double, Double) {
+            let candidate = small.map(SmallImageRefiner.onGrid)
+            let coded = LumaJPEGProxy(quality: quality).code(candidate, width: piece.width, height: piece.rows.count)
+            let output = try trace(try roundTrip?(candidate, piece.rows) ?? coded.decoded).output
             var sum = 0.0
             for i in piece.loss.lowerBound * piece.originalWidth..<piece.loss.upperBound * piece.originalWidth {
                 let e = Double(output[i] - piece.original[i]); sum += e * e
