@@ -16,6 +16,8 @@ struct DownscaleCommand: ParsableCommand {
     @Option(help: "Codec the small image will be coded with: jpeg, webp, x264 or x265.") var codec: String?
     @Option(help: "Its quality (JPEG/WebP) or CRF (x264/x265).") var quality: Int?
     @Option(help: "NN setting ID (instead of --codec/--quality).") var setting: Int?
+    @Option(help: "JPEG with --quality: steps of encoder-side refinement of the small image (0 = off).")
+    var refine: Int = 0
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -30,14 +32,21 @@ struct DownscaleCommand: ParsableCommand {
                 throw NICError.invalidArgument("unknown codec \(codecName); use jpeg, webp, x264 or x265")
             }
             // The small image is stored losslessly; the record says which codec will code it.
-            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting)
+            guard (0...1000).contains(refine) else { throw NICError.invalidArgument("--refine takes 0...1000 steps, not \(refine)") }
+            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
+                                                          refineIterations: refine, losslessOutput: true)
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
             try writeFileBytes(result.bytes, path: output)
+            if case .failure(let skip) = result.refinement { printWarning("refinement skipped: \(skip.reason)") }
             if json {
                 var fields = result.record.jsonFields
                 fields["output"] = .string(output)
+                if case .success(let o) = result.refinement {
+                    fields["refinement"] = .object(["steps": .number(Double(refine)), "lambda": .number(Double(o.lambda)),
+                                                    "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter)])
+                }
                 print(JSONValue.object(fields).serialized)
             } else {
                 print("\(output): \(result.record.downscaledWidth)x\(result.record.downscaledHeight), setting \(result.setting.id) (\(result.setting.name))")

@@ -53,6 +53,10 @@ import json,sys; r=json.load(sys.stdin)['refinement']; assert r['steps'] == 3 an
 "$nic" ai-decode "$dir/refined.jpg" "$dir/refined.png" --json | python3 -c "
 import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None and r['width'] == 1280, r"
 expect_failure ai-encode "$png" "$dir/x.jpg" --quality 60 --refine -1
+# downscale stores the small image as PNG whatever codec will code it (here JPEG, refined for it).
+"$nic" downscale "$png" "$dir/for_jpeg.png" --codec jpeg --quality 60 --scale 2 --refine 2 --json | python3 -c "
+import json,sys; r=json.load(sys.stdin); assert r['refinement']['steps'] == 2 and r['setting_id'] > 0, r"
+head -c 8 "$dir/for_jpeg.png" | od -An -c | grep -q "P   N   G" || fail "downscale --codec jpeg did not write a PNG"
 "$nic" downscale "$png" "$dir/for_x265.png" --codec x265 --quality 30 --scale 2
 "$nic" upscale "$dir/for_x265.png" "$dir/up.png" --json | python3 -c "import json,sys; r=json.load(sys.stdin); assert r['fallback_reason'] is None, r"
 "$nic" resize "$png" "$dir/plain_half.png" --scale 0.5

@@ -45,10 +45,15 @@ public enum StillImageAICodec {
         /// Encoder-side refinement steps of the small image (`SmallImageRefiner`): JPEG with a
         /// quality and a jointly trained setting only; 0 = the down network's output as it is.
         public var refineIterations: Int
+        /// Store the small image losslessly as PNG, whatever codec will code it later
+        /// (`nic downscale`); otherwise JPEG and WebP are coded here at `quality`.
+        public var losslessOutput: Bool
         public init(codec: SmallImageCodec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
-                    contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0) {
+                    contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0,
+                    losslessOutput: Bool = false) {
             self.codec = codec; self.quality = quality; self.scale = scale
             self.settingID = settingID; self.contentType = contentType; self.refineIterations = refineIterations
+            self.losslessOutput = losslessOutput
         }
     }
 
@@ -92,8 +97,8 @@ public enum StillImageAICodec {
             qualityKind: qualityKind, qualityValue: qualityKind == .unspecified ? 0 : Int32((options.quality ?? 0) * 100),
             contentType: options.contentType,
             flags: [.lumaOnly, .genericFallbackAllowed])
-        let quality = options.codec.fileFormat == .png ? nil : options.quality
-        let bytes = try ImageFile.encode(small, format: options.codec.fileFormat, quality: quality,
+        let format = options.losslessOutput ? .png : options.codec.fileFormat
+        let bytes = try ImageFile.encode(small, format: format, quality: format == .png ? nil : options.quality,
                                          metadataText: try record.textForm())
         return EncodeResult(record: record, bytes: bytes, setting: setting, refinement: refinement)
     }
