@@ -28,7 +28,7 @@ struct AIEncodeCommand: ParsableCommand {
             let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
             let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: settingID,
                                                           contentType: try parseContent(content),
-                                                          refineIterations: try checkedRefine())
+                                                          refineIterations: try checkedRefineSteps(refine))
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
@@ -47,20 +47,12 @@ struct AIEncodeCommand: ParsableCommand {
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 
-    func checkedRefine() throws -> Int {
-        guard (0...1000).contains(refine) else { throw NICError.invalidArgument("--refine takes 0...1000 steps, not \(refine)") }
-        return refine
-    }
-
     func report(_ r: StillImageAICodec.EncodeResult) {
         let bpp = Double(r.bytes.count * 8) / Double(r.record.originalWidth * r.record.originalHeight)
-        if case .failure(let skip) = r.refinement { printWarning("refinement skipped: \(skip.reason)") }
+        let refinement = reportRefinement(r.refinement, steps: refine)
         if json {
             var fields = r.record.jsonFields
-            if case .success(let o) = r.refinement {
-                fields["refinement"] = .object(["steps": .number(Double(refine)), "lambda": .number(Double(o.lambda)),
-                                                "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter)])
-            }
+            fields["refinement"] = refinement
             fields["output"] = .string(output); fields["bytes"] = .number(Double(r.bytes.count))
             fields["bits_per_original_pixel"] = .number(rounded(bpp, 4))
             print(JSONValue.object(fields).serialized)

@@ -32,21 +32,17 @@ struct DownscaleCommand: ParsableCommand {
                 throw NICError.invalidArgument("unknown codec \(codecName); use jpeg, webp, x264 or x265")
             }
             // The small image is stored losslessly; the record says which codec will code it.
-            guard (0...1000).contains(refine) else { throw NICError.invalidArgument("--refine takes 0...1000 steps, not \(refine)") }
             let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
-                                                          refineIterations: refine, losslessOutput: true)
+                                                          refineIterations: try checkedRefineSteps(refine), losslessOutput: true)
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
             try writeFileBytes(result.bytes, path: output)
-            if case .failure(let skip) = result.refinement { printWarning("refinement skipped: \(skip.reason)") }
+            let refinement = reportRefinement(result.refinement, steps: refine)
             if json {
                 var fields = result.record.jsonFields
                 fields["output"] = .string(output)
-                if case .success(let o) = result.refinement {
-                    fields["refinement"] = .object(["steps": .number(Double(refine)), "lambda": .number(Double(o.lambda)),
-                                                    "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter)])
-                }
+                fields["refinement"] = refinement
                 print(JSONValue.object(fields).serialized)
             } else {
                 print("\(output): \(result.record.downscaledWidth)x\(result.record.downscaledHeight), setting \(result.setting.id) (\(result.setting.name))")

@@ -76,18 +76,8 @@ public enum StillImageAICodec {
         var small = try downscaler.scale(image, width: width, height: height, device: device)
         var refinement: Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>?
         if options.refineIterations > 0, options.codec == .jpeg, let quality = options.quality, setting.kind == .joint {
-            let up = try ScalerNetworkGradient(try store.network(setting, .up))
-            do {
-                let refined = try SmallImageRefiner(iterations: options.refineIterations)
-                    .refine(small, original: image, up: up, quality: quality, codec: { candidate in
-                        // The decoder's own view: nic's JPEG writer, then the reader ai-decode uses.
-                        try ImageFile.read(data: try ImageFile.encode(candidate, format: .jpeg, quality: quality))
-                    }, on: device)
-                small = refined.image
-                refinement = .success(refined.outcome)
-            } catch let skip as SmallImageRefiner.Skip {
-                refinement = .failure(skip)
-            }
+            (small, refinement) = try refinedForJPEG(small, original: image, setting: setting, quality: quality,
+                                                     iterations: options.refineIterations, store: store, device: device)
         }
         let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
         let record = AIDataRecord(
@@ -101,6 +91,24 @@ public enum StillImageAICodec {
         let bytes = try ImageFile.encode(small, format: format, quality: format == .png ? nil : options.quality,
                                          metadataText: try record.textForm())
         return EncodeResult(record: record, bytes: bytes, setting: setting, refinement: refinement)
+    }
+
+    /// `small` refined for JPEG at `quality` through `setting`'s up network, or unchanged with the
+    /// reason the refinement could not run.
+    static func refinedForJPEG(_ small: PlanarImage, original: PlanarImage, setting: NNSetting, quality: Int,
+                               iterations: Int, store: ModelStore, device: ComputeDevice)
+        throws -> (PlanarImage, Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>) {
+        let up = try ScalerNetworkGradient(try store.network(setting, .up))
+        do {
+            let refined = try SmallImageRefiner(iterations: iterations)
+                .refine(small, original: original, up: up, quality: quality, codec: { candidate in
+                    // The decoder's own view: nic's JPEG writer, then the reader ai-decode uses.
+                    try ImageFile.read(data: try ImageFile.encode(candidate, format: .jpeg, quality: quality))
+                }, on: device)
+            return (refined.image, .success(refined.outcome))
+        } catch let skip as SmallImageRefiner.Skip {
+            return (small, .failure(skip))
+        }
     }
 
     static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {

@@ -63,14 +63,13 @@ public struct SmallImageRefiner {
         if up.activationBytes(width: width, height: height) <= memoryBudget {
             return try refine(piece, up: up, quality: quality, roundTrip: roundTrip, on: device)
         }
-        return try refineInBands(piece, height: height, originalHeight: originalHeight, up: up, quality: quality,
-                                 roundTrip: roundTrip, on: device)
+        return try refineInBands(piece, up: up, quality: quality, roundTrip: roundTrip, on: device)
     }
 
     /// Rows of the small image (and of the original they map to) refined in one pass: `update`
     /// (piece rows) may change, `loss` (piece rows of the original) count in the distortion.
     private struct Piece {
-        var small: [Float]
+        let small: [Float]
         let width: Int, rows: Range<Int>
         let original: [Float]
         let originalWidth: Int, originalRows: Range<Int>
@@ -79,9 +78,10 @@ public struct SmallImageRefiner {
 
     /// Bands of rows on the JPEG block grid (16 rows: 4:2:0 macroblocks), each refined with
     /// `margin` rows of context above and below whose own changes are left to their band.
-    private func refineInBands(_ whole: Piece, height: Int, originalHeight: Int, up: ScalerNetworkGradient, quality: Int,
+    private func refineInBands(_ whole: Piece, up: ScalerNetworkGradient, quality: Int,
                                roundTrip: RoundTrip?, on device: ComputeDevice) throws -> Outcome {
         let net = up.network, width = whole.width
+        let (height, originalHeight) = (whole.rows.count, whole.originalRows.count)
         let margin = (net.haloRows + 4 + 15) / 16 * 16
         let bytesPerRow = max(1, up.activationBytes(width: width, height: 16) / 16)
         let bandRows = (memoryBudget / bytesPerRow - 2 * margin) / 16 * 16

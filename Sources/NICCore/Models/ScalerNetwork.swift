@@ -139,7 +139,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// rows beyond `lastRow` repeat it and columns beyond the detail's width repeat its last one
     /// (the output may exceed the block grid by a pixel); extra detail columns are cropped.
     static func add(_ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
-                            rows: Range<Int>, width: Int) {
+                    rows: Range<Int>, width: Int) {
         let detailWidth = detail.width, common = min(width, detailWidth)
         detail.withFloats { d in
             for y in rows {
