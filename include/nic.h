@@ -292,7 +292,10 @@ NIC_API NicStatus nic_downscale(NicContext *ctx, const NicImage *in, int setting
  * `in` not of the recorded downscaled size, models missing or damaged), it
  * still succeeds: the generic AI setting or Lanczos is used (see NicConfig)
  * and the reason is logged as a warning and available from
- * nic_last_upscale_info(). Errors: NULL_POINTER, STRUCT_SIZE,
+ * nic_last_upscale_info(). Chroma is upscaled by a bicubic filter; for RGB24
+ * images the setting's chroma network (if it has one) then corrects it from
+ * the upscaled luma, unless `aidata` records an uncoded or PNG small image.
+ * Errors: NULL_POINTER, STRUCT_SIZE,
  * UNSUPPORTED_FORMAT, DIMENSIONS. One thread per context.
  */
 NIC_API NicStatus nic_upscale(NicContext *ctx, const NicImage *in, const NicAIData *aidata, NicImage *out);

@@ -5,7 +5,8 @@
 
 For each weights file named in settings.json, runs the PyTorch network (rebuilt from the
 architecture in the file's metadata) on a fixed pseudo-random luma input whose size is on
-the network's block grid, and writes OUT/<weights stem>.safetensors with tensors `input`,
+the network's block grid (chroma networks: a (Y, Cb, Cr) input on a 12-pixel grid, chroma as
+(C - 128) / 255), and writes OUT/<weights stem>.safetensors with tensors `input`,
 `output` and metadata `weights_sha256`, so that a fixture always belongs to one exact file.
 ScalerNetworkGoldenTests (Swift) requires max abs error <= 1e-4 for each shipped network.
 """
@@ -22,11 +23,13 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import ScalerNet  # noqa: E402
+from aicodec.train_chroma import ChromaNet  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Input sizes on each network's block grid (the Swift test feeds the same tensor).
-INPUT_SIZE = {("up", "2"): (23, 31), ("down", "2"): (46, 62), ("up", "1.5"): (22, 30), ("down", "1.5"): (33, 45)}
+INPUT_SIZE = {("up", "2"): (23, 31), ("down", "2"): (46, 62), ("up", "1.5"): (22, 30), ("down", "1.5"): (33, 45),
+              ("chroma", "2"): (24, 36), ("chroma", "1.5"): (24, 36)}
 
 
 def load(path):
@@ -37,6 +40,12 @@ def load(path):
 
 
 def rebuild(arch, tensors):
+    if arch["kind"] == "chroma":
+        convs = [l for l in arch["layers"] if l["op"] == "conv2d"]
+        net = ChromaNet(width=convs[0]["out_channels"], depth=len(convs), slope=convs[0]["negative_slope"],
+                        block=arch["layers"][0]["factor"])
+        net.load_state_dict(tensors)
+        return net.eval()
     width = arch["layers"][1 if arch["layers"][0]["op"] == "pixel_unshuffle" else 0]["out_channels"]
     net = ScalerNet(arch["kind"], arch["scale"], width=width, depth=sum(l["op"] == "conv2d" for l in arch["layers"]))
     net.load_state_dict(tensors)
@@ -51,14 +60,16 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.models, "settings.json")) as f:
         manifest = json.load(f)
-    files = sorted({n["weights"] for s in manifest["settings"] for n in (s.get("down"), s.get("up")) if n})
+    files = sorted({n["weights"] for s in manifest["settings"] for n in (s.get("down"), s.get("up"), s.get("chroma")) if n})
     for name in files:
         path = os.path.join(a.models, name)
         arch, tensors = load(path)
         net = rebuild(arch, tensors)
         g = torch.Generator().manual_seed(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
         h, w = INPUT_SIZE[(arch["kind"], arch["scale"])]
-        x = torch.rand(1, 1, h, w, generator=g)
+        x = torch.rand(1, 3 if arch["kind"] == "chroma" else 1, h, w, generator=g)
+        if arch["kind"] == "chroma":
+            x[:, 1:] -= 0.5
         with torch.no_grad():
             y = net(x)
         sha = hashlib.sha256(open(path, "rb").read()).hexdigest()

@@ -13,6 +13,7 @@ the hold-out validation (real JPEG; ../shared/data/train hold-out, never trained
 import argparse
 import json
 import os
+import shutil
 import sys
 
 import torch
@@ -80,6 +81,14 @@ SETTINGS = [
     (15, "x2-hevc-low", "joint", "2", "low", only("x265", VIDEO_X2), "x2h_joint", "x2h_low"),
     (100, "x2-generic", "generic", "2", "any", STRONGEST_X2, None, "x2_generic_w32d6"),
 ]
+# Luma-guided chroma networks (run_chroma.sh: train_chroma.py on pairs from chroma_data.py), run
+# after the up net on rgb24 stills coded by the codecs they were trained behind:
+# setting ID -> (run name, codecs); training/runs/NAME holds NAME_chroma.safetensors and
+# NAME_chroma.json (command, hold-out validation).
+CHROMA = {**{sid: ("x2c_jpeg", ["jpeg"]) for sid in (1, 2, 3)},
+          **{sid: ("x15c_jpeg", ["jpeg"]) for sid in (4, 5, 6)},
+          **{sid: ("x15c_x265", ["x265"]) for sid in (10, 11, 12)},
+          **{sid: ("x2c_x265", ["x265"]) for sid in (13, 14, 15)}}
 # An up net of at most this many MACs per small-image pixel keeps up with 1080p playback on two
 # cores (docs/results/bench-upscale.md); larger ones serve stills only ("realtime": false).
 REALTIME_MAX_UP_MACS = 10000
@@ -121,6 +130,7 @@ def main():
                 up = load_safetensors_net(os.path.join(a.out, previous[sid]["up"]["weights"]))
                 entries.append({**previous[sid], "name": name, "quality_ranges": ranges.get(bucket, {}),
                                 "realtime": is_realtime(up)})
+                attach_chroma(entries[-1], a.runs, a.out)
                 print(f"setting {sid} ({name}): runs not here, entry kept", file=sys.stderr)
             else:
                 print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
@@ -136,7 +146,8 @@ def main():
             entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
         entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
         old = previous.get(sid)
-        if a.reuse_validation and old and old.get("training") == entry["training"] and "validation" in old:
+        same_training = old and {k: v for k, v in old.get("training", {}).items() if k != "chroma"} == entry["training"]
+        if a.reuse_validation and same_training and "validation" in old:
             entry["validation"] = old["validation"]
         elif not a.no_validate:
             routes = ("generic", "bicubic") if kind == "generic" else ("ai", "bicubic", "full")
@@ -149,12 +160,32 @@ def main():
                           "jpeg": "JPEG 4:2:0 via libjpeg (PIL)"}[codec_name]
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
                                    "codec": codec_text + "; 'none' = no codec", **res}
+        attach_chroma(entry, a.runs, a.out)
         entries.append(entry)
         print(f"setting {sid} ({name}) ready", file=sys.stderr)
     with open(os.path.join(a.out, "settings.json"), "w") as f:
         json.dump({"format": "libnic-settings", "version": 1, "settings": entries}, f, indent=1)
         f.write("\n")
     print(f"wrote {a.out}/settings.json with {len(entries)} settings")
+
+
+def attach_chroma(entry, runs, out):
+    """Adds the setting's chroma network (CHROMA) to its entry and copies the weights to OUT."""
+    if entry["id"] not in CHROMA:
+        return
+    name, codecs = CHROMA[entry["id"]]
+    src = os.path.join(runs, name, f"{name}_chroma.safetensors")
+    if not os.path.exists(src):
+        print(f"setting {entry['id']}: chroma run {name} not finished, left out", file=sys.stderr)
+        return
+    with open(os.path.join(runs, name, f"{name}_chroma.json")) as f:
+        side = json.load(f)
+    dst = os.path.join(out, os.path.basename(src))
+    if not os.path.exists(dst) or sha256(dst) != sha256(src):
+        shutil.copyfile(src, dst)
+    entry["chroma"] = {"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs}
+    entry["training"]["chroma"] = side["training"]["command"]
+    entry.setdefault("validation", {})["chroma"] = side["validation"]
 
 
 def net_file(written, net, filename, out):

@@ -14,6 +14,9 @@ public struct AIDecodePlan: Sendable {
     public let height: Int
     /// Why the AI data's own setting is not used; nil when it is.
     public let fallbackReason: String?
+    /// The codec the AI data says coded the small image (nil without AI data): the setting's
+    /// chroma network runs only behind the codecs it was trained for (`NNSetting.correctsChroma`).
+    public let smallImageCodec: AIDataRecord.Codec?
 
     /// What was found where the AI data should be.
     public enum Found: Sendable {
@@ -46,6 +49,7 @@ public struct AIDecodePlan: Sendable {
         case .corrupt(let message): reason = "corrupt AI data (\(message))"
         case .record(let r): record = r
         }
+        smallImageCodec = record?.codec
         let size = options.size ?? record.map { ($0.originalWidth, $0.originalHeight) } ?? (2 * imageWidth, 2 * imageHeight)
         try ImageLimits.check(width: size.0, height: size.1)
         (width, height) = size
@@ -75,11 +79,12 @@ public struct AIDecodePlan: Sendable {
     /// The Lanczos route to the same size, for when the chosen network cannot run.
     public func fallingBack(because reason: String) -> AIDecodePlan {
         AIDecodePlan(route: .classic(.lanczos), width: width, height: height,
-                     fallbackReason: fallbackReason.map { $0 + "; " + reason } ?? reason)
+                     fallbackReason: fallbackReason.map { $0 + "; " + reason } ?? reason, smallImageCodec: smallImageCodec)
     }
 
-    private init(route: Route, width: Int, height: Int, fallbackReason: String?) {
+    private init(route: Route, width: Int, height: Int, fallbackReason: String?, smallImageCodec: AIDataRecord.Codec?) {
         self.route = route; self.width = width; self.height = height; self.fallbackReason = fallbackReason
+        self.smallImageCodec = smallImageCodec
     }
 
     /// Why a well-formed record cannot drive the AI route, or nil when it can.

@@ -1,12 +1,14 @@
 /// AI down- and up-scaling of whole images: the luma plane goes through the
 /// setting's network, chroma takes the conventional bicubic route (the networks
-/// are trained on luma, where the eye sees detail).
+/// are trained on luma, where the eye sees detail), corrected on the way up by the
+/// setting's luma-guided chroma network when it has one and the image is rgb24 (the
+/// network's training domain: full-range chroma on the luma grid; yuv images keep bicubic chroma).
 public enum AIScaler {
     /// Scales `image` to `width` x `height` with `network` (down or up). When the
     /// requested size is not the network's own output size (beyond rounding), the
     /// network runs at its own size and Lanczos takes the result the rest of the way.
-    public static func scale(_ image: PlanarImage, with network: ScalerNetwork, width: Int, height: Int,
-                             device: ComputeDevice) throws -> PlanarImage {
+    public static func scale(_ image: PlanarImage, with network: ScalerNetwork, chroma chromaNetwork: ChromaNetwork? = nil,
+                             width: Int, height: Int, device: ComputeDevice) throws -> PlanarImage {
         try ImageLimits.check(width: width, height: height)
         let natural = (network.outputLength(image.width), network.outputLength(image.height))
         let exact = abs(natural.0 - width) <= 1 && abs(natural.1 - height) <= 1
@@ -27,6 +29,12 @@ public enum AIScaler {
                 }
             }
             planes.chroma[c] = .init(samples: target, width: size.width, height: size.height)
+        }
+        if let chromaNetwork, image.format == .rgb24 {
+            let (cb, cr) = try chromaNetwork.corrected(cb: planes.chroma[0].samples, cr: planes.chroma[1].samples,
+                                                       luma: planes.luma, on: device)
+            planes.chroma[0].samples = cb
+            planes.chroma[1].samples = cr
         }
         let result = try planes.image(width: w, height: h)
         if exact { return result }

@@ -20,8 +20,10 @@ public enum AIUpscaler {
                                            workers: device.workers)
         case .network(let id):
             guard let store else { throw NICError.model("no model directory for setting \(id)") }
-            let network = try store.network(try store.setting(id: id), .up)
-            return try AIScaler.scale(image, with: network, width: plan.width, height: plan.height, device: device)
+            let setting = try store.setting(id: id)
+            let chroma = setting.correctsChroma(after: plan.smallImageCodec) ? try store.chromaNetwork(setting) : nil
+            return try AIScaler.scale(image, with: try store.network(setting, .up), chroma: chroma,
+                                      width: plan.width, height: plan.height, device: device)
         }
     }
 }

@@ -7,6 +7,7 @@ public final class ModelStore: Sendable {
     public let directory: String
     public let manifest: SettingsManifest
     private let loaded = Mutex<[String: ScalerNetwork]>([:])
+    private let loadedChroma = Mutex<[String: ChromaNetwork]>([:])
     private let neural = Mutex<HyperpriorModel?>(nil)
 
     public init(directory: String) throws {
@@ -36,6 +37,16 @@ public final class ModelStore: Sendable {
         return network
     }
 
+    /// The setting's chroma network, or nil when chroma takes the bicubic route.
+    public func chromaNetwork(_ setting: NNSetting) throws -> ChromaNetwork? {
+        guard let file = setting.chroma else { return nil }
+        if let cached = loadedChroma.withLock({ $0[file.weights] }) { return cached }
+        let (weights, architecture) = try verifiedWeights(file)
+        let network = try ChromaNetwork(architecture: architecture, weights: weights)
+        loadedChroma.withLock { $0[file.weights] = network }
+        return network
+    }
+
     /// The neural image codec's model of record, named by `neural/codec.json`
     /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
     public func neuralCodecModel() throws -> HyperpriorModel {
@@ -60,6 +71,12 @@ public final class ModelStore: Sendable {
     }
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
+        let (weights, architecture) = try verifiedWeights(file)
+        return try ScalerNetwork(architecture: architecture, weights: weights)
+    }
+
+    /// A weights file checked against its sha256, and the architecture from its metadata.
+    private func verifiedWeights(_ file: NNSetting.NetworkFile) throws -> (SafetensorsFile, JSONValue) {
         let bytes: [UInt8]
         do { bytes = try readFileBytes(path: directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
             throw NICError.model("model file unusable: \(error.message)")
@@ -71,6 +88,6 @@ public final class ModelStore: Sendable {
         guard let architecture = weights.metadata["architecture"] else {
             throw NICError.model("\(file.weights) has no architecture in its metadata")
         }
-        return try ScalerNetwork(architecture: try JSONValue.parse(architecture), weights: weights)
+        return (weights, try JSONValue.parse(architecture))
     }
 }

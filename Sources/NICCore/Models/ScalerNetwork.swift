@@ -62,7 +62,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         macsPerLowResPixel = a["macs_per_lr_pixel"]?.numberValue ?? 0
     }
 
-    private static func convolution(_ layer: JSONValue, _ weights: SafetensorsFile) throws -> Conv2d {
+    static func convolution(_ layer: JSONValue, _ weights: SafetensorsFile) throws -> Conv2d {
         guard let inC = layer["in_channels"]?.intValue, let outC = layer["out_channels"]?.intValue,
               let kernel = layer["kernel"]?.intValue, let weightName = layer["weight"]?.stringValue else {
             throw NICError.model("conv2d layer lacks channels, kernel or weight name: \(layer.serialized)")

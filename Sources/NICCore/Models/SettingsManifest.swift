@@ -31,10 +31,23 @@ public struct NNSetting: Sendable, Equatable {
     public let realTime: Bool
     public let down: NetworkFile?
     public let up: NetworkFile
+    /// Optional luma-guided chroma network run after `up` on stills (`ChromaNetwork`); without
+    /// one, chroma takes the bicubic route.
+    public let chroma: NetworkFile?
+    /// The codecs (manifest names: jpeg, webp, x264, x265) the chroma network was trained behind.
+    public let chromaCodecs: [String]
     /// Everything else the manifest says (training command, validation figures), kept for `nic settings`.
     public let details: JSONValue
 
     public var scale: Double { Double(scaleNumerator) / Double(scaleDenominator) }
+
+    /// Whether the chroma network serves a small image coded by `codec` (nil: not recorded, as
+    /// for a small image decoded by another tool; the network is then trusted with it).
+    public func correctsChroma(after codec: AIDataRecord.Codec?) -> Bool {
+        guard chroma != nil else { return false }
+        guard let codec else { return true }
+        return codec.manifestName.map(chromaCodecs.contains) ?? false
+    }
 
     /// True when `quality` of `codec` falls in this setting's range for that codec.
     public func covers(codec: String, quality: Double) -> Bool {
@@ -74,7 +87,8 @@ public struct SettingsManifest: Sendable {
         return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
                          scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
                          qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
-                         down: down, up: up, details: j)
+                         down: down, up: up, chroma: try network(j["chroma"]),
+                         chromaCodecs: j["chroma"]?["codecs"]?.arrayValue?.compactMap(\.stringValue) ?? [], details: j)
     }
 
     private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {

@@ -1,0 +1,67 @@
+import XCTest
+@testable import NICCore
+
+/// The luma-guided chroma networks of the shipped settings: where they run (rgb24 stills coded by
+/// the codec the network was trained behind) and where they must not (small images not coded, or
+/// coded by another codec; yuv images).
+final class ChromaNetworkTests: XCTestCase {
+    let store = try! ModelStore(directory: ScalerNetworkGoldenTests.repository + "/models")
+
+    func settingWithChroma(scale: Double) throws -> NNSetting {
+        try XCTUnwrap(store.manifest.settings.first { $0.chroma != nil && $0.scale == scale && $0.chromaCodecs == ["jpeg"] },
+                      "no x\(scale) JPEG setting has a chroma network")
+    }
+
+    func plan(_ setting: NNSetting, small: PlanarImage, original: (Int, Int), codec: AIDataRecord.Codec) throws -> AIDecodePlan {
+        let record = AIDataRecord(settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+                                  scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: original.0,
+                                  originalHeight: original.1, downscaledWidth: small.width, downscaledHeight: small.height,
+                                  codec: codec)
+        return try AIDecodePlan(found: .record(record), imageWidth: small.width, imageHeight: small.height,
+                                manifest: store.manifest, options: .init())
+    }
+
+    func testCodedStillsGetCorrectedChromaAndUnchangedLuma() throws {
+        let device = try ComputeDevice(threads: 2)
+        for scale in [2.0, 1.5] {
+            let setting = try settingWithChroma(scale: scale)
+            let up = try store.network(setting, .up)
+            // Odd sizes: off every block grid, so padding and cropping are exercised.
+            let small = try TestPattern.make(width: 67, height: 45)
+            let size = (up.outputLength(small.width), up.outputLength(small.height))
+            let coded = try plan(setting, small: small, original: size, codec: .jpeg)
+            XCTAssertTrue(setting.correctsChroma(after: coded.smallImageCodec))
+            XCTAssertTrue(setting.correctsChroma(after: nil), "without AI data the codec is unknown: trusted")
+            let corrected = try AIUpscaler.upscale(small, plan: coded, store: store, device: device).image
+            let plain = try AIScaler.scale(small, with: up, width: size.0, height: size.1, device: device)
+            XCTAssertEqual(corrected.width, size.0)
+            XCTAssertEqual(corrected.height, size.1)
+            let a = try LumaChroma(corrected), b = try LumaChroma(plain)
+            // Luma is the up network's; read back from 8-bit RGB it moves by rounding, and more where
+            // the new chroma pushes a channel against 0 or 255.
+            let (la, lb) = (try a.luma.toArray(on: device), try b.luma.toArray(on: device))
+            let meanLumaChange = zip(la, lb).map { abs($0 - $1) }.reduce(0, +) / Float(la.count)
+            XCTAssertLessThanOrEqual(meanLumaChange, 0.5 / 255, "x\(scale): luma must stay the up network's")
+            let chromaChange = maxAbsDifference(a.chroma[0].samples + a.chroma[1].samples, b.chroma[0].samples + b.chroma[1].samples)
+            XCTAssertGreaterThan(chromaChange, 2, "x\(scale): the chroma network changed nothing")
+        }
+    }
+
+    func testOtherCodecsUncodedImagesAndYUVKeepBicubicChroma() throws {
+        let device = try ComputeDevice(threads: 2)
+        let setting = try settingWithChroma(scale: 2)
+        let up = try store.network(setting, .up)
+        let small = try TestPattern.make(width: 40, height: 30)
+        for codec in [AIDataRecord.Codec.uncompressed, .png, .webp, .hevc, .unknown(77)] {
+            let p = try plan(setting, small: small, original: (80, 60), codec: codec)
+            XCTAssertFalse(setting.correctsChroma(after: p.smallImageCodec), "\(codec)")
+            let out = try AIUpscaler.upscale(small, plan: p, store: store, device: device).image
+            XCTAssertEqual(out.planes, try AIScaler.scale(small, with: up, width: 80, height: 60, device: device).planes)
+        }
+        // yuv images (limited-range chroma, 4:2:0 on its own grid) are outside the network's domain.
+        let yuv = try PlanarImage(format: .yuv420p, width: 40, height: 30)
+        let p = try plan(setting, small: yuv, original: (80, 60), codec: .jpeg)
+        let out = try AIUpscaler.upscale(yuv, plan: p, store: store, device: device).image
+        XCTAssertEqual(out.planes, try AIScaler.scale(yuv, with: up, width: 80, height: 60, device: device).planes)
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Training pairs for the chroma networks: what the AI route's decoder sees, made by the real tools.
+
+For random crops of the training images (never the hold-out) and random codec qualities, the crop
+goes through the shipped AI route with the `nic` CLI and the real codec, exactly as
+bench/eval_aicodec.py runs it:
+
+  jpeg  nic ai-encode --codec jpeg --quality Q --scale S  ->  nic ai-decode
+  x265  nic downscale --codec x265 --quality CRF --scale S  ->  ffmpeg libx265 intra (one frame)
+        ->  nic upscale --setting ID
+  none  nic downscale --scale S  ->  nic upscale (no codec; a share of the samples of every set)
+
+The settings' chroma networks are left out (a view of the model directory without them), so the
+decoder's output (AI luma, bicubic chroma) and the original crop are stored side by side as
+uint8 RGB in one .npz (`orig`, `dec`, `quality`, `setting`), so the chroma network trains on the
+decoder's real input without running the codecs in the training loop.
+
+  python3 training/aicodec/chroma_data.py --scale 2 --codec jpeg --samples 1500 --out DATA.npz
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+
+X265_PARAMS = "keyint=1:info=0:log-level=error"
+TO_YUV = "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p"
+TO_RGB = "scale=in_color_matrix=bt601:in_range=tv:flags=accurate_rnd+full_chroma_int,format=rgb24"
+QUALITY_RANGE = {"jpeg": (5, 95), "x265": (17, 51)}
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+def save_png(a, path):
+    from PIL import Image
+    Image.fromarray(a).save(path)
+
+
+def x265_roundtrip(src, work, crf):
+    """PNG -> one HEVC intra picture -> RGB PNG (odd sizes edge-padded to even, then cropped)."""
+    img = common.load_rgb(src)
+    h, w = img.shape[:2]
+    if h % 2 or w % 2:
+        src = os.path.join(work, "pad.png")
+        save_png(np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge"), src)
+    hevc, dec = os.path.join(work, "s.hevc"), os.path.join(work, "s_dec.png")
+    base = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+    run(base + ["-i", src, "-frames:v", "1", "-vf", TO_YUV, "-c:v", "libx265", "-preset", "medium",
+                "-crf", str(crf), "-x265-params", X265_PARAMS, "-f", "hevc", hevc])
+    run(base + ["-i", hevc, "-frames:v", "1", "-vf", TO_RGB, dec])
+    if h % 2 or w % 2:
+        save_png(common.load_rgb(dec)[:h, :w], dec)
+    return dec
+
+
+def ai_route(nic, crop_png, work, scale, codec, quality):
+    """Runs the AI route on one crop; returns (decoded RGB uint8, setting ID)."""
+    out = os.path.join(work, "up.png")
+    common_args = ["--threads", "1"]
+    if codec == "jpeg" and quality is not None:
+        jpg = os.path.join(work, "s.jpg")
+        run([nic, "ai-encode", crop_png, jpg, "--codec", "jpeg", "--quality", str(quality), "--scale", scale,
+             *common_args])
+        run([nic, "ai-decode", jpg, out, *common_args])
+        info = run([nic, "info", jpg, "--json"])
+    else:
+        small = os.path.join(work, "s.png")
+        args = ["--codec", "x265", "--quality", str(quality)] if quality is not None else []
+        run([nic, "downscale", crop_png, small, "--scale", scale, *args, *common_args])
+        info = run([nic, "info", small, "--json"])
+        coded = x265_roundtrip(small, work, quality) if quality is not None else small
+        sid = json.loads(info.strip().splitlines()[-1])["setting_id"]
+        h, w = common.load_rgb(crop_png).shape[:2]
+        run([nic, "upscale", coded, out, "--setting", str(sid), "--size", f"{w}x{h}", *common_args])
+    sid = int(json.loads(info.strip().splitlines()[-1])["setting_id"])
+    return common.load_rgb(out), sid
+
+
+def without_chroma_networks(models, work):
+    """A view of the model directory whose settings name no chroma network, so that the pairs
+    hold the bicubic chroma the network is trained to correct, also once settings ship one."""
+    view = os.path.join(work, "models")
+    os.makedirs(view)
+    with open(os.path.join(models, "settings.json")) as f:
+        manifest = json.load(f)
+    for setting in manifest["settings"]:
+        setting.pop("chroma", None)
+    with open(os.path.join(view, "settings.json"), "w") as f:
+        json.dump(manifest, f)
+    for name in os.listdir(models):
+        if name.endswith(".safetensors"):
+            os.symlink(os.path.abspath(os.path.join(models, name)), os.path.join(view, name))
+    return view
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=["2", "1.5"], required=True)
+    ap.add_argument("--codec", choices=["jpeg", "x265"], required=True)
+    ap.add_argument("--samples", type=int, default=1500)
+    ap.add_argument("--crop", type=int, default=192, help="original crop size (a multiple of 12)")
+    ap.add_argument("--p-none", type=float, default=0.1, help="share of samples without a codec")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=["train", "val"], default="train",
+                    help="val: crops of the 8 hold-out images, for validation only")
+    ap.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
+    ap.add_argument("--models", default=os.path.join(REPO, "models"), help="model directory the route uses")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    if args.crop % 12:
+        sys.exit("--crop must be a multiple of 12 (both scales, 4:2:0)")
+
+    train, val = common.split_train_val(common.list_train_images())
+    images = [common.load_rgb(f) for f in (train if args.split == "train" else val)]
+    areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+    rng = np.random.default_rng(args.seed)
+    lo, hi = QUALITY_RANGE[args.codec]
+    n, c = args.samples, args.crop
+    orig = np.empty((n, c, c, 3), np.uint8)
+    dec = np.empty_like(orig)
+    quality = np.full(n, -1, np.int32)
+    setting = np.zeros(n, np.int32)
+    with tempfile.TemporaryDirectory(prefix="nic_chroma_") as work:
+        os.environ["NIC_MODEL_DIR"] = without_chroma_networks(args.models, work)
+        crop_png = os.path.join(work, "crop.png")
+        for i in range(n):
+            im = images[rng.choice(len(images), p=areas / areas.sum())]
+            y0 = rng.integers(0, im.shape[0] - c + 1)
+            x0 = rng.integers(0, im.shape[1] - c + 1)
+            crop = np.ascontiguousarray(im[y0:y0 + c, x0:x0 + c])
+            q = None if rng.random() < args.p_none else int(rng.integers(lo, hi + 1))
+            save_png(crop, crop_png)
+            dec[i], setting[i] = ai_route(args.nic, crop_png, work, args.scale, args.codec, q)
+            orig[i], quality[i] = crop, (-1 if q is None else q)
+            if (i + 1) % 100 == 0:
+                print(f"{i + 1}/{n}", flush=True)
+    np.savez_compressed(args.out, orig=orig, dec=dec, quality=quality, setting=setting)
+    print(f"wrote {args.out}: {n} samples of {c}x{c}")
+
+
+if __name__ == "__main__":
+    main()
