@@ -6,6 +6,7 @@ goes through the shipped AI route with the `nic` CLI and the real codec, exactly
 bench/eval_aicodec.py runs it:
 
   jpeg  nic ai-encode --codec jpeg --quality Q --scale S  ->  nic ai-decode
+  webp  the same with --codec webp
   x265  nic downscale --codec x265 --quality CRF --scale S  ->  ffmpeg libx265 intra (one frame)
         ->  nic upscale --setting ID
   none  nic downscale --scale S  ->  nic upscale (no codec; a share of the samples of every set)
@@ -35,7 +36,7 @@ import common  # noqa: E402
 X265_PARAMS = "keyint=1:info=0:log-level=error"
 TO_YUV = "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p"
 TO_RGB = "scale=in_color_matrix=bt601:in_range=tv:flags=accurate_rnd+full_chroma_int,format=rgb24"
-QUALITY_RANGE = {"jpeg": (5, 95), "x265": (17, 51)}
+QUALITY_RANGE = {"jpeg": (5, 95), "webp": (5, 95), "x265": (17, 51)}
 
 
 def run(cmd):
@@ -71,9 +72,9 @@ def ai_route(nic, crop_png, work, scale, codec, quality):
     """Runs the AI route on one crop; returns (decoded RGB uint8, setting ID)."""
     out = os.path.join(work, "up.png")
     common_args = ["--threads", "1"]
-    if codec == "jpeg" and quality is not None:
-        jpg = os.path.join(work, "s.jpg")
-        run([nic, "ai-encode", crop_png, jpg, "--codec", "jpeg", "--quality", str(quality), "--scale", scale,
+    if codec in ("jpeg", "webp") and quality is not None:
+        jpg = os.path.join(work, "s." + ("jpg" if codec == "jpeg" else "webp"))
+        run([nic, "ai-encode", crop_png, jpg, "--codec", codec, "--quality", str(quality), "--scale", scale,
              *common_args])
         run([nic, "ai-decode", jpg, out, *common_args])
         info = run([nic, "info", jpg, "--json"])
@@ -110,7 +111,7 @@ def without_chroma_networks(models, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=["2", "1.5"], required=True)
-    ap.add_argument("--codec", choices=["jpeg", "x265"], required=True)
+    ap.add_argument("--codec", choices=["jpeg", "webp", "x265"], required=True)
     ap.add_argument("--samples", type=int, default=1500)
     ap.add_argument("--crop", type=int, default=192, help="original crop size (a multiple of 12)")
     ap.add_argument("--p-none", type=float, default=0.1, help="share of samples without a codec")

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The luma-guided chroma networks of the still-image settings (JPEG: 1-6, x265: 10-15). Resumable.
-#   sh training/aicodec/run_chroma.sh 1.5|2 jpeg|x265        (from the repository root, after
+# The luma-guided chroma networks of the still-image settings (JPEG, WebP: 1-6; x265: 10-15). Resumable.
+#   sh training/aicodec/run_chroma.sh 1.5|2 jpeg|webp|x265        (from the repository root, after
 #   `swift build -c release`: the pairs are made by the real route with .build/release/nic)
 # Stages: training pairs from the shipped settings' AI route and the real codec (chroma_data.py;
 # training and hold-out crops of 192x192) -> the chroma network (train_chroma.py, 8000 steps).
@@ -12,7 +12,9 @@ case "$1 $2" in
   "2 jpeg")   N=x2;  SEED=1; TRAIN=1500; VAL=200 ;;
   "2 x265")   N=x2;  SEED=2; TRAIN=1200; VAL=200 ;;
   "1.5 x265") N=x15; SEED=3; TRAIN=600;  VAL=120 ;;
-  *) echo "usage: sh training/aicodec/run_chroma.sh 1.5|2 jpeg|x265" >&2; exit 2 ;;
+  "1.5 webp") N=x15; SEED=4; TRAIN=1200; VAL=200 ;;
+  "2 webp")   N=x2;  SEED=5; TRAIN=1200; VAL=200 ;;
+  *) echo "usage: sh training/aicodec/run_chroma.sh 1.5|2 jpeg|webp|x265" >&2; exit 2 ;;
 esac
 R=training/runs
 D=$R/chroma_data

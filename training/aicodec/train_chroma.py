@@ -126,7 +126,7 @@ def evaluate(net, data, chunk=32):
 
 
 def summary(rows, codec):
-    bands = [(-1, -1)] + ([(5, 30), (31, 60), (61, 95)] if codec == "jpeg" else [(17, 30), (31, 42), (43, 51)])
+    bands = [(-1, -1)] + ([(5, 30), (31, 60), (61, 95)] if codec in ("jpeg", "webp") else [(17, 30), (31, 42), (43, 51)])
     out = {}
     for lo, hi in bands:
         sel = [r for r in rows if lo <= r[0] <= hi]
@@ -178,7 +178,7 @@ def main():
     ap.add_argument("--val", required=True, help="hold-out pairs (chroma_data.py --split val)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--scale", choices=["2", "1.5"], required=True)
-    ap.add_argument("--codec", choices=["jpeg", "x265"], required=True)
+    ap.add_argument("--codec", choices=["jpeg", "webp", "x265"], required=True)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--block", type=int, default=2, help="pixel (un)shuffle factor")

@@ -12,7 +12,6 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
     let body: Sequential
     /// Input rows on each side that influence an output row (the convolutions' radii at full resolution).
     let haloRows: Int
-    public let macsPerPixel: Double
 
     public init(architecture a: JSONValue, weights: SafetensorsFile) throws {
         guard a["kind"]?.stringValue == "chroma" else { throw NICError.model("architecture is not a chroma network") }
@@ -43,7 +42,6 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
         block = unshuffle
         body = Sequential(layers)
         haloRows = radius * block
-        macsPerPixel = a["macs_per_output_pixel"]?.numberValue ?? 0
     }
 
     /// `cb` and `cr` (chroma in 0...255, `luma`'s grid) corrected from `luma` ((1, 1, H, W) in
