@@ -20,7 +20,8 @@ struct SettingsCommand: ParsableCommand {
             for s in store.manifest.settings {
                 let ranges = s.qualityRanges.map { "\($0.codec) \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
                 let use = s.realTime ? "stills+video" : "stills"
-                print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)")
+                let chroma = s.chroma == nil ? "" : "; chroma network after \(s.chromaCodecs.joined(separator: ", "))"
+                print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)\(chroma)")
             }
         }
     }
