@@ -7,7 +7,7 @@ the ffmpeg CLI, measured against the original:
   full     the codec at full resolution;
   bicubic  `nic resize` (antialiased bicubic, a = -0.5) to the small size -> codec -> `nic resize`
            back up (bicubic);
-  ai       JPEG: `nic ai-encode --codec jpeg` -> `nic ai-decode`;
+  ai       JPEG, WebP: `nic ai-encode --codec jpeg|webp` -> `nic ai-decode`;
            x265: `nic downscale --codec x265` -> x265 intra -> `nic upscale --setting ID`;
 
 plus a "no codec" point per scale (8-bit small image, no coding) for the ai and bicubic routes.
@@ -69,13 +69,17 @@ DEFAULT_OUT = os.path.join(REPO, "docs", "results")
 
 DEFAULT_LADDERS = {
     "jpeg": [5, 10, 20, 30, 45, 60, 75, 90],     # JPEG quality
+    "webp": [5, 10, 20, 30, 45, 60, 75, 90],     # WebP quality
     "x265": [17, 22, 27, 32, 37, 42, 47, 51],    # CRF
 }
 CODEC_TITLES = {
     "jpeg": "JPEG 4:2:0 (nic writer = FFmpeg MJPEG, libjpeg tables)",
+    "webp": "WebP (nic writer = FFmpeg libwebp, lossy, 4:2:0)",
     "x265": "HEVC intra (x265, CRF)",
 }
-QUALITY_NAME = {"jpeg": "quality", "x265": "CRF"}
+QUALITY_NAME = {"jpeg": "quality", "webp": "quality", "x265": "CRF"}
+# Still-image codecs that nic writes itself (file extension); every route uses nic's writer and reader.
+IMAGE_CODECS = {"jpeg": ".jpg", "webp": ".webp"}
 
 # The targets of issue 3 (reported, not enforced).
 TARGET_BD_AI_VS_BICUBIC = {"jpeg": -20.0, "x265": -10.0}     # percent, at most
@@ -267,10 +271,11 @@ def eval_image(path, cfg, tools):
             for q in cfg.ladders[codec]:
                 tag = f"{codec}{q}"
                 # full resolution
-                if codec == "jpeg":
-                    tools.resize("jpeg/full/encode", path, f(tag + "_full.jpg"), (W, H), quality=q)
-                    tools.resize("jpeg/full/decode", f(tag + "_full.jpg"), f(tag + "_full.png"), (W, H))
-                    add(codec, "full", None, q, os.path.getsize(f(tag + "_full.jpg")), f(tag + "_full.png"))
+                ext = IMAGE_CODECS.get(codec)
+                if ext:
+                    tools.resize(f"{codec}/full/encode", path, f(tag + "_full" + ext), (W, H), quality=q)
+                    tools.resize(f"{codec}/full/decode", f(tag + "_full" + ext), f(tag + "_full.png"), (W, H))
+                    add(codec, "full", None, q, os.path.getsize(f(tag + "_full" + ext)), f(tag + "_full.png"))
                 else:
                     n, dec = tools.x265("x265/full", path, work, tag + "_full", q)
                     add(codec, "full", None, q, n, dec)
@@ -279,10 +284,10 @@ def eval_image(path, cfg, tools):
                     sw, sh = small[s]
                     st = f"{tag}_{s}"
                     # bicubic route
-                    if codec == "jpeg":
-                        tools.resize("jpeg/bicubic/down+encode", path, f(st + "_bic.jpg"), (sw, sh), quality=q)
-                        tools.resize("jpeg/bicubic/decode+up", f(st + "_bic.jpg"), f(st + "_bic_up.png"), (W, H))
-                        n = os.path.getsize(f(st + "_bic.jpg"))
+                    if ext:
+                        tools.resize(f"{codec}/bicubic/down+encode", path, f(st + "_bic" + ext), (sw, sh), quality=q)
+                        tools.resize(f"{codec}/bicubic/decode+up", f(st + "_bic" + ext), f(st + "_bic_up.png"), (W, H))
+                        n = os.path.getsize(f(st + "_bic" + ext))
                     else:
                         tools.resize("x265/bicubic/down", path, f(st + "_bic.png"), (sw, sh))
                         n, dec = tools.x265("x265/bicubic", f(st + "_bic.png"), work, st + "_bic", q)
@@ -290,12 +295,13 @@ def eval_image(path, cfg, tools):
                     add(codec, "bicubic", s, q, n, f(st + "_bic_up.png"), small_size=[sw, sh])
 
                     # AI route
-                    if codec == "jpeg":
-                        enc = tools.nic_json("jpeg/ai/ai-encode", "ai-encode", path, f(st + "_ai.jpg"),
-                                             "--codec", "jpeg", "--quality", q, "--scale", s, "--refine", cfg.refine)
-                        dec = tools.nic_json("jpeg/ai/ai-decode", "ai-decode", f(st + "_ai.jpg"), f(st + "_ai_up.png"))
-                        check_ai_route("jpeg/ai/ai-decode", dec)
-                        n = os.path.getsize(f(st + "_ai.jpg"))
+                    if ext:
+                        refine = ["--refine", cfg.refine] if codec == "jpeg" else []
+                        enc = tools.nic_json(f"{codec}/ai/ai-encode", "ai-encode", path, f(st + "_ai" + ext),
+                                             "--codec", codec, "--quality", q, "--scale", s, *refine)
+                        dec = tools.nic_json(f"{codec}/ai/ai-decode", "ai-decode", f(st + "_ai" + ext), f(st + "_ai_up.png"))
+                        check_ai_route(f"{codec}/ai/ai-decode", dec)
+                        n = os.path.getsize(f(st + "_ai" + ext))
                         sid, aid = int(enc["setting_id"]), None
                         ssize = [int(enc["downscaled_width"]), int(enc["downscaled_height"])]
                     else:
@@ -452,6 +458,8 @@ def targets(summary, cfg):
             sc = summary["codecs"][codec]["scales"][s]
             bd = sc["bd"]["ai_vs_bicubic_rgb"]["bd_rate_percent"]
             t = TARGET_BD_AI_VS_BICUBIC.get(codec)
+            if t is None:
+                continue    # no issue-3 target for this codec (WebP): measured, not judged
             rows.append((f"{codec} {scale_label(s)}", f"BD-rate ai vs bicubic (RGB) ≤ {t:+.0f}%", fmt_pct(bd),
                          "–" if bd is None else ("pass" if bd <= t else "FAIL")))
             x = sc["crossover_ai_vs_full"]
@@ -688,8 +696,9 @@ def main():
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: docs/results of the repo)")
     ap.add_argument("--name", help="output base name (default: aicodec-<images directory name>)")
     ap.add_argument("--scale", action="append", choices=["2", "1.5"], help="scale factor; repeatable (default: 2 and 1.5)")
-    ap.add_argument("--codecs", default="jpeg,x265", help="comma-separated: jpeg, x265 (default: both)")
+    ap.add_argument("--codecs", default="jpeg,x265", help="comma-separated: jpeg, webp, x265 (default: jpeg,x265)")
     ap.add_argument("--jpeg-qualities", default=",".join(map(str, DEFAULT_LADDERS["jpeg"])))
+    ap.add_argument("--webp-qualities", default=",".join(map(str, DEFAULT_LADDERS["webp"])))
     ap.add_argument("--x265-crfs", default=",".join(map(str, DEFAULT_LADDERS["x265"])))
     ap.add_argument("--x265-preset", default="medium")
     ap.add_argument("--refine", type=int, default=0,
@@ -709,8 +718,9 @@ def main():
     cfg.codecs = [c.strip() for c in cfg.codecs.split(",") if c.strip()]
     for c in cfg.codecs:
         if c not in DEFAULT_LADDERS:
-            fail(f"unknown codec {c!r}; use jpeg and/or x265")
-    cfg.ladders = {"jpeg": parse_ladder(cfg.jpeg_qualities, "jpeg"), "x265": parse_ladder(cfg.x265_crfs, "x265")}
+            fail(f"unknown codec {c!r}; use jpeg, webp and/or x265")
+    cfg.ladders = {"jpeg": parse_ladder(cfg.jpeg_qualities, "jpeg"), "webp": parse_ladder(cfg.webp_qualities, "webp"),
+                   "x265": parse_ladder(cfg.x265_crfs, "x265")}
     cfg.preset = cfg.x265_preset
     cfg.jobs = max(1, cfg.jobs)
 
@@ -844,6 +854,7 @@ def main():
         "wall_seconds": wall,
         "jpeg": "nic's JPEG writer (FFmpeg MJPEG encoder, libjpeg-scaled standard tables, 4:2:0 full-range JFIF) "
                 "and nic's decoder, every route",
+        "webp": "nic's WebP writer (FFmpeg libwebp, lossy) and nic's decoder, every route",
         "x265": {"encoder": "ffmpeg libx265", "preset": cfg.preset, "x265_params": X265_PARAMS,
                  "to_yuv": SWS_TO_YUV, "to_rgb": SWS_TO_RGB, "bytes": "raw Annex-B bitstream"},
         "ladders": {c: cfg.ladders[c] for c in cfg.codecs},

@@ -20,7 +20,8 @@ struct SettingsCommand: ParsableCommand {
             for s in store.manifest.settings {
                 let ranges = s.qualityRanges.map { "\($0.codec) \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
                 let use = s.realTime ? "stills+video" : "stills"
-                let chroma = s.chroma == nil ? "" : "; chroma network after \(s.chromaCodecs.joined(separator: ", "))"
+                let codecs = s.chroma.flatMap(\.codecs)
+                let chroma = codecs.isEmpty ? "" : "; chroma networks after \(codecs.joined(separator: ", "))"
                 print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)\(chroma)")
             }
         }

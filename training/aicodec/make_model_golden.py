@@ -60,7 +60,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.models, "settings.json")) as f:
         manifest = json.load(f)
-    files = sorted({n["weights"] for s in manifest["settings"] for n in (s.get("down"), s.get("up"), s.get("chroma")) if n})
+    files = sorted({n["weights"] for s in manifest["settings"] for n in (s.get("down"), s.get("up"), *s.get("chroma", [])) if n})
     for name in files:
         path = os.path.join(a.models, name)
         arch, tensors = load(path)

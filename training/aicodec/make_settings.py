@@ -83,12 +83,12 @@ SETTINGS = [
 ]
 # Luma-guided chroma networks (run_chroma.sh: train_chroma.py on pairs from chroma_data.py), run
 # after the up net on rgb24 stills coded by the codecs they were trained behind:
-# setting ID -> (run name, codecs); training/runs/NAME holds NAME_chroma.safetensors and
+# setting ID -> [(run name, codecs), ...]; training/runs/NAME holds NAME_chroma.safetensors and
 # NAME_chroma.json (command, hold-out validation).
-CHROMA = {**{sid: ("x2c_jpeg", ["jpeg"]) for sid in (1, 2, 3)},
-          **{sid: ("x15c_jpeg", ["jpeg"]) for sid in (4, 5, 6)},
-          **{sid: ("x15c_x265", ["x265"]) for sid in (10, 11, 12)},
-          **{sid: ("x2c_x265", ["x265"]) for sid in (13, 14, 15)}}
+CHROMA = {**{sid: [("x2c_jpeg", ["jpeg"]), ("x2c_webp", ["webp"])] for sid in (1, 2, 3)},
+          **{sid: [("x15c_jpeg", ["jpeg"]), ("x15c_webp", ["webp"])] for sid in (4, 5, 6)},
+          **{sid: [("x15c_x265", ["x265"])] for sid in (10, 11, 12)},
+          **{sid: [("x2c_x265", ["x265"])] for sid in (13, 14, 15)}}
 # An up net of at most this many MACs per small-image pixel keeps up with 1080p playback on two
 # cores (docs/results/bench-upscale.md); larger ones serve stills only ("realtime": false).
 REALTIME_MAX_UP_MACS = 10000
@@ -170,22 +170,23 @@ def main():
 
 
 def attach_chroma(entry, runs, out):
-    """Adds the setting's chroma network (CHROMA) to its entry and copies the weights to OUT."""
-    if entry["id"] not in CHROMA:
-        return
-    name, codecs = CHROMA[entry["id"]]
-    src = os.path.join(runs, name, f"{name}_chroma.safetensors")
-    if not os.path.exists(src):
-        print(f"setting {entry['id']}: chroma run {name} not finished, left out", file=sys.stderr)
-        return
-    with open(os.path.join(runs, name, f"{name}_chroma.json")) as f:
-        side = json.load(f)
-    dst = os.path.join(out, os.path.basename(src))
-    if not os.path.exists(dst) or sha256(dst) != sha256(src):
-        shutil.copyfile(src, dst)
-    entry["chroma"] = {"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs}
-    entry["training"]["chroma"] = side["training"]["command"]
-    entry.setdefault("validation", {})["chroma"] = side["validation"]
+    """Adds the setting's chroma networks (CHROMA) to its entry and copies the weights to OUT."""
+    entry.pop("chroma", None)
+    entry.get("training", {}).pop("chroma", None)
+    entry.get("validation", {}).pop("chroma", None)
+    for name, codecs in CHROMA.get(entry["id"], []):
+        src = os.path.join(runs, name, f"{name}_chroma.safetensors")
+        if not os.path.exists(src):
+            print(f"setting {entry['id']}: chroma run {name} not finished, left out", file=sys.stderr)
+            continue
+        with open(os.path.join(runs, name, f"{name}_chroma.json")) as f:
+            side = json.load(f)
+        dst = os.path.join(out, os.path.basename(src))
+        if not os.path.exists(dst) or sha256(dst) != sha256(src):
+            shutil.copyfile(src, dst)
+        entry.setdefault("chroma", []).append({"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs})
+        entry["training"].setdefault("chroma", {})[name] = side["training"]["command"]
+        entry.setdefault("validation", {}).setdefault("chroma", {})[name] = side["validation"]
 
 
 def net_file(written, net, filename, out):

@@ -15,7 +15,7 @@ public struct AIDecodePlan: Sendable {
     /// Why the AI data's own setting is not used; nil when it is.
     public let fallbackReason: String?
     /// The codec the AI data says coded the small image (nil without AI data): the setting's
-    /// chroma network runs only behind the codecs it was trained for (`NNSetting.correctsChroma`).
+    /// chroma network runs only behind the codecs it was trained for (`NNSetting.chromaNetwork(after:)`).
     public let smallImageCodec: AIDataRecord.Codec?
 
     /// What was found where the AI data should be.

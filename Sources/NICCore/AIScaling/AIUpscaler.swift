@@ -21,7 +21,7 @@ public enum AIUpscaler {
         case .network(let id):
             guard let store else { throw NICError.model("no model directory for setting \(id)") }
             let setting = try store.setting(id: id)
-            let chroma = setting.correctsChroma(after: plan.smallImageCodec) ? try store.chromaNetwork(setting) : nil
+            let chroma = try setting.chromaNetwork(after: plan.smallImageCodec).map(store.chromaNetwork)
             return try AIScaler.scale(image, with: try store.network(setting, .up), chroma: chroma,
                                       width: plan.width, height: plan.height, device: device)
         }

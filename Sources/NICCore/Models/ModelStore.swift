@@ -37,9 +37,8 @@ public final class ModelStore: Sendable {
         return network
     }
 
-    /// The setting's chroma network, or nil when chroma takes the bicubic route.
-    public func chromaNetwork(_ setting: NNSetting) throws -> ChromaNetwork? {
-        guard let file = setting.chroma else { return nil }
+    /// A chroma network a setting names (`NNSetting.chromaNetwork(after:)`).
+    public func chromaNetwork(_ file: NNSetting.NetworkFile) throws -> ChromaNetwork {
         if let cached = loadedChroma.withLock({ $0[file.weights] }) { return cached }
         let (weights, architecture) = try verifiedWeights(file)
         let network = try ChromaNetwork(architecture: architecture, weights: weights)

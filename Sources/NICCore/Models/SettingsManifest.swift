@@ -31,22 +31,28 @@ public struct NNSetting: Sendable, Equatable {
     public let realTime: Bool
     public let down: NetworkFile?
     public let up: NetworkFile
-    /// Optional luma-guided chroma network run after `up` on stills (`ChromaNetwork`); without
-    /// one, chroma takes the bicubic route.
-    public let chroma: NetworkFile?
-    /// The codecs (manifest names: jpeg, webp, x264, x265) the chroma network was trained behind.
-    public let chromaCodecs: [String]
+    /// A luma-guided chroma network (`ChromaNetwork`) and the codecs (manifest names: jpeg, webp,
+    /// x264, x265) it was trained behind.
+    public struct ChromaNetworkFile: Sendable, Equatable {
+        public let file: NetworkFile
+        public let codecs: [String]
+    }
+
+    /// Chroma networks run after `up` on stills, one per codec family; without one for the small
+    /// image's codec, chroma takes the bicubic route.
+    public let chroma: [ChromaNetworkFile]
     /// Everything else the manifest says (training command, validation figures), kept for `nic settings`.
     public let details: JSONValue
 
     public var scale: Double { Double(scaleNumerator) / Double(scaleDenominator) }
 
-    /// Whether the chroma network serves a small image coded by `codec` (nil: not recorded, as
-    /// for a small image decoded by another tool; the network is then trusted with it).
-    public func correctsChroma(after codec: AIDataRecord.Codec?) -> Bool {
-        guard chroma != nil else { return false }
-        guard let codec else { return true }
-        return codec.manifestName.map(chromaCodecs.contains) ?? false
+    /// The chroma network for a small image coded by `codec`, nil when none was trained behind it
+    /// (nor for an uncoded image). Without a recorded codec (a small image decoded by another
+    /// tool) the first one listed is trusted with it.
+    public func chromaNetwork(after codec: AIDataRecord.Codec?) -> NetworkFile? {
+        guard let codec else { return chroma.first?.file }
+        guard let name = codec.manifestName else { return nil }
+        return chroma.first { $0.codecs.contains(name) }?.file
     }
 
     /// True when `quality` of `codec` falls in this setting's range for that codec.
@@ -87,8 +93,7 @@ public struct SettingsManifest: Sendable {
         return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
                          scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
                          qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
-                         down: down, up: up, chroma: try network(j["chroma"]),
-                         chromaCodecs: j["chroma"]?["codecs"]?.arrayValue?.compactMap(\.stringValue) ?? [], details: j)
+                         down: down, up: up, chroma: try chromaNetworks(j["chroma"]), details: j)
     }
 
     private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {
@@ -97,6 +102,19 @@ public struct SettingsManifest: Sendable {
             throw NICError.model("settings.json has a network entry without a plain file name and sha256")
         }
         return .init(weights: weights, sha256: sha)
+    }
+
+    /// `"chroma": [{"weights", "sha256", "codecs": [...]}, ...]`, or nothing.
+    private static func chromaNetworks(_ j: JSONValue?) throws -> [NNSetting.ChromaNetworkFile] {
+        guard let j, j != .null else { return [] }
+        guard let entries = j.arrayValue else { throw NICError.model("settings.json: \"chroma\" must be a list of networks") }
+        return try entries.map { entry in
+            guard let file = try network(entry), let codecs = entry["codecs"]?.arrayValue?.compactMap(\.stringValue),
+                  !codecs.isEmpty else {
+                throw NICError.model("settings.json has a chroma network without weights, sha256 or codecs")
+            }
+            return .init(file: file, codecs: codecs)
+        }
     }
 
     /// Model files live in the model directory itself: no paths, so a manifest cannot point elsewhere.
