@@ -47,8 +47,12 @@ def only(codec, buckets):
 
 # x264 keeps the JPEG-proxy down nets where they measured better on x264 (hold-out, x264 P pictures;
 # see docs/models.md): x2 all buckets (7-9), x1.5 the high bucket (4); x265 takes the HEVC-proxy ones.
-X15_JPEG = {**STILL, "high": {**STILL["high"], **only("x264", VIDEO)["high"]}}
+# WebP at x1.5 takes the HEVC-proxy pair (10-12): VP8 quantises like H.264/HEVC, and the JPEG-proxy
+# down net's detail cost WebP so many bits that its route lost to bicubic (hold-out, BD-rate
+# +11.2%; with 10-12 -8.3%, and -11.3% with their WebP chroma network).
+X15_JPEG = {b: {"jpeg": r["jpeg"], **({"x264": VIDEO["high"]["x264"]} if b == "high" else {})} for b, r in STILL.items()}
 X15_HEVC = {**VIDEO, "high": only("x265", VIDEO)["high"]}
+X15_HEVC = {b: {**r, "webp": STILL[b]["webp"]} for b, r in X15_HEVC.items()}
 VALIDATION_QUALITIES = {"high": [80, 90], "mid": [50, 70], "low": [20, 40], "any": [30, 60, 90]}
 VALIDATION_CRFS = {"high": [20, 23], "mid": [26, 30], "low": [34, 40]}
 VALIDATION_X265_CRFS = {"high": [17, 22], "mid": [27, 32], "low": [37, 42]}
@@ -85,10 +89,13 @@ SETTINGS = [
 # after the up net on rgb24 stills coded by the codecs they were trained behind:
 # setting ID -> [(run name, codecs), ...]; training/runs/NAME holds NAME_chroma.safetensors and
 # NAME_chroma.json (command, hold-out validation).
+# The low buckets of JPEG x1.5 (6) and x265 x2 (15) have their own, continued on their qualities.
 CHROMA = {**{sid: [("x2c_jpeg", ["jpeg"]), ("x2c_webp", ["webp"])] for sid in (1, 2, 3)},
-          **{sid: [("x15c_jpeg", ["jpeg"]), ("x15c_webp", ["webp"])] for sid in (4, 5, 6)},
-          **{sid: [("x15c_x265", ["x265"])] for sid in (10, 11, 12)},
-          **{sid: [("x2c_x265", ["x265"])] for sid in (13, 14, 15)}}
+          **{sid: [("x15c_jpeg", ["jpeg"]), ("x15c_webp", ["webp"])] for sid in (4, 5)},
+          6: [("x15c_jpeg_low", ["jpeg"]), ("x15c_webp", ["webp"])],
+          **{sid: [("x15c_x265", ["x265"]), ("x15c_webp", ["webp"])] for sid in (10, 11, 12)},
+          **{sid: [("x2c_x265", ["x265"])] for sid in (13, 14)},
+          15: [("x2c_x265_low", ["x265"])]}
 # An up net of at most this many MACs per small-image pixel keeps up with 1080p playback on two
 # cores (docs/results/bench-upscale.md); larger ones serve stills only ("realtime": false).
 REALTIME_MAX_UP_MACS = 10000

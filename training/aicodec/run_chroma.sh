@@ -28,3 +28,15 @@ G="nice -n 5 python3 training/aicodec/chroma_data.py --scale $1 --codec $2 --nic
 [ -f $R/${N}c_$2/${N}c_$2_chroma.safetensors ] || nice -n 5 python3 training/aicodec/train_chroma.py \
     --data $D/${N}_$2_train.npz --val $D/${N}_$2_val.npz --out $R/${N}c_$2 --scale $1 --codec $2 \
     --steps 8000 --batch 32 --block 4 --width 48 --depth 5 --coded-only >> $R/${N}c_$2.out 2>&1
+# Bucket networks where the hold-out showed a gain: the low bucket's network continued from the
+# scale's network on that bucket's qualities only (JPEG x1.5: quality 5-49 for setting 6; x265 x2:
+# CRF 32-51 for setting 15).
+case "$1 $2" in
+  "1.5 jpeg") B=low; Q="--qmin 5 --qmax 49" ;;
+  "2 x265")   B=low; Q="--qmin 32 --qmax 51" ;;
+  *) exit 0 ;;
+esac
+[ -f $R/${N}c_$2_$B/${N}c_$2_${B}_chroma.safetensors ] || nice -n 5 python3 training/aicodec/train_chroma.py \
+    --data $D/${N}_$2_train.npz --val $D/${N}_$2_val.npz --out $R/${N}c_$2_$B --scale $1 --codec $2 \
+    --init $R/${N}c_$2 $Q --steps 3000 --batch 32 --block 4 --width 48 --depth 5 --coded-only --lr 3e-4 \
+    >> $R/${N}c_$2_$B.out 2>&1

@@ -182,6 +182,9 @@ def main():
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--block", type=int, default=2, help="pixel (un)shuffle factor")
+    ap.add_argument("--qmin", type=float, help="train on samples of this codec quality (JPEG/WebP) or CRF and up")
+    ap.add_argument("--qmax", type=float, help="... and at most this one (a bucket's network)")
+    ap.add_argument("--init", help="start from this run's chroma.pt (a bucket fine-tune of a finished run)")
     ap.add_argument("--coded-only", action="store_true",
                     help="train on coded samples only (the decoder skips the network without a codec)")
     ap.add_argument("--steps", type=int, default=4000)
@@ -199,9 +202,14 @@ def main():
         json.dump(cfg, f, indent=1)
 
     data, val = dict(np.load(args.data)), dict(np.load(args.val))
+    keep = np.ones(len(data["quality"]), bool)
     if args.coded_only:
-        keep = data["quality"] >= 0
-        data = {k: v[keep] for k, v in data.items()}
+        keep &= data["quality"] >= 0
+    if args.qmin is not None:
+        keep &= data["quality"] >= args.qmin
+    if args.qmax is not None:
+        keep &= data["quality"] <= args.qmax
+    data = {k: v[keep] for k, v in data.items()}
     net = ChromaNet(args.width, args.depth, block=args.block)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -209,6 +217,8 @@ def main():
     rng = np.random.default_rng(args.seed)
     step = 0
     ckpt = os.path.join(args.out, "chroma.pt")
+    if args.init and not os.path.exists(ckpt):
+        net.load_state_dict(torch.load(os.path.join(args.init, "chroma.pt"), weights_only=False)["net"])
     if os.path.exists(ckpt):
         st = torch.load(ckpt, weights_only=False)
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); sched.load_state_dict(st["sched"])
