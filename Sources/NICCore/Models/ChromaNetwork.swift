@@ -15,33 +15,15 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
 
     public init(architecture a: JSONValue, weights: SafetensorsFile) throws {
         guard a["kind"]?.stringValue == "chroma" else { throw NICError.model("architecture is not a chroma network") }
-        var layers: [Layer] = []
-        var unshuffle = 0, shuffle = 0, radius = 0, inputChannels = 0, outputChannels = 0
-        for layer in a["layers"]?.arrayValue ?? [] {
-            switch layer["op"]?.stringValue {
-            case "pixel_unshuffle":
-                unshuffle = layer["factor"]?.intValue ?? 0
-                layers.append(PixelUnshuffle(factor: unshuffle))
-            case "pixel_shuffle":
-                shuffle = layer["factor"]?.intValue ?? 0
-                layers.append(PixelShuffle(factor: shuffle))
-            case "conv2d":
-                let conv = try ScalerNetwork.convolution(layer, weights)
-                if inputChannels == 0 { inputChannels = layer["in_channels"]?.intValue ?? 0 }
-                outputChannels = layer["out_channels"]?.intValue ?? 0
-                layers.append(conv)
-                radius += (layer["kernel"]?.intValue ?? 0) / 2
-            default:
-                throw NICError.model("unsupported layer \(layer.serialized) in a chroma network")
-            }
-        }
-        guard unshuffle > 0, unshuffle == shuffle, inputChannels == 3 * unshuffle * unshuffle,
-              outputChannels == 2 * shuffle * shuffle else {
-            throw NICError.model("a chroma network maps (Y, Cb, Cr) blocks to (Cb, Cr) blocks of one size; got unshuffle \(unshuffle), shuffle \(shuffle), channels \(inputChannels)→\(outputChannels)")
+        let stack = try LayerStack(a, weights, network: "a chroma network")
+        let (unshuffle, shuffle) = (stack.unshuffle ?? 0, stack.shuffle ?? 0)
+        guard unshuffle > 0, unshuffle == shuffle, stack.inputChannels == 3 * unshuffle * unshuffle,
+              stack.outputChannels == 2 * shuffle * shuffle else {
+            throw NICError.model("a chroma network maps (Y, Cb, Cr) blocks to (Cb, Cr) blocks of one size; got unshuffle \(unshuffle), shuffle \(shuffle), channels \(stack.inputChannels)→\(stack.outputChannels)")
         }
         block = unshuffle
-        body = Sequential(layers)
-        haloRows = radius * block
+        body = Sequential(stack.layers)
+        haloRows = stack.radius * block
     }
 
     /// `cb` and `cr` (chroma in 0...255, `luma`'s grid) corrected from `luma` ((1, 1, H, W) in
@@ -58,22 +40,17 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
         let halo = (haloRows + block - 1) / block * block
         var outCb = cb, outCr = cr
         try luma.withFloats { y in
-            try cb.withUnsafeBufferPointer { cbIn in
-                try cr.withUnsafeBufferPointer { crIn in
-                    try outCb.withUnsafeMutableBufferPointer { cbOut in
-                        try outCr.withUnsafeMutableBufferPointer { crOut in
-                            let planes = Planes(y: UnsafeBufferPointer(y), cb: cbIn, cr: crIn, cbOut: cbOut, crOut: crOut,
-                                                width: w, height: h)
-                            try Bands(height: paddedHeight, rows: bandRows).run(on: device) { band, worker in
-                                let from = max(0, band.lowerBound - halo), to = min(paddedHeight, band.upperBound + halo)
-                                let delta = try body.forward(try planes.input(rows: from..<to, paddedWidth: paddedWidth),
-                                                             on: worker).plain(on: worker)
-                                guard delta.channels == 2, delta.width == paddedWidth, delta.height == to - from else {
-                                    throw NICError.model("chroma network gives \(delta.shape) for a \(to - from)-row band")
-                                }
-                                planes.add(delta, rows: band.lowerBound..<min(band.upperBound, h), firstRow: from)
-                            }
+            try outCb.withUnsafeMutableBufferPointer { cbOut in
+                try outCr.withUnsafeMutableBufferPointer { crOut in
+                    let planes = Planes(y: UnsafeBufferPointer(y), cb: cb, cr: cr, cbOut: cbOut, crOut: crOut, width: w, height: h)
+                    try Bands(height: paddedHeight, rows: bandRows).run(on: device) { band, worker in
+                        let from = max(0, band.lowerBound - halo), to = min(paddedHeight, band.upperBound + halo)
+                        let delta = try body.forward(try planes.input(rows: from..<to, paddedWidth: paddedWidth),
+                                                     on: worker).plain(on: worker)
+                        guard delta.channels == 2, delta.width == paddedWidth, delta.height == to - from else {
+                            throw NICError.model("chroma network gives \(delta.shape) for a \(to - from)-row band")
                         }
+                        planes.add(delta, rows: band.lowerBound..<min(band.upperBound, h), firstRow: from)
                     }
                 }
             }
@@ -90,8 +67,7 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
     /// The planes of one image: bands read the inputs anywhere and write only their own output rows.
     private struct Planes: @unchecked Sendable {
         let y: UnsafeBufferPointer<Float>
-        let cb: UnsafeBufferPointer<Float>
-        let cr: UnsafeBufferPointer<Float>
+        let cb: [Float], cr: [Float]
         let cbOut: UnsafeMutableBufferPointer<Float>
         let crOut: UnsafeMutableBufferPointer<Float>
         let width: Int

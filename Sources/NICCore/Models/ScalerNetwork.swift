@@ -33,52 +33,18 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         }
         self.direction = direction
         (numerator, denominator) = direction == .up ? (ratio[0], ratio[1]) : (ratio[1], ratio[0])
-        var layers: [Layer] = []
-        var inBlock = 1, outBlock = 1, radius = 0
-        for layer in a["layers"]?.arrayValue ?? [] {
-            switch layer["op"]?.stringValue {
-            case "pixel_unshuffle":
-                inBlock = layer["factor"]?.intValue ?? 0
-                layers.append(PixelUnshuffle(factor: inBlock))
-            case "pixel_shuffle":
-                outBlock = layer["factor"]?.intValue ?? 0
-                layers.append(PixelShuffle(factor: outBlock))
-            case "conv2d":
-                layers.append(try ScalerNetwork.convolution(layer, weights))
-                radius += (layer["kernel"]?.intValue ?? 0) / 2
-            default:
-                throw NICError.model("unsupported layer \(layer.serialized) in a scaler network")
-            }
-        }
+        let stack = try LayerStack(a, weights, network: "a scaler network")
+        let (inBlock, outBlock) = (stack.unshuffle ?? 1, stack.shuffle ?? 1)
         guard inBlock > 0, outBlock > 0, inBlock * numerator == outBlock * denominator else {
             throw NICError.model("pixel (un)shuffle factors \(inBlock)→\(outBlock) do not match the scale \(numerator)/\(denominator)")
         }
         inputBlock = inBlock; outputBlock = outBlock
-        haloRows = radius * inBlock
-        body = Sequential(layers)
+        haloRows = stack.radius * inBlock
+        body = Sequential(stack.layers)
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
         baseMode = antialias ? .antialiased : .interpolate
         macsPerLowResPixel = a["macs_per_lr_pixel"]?.numberValue ?? 0
-    }
-
-    static func convolution(_ layer: JSONValue, _ weights: SafetensorsFile) throws -> Conv2d {
-        guard let inC = layer["in_channels"]?.intValue, let outC = layer["out_channels"]?.intValue,
-              let kernel = layer["kernel"]?.intValue, let weightName = layer["weight"]?.stringValue else {
-            throw NICError.model("conv2d layer lacks channels, kernel or weight name: \(layer.serialized)")
-        }
-        let activation: FusedActivation
-        switch layer["activation"]?.stringValue {
-        case nil: activation = .none
-        case "relu": activation = .relu
-        case "leaky_relu": activation = .leakyReLU(Float(layer["negative_slope"]?.numberValue ?? 0.01))
-        case let other?: throw NICError.model("unsupported activation \(other)")
-        }
-        let biasName = layer["bias_tensor"]?.stringValue
-        return try Conv2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: layer["stride"]?.intValue ?? 1,
-                          padding: layer["padding"]?.intValue ?? kernel / 2,
-                          weights: weights.floats(weightName, shape: [outC, inC, kernel, kernel]),
-                          bias: try biasName.map { try weights.floats($0, shape: [outC]) }, activation: activation)
     }
 
     /// Output size for an input of `size` pixels along one axis (exact for sizes on the block grid).
