@@ -147,6 +147,27 @@ def out_size(kind, scale, h, w):
     raise ValueError(scale)
 
 
+def residual_convs(chans, slope):
+    """3x3 convolutions chans[0] -> ... -> chans[-1] for a residual body: Kaiming-initialised for
+    the leaky ReLUs between them, the last one zero, so that an untrained body adds nothing."""
+    convs = nn.ModuleList(nn.Conv2d(a, b, 3, 1, 1, bias=True) for a, b in zip(chans[:-1], chans[1:]))
+    for c in convs[:-1]:
+        nn.init.kaiming_normal_(c.weight, a=slope, nonlinearity="leaky_relu")
+        nn.init.zeros_(c.bias)
+    nn.init.zeros_(convs[-1].weight)
+    nn.init.zeros_(convs[-1].bias)
+    return convs
+
+
+def run_convs(convs, h, slope):
+    """The convolutions in turn, leaky ReLU between them (none after the last)."""
+    for i, c in enumerate(convs):
+        h = c(h)
+        if i < len(convs) - 1:
+            h = F.leaky_relu(h, slope)
+    return h
+
+
 class ScalerNet(nn.Module):
     """base (bicubic resize) + conv body with pixel (un)shuffle. Works on 1-channel luma in [0, 1]."""
 
@@ -158,14 +179,7 @@ class ScalerNet(nn.Module):
         self.width = width or DEFAULT_WIDTH[(kind, scale)]
         self.depth = depth
         chans = [self.r_in ** 2] + [self.width] * (depth - 1) + [self.r_out ** 2]
-        self.convs = nn.ModuleList(
-            nn.Conv2d(a, b, 3, 1, 1, bias=True) for a, b in zip(chans[:-1], chans[1:]))
-        for c in self.convs[:-1]:
-            nn.init.kaiming_normal_(c.weight, a=slope, nonlinearity="leaky_relu")
-            nn.init.zeros_(c.bias)
-        # start exactly at the bicubic route
-        nn.init.zeros_(self.convs[-1].weight)
-        nn.init.zeros_(self.convs[-1].bias)
+        self.convs = residual_convs(chans, slope)   # starts exactly at the bicubic route
 
     def base(self, x):
         size = out_size(self.kind, self.scale, x.shape[-2], x.shape[-1])
@@ -173,11 +187,7 @@ class ScalerNet(nn.Module):
                              antialias=(self.kind == "down"))
 
     def body(self, x):
-        h = F.pixel_unshuffle(x, self.r_in) if self.r_in > 1 else x
-        for i, c in enumerate(self.convs):
-            h = c(h)
-            if i < len(self.convs) - 1:
-                h = F.leaky_relu(h, self.slope)
+        h = run_convs(self.convs, F.pixel_unshuffle(x, self.r_in) if self.r_in > 1 else x, self.slope)
         return F.pixel_shuffle(h, self.r_out) if self.r_out > 1 else h
 
     def forward(self, x):

@@ -118,20 +118,10 @@ class TemporalCorrection(nn.Module):
     def __init__(self, width=32, depth=4, frames=2):
         super().__init__()
         chans = [frames] + [width] * (depth - 1) + [4]
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, 1, 1) for a, b in zip(chans[:-1], chans[1:]))
-        for c in self.convs[:-1]:
-            nn.init.kaiming_normal_(c.weight, a=0.1, nonlinearity="leaky_relu")
-            nn.init.zeros_(c.bias)
-        nn.init.zeros_(self.convs[-1].weight)
-        nn.init.zeros_(self.convs[-1].bias)
+        self.convs = common.residual_convs(chans, 0.1)
 
     def forward(self, smalls, shipped):
-        h = smalls
-        for i, c in enumerate(self.convs):
-            h = c(h)
-            if i < len(self.convs) - 1:
-                h = F.leaky_relu(h, 0.1)
-        return shipped + F.pixel_shuffle(h, 2)
+        return shipped + F.pixel_shuffle(common.run_convs(self.convs, smalls, 0.1), 2)
 
 
 def tensors(d, frames):

@@ -46,21 +46,12 @@ class ChromaNet(nn.Module):
         super().__init__()
         self.width, self.depth, self.slope, self.block = width, depth, slope, block
         chans = [3 * block * block] + [width] * (depth - 1) + [2 * block * block]
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, 1, 1) for a, b in zip(chans[:-1], chans[1:]))
-        for c in self.convs[:-1]:
-            nn.init.kaiming_normal_(c.weight, a=slope, nonlinearity="leaky_relu")
-            nn.init.zeros_(c.bias)
-        nn.init.zeros_(self.convs[-1].weight)
-        nn.init.zeros_(self.convs[-1].bias)
+        self.convs = common.residual_convs(chans, slope)
 
     def forward(self, ycc):
         """ycc: (N, 3, H, W) = Y in [0, 1], (Cb, Cr - 128) / 255; H, W multiples of the block.
         Returns the corrected (N, 2, H, W) chroma in the same units."""
-        h = F.pixel_unshuffle(ycc, self.block)
-        for i, c in enumerate(self.convs):
-            h = c(h)
-            if i < len(self.convs) - 1:
-                h = F.leaky_relu(h, self.slope)
+        h = common.run_convs(self.convs, F.pixel_unshuffle(ycc, self.block), self.slope)
         return ycc[:, 1:] + F.pixel_shuffle(h, self.block)
 
     def describe(self, scale):
