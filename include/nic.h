@@ -220,6 +220,10 @@ typedef enum NicContentType {
 
 #define NIC_AIDATA_FLAG_LUMA_ONLY 0x01u
 #define NIC_AIDATA_FLAG_GENERIC_FALLBACK_ALLOWED 0x02u
+/** Marks a video frame's 14-byte repeat record (docs/ai-data.md §5.1): never set in a
+ *  full record; nic_aidata_parse rejects a repeat record (it holds no sizes), and the
+ *  video functions complete it from the stream's last full record. */
+#define NIC_AIDATA_FLAG_REPEAT_RECORD 0x04u
 
 /** The fields of an AI data record (version 1). */
 typedef struct NicAIData {

@@ -1,4 +1,5 @@
 import XCTest
+import CFFmpeg
 @testable import FFGlue
 @testable import NICCore
 #if canImport(Glibc)
@@ -71,6 +72,18 @@ final class VideoAICodecTests: XCTestCase {
                 XCTAssertEqual(r.qualityKind, .crf)
                 XCTAssertEqual(r.qualityValue, 3000)
             }
+            // Full records on key frames, repeat records between them (docs/ai-data.md §5.1).
+            var forms: [String] = []
+            let input = try VideoInput(path: path("small.\(container)"), threads: 1, warn: warn)
+            try input.run(frame: { frame in
+                let key = frame.pointee.key_frame != 0 ? "key " : ""
+                switch AIDataSEI.message(in: frame) {
+                case .message(.full): forms.append(key + "full")
+                case .message(.repeated): forms.append(key + "repeat")
+                default: forms.append("none")
+                }
+            }, otherPacket: { _ in })
+            XCTAssertEqual(forms, ["key full"] + Array(repeating: "repeat", count: 11), encoder)
             let back = try decode("small.\(container)", "back.y4m")
             XCTAssertEqual(back.frames, 12)
             XCTAssertEqual(back.routes, ["setting 1": 12], encoder)
@@ -179,13 +192,57 @@ final class VideoAICodecTests: XCTestCase {
         let record = AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
                                   downscaledWidth: 32, downscaledHeight: 24)
         var payload = try AIDataSEI.payload(record)
-        func parse() -> AIDecodePlan.Found { payload.withUnsafeBufferPointer { AIDataSEI.parse(payload: $0) } }
-        guard case .record(let parsed) = parse() else { return XCTFail() }
-        XCTAssertEqual(parsed, record)
+        func parse() -> AIDataSEI.Payload { payload.withUnsafeBufferPointer { AIDataSEI.parse(payload: $0) } }
+        XCTAssertEqual(parse(), .message(.full(record)))
         payload[20] ^= 0x10
         guard case .corrupt = parse() else { return XCTFail("bit flip not caught") }
         payload[0] ^= 0xFF
-        guard case .none = parse() else { return XCTFail("other UUID not ignored") }
+        XCTAssertEqual(parse(), .absent, "other UUID not ignored")
+    }
+
+    /// Key frames carry full records; other frames a repeat record while only the setting
+    /// changes, and full records from any other change up to the next key frame.
+    func testWriterRepeatsBetweenKeyFramesAndReaderCompletesRepeats() throws {
+        let a = AIDataRecord(settingID: 7, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+                             downscaledWidth: 32, downscaledHeight: 24, codec: .h264, flags: [.lumaOnly])
+        var b = a
+        b.settingID = 9
+        var c = a
+        c.qualityKind = .crf
+        c.qualityValue = 2800
+        var writer = AIDataSEI.Writer(codec: .h264)
+        let stream: [(AIDataRecord, Bool)] = [(a, true), (a, false), (b, false), (c, false), (a, false), (a, true), (b, false)]
+        var sizes: [Int] = [], reader = AIDataSEI.Reader()
+        for (record, key) in stream {
+            let nal = try writer.nalUnit(for: record, keyFrame: key)
+            // NAL header, payload type, size, payload: emulation prevention removed.
+            var rbsp: [UInt8] = [], zeros = 0
+            for byte in nal.dropFirst() {
+                if zeros >= 2 && byte == 3 { zeros = 0; continue }
+                rbsp.append(byte)
+                zeros = byte == 0 ? zeros + 1 : 0
+            }
+            let payload = Array(rbsp[2..<(2 + Int(rbsp[1]))])
+            sizes.append(payload.count - 16)
+            let frame = try XCTUnwrap(av_frame_alloc())
+            var owned: UnsafeMutablePointer<AVFrame>? = frame
+            defer { av_frame_free(&owned) }
+            let side = try XCTUnwrap(av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, payload.count))
+            payload.withUnsafeBufferPointer { _ = memcpy(side.pointee.data, $0.baseAddress!, payload.count) }
+            guard case .record(let read) = reader.read(frame) else { return XCTFail("frame \(sizes.count) unread") }
+            XCTAssertEqual(read, record, "frame \(sizes.count)")
+        }
+        XCTAssertEqual(sizes, [31, 14, 14, 31, 31, 31, 14])
+        // A stream cut after its key frame: the first repeat record has nothing to complete.
+        let repeatOnly = AIDataRecord.seiUUID + b.serializedRepeat()
+        let frame = try XCTUnwrap(av_frame_alloc())
+        var owned: UnsafeMutablePointer<AVFrame>? = frame
+        defer { av_frame_free(&owned) }
+        let side = try XCTUnwrap(av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, repeatOnly.count))
+        repeatOnly.withUnsafeBufferPointer { _ = memcpy(side.pointee.data, $0.baseAddress!, repeatOnly.count) }
+        var fresh = AIDataSEI.Reader()
+        guard case .corrupt(let message) = fresh.read(frame) else { return XCTFail() }
+        XCTAssertTrue(message.contains("before any full record"), message)
     }
 
     func testFramesWithoutAIDataKeepTheLastRecordAndCorruptOnesAreSkipped() {

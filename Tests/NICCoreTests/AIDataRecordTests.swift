@@ -68,7 +68,7 @@ final class AIDataRecordTests: XCTestCase {
                 for (kind, value) in qualities {
                     for (num, den) in scales {
                         for (ow, oh, dw, dh) in sizes {
-                            for (setting, flags) in [(UInt16(0), UInt8(0)), (65535, 255)] {
+                            for (setting, flags) in [(UInt16(0), UInt8(0)), (65535, 0xFB)] {   // every bit but repeat
                                 let record = AIDataRecord(settingID: setting, scaleNumerator: num, scaleDenominator: den,
                                                           originalWidth: ow, originalHeight: oh, downscaledWidth: dw, downscaledHeight: dh,
                                                           codec: codec, qualityKind: kind, qualityValue: value,
@@ -94,10 +94,10 @@ final class AIDataRecordTests: XCTestCase {
         XCTAssertEqual(AIDataRecord.ContentType(rawValue: 3), .animation)
         var record = sample
         record.codec = .unknown(77)
-        record.flags = .init(rawValue: 0b1111_1101)
+        record.flags = .init(rawValue: 0b1111_1001)
         let parsed = try AIDataRecord(parsing: record.serialized())
         XCTAssertEqual(parsed.codec.rawValue, 77)
-        XCTAssertEqual(parsed.flags.rawValue, 0b1111_1101)
+        XCTAssertEqual(parsed.flags.rawValue, 0b1111_1001)
         XCTAssertTrue(parsed.flags.contains(.lumaOnly))
         XCTAssertFalse(parsed.flags.contains(.genericFallbackAllowed))
         XCTAssertEqual(sample.scale, 1.5)
@@ -126,6 +126,7 @@ final class AIDataRecordTests: XCTestCase {
         assertInvalid({ $0.qualityKind = .quality; $0.qualityValue = -1 }, "quality value -1")
         assertInvalid({ $0.qualityKind = .bitrateKbps; $0.qualityValue = 0 }, "quality value 0")
         assertInvalid({ $0.qualityKind = .bitrateKbps; $0.qualityValue = 10_000_001 }, "quality value 10000001")
+        assertInvalid({ $0.flags.insert(.repeatRecord) }, "repeat record")
     }
 
     // MARK: Damage
@@ -201,7 +202,8 @@ final class AIDataRecordTests: XCTestCase {
                 XCTAssertEqual(try record.serialized(), bytes)
                 accepted += 1
             } catch NICError.corruptData(let message) {
-                XCTAssertTrue(message.contains("field out of range"), message)
+                // Flag bit 2 makes it a repeat record, which holds no full record.
+                XCTAssertTrue(message.contains("field out of range") || message.contains("repeat record"), message)
                 rejected += 1
             }
         }
@@ -209,6 +211,7 @@ final class AIDataRecordTests: XCTestCase {
         // Random small sizes that happen to be valid.
         for _ in 0..<2000 {
             var fields = (0..<20).map { _ in next() }
+            fields[0] &= ~AIDataRecord.Flags.repeatRecord.rawValue
             fields[4] |= 1; fields[3] = max(fields[3], fields[4])          // numerator >= denominator >= 1
             for i in [5, 7, 9, 11] { fields[i] = fields[i] | 1; fields[i + 1] = 0 }
             fields[9] = min(fields[9], fields[5]); fields[11] = min(fields[11], fields[7])
@@ -217,6 +220,39 @@ final class AIDataRecordTests: XCTestCase {
             accepted += 1
         }
         XCTAssertGreaterThan(accepted, 2000)
+    }
+
+    // MARK: Repeat records (video SEI, §5.1)
+
+    func testRepeatRecordCarriesSettingAndFlagsOnly() throws {
+        var next = sample
+        next.settingID = 513
+        let bytes = next.serializedRepeat()
+        XCTAssertEqual(bytes.count, AIDataRecord.repeatSize)
+        XCTAssertEqual(bytes.count, 14)
+        XCTAssertEqual(Array(bytes.prefix(10)), AIDataRecord.magic + [1, 1, 14, 0x05, 0x01, 0x02])
+        XCTAssertEqual(try AIDataMessage(parsing: bytes), .repeated(settingID: 513, flags: [.lumaOnly, .repeatRecord]))
+        XCTAssertEqual(try AIDataMessage(parsing: sample.serialized()), .full(sample))
+        XCTAssertEqual(sample.repeated(settingID: 513, flags: [.lumaOnly, .repeatRecord]), next)
+        XCTAssertTrue(next.differsOnlyInSetting(from: sample))
+        next.qualityValue += 1
+        XCTAssertFalse(next.differsOnlyInSetting(from: sample))
+        // Alone, a repeat record describes no image.
+        assertCorrupt(bytes, "a repeat record (setting 513) holds no sizes")
+    }
+
+    func testDamagedRepeatRecordsAreRejected() throws {
+        let good = sample.serializedRepeat()
+        for n in 0..<good.count { XCTAssertThrowsError(try AIDataMessage(parsing: Array(good.prefix(n))), "length \(n)") }
+        for bit in 0..<(good.count * 8) {
+            var bad = good
+            bad[bit / 8] ^= 1 << UInt8(bit % 8)
+            XCTAssertThrowsError(try AIDataMessage(parsing: bad), "bit \(bit)")
+        }
+        // The repeat flag on a record too short to hold a setting ID.
+        XCTAssertThrowsError(try AIDataMessage(parsing: sealed(AIDataRecord.magic + [1, 1, 0, 0x04, 12]))) { error in
+            XCTAssertTrue("\(error)".contains("too short for a repeat record: 13 bytes, need 14"), "\(error)")
+        }
     }
 
     // MARK: Versions

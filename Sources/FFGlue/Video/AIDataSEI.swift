@@ -20,9 +20,14 @@ public enum AIDataSEI {
     }
 
     /// A complete SEI NAL unit (header, one message, trailing bits, emulation prevention),
-    /// without start code.
+    /// without start code, carrying the full record.
     public static func nalUnit(_ record: AIDataRecord, codec: Codec) throws -> [UInt8] {
-        let payload = try payload(record)
+        nalUnit(carrying: try record.serialized(), codec: codec)
+    }
+
+    /// The SEI NAL unit of one serialized record, full or repeat.
+    static func nalUnit(carrying recordBytes: [UInt8], codec: Codec) -> [UInt8] {
+        let payload = AIDataRecord.seiUUID + recordBytes
         var rbsp: [UInt8] = [userDataUnregistered]
         var size = payload.count
         while size >= 255 { rbsp.append(255); size -= 255 }   // ff bytes, as the standard codes sizes
@@ -85,10 +90,71 @@ public enum AIDataSEI {
         return nil
     }
 
-    /// The AI data a decoded frame carries in its `AV_FRAME_DATA_SEI_UNREGISTERED` side data:
-    /// the first message with our UUID that parses; `.corrupt` when messages with our UUID
-    /// exist but none parses; `.none` without any (other UUIDs are ignored).
-    public static func find(in frame: UnsafePointer<AVFrame>) -> AIDecodePlan.Found {
+    /// Chooses the form of each access unit's record, in decode order (docs/ai-data.md §5.1):
+    /// a full record on key frames, so that a player can start at any of them; a repeat record
+    /// when only the setting (and flags) differ from the last full record; after any other
+    /// change, full records up to the next key frame, so that a repeat record never meets,
+    /// in display order, a full record other than the one it repeats.
+    struct Writer {
+        let codec: Codec
+        private var lastFull: AIDataRecord?
+        private var changedSinceKeyFrame = false
+
+        init(codec: Codec) { self.codec = codec }
+
+        mutating func nalUnit(for record: AIDataRecord, keyFrame: Bool) throws -> [UInt8] {
+            let full = try record.serialized()
+            if keyFrame {
+                changedSinceKeyFrame = false
+            } else if let lastFull, !record.differsOnlyInSetting(from: lastFull) {
+                changedSinceKeyFrame = true
+            }
+            if !keyFrame, !changedSinceKeyFrame, lastFull != nil {
+                return AIDataSEI.nalUnit(carrying: record.serializedRepeat(), codec: codec)
+            }
+            lastFull = record
+            return AIDataSEI.nalUnit(carrying: full, codec: codec)
+        }
+    }
+
+    /// Reads the AI data of a stream's decoded frames, in display order: a repeat record
+    /// takes every field but the setting from the last full record read. One per stream;
+    /// start a new one after a seek.
+    public struct Reader: Sendable {
+        private var lastFull: AIDataRecord?
+
+        public init() {}
+
+        /// The frame's own AI data (its `AV_FRAME_DATA_SEI_UNREGISTERED` side data): `.corrupt`
+        /// also for a repeat record before any full one (a stream cut between key frames).
+        public mutating func read(_ frame: UnsafePointer<AVFrame>) -> AIDecodePlan.Found {
+            switch AIDataSEI.message(in: frame) {
+            case .message(.full(let record)):
+                lastFull = record
+                return .record(record)
+            case .message(.repeated(let settingID, let flags)):
+                guard let lastFull else {
+                    return .corrupt("AI data: a repeat record (setting \(settingID)) before any full record; the stream does not start at a key frame")
+                }
+                return .record(lastFull.repeated(settingID: settingID, flags: flags))
+            case .corrupt(let message):
+                return .corrupt(message)
+            case .absent:
+                return .none
+            }
+        }
+    }
+
+    /// What one frame's side data holds for libnic.
+    enum Payload: Equatable {
+        case absent
+        case corrupt(String)
+        case message(AIDataMessage)
+    }
+
+    /// The first message with our UUID that parses; `.corrupt` when messages with our UUID
+    /// exist but none parses; `.absent` without any (other UUIDs are ignored).
+    static func message(in frame: UnsafePointer<AVFrame>) -> Payload {
         var problem: String?
         let count = Int(frame.pointee.nb_side_data)
         for i in 0..<count {
@@ -96,20 +162,20 @@ public enum AIDataSEI {
                   let data = entry.pointee.data else { continue }
             let bytes = UnsafeBufferPointer(start: data, count: Int(entry.pointee.size))
             switch parse(payload: bytes) {
-            case .record(let record): return .record(record)
+            case .message(let message): return .message(message)
             case .corrupt(let message): problem = problem ?? message
-            case .none: continue
+            case .absent: continue
             }
         }
-        return problem.map { .corrupt($0) } ?? .none
+        return problem.map { .corrupt($0) } ?? .absent
     }
 
-    /// Interprets one user-data-unregistered payload (UUID || data).
-    public static func parse(payload: UnsafeBufferPointer<UInt8>) -> AIDecodePlan.Found {
+    /// Interprets one user-data-unregistered payload (UUID || record).
+    static func parse(payload: UnsafeBufferPointer<UInt8>) -> Payload {
         let uuid = AIDataRecord.seiUUID
-        guard payload.count >= uuid.count, payload.prefix(uuid.count).elementsEqual(uuid) else { return .none }
+        guard payload.count >= uuid.count, payload.prefix(uuid.count).elementsEqual(uuid) else { return .absent }
         do {
-            return .record(try AIDataRecord(parsing: payload[uuid.count...]))
+            return .message(try AIDataMessage(parsing: payload[uuid.count...]))
         } catch let error as NICError {
             return .corrupt(error.message)
         } catch {

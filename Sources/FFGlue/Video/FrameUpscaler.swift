@@ -22,6 +22,7 @@ public final class FrameUpscaler {
     private let device: ComputeDevice
     private let options: AIDecodePlan.Options
     private var tracker: AIDataTracker
+    private var reader = AIDataSEI.Reader()
 
     /// `options` apply to every frame (their size is replaced by the output frame's, see `upscale`).
     public init(store: ModelStore?, device: ComputeDevice, options: AIDecodePlan.Options = .init(),
@@ -31,7 +32,10 @@ public final class FrameUpscaler {
     }
 
     /// Forgets the AI data seen so far.
-    public func reset() { tracker = AIDataTracker(warn: tracker.warn) }
+    public func reset() {
+        tracker = AIDataTracker(warn: tracker.warn)
+        reader = AIDataSEI.Reader()
+    }
 
     /// Upscales `input` (planar 4:2:0, 8 to 16 bits) into `output`. An output frame with
     /// buffers is used as it is (same pixel format as the input; its size is the target);
@@ -40,7 +44,7 @@ public final class FrameUpscaler {
     /// Frame properties (timestamps, colour tags) are copied; AI data side data is not.
     public func upscale(_ input: UnsafePointer<AVFrame>, into output: UnsafeMutablePointer<AVFrame>) throws -> Result {
         let source = try frameView(UnsafeMutablePointer(mutating: input), role: "input")
-        let found = AIDataSEI.find(in: input)
+        let found = reader.read(input)
         let inForce = tracker.update(with: found, pts: input.pointee.pts)
         let allocate = output.plane(0) == nil
         var size: (width: Int, height: Int)?

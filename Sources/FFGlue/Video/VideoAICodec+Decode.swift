@@ -71,7 +71,8 @@ extension VideoAICodec {
         if size == nil {
             let probe = try VideoInput(path: path, threads: device.threads, warn: { _ in })
             size = try probe.firstFrame { frame -> (width: Int, height: Int) in
-                if case .record(let r) = AIDataSEI.find(in: frame) { return (r.originalWidth, r.originalHeight) }
+                var reader = AIDataSEI.Reader()
+                if case .record(let r) = reader.read(frame) { return (r.originalWidth, r.originalHeight) }
                 return (2 * Int(frame.pointee.width), 2 * Int(frame.pointee.height))
             }
             guard size != nil else { throw NICError.corruptData("\(path): no video frame could be decoded") }

@@ -9,7 +9,8 @@ extension VideoAICodec {
         public let seconds: Double
         public let width: Int
         public let height: Int
-        /// This frame's own AI data (no carrying over from earlier frames).
+        /// This frame's own AI data (no carrying over from earlier frames; a repeat record
+        /// completed from the last full record).
         public let found: AIDecodePlan.Found
     }
 
@@ -30,11 +31,12 @@ extension VideoAICodec {
         let input = try VideoInput(path: path, threads: threads, warn: warn)
         let timeBase = av_q2d(input.videoStream.pointee.time_base)
         var frames: [FrameAIData] = []
+        var reader = AIDataSEI.Reader()
         try input.run(frame: { frame in
             let pts = frame.pointee.pts
             let entry = FrameAIData(pts: pts, seconds: pts == nic_av_nopts_value() ? .nan : Double(pts) * timeBase,
                                     width: Int(frame.pointee.width), height: Int(frame.pointee.height),
-                                    found: AIDataSEI.find(in: frame))
+                                    found: reader.read(frame))
             try visit(entry)
             frames.append(entry)
         }, otherPacket: { _ in })

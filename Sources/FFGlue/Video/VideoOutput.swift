@@ -34,8 +34,9 @@ final class VideoOutput {
     /// Input streams not written because the output holds raw frames only.
     private(set) var droppedStreams: [Int] = []
     private(set) var seiCodec: AIDataSEI.Codec?
-    /// Per pts: the SEI to insert and the frame duration, until its packet comes out.
-    private var pending: [Int64: (sei: [UInt8]?, duration: Int64)] = [:]
+    private var seiWriter: AIDataSEI.Writer?
+    /// Per pts: the frame's AI data and duration, until its packet comes out.
+    private var pending: [Int64: (aiData: AIDataRecord?, duration: Int64)] = [:]
     private var lastPTS: Int64 = .min
     private var renumbered = 0
     private var headerWritten = false
@@ -70,6 +71,7 @@ final class VideoOutput {
                 settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
             encoder = codec
             seiCodec = sei
+            seiWriter = sei.map { AIDataSEI.Writer(codec: $0) }
             guard let stream = avformat_new_stream(context, nil) else { throw NICError.outOfMemory("cannot add a stream") }
             videoOut = stream
             try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "cannot set stream parameters")
@@ -218,12 +220,8 @@ final class VideoOutput {
             frame, to: encoder.pointee.pix_fmt,
             range: encoder.pointee.pix_fmt == AV_PIX_FMT_RGB24 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG)
         defer { av_frame_free(&converted) }
-        var sei: [UInt8]?
-        if let aiData {
-            guard let seiCodec else { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
-            sei = try AIDataSEI.nalUnit(aiData, codec: seiCodec)
-        }
-        pending[pts] = (sei, max(1, inputDuration))
+        if aiData != nil && seiWriter == nil { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
+        pending[pts] = (aiData, max(1, inputDuration))
         try check(avcodec_send_frame(encoder, converted ?? frame), "\(path): encoding failed")
         try drainEncoder()
         framesWritten += 1
@@ -259,7 +257,10 @@ final class VideoOutput {
             if ret == nic_averror_eagain() || ret == nic_averror_eof() { return }
             try check(ret, "\(path): encoding failed")
             let entry = pending.removeValue(forKey: packet.pointee.pts)
-            if let sei = entry?.sei { try insert(sei, into: packet) }
+            if let aiData = entry?.aiData, seiWriter != nil {
+                let keyFrame = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+                try insert(try seiWriter!.nalUnit(for: aiData, keyFrame: keyFrame), into: packet)
+            }
             if packet.pointee.duration == 0, let duration = entry?.duration { packet.pointee.duration = duration }
             videoBytes += Int(packet.pointee.size)
             if numberedFrames {

@@ -27,10 +27,53 @@ extension AIDataRecord {
         return out
     }
 
-    /// Parses exactly one record (the carrier delivers its bytes, nothing before or after).
+    /// Parses exactly one full record (the carrier delivers its bytes, nothing before or after).
     /// Accepts any 1.x record and ignores fields after those of 1.0. Throws
-    /// `NICError.corruptData` saying what is wrong.
+    /// `NICError.corruptData` saying what is wrong, also for a repeat record, which only a
+    /// video stream's last full record completes (`AIDataMessage`).
     public init(parsing bytes: some Collection<UInt8>) throws {
+        switch try AIDataMessage(parsing: bytes) {
+        case .full(let record):
+            self = record
+        case .repeated(let settingID, _):
+            throw NICError.corruptData(
+                "AI data: a repeat record (setting \(settingID)) holds no sizes; only a video stream's last full record completes it")
+        }
+    }
+
+    /// Length of a repeat record: the envelope around flags and setting ID.
+    public static let repeatSize = headerSize + 3 + 4
+    /// Repeat records came with version 1.1.
+    public static let repeatMinorVersion: UInt8 = 1
+
+    /// The repeat form of this record (docs/ai-data.md §5.1): flags and setting ID only.
+    public func serializedRepeat() -> [UInt8] {
+        var out = Self.magic + [Self.majorVersion, Self.repeatMinorVersion, UInt8(Self.repeatSize),
+                                flags.union(.repeatRecord).rawValue]
+        out.appendLittleEndian(settingID)
+        out.appendLittleEndian(CRC32.checksum(out))
+        return out
+    }
+
+    /// Whether `other` differs from this record in its setting ID and flags at most, so
+    /// that a repeat record can carry it.
+    public func differsOnlyInSetting(from other: AIDataRecord) -> Bool {
+        var same = other
+        same.settingID = settingID
+        same.flags = flags
+        return same == self
+    }
+
+    /// The record a repeat record stands for when this is the stream's last full record.
+    public func repeated(settingID: UInt16, flags: Flags) -> AIDataRecord {
+        var record = self
+        record.settingID = settingID
+        record.flags = flags.subtracting(.repeatRecord)
+        return record
+    }
+
+    /// The checked bytes of one record of the known major version: envelope, length and CRC.
+    fileprivate static func checkedEnvelope(_ bytes: some Collection<UInt8>) throws -> [UInt8] {
         func corrupt(_ message: String) -> NICError { .corruptData("AI data: \(message)") }
         let count = bytes.count
         guard count >= Self.headerSize else {
@@ -55,9 +98,11 @@ extension AIDataRecord {
         guard b[4] == Self.majorVersion else {
             throw corrupt("unsupported major version \(b[4]) (this reader knows \(Self.majorVersion))")
         }
-        guard length >= Self.version1Size else {
-            throw corrupt("too short for version 1.\(b[5]): \(length) bytes, need \(Self.version1Size)")
-        }
+        return b
+    }
+
+    /// The fields of a full version 1 record whose envelope is checked.
+    fileprivate init(fields b: [UInt8]) throws {
         var r = ByteReader(bytes: b, offset: 7)
         let flags = Flags(rawValue: r.uint8())
         let settingID = r.uint16()
@@ -73,7 +118,35 @@ extension AIDataRecord {
                   downscaledWidth: downscaledWidth, downscaledHeight: downscaledHeight,
                   codec: codec, qualityKind: qualityKind, qualityValue: qualityValue,
                   contentType: contentType, flags: flags)
-        if let problem = rangeProblem { throw corrupt("field out of range: \(problem)") }
+        if let problem = rangeProblem { throw NICError.corruptData("AI data: field out of range: \(problem)") }
+    }
+}
+
+/// What one AI data payload holds (docs/ai-data.md §1, §5.1): a full record, or a repeat
+/// record, which names a video frame's setting and takes every other field from the last full
+/// record of its stream.
+public enum AIDataMessage: Equatable, Sendable {
+    case full(AIDataRecord)
+    case repeated(settingID: UInt16, flags: AIDataRecord.Flags)
+
+    /// Parses exactly one record, full or repeat. Throws `NICError.corruptData` saying what is wrong.
+    public init(parsing bytes: some Collection<UInt8>) throws {
+        let b = try AIDataRecord.checkedEnvelope(bytes)
+        let length = Int(b[6])
+        let flags = length > AIDataRecord.envelopeSize ? AIDataRecord.Flags(rawValue: b[7]) : []
+        if flags.contains(.repeatRecord) {
+            guard length >= AIDataRecord.repeatSize else {
+                throw NICError.corruptData(
+                    "AI data: too short for a repeat record: \(length) bytes, need \(AIDataRecord.repeatSize)")
+            }
+            self = .repeated(settingID: UInt16(b[8]) | UInt16(b[9]) << 8, flags: flags)
+            return
+        }
+        guard length >= AIDataRecord.version1Size else {
+            throw NICError.corruptData(
+                "AI data: too short for version 1.\(b[5]): \(length) bytes, need \(AIDataRecord.version1Size)")
+        }
+        self = .full(try AIDataRecord(fields: b))
     }
 }
 

@@ -132,7 +132,7 @@ public struct AIDataRecord: Equatable, Sendable {
         public static func == (a: ContentType, b: ContentType) -> Bool { a.rawValue == b.rawValue }
     }
 
-    /// Flag bits; bits 2–7 are reserved (written as 0, ignored by readers, kept by this type).
+    /// Flag bits; bits 3–7 are reserved (written as 0, ignored by readers, kept by this type).
     public struct Flags: OptionSet, Equatable, Sendable {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -141,6 +141,8 @@ public struct AIDataRecord: Equatable, Sendable {
         public static let lumaOnly = Flags(rawValue: 1 << 0)
         /// A reader without this setting may use its generic AI up-scaling setting instead of Lanczos.
         public static let genericFallbackAllowed = Flags(rawValue: 1 << 1)
+        /// Marks a repeat record (video SEI, docs/ai-data.md §5.1); never set in a full record.
+        public static let repeatRecord = Flags(rawValue: 1 << 2)
     }
 
     /// NN setting that made the small image; 0 means none (a classic downscale).
@@ -190,6 +192,7 @@ public struct AIDataRecord: Equatable, Sendable {
 
     /// What is out of range, or nil when every field is valid.
     var rangeProblem: String? {
+        if flags.contains(.repeatRecord) { return "flag bit 2 (repeat record) is set in a full record" }
         guard scaleDenominator >= 1, scaleNumerator >= scaleDenominator else {
             return "scale \(scaleNumerator)/\(scaleDenominator) must satisfy numerator >= denominator >= 1"
         }
