@@ -398,7 +398,7 @@ typedef struct NicVideoOptions {
     int scale_denominator;
     const char *encoder;       /**< FFmpeg encoder name: "libx264" (default) or "libx265" */
     double crf;                /**< constant rate factor; negative = the encoder's default */
-    int64_t bit_rate;          /**< target bits per second; 0 = use crf */
+    int64_t bit_rate;          /**< target bits per second of the video stream (encode: AI data included); 0 = use crf */
     const char *preset;        /**< encoder preset, e.g. "veryfast"; NULL = the encoder's default */
     int width, height;         /**< decode: output size; 0 = the original size in the AI data */
 } NicVideoOptions;

@@ -5,7 +5,7 @@ import NICCore
 /// Encoder options of the video commands: `--crf`, `--bitrate`, `--preset`.
 struct VideoEncoderOptions: ParsableArguments {
     @Option(help: "Video: constant rate factor of the output encoder.") var crf: Double?
-    @Option(help: "Video: target bit rate, FFmpeg style (800k, 2M); overrides --crf.") var bitrate: String?
+    @Option(help: "Video: target bit rate, FFmpeg style (800k, 2M), AI data included; overrides --crf.") var bitrate: String?
     @Option(help: "Video: encoder preset (x264/x265 names, e.g. veryfast, medium).") var preset: String?
 
     /// Encoder settings for `codec` (a --codec value, nil for the default).

@@ -257,6 +257,20 @@ final class VideoAICodecTests: XCTestCase {
         XCTAssertEqual(warnings.count, 2)
     }
 
+    /// The AI data's share comes off the encoder's target, so the stream meets the rate asked for.
+    func testAIDataShareIsTakenOffTheTargetRate() {
+        XCTAssertEqual(AIDataSEI.bytesPerFrame, 39)   // 4-byte prefix, 2-byte HEVC header, type, size, 16 + 14, stop
+        var notes: [String] = []
+        let share = { (rate: Int) in VideoAICodec.videoShare(of: .init(bitRate: rate), frameRate: 30) { notes.append($0) }.bitRate }
+        XCTAssertEqual(share(124_000), 124_000 - 39 * 8 * 30)
+        XCTAssertEqual(notes, [])
+        XCTAssertEqual(share(30_000), 30_000 - 39 * 8 * 30)
+        XCTAssertEqual(share(10_000), 5_000, "at most half")
+        XCTAssertEqual(notes.count, 2)
+        XCTAssertTrue(notes[0].contains("AI data takes 9 kbit/s of the 30 kbit/s"), notes[0])
+        XCTAssertEqual(VideoAICodec.videoShare(of: .init(crf: 23), frameRate: 30) { _ in }.crf, 23)
+    }
+
     func testBitRatesTakeFFmpegSuffixes() throws {
         XCTAssertEqual(try VideoEncoderSettings.parseBitRate("800k"), 800_000)
         XCTAssertEqual(try VideoEncoderSettings.parseBitRate("2M"), 2_000_000)

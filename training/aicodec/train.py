@@ -52,7 +52,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
-                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
+                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x264_clip_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
                             crop_multiple, luma_np, psnr, load_safetensors_net)
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
@@ -101,6 +101,10 @@ def parse():
                         "(lambda: the bicubic route's own slope at the sample's quality)")
     p.add_argument("--temporal", type=float, default=0.0, help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
     p.add_argument("--max-shift", type=float, default=4.0, help="--temporal: largest camera step, original pixels")
+    p.add_argument("--clip-frames", type=int, default=0,
+                   help="finetune --codec x264: each sample is a camera pan of this many frames (steady speed up to "
+                        "--max-shift original pixels per frame), coded as one x264 sequence with B-frames; the up "
+                        "net learns from every frame but the first (intra). 0 = common.x264_roundtrip_gray")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
@@ -110,6 +114,9 @@ def parse():
         a.qmin, a.qmax = {"x264": X264_BUCKETS, "x265": X265_BUCKETS}.get(a.codec, BUCKETS)[a.bucket]
     if a.mode == "finetune" and not a.init:
         p.error("--mode finetune needs --init RUN_DIR")
+    if a.clip_frames and (a.mode != "finetune" or a.codec != "x264" or a.clip_frames < 2
+                          or a.max_shift * (a.clip_frames - 1) > CLIP_MARGIN - 2):
+        p.error(f"--clip-frames needs --mode finetune --codec x264, at least 2 frames and a pan within {CLIP_MARGIN - 2} pixels")
     if a.temporal and (a.mode != "joint" or a.proxy != "hevc" or a.max_shift > TEMPORAL_MARGIN - 2):
         p.error(f"--temporal needs --mode joint --proxy hevc and --max-shift <= {TEMPORAL_MARGIN - 2}")
     return a
@@ -117,6 +124,24 @@ def parse():
 
 # Original pixels of context around a --temporal crop: the camera step plus the bicubic support.
 TEMPORAL_MARGIN = 12
+# Original pixels of context around a --clip-frames crop: the whole pan plus the bicubic support.
+CLIP_MARGIN = 24
+
+
+def clip_batch(a, down, big, crf, rng):
+    """--clip-frames: (decoded small frames, original frames) of a batch of pans cut from `big`
+    (crops with CLIP_MARGIN), all frames but the first, as [N, 1, h, w] tensors."""
+    B, c, m = big.shape[0], a.crop, CLIP_MARGIN
+    angle = rng.uniform(0, 2 * np.pi, size=B)
+    speed = rng.uniform(0, a.max_shift, size=B)
+    vy = torch.from_numpy((speed * np.sin(angle)).astype(np.float32))
+    vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
+    start = -(a.clip_frames - 1) / 2
+    frames = [translate(big, vy * (start + k), vx * (start + k))[..., m:m + c, m:m + c] for k in range(a.clip_frames)]
+    tiles = [[to_u8(s[i]) for i in range(B)] for s in (down(f) for f in frames)]
+    decoded, _ = x264_clip_roundtrip_gray(tiles, crf)
+    small = np.stack([np.stack(d) for d in decoded[1:]]).astype(np.float32) / 255.0
+    return torch.from_numpy(small).reshape(-1, 1, *small.shape[-2:]), torch.cat(frames[1:])
 
 
 def lagrangian(mse, bpp, qps):
@@ -384,7 +409,8 @@ def main():
     while step < a.steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step)
-        hr = sampler.batch(a.batch, a.crop + (2 * TEMPORAL_MARGIN if a.temporal else 0))
+        margin = TEMPORAL_MARGIN if a.temporal else CLIP_MARGIN if a.clip_frames else 0
+        hr = sampler.batch(a.batch, a.crop + 2 * margin)
         B = hr.shape[0]
         qs = [int(q) for q in qrng.integers(a.qmin, a.qmax + 1, size=B)]
         use_codec = qrng.random(B) >= a.p_identity
@@ -394,6 +420,16 @@ def main():
             loss, stats = temporal_joint_loss(a, down, up, hr, qs, use_codec, (shifts[0], shifts[1]), tau)
         elif a.mode == "joint":
             loss, stats = still_joint_loss(a, down, up, hr, qs, use_codec, tau)
+        elif a.clip_frames:
+            with torch.no_grad():
+                inp, hr = clip_batch(a, down, hr, qs[0], qrng)
+                bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+                bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))
+            rec = up(inp)
+            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
+            loss = mse_q.mean() * 1000.0
+            stats = {"loss": loss.item(),
+                     "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
         else:
             with torch.no_grad():
                 if a.mode == "generic":

@@ -63,7 +63,8 @@ public enum VideoAICodec {
         var downscaler = try Downscaler(setting, store: store)
         let small = evenSize(downscaler.outputLength(width), downscaler.outputLength(height))
         let output = try VideoOutput(path: output, input: input, width: small.width, height: small.height,
-                                     settings: options.encoder, warn: warn)
+                                     settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
+                                     warn: warn)
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use --codec libx264 or libx265")
         }
@@ -137,6 +138,19 @@ public enum VideoAICodec {
             scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
             contentType: o.contentType, needsRealTime: true)
         return try SettingSelector(manifest: store.manifest).select(request)
+    }
+
+    /// The encoder's settings with the AI data's share taken off a target bit rate, so that the
+    /// stream, SEI included, comes out at the rate asked for (AI data never takes more than half).
+    static func videoShare(of e: VideoEncoderSettings, frameRate: Double, warn: (String) -> Void) -> VideoEncoderSettings {
+        guard let target = e.bitRate else { return e }
+        let aiData = Int((Double(AIDataSEI.bytesPerFrame * 8) * max(1, frameRate)).rounded())
+        var video = e
+        video.bitRate = max(target / 2, target - aiData)
+        if aiData > target / 4 {
+            warn("AI data takes \(aiData / 1000) kbit/s of the \(target / 1000) kbit/s asked for; the video gets \(video.bitRate! / 1000) kbit/s")
+        }
+        return video
     }
 
     /// The CRF an x264/x265 encode of the downscaled video will roughly settle at for a
