@@ -11,6 +11,7 @@ the hold-out validation (real JPEG; ../shared/data/train hold-out, never trained
 """
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -76,7 +77,7 @@ SETTINGS = [
     (6, "x1.5-low", "joint", "1.5", "low", X15_JPEG, "x15r2_joint", "x15r2_low"),
     (7, "x2-video-high", "joint", "2", "high", only("x264", VIDEO_X2), "x2t_joint", "x2t_high"),
     (8, "x2-video-mid", "joint", "2", "mid", only("x264", VIDEO_X2), "x2t_joint", "x2t_mid"),
-    (9, "x2-video-low", "joint", "2", "low", only("x264", VIDEO_X2), "x2tL_joint", "x2tL_low"),
+    (9, "x2-video-low", "joint", "2", "low", only("x264", VIDEO_X2), "x2tL_joint", "x2tc2L_low"),
     (10, "x1.5-hevc-high", "joint", "1.5", "high", X15_HEVC, "x15h_joint", "x15h_high"),
     (11, "x1.5-hevc-mid", "joint", "1.5", "mid", X15_HEVC, "x15h_joint", "x15h_mid"),
     (12, "x1.5-hevc-low", "joint", "1.5", "low", X15_HEVC, "x15h_joint", "x15h_low"),
@@ -132,12 +133,13 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     entries, written = [], {}
     for sid, name, kind, scale, bucket, ranges, joint, up_run in SETTINGS:
-        if not finished(a.runs, up_run) or (kind == "joint" and not finished(a.runs, joint)):
+        shipped_down = kind == "joint" and not finished(a.runs, joint) and shipped_down_net(a.out, joint, previous.get(sid))
+        if not finished(a.runs, up_run) or (kind == "joint" and not finished(a.runs, joint) and not shipped_down):
             if a.keep_missing and sid in previous:
                 up = load_safetensors_net(os.path.join(a.out, previous[sid]["up"]["weights"]))
                 entries.append({**previous[sid], "name": name, "quality_ranges": ranges.get(bucket, {}),
                                 "realtime": is_realtime(up)})
-                attach_chroma(entries[-1], a.runs, a.out)
+                attach_chroma(entries[-1], a.runs, a.out, previous.get(sid))
                 print(f"setting {sid} ({name}): runs not here, entry kept", file=sys.stderr)
             else:
                 print(f"setting {sid} ({name}): runs not finished, left out", file=sys.stderr)
@@ -146,7 +148,10 @@ def main():
         entry = {"id": sid, "name": name, "kind": kind, "scale": RATIONAL[scale], "bucket": bucket,
                  "quality_ranges": ranges.get(bucket, {}), "realtime": is_realtime(up),
                  "training": {"up": cfg.get("command")}}
-        if kind == "joint":
+        if shipped_down:
+            down, entry["training"]["down"] = shipped_down
+            entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
+        elif kind == "joint":
             jdown, _, jcfg = load_nets(os.path.join(a.runs, joint, "final.pt"))
             down = jdown
             entry["training"]["down"] = jcfg.get("command")
@@ -167,7 +172,7 @@ def main():
                           "jpeg": "JPEG 4:2:0 via libjpeg (PIL)"}[codec_name]
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
                                    "codec": codec_text + "; 'none' = no codec", **res}
-        attach_chroma(entry, a.runs, a.out)
+        attach_chroma(entry, a.runs, a.out, previous.get(sid))
         entries.append(entry)
         print(f"setting {sid} ({name}) ready", file=sys.stderr)
     with open(os.path.join(a.out, "settings.json"), "w") as f:
@@ -176,15 +181,29 @@ def main():
     print(f"wrote {a.out}/settings.json with {len(entries)} settings")
 
 
-def attach_chroma(entry, runs, out):
-    """Adds the setting's chroma networks (CHROMA) to its entry and copies the weights to OUT."""
+def shipped_down_net(out, joint, previous):
+    """(down net, training command) of a joint run that is not here but whose down net ships in
+    OUT under the same name for this setting (an up net retrained on an earlier session's down
+    net); None otherwise."""
+    path = os.path.join(out, f"{joint}_down.safetensors")
+    if not previous or previous.get("down", {}).get("weights") != os.path.basename(path) or not os.path.exists(path):
+        return None
+    return load_safetensors_net(path), previous["training"]["down"]
+
+
+def attach_chroma(entry, runs, out, previous=None):
+    """Adds the setting's chroma networks (CHROMA) to its entry and copies the weights to OUT.
+    A network whose run is not here keeps its entry in `previous` (OUT's settings.json) when
+    its weights are still in OUT."""
+    previous = copy.deepcopy(previous)   # a kept entry shares its nested dicts with it
     entry.pop("chroma", None)
     entry.get("training", {}).pop("chroma", None)
     entry.get("validation", {}).pop("chroma", None)
     for name, codecs in CHROMA.get(entry["id"], []):
         src = os.path.join(runs, name, f"{name}_chroma.safetensors")
         if not os.path.exists(src):
-            print(f"setting {entry['id']}: chroma run {name} not finished, left out", file=sys.stderr)
+            if not keep_shipped_chroma(entry, name, out, previous):
+                print(f"setting {entry['id']}: chroma run {name} not finished, left out", file=sys.stderr)
             continue
         with open(os.path.join(runs, name, f"{name}_chroma.json")) as f:
             side = json.load(f)
@@ -194,6 +213,17 @@ def attach_chroma(entry, runs, out):
         entry.setdefault("chroma", []).append({"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs})
         entry["training"].setdefault("chroma", {})[name] = side["training"]["command"]
         entry.setdefault("validation", {}).setdefault("chroma", {})[name] = side["validation"]
+
+
+def keep_shipped_chroma(entry, name, out, previous):
+    weights = f"{name}_chroma.safetensors"
+    shipped = [c for c in (previous or {}).get("chroma", []) if c["weights"] == weights]
+    if not shipped or not os.path.exists(os.path.join(out, weights)):
+        return False
+    entry.setdefault("chroma", []).append(shipped[0])
+    entry.setdefault("training", {}).setdefault("chroma", {})[name] = previous["training"]["chroma"][name]
+    entry.setdefault("validation", {}).setdefault("chroma", {})[name] = previous["validation"]["chroma"][name]
+    return True
 
 
 def net_file(written, net, filename, out):

@@ -25,4 +25,11 @@ for b in low mid high; do
   [ -f $R/$N/final.pt ] || $T --mode finetune --codec x264 --bucket $b --init $R/$J --lr 2e-4 \
       --lr-final 1e-5 --warmup 50 --p-identity $P --steps 600 --val-every 300 --out $R/$N >> $R/$N.out 2>&1
 done
+# setting 9's up net then on real x264 camera clips: 8-frame pans (up to 2 original pixels per frame,
+# 40% from a still camera) coded with x264's B-frames, every frame but the intra one a sample.
+# (The recorded run started from the shipped files of x2tL_joint's down net and x2tL_low's up net.)
+[ -f $R/x2tc2L_low/final.pt ] || nice -n 5 python3 training/aicodec/train.py --scale 2 --batch 16 --crop 144 \
+    --threads 1 --seed 4 --mode finetune --codec x264 --clip-frames 8 --max-shift 2 --p-static 0.4 \
+    --init $R/x2tL_low --qmin 32 --qmax 44 --lr 1e-4 --lr-final 1e-5 --warmup 50 --steps 600 --log-every 50 \
+    --val-every 0 --out $R/x2tc2L_low >> $R/x2tc2L_low.out 2>&1
 echo done > $R/x2t_sequence.done

@@ -105,6 +105,7 @@ def parse():
                    help="finetune --codec x264: each sample is a camera pan of this many frames (steady speed up to "
                         "--max-shift original pixels per frame), coded as one x264 sequence with B-frames; the up "
                         "net learns from every frame but the first (intra). 0 = common.x264_roundtrip_gray")
+    p.add_argument("--p-static", type=float, default=0.0, help="--clip-frames: share of clips from a still camera")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--val-every", type=int, default=500, help="steps between quick hold-out validations (0: only at end)")
@@ -133,7 +134,7 @@ def clip_batch(a, down, big, crf, rng):
     (crops with CLIP_MARGIN), all frames but the first, as [N, 1, h, w] tensors."""
     B, c, m = big.shape[0], a.crop, CLIP_MARGIN
     angle = rng.uniform(0, 2 * np.pi, size=B)
-    speed = rng.uniform(0, a.max_shift, size=B)
+    speed = rng.uniform(0, a.max_shift, size=B) * (rng.random(B) >= a.p_static)
     vy = torch.from_numpy((speed * np.sin(angle)).astype(np.float32))
     vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
     start = -(a.clip_frames - 1) / 2
