@@ -250,6 +250,35 @@ def still_joint_loss(a, down, up, hr, qs, use_codec, tau):
     return loss, stats
 
 
+def coded_batch(a, down, hr, qs, use_codec):
+    """finetune/generic: the small images of `hr` (generic: plain antialiased bicubic) through the
+    real codec (uncoded where `use_codec` is false), as a [B, 1, h, w] tensor in [0, 1]."""
+    lr_img = down.base(hr) if a.mode == "generic" else down(hr)
+    tiles = [to_u8(lr_img[i]) for i in range(hr.shape[0])]
+    if a.codec in ("x264", "x265"):
+        coded = [i for i in range(len(tiles)) if use_codec[i]]
+        roundtrip = x264_roundtrip_gray if a.codec == "x264" else x265_intra_roundtrip_gray
+        if coded:
+            decoded, _ = roundtrip([tiles[i] for i in coded], qs[0])
+            for i, d in zip(coded, decoded):
+                tiles[i] = d
+    else:
+        tiles = [jpeg_roundtrip_gray(t, qs[i])[0] if use_codec[i] else t for i, t in enumerate(tiles)]
+    return torch.from_numpy(np.stack(tiles).astype(np.float32)[:, None] / 255.0)
+
+
+def up_loss(up, inp, hr):
+    """The up net's loss (MSE x 1000) on decoded small images `inp` against `hr`, and its gain over
+    plain bicubic up-scaling."""
+    with torch.no_grad():
+        bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
+        bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))
+    mse_q = ((up(inp) - hr) ** 2).mean(dim=(1, 2, 3))
+    loss = mse_q.mean() * 1000.0
+    return loss, {"loss": loss.item(),
+                  "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
+
+
 def lr_at(a, step):
     if step < a.warmup:
         return a.lr * (step + 1) / a.warmup
@@ -415,49 +444,15 @@ def main():
         B = hr.shape[0]
         qs = [int(q) for q in qrng.integers(a.qmin, a.qmax + 1, size=B)]
         use_codec = qrng.random(B) >= a.p_identity
-        stats = {}
         if a.mode == "joint" and a.temporal:
             shifts = torch.from_numpy(qrng.uniform(-a.max_shift, a.max_shift, size=(2, B)).astype(np.float32))
             loss, stats = temporal_joint_loss(a, down, up, hr, qs, use_codec, (shifts[0], shifts[1]), tau)
         elif a.mode == "joint":
             loss, stats = still_joint_loss(a, down, up, hr, qs, use_codec, tau)
-        elif a.clip_frames:
-            with torch.no_grad():
-                inp, hr = clip_batch(a, down, hr, qs[0], qrng)
-                bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-                bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))
-            rec = up(inp)
-            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
-            loss = mse_q.mean() * 1000.0
-            stats = {"loss": loss.item(),
-                     "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
         else:
             with torch.no_grad():
-                if a.mode == "generic":
-                    lr_img = down.base(hr)       # plain antialiased bicubic
-                else:
-                    lr_img = down(hr)
-                inp = np.empty((B, 1) + lr_img.shape[-2:], dtype=np.float32)
-                tiles = [to_u8(lr_img[i]) for i in range(B)]
-                if a.codec in ("x264", "x265"):
-                    coded = [i for i in range(B) if use_codec[i]]
-                    roundtrip = x264_roundtrip_gray if a.codec == "x264" else x265_intra_roundtrip_gray
-                    if coded:
-                        decoded, _ = roundtrip([tiles[i] for i in coded], qs[0])
-                        for i, d in zip(coded, decoded):
-                            tiles[i] = d
-                else:
-                    tiles = [jpeg_roundtrip_gray(t, qs[i])[0] if use_codec[i] else t for i, t in enumerate(tiles)]
-                for i in range(B):
-                    inp[i, 0] = tiles[i].astype(np.float32) / 255.0
-                inp = torch.from_numpy(inp)
-                bic = F.interpolate(inp, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-                bmse = ((bic - hr) ** 2).mean(dim=(1, 2, 3))
-            rec = up(inp)
-            mse_q = ((rec - hr) ** 2).mean(dim=(1, 2, 3))
-            loss = mse_q.mean() * 1000.0
-            stats = {"loss": loss.item(),
-                     "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
+                inp, hr = clip_batch(a, down, hr, qs[0], qrng) if a.clip_frames else (coded_batch(a, down, hr, qs, use_codec), hr)
+            loss, stats = up_loss(up, inp, hr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0 if a.mode == "joint" else 10.0)
