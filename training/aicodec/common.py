@@ -247,6 +247,32 @@ def load_safetensors_net(path):
     return net
 
 
+def grown(net, width=None, depth=None):
+    """`net` with more hidden channels and/or layers, starting from the trained net's function.
+    New channels get Kaiming inputs and zero outputs (exact). New layers are identities before
+    the last conv: exact for positive activations, while negative ones pass the extra leaky ReLU
+    at slope² (about 1e-5 MSE on training crops behind the x2 up net, 0.05 of its body's signal)."""
+    width, depth = width or net.width, depth or net.depth
+    assert width >= net.width and depth >= net.depth
+    big = ScalerNet(net.kind, net.scale, width, depth, net.slope)
+    old = list(net.convs)
+    with torch.no_grad():
+        for new, src in zip(big.convs[:len(old) - 1], old[:-1]):     # hidden layers kept in place
+            new.weight[:, src.in_channels:] = 0
+            new.weight[:src.out_channels, :src.in_channels] = src.weight
+            new.bias[:src.out_channels] = src.bias
+        for c in big.convs[len(old) - 1:depth - 1]:                  # inserted identity layers
+            c.weight.zero_()
+            c.bias.zero_()
+            for ch in range(width):
+                c.weight[ch, ch, 1, 1] = 1.0
+        last, src = big.convs[-1], old[-1]
+        last.weight.zero_()
+        last.weight[:, :src.in_channels] = src.weight
+        last.bias.copy_(src.bias)
+    return big
+
+
 # ----------------------------------------------------------------------------------------------
 # Differentiable JPEG (luma) proxy
 # ----------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import (ScalerNet, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
+from aicodec.common import (ScalerNet, grown, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
                             quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x264_clip_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
                             crop_multiple, luma_np, psnr, load_safetensors_net)
 
@@ -81,7 +81,8 @@ def parse():
     p.add_argument("--fresh-up", action="store_true",
                    help="finetune: take only the down net from --init; train a new up net of --up-width/--up-depth")
     p.add_argument("--down-depth", type=int, default=4, help="conv layers of the down net")
-    p.add_argument("--up-depth", type=int, default=4, help="conv layers of the up net")
+    p.add_argument("--up-depth", type=int, default=4,
+                   help="conv layers of the up net (above a loaded net's: it is grown, common.grown)")
     p.add_argument("--kappa", type=float, default=0.8, help="weight of log(rate proxy)")
     p.add_argument("--w-struct", type=float, default=0.05, help="weight of log(MSE_struct + tau)")
     p.add_argument("--tau-db", type=float, default=40.0, help="tau = MSE at this PSNR: structural slack")
@@ -386,6 +387,8 @@ def main():
             up.load_state_dict(st["up"])
     if a.init_up:
         up = load_safetensors_net(a.init_up)
+    if (a.up_width or up.width) > up.width or a.up_depth > up.depth:
+        up = grown(up, a.up_width, max(a.up_depth, up.depth))   # the loaded net's function, more room
     cfg["down_width"], cfg["up_width"] = down.width, up.width
     cfg["down_depth"], cfg["up_depth"] = down.depth, up.depth
     cfg["down_macs_per_lr_pixel"] = down.macs_per_lr_pixel()

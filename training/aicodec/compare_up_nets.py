@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Up nets compared on the very same real video streams (issue 4: decisions on development clips).
+
+For each clip (first N frames of a ../shared/data/video source) and each target rate of a
+bits-per-pixel ladder, one small H.264 stream is made: `--stream ai` by `nic ai-encode --setting S
+--bitrate R` (the setting's down net, real x264 ABR, B-frames, AI data SEI in every frame), or
+`--stream bicubic` as bench/eval_video.py's bicubic route makes it (FFmpeg bicubic /2, x264 at the
+same preset and rate). Every candidate up net then upscales the decoded small luma (limited range
+expanded to [0, 1], as libnic's frame path reads it) in PyTorch, and its luma PSNR against the
+source frames is averaged over the frames. The stream is shared, so differences are the up nets'
+alone; the table lists the stream's real rate (all its video packets, SEI included), the first
+net's PSNR and the others' difference to it.
+
+  python3 training/aicodec/compare_up_nets.py --setting 9 --nets models/x2tc2L_low_up.safetensors,training/runs/RUN \\
+      --clips mdn_flower.mp4,intel_car-detection.mp4 [--bpp 0.008,0.016] [--frames 60] [--stream bicubic]
+
+A net is a .safetensors file (export.py), a run directory (its final.pt, else its latest ckpt.pt),
+or `bicubic` (the up nets' own base, with no body). Never run this on the evaluation clips of
+bench/eval_video.py: decisions are made on development clips only.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aicodec.common import ScalerNet, load_safetensors_net  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIDEO_DIR = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "video"))
+EVALUATION_CLIPS = {"kinoview_Jellyfish_1080_10s.mp4", "imageio_cockatoo_yuv420.mp4"}
+
+
+class Bicubic(torch.nn.Module):
+    """x2 bicubic (a = -0.75): what every up net adds its body to."""
+    def forward(self, x):
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+
+
+def load_net(path):
+    if path == "bicubic":
+        return Bicubic()
+    if path.endswith(".safetensors"):
+        return load_safetensors_net(path)
+    cfg = json.load(open(os.path.join(path, "config.json")))
+    done = os.path.join(path, "final.pt")
+    st = torch.load(done if os.path.exists(done) else os.path.join(path, "ckpt.pt"), map_location="cpu", weights_only=False)
+    net = ScalerNet("up", cfg["scale"], cfg["up_width"], cfg["up_depth"])
+    net.load_state_dict(st["up"])
+    return net
+
+
+def probe(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height,avg_frame_rate", "-of", "json", path],
+                         capture_output=True, text=True, check=True).stdout
+    s = json.loads(out)["streams"][0]
+    num, den = s["avg_frame_rate"].split("/")
+    return s["width"], s["height"], float(num) / float(den)
+
+
+def run(cmd):
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        sys.exit(f"compare_up_nets: {' '.join(map(str, cmd))} failed:\n{p.stderr[-1500:]}")
+    return p.stdout
+
+
+def luma_frames(path, width, height, frames):
+    """The first `frames` luma planes of a video, 8-bit, as [N, H, W]."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-frames:v", str(frames), "-f", "rawvideo",
+                          "-pix_fmt", "yuv420p", "-"], capture_output=True, check=True).stdout
+    size = width * height * 3 // 2
+    n = len(raw) // size
+    return np.stack([np.frombuffer(raw, np.uint8, width * height, i * size).reshape(height, width) for i in range(n)])
+
+
+def stream_kbps(path, frames, fps):
+    out = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0", path])
+    return 8 * sum(int(x) for x in out.split()) / (frames / fps) / 1000
+
+
+def small_stream(a, ref, out, kbps, width, height):
+    if a.stream == "ai":
+        run([a.nic, "ai-encode", ref, out, "--scale", 2, "--bitrate", f"{kbps}k", "--setting", a.setting,
+             "--preset", a.preset, "--threads", a.threads])
+    else:
+        run(["ffmpeg", "-v", "error", "-y", "-i", ref, "-vf", f"scale={width // 2}:{height // 2}:flags=bicubic",
+             "-c:v", "libx264", "-preset", a.preset, "-b:v", f"{kbps}k", "-threads", a.threads, "-an", out])
+
+
+def upscaled_psnr(net, small, reference):
+    """Mean per-frame luma PSNR of net(small) (limited range) against the 8-bit reference frames."""
+    values = []
+    with torch.no_grad():
+        for s, r in zip(small, reference):
+            x = (torch.from_numpy(s.astype(np.float32))[None, None] - 16) / 219
+            y = net(x)[0, 0]
+            if y.shape != r.shape:
+                sys.exit(f"compare_up_nets: the net makes {tuple(y.shape)} from {s.shape}, the source is {r.shape}")
+            out = torch.clamp(torch.round(y * 219 + 16), 0, 255).numpy()
+            mse = float(np.mean((out - r.astype(np.float32)) ** 2))
+            values.append(100.0 if mse == 0 else 10 * np.log10(255 ** 2 / mse))
+    return float(np.mean(values))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--setting", type=int, default=9, help="--stream ai: the setting whose down net makes the streams")
+    ap.add_argument("--stream", choices=["ai", "bicubic"], default="ai")
+    ap.add_argument("--preset", default="medium", help="x264 preset of the small streams")
+    ap.add_argument("--nets", required=True, help="comma-separated up nets; the first is the baseline")
+    ap.add_argument("--clips", required=True)
+    ap.add_argument("--video-dir", default=VIDEO_DIR)
+    ap.add_argument("--bpp", default="0.008,0.016", help="target bits per original pixel per frame")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    clips = a.clips.split(",")
+    if EVALUATION_CLIPS & set(clips):
+        sys.exit("compare_up_nets: evaluation clips are not for decisions; use development clips")
+    paths = a.nets.split(",")
+    nets = [load_net(p) for p in paths]
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        for clip in clips:
+            src = os.path.join(a.video_dir, clip)
+            width, height, fps = probe(src)
+            ref = os.path.join(work, "ref.y4m")
+            run(["ffmpeg", "-v", "error", "-y", "-i", src, "-frames:v", a.frames, "-an", "-sn", "-pix_fmt", "yuv420p", ref])
+            reference = luma_frames(ref, width, height, a.frames)
+            for bpp in map(float, a.bpp.split(",")):
+                kbps = max(20, round(bpp * width * height * fps / 1000))
+                small_path = os.path.join(work, "small.mp4")
+                small_stream(a, ref, small_path, kbps, width, height)
+                sw, sh, _ = probe(small_path)
+                small = luma_frames(small_path, sw, sh, a.frames)
+                real = stream_kbps(small_path, len(small), fps)
+                psnrs = [upscaled_psnr(n, small, reference) for n in nets]
+                row = {"clip": clip, "target_kbps": kbps, "kbps": real, "psnr_y": dict(zip(paths, psnrs))}
+                results.append(row)
+                print(f"{clip:40s} {kbps:6d}k ({real:6.1f}k)  " + "  ".join(
+                    f"{psnrs[0]:.3f}" if i == 0 else f"{p - psnrs[0]:+.3f}" for i, p in enumerate(psnrs)), flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"stream": a.stream, "setting": a.setting, "nets": paths, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
