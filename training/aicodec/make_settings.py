@@ -99,7 +99,9 @@ CHROMA = {**{sid: [("x2c_jpeg", ["jpeg"]), ("x2c_webp", ["webp"])] for sid in (1
           15: [("x2c_x265_low", ["x265"])]}
 # An up net of at most this many MACs per small-image pixel keeps up with 1080p playback on two
 # cores (docs/results/bench-upscale.md); larger ones serve stills only ("realtime": false).
-REALTIME_MAX_UP_MACS = 10000
+# Measured: 5.3k MACs (settings 7-9) 40 frames/s; a 9.9k-MAC net ran at 0.62x their frame rate
+# (about 25 frames/s by that ratio), and a fixed + per-MAC fit of the two puts 30 frames/s near 7.9k.
+REALTIME_MAX_UP_MACS = 7500
 
 
 def is_realtime(up):

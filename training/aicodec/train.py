@@ -77,7 +77,7 @@ def parse():
     p.add_argument("--init", default=None, help="run directory (or .pt) to start from (finetune: required)")
     p.add_argument("--init-up", default=None, help="an up net (.safetensors, models/) replacing --init's")
     p.add_argument("--down-width", type=int, default=None)
-    p.add_argument("--up-width", type=int, default=None)
+    p.add_argument("--up-width", type=int, default=None, help="hidden channels of the up net (above a loaded net's: it is grown)")
     p.add_argument("--fresh-up", action="store_true",
                    help="finetune: take only the down net from --init; train a new up net of --up-width/--up-depth")
     p.add_argument("--down-depth", type=int, default=4, help="conv layers of the down net")
