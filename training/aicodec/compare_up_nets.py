@@ -28,12 +28,11 @@ import tempfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import ScalerNet, load_safetensors_net  # noqa: E402
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VIDEO_DIR = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "video"))
-EVALUATION_CLIPS = {"kinoview_Jellyfish_1080_10s.mp4", "imageio_cockatoo_yuv420.mp4"}
+sys.path.insert(0, os.path.join(REPO, "training"))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from aicodec.common import ScalerNet, load_safetensors_net  # noqa: E402
+from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, probe, video_bits  # noqa: E402
 
 
 class Bicubic(torch.nn.Module):
@@ -55,22 +54,6 @@ def load_net(path):
     return net
 
 
-def probe(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "stream=width,height,avg_frame_rate", "-of", "json", path],
-                         capture_output=True, text=True, check=True).stdout
-    s = json.loads(out)["streams"][0]
-    num, den = s["avg_frame_rate"].split("/")
-    return s["width"], s["height"], float(num) / float(den)
-
-
-def run(cmd):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        sys.exit(f"compare_up_nets: {' '.join(map(str, cmd))} failed:\n{p.stderr[-1500:]}")
-    return p.stdout
-
-
 def luma_frames(path, width, height, frames):
     """The first `frames` luma planes of a video, 8-bit, as [N, H, W]."""
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-frames:v", str(frames), "-f", "rawvideo",
@@ -80,18 +63,13 @@ def luma_frames(path, width, height, frames):
     return np.stack([np.frombuffer(raw, np.uint8, width * height, i * size).reshape(height, width) for i in range(n)])
 
 
-def stream_kbps(path, frames, fps):
-    out = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0", path])
-    return 8 * sum(int(x) for x in out.split()) / (frames / fps) / 1000
-
-
-def small_stream(a, ref, out, kbps, width, height):
+def small_stream(a, runner, ref, out, kbps, width, height):
+    """The small stream of the AI route, or of bench/eval_video.py's bicubic route (its own x264 call)."""
     if a.stream == "ai":
-        run([a.nic, "ai-encode", ref, out, "--scale", 2, "--bitrate", f"{kbps}k", "--setting", a.setting,
-             "--preset", a.preset, "--threads", a.threads])
+        runner.run([a.nic, "ai-encode", ref, out, "--scale", "2", "--bitrate", f"{kbps}k", "--setting", str(a.setting),
+                    "--preset", a.preset, "--threads", str(a.threads)])
     else:
-        run(["ffmpeg", "-v", "error", "-y", "-i", ref, "-vf", f"scale={width // 2}:{height // 2}:flags=bicubic",
-             "-c:v", "libx264", "-preset", a.preset, "-b:v", f"{kbps}k", "-threads", a.threads, "-an", out])
+        runner.x264(ref, out, kbps, vf=f"scale={width // 2}:{height // 2}:flags=bicubic")
 
 
 def upscaled_psnr(net, small, reference):
@@ -125,25 +103,26 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     clips = a.clips.split(",")
-    if EVALUATION_CLIPS & set(clips):
+    if set(EVALUATION_CLIPS) & set(clips):
         sys.exit("compare_up_nets: evaluation clips are not for decisions; use development clips")
     paths = a.nets.split(",")
     nets = [load_net(p) for p in paths]
+    runner = Runner(a.nic, None, a.threads, a.preset)
     results = []
     with tempfile.TemporaryDirectory() as work:
         for clip in clips:
             src = os.path.join(a.video_dir, clip)
             width, height, fps = probe(src)
             ref = os.path.join(work, "ref.y4m")
-            run(["ffmpeg", "-v", "error", "-y", "-i", src, "-frames:v", a.frames, "-an", "-sn", "-pix_fmt", "yuv420p", ref])
+            runner.ffmpeg("-i", src, "-frames:v", a.frames, "-an", "-sn", "-pix_fmt", "yuv420p", ref)   # as eval_video.py
             reference = luma_frames(ref, width, height, a.frames)
             for bpp in map(float, a.bpp.split(",")):
                 kbps = max(20, round(bpp * width * height * fps / 1000))
                 small_path = os.path.join(work, "small.mp4")
-                small_stream(a, ref, small_path, kbps, width, height)
+                small_stream(a, runner, ref, small_path, kbps, width, height)
                 sw, sh, _ = probe(small_path)
                 small = luma_frames(small_path, sw, sh, a.frames)
-                real = stream_kbps(small_path, len(small), fps)
+                real = video_bits(small_path) / (len(small) / fps) / 1000
                 psnrs = [upscaled_psnr(n, small, reference) for n in nets]
                 row = {"clip": clip, "target_kbps": kbps, "kbps": real, "psnr_y": dict(zip(paths, psnrs))}
                 results.append(row)
@@ -155,4 +134,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (EvalError, subprocess.CalledProcessError) as e:
+        sys.exit(f"compare_up_nets: {e}")
