@@ -14,6 +14,10 @@ net's PSNR and the others' difference to it.
   python3 training/aicodec/compare_up_nets.py --setting 9 --nets models/x2tc2L_low_up.safetensors,training/runs/RUN \\
       --clips mdn_flower.mp4,intel_car-detection.mp4 [--bpp 0.008,0.016] [--frames 60] [--stream bicubic]
 
+`--reference BICUBIC.json` (the --json of a `--stream bicubic` run whose first net is `bicubic`, same
+clips and ladder) adds each net's luma BD-rate per clip against that bicubic route; a `--stream bicubic` run whose first net
+is `bicubic` prints them against itself.
+
 A net is a .safetensors file (export.py), a run directory (its final.pt, else its latest ckpt.pt),
 or `bicubic` (the up nets' own base, with no body). Never run this on the evaluation clips of
 bench/eval_video.py: decisions are made on development clips only.
@@ -32,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "training"))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from aicodec.common import ScalerNet, load_safetensors_net  # noqa: E402
-from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, probe, video_bits  # noqa: E402
+from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, bd_rate, probe, video_bits  # noqa: E402
 
 
 class Bicubic(torch.nn.Module):
@@ -87,6 +91,34 @@ def upscaled_psnr(net, small, reference):
     return float(np.mean(values))
 
 
+def load_reference(path):
+    """{clip: [(kbit/s, PSNR-Y)]} of the bicubic route in a --stream bicubic run's JSON."""
+    with open(path) as f:
+        d = json.load(f)
+    if d.get("stream") != "bicubic" or d["nets"][0] != "bicubic":
+        sys.exit(f"compare_up_nets: {path} is not a --stream bicubic run with bicubic as its first net")
+    route = {}
+    for r in d["results"]:
+        route.setdefault(r["clip"], []).append((r["kbps"], r["psnr_y"]["bicubic"]))
+    return route
+
+
+def print_bd_rates(paths, results, reference_route):
+    """Each net's luma BD-rate per clip (and the mean) against the reference bicubic route."""
+    clips = list(dict.fromkeys(r["clip"] for r in results))
+    missing = [c for c in clips if len(reference_route.get(c, [])) < 2]
+    if missing:
+        sys.exit(f"compare_up_nets: the reference has no rate ladder for {', '.join(missing)}")
+    print("BD-rate vs the bicubic route: " + " / ".join(clips))
+    for p in paths:
+        values = []
+        for c in clips:
+            pts = [(r["kbps"], r["psnr_y"][p]) for r in results if r["clip"] == c]
+            ref = reference_route[c]
+            values.append(bd_rate([x for x, _ in ref], [y for _, y in ref], [x for x, _ in pts], [y for _, y in pts]))
+        print(f"  {p}: " + " / ".join(f"{v:+.1f}%" for v in values) + f"  (mean {sum(values) / len(values):+.1f}%)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--setting", type=int, default=9, help="--stream ai: the setting whose down net makes the streams")
@@ -100,7 +132,10 @@ def main():
     ap.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--reference", default=None,
+                    help="--json of a --stream bicubic run (first net bicubic): BD-rates against that route")
     a = ap.parse_args()
+    reference_route = load_reference(a.reference) if a.reference else None
     torch.set_num_threads(a.threads)
     clips = a.clips.split(",")
     if set(EVALUATION_CLIPS) & set(clips):
@@ -128,6 +163,12 @@ def main():
                 results.append(row)
                 print(f"{clip:40s} {kbps:6d}k ({real:6.1f}k)  " + "  ".join(
                     f"{psnrs[0]:.3f}" if i == 0 else f"{p - psnrs[0]:+.3f}" for i, p in enumerate(psnrs)), flush=True)
+    if reference_route is None and a.stream == "bicubic" and paths[0] == "bicubic":
+        reference_route = {}   # this run is its own bicubic route
+        for r in results:
+            reference_route.setdefault(r["clip"], []).append((r["kbps"], r["psnr_y"]["bicubic"]))
+    if reference_route:
+        print_bd_rates(paths, results, reference_route)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"stream": a.stream, "setting": a.setting, "nets": paths, "results": results}, f, indent=1)

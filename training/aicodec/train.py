@@ -16,6 +16,8 @@ Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same
             random quality (or none with probability --p-identity): for images without AI data.
   --codec x264 (finetune, generic): real x264 instead of JPEG, one CRF per batch drawn from the
             bucket's CRF range (X264_BUCKETS), the crops coded as one inter-coded (P) picture.
+  --clip-frames K (finetune, generic; --codec x264): each sample a K-frame camera pan coded as one
+            x264 sequence with B-frames (generic: of the plain antialiased bicubic reduction).
   --codec x265 (finetune, generic): real x265 intra (X265_BUCKETS), the still-image x265 route.
   --proxy hevc (joint): the DCT proxy with HEVC's flat quantisation (step 2^((QP-4)/6)) instead of
             libjpeg's table; --qmin/--qmax are then QPs.
@@ -103,7 +105,7 @@ def parse():
     p.add_argument("--temporal", type=float, default=0.0, help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
     p.add_argument("--max-shift", type=float, default=4.0, help="--temporal: largest camera step, original pixels")
     p.add_argument("--clip-frames", type=int, default=0,
-                   help="finetune --codec x264: each sample is a camera pan of this many frames (steady speed up to "
+                   help="finetune|generic --codec x264: each sample is a camera pan of this many frames (steady speed up to "
                         "--max-shift original pixels per frame), coded as one x264 sequence with B-frames; the up "
                         "net learns from every frame but the first (intra). 0 = common.x264_roundtrip_gray")
     p.add_argument("--p-static", type=float, default=0.0, help="--clip-frames: share of clips from a still camera")
@@ -116,9 +118,9 @@ def parse():
         a.qmin, a.qmax = {"x264": X264_BUCKETS, "x265": X265_BUCKETS}.get(a.codec, BUCKETS)[a.bucket]
     if a.mode == "finetune" and not a.init:
         p.error("--mode finetune needs --init RUN_DIR")
-    if a.clip_frames and (a.mode != "finetune" or a.codec != "x264" or a.clip_frames < 2
+    if a.clip_frames and (a.mode not in ("finetune", "generic") or a.codec != "x264" or a.clip_frames < 2
                           or a.max_shift * (a.clip_frames - 1) > CLIP_MARGIN - 2):
-        p.error(f"--clip-frames needs --mode finetune --codec x264, at least 2 frames and a pan within {CLIP_MARGIN - 2} pixels")
+        p.error(f"--clip-frames needs --mode finetune|generic --codec x264, at least 2 frames and a pan within {CLIP_MARGIN - 2} pixels")
     if a.temporal and (a.mode != "joint" or a.proxy != "hevc" or a.max_shift > TEMPORAL_MARGIN - 2):
         p.error(f"--temporal needs --mode joint --proxy hevc and --max-shift <= {TEMPORAL_MARGIN - 2}")
     return a
@@ -140,7 +142,8 @@ def clip_batch(a, down, big, crf, rng):
     vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
     start = -(a.clip_frames - 1) / 2
     frames = [translate(big, vy * (start + k), vx * (start + k))[..., m:m + c, m:m + c] for k in range(a.clip_frames)]
-    tiles = [[to_u8(s[i]) for i in range(B)] for s in (down(f) for f in frames)]
+    reduce = down.base if a.mode == "generic" else down
+    tiles = [[to_u8(s[i]) for i in range(B)] for s in (reduce(f) for f in frames)]
     decoded, _ = x264_clip_roundtrip_gray(tiles, crf)
     small = np.stack([np.stack(d) for d in decoded[1:]]).astype(np.float32) / 255.0
     return torch.from_numpy(small).reshape(-1, 1, *small.shape[-2:]), torch.cat(frames[1:])
