@@ -13,12 +13,15 @@ before anything is built into the player:
   model  out_t = shipped(s_t) + shuffle2(body(s_{t-1}, s_t)), body = 3x3 convolutions on the small
          grid (no explicit motion compensation: pans here move at most 2 small pixels per frame,
          within the body's reach). The last convolution starts at zero (= the shipped route).
+         --align moves the earlier frames onto the current one first (8x8 blocks, whole-pixel
+         search within +-3 small pixels), as a player would have to: FFmpeg's exported motion
+         vectors give no reference frame.
   eval   luma PSNR gain over the shipped route on clips of the 8 hold-out images (never trained on),
          frames 1.. of each clip, per CRF.
 
   python3 training/aicodec/temporal_probe.py data --split train --clips 240 --out TRAIN.npz
   python3 training/aicodec/temporal_probe.py data --split val --clips 8 --frames 8 --size 480x320 --crf C --out VAL_C.npz
-  python3 training/aicodec/temporal_probe.py train --data TRAIN.npz --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2]
+  python3 training/aicodec/temporal_probe.py train --data TRAIN.npz --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2|3] [--align]
 """
 
 import argparse
@@ -124,13 +127,35 @@ class TemporalCorrection(nn.Module):
         return shipped + F.pixel_shuffle(common.run_convs(self.convs, smalls, 0.1), 2)
 
 
-def tensors(d, frames):
-    """(N, clips frames t >= frames-1) -> inputs (B, frames, h, w), shipped (B,1,H,W), target."""
+def aligned(prev, cur, block=8, radius=3):
+    """`prev` (N, h, w) moved onto `cur` block by block: each block x block tile of `cur` takes the
+    tile of `prev` at the whole-pixel displacement within +-radius with the least absolute
+    difference (a decoder-side motion search; FFmpeg's exported vectors name no reference frame)."""
+    n, h, w = cur.shape
+    padded = F.pad(prev[:, None], (radius,) * 4, mode="replicate")[:, 0]
+    best_cost = torch.full((n, -(-h // block), -(-w // block)), float("inf"))
+    out = prev.clone()
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            moved = padded[:, radius + dy:radius + dy + h, radius + dx:radius + dx + w]
+            cost = F.avg_pool2d((moved - cur).abs()[:, None], block, ceil_mode=True)[:, 0]
+            better = cost < best_cost
+            best_cost = torch.where(better, cost, best_cost)
+            mask = better.repeat_interleave(block, 1).repeat_interleave(block, 2)[:, :h, :w]
+            out = torch.where(mask, moved, out)
+    return out
+
+
+def tensors(d, frames, align=False):
+    """(N, clips frames t >= frames-1) -> inputs (B, frames, h, w), shipped (B,1,H,W), target.
+    align: earlier small frames moved onto the current one (`aligned`)."""
     s = torch.from_numpy(d["small"]).float() / 255
     u = torch.from_numpy(d["shipped"]).float() / 255
     o = torch.from_numpy(d["orig"]).float() / 255
     T = s.shape[1]
-    xs = torch.cat([torch.stack([s[:, t - k] for k in range(frames - 1, -1, -1)], 1) for t in range(frames - 1, T)])
+    def earlier(t, k):
+        return aligned(s[:, t - k], s[:, t]) if align and k else s[:, t - k]
+    xs = torch.cat([torch.stack([earlier(t, k) for k in range(frames - 1, -1, -1)], 1) for t in range(frames - 1, T)])
     us = torch.cat([u[:, t:t + 1] for t in range(frames - 1, T)])
     os_ = torch.cat([o[:, t:t + 1] for t in range(frames - 1, T)])
     crf = torch.from_numpy(np.concatenate([d["crf"]] * (T - frames + 1)))
@@ -163,9 +188,9 @@ def cmd_train(a):
     cfg.pop("func", None)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
-    xs, us, os_, _ = tensors(dict(np.load(a.data)), a.frames)
+    xs, us, os_, _ = tensors(dict(np.load(a.data)), a.frames, a.align)
     parts = [dict(np.load(v)) for v in a.val.split(",")]
-    val = tensors({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, a.frames)
+    val = tensors({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, a.frames, a.align)
     net = TemporalCorrection(a.width, a.depth, a.frames)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, a.steps) / a.steps)))
@@ -212,6 +237,7 @@ def main():
     t.add_argument("--val", required=True, help="hold-out clips: one or more .npz, comma-separated")
     t.add_argument("--out", required=True)
     t.add_argument("--frames", type=int, default=2, help="small frames in (1 = the current frame only)")
+    t.add_argument("--align", action="store_true", help="earlier frames moved onto the current one by a block motion search")
     t.add_argument("--width", type=int, default=32)
     t.add_argument("--depth", type=int, default=4)
     t.add_argument("--steps", type=int, default=6000)
