@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import subprocess
 
 import numpy as np
 import torch
@@ -436,6 +437,16 @@ def x264_roundtrip_gray(tiles_u8, crf, shift=2):
         raise RuntimeError(f"x264 round trip returned {len(dec)} bytes, expected {3 * frame_bytes}")
     last = np.frombuffer(dec[2 * frame_bytes:2 * frame_bytes + H2 * W2], np.uint8).reshape(H2, W2)
     return _cut_tiles(last, tiles_u8, cols), len(enc)
+
+
+def luma_frames(path, width, height, frames=None):
+    """The luma planes of a video (all, or the first `frames`), 8-bit as stored, as [N, H, W]."""
+    limit = ["-frames:v", str(frames)] if frames else []
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, *limit, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                         capture_output=True, check=True).stdout
+    size = width * height * 3 // 2
+    return np.stack([np.frombuffer(raw, np.uint8, width * height, i * size).reshape(height, width)
+                     for i in range(len(raw) // size)])
 
 
 def x264_clip_roundtrip_gray(clip_tiles_u8, crf):

@@ -35,7 +35,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "training"))
 sys.path.insert(0, os.path.join(REPO, "bench"))
-from aicodec.common import ScalerNet, load_safetensors_net  # noqa: E402
+from aicodec.common import load_safetensors_net, luma_frames  # noqa: E402
+from aicodec.validate import load_nets  # noqa: E402
 from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, bd_rate, probe, video_bits  # noqa: E402
 
 
@@ -50,21 +51,7 @@ def load_net(path):
         return Bicubic()
     if path.endswith(".safetensors"):
         return load_safetensors_net(path)
-    cfg = json.load(open(os.path.join(path, "config.json")))
-    done = os.path.join(path, "final.pt")
-    st = torch.load(done if os.path.exists(done) else os.path.join(path, "ckpt.pt"), map_location="cpu", weights_only=False)
-    net = ScalerNet("up", cfg["scale"], cfg["up_width"], cfg["up_depth"])
-    net.load_state_dict(st["up"])
-    return net
-
-
-def luma_frames(path, width, height, frames):
-    """The first `frames` luma planes of a video, 8-bit, as [N, H, W]."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-frames:v", str(frames), "-f", "rawvideo",
-                          "-pix_fmt", "yuv420p", "-"], capture_output=True, check=True).stdout
-    size = width * height * 3 // 2
-    n = len(raw) // size
-    return np.stack([np.frombuffer(raw, np.uint8, width * height, i * size).reshape(height, width) for i in range(n)])
+    return load_nets(path)[1]   # a run directory: its final.pt, else its latest ckpt.pt
 
 
 def small_stream(a, runner, ref, out, kbps, width, height):
@@ -92,13 +79,18 @@ def upscaled_psnr(net, small, reference):
 
 
 def load_reference(path):
-    """{clip: [(kbit/s, PSNR-Y)]} of the bicubic route in a --stream bicubic run's JSON."""
+    """The bicubic route (`bicubic_route`) of a --stream bicubic run's JSON."""
     with open(path) as f:
         d = json.load(f)
     if d.get("stream") != "bicubic" or d["nets"][0] != "bicubic":
         sys.exit(f"compare_up_nets: {path} is not a --stream bicubic run with bicubic as its first net")
+    return bicubic_route(d["results"])
+
+
+def bicubic_route(results):
+    """{clip: [(kbit/s, PSNR-Y)]} of the `bicubic` net in results of a --stream bicubic run."""
     route = {}
-    for r in d["results"]:
+    for r in results:
         route.setdefault(r["clip"], []).append((r["kbps"], r["psnr_y"]["bicubic"]))
     return route
 
@@ -164,9 +156,7 @@ def main():
                 print(f"{clip:40s} {kbps:6d}k ({real:6.1f}k)  " + "  ".join(
                     f"{psnrs[0]:.3f}" if i == 0 else f"{p - psnrs[0]:+.3f}" for i, p in enumerate(psnrs)), flush=True)
     if reference_route is None and a.stream == "bicubic" and paths[0] == "bicubic":
-        reference_route = {}   # this run is its own bicubic route
-        for r in results:
-            reference_route.setdefault(r["clip"], []).append((r["kbps"], r["psnr_y"]["bicubic"]))
+        reference_route = bicubic_route(results)   # this run is its own bicubic route
     if reference_route:
         print_bd_rates(paths, results, reference_route)
     if a.json:

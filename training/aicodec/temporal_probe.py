@@ -71,13 +71,6 @@ def write_y4m(path, frames, w, h):
         raise RuntimeError("ffmpeg failed writing " + path)
 
 
-def luma_frames(path, w, h):
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                         capture_output=True, check=True).stdout
-    n = w * h * 3 // 2
-    return np.stack([np.frombuffer(raw[i:i + w * h], np.uint8).reshape(h, w) for i in range(0, len(raw), n)])
-
-
 def make_clip(nic, img, rng, w, h, frames, crf, work):
     """One pan clip through the shipped route; returns (small, shipped, original) luma stacks."""
     free_x, free_y = img.width - w, img.height - h
@@ -91,7 +84,7 @@ def make_clip(nic, img, rng, w, h, frames, crf, work):
     write_y4m(src, pan(img, w, h, frames, vx, vy, x0, y0), w, h)
     run([nic, "ai-encode", src, mp4, "--scale", "2", "--codec", "libx264", "--crf", str(crf), "--threads", "1"])
     run([nic, "ai-decode", mp4, up, "--threads", "1"])
-    return luma_frames(mp4, w // 2, h // 2), luma_frames(up, w, h), luma_frames(src, w, h)
+    return common.luma_frames(mp4, w // 2, h // 2), common.luma_frames(up, w, h), common.luma_frames(src, w, h)
 
 
 def cmd_data(a):

@@ -132,6 +132,11 @@ TEMPORAL_MARGIN = 12
 CLIP_MARGIN = 24
 
 
+def small_images(a, down, hr):
+    """What the codec codes: the down net's output, or (generic) the plain antialiased bicubic reduction."""
+    return down.base(hr) if a.mode == "generic" else down(hr)
+
+
 def clip_batch(a, down, big, crf, rng):
     """--clip-frames: (decoded small frames, original frames) of a batch of pans cut from `big`
     (crops with CLIP_MARGIN), all frames but the first, as [N, 1, h, w] tensors."""
@@ -142,8 +147,7 @@ def clip_batch(a, down, big, crf, rng):
     vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
     start = -(a.clip_frames - 1) / 2
     frames = [translate(big, vy * (start + k), vx * (start + k))[..., m:m + c, m:m + c] for k in range(a.clip_frames)]
-    reduce = down.base if a.mode == "generic" else down
-    tiles = [[to_u8(s[i]) for i in range(B)] for s in (reduce(f) for f in frames)]
+    tiles = [[to_u8(s[i]) for i in range(B)] for s in (small_images(a, down, f) for f in frames)]
     decoded, _ = x264_clip_roundtrip_gray(tiles, crf)
     small = np.stack([np.stack(d) for d in decoded[1:]]).astype(np.float32) / 255.0
     return torch.from_numpy(small).reshape(-1, 1, *small.shape[-2:]), torch.cat(frames[1:])
@@ -257,7 +261,7 @@ def still_joint_loss(a, down, up, hr, qs, use_codec, tau):
 def coded_batch(a, down, hr, qs, use_codec):
     """finetune/generic: the small images of `hr` (generic: plain antialiased bicubic) through the
     real codec (uncoded where `use_codec` is false), as a [B, 1, h, w] tensor in [0, 1]."""
-    lr_img = down.base(hr) if a.mode == "generic" else down(hr)
+    lr_img = small_images(a, down, hr)
     tiles = [to_u8(lr_img[i]) for i in range(hr.shape[0])]
     if a.codec in ("x264", "x265"):
         coded = [i for i in range(len(tiles)) if use_codec[i]]
