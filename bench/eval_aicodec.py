@@ -500,7 +500,7 @@ def write_markdown(path, meta, summary, cfg, timer_d, settings_used, settings):
       f"oneDNN {meta['nic_version'].get('onednn', '?')}), repository {meta['git']}; {meta['ffmpeg']}")
     a(f"- Model directory: `{meta['model_dir']}`")
     a(f"- Images: {meta['n_images']} from `{meta['images']}` ({meta['sizes']})")
-    a(f"- Qualities: " + "; ".join(f"{c} {QUALITY_NAME[c]} {','.join(map(str, cfg.ladders[c]))}" for c in cfg.codecs))
+    a("- Qualities: " + "; ".join(f"{c} {QUALITY_NAME[c]} {','.join(map(str, cfg.ladders[c]))}" for c in cfg.codecs))
     a(f"- Wall time: {meta['wall_seconds']:.0f} s")
     a("")
     a("Routes: **full** = codec at full resolution; **bicubic** = `nic resize` (antialiased bicubic a=−0.5) "
@@ -561,7 +561,7 @@ def write_markdown(path, meta, summary, cfg, timer_d, settings_used, settings):
         qn = QUALITY_NAME[codec]
         a(f"## {CODEC_TITLES[codec]}")
         a("")
-        a(f"Full resolution: " + ", ".join(f"{qn} {p['quality']}: {p['bpp']:.3f} bpp / {p['psnr_rgb']:.2f} dB"
+        a("Full resolution: " + ", ".join(f"{qn} {p['quality']}: {p['bpp']:.3f} bpp / {p['psnr_rgb']:.2f} dB"
                                              for p in c["full"]))
         a("")
         for s, sc in c["scales"].items():

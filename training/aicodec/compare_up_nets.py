@@ -37,7 +37,8 @@ sys.path.insert(0, os.path.join(REPO, "training"))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from aicodec.common import load_safetensors_net, luma_frames  # noqa: E402
 from aicodec.validate import load_nets  # noqa: E402
-from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, bd_rate, probe, video_bits  # noqa: E402
+from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, probe, video_bits  # noqa: E402
+from rdcurves import INTERPOLATIONS, bd_rate  # noqa: E402
 
 
 class Bicubic(torch.nn.Module):
@@ -101,14 +102,16 @@ def print_bd_rates(paths, results, reference_route):
     missing = [c for c in clips if len(reference_route.get(c, [])) < 2]
     if missing:
         sys.exit(f"compare_up_nets: the reference has no rate ladder for {', '.join(missing)}")
-    print("BD-rate vs the bicubic route: " + " / ".join(clips))
-    for p in paths:
-        values = []
-        for c in clips:
-            pts = [(r["kbps"], r["psnr_y"][p]) for r in results if r["clip"] == c]
-            ref = reference_route[c]
-            values.append(bd_rate([x for x, _ in ref], [y for _, y in ref], [x for x, _ in pts], [y for _, y in pts]))
-        print(f"  {p}: " + " / ".join(f"{v:+.1f}%" for v in values) + f"  (mean {sum(values) / len(values):+.1f}%)")
+    for interpolation in INTERPOLATIONS:
+        print(f"BD-rate vs the bicubic route ({interpolation}): " + " / ".join(clips))
+        for p in paths:
+            values = []
+            for c in clips:
+                pts = [(r["kbps"], r["psnr_y"][p]) for r in results if r["clip"] == c]
+                ref = reference_route[c]
+                values.append(bd_rate([x for x, _ in ref], [y for _, y in ref], [x for x, _ in pts], [y for _, y in pts],
+                                      interpolation))
+            print(f"  {p}: " + " / ".join(f"{v:+.1f}%" for v in values) + f"  (mean {sum(values) / len(values):+.1f}%)")
 
 
 def main():

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from aicodec.common import (ScalerNet, grown, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
                             quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x264_clip_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
-                            crop_multiple, luma_np, psnr, load_safetensors_net)
+                            luma_np, psnr, load_safetensors_net)
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
 # x264/x265 CRF drawn for --codec x264 fine-tuning, per bucket (the settings' CRF ranges, capped).
