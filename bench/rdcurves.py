@@ -36,8 +36,7 @@ def _mean_difference(x1, y1, x2, y2, interpolation):
     if min(len(x1), len(x2)) < 2 or hi <= lo:
         return None
     integral = _cubic_integral if interpolation == "cubic" else _pchip_integral
-    a1, a2 = integral(x1, y1, lo, hi), integral(x2, y2, lo, hi)
-    return None if a1 is None or a2 is None else (a2 - a1) / (hi - lo)
+    return (integral(x2, y2, lo, hi) - integral(x1, y1, lo, hi)) / (hi - lo)
 
 
 def _cubic_integral(x, y, lo, hi):
@@ -48,18 +47,15 @@ def _cubic_integral(x, y, lo, hi):
 
 
 def _pchip_integral(x, y, lo, hi):
-    """Integral over [lo, hi] of the PCHIP interpolant of the points (x, y), in any order."""
+    """Integral over [lo, hi] of the PCHIP interpolant of the points (x, y), in any order
+    (at least two distinct x, which lo < hi inside the points' range guarantees)."""
     x, y = _distinct_sorted(x, y)
-    if len(x) < 2:
-        return None
     slopes = _pchip_slopes(x, y)
     return _hermite_antiderivative(x, y, slopes, hi) - _hermite_antiderivative(x, y, slopes, lo)
 
 
 def _distinct_sorted(x, y):
     """Points sorted by x; points with equal x merged into their mean y."""
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
     xs, inverse = np.unique(x, return_inverse=True)
     ys = np.bincount(inverse, weights=y) / np.bincount(inverse)
     return xs, ys
