@@ -232,6 +232,8 @@ class MeanScaleHyperprior(nn.Module):
     def extend_levels_below(self, k):
         """Add k levels under the lowest one, their log-gains extrapolated linearly from the two
         lowest levels (a trained model codes well there at once; fine-tuning then refines them)."""
+        if k <= 0:
+            return
         for gu in (self.gain_y, self.gain_y_inv, self.gain_z, self.gain_z_inv):
             g = gu.log.data
             step = g[1] - g[0]

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import checkpoint  # noqa: E402
 import data  # noqa: E402
 from model import LAMBDAS, MeanScaleHyperprior, ladder, load_inference_state_dict  # noqa: E402
 
@@ -86,6 +87,9 @@ def parse(argv=None):
     p.add_argument("--val-max-side", type=int, default=768, help="centre-crop hold-out images to at most this")
     p.add_argument("--val-at-start", action="store_true", help="also validate before the first step")
     p.add_argument("--snapshot-every", type=int, default=50000, help="keep ckpt_step<N>.pt every N steps (0 = off)")
+    p.add_argument("--milestone-every", type=int, default=0,
+                   help="every N steps also write the committed resumable checkpoint --milestone-path (0 = off)")
+    p.add_argument("--milestone-path", default=checkpoint.DEFAULT_PATH)
     p.add_argument("--data", default=data.DEFAULT_DATA)
     p.add_argument("--cache", default=data.DEFAULT_CACHE)
     return p.parse_args(argv)
@@ -206,7 +210,15 @@ def main(argv=None):
         print(f"--resume: no {ckpt_path}; starting fresh", flush=True)
     if a.init_from and not (a.resume and os.path.exists(ckpt_path)):
         src_step = 0
-        if a.init_from.endswith(".safetensors"):
+        if a.init_from.endswith(".safetensors") and checkpoint.is_resumable(a.init_from):
+            sd, meta = checkpoint.read(a.init_from)
+            levels_below = meta["args"].get("levels_below", 0)
+            src = MeanScaleHyperprior(a.N, a.M, ladder(levels_below))
+            src.load_state_dict(sd)
+            src_step, history = int(meta["step"]), meta.get("history", [])
+            train_seconds = float(meta.get("train_hours", 0.0)) * 3600
+            carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
+        elif a.init_from.endswith(".safetensors"):
             from safetensors.torch import load_file
             sd = load_file(a.init_from)
             src = MeanScaleHyperprior(a.N, a.M, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)))
@@ -343,6 +355,13 @@ def main(argv=None):
             acc = acc_reset()
         if a.snapshot_every and step % a.snapshot_every == 0:
             save(os.path.join(run_dir, f"ckpt_step{step}.pt"))
+        if a.milestone_every and step % a.milestone_every == 0:
+            run_val(f"milestone_{step}")
+            last_val = time.time()
+            curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
+            checkpoint.write(model.state_dict(),
+                             checkpoint.meta_for(step, train_seconds, history, vars(a), curve), a.milestone_path)
+            print(f"milestone: wrote {a.milestone_path} at step {step}", flush=True)
         if time.time() - last_ckpt >= a.ckpt_minutes * 60:
             save()
             last_ckpt = time.time()

@@ -1,0 +1,90 @@
+"""The committed resumable checkpoint: the training-form weights in float32 without the optimizer
+state (about 7 MB), plus a JSON sidecar with the step, the training hours, the command history and
+the hold-out learning curve so far. It is what a new machine resumes from when
+training/runs/neural/<run>/ is missing (train.py --init-from <file>.safetensors).
+
+    # write it from a run's latest full checkpoint (done at every milestone by train.py itself)
+    python3 training/neural/checkpoint.py --from training/runs/neural/main/ckpt_latest.pt
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+
+DEFAULT_PATH = os.path.join(HERE, "checkpoint", "n64m96.safetensors")
+FORM = "training-fp32"
+MAX_BYTES = 8 * 1024 * 1024
+
+
+def sidecar(path):
+    return os.path.splitext(path)[0] + ".json"
+
+
+def is_resumable(path):
+    """True when a .safetensors file is a training-form checkpoint (not an fp16 inference record)."""
+    from safetensors import safe_open
+    with safe_open(path, framework="pt") as f:
+        return (f.metadata() or {}).get("form") == FORM
+
+
+def write(state_dict, meta, path=DEFAULT_PATH):
+    """Atomically writes <path> and its sidecar; refuses a file over MAX_BYTES."""
+    from safetensors.torch import save_file
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in state_dict.items()}
+    tmp = path + ".tmp"
+    save_file(tensors, tmp, metadata={"form": FORM, "step": str(meta["step"])})
+    size = os.path.getsize(tmp)
+    if size > MAX_BYTES:
+        os.remove(tmp)
+        raise SystemExit(f"checkpoint would be {size} bytes, over the {MAX_BYTES}-byte limit")
+    with open(sidecar(path) + ".tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(tmp, path)
+    os.replace(sidecar(path) + ".tmp", sidecar(path))
+    return size
+
+
+def read(path):
+    """(state_dict, meta) of a checkpoint written by write()."""
+    from safetensors.torch import load_file
+    with open(sidecar(path)) as f:
+        meta = json.load(f)
+    return load_file(path), meta
+
+
+def read_curve(val_path):
+    if not os.path.exists(val_path):
+        return []
+    with open(val_path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def meta_for(step, train_seconds, history, args, curve):
+    return {"step": step, "train_hours": round(train_seconds / 3600, 4), "history": history,
+            "args": {k: v for k, v in args.items() if k not in ("data", "cache")},
+            "learning_curve": curve}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--from", dest="src", required=True, help="a run's ckpt_latest.pt (or a snapshot)")
+    p.add_argument("--out", default=DEFAULT_PATH)
+    a = p.parse_args()
+    ck = torch.load(a.src, map_location="cpu", weights_only=False)
+    curve = read_curve(os.path.join(os.path.dirname(a.src), "val.jsonl"))
+    curve = [c for c in curve if c["step"] <= ck["step"]]
+    meta = meta_for(ck["step"], ck.get("train_seconds", 0.0), ck.get("history", []), ck["args"], curve)
+    size = write(ck["model"], meta, a.out)
+    print(f"wrote {os.path.relpath(a.out, data.PROJECT)} ({size} bytes, step {ck['step']})")
+
+
+if __name__ == "__main__":
+    main()
