@@ -84,12 +84,13 @@ public enum ImageFile {
     /// `quality` (1...100, default 90) applies to JPEG and WebP. `metadataText` (printable
     /// ASCII, 1...1024 bytes) is stored in the file for `readWithMetadata` (PNG, JPEG, WebP).
     public static func write(_ image: PlanarImage, path: String, quality: Int? = nil,
-                             metadataText: String? = nil) throws {
+                             metadataText: String? = nil, inputs: [String] = []) throws {
         guard let format = ImageFileFormat(path: path) else {
             throw NICError.invalidArgument(
                 "cannot tell the image format of '\(path)'; supported extensions: .png, .jpg, .jpeg, .bmp, .webp")
         }
-        try writeFileBytes(encode(image, format: format, quality: quality, metadataText: metadataText), path: path)
+        try writeFileBytes(encode(image, format: format, quality: quality, metadataText: metadataText), path: path,
+                           inputs: inputs)
     }
 
     /// The bytes of `image` as a complete file of `format`, see `write(_:path:quality:metadataText:)`.

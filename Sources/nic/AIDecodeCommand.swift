@@ -23,12 +23,13 @@ struct UpscaleRun {
             guard let m = ResizeMethod(rawValue: method) else { throw NICError.invalidArgument("--method must be bicubic or lanczos") }
             forced = m
         }
+        try OutputFile.refuseSameFile(output: output, inputs: [input])
         let contents = try ImageFile.readWithMetadata(path: input)
         let store = try modelOptions.optionalStore()
         let device = try modelOptions.device()
         let options = AIDecodePlan.Options(size: requested, forcedMethod: forced, forcedSetting: settingOverride)
         let result = try StillImageAICodec.decode(contents, options: options, store: store, device: device)
-        try ImageFile.write(result.image, path: output, quality: quality)
+        try ImageFile.write(result.image, path: output, quality: quality, inputs: [input])
         report(result)
     }
 

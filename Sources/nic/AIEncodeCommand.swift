@@ -29,10 +29,11 @@ struct AIEncodeCommand: ParsableCommand {
             let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: settingID,
                                                           contentType: try parseContent(content),
                                                           refineIterations: try checkedRefineSteps(refine))
+            try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
-            try writeFileBytes(result.bytes, path: output)
+            try writeFileBytes(result.bytes, path: output, inputs: [input])
             report(result)
         }
     }

@@ -34,10 +34,11 @@ struct DownscaleCommand: ParsableCommand {
             // The small image is stored losslessly; the record says which codec will code it.
             let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
                                                           refineIterations: try checkedRefineSteps(refine), losslessOutput: true)
+            try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input)
             let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
                                                       device: try modelOptions.device())
-            try writeFileBytes(result.bytes, path: output)
+            try writeFileBytes(result.bytes, path: output, inputs: [input])
             let refinement = reportRefinement(result.refinement, steps: refine)
             if json {
                 var fields = result.record.jsonFields

@@ -19,6 +19,8 @@ struct NIC: ParsableCommand {
 /// Runs a command body and turns library errors into one line on stderr and exit status 1.
 func runReportingErrors(_ body: () throws -> Void) throws {
     FFmpegLogging.silence()  // errors are reported once, in our words
+    // A file-size limit (ulimit -f) then fails a write with EFBIG, reported, instead of killing the tool.
+    signal(SIGXFSZ, SIG_IGN)
     do {
         try body()
     } catch let error as NICError {

@@ -23,9 +23,10 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
+            try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input, as: .rgb24)
             let bytes = try codec.encode(image, quality: quality, refinementSteps: refine)
-            try writeFileBytes(bytes, path: output)
+            try writeFileBytes(bytes, path: output, inputs: [input])
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
             print("\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
                   + fixed(bpp, 4) + " bpp")
@@ -46,8 +47,9 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
+            try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try codec.decode(try readFileBytes(path: input, limit: NeuralImageCodec.maxFileBytes))
-            try ImageFile.write(image, path: output)
+            try ImageFile.write(image, path: output, inputs: [input])
         }
     }
 }

@@ -24,12 +24,13 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input)
             let (width, height) = try targetSize(image)
             let device = try ComputeDevice(threads: threads)
             let result = try ImageResize.resized(image, width: width, height: height,
                                                  method: ResizeMethod(rawValue: method)!, workers: device.workers)
-            try ImageFile.write(result, path: output, quality: quality)
+            try ImageFile.write(result, path: output, quality: quality, inputs: [input])
         }
     }
 

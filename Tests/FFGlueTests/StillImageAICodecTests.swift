@@ -98,6 +98,27 @@ final class StillImageAICodecTests: XCTestCase {
         XCTAssertEqual([r.image.width, r.image.height], [100, 75])
     }
 
+    /// A record's original size drives the output only when it follows from the decoded image:
+    /// a small file claiming a huge original gets twice its size, not an allocation of gigabytes.
+    func testClaimedOriginalSizeIsBoundByTheDecodedImage() throws {
+        let store = try ModelStore(directory: directory)
+        let small = try TestPattern.make(width: 32, height: 24)
+        func record(_ num: UInt8, _ den: UInt8, _ width: Int, _ height: Int) -> AIDataRecord {
+            AIDataRecord(settingID: 1, scaleNumerator: num, scaleDenominator: den, originalWidth: width, originalHeight: height,
+                         downscaledWidth: 32, downscaledHeight: 24, codec: .png)
+        }
+        for bomb in [record(2, 1, 16384, 8192), record(255, 1, 8160, 6120), record(2, 1, 64, 16384)] {
+            let r = try decode(try ImageFile.encode(small, format: .png, metadataText: try bomb.textForm()), store: store)
+            XCTAssertEqual([r.image.width, r.image.height], [64, 48], "\(bomb.originalWidth)x\(bomb.originalHeight)")
+            XCTAssertTrue(r.plan.fallbackReason?.contains("sizes do not fit") ?? false, r.plan.fallbackReason ?? "")
+        }
+        // Rounding of odd sizes is within the rule: 65x49 at 2/1 codes as 32x24 (or 33x25).
+        let odd = try decode(try ImageFile.encode(small, format: .png, metadataText: try record(2, 1, 65, 49).textForm()),
+                             store: store)
+        XCTAssertEqual([odd.image.width, odd.image.height], [65, 49])
+        XCTAssertNil(odd.plan.fallbackReason)
+    }
+
     func testDamagedModelFileFallsBackToLanczos() throws {
         let original = try TestPattern.make(width: 40, height: 40)
         let encoded = try StillImageAICodec.encode(original, options: .init(codec: .png, scale: 2), store: try ModelStore(directory: directory),

@@ -25,6 +25,8 @@ extension VideoAICodec {
     public static func decode(input path: String, output: String, options: DecodeOptions, store: ModelStore?,
                               device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
         let start = monotonicSeconds()
+        try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
+        try OutputFile.refuseSameFile(output: output, inputs: [path])
         let size = try outputSize(path, options: options, device: device, output: output, warn: warn)
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let writer = try VideoOutput(path: output, input: input, width: size.width, height: size.height,
@@ -72,13 +74,17 @@ extension VideoAICodec {
             let probe = try VideoInput(path: path, threads: device.threads, warn: { _ in })
             size = try probe.firstFrame { frame -> (width: Int, height: Int) in
                 var reader = AIDataSEI.Reader()
-                if case .record(let r) = reader.read(frame) { return (r.originalWidth, r.originalHeight) }
-                return (2 * Int(frame.pointee.width), 2 * Int(frame.pointee.height))
+                let (width, height) = (Int(frame.pointee.width), Int(frame.pointee.height))
+                if case .record(let r) = reader.read(frame),
+                   let original = AIDecodePlan.originalSize(of: r, imageWidth: width, imageHeight: height) {
+                    return original
+                }
+                return (2 * width, 2 * height)
             }
             guard size != nil else { throw NICError.corruptData("\(path): no video frame could be decoded") }
         }
         try ImageLimits.check(width: size!.width, height: size!.height)
-        if output.lowercased().hasSuffix(".y4m") || output.lowercased().hasSuffix(".png") { return size! }   // raw frames
+        if VideoEncoderSettings.isRawFrames(path: output) { return size! }
         let even = evenSize(size!.width, size!.height)
         if even != size! {
             warn("\(output): 4:2:0 video needs even sizes; writing \(even.width)x\(even.height) instead of \(size!.width)x\(size!.height)")

@@ -56,6 +56,8 @@ public enum VideoAICodec {
     public static func encode(input path: String, output: String, options: EncodeOptions, store: ModelStore,
                               device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
         let start = monotonicSeconds()
+        try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
+        try OutputFile.refuseSameFile(output: output, inputs: [path])
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
@@ -169,7 +171,7 @@ public enum VideoAICodec {
 
     static func qualityValue(_ e: VideoEncoderSettings) -> Int32 {
         if let bitRate = e.bitRate { return Int32(clamping: max(1, bitRate / 1000)) }
-        if let crf = e.crf { return Int32((crf * 100).rounded()) }
+        if let crf = e.crf, crf.isFinite { return Int32(clamping: Int(max(-1e6, min(1e6, crf * 100)).rounded())) }
         return 0
     }
 }

@@ -18,6 +18,36 @@ public struct VideoEncoderSettings: Sendable {
     public init(encoder: String? = nil, crf: Double? = nil, bitRate: Int? = nil, preset: String? = nil, threads: Int = 0) {
         self.encoder = encoder; self.crf = crf; self.bitRate = bitRate; self.preset = preset; self.threads = threads
     }
+
+    /// The constant rate factors x264 and x265 take for 8-bit video.
+    public static let crfRange: ClosedRange<Double> = 0...51
+    /// The speed presets x264 and x265 share.
+    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                                 "veryslow", "placebo"]
+
+    /// Throws `invalidArgument` for a value no job could use; called before anything is opened.
+    /// `rawFrames`: the output holds raw frames (.y4m, PNG frames), which take no encoder settings.
+    public func validate(rawFrames: Bool) throws {
+        if let crf, !(crf.isFinite && Self.crfRange.contains(crf)) {
+            throw NICError.invalidArgument("crf \(crf) is outside \(Self.crfRange.lowerBound)...\(Self.crfRange.upperBound)")
+        }
+        if let bitRate, !(1000...10_000_000_000).contains(bitRate) {
+            throw NICError.invalidArgument("bit rate \(bitRate) bit/s is outside 1 kbit/s...10 Gbit/s")
+        }
+        if let preset, !Self.presets.contains(preset) {
+            throw NICError.invalidArgument("unknown encoder preset \"\(preset)\"; one of \(Self.presets.joined(separator: ", "))")
+        }
+        guard (0...256).contains(threads) else { throw NICError.invalidArgument("encoder threads \(threads) is outside 0...256") }
+        if rawFrames && (encoder != nil || crf != nil || bitRate != nil || preset != nil) {
+            throw NICError.invalidArgument("a .y4m or PNG-frames output holds raw frames: an encoder, rate or preset does not apply")
+        }
+    }
+
+    /// Whether `path` names an output of raw frames (.y4m, or PNG files with a numbered pattern).
+    public static func isRawFrames(path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".y4m") || lower.hasSuffix(".png")
+    }
 }
 
 /// The writing half of every video job: encodes the processed video frames (with AI data as
@@ -25,6 +55,9 @@ public struct VideoEncoderSettings: Sendable {
 /// timestamps, frame rate, colour properties, dispositions and metadata.
 final class VideoOutput {
     let path: String
+    /// The new file, put in place of `path` by `finish()` (nil for PNG frames, which the muxer
+    /// names itself).
+    private var file: OutputFile?
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var encoder: UnsafeMutablePointer<AVCodecContext>?
     private var videoOut: UnsafeMutablePointer<AVStream>!
@@ -67,6 +100,9 @@ final class VideoOutput {
             throw NICError.invalidArgument("\(path): write frames as PNG files with a numbered pattern such as frames_%05d.png")
         }
         do {
+            if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+                file = try OutputFile(path: path, inputs: [input.path])
+            }
             let (codec, sei) = try VideoOutput.openEncoder(
                 settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
             encoder = codec
@@ -98,6 +134,8 @@ final class VideoOutput {
         }
         format = nil
         avcodec_free_context(&encoder)
+        file?.discard()
+        file = nil
     }
 
     private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
@@ -194,10 +232,10 @@ final class VideoOutput {
     private func openFile() throws {
         guard let format else { return }
         if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
-            try check(avio_open(&format.pointee.pb, path, AVIO_FLAG_WRITE), "\(path): cannot create the file",
-                      otherwise: NICError.io)
+            try check(avio_open(&format.pointee.pb, file?.writablePath ?? path, AVIO_FLAG_WRITE),
+                      "\(path): cannot create the file", otherwise: NICError.io)
         }
-        try check(avformat_write_header(format, nil), "\(path): cannot write the container header")
+        try check(avformat_write_header(format, nil), "\(path): cannot write the container header", otherwise: NICError.io)
         headerWritten = true
     }
 
@@ -234,7 +272,7 @@ final class VideoOutput {
         av_packet_rescale_ts(packet, inStream.pointee.time_base, format.pointee.streams[outIndex]!.pointee.time_base)
         packet.pointee.stream_index = Int32(outIndex)
         packet.pointee.pos = -1
-        try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a copied packet")
+        try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a copied packet", otherwise: NICError.io)
     }
 
     /// Flushes the encoder and writes the trailer.
@@ -242,9 +280,15 @@ final class VideoOutput {
         guard let encoder, let format, headerWritten else { return }
         try check(avcodec_send_frame(encoder, nil), "\(path): encoding failed")
         try drainEncoder()
-        try check(av_write_trailer(format), "\(path): cannot finish the file")
+        try check(av_write_trailer(format), "\(path): cannot finish the file", otherwise: NICError.io)
         headerWritten = false
-        if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 { avio_closep(&format.pointee.pb) }
+        if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+            let pending = format.pointee.pb?.pointee.error ?? 0
+            let closed = avio_closep(&format.pointee.pb)
+            try check(pending < 0 ? pending : closed, "\(path): cannot write the file", otherwise: NICError.io)
+        }
+        try file?.commit()
+        file = nil
     }
 
     private func drainEncoder() throws {
@@ -270,7 +314,7 @@ final class VideoOutput {
                 av_packet_rescale_ts(packet, encoder.pointee.time_base, videoOut.pointee.time_base)
             }
             packet.pointee.stream_index = videoOut.pointee.index
-            try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a video packet")
+            try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a video packet", otherwise: NICError.io)
         }
     }
 

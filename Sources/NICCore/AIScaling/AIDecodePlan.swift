@@ -50,7 +50,11 @@ public struct AIDecodePlan: Sendable {
         case .record(let r): record = r
         }
         smallImageCodec = record?.codec
-        let size = options.size ?? record.map { ($0.originalWidth, $0.originalHeight) } ?? (2 * imageWidth, 2 * imageHeight)
+        let recorded = record.flatMap { AIDecodePlan.originalSize(of: $0, imageWidth: imageWidth, imageHeight: imageHeight) }
+        if let record, reason == nil, recorded == nil {
+            reason = "the AI data's sizes do not fit the decoded image (\(AIDecodePlan.sizeProblem(record, imageWidth, imageHeight)))"
+        }
+        let size = options.size ?? recorded ?? (2 * imageWidth, 2 * imageHeight)
         try ImageLimits.check(width: size.0, height: size.1)
         (width, height) = size
         if let forced = options.forcedMethod {
@@ -85,6 +89,32 @@ public struct AIDecodePlan: Sendable {
     private init(route: Route, width: Int, height: Int, fallbackReason: String?, smallImageCodec: AIDataRecord.Codec?) {
         self.route = route; self.width = width; self.height = height; self.fallbackReason = fallbackReason
         self.smallImageCodec = smallImageCodec
+    }
+
+    /// Largest scale factor a record may claim. The output size a record asks for is used only
+    /// when it follows from the decoded image, so that a small stream cannot make a player
+    /// allocate for a huge picture.
+    public static let maxScale = 4
+
+    /// The record's original size when it is consistent with the decoded image: the record's
+    /// downscaled size is the image's, its scale is at most `maxScale`, and the original size
+    /// is the downscaled size times the scale up to rounding (two pixels of the small image).
+    /// Else nil: the caller falls back to twice the image size.
+    public static func originalSize(of r: AIDataRecord, imageWidth: Int, imageHeight: Int) -> (width: Int, height: Int)? {
+        sizeProblem(r, imageWidth, imageHeight).isEmpty ? (r.originalWidth, r.originalHeight) : nil
+    }
+
+    static func sizeProblem(_ r: AIDataRecord, _ imageWidth: Int, _ imageHeight: Int) -> String {
+        if r.downscaledWidth != imageWidth || r.downscaledHeight != imageHeight {
+            return "decoded image is \(imageWidth)x\(imageHeight) but the AI data says \(r.downscaledWidth)x\(r.downscaledHeight)"
+        }
+        let (num, den) = (Int(r.scaleNumerator), max(1, Int(r.scaleDenominator)))
+        if num > maxScale * den { return "scale \(num)/\(den) is above \(maxScale)" }
+        let fits = { (small: Int, large: Int) in abs(small * num - large * den) <= 2 * num }
+        if !fits(r.downscaledWidth, r.originalWidth) || !fits(r.downscaledHeight, r.originalHeight) {
+            return "original size \(r.originalWidth)x\(r.originalHeight) is not \(r.downscaledWidth)x\(r.downscaledHeight) times \(num)/\(den)"
+        }
+        return ""
     }
 
     /// Why a well-formed record cannot drive the AI route, or nil when it can.

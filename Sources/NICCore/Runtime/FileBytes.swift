@@ -30,28 +30,12 @@ public func readFileBytes(path: String, limit: Int) throws -> [UInt8] {
     }
 }
 
-/// Writes `bytes` to `path` (created or truncated); removes the partial file on failure.
-public func writeFileBytes(_ bytes: [UInt8], path: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw NICError.io("cannot create '\(path)': \(errnoString())") }
-    var written = 0
-    while written < bytes.count {
-        let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 {
-            let reason = count < 0 ? errnoString() : "nothing written"
-            close(fd)
-            unlink(path)
-            throw NICError.io("cannot write '\(path)': \(reason)")
-        }
-        written += count
-    }
-    // close reports delayed write errors (NFS, full disks).
-    if close(fd) != 0 {
-        let reason = errnoString()
-        unlink(path)
-        throw NICError.io("cannot write '\(path)': \(reason)")
-    }
+/// Writes `bytes` to `path` through an `OutputFile`: the target is replaced only once every
+/// byte is written, and an output that is one of `inputs` is refused.
+public func writeFileBytes(_ bytes: [UInt8], path: String, inputs: [String] = []) throws {
+    let file = try OutputFile(path: path, inputs: inputs)
+    try file.write(bytes)
+    try file.commit()
 }
 
 func errnoString() -> String { String(cString: strerror(errno)) }
