@@ -42,7 +42,7 @@ extern "C" {
 
 /** Largest width or height any function accepts, and the largest pixel count. */
 #define NIC_MAX_DIMENSION 16384
-#define NIC_MAX_PIXELS (16384 * 16384)
+#define NIC_MAX_PIXELS (16000 * 16000)
 
 /** Status codes. Negative values never occur; new codes may be added at the end. */
 typedef enum NicStatus {
@@ -69,7 +69,14 @@ typedef enum NicLogLevel {
 
 /**
  * Log callback. `message` is valid only during the call. It is called on the
- * thread that called into the library with the context that logs.
+ * thread that called into the library with the context that logs. The messages
+ * FFmpeg and its encoders print during a call arrive here too, prefixed
+ * "ffmpeg: ", at NIC_LOG_INFO (their errors and warnings: libnic reports every
+ * failure itself) or NIC_LOG_DEBUG (their information); those of FFmpeg's worker
+ * threads are dropped. For this libnic installs its FFmpeg log callback
+ * (av_log_set_callback) at the first call that uses a context; outside libnic's
+ * calls it prints as FFmpeg's default callback does. A host that installs its
+ * own FFmpeg log callback later receives those messages instead.
  */
 typedef void (*NicLogCallback)(void *user_data, NicLogLevel level, const char *message);
 
@@ -110,7 +117,7 @@ NIC_API void nic_config_init(NicConfig *cfg);
  * On success *out receives the context, to be released with
  * nic_context_destroy(); on failure *out is set to NULL and the status alone
  * tells why (NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT for a thread count
- * outside 0...256, OUT_OF_MEMORY). Thread-safe.
+ * outside 0...256 or a log level that is not a NicLogLevel, OUT_OF_MEMORY). Thread-safe.
  */
 NIC_API NicStatus nic_context_create(const NicConfig *cfg, NicContext **out);
 
@@ -174,7 +181,8 @@ typedef enum NicResizeMethod {
  * Chroma planes of yuv420p are resized on their own grids. Output depends
  * only on the inputs, never on the thread count.
  * Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT, DIMENSIONS,
- * INVALID_ARGUMENT (unknown method, stride too small). One thread per context.
+ * INVALID_ARGUMENT (unknown method, stride too small, or so large that the
+ * plane would overflow the address space). One thread per context.
  */
 NIC_API NicStatus nic_resize(NicContext *ctx, const NicImage *in, NicImage *out,
                              NicResizeMethod method);
@@ -487,7 +495,8 @@ NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const
  */
 NIC_API NicStatus nic_image_decode(NicContext *ctx, const uint8_t *data, size_t size, NicImage *image);
 
-/** Frees the pixels of an image filled by nic_image_decode() and resets it (NULL is ignored). */
+/** Frees the pixels of an image filled by nic_image_decode() and resets it (NULL is ignored).
+ *  nic_image_decode() refuses (INVALID_ARGUMENT) an image that still holds pixels. */
 NIC_API void nic_image_free(NicImage *image);
 
 /** Frees memory libnic allocated for the caller (NULL is ignored). */

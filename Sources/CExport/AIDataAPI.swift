@@ -17,6 +17,9 @@ public func nic_aidata_parse(_ context: OpaquePointer?, _ bytes: UnsafePointer<U
     return ctx.run {
         guard let bytes, let out else { throw BoundaryError.nullPointer("bytes or output is NULL") }
         try ImageBridge.checkSize(out.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData")
+        guard size >= 0 else {
+            throw NICError.invalidArgument("size \(UInt(bitPattern: size)) is larger than any AI data record")
+        }
         let record = try AIDataRecord(parsing: UnsafeBufferPointer(start: bytes, count: size))
         out.pointee = NicAIData(record)
     }

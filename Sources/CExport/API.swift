@@ -35,7 +35,10 @@ public func nic_context_create(_ config: UnsafePointer<NicConfig>?,
         guard config.pointee.struct_size >= MemoryLayout<NicConfig>.size else { return NIC_ERROR_STRUCT_SIZE }
         settings = config.pointee
     }
-    guard settings.threads >= 0, settings.threads <= 256 else { return NIC_ERROR_INVALID_ARGUMENT }
+    guard settings.threads >= 0, settings.threads <= 256,
+          (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue) else {
+        return NIC_ERROR_INVALID_ARGUMENT
+    }
     do {
         let context = try Context(config: settings)
         out.pointee = OpaquePointer(Unmanaged.passRetained(context).toOpaque())

@@ -100,7 +100,9 @@ final class Context {
     /// Runs `body`, turning thrown errors into a status and the context's last error.
     func run(_ body: () throws -> Void) -> NicStatus {
         do {
-            try body()
+            try FFmpegLogging.routing(to: { [self] level, message in
+                log(level == .info ? NIC_LOG_INFO : NIC_LOG_DEBUG, message)
+            }, body)
             setLastError("")
             return NIC_OK
         } catch let error as NICError {

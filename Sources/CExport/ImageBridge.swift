@@ -28,6 +28,13 @@ struct ImageBridge {
             guard strides[p] >= rowBytes else {
                 throw NICError.invalidArgument("\(role) image plane \(p) stride \(strides[p]) is smaller than its row of \(rowBytes) bytes")
             }
+            // The last byte of the plane must be addressable: stride x (rows - 1) + row fits in memory.
+            let (span, overRows) = strides[p].multipliedReportingOverflow(by: size.height - 1)
+            let (extent, overRow) = span.addingReportingOverflow(rowBytes)
+            let (_, overAddress) = UInt(bitPattern: base).addingReportingOverflow(UInt(max(0, extent)))
+            guard !overRows, !overRow, !overAddress, extent <= Int.max / 2 else {
+                throw NICError.invalidArgument("\(role) image plane \(p) stride \(strides[p]) times \(size.height) rows overflows the address space")
+            }
             planes.append(MutablePlaneView(base: base, width: size.width, height: size.height,
                                            channels: format.channels(plane: p), stride: strides[p]))
         }

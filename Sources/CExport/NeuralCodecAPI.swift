@@ -43,6 +43,9 @@ public func nic_image_decode(_ context: OpaquePointer?, _ data: UnsafePointer<UI
     return ctx.run {
         guard let data, let output else { throw BoundaryError.nullPointer("input data or output image is NULL") }
         try ImageBridge.checkSize(output.pointee.struct_size, MemoryLayout<NicImage>.size, "output NicImage")
+        guard output.pointee.planes.0 == nil else {
+            throw NICError.invalidArgument("the output image already holds pixels: release them with nic_image_free() first")
+        }
         guard size >= 0, size <= NeuralImageCodec.maxFileBytes else {
             throw NICError.invalidArgument("input size \(size) is outside 0...\(NeuralImageCodec.maxFileBytes) bytes")
         }

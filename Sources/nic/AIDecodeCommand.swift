@@ -24,6 +24,7 @@ struct UpscaleRun {
             forced = m
         }
         try OutputFile.refuseSameFile(output: output, inputs: [input])
+        if let requested { try ImageLimits.check(width: requested.width, height: requested.height) }
         let contents = try ImageFile.readWithMetadata(path: input)
         let store = try modelOptions.optionalStore()
         let device = try modelOptions.device()

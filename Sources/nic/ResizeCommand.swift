@@ -25,6 +25,7 @@ struct ResizeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             try OutputFile.refuseSameFile(output: output, inputs: [input])
+            if let size, let (width, height) = parseSize(size) { try ImageLimits.check(width: width, height: height) }
             let image = try ImageFile.read(path: input)
             let (width, height) = try targetSize(image)
             let device = try ComputeDevice(threads: threads)

@@ -156,6 +156,24 @@ final class OutputSafetyTests: XCTestCase {
         XCTAssertEqual(contents("small.mkv"), original, "the input changed")
     }
 
+    /// A Matroska file cut short reads as a plain end of file in FFmpeg: the job says so.
+    func testAFileCutShortIsReported() throws {
+        try writeClip("clip.y4m", frames: 50)
+        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
+        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("small.mkv"), options: encode,
+                                    store: store, device: device, warn: { _ in })
+        var warnings: [String] = []
+        _ = try VideoAICodec.decode(input: path("small.mkv"), output: path("whole.y4m"), options: .init(),
+                                    store: store, device: device, warn: { warnings.append($0) })
+        XCTAssertFalse(warnings.contains { $0.contains("ends early") }, "\(warnings)")
+        let bytes = try XCTUnwrap(contents("small.mkv"))
+        try writeFileBytes(Array(bytes[..<(bytes.count * 2 / 5)]), path: path("cut.mkv"))
+        let report = try VideoAICodec.decode(input: path("cut.mkv"), output: path("cut.y4m"), options: .init(),
+                                             store: store, device: device, warn: { warnings.append($0) })
+        XCTAssertLessThan(report.frames, 50)
+        XCTAssertTrue(warnings.contains { $0.contains("ends early") }, "\(warnings)")
+    }
+
     func testAVideoJobThatFailsMidwayKeepsTheEarlierOutput() throws {
         try writeClip("clip.y4m", width: 256, height: 144, frames: 10)
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))

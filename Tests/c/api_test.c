@@ -5,6 +5,7 @@
  */
 #include <nic.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,120 @@ static void test_neural_codec(NicContext *ctx)
     nic_image_free(NULL);
 }
 
-int main(void)
+
+/* Messages the log callback received, for checking where FFmpeg's lines went. */
+static char logged[8192];
+
+static void collect_log(void *user_data, NicLogLevel level, const char *message)
+{
+    size_t used = strlen(logged);
+    (void)user_data;
+    (void)level;
+    if (used + strlen(message) + 2 < sizeof logged) {
+        strcat(logged, message);
+        strcat(logged, "\n");
+    }
+}
+
+static int file_bytes(const char *path, uint8_t **bytes, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *bytes = malloc((size_t)n);
+    *size = *bytes ? fread(*bytes, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return *bytes != NULL && *size == (size_t)n;
+}
+
+static int write_bytes(const char *path, const uint8_t *bytes, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(bytes, 1, size, f) == size;
+    if (f) ok = fclose(f) == 0 && ok;
+    return ok;
+}
+
+/* Arguments a careless or hostile caller passes: an error status, nothing lost, no crash. */
+static void test_hardening(NicContext *ctx)
+{
+    uint8_t src[16 * 8], dst[32 * 16], record[64];
+    NicImage in = gray_image(src, 16, 8), out = gray_image(dst, 32, 16), decoded;
+    NicAIData data;
+    NicConfig config;
+    NicContext *other = NULL;
+    uint8_t fake = 0;
+
+    in.strides[0] = PTRDIFF_MAX;
+    EXPECT(nic_resize(ctx, &in, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_INVALID_ARGUMENT);
+    in.strides[0] = PTRDIFF_MAX / 4;
+    EXPECT(nic_resize(ctx, &in, &out, NIC_RESIZE_BICUBIC) == NIC_ERROR_INVALID_ARGUMENT);
+
+    memset(record, 0, sizeof record);
+    nic_aidata_init(&data);
+    EXPECT(nic_aidata_parse(ctx, record, SIZE_MAX, &data) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(strstr(nic_last_error(ctx), "-1") == NULL);
+
+    nic_config_init(&config);
+    config.log_level = (NicLogLevel)99;
+    EXPECT(nic_context_create(&config, &other) == NIC_ERROR_INVALID_ARGUMENT && other == NULL);
+
+    /* A filled image is refused, not overwritten (its pixels would leak). */
+    nic_image_init(&decoded);
+    decoded.planes[0] = &fake;
+    EXPECT(nic_image_decode(ctx, record, sizeof record, &decoded) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(decoded.planes[0] == &fake);
+}
+
+/* Video jobs with bad options and damaged input: statuses, the earlier output kept, and
+ * FFmpeg's messages delivered to the log callback instead of the host's stderr. */
+static void test_video_hardening(const char *clip, const char *folder)
+{
+    char damaged[1024], output[1024];
+    uint8_t *bytes = NULL, *after = NULL;
+    size_t size = 0, after_size = 0, i;
+    NicConfig config;
+    NicContext *ctx = NULL;
+    NicVideoOptions options;
+    const uint8_t earlier[] = "earlier output";
+
+    snprintf(damaged, sizeof damaged, "%s/damaged.mp4", folder);
+    snprintf(output, sizeof output, "%s/hardening_out.mp4", folder);
+    nic_config_init(&config);
+    config.log_callback = collect_log;
+    config.log_level = NIC_LOG_DEBUG;
+    config.threads = 1;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
+    if (!ctx) return;
+
+    EXPECT(write_bytes(output, earlier, sizeof earlier));
+    nic_video_options_init(&options);
+    options.crf = 2.2e7;
+    EXPECT(nic_video_ai_encode(ctx, clip, output, &options, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    options.crf = 101;
+    EXPECT(nic_video_ai_encode(ctx, clip, output, &options, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    nic_video_options_init(&options);
+    EXPECT(nic_video_ai_decode(ctx, clip, clip, &options, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(file_bytes(output, &after, &after_size) && after_size == sizeof earlier &&
+           memcmp(after, earlier, sizeof earlier) == 0);
+    free(after);
+
+    /* Damage the second half of the clip: the decoder complains, through the callback. */
+    EXPECT(file_bytes(clip, &bytes, &size));
+    for (i = size / 2; i < size; i += 37) bytes[i] ^= 0x5a;
+    EXPECT(write_bytes(damaged, bytes, size));
+    free(bytes);
+    logged[0] = 0;
+    options.preset = "ultrafast";
+    (void)nic_video_ai_decode(ctx, damaged, output, &options, NULL);
+    EXPECT(strstr(logged, "ffmpeg: ") != NULL);
+    nic_context_destroy(ctx);
+}
+
+int main(int argc, char **argv)
 {
     NicContext *ctx = NULL;
     test_version_and_strings();
@@ -245,7 +359,9 @@ int main(void)
     test_aidata(ctx);
     test_ai_scaling(ctx);
     test_neural_codec(ctx);
+    test_hardening(ctx);
     nic_context_destroy(ctx);
+    if (argc == 3) test_video_hardening(argv[1], argv[2]);
     if (failures) {
         fprintf(stderr, "api_test: %d failure(s)\n", failures);
         return 1;

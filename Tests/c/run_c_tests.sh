@@ -19,6 +19,10 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/frame_test" "$here/frame_te
 # The player example on a clip AI-encoded by the installed tool: every frame upscaled by its AI data.
 ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=1 -c:v libx264 -preset ultrafast "$out/clip.mp4"
 "$prefix/bin/nic" ai-encode "$out/clip.mp4" "$out/small.mp4" --scale 2 --crf 30 --preset ultrafast > /dev/null
+# Bad options and damaged video through the C API: FFmpeg's messages reach the log callback, not stderr.
+"$out/api_test" "$out/small.mp4" "$out" 2> "$out/api_test.stderr" > /dev/null ||
+  { echo "FAIL: api_test (video)"; cat "$out/api_test.stderr"; exit 1; }
+[ ! -s "$out/api_test.stderr" ] || { echo "FAIL: the library printed to stderr:"; head -5 "$out/api_test.stderr"; exit 1; }
 "$out/player" "$out/small.mp4" "$out/player.y4m" --threads 1 > "$out/player.log"
 [ "$(grep -c "^frame .* 256x144 setting [1-9].* aidata present" "$out/player.log")" -eq 25 ] ||
   { echo "FAIL: player did not AI-upscale 25 frames"; cat "$out/player.log"; exit 1; }

@@ -208,4 +208,43 @@ ids = [f["setting_id"] for f in info["frames"]]
 assert report["scenes"] == 2 and len(ids) == 50, report
 assert len(set(ids[:25])) == 1 and len(set(ids[26:])) == 1 and ids[0] != ids[-1], ids
 PY
+
+# Outputs: never the input, replaced only on success, options checked before anything is written.
+ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=2 -c:v libx264 -preset ultrafast "$dir/safe.mkv"
+"$nic" ai-encode "$dir/safe.mkv" "$dir/safe_small.mkv" --scale 2 --crf 30 --preset ultrafast > /dev/null
+cp "$dir/safe_small.mkv" "$dir/safe_copy.mkv"
+ln -s "$dir/safe_small.mkv" "$dir/safe_link.mkv"
+for out in "$dir/safe_small.mkv" "$dir/safe_link.mkv"; do
+  expect_failure ai-decode "$dir/safe_small.mkv" "$out"
+  grep -q "is the input file" "$dir/stderr" || fail "output = input not refused: $(cat "$dir/stderr")"
+done
+cmp -s "$dir/safe_small.mkv" "$dir/safe_copy.mkv" || fail "ai-decode onto its input changed the input"
+"$nic" ai-encode "$png" "$dir/safe.jpg" --quality 80 > /dev/null
+cp "$dir/safe.jpg" "$dir/safe_copy.jpg"
+expect_failure ai-decode "$dir/safe.jpg" "$dir/safe.jpg"
+cmp -s "$dir/safe.jpg" "$dir/safe_copy.jpg" || fail "ai-decode onto its input changed the input image"
+printf 'earlier' > "$dir/old.mp4"
+for crf in 1e9 nan 101 -3; do
+  set +e; "$nic" ai-encode "$dir/safe.mkv" "$dir/old.mp4" --scale 2 "--crf=$crf" > /dev/null 2> "$dir/stderr"; code=$?; set -e
+  [ "$code" -eq 1 ] || fail "--crf $crf exited with $code (expected 1): $(cat "$dir/stderr")"
+  grep -q "crf" "$dir/stderr" || fail "--crf $crf: no message about crf"
+done
+expect_failure ai-decode "$dir/safe_small.mkv" "$dir/raw.y4m" --preset ultrafast
+grep -q "raw frames" "$dir/stderr" || fail "--preset with a .y4m output: $(cat "$dir/stderr")"
+[ "$(cat "$dir/old.mp4")" = earlier ] || fail "a refused job changed the earlier output"
+# Killed while writing, and a full disk: the earlier output stays, no partial file appears.
+ls -a "$dir" > "$dir/listing.before"
+"$nic" ai-decode "$dir/safe_small.mkv" "$dir/old.mp4" --preset veryslow > /dev/null 2>&1 &
+pid=$!
+sleep 1; kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+[ "$(cat "$dir/old.mp4")" = earlier ] || fail "a killed job changed the earlier output"
+(ulimit -f 20; "$nic" ai-decode "$dir/safe_small.mkv" "$dir/old.mp4" --preset ultrafast > /dev/null 2> "$dir/stderr") &&
+  fail "a job over the file-size limit succeeded"
+grep -q "File too large\|cannot write" "$dir/stderr" || fail "file-size limit: $(cat "$dir/stderr")"
+[ "$(cat "$dir/old.mp4")" = earlier ] || fail "a job that ran out of space changed the earlier output"
+ls -a "$dir" > "$dir/listing.after"
+diff "$dir/listing.before" "$dir/listing.after" | grep -v "listing" | grep -q "^[<>]" && fail "partial files left: $(diff "$dir/listing.before" "$dir/listing.after")"
+# Sizes beyond what can be written are refused at once.
+expect_failure resize "$png" "$dir/huge.png" --size 16384x16384
+grep -q "exceeds the limit" "$dir/stderr" || fail "huge resize: $(cat "$dir/stderr")"
 echo "CLI tests passed"

@@ -83,14 +83,19 @@ final class VideoInput {
         var packet = av_packet_alloc(), decoded = av_frame_alloc()
         defer { av_packet_free(&packet); av_frame_free(&decoded) }
         guard let packet, let decoded else { throw NICError.outOfMemory("cannot allocate a packet or frame") }
+        var dataEnd = -Double.infinity
         while true {
             let read = av_read_frame(format, packet)
-            if read == nic_averror_eof() { break }
+            if read == nic_averror_eof() {
+                warnIfShort(dataEnd: dataEnd)
+                break
+            }
             if read < 0 {
                 warnOnce("\(path) ends early or is damaged (\(ffmpegErrorString(read))); kept the frames read so far")
                 break
             }
             defer { av_packet_unref(packet) }
+            dataEnd = max(dataEnd, packetEnd(packet))
             if Int(packet.pointee.stream_index) == videoIndex {
                 let sent = avcodec_send_packet(decoder, packet)
                 if sent < 0 && sent != nic_averror_eagain() {
@@ -140,6 +145,27 @@ final class VideoInput {
             try checkLimits(width: Int(decoded.pointee.width), height: Int(decoded.pointee.height), name: path)
             decoded.pointee.pts = decoded.pointee.best_effort_timestamp
             try deliver(decoded)
+        }
+    }
+
+    /// Seconds at which `packet` ends (its timestamp plus its duration), or -infinity without one.
+    private func packetEnd(_ packet: UnsafeMutablePointer<AVPacket>) -> Double {
+        let time = packet.pointee.pts != nic_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
+        guard time != nic_av_nopts_value(), let stream = format.pointee.streams[Int(packet.pointee.stream_index)] else {
+            return -.infinity
+        }
+        return Double(time + max(0, packet.pointee.duration)) * av_q2d(stream.pointee.time_base)
+    }
+
+    /// A container that declares its duration (Matroska, MP4, ...) but whose data stops well
+    /// before it was cut short: its demuxer reports a plain end of file, so say it here.
+    private func warnIfShort(dataEnd: Double) {
+        let duration = format.pointee.duration, start = format.pointee.start_time
+        guard duration > 0, duration != nic_av_nopts_value(), dataEnd.isFinite else { return }
+        let declaredEnd = Double(duration + (start == nic_av_nopts_value() ? 0 : start)) / Double(AV_TIME_BASE)
+        let frameSeconds = 1 / max(1, av_q2d(frameRate))
+        if dataEnd + max(0.25, 2 * frameSeconds) < declaredEnd {
+            warnOnce("\(path) ends early: its header declares \(Int(declaredEnd * 1000)) ms but the data stops at \(Int(dataEnd * 1000)) ms; kept the frames read so far")
         }
     }
 

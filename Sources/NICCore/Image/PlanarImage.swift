@@ -22,7 +22,9 @@ public enum PixelFormat: String, Sendable, CaseIterable {
 /// Limits every entry point enforces before allocating anything.
 public enum ImageLimits {
     public static let maxDimension = 16384
-    public static let maxPixels = 16384 * 16384
+    /// 16000 x 16000: every picture within both limits is one FFmpeg can code, whose frames must
+    /// satisfy (width + 128) x (height + 128) < 2^31 / 8 (16255 x 16255 for a square).
+    public static let maxPixels = 16000 * 16000
 
     /// Throws `NICError.dimensions` unless 1...maxDimension on both axes and within the pixel budget.
     public static func check(width: Int, height: Int) throws {
@@ -31,7 +33,7 @@ public enum ImageLimits {
         }
         guard width <= maxDimension, height <= maxDimension, width * height <= maxPixels else {
             throw NICError.dimensions(
-                "image size \(width)x\(height) exceeds the limit of \(maxDimension)x\(maxDimension)")
+                "image size \(width)x\(height) exceeds the limit of \(maxDimension) pixels per side and \(maxPixels) pixels (16000x16000)")
         }
     }
 }
