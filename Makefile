@@ -1,10 +1,11 @@
 # libnic — the two commands of README.md:
 #   make run    set up, build (release) and run the main job on a generated input
 #   make test   set up, then every test: Swift, C (against the installed library), headers, Python
-# Other targets: build, install PREFIX=..., bench, fixtures, clean.
+# Other targets: build, install PREFIX=..., bench, fixtures, sanitize, clean.
 
 PREFIX      ?= /usr/local
-VERSION     := 0.1.0
+# The version's one source is nic.h (NIC_VERSION_MAJOR/MINOR/PATCH).
+VERSION     := $(shell awk '/^\#define NIC_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", s, $$3; s="."}' include/nic.h)
 SOVERSION   := 0
 RELEASE_DIR := .build/release
 OUT         := build
@@ -15,7 +16,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
 PIP_PACKAGES := numpy pytest
 
 .PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python \
-        test-cli bench fixtures clean
+        test-cli bench fixtures clean sanitize sanitize-address sanitize-thread sanitize-c valgrind
 
 all: build
 
@@ -74,6 +75,34 @@ test-c:
 
 test-cli:
 	sh Tests/cli/run_cli_tests.sh $(STAGE)/bin/nic
+
+## Sanitizers: the Swift tests under AddressSanitizer (Swift has no UndefinedBehaviorSanitizer:
+## its own checks trap on overflow and out-of-bounds access), the concurrency tests under
+## ThreadSanitizer, the C API tests under ASan+UBSan, and the C tests and the player example
+## under valgrind memcheck. Separate build folders (.build-asan, .build-tsan).
+SANITIZE_SWIFT_FILTER ?=
+TSAN_FILTER := DeterminismTests|TensorMemoryTests
+
+sanitize: deps sanitize-address sanitize-thread test-install sanitize-c valgrind
+	@echo "make sanitize: clean"
+
+sanitize-address:
+	swift build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --sanitize=address --scratch-path .build-asan $(if $(SANITIZE_SWIFT_FILTER),--filter '$(SANITIZE_SWIFT_FILTER)')
+
+sanitize-thread:
+	swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+	swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_FILTER)'
+
+sanitize-c:
+	cc -std=c99 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -o build/api_test_asan Tests/c/api_test.c \
+	  $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs nic)
+	LD_LIBRARY_PATH=$(STAGE)/lib ASAN_OPTIONS=detect_leaks=0 build/api_test_asan
+
+valgrind:
+	@dpkg -s valgrind >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get install -y -qq valgrind >/dev/null; }
+	sh Tests/c/run_valgrind.sh $(STAGE)
 
 test-python:
 	NIC_LIBRARY=$(STAGE)/lib/libnic.so.$(SOVERSION) $(PYTHON) -m pytest -q Tests/python

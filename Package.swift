@@ -33,10 +33,11 @@ let package = Package(
         .target(name: "CPUInfo"),
 
         // Swift modules; data flows FFGlue -> NICCore -> FFGlue, CExport only translates.
-        .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo"]),
+        .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo", "CNicAPI"]),
         .target(name: "FFGlue", dependencies: ["CFFmpeg", "NICCore"]),
         .target(
             name: "CExport", dependencies: ["CNicAPI", "NICCore", "FFGlue"],
+            exclude: ["libnic.map"],
             linkerSettings: sharedLibraryLinkerFlags),
         .executableTarget(
             name: "nic",

@@ -1,11 +1,17 @@
 import CNicAPI
 import NICCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // The exported C functions of nic.h. Each one validates its arguments, calls
 // NICCore or FFGlue, and turns errors into a status code: no logic of its own.
 
 @_cdecl("nic_version")
-public func nic_version() -> UnsafePointer<CChar> { StatusText.cString("0.1.0") }
+public func nic_version() -> UnsafePointer<CChar> { UnsafePointer(versionCString) }
+
+/// nic_version()'s string: made once (thread-safe lazy global) and kept for the process's life.
+private let versionCString: UnsafeMutablePointer<CChar> = strdup(LibraryInfo.version)
 
 @_cdecl("nic_version_number")
 public func nic_version_number() -> UInt32 {

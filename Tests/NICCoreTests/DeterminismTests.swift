@@ -1,3 +1,4 @@
+import Dispatch
 import XCTest
 @testable import NICCore
 
@@ -44,5 +45,35 @@ final class DeterminismTests: XCTestCase {
         let a = try ImageResize.resized(image, width: 301, height: 50, method: .lanczos, workers: Workers(count: 1))
         let b = try ImageResize.resized(image, width: 301, height: 50, method: .lanczos, workers: Workers(count: 2))
         XCTAssertEqual(a.planes, b.planes)
+    }
+
+    /// Distinct devices on distinct threads at the same time (what nic.h allows for distinct
+    /// contexts), sharing the process-wide tensor memory: the same output as one at a time.
+    /// Run under ThreadSanitizer by `make sanitize`.
+    func testDistinctDevicesOnConcurrentThreadsAgree() throws {
+        let expected = try run(threads: 1)
+        let results = UnsafeMutablePointer<[Float]>.allocate(capacity: 4)
+        results.initialize(repeating: [], count: 4)
+        defer { results.deinitialize(count: 4); results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            results[i] = (try? self.run(threads: 1)) ?? []
+        }
+        for i in 0..<4 { XCTAssertEqual(results[i], expected, "thread \(i)") }
+    }
+
+    /// A device that sees many input sizes (a long-lived player context) keeps a bounded number
+    /// of compiled primitives, and a size seen again after eviction still computes the same.
+    func testCompiledPrimitivesAreBounded() throws {
+        let device = try ComputeDevice(threads: 1)
+        let conv = try Conv2d(inChannels: 1, outChannels: 1, kernel: 3, stride: 1, padding: 1,
+                              weights: ConvBenchmark.values(9, seed: 5), bias: [0.5])
+        func run(_ width: Int) throws -> [Float] {
+            let x = try Tensor(shape: [1, 1, 4, width], values: ConvBenchmark.values(4 * width, seed: 3))
+            return try conv.forward(x, on: device).toArray(on: device)
+        }
+        let first = try run(8)
+        for width in 9..<(9 + ComputeDevice.cacheCapacity + 40) { _ = try run(width) }
+        XCTAssertLessThanOrEqual(device.compiledCount, ComputeDevice.cacheCapacity)
+        XCTAssertEqual(try run(8), first)
     }
 }

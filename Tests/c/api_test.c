@@ -35,7 +35,9 @@ static NicImage gray_image(uint8_t *pixels, int width, int height)
 
 static void test_version_and_strings(void)
 {
-    EXPECT(strcmp(nic_version(), "0.1.0") == 0);
+    char expected[32];
+    snprintf(expected, sizeof expected, "%d.%d.%d", NIC_VERSION_MAJOR, NIC_VERSION_MINOR, NIC_VERSION_PATCH);
+    EXPECT(strcmp(nic_version(), expected) == 0);
     EXPECT(nic_version_number() == NIC_VERSION_NUMBER(NIC_VERSION_MAJOR, NIC_VERSION_MINOR, NIC_VERSION_PATCH));
     EXPECT(strcmp(nic_status_string(NIC_OK), "success") == 0);
     EXPECT(strcmp(nic_status_string(NIC_ERROR_DIMENSIONS), "invalid dimensions") == 0);

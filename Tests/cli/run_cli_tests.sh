@@ -14,8 +14,10 @@ expect_failure() {
 }
 
 "$nic" --help >/dev/null
-"$nic" version | grep -q "^nic 0.1.0" || fail "nic version"
-"$nic" version --json | python3 -c "import json,sys; assert json.load(sys.stdin)['version'] == '0.1.0'"
+header=$(dirname "$0")/../../include/nic.h
+version=$(awk '/^#define NIC_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", s, $3; s="."}' "$header")
+"$nic" version | grep -q "^nic $version" || fail "nic version is not nic.h's $version"
+"$nic" version --json | python3 -c "import json,sys; assert json.load(sys.stdin)['version'] == '$version'"
 
 "$nic" demo --output-directory "$dir/demo" --qualities 30 --qualities 60 --qualities 90 --media image --json > "$dir/demo.json"
 python3 - "$dir/demo.json" <<'PY'
@@ -244,6 +246,10 @@ grep -q "File too large\|cannot write" "$dir/stderr" || fail "file-size limit: $
 [ "$(cat "$dir/old.mp4")" = earlier ] || fail "a job that ran out of space changed the earlier output"
 ls -a "$dir" > "$dir/listing.after"
 diff "$dir/listing.before" "$dir/listing.after" | grep -v "listing" | grep -q "^[<>]" && fail "partial files left: $(diff "$dir/listing.before" "$dir/listing.after")"
+# A damaged video is reported as a video, not as "not an image".
+head -c 3000 "$dir/safe.mkv" | tail -c 2000 > "$dir/broken.mp4"
+expect_failure ai-decode "$dir/broken.mp4" "$dir/x.mkv"
+grep -q "not an image" "$dir/stderr" && fail "a damaged video was called not an image: $(cat "$dir/stderr")"
 # Sizes beyond what can be written are refused at once.
 expect_failure resize "$png" "$dir/huge.png" --size 16384x16384
 grep -q "exceeds the limit" "$dir/stderr" || fail "huge resize: $(cat "$dir/stderr")"

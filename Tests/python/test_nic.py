@@ -61,6 +61,10 @@ def test_version_string():
     assert m, f"version {v!r} is not like 0.1.0"
     major, minor, patch = map(int, m.groups())
     assert nic.version_number() == nic.NIC_VERSION_NUMBER(major, minor, patch)
+    # nic.h's macros are the one source of the version.
+    header = open(os.path.join(os.path.dirname(__file__), "..", "..", "include", "nic.h")).read()
+    macros = {k: int(v) for k, v in re.findall(r"#define NIC_VERSION_(MAJOR|MINOR|PATCH) (\d+)", header)}
+    assert (major, minor, patch) == (macros["MAJOR"], macros["MINOR"], macros["PATCH"])
 
 
 def test_version_matches_header():

@@ -47,11 +47,19 @@ extension VideoAICodec {
                             frameRate: av_q2d(input.frameRate), streamCount: input.streamCount, frames: frames)
     }
 
+    /// Names of video files, for files FFmpeg cannot open.
+    static let videoExtensions = ["mp4", "m4v", "mov", "mkv", "webm", "ts", "m2ts", "mts", "avi", "y4m", "flv", "3gp"]
+
     /// Whether `path` holds a video (as opposed to a still image FFmpeg can also open):
-    /// decided by the demuxer FFmpeg picks from the content.
+    /// decided by the demuxer FFmpeg picks from the content, or by the name when FFmpeg cannot
+    /// open the file.
     public static func isVideoFile(_ path: String) -> Bool {
         var context: UnsafeMutablePointer<AVFormatContext>?
-        guard avformat_open_input(&context, path, nil, nil) >= 0, let context else { return false }
+        guard avformat_open_input(&context, path, nil, nil) >= 0, let context else {
+            // Unreadable: the name decides, so that a damaged video is reported as a video.
+            let name = path.lowercased()
+            return videoExtensions.contains { name.hasSuffix("." + $0) }
+        }
         defer { var owned: UnsafeMutablePointer<AVFormatContext>? = context; avformat_close_input(&owned) }
         let name = String(cString: context.pointee.iformat.pointee.name)
         return !(name.hasSuffix("_pipe") || name == "image2" || name == "bmp")

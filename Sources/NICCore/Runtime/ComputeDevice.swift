@@ -12,7 +12,12 @@ public final class ComputeDevice {
     public let threads: Int
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
-    private var compiled: [CacheKey: AnyObject] = [:]
+    /// Compiled objects with the use count at which each was last used (least recently used
+    /// evicted beyond `cacheCapacity`, so a long-lived player that sees many sizes stays bounded).
+    private var compiled: [CacheKey: (entry: AnyObject, lastUse: UInt64)] = [:]
+    private var uses: UInt64 = 0
+    /// Enough for every layer of several networks at a few sizes.
+    static let cacheCapacity = 512
     private var scratchpad: UnsafeMutableRawPointer?
     private var scratchpadBytes = 0
     private var soloDevices: [ComputeDevice] = []
@@ -54,11 +59,21 @@ public final class ComputeDevice {
     func cached<T: AnyObject>(_ owner: AnyObject, input: dnnl_memory_desc_t, extra: [UInt8] = [],
                               build: () throws -> T) throws -> T {
         let key = CacheKey(owner: ObjectIdentifier(owner), input: DNNL.fingerprint(input) + extra)
-        if let hit = compiled[key] as? CachedEntry<T> { return hit.value }
+        uses += 1
+        if let hit = compiled[key], let entry = hit.entry as? CachedEntry<T> {
+            compiled[key]!.lastUse = uses
+            return entry.value
+        }
         let value = try build()
-        compiled[key] = CachedEntry(owner: owner, value: value)
+        if compiled.count >= ComputeDevice.cacheCapacity, let oldest = compiled.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            compiled.removeValue(forKey: oldest.key)
+        }
+        compiled[key] = (CachedEntry(owner: owner, value: value), uses)
         return value
     }
+
+    /// Objects compiled and kept (at most `cacheCapacity`).
+    var compiledCount: Int { compiled.count }
 
     /// Runs `primitive` with tensors bound to DNNL_ARG_* slots, on this device's workers.
     func execute(_ primitive: Primitive, _ args: [(Int32, Tensor)]) throws {
