@@ -54,14 +54,11 @@ public func nic_upscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicIma
             try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData")
             do { found = .record(try AIDataRecord(aidata.pointee)) } catch let e as NICError { found = .corrupt(e.message) }
         }
-        let store: ModelStore?
-        var storeProblem: String?
-        do { store = try ctx.models() } catch let e as NICError { store = nil; storeProblem = e.message }
-        var plan = try AIDecodePlan(found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
-                                    options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
-        if let storeProblem, plan.fallbackReason != nil { plan = plan.fallingBack(because: storeProblem) }
-        let upscaled = try AIUpscaler.upscale(try src.copy(), plan: plan, store: store, device: ctx.device)
-        plan = upscaled.plan
+        let store = ctx.modelsIfAny(for: "images")
+        let planned = try AIDecodePlan(found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
+                                       options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
+        let upscaled = try AIUpscaler.upscale(try src.copy(), plan: planned, store: store, device: ctx.device)
+        let plan = upscaled.plan
         dst.store(upscaled.image)
         var settingID = 0
         if case .network(let id) = plan.route { settingID = id }

@@ -39,7 +39,7 @@ final class Context {
     /// The models of `model_dir`, else of the default location beside the installed library; loaded once.
     func models() throws -> ModelStore {
         if let modelStore { return modelStore }
-        guard let directory = modelDirectory ?? ModelLocator.defaultDirectory(binaryPath: Context.libraryPath) else {
+        guard let directory else {
             throw NICError.model("no model directory: set NicConfig.model_dir or NIC_MODEL_DIR, or install the models")
         }
         let store = try ModelStore(directory: directory)
@@ -47,13 +47,17 @@ final class Context {
         return store
     }
 
-    /// The models, or nil with a logged warning when there are none usable: upscaling then
-    /// falls back instead of failing. `what` names what is upscaled, for the warning.
+    private var directory: String? { modelDirectory ?? ModelLocator.defaultDirectory(binaryPath: Context.libraryPath) }
+
+    /// The models for decoding, or nil with a logged warning when there are none usable
+    /// (`ModelStore.forDecoding`): upscaling then falls back instead of failing. `what` names
+    /// what is upscaled, for the warning.
     func modelsIfAny(for what: String) -> ModelStore? {
-        do { return try models() } catch {
-            log(NIC_LOG_WARNING, "\(what) will be upscaled without AI: \(error)")
-            return nil
-        }
+        if let modelStore { return modelStore }
+        let (store, problem) = ModelStore.forDecoding(directory: directory)
+        if let problem { log(NIC_LOG_WARNING, "\(what) will be upscaled without AI: \(problem)") }
+        modelStore = store
+        return store
     }
 
     /// The stream state of nic_upscale_frame: created on first use. Without usable models it

@@ -26,7 +26,7 @@ struct UpscaleRun {
         try OutputFile.refuseSameFile(output: output, inputs: [input])
         if let requested { try ImageLimits.check(width: requested.width, height: requested.height) }
         let contents = try ImageFile.readWithMetadata(path: input)
-        let store = try modelOptions.optionalStore()
+        let store = modelOptions.optionalStore()
         let device = try modelOptions.device()
         let options = AIDecodePlan.Options(size: requested, forcedMethod: forced, forcedSetting: settingOverride)
         let result = try StillImageAICodec.decode(contents, options: options, store: store, device: device)
@@ -87,7 +87,7 @@ extension AIDecodeCommand {
         let options = VideoAICodec.DecodeOptions(size: requested,
                                                  encoder: try videoOptions.settings(codec: codec, threads: modelOptions.threads))
         let report = try VideoAICodec.decode(input: input, output: output, options: options,
-                                             store: try modelOptions.optionalStore(), device: try modelOptions.device(),
+                                             store: modelOptions.optionalStore(), device: try modelOptions.device(),
                                              warn: printWarning)
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }

@@ -16,10 +16,13 @@ struct ModelOptions: ParsableArguments {
         return try ModelStore(directory: directory)
     }
 
-    /// Like `store()`, but nil when no models are installed (decoding then falls back).
-    func optionalStore() throws -> ModelStore? {
-        if models == nil, ModelLocator.defaultDirectory(binaryPath: ModelLocator.executablePath) == nil { return nil }
-        return try store()
+    /// The models for decoding, or nil when there are none usable (`ModelStore.forDecoding`):
+    /// decoding then falls back. A directory that exists but cannot be used is reported.
+    func optionalStore() -> ModelStore? {
+        let directory = models ?? ModelLocator.defaultDirectory(binaryPath: ModelLocator.executablePath)
+        let (store, problem) = ModelStore.forDecoding(directory: directory)
+        if let problem, directory != nil { printWarning("upscaling without AI: \(problem)") }
+        return store
     }
 
     func device() throws -> ComputeDevice { try ComputeDevice(threads: threads) }

@@ -250,6 +250,13 @@ diff "$dir/listing.before" "$dir/listing.after" | grep -v "listing" | grep -q "^
 head -c 3000 "$dir/safe.mkv" | tail -c 2000 > "$dir/broken.mp4"
 expect_failure ai-decode "$dir/broken.mp4" "$dir/x.mkv"
 grep -q "not an image" "$dir/stderr" && fail "a damaged video was called not an image: $(cat "$dir/stderr")"
+# A broken model directory: decoding falls back with a warning (as in the C API), encoding fails.
+mkdir -p "$dir/badmodels"; printf '{"settings": [' > "$dir/badmodels/settings.json"
+"$nic" upscale "$png" "$dir/nomodel.png" --models "$dir/badmodels" --json 2> "$dir/stderr" > "$dir/nomodel.json" ||
+  fail "upscale with a broken model directory failed: $(cat "$dir/stderr")"
+grep -q "without AI" "$dir/stderr" || fail "no warning about the broken model directory: $(cat "$dir/stderr")"
+python3 -c "import json; r=json.load(open('$dir/nomodel.json')); assert r['route'] == 'lanczos', r"
+expect_failure ai-encode "$png" "$dir/x.jpg" --models "$dir/badmodels"
 # Sizes beyond what can be written are refused at once.
 expect_failure resize "$png" "$dir/huge.png" --size 16384x16384
 grep -q "exceeds the limit" "$dir/stderr" || fail "huge resize: $(cat "$dir/stderr")"

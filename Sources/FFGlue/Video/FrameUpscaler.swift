@@ -53,24 +53,21 @@ public final class FrameUpscaler {
         }
         var frameOptions = options
         frameOptions.size = size
-        var plan = try AIDecodePlan(found: inForce, imageWidth: source.width, imageHeight: source.height,
+        let plan = try AIDecodePlan(found: inForce, imageWidth: source.width, imageHeight: source.height,
                                     manifest: store?.manifest, options: frameOptions)
         if allocate { try allocateBuffers(output, like: input, width: plan.width, height: plan.height) }
         let destination = try frameView(output, role: "output")
         guard output.pixelFormat == input.pointee.format.asPixelFormat else {
             throw NICError.unsupportedFormat("output frame is \(pixelFormatName(output.pixelFormat)) but input is \(pixelFormatName(input.pointee.format.asPixelFormat)); libnic does not convert formats")
         }
-        do {
-            try FrameScaler.scale(source, into: destination, route: plan.route, store: store, device: device)
-        } catch NICError.model(let message) {
-            plan = plan.fallingBack(because: message)
-            try FrameScaler.scale(source, into: destination, route: plan.route, store: store, device: device)
+        let carried = try plan.carriedOut {
+            try FrameScaler.scale(source, into: destination, route: $0.route, store: store, device: device)
         }
         try check(av_frame_copy_props(output, input), "cannot copy frame properties")
         av_frame_remove_side_data(output, AV_FRAME_DATA_SEI_UNREGISTERED)
         var record: AIDataRecord?
         if case .record(let r) = inForce { record = r }
-        return Result(plan: plan, frameAIData: found, record: record)
+        return Result(plan: carried.plan, frameAIData: found, record: record)
     }
 
     /// `upscale` for callers that hold AVFrames as opaque pointers (the C API, whose header

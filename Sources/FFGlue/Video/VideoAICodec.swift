@@ -68,7 +68,7 @@ public enum VideoAICodec {
                                      settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
                                      warn: warn)
         guard output.seiCodec != nil else {
-            throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use --codec libx264 or libx265")
+            throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
         }
         var record = AIDataRecord(
             settingID: options.classicDownscale == nil ? UInt16(setting.id) : 0, scaleNumerator: UInt8(setting.scaleNumerator),

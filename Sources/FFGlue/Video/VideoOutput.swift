@@ -145,7 +145,7 @@ final class VideoOutput {
         let frameCodec = muxer == "image2" ? "png" : "wrapped_avframe"
         let name = s.encoder ?? (rawFrames ? frameCodec : "libx264")
         if rawFrames && name != frameCodec {
-            throw NICError.invalidArgument("a .y4m or PNG-frames output holds raw frames; --codec does not apply")
+            throw NICError.invalidArgument("a .y4m or PNG-frames output holds raw frames; an encoder does not apply")
         }
         guard let codec = avcodec_find_encoder_by_name(name), av_codec_is_encoder(codec) != 0,
               codec.pointee.type == AVMEDIA_TYPE_VIDEO else {

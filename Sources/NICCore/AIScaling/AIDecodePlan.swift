@@ -80,6 +80,19 @@ public struct AIDecodePlan: Sendable {
         if options.allowGenericFallback, let generic { route = .network(settingID: generic.id) } else { route = .classic(.lanczos) }
     }
 
+    /// Runs `body` on this plan. A network that cannot run (a model error: missing, damaged or
+    /// unverifiable model file) never stops decoding: `body` then runs again on the Lanczos
+    /// route to the same size, and the returned plan says why. Every decoding path (stills,
+    /// frames, the C API) carries its plan out through here.
+    public func carriedOut<T>(_ body: (AIDecodePlan) throws -> T) throws -> (result: T, plan: AIDecodePlan) {
+        do {
+            return (try body(self), self)
+        } catch NICError.model(let message) {
+            let fallback = fallingBack(because: message)
+            return (try body(fallback), fallback)
+        }
+    }
+
     /// The Lanczos route to the same size, for when the chosen network cannot run.
     public func fallingBack(because reason: String) -> AIDecodePlan {
         AIDecodePlan(route: .classic(.lanczos), width: width, height: height,

@@ -5,12 +5,8 @@ public enum AIUpscaler {
     /// plan says why.
     public static func upscale(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?,
                                device: ComputeDevice) throws -> (image: PlanarImage, plan: AIDecodePlan) {
-        do {
-            return (try run(image, plan: plan, store: store, device: device), plan)
-        } catch NICError.model(let message) {
-            let fallback = plan.fallingBack(because: message)
-            return (try run(image, plan: fallback, store: store, device: device), fallback)
-        }
+        let carried = try plan.carriedOut { try run(image, plan: $0, store: store, device: device) }
+        return (carried.result, carried.plan)
     }
 
     static func run(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?, device: ComputeDevice) throws -> PlanarImage {

@@ -19,9 +19,23 @@ public final class ModelStore: Sendable {
         manifest = try SettingsManifest(json: try JSONValue.parse(text))
     }
 
+    /// The models a decoder uses: those of `directory`, else none and the reason. A missing or
+    /// broken model directory never stops decoding: every picture then takes the fallback of
+    /// `AIDecodePlan` and says why. Encoding (which needs the down networks) uses `init` and fails.
+    public static func forDecoding(directory: String?) -> (store: ModelStore?, problem: String?) {
+        guard let directory else { return (nil, "no model directory was found") }
+        do {
+            return (try ModelStore(directory: directory), nil)
+        } catch let error as NICError {
+            return (nil, error.message)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+
     public func setting(id: Int) throws -> NNSetting {
         guard let s = manifest.setting(id: id) else {
-            throw NICError.invalidArgument("unknown NN setting ID \(id); `nic settings` lists the available ones")
+            throw NICError.invalidArgument("unknown NN setting ID \(id); the model directory's settings.json lists the available ones")
         }
         return s
     }
