@@ -32,10 +32,8 @@ public func nic_downscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicI
                                                                  device: ctx.device)
         dst.store(small)
         if let aidata {
-            let record = AIDataRecord(settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
-                                      scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: src.width,
-                                      originalHeight: src.height, downscaledWidth: dst.width, downscaledHeight: dst.height,
-                                      flags: [.lumaOnly, .genericFallbackAllowed])
+            let record = AIDataRecord(setting: setting, originalWidth: src.width, originalHeight: src.height,
+                                      downscaledWidth: dst.width, downscaledHeight: dst.height)
             aidata.pointee = NicAIData(record)
         }
     }

@@ -81,12 +81,10 @@ public enum StillImageAICodec {
         }
         let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
         let record = AIDataRecord(
-            settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
-            scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: image.width, originalHeight: image.height,
+            setting: setting, originalWidth: image.width, originalHeight: image.height,
             downscaledWidth: width, downscaledHeight: height, codec: options.codec.recordCodec,
             qualityKind: qualityKind, qualityValue: qualityKind == .unspecified ? 0 : Int32((options.quality ?? 0) * 100),
-            contentType: options.contentType,
-            flags: [.lumaOnly, .genericFallbackAllowed])
+            contentType: options.contentType)
         let format = options.losslessOutput ? .png : options.codec.fileFormat
         let bytes = try ImageFile.encode(small, format: format, quality: format == .png ? nil : options.quality,
                                          metadataText: try record.textForm())

@@ -71,12 +71,11 @@ public enum VideoAICodec {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
         }
         var record = AIDataRecord(
-            settingID: options.classicDownscale == nil ? UInt16(setting.id) : 0, scaleNumerator: UInt8(setting.scaleNumerator),
-            scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: width, originalHeight: height,
+            setting: setting, originalWidth: width, originalHeight: height,
             downscaledWidth: small.width, downscaledHeight: small.height,
             codec: output.seiCodec == .hevc ? .hevc : .h264, qualityKind: qualityKind(options.encoder),
             qualityValue: qualityValue(options.encoder), contentType: options.contentType,
-            flags: [.lumaOnly, .genericFallbackAllowed])
+            classicDownscale: options.classicDownscale != nil)
         var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
                             setting: setting)
         var warnedResize = false
