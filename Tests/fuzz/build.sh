@@ -1,11 +1,11 @@
 #!/bin/sh
-# Builds the libFuzzer harnesses of Tests/fuzz/*.swift into $OUT (default .build-fuzz):
+# Builds the libFuzzer harnesses of Tests/fuzz/*.swift into $FUZZ_OUT (default .build-fuzz):
 # NICCore and FFGlue are compiled from source with -sanitize=fuzzer,address (optimised, with
 # debug info and -enable-testing so that harnesses can reach internal parsers), then each
 # harness is linked against them. Usage: sh Tests/fuzz/build.sh [harness ...]
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-$ROOT/.build-fuzz}
+OUT=${FUZZ_OUT:-$ROOT/.build-fuzz}
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
 mkdir -p "$OUT/obj" "$OUT/modules" "$OUT/cpuinfo" "$OUT/bin"
@@ -16,7 +16,7 @@ SWIFTFLAGS="$SWIFTFLAGS -I $OUT/modules -I $OUT/cpuinfo -I $ROOT/Sources/CDNNL -
 SWIFTFLAGS="$SWIFTFLAGS $(pkg-config --cflags-only-I libavformat libavcodec libavutil libswscale | sed 's/-I/-Xcc -I/g')"
 LIBS="$(pkg-config --libs libavformat libavcodec libavutil libswscale) -ldnnl -lgomp"
 
-# A source list changes the module's object only when a source is newer than it.
+# True when OUTPUT is missing or older than any SOURCE.
 stale() {   # stale OUTPUT SOURCE...
     target=$1; shift
     [ -f "$target" ] || return 0
@@ -39,11 +39,11 @@ if stale "$OUT/obj/cpuinfo.o" "$ROOT/Sources/CPUInfo/cpu.c"; then
         -c "$ROOT/Sources/CPUInfo/cpu.c" -o "$OUT/obj/cpuinfo.o"
 fi
 
-build_module() {   # build_module NAME
-    name=$1
+build_module() {   # build_module NAME [OBJECT OF A MODULE IT IMPORTS]
+    name=$1; shift
     sources=$(find "$ROOT/Sources/$name" -name '*.swift' | sort)
     # shellcheck disable=SC2086
-    if stale "$OUT/obj/$name.o" $sources; then
+    if stale "$OUT/obj/$name.o" $sources "$@"; then
         echo "fuzz build: $name"
         # shellcheck disable=SC2086
         "$SWIFTC" $SWIFTFLAGS -module-name "$name" -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule" \
@@ -51,7 +51,7 @@ build_module() {   # build_module NAME
     fi
 }
 build_module NICCore
-build_module FFGlue
+build_module FFGlue "$OUT/obj/NICCore.o"
 
 if [ $# -eq 0 ]; then
     set -- $(cd "$ROOT/Tests/fuzz" && ls fuzz_*.swift | sed 's/\.swift$//')

@@ -2,7 +2,7 @@
 # Runs libFuzzer harnesses built by build.sh, each for FUZZ_SECONDS (default 60).
 # Usage: sh Tests/fuzz/run.sh [harness ...]   (default: every Tests/fuzz/fuzz_*.swift)
 #
-# Per harness, under $OUT (default .build-fuzz, git-ignored):
+# Per harness, under $FUZZ_OUT (default .build-fuzz, git-ignored):
 #   seeds/H     seeds the harness writes itself (NIC_FUZZ_WRITE_SEEDS), made afresh each run
 #   corpus/H    the corpus libFuzzer grows; kept between runs
 #   crashes/H/  reproducers of crashes, timeouts and out-of-memory inputs
@@ -10,7 +10,7 @@
 # re-checks them. Exits non-zero when any harness found something.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-$ROOT/.build-fuzz}
+OUT=${FUZZ_OUT:-$ROOT/.build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 FLAGS=${FUZZ_FLAGS:-"-rss_limit_mb=2048 -timeout=1 -malloc_limit_mb=2048"}
 # Leak checking stays on while fuzzing; writing the seeds runs encoders (x265) that leak at exit.
