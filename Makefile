@@ -1,7 +1,8 @@
 # libnic — the two commands of README.md:
 #   make run    set up, build (release) and run the main job on a generated input
 #   make test   set up, then every test: Swift, C (against the installed library), headers, Python
-# Other targets: build, install PREFIX=..., bench, fixtures, sanitize, clean.
+# Other targets: build, install PREFIX=..., bench, fixtures, sanitize, fuzz FUZZ_SECONDS=N, fuzz-ci,
+# ci (make test, then the sanitizers and a short fuzzing run), clean.
 
 PREFIX      ?= /usr/local
 # The version's one source is nic.h (NIC_VERSION_MAJOR/MINOR/PATCH).
@@ -16,7 +17,8 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
 PIP_PACKAGES := numpy pytest
 
 .PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python \
-        test-cli bench fixtures clean sanitize sanitize-address sanitize-thread sanitize-c valgrind
+        test-cli bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
+        valgrind ci
 
 all: build
 
@@ -54,6 +56,21 @@ run: build
 
 test: deps test-swift test-install test-library test-headers test-c test-cli test-python
 	@echo "make test: all tests passed"
+
+## Coverage-guided fuzzing (docs/fuzzing.md): builds the libFuzzer harnesses of Tests/fuzz into
+## .build-fuzz and runs each for FUZZ_SECONDS; a crash fails the target, its reproducer stays
+## in .build-fuzz/crashes/HARNESS/. fuzz-ci is the short bounded run for CI.
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 30
+
+fuzz-build:
+	sh Tests/fuzz/build.sh
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh Tests/fuzz/run.sh
+
+fuzz-ci: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) sh Tests/fuzz/run.sh
 
 test-swift:
 	swift build --build-tests
