@@ -46,8 +46,8 @@ private let seekSource: @convention(c) (UnsafeMutableRawPointer?, Int64, Int32) 
     return target
 }
 
-/// Demuxers that would open further files (playlists, concat lists, image sequences) get this.
-private let refuseNestedOpen: @convention(c) (
+/// io_open for demuxers that may not open other files or URLs (the input is its own AVIOContext).
+let refuseNestedOpen: @convention(c) (
     UnsafeMutablePointer<AVFormatContext>?, UnsafeMutablePointer<UnsafeMutablePointer<AVIOContext>?>?,
     UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 = { _, _, _, _, _ in nic_averror(ENOSYS) }

@@ -174,6 +174,24 @@ final class OutputSafetyTests: XCTestCase {
         XCTAssertTrue(warnings.contains { $0.contains("ends early") }, "\(warnings)")
     }
 
+    /// A playlist (HLS) naming another local file, and a URL as a file name: the video input
+    /// reads the one local file it is given and nothing else.
+    func testAVideoInputReadsOnlyItsOwnFile() throws {
+        try writeClip("clip.y4m")
+        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
+        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("secret.ts"), options: encode,
+                                    store: store, device: device, warn: { _ in })
+        let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n\(path("secret.ts"))\n#EXT-X-ENDLIST\n"
+        try writeFileBytes(Array(playlist.utf8), path: path("list"))
+        XCTAssertThrowsError(try VideoAICodec.inspect(path("list"), warn: { _ in }), "the playlist's segment was read")
+        XCTAssertThrowsError(try VideoAICodec.decode(input: path("list"), output: path("out.y4m"), options: .init(),
+                                                     store: store, device: device, warn: { _ in }))
+        XCTAssertThrowsError(try VideoAICodec.inspect("http://127.0.0.1:9/clip.mp4", warn: { _ in })) { error in
+            guard case NICError.io(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("no such file"), message)
+        }
+    }
+
     func testAVideoJobThatFailsMidwayKeepsTheEarlierOutput() throws {
         try writeClip("clip.y4m", width: 256, height: 144, frames: 10)
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))

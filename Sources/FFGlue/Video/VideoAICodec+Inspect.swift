@@ -54,13 +54,17 @@ extension VideoAICodec {
     /// decided by the demuxer FFmpeg picks from the content, or by the name when FFmpeg cannot
     /// open the file.
     public static func isVideoFile(_ path: String) -> Bool {
-        var context: UnsafeMutablePointer<AVFormatContext>?
-        guard avformat_open_input(&context, path, nil, nil) >= 0, let context else {
+        guard let (context, io) = try? VideoInput.openInput(path) else {
             // Unreadable: the name decides, so that a damaged video is reported as a video.
             let name = path.lowercased()
             return videoExtensions.contains { name.hasSuffix("." + $0) }
         }
-        defer { var owned: UnsafeMutablePointer<AVFormatContext>? = context; avformat_close_input(&owned) }
+        defer {
+            var owned: UnsafeMutablePointer<AVFormatContext>? = context
+            avformat_close_input(&owned)
+            var pb: UnsafeMutablePointer<AVIOContext>? = io
+            avio_closep(&pb)
+        }
         let name = String(cString: context.pointee.iformat.pointee.name)
         return !(name.hasSuffix("_pipe") || name == "image2" || name == "bmp")
     }

@@ -18,14 +18,15 @@ final class VideoInput {
     var videoStream: UnsafeMutablePointer<AVStream> { format.pointee.streams[videoIndex]! }
     var streamCount: Int { Int(format.pointee.nb_streams) }
 
+    /// The file itself, read through FFmpeg's file protocol only (the demuxer may not open other
+    /// files or URLs: see `openInput`).
+    private var io: UnsafeMutablePointer<AVIOContext>?
+
     init(path: String, threads: Int, warn: @escaping (String) -> Void) throws {
         self.path = path
         self.warn = warn
-        var context: UnsafeMutablePointer<AVFormatContext>?
-        let opened = avformat_open_input(&context, path, nil, nil)
-        if opened == nic_averror(ENOENT) { throw NICError.io("\(path): no such file") }
-        try check(opened, "\(path): cannot open", otherwise: NICError.corruptData)
-        guard let context else { throw NICError.internal("\(path): no demuxer context") }
+        let (context, io) = try VideoInput.openInput(path)
+        self.io = io
         format = context
         do {
             try check(avformat_find_stream_info(context, nil), "\(path): cannot read stream information",
@@ -34,6 +35,7 @@ final class VideoInput {
         } catch {
             var owned: UnsafeMutablePointer<AVFormatContext>? = context
             avformat_close_input(&owned)
+            avio_closep(&self.io)
             throw error
         }
     }
@@ -43,6 +45,34 @@ final class VideoInput {
         avcodec_free_context(&codec)
         var owned: UnsafeMutablePointer<AVFormatContext>? = format
         avformat_close_input(&owned)
+        avio_closep(&io)
+    }
+
+    /// Opens `path` as a local file (never a URL: "http:..." is a file name here) and its demuxer,
+    /// which may not open anything else: playlists (HLS, DASH), concat lists and external data
+    /// references would otherwise make a crafted file read other local files or the network.
+    static func openInput(_ path: String) throws -> (UnsafeMutablePointer<AVFormatContext>, UnsafeMutablePointer<AVIOContext>) {
+        var io: UnsafeMutablePointer<AVIOContext>?
+        let opened = avio_open2(&io, "file:" + path, AVIO_FLAG_READ, nil, nil)
+        if opened == nic_averror(ENOENT) { throw NICError.io("\(path): no such file") }
+        try check(opened, "\(path): cannot open", otherwise: NICError.io)
+        guard let io else { throw NICError.internal("\(path): no I/O context") }
+        guard var context = avformat_alloc_context() else {
+            var pb: UnsafeMutablePointer<AVIOContext>? = io
+            avio_closep(&pb)
+            throw NICError.outOfMemory("cannot allocate a demuxer")
+        }
+        context.pointee.pb = io
+        context.pointee.io_open = refuseNestedOpen
+        var owned: UnsafeMutablePointer<AVFormatContext>? = context
+        let ret = avformat_open_input(&owned, path, nil, nil)   // frees the context on failure
+        if ret < 0 {
+            var pb: UnsafeMutablePointer<AVIOContext>? = io
+            avio_closep(&pb)
+            try check(ret, "\(path): cannot open", otherwise: NICError.corruptData)
+        }
+        context = owned!
+        return (context, io)
     }
 
     private static func openVideoDecoder(_ format: UnsafeMutablePointer<AVFormatContext>, path: String,
