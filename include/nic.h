@@ -13,10 +13,12 @@
  *    this version's struct gives NIC_ERROR_STRUCT_SIZE, a larger one is accepted
  *    and the fields this version does not know are ignored.
  *  - Image buffers are owned by the caller unless a function says otherwise.
- *  - The library never prints, never calls exit/abort on bad input, and keeps
- *    no global mutable state. Distinct contexts may be used from distinct
- *    threads at the same time; one context must not be used from two threads
- *    at once.
+ *  - The library never prints and never calls exit/abort on bad input.
+ *    Distinct contexts may be used from distinct threads at the same time; one
+ *    context must not be used from two threads at once. Its process-wide state
+ *    is thread-safe and bounded: a cache of tensor memory shared by all
+ *    contexts (at most 32 MB, returned to the system by nic_context_destroy())
+ *    and the FFmpeg log callback it installs (see NicLogCallback).
  */
 #ifndef NIC_H
 #define NIC_H
