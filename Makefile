@@ -93,6 +93,10 @@ test-c:
 test-cli:
 	sh Tests/cli/run_cli_tests.sh $(STAGE)/bin/nic
 
+## What CI runs (.ci/run): every test, then the sanitizers and a short fuzzing run.
+ci: test sanitize fuzz-ci
+	@echo "make ci: passed"
+
 ## Sanitizers: the Swift tests under AddressSanitizer (Swift has no UndefinedBehaviorSanitizer:
 ## its own checks trap on overflow and out-of-bounds access), the concurrency tests under
 ## ThreadSanitizer, the C API tests under ASan+UBSan, and the C tests and the player example
