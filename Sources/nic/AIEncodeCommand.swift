@@ -70,9 +70,8 @@ private func refinementNote(_ r: StillImageAICodec.EncodeResult) -> String {
 }
 
 /// The small-image codec from --codec or the output's extension.
-func resolveCodec(_ name: String?, output: String,
-                  allowed: [StillImageAICodec.SmallImageCodec]) throws -> StillImageAICodec.SmallImageCodec {
-    let fromExtension: StillImageAICodec.SmallImageCodec? = ImageFileFormat(path: output).flatMap {
+func resolveCodec(_ name: String?, output: String, allowed: [Codec]) throws -> Codec {
+    let fromExtension: Codec? = ImageFileFormat(path: output).flatMap {
         switch $0 {
         case .jpeg: return .jpeg
         case .webp: return .webp
@@ -80,11 +79,12 @@ func resolveCodec(_ name: String?, output: String,
         default: return nil
         }
     }
-    guard let codec = name.map({ StillImageAICodec.SmallImageCodec(rawValue: $0.lowercased()) }) ?? fromExtension else {
-        throw NICError.invalidArgument("unknown codec \(name ?? "for \(output)"); use one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+    let names = allowed.compactMap(\.name).joined(separator: ", ")
+    guard let codec = name.map({ Codec(name: $0) }) ?? fromExtension else {
+        throw NICError.invalidArgument("unknown codec \(name ?? "for \(output)"); use one of \(names)")
     }
     guard allowed.contains(codec) else {
-        throw NICError.invalidArgument("codec \(codec.rawValue) is not possible here; use one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+        throw NICError.invalidArgument("codec \(codec.name ?? "\(codec.rawValue)") is not possible here; use one of \(names)")
     }
     return codec
 }

@@ -28,7 +28,7 @@ struct DownscaleCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let codecName = codec ?? "png"
-            guard let small = StillImageAICodec.SmallImageCodec(rawValue: codecName.lowercased()) else {
+            guard let small = Codec(name: codecName) else {
                 throw NICError.invalidArgument("unknown codec \(codecName); use jpeg, webp, x264 or x265")
             }
             // The small image is stored losslessly; the record says which codec will code it.

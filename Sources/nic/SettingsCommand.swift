@@ -18,9 +18,9 @@ struct SettingsCommand: ParsableCommand {
             }
             print("models: \(store.directory)")
             for s in store.manifest.settings {
-                let ranges = s.qualityRanges.map { "\($0.codec) \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
+                let ranges = s.qualityRanges.map { "\($0.codec.name ?? "?") \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
                 let use = s.realTime ? "stills+video" : "stills"
-                let codecs = s.chroma.flatMap(\.codecs)
+                let codecs = s.chroma.flatMap(\.codecs).compactMap(\.name)
                 let chroma = codecs.isEmpty ? "" : "; chroma networks after \(codecs.joined(separator: ", "))"
                 print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)\(chroma)")
             }

@@ -15,14 +15,11 @@ struct VideoEncoderOptions: ParsableArguments {
     }
 }
 
-/// FFmpeg encoder name for a --codec value; x264/h264 and x265/hevc are accepted as aliases.
+/// FFmpeg encoder name for a --codec value: a codec's name or alias (`Codec(name:)`), else the
+/// value itself (another FFmpeg encoder).
 func videoEncoderName(_ codec: String?) throws -> String? {
-    switch codec?.lowercased() {
-    case nil: return nil
-    case "libx264", "x264", "h264": return "libx264"
-    case "libx265", "x265", "hevc", "h265": return "libx265"
-    case let other?: return other
-    }
+    guard let codec else { return nil }
+    return Codec(name: codec)?.videoEncoder ?? codec
 }
 
 /// Warnings of video jobs go to stderr as they happen.

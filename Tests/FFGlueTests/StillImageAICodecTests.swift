@@ -27,7 +27,7 @@ final class StillImageAICodecTests: XCTestCase {
     func testRoundTripEveryCodecAndScale() throws {
         let store = try ModelStore(directory: directory)
         let original = try TestPattern.make(width: 99, height: 61)
-        for codec in [StillImageAICodec.SmallImageCodec.jpeg, .webp, .png] {
+        for codec in [Codec.jpeg, .webp, .png] {
             for (scale, id) in [(2.0, 1), (1.5, 2)] {
                 let result = try StillImageAICodec.encode(original, options: .init(codec: codec, quality: 80, scale: scale),
                                                           store: store, device: device)

@@ -21,7 +21,7 @@ final class SettingSelectorTests: XCTestCase {
     func testBucketsFollowCodecQuality() throws {
         let selector = SettingSelector(manifest: try manifest())
         func pick(_ codec: String, _ q: Double?, scale: Double = 2) throws -> Int {
-            try selector.select(.init(codec: codec, quality: q, scale: scale, originalWidth: 1920, originalHeight: 1080)).id
+            try selector.select(.init(codec: Codec(name: codec)!, quality: q, scale: scale, originalWidth: 1920, originalHeight: 1080)).id
         }
         XCTAssertEqual(try pick("jpeg", 90), 1)
         XCTAssertEqual(try pick("jpeg", 60), 2)
@@ -40,15 +40,15 @@ final class SettingSelectorTests: XCTestCase {
     func testGenericSettingCoversItsRangesForStillsOnly() throws {
         let selector = SettingSelector(manifest: try manifest(genericRanges: true))
         func pick(_ crf: Double, video: Bool = false) throws -> Int {
-            try selector.select(.init(codec: "x265", quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+            try selector.select(.init(codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
                                       needsRealTime: video)).id
         }
         XCTAssertEqual(try pick(49), 100)
         XCTAssertEqual(try pick(49, video: true), 2, "nearest joint range (x265 has none here: middle bucket)")
-        XCTAssertEqual(try selector.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768,
+        XCTAssertEqual(try selector.select(.init(codec: .h264, quality: 49, scale: 2, originalWidth: 768,
                                                  originalHeight: 512)).id, 3, "generic lists no x264 range")
         let plain = SettingSelector(manifest: try manifest())
-        XCTAssertEqual(try plain.select(.init(codec: "x264", quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
+        XCTAssertEqual(try plain.select(.init(codec: .h264, quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
     }
 
     /// Where a still-image setting (larger up network, `"realtime": false`) and a real-time one
@@ -63,7 +63,7 @@ final class SettingSelectorTests: XCTestCase {
         XCTAssertEqual(manifest.settings.map(\.realTime), [true, false, true, false])
         let selector = SettingSelector(manifest: manifest)
         func pick(_ crf: Double?, video: Bool) throws -> Int {
-            try selector.select(.init(codec: "x265", quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+            try selector.select(.init(codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
                                       needsRealTime: video)).id
         }
         XCTAssertEqual(try pick(30, video: false), 17)
@@ -85,7 +85,7 @@ final class SettingSelectorTests: XCTestCase {
         let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
         let selector = SettingSelector(manifest: manifest)
         func pick(_ codec: String) throws -> Int {
-            try selector.select(.init(codec: codec, scale: 1.5, originalWidth: 768, originalHeight: 512)).id
+            try selector.select(.init(codec: Codec(name: codec)!, scale: 1.5, originalWidth: 768, originalHeight: 512)).id
         }
         XCTAssertEqual(try pick("x265"), 11)
         XCTAssertEqual(try pick("jpeg"), 4)
@@ -95,11 +95,11 @@ final class SettingSelectorTests: XCTestCase {
     func testScaleFollowsRateResolutionAndContent() throws {
         let selector = SettingSelector(manifest: try manifest())
         func scale(_ r: SettingSelector.Request) throws -> Double { try selector.select(r).scale }
-        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 30, originalWidth: 1280, originalHeight: 720)), 2)
-        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 85, originalWidth: 1280, originalHeight: 720)), 1.5)
-        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 85, originalWidth: 3840, originalHeight: 2160)), 2)
-        XCTAssertEqual(try scale(.init(codec: "jpeg", targetBitsPerPixel: 0.1, originalWidth: 800, originalHeight: 600)), 2)
-        XCTAssertEqual(try scale(.init(codec: "jpeg", quality: 20, originalWidth: 3840, originalHeight: 2160,
+        XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 30, originalWidth: 1280, originalHeight: 720)), 2)
+        XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 85, originalWidth: 1280, originalHeight: 720)), 1.5)
+        XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 85, originalWidth: 3840, originalHeight: 2160)), 2)
+        XCTAssertEqual(try scale(.init(codec: .jpeg, targetBitsPerPixel: 0.1, originalWidth: 800, originalHeight: 600)), 2)
+        XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 20, originalWidth: 3840, originalHeight: 2160,
                                        contentType: .screen)), 1.5)
     }
 

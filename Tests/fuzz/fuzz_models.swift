@@ -35,7 +35,7 @@ func fuzzManifest(_ bytes: [UInt8]) {
         _ = setting.scale
         for codec: AIDataRecord.Codec in [.jpeg, .webp, .h264, .hevc, .png, .other] {
             _ = setting.chromaNetwork(after: codec)
-            if let name = codec.manifestName { _ = setting.covers(codec: name, quality: 50) }
+            _ = setting.covers(codec: codec, quality: 50)
         }
         _ = setting.chromaNetwork(after: nil)
     }

@@ -4,40 +4,10 @@ import NICCore
 /// the small image with a conventional codec, the AI data riding in the file's
 /// metadata; the device side decodes, reads the AI data and AI-upscales.
 public enum StillImageAICodec {
-    /// The codec the small image is (or will be) coded with, as named on the command line.
-    public enum SmallImageCodec: String, Sendable, CaseIterable {
-        case jpeg, webp, png, x264, x265
-
-        var recordCodec: AIDataRecord.Codec {
-            switch self {
-            case .jpeg: return .jpeg
-            case .webp: return .webp
-            case .png: return .png
-            case .x264: return .h264
-            case .x265: return .hevc
-            }
-        }
-
-        var qualityKind: AIDataRecord.QualityKind {
-            switch self {
-            case .jpeg, .webp: return .quality
-            case .png: return .unspecified
-            case .x264, .x265: return .crf
-            }
-        }
-
-        /// The file format that can hold the small image itself (video codecs: a PNG to code later).
-        var fileFormat: ImageFileFormat {
-            switch self {
-            case .jpeg: return .jpeg
-            case .webp: return .webp
-            case .png, .x264, .x265: return .png
-            }
-        }
-    }
-
     public struct EncodeOptions: Sendable {
-        public var codec: SmallImageCodec
+        /// The codec the small image is (or will be) coded with: JPEG and WebP are coded here,
+        /// PNG is lossless, H.264 and HEVC only recorded (the small image is written as PNG).
+        public var codec: Codec
         public var quality: Int?
         public var scale: Double?
         public var settingID: Int?
@@ -48,7 +18,7 @@ public enum StillImageAICodec {
         /// Store the small image losslessly as PNG, whatever codec will code it later
         /// (`nic downscale`); otherwise JPEG and WebP are coded here at `quality`.
         public var losslessOutput: Bool
-        public init(codec: SmallImageCodec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
+        public init(codec: Codec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
                     contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0,
                     losslessOutput: Bool = false) {
             self.codec = codec; self.quality = quality; self.scale = scale
@@ -79,13 +49,16 @@ public enum StillImageAICodec {
             (small, refinement) = try refinedForJPEG(small, original: image, setting: setting, quality: quality,
                                                      iterations: options.refineIterations, store: store, device: device)
         }
+        guard Codec.smallImageCodecs.contains(options.codec) else {
+            throw NICError.invalidArgument("a small image cannot be coded with codec \(options.codec.rawValue)")
+        }
         let qualityKind = options.quality == nil ? .unspecified : options.codec.qualityKind
         let record = AIDataRecord(
             setting: setting, originalWidth: image.width, originalHeight: image.height,
-            downscaledWidth: width, downscaledHeight: height, codec: options.codec.recordCodec,
+            downscaledWidth: width, downscaledHeight: height, codec: options.codec,
             qualityKind: qualityKind, qualityValue: qualityKind == .unspecified ? 0 : Int32((options.quality ?? 0) * 100),
             contentType: options.contentType)
-        let format = options.losslessOutput ? .png : options.codec.fileFormat
+        let format = options.losslessOutput ? .png : options.codec.smallImageFileFormat
         let bytes = try ImageFile.encode(small, format: format, quality: format == .png ? nil : options.quality,
                                          metadataText: try record.textForm())
         return EncodeResult(record: record, bytes: bytes, setting: setting, refinement: refinement)
@@ -111,7 +84,7 @@ public enum StillImageAICodec {
 
     static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {
         if let id = o.settingID { return try store.setting(id: id) }
-        let request = SettingSelector.Request(codec: o.codec.rawValue, quality: o.quality.map(Double.init), scale: o.scale,
+        let request = SettingSelector.Request(codec: o.codec, quality: o.quality.map(Double.init), scale: o.scale,
                                               originalWidth: image.width, originalHeight: image.height,
                                               contentType: o.contentType)
         return try SettingSelector(manifest: store.manifest).select(request)
@@ -144,5 +117,17 @@ public enum StillImageAICodec {
         do { return .record(try AIDataRecord(text: text)) } catch let error as NICError {
             return .corrupt(error.message)
         } catch { return .corrupt("\(error)") }
+    }
+}
+
+extension AIDataRecord.Codec {
+    /// The file format that holds a small image coded with this codec (video codecs: a PNG to
+    /// code later).
+    var smallImageFileFormat: ImageFileFormat {
+        switch self {
+        case .jpeg: return .jpeg
+        case .webp: return .webp
+        default: return .png
+        }
     }
 }

@@ -8,8 +8,8 @@ import NICCore
 /// the encoder produced. This keeps our UUID in front (libx265's `udu_sei` would put its own
 /// there) and works for any H.264/HEVC encoder whose packets are Annex B, as FFmpeg's
 /// libx264 and libx265 wrappers produce; MP4/MKV muxers convert them to length prefixes.
+/// `codec` arguments are `.h264` or `.hevc`; anything else is taken as HEVC.
 public enum AIDataSEI {
-    public enum Codec: Sendable { case h264, hevc }
 
     /// SEI payload type of user data unregistered, in both H.264 and HEVC.
     static let userDataUnregistered: UInt8 = 5
@@ -80,11 +80,7 @@ public enum AIDataSEI {
         while i + 3 < p.count {
             if p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1 {
                 let header = p[i + 3]
-                let isSlice: Bool
-                switch codec {
-                case .h264: isSlice = (1...5).contains(header & 0x1F)
-                case .hevc: isSlice = (header >> 1) & 0x3F < 32
-                }
+                let isSlice = codec == .h264 ? (1...5).contains(header & 0x1F) : (header >> 1) & 0x3F < 32
                 if isSlice { return i > 0 && p[i - 1] == 0 ? i - 1 : i }
                 i += 3
             } else {

@@ -73,7 +73,7 @@ public enum VideoAICodec {
         var record = AIDataRecord(
             setting: setting, originalWidth: width, originalHeight: height,
             downscaledWidth: small.width, downscaledHeight: small.height,
-            codec: output.seiCodec == .hevc ? .hevc : .h264, qualityKind: qualityKind(options.encoder),
+            codec: output.seiCodec ?? .h264, qualityKind: qualityKind(options.encoder),
             qualityValue: qualityValue(options.encoder), contentType: options.contentType,
             classicDownscale: options.classicDownscale != nil)
         var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
@@ -126,7 +126,7 @@ public enum VideoAICodec {
     static func chooseSetting(_ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
                               store: ModelStore, complexity: Double? = nil) throws -> NNSetting {
         if let id = o.settingID { return try store.setting(id: id) }
-        let codec = o.encoder.encoder == "libx265" ? "x265" : "x264"
+        let codec = o.encoder.encoder.flatMap(Codec.init(name:)) ?? .h264
         var bitsPerPixel: Double?
         if let bitRate = o.encoder.bitRate {
             let fps = av_q2d(input.frameRate)

@@ -66,7 +66,7 @@ final class VideoOutput {
     private var copiedStreams: [Int: Int] = [:]
     /// Input streams not written because the output holds raw frames only.
     private(set) var droppedStreams: [Int] = []
-    private(set) var seiCodec: AIDataSEI.Codec?
+    private(set) var seiCodec: Codec?
     private var seiWriter: AIDataSEI.Writer?
     /// Per pts: the frame's AI data and duration, until its packet comes out.
     private var pending: [Int64: (aiData: AIDataRecord?, duration: Int64)] = [:]
@@ -140,7 +140,7 @@ final class VideoOutput {
 
     private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
                                     output: UnsafeMutablePointer<AVFormatContext>)
-        throws -> (UnsafeMutablePointer<AVCodecContext>, AIDataSEI.Codec?) {
+        throws -> (UnsafeMutablePointer<AVCodecContext>, Codec?) {
         let muxer = String(cString: output.pointee.oformat.pointee.name)
         let frameCodec = muxer == "image2" ? "png" : "wrapped_avframe"
         let name = s.encoder ?? (rawFrames ? frameCodec : "libx264")
@@ -166,7 +166,7 @@ final class VideoOutput {
             avcodec_free_context(&owned)
             throw error
         }
-        let sei: AIDataSEI.Codec? = codec.pointee.id == AV_CODEC_ID_H264 ? .h264 : codec.pointee.id == AV_CODEC_ID_HEVC ? .hevc : nil
+        let sei: Codec? = codec.pointee.id == AV_CODEC_ID_H264 ? .h264 : codec.pointee.id == AV_CODEC_ID_HEVC ? .hevc : nil
         return (context, sei)
     }
 

@@ -39,19 +39,6 @@ public struct AIDataRecord: Equatable, Sendable {
 
         public static func == (a: Codec, b: Codec) -> Bool { a.rawValue == b.rawValue }
 
-        /// The codec's name in settings.json (`quality_ranges`, chroma `codecs`), nil for codes
-        /// settings never name.
-        public var manifestName: String? {
-            switch self {
-            case .uncompressed: return "none"
-            case .jpeg: return "jpeg"
-            case .png: return "png"
-            case .webp: return "webp"
-            case .h264: return "x264"
-            case .hevc: return "x265"
-            case .other, .unknown: return nil
-            }
-        }
     }
 
     /// What `qualityValue` measures. Equality compares the byte code.

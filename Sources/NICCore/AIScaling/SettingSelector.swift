@@ -17,7 +17,7 @@
 ///    take a larger up network where one covers the quality.
 public struct SettingSelector {
     public struct Request: Sendable {
-        public var codec: String
+        public var codec: Codec
         public var quality: Double?
         public var scale: Double?
         public var targetBitsPerPixel: Double?
@@ -29,7 +29,7 @@ public struct SettingSelector {
         /// video settings' (5k) can.
         public var needsRealTime: Bool
 
-        public init(codec: String, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
+        public init(codec: Codec, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
                     originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified,
                     needsRealTime: Bool = false) {
             self.codec = codec; self.quality = quality; self.scale = scale
@@ -59,7 +59,7 @@ public struct SettingSelector {
         // Settings trained for this codec come first (x1.5 has JPEG- and HEVC-tuned networks).
         let forCodec = candidates.filter { $0.qualityRanges.contains { $0.codec == request.codec } }
         let pool = forCodec.isEmpty ? candidates : forCodec
-        let bucket = request.codec == "png" ? "high" : (request.quality == nil ? "mid" : nil)
+        let bucket = request.codec == .png ? "high" : (request.quality == nil ? "mid" : nil)
         if let bucket, let hit = largest(pool.filter { $0.bucket == bucket }) { return hit }
         // A quality outside every listed range: the nearest range of the codec, else the middle bucket.
         if let quality = request.quality {
@@ -89,10 +89,10 @@ public struct SettingSelector {
     }
 
     /// Low JPEG/WebP quality or high x264/x265 CRF.
-    func isStrongCompression(codec: String, quality: Double) -> Bool {
+    func isStrongCompression(codec: Codec, quality: Double) -> Bool {
         switch codec {
-        case "x264", "x265", "h264", "hevc": return quality >= 30
-        case "png": return false
+        case .h264, .hevc: return quality >= 30
+        case .png: return false
         default: return quality < 50
         }
     }

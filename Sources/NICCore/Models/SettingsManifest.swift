@@ -13,7 +13,7 @@ public struct NNSetting: Sendable, Equatable {
 
     /// A quality range for one codec, e.g. JPEG quality 75...100 or x265 CRF 0...25.
     public struct QualityRange: Sendable, Equatable {
-        public let codec: String
+        public let codec: Codec
         public let low: Double
         public let high: Double
     }
@@ -31,11 +31,10 @@ public struct NNSetting: Sendable, Equatable {
     public let realTime: Bool
     public let down: NetworkFile?
     public let up: NetworkFile
-    /// A luma-guided chroma network (`ChromaNetwork`) and the codecs (manifest names: jpeg, webp,
-    /// x264, x265) it was trained behind.
+    /// A luma-guided chroma network (`ChromaNetwork`) and the codecs it was trained behind.
     public struct ChromaNetworkFile: Sendable, Equatable {
         public let file: NetworkFile
-        public let codecs: [String]
+        public let codecs: [Codec]
     }
 
     /// Chroma networks run after `up` on stills, one per codec family; without one for the small
@@ -51,12 +50,11 @@ public struct NNSetting: Sendable, Equatable {
     /// tool) the first one listed is trusted with it.
     public func chromaNetwork(after codec: AIDataRecord.Codec?) -> NetworkFile? {
         guard let codec else { return chroma.first?.file }
-        guard let name = codec.manifestName else { return nil }
-        return chroma.first { $0.codecs.contains(name) }?.file
+        return chroma.first { $0.codecs.contains(codec) }?.file
     }
 
     /// True when `quality` of `codec` falls in this setting's range for that codec.
-    public func covers(codec: String, quality: Double) -> Bool {
+    public func covers(codec: Codec, quality: Double) -> Bool {
         qualityRanges.contains { $0.codec == codec && quality >= $0.low && quality <= $0.high }
     }
 }
@@ -84,10 +82,14 @@ public struct SettingsManifest: Sendable {
               scale[0] <= 255, let up = try network(j["up"]) else {
             throw NICError.model("settings.json has an incomplete setting: \(j.serialized.prefix(200))")
         }
-        let ranges = (j["quality_ranges"]?.objectValue ?? [:]).compactMap { codec, range -> NNSetting.QualityRange? in
-            guard let r = range.arrayValue?.compactMap(\.numberValue), r.count == 2 else { return nil }
+        // Codec names libnic does not know are ignored (a newer manifest may list more).
+        let ranges = (j["quality_ranges"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.compactMap {
+            name, range -> NNSetting.QualityRange? in
+            guard let codec = Codec(name: name), let r = range.arrayValue?.compactMap(\.numberValue), r.count == 2 else {
+                return nil
+            }
             return .init(codec: codec, low: r[0], high: r[1])
-        }.sorted { $0.codec < $1.codec }
+        }
         let down = try network(j["down"])
         guard kind == .generic || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
         return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
@@ -109,7 +111,8 @@ public struct SettingsManifest: Sendable {
         guard let j, j != .null else { return [] }
         guard let entries = j.arrayValue else { throw NICError.model("settings.json: \"chroma\" must be a list of networks") }
         return try entries.map { entry in
-            guard let file = try network(entry), let codecs = entry["codecs"]?.arrayValue?.compactMap(\.stringValue),
+            guard let file = try network(entry),
+                  let codecs = entry["codecs"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(Codec.init(name:)) }),
                   !codecs.isEmpty else {
                 throw NICError.model("settings.json has a chroma network without weights, sha256 or codecs")
             }
