@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""libnic vs ONNX Runtime on the very same up-scaling network (issue 5, item 2).
+"""libnic vs ONNX Runtime on the very same up-scaling network.
 
 Builds an ONNX graph of a shipped setting's up network directly from its safetensors file (the
 architecture JSON in the file's metadata, the weights as initializers; onnx.helper only, no

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rate-distortion evaluation of the still-image AI codec (issue 3, item 7; DESIGN.md section 5).
+"""Rate-distortion evaluation of the still-image AI codec.
 
 For every image and codec, three routes at a ladder of qualities, all through the `nic` CLI and
 the ffmpeg CLI, measured against the original:
@@ -81,7 +81,7 @@ QUALITY_NAME = {"jpeg": "quality", "webp": "quality", "x265": "CRF"}
 # Still-image codecs that nic writes itself (file extension); every route uses nic's writer and reader.
 IMAGE_CODECS = {"jpeg": ".jpg", "webp": ".webp"}
 
-# The targets of issue 3 (reported, not enforced).
+# The targets (reported, not enforced).
 TARGET_BD_AI_VS_BICUBIC = {"jpeg": -20.0, "x265": -10.0}     # percent, at most
 TARGET_CROSSOVER_BPP = {"jpeg": 0.40, "x265": 0.08}          # ai beats full at every rate below
 
@@ -516,7 +516,7 @@ def write_markdown(path, meta, summary, cfg, timer_d, settings_used, settings):
       "BD-rate: cubic fit of log rate vs PSNR over the overlapping PSNR range (negative = fewer bits). "
       "Crossover: piecewise-linear in log bpp between the mean points, within the overlapping rates.")
     a("")
-    a("## Targets (issue 3)")
+    a("## Targets")
     a("")
     a("| codec, scale | target | measured | verdict |")
     a("|---|---|---|---|")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Rate-distortion evaluation of the neural image codec (issue 6) against the usual codecs,
-and seed 004's successive-compression test, on ../shared/data/eval/kodak.
+"""Rate-distortion evaluation of the neural image codec against the usual codecs,
+and the successive-compression test, on ../shared/data/eval/kodak.
 
 Codecs, all run here through their command-line tools, every file decoded back to 8-bit RGB:
   nic    `nic bench codec IMAGE --quality Q --json` (in-process encode + decode of the .nic file;
@@ -17,7 +17,7 @@ Metrics: RGB PSNR over the three channels; bpp = file bits / pixels. Each qualit
 mean bpp and mean PSNR over the images. BD-rate (Bjontegaard, cubic in log rate over the
 overlapping PSNR range) of nic vs every other codec and of every codec vs JPEG.
 
-Successive compression (seed 004): an image is encoded, decoded, and the decoded 8-bit image
+Successive compression: an image is encoded, decoded, and the decoded 8-bit image
 encoded again, 50 times at one fixed quality; PSNR against the original at every generation, for
 nic with and without encoder refinement, the feature-identity model if given, and JPEG.
 

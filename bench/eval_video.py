@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rate-distortion and throughput of the video AI codec (issue 4, item 7).
+"""Rate-distortion and throughput of the video AI codec.
 
 For each clip (the first N frames of ../shared/data/video sources, decoded to yuv420p), three
 routes at a ladder of target bit rates, all H.264 (libx264, ABR, same preset), measured frame by
@@ -211,7 +211,7 @@ def write_markdown(path, meta, results):
              "", "Routes at equal target bit rate (x264 ABR): **full** (x264 at full size), **bicubic** (FFmpeg bicubic "
              "/2 → x264 → bicubic x2), **ai** (`nic ai-encode --scale 2` → `nic ai-decode`). Rate = video stream bits "
              "(AI data SEI included); PSNR/SSIM from FFmpeg's filters, per frame vs the decoded source frames, averaged.",
-             "", f"Target (issue 4): BD-rate ai vs bicubic ≤ {TARGET_BD_AI_VS_BICUBIC:.0f}% (luma PSNR).", "",
+             "", f"Target: BD-rate ai vs bicubic ≤ {TARGET_BD_AI_VS_BICUBIC:.0f}% (luma PSNR).", "",
              "BD-rate interpolates log rate against PSNR: **PCHIP** (piecewise cubic Hermite, as the JCT-VC/JVET "
              "common test conditions) and, in brackets, Bjøntegaard's single **cubic** fit through all points, "
              "which can bend back where a route's quality saturates (bench/rdcurves.py).", ""]

@@ -269,7 +269,7 @@ class MeanScaleHyperprior(nn.Module):
             "bits_z": -torch.log2(z_lik).flatten(1).sum(1),
         }
         if fid:
-            # Seed 004: F0 = quantised latent of the image (what the decoder sees), F1 = latent of
+            # Feature identity: F0 = quantised latent of the image (what the decoder sees), F1 = latent of
             # the decoded 8-bit image re-encoded by the same g_a; gradient flows through both passes.
             x1 = quantize8_ste(x_hat)
             y1 = self.g_a(x1) * self.gain_y.at(level)

@@ -2,7 +2,7 @@
 """Train libnic's neural image codec (mean-scale hyperprior + variable-rate gain units).
 
 Loss per sample at gain level l:  bpp + lambda_l * 255^2 * MSE(x, x_hat)   (x in [0,1])
-                                  [+ fid_weight * mean((y_hat - g_a(q8(x_hat)) * gain)^2)   seed 004]
+                                  [+ fid_weight * mean((y_hat - g_a(q8(x_hat)) * gain)^2)   feature identity]
 Data: ../shared/data/train minus a fixed 6-image hold-out (see data.split). Never eval/.
 
 Run directory training/runs/neural/<run>/ holds:

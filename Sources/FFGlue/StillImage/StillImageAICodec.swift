@@ -1,6 +1,6 @@
 import NICCore
 
-/// The AI codec for still images (seed 000): the server side AI-downscales and codes
+/// The AI codec for still images: the server side AI-downscales and codes
 /// the small image with a conventional codec, the AI data riding in the file's
 /// metadata; the device side decodes, reads the AI data and AI-upscales.
 public enum StillImageAICodec {

@@ -2,7 +2,7 @@ import CFFmpeg
 import Glibc
 import NICCore
 
-/// The AI codec for video (seed 000 on streams): the server side AI-downscales every frame,
+/// The AI codec for video: the server side AI-downscales every frame,
 /// encodes with H.264/HEVC and puts each frame's AI data in an SEI message of its access
 /// unit; the device side decodes, reads each frame's AI data, AI-upscales and re-encodes.
 /// Every other stream is copied unchanged.

@@ -1,4 +1,4 @@
-/// Server-side choice of an NN setting (seed 000, claims 2–5): from the requested
+/// Server-side choice of an NN setting: from the requested
 /// quality or compression, the original resolution and the content type.
 ///
 /// 1. Scale: an explicit request wins. Otherwise strong compression (low codec quality,
