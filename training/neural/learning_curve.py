@@ -10,7 +10,9 @@ the same crops with cwebp at a ladder of qualities, and reports per validation p
 gap to WebP at the model's rate (WebP's mean curve interpolated in log rate). The projection fits
 gap = a + b * log2(step) to the last `--fit-points` validations of each level and solves for
 gap = 0; steps convert to hours at the run's recent steps per hour. It is an extrapolation of a
-log-linear trend, reported as such. Hold-out images only: no evaluation set is touched.
+log-linear trend, reported as such. It also compares the training loss (from train.jsonl) with
+the hold-out loss at every validation, to see whether the model starts to fit the training photos.
+Hold-out images only: no evaluation set is touched.
 
 Writes OUT.json, OUT.md and OUT.png.
 """
@@ -72,6 +74,34 @@ def psnr_at(curve, bpp):
     return float(np.interp(np.log(bpp), r, [p[2] for p in curve]))
 
 
+def generalisation_gap(curve, log, lambdas, window=2000):
+    """Per validation point and level: the rate-distortion loss bpp + λ·255²·MSE on the training
+    crops (mean of the training log over the `window` steps before it: noisy-latent bpp) and on
+    the hold-out (rounded latents), and their difference. The difference carries a constant
+    offset (noise vs rounding, crops vs whole images); a difference that grows while training
+    goes on says the model fits the training photos rather than photos in general."""
+    rows = []
+    for v in curve:
+        recent = [r for r in log if v["step"] - window < r["step"] <= v["step"]]
+        if not recent:
+            continue
+        row = {"step": v["step"], "levels": {}}
+        for level, h in v["levels"].items():
+            lam = lambdas[int(level)]
+            entries = [r["levels"][level] for r in recent if level in r.get("levels", {})]
+            n = sum(e["n"] for e in entries)
+            if not n:
+                continue
+            train_bpp = sum(e["bpp"] * e["n"] for e in entries) / n
+            train_mse = sum(10 ** (-e["psnr"] / 10) * e["n"] for e in entries) / n
+            train_loss = train_bpp + lam * 255 ** 2 * train_mse
+            holdout_loss = h["bpp"] + lam * 255 ** 2 * 10 ** (-h["psnr"] / 10)
+            row["levels"][level] = {"train_loss": round(train_loss, 4), "holdout_loss": round(holdout_loss, 4),
+                                    "difference": round(holdout_loss - train_loss, 4)}
+        rows.append(row)
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", default="base_n64m96")
@@ -117,8 +147,13 @@ def main():
                           "projected_train_hours": round(log[-1]["train_hours"] + (step - log[-1]["step"]) / steps_per_hour, 1)})
         projection[level] = entry
 
+    with open(os.path.join(run_dir, "config.json")) as f:
+        lambdas = json.load(f)["lambdas"]
+    gap = generalisation_gap(curve, log, lambdas)
+
     result = {"run": a.run, "max_step": a.max_step or None, "holdout": names, "webp": [{"q": q, "bpp": round(b, 4), "psnr": round(s, 3)} for q, b, s in webp],
-              "steps_per_hour_recent": round(steps_per_hour, 1), "curve": points, "projection_to_webp": projection}
+              "steps_per_hour_recent": round(steps_per_hour, 1), "curve": points, "projection_to_webp": projection,
+              "train_vs_holdout": gap}
     with open(a.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
     write_markdown(a.out + ".md", result)
@@ -149,6 +184,13 @@ def write_markdown(path, r):
     for lv, e in r["projection_to_webp"].items():
         lines.append(f"| {lv} | {e['gap_now_db']:+.2f} dB | {e['db_per_doubling']:.2f} | "
                      f"{e.get('projected_step', 'not converging')} | {e.get('projected_train_hours', '—')} |")
+    if r.get("train_vs_holdout"):
+        lines += ["", "## Training loss against hold-out loss (bpp + λ·255²·MSE; growing difference = fitting the "
+                  "training photos)", "", "| step | level: train / hold-out / difference |", "|---|---|"]
+        for row in r["train_vs_holdout"]:
+            cells = [f"{lv}: {e['train_loss']:.3f} / {e['holdout_loss']:.3f} / {e['difference']:+.3f}"
+                     for lv, e in sorted(row["levels"].items(), key=lambda kv: int(kv[0]))]
+            lines.append(f"| {row['step']} | " + "; ".join(cells) + " |")
     lines.append("")
     with open(path, "w") as f:
         f.write("\n".join(lines))
