@@ -8,10 +8,12 @@
  *  - Handles are opaque. Whatever a nic_*_create() returns is released by the
  *    matching nic_*_destroy(), which accepts NULL.
  *  - Option structs start with `struct_size`: set it with the matching
- *    nic_*_init() (or to sizeof the struct). It lets later versions add fields
- *    without breaking programs built against this header: a smaller size than
- *    this version's struct gives NIC_ERROR_STRUCT_SIZE, a larger one is accepted
- *    and the fields this version does not know are ignored.
+ *    nic_*_init() (or to sizeof the struct). It lets versions add fields at the
+ *    end without breaking programs built against another header: fields beyond
+ *    the caller's struct_size take their defaults (a program built against an
+ *    older header), fields this version does not know are ignored (a newer
+ *    one), and a size smaller than the struct's first published layout gives
+ *    NIC_ERROR_STRUCT_SIZE.
  *  - Image buffers are owned by the caller unless a function says otherwise.
  *  - The library never prints and never calls exit/abort on bad input.
  *    Distinct contexts may be used from distinct threads at the same time; one
@@ -38,7 +40,7 @@ extern "C" {
 
 /** Version of this header; compare with nic_version_number() at run time. */
 #define NIC_VERSION_MAJOR 0
-#define NIC_VERSION_MINOR 1
+#define NIC_VERSION_MINOR 2
 #define NIC_VERSION_PATCH 0
 #define NIC_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
 
@@ -58,7 +60,8 @@ typedef enum NicStatus {
     NIC_ERROR_CORRUPT_DATA = 7,       /**< input data is truncated or malformed */
     NIC_ERROR_IO = 8,                 /**< a file could not be read or written */
     NIC_ERROR_MODEL = 9,              /**< model weights missing, malformed or mismatched */
-    NIC_ERROR_INTERNAL = 10           /**< a bug in libnic; please report it */
+    NIC_ERROR_INTERNAL = 10,          /**< a bug in libnic; please report it */
+    NIC_ERROR_CANCELLED = 11          /**< the caller's progress callback asked to stop */
 } NicStatus;
 
 /** Log levels passed to the log callback. */
@@ -401,6 +404,22 @@ NIC_API NicStatus nic_frame_reset(NicContext *ctx);
 /* ---- Video files: the AI codec end to end --------------------------------- */
 
 /** Options of nic_video_ai_encode() / nic_video_ai_decode(); 0 / NULL = default. */
+/** How far a long job is. */
+typedef struct NicProgress {
+    size_t struct_size;        /**< sizeof(NicProgress) of the library that fills it */
+    int64_t frames_done;       /**< frames written so far */
+    int64_t frames_expected;   /**< frames the input declares, or 0 when it does not say */
+    double elapsed_seconds;    /**< wall-clock time since the job started */
+} NicProgress;
+
+/**
+ * Progress callback of the video jobs: called on the calling thread once before
+ * the first frame and after every frame written. Returning non-zero cancels the
+ * job: it returns NIC_ERROR_CANCELLED before the next frame is processed, and
+ * the output file is left as it was before the job (no partial file).
+ */
+typedef int (*NicProgressCallback)(void *user_data, const NicProgress *progress);
+
 typedef struct NicVideoOptions {
     size_t struct_size;        /**< sizeof(NicVideoOptions), set by nic_video_options_init() */
     int setting_id;            /**< encode: NN setting; 0 = chosen from rate, resolution and content */
@@ -411,6 +430,9 @@ typedef struct NicVideoOptions {
     int64_t bit_rate;          /**< target bits per second of the video stream (encode: AI data included); 0 = use crf */
     const char *preset;        /**< encoder preset, e.g. "veryfast"; NULL = the encoder's default */
     int width, height;         /**< decode: output size; 0 = the original size in the AI data */
+    /* Fields added in 0.2 (default NULL): */
+    NicProgressCallback progress; /**< called as frames are written; non-zero return cancels */
+    void *progress_user_data;  /**< passed back to progress */
 } NicVideoOptions;
 
 /** Sets struct_size and the defaults (crf -1, everything else 0 / NULL). */

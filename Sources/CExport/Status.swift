@@ -12,6 +12,7 @@ extension NICError {
         case .corruptData: return NIC_ERROR_CORRUPT_DATA
         case .io: return NIC_ERROR_IO
         case .model: return NIC_ERROR_MODEL
+        case .cancelled: return NIC_ERROR_CANCELLED
         case .internal: return NIC_ERROR_INTERNAL
         }
     }
@@ -50,6 +51,7 @@ enum StatusText {
         case NIC_ERROR_IO: return "input/output error"
         case NIC_ERROR_MODEL: return "model error"
         case NIC_ERROR_INTERNAL: return "internal error"
+        case NIC_ERROR_CANCELLED: return "cancelled"
         default: return "unknown status"
         }
     }

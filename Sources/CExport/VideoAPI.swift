@@ -30,7 +30,7 @@ public func nic_video_ai_encode(_ context: OpaquePointer?, _ inPath: UnsafePoint
             encoder: try job.encoderSettings(threads: ctx.device.threads))
         let result = try VideoAICodec.encode(input: job.input, output: job.output, options: encodeOptions,
                                              store: try ctx.models(), device: ctx.device,
-                                             warn: { ctx.log(NIC_LOG_WARNING, $0) })
+                                             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: job.progress)
         job.fill(result)
     }
 }
@@ -47,7 +47,8 @@ public func nic_video_ai_decode(_ context: OpaquePointer?, _ inPath: UnsafePoint
                                                        allowGenericFallback: ctx.genericAIFallback)
         let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions,
                                              store: ctx.modelsIfAny(for: "video"),
-                                             device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) })
+                                             device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
+                                             progress: job.progress)
         job.fill(result)
     }
 }
@@ -99,16 +100,29 @@ private struct VideoJob {
         guard let inPath, let outPath else { throw BoundaryError.nullPointer("input or output path is NULL") }
         input = String(cString: inPath)
         output = String(cString: outPath)
+        var defaults = NicVideoOptions()
+        nic_video_options_init(&defaults)
         if let options {
-            try ImageBridge.checkSize(options.pointee.struct_size, MemoryLayout<NicVideoOptions>.size, "NicVideoOptions")
-            self.options = options.pointee
+            // The layout of 0.1 ended before `progress`.
+            self.options = try ImageBridge.read(options, structSize: options.pointee.struct_size,
+                                                firstLayout: MemoryLayout<NicVideoOptions>.offset(of: \.progress)!,
+                                                defaults: defaults, "NicVideoOptions")
         } else {
-            var defaults = NicVideoOptions()
-            nic_video_options_init(&defaults)
             self.options = defaults
         }
         if let report { try ImageBridge.checkSize(report.pointee.struct_size, MemoryLayout<NicVideoReport>.size, "NicVideoReport") }
         self.report = report
+    }
+
+    /// The caller's progress callback as the codec's progress handler (nil without one).
+    var progress: VideoAICodec.ProgressHandler? {
+        guard let callback = options.progress else { return nil }
+        let userData = options.progress_user_data
+        return { p in
+            var info = NicProgress(struct_size: MemoryLayout<NicProgress>.size, frames_done: Int64(p.framesDone),
+                                   frames_expected: Int64(p.framesExpected ?? 0), elapsed_seconds: p.elapsedSeconds)
+            return callback(userData, &info) == 0
+        }
     }
 
     func encoderSettings(threads: Int) throws -> VideoEncoderSettings {

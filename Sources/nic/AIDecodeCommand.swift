@@ -66,6 +66,7 @@ struct AIDecodeCommand: ParsableCommand {
     @Option(help: "Quality of a JPEG/WebP output.") var quality: Int?
     @Option(help: "Video: output encoder, libx264 (default) or libx265.") var codec: String?
     @OptionGroup var videoOptions: VideoEncoderOptions
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -86,9 +87,11 @@ extension AIDecodeCommand {
         }
         let options = VideoAICodec.DecodeOptions(size: requested,
                                                  encoder: try videoOptions.settings(codec: codec, threads: modelOptions.threads))
+        let (progress, finish) = progressOptions.handler()
         let report = try VideoAICodec.decode(input: input, output: output, options: options,
                                              store: modelOptions.optionalStore(), device: try modelOptions.device(),
-                                             warn: printWarning)
+                                             warn: printWarning, progress: progress)
+        finish()
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 }

@@ -18,6 +18,7 @@ struct AIEncodeCommand: ParsableCommand {
     @Option(help: "JPEG: steps of encoder-side refinement of the small image through the setting's up network (0 = off).")
     var refine: Int = 0
     @OptionGroup var videoOptions: VideoEncoderOptions
+    @OptionGroup var progressOptions: ProgressOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -43,8 +44,10 @@ struct AIEncodeCommand: ParsableCommand {
             scale: scale, settingID: settingID,
             encoder: try videoOptions.settings(codec: codec ?? "libx264", threads: modelOptions.threads),
             contentType: try parseContent(content))
+        let (progress, finish) = progressOptions.handler()
         let report = try VideoAICodec.encode(input: input, output: output, options: options, store: try modelOptions.store(),
-                                             device: try modelOptions.device(), warn: printWarning)
+                                             device: try modelOptions.device(), warn: printWarning, progress: progress)
+        finish()
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
 

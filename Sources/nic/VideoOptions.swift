@@ -1,6 +1,9 @@
 import ArgumentParser
 import FFGlue
 import NICCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Encoder options of the video commands: `--crf`, `--bitrate`, `--preset`.
 struct VideoEncoderOptions: ParsableArguments {
@@ -46,5 +49,56 @@ extension VideoAICodec.Report {
         let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
         return "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), " +
             "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
+    }
+}
+
+/// `--progress` and `--quiet` of the video commands: a progress line on stderr when it is a
+/// terminal, JSON lines for services, or nothing.
+struct ProgressOptions: ParsableArguments {
+    @Option(help: "Progress on stderr: auto (a line when stderr is a terminal), json (one JSON object per line), none.")
+    var progress: String = "auto"
+    @Flag(help: "No progress output (same as --progress none).") var quiet = false
+
+    func validate() throws {
+        guard ["auto", "json", "none"].contains(progress) else { throw ValidationError("--progress must be auto, json or none") }
+    }
+
+    /// The handler for a video job, nil when nothing is shown, and what to call when it ends.
+    func handler() -> (VideoAICodec.ProgressHandler?, finish: () -> Void) {
+        let mode = quiet ? "none" : progress == "auto" ? (isatty(2) != 0 ? "line" : "none") : progress
+        guard mode != "none" else { return (nil, {}) }
+        var last: VideoAICodec.Progress?
+        var lastShown = -1.0
+        let show = { (p: VideoAICodec.Progress, final: Bool) in
+            let fps = p.elapsedSeconds > 0 ? Double(p.framesDone) / p.elapsedSeconds : 0
+            if mode == "json" {
+                var fields: [String: JSONValue] = ["frames_done": .number(Double(p.framesDone)),
+                                                   "elapsed_seconds": .number(rounded(p.elapsedSeconds, 3)),
+                                                   "fps": .number(rounded(fps, 2)), "done": .bool(final)]
+                if let expected = p.framesExpected { fields["frames_expected"] = .number(Double(expected)) }
+                printError(JSONValue.object(fields).serialized)
+            } else {
+                var text = "\r\(p.framesDone)"
+                if let expected = p.framesExpected, expected > 0 {
+                    text += "/\(expected) frames"
+                    if fps > 0, expected > p.framesDone { text += ", ETA \(Int((Double(expected - p.framesDone) / fps).rounded())) s" }
+                } else {
+                    text += " frames"
+                }
+                text += ", \(rounded(fps, 1)) frames/s   "
+                var stderr = StandardError()
+                print(text, terminator: final ? "\n" : "", to: &stderr)
+                fflush(stderrStream)
+            }
+        }
+        let handler: VideoAICodec.ProgressHandler = { p in
+            last = p
+            if p.elapsedSeconds - lastShown >= 0.25 {
+                lastShown = p.elapsedSeconds
+                show(p, false)
+            }
+            return true
+        }
+        return (handler, { if let last { show(last, true) } })
     }
 }

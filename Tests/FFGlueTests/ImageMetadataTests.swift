@@ -607,6 +607,7 @@ final class ImageMetadataTests: XCTestCase {
         case .corruptData: kind = "corruptData"
         case .io: kind = "io"
         case .model: kind = "model"
+        case .cancelled: kind = "cancelled"
         case .internal: kind = "internal"
         }
         XCTAssertTrue(kinds.contains(kind), "expected \(kinds), got \(kind): \(error)", line: line)

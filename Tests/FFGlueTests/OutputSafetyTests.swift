@@ -192,6 +192,31 @@ final class OutputSafetyTests: XCTestCase {
         }
     }
 
+    /// Progress is reported before the first frame and after every frame; a handler that asks
+    /// to stop cancels the job before the next frame, and the earlier output stays.
+    func testProgressAndCancellation() throws {
+        try writeClip("clip.y4m", frames: 8)
+        var seen: [VideoAICodec.Progress] = []
+        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
+        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("small.mkv"), options: encode, store: store,
+                                    device: device, warn: { _ in }, progress: { seen.append($0); return true })
+        XCTAssertEqual(seen.map(\.framesDone), Array(0...8))
+        XCTAssertEqual(seen.last?.framesExpected, 8)
+        XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.elapsedSeconds <= $1.elapsedSeconds })
+
+        try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))
+        let before = names()
+        var calls = 0
+        XCTAssertThrowsError(try VideoAICodec.decode(input: path("small.mkv"), output: path("out.y4m"), options: .init(),
+                                                     store: store, device: device, warn: { _ in },
+                                                     progress: { p in calls += 1; return p.framesDone < 3 })) { error in
+            guard case NICError.cancelled = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(calls, 4, "the job went on after the handler asked to stop")
+        XCTAssertEqual(contents("out.y4m"), Array("earlier".utf8))
+        XCTAssertEqual(names(), before)
+    }
+
     func testAVideoJobThatFailsMidwayKeepsTheEarlierOutput() throws {
         try writeClip("clip.y4m", width: 256, height: 144, frames: 10)
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))

@@ -302,6 +302,52 @@ static void test_hardening(NicContext *ctx)
     EXPECT(decoded.planes[0] == &fake);
 }
 
+/* Counts progress calls; asks to stop once `stop_after` frames are done (negative: never). */
+struct progress_log { int calls; int64_t last_done; int64_t expected; int stop_after; };
+
+static int count_progress(void *user_data, const NicProgress *progress)
+{
+    struct progress_log *log = user_data;
+    log->calls++;
+    log->last_done = progress->frames_done;
+    log->expected = progress->frames_expected;
+    return log->stop_after >= 0 && progress->frames_done >= log->stop_after;
+}
+
+/* Progress, cancellation and a caller built against the 0.1 header (struct without the
+ * progress fields): the job runs with the defaults. */
+static void test_video_progress(NicContext *ctx, const char *clip, const char *folder)
+{
+    char output[1024];
+    NicVideoOptions options;
+    struct progress_log log = {0, 0, 0, -1};
+    FILE *f;
+    snprintf(output, sizeof output, "%s/progress_out.y4m", folder);
+    remove(output);
+
+    nic_video_options_init(&options);
+    options.progress = count_progress;
+    options.progress_user_data = &log;
+    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_OK);
+    EXPECT(log.calls == log.last_done + 1 && log.last_done == 25 && log.expected == 25);
+    remove(output);
+
+    log.calls = 0;
+    log.stop_after = 3;
+    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_ERROR_CANCELLED);
+    EXPECT(log.calls == 4 && log.last_done == 3);
+    f = fopen(output, "rb");
+    EXPECT(f == NULL);  /* no partial file */
+    if (f) fclose(f);
+
+    nic_video_options_init(&options);
+    options.struct_size = offsetof(NicVideoOptions, progress);
+    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_OK);
+    options.struct_size = offsetof(NicVideoOptions, progress) - 1;
+    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_ERROR_STRUCT_SIZE);
+    remove(output);
+}
+
 /* Video jobs with bad options and damaged input: statuses, the earlier output kept, and
  * FFmpeg's messages delivered to the log callback instead of the host's stderr. */
 static void test_video_hardening(const char *clip, const char *folder)
@@ -344,6 +390,7 @@ static void test_video_hardening(const char *clip, const char *folder)
     options.preset = "ultrafast";
     (void)nic_video_ai_decode(ctx, damaged, output, &options, NULL);
     EXPECT(strstr(logged, "ffmpeg: ") != NULL);
+    test_video_progress(ctx, clip, folder);
     nic_context_destroy(ctx);
 }
 

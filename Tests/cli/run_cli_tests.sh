@@ -246,6 +246,15 @@ grep -q "File too large\|cannot write" "$dir/stderr" || fail "file-size limit: $
 [ "$(cat "$dir/old.mp4")" = earlier ] || fail "a job that ran out of space changed the earlier output"
 ls -a "$dir" > "$dir/listing.after"
 diff "$dir/listing.before" "$dir/listing.after" | grep -v "listing" | grep -q "^[<>]" && fail "partial files left: $(diff "$dir/listing.before" "$dir/listing.after")"
+# Progress for services: JSON lines on stderr, the last one done with every frame.
+"$nic" ai-decode "$dir/safe_small.mkv" "$dir/progress.y4m" --progress json > /dev/null 2> "$dir/progress.jsonl"
+python3 - "$dir/progress.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert lines and lines[-1]["done"] and lines[-1]["frames_done"] == 50 and lines[-1]["frames_expected"] == 50, lines
+PY
+"$nic" ai-decode "$dir/safe_small.mkv" "$dir/progress.y4m" --progress json --quiet > /dev/null 2> "$dir/stderr"
+[ ! -s "$dir/stderr" ] || fail "--quiet printed: $(cat "$dir/stderr")"
 # A damaged video is reported as a video, not as "not an image".
 head -c 3000 "$dir/safe.mkv" | tail -c 2000 > "$dir/broken.mp4"
 expect_failure ai-decode "$dir/broken.mp4" "$dir/x.mkv"

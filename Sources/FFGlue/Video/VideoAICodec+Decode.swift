@@ -23,7 +23,8 @@ extension VideoAICodec {
     /// A frame without AI data keeps the last AI data seen; frames before the first one take
     /// the fallback (docs/ai-data.md §4). Corrupt records are reported and skipped.
     public static func decode(input path: String, output: String, options: DecodeOptions, store: ModelStore?,
-                              device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
+                              device: ComputeDevice, warn: @escaping (String) -> Void,
+                              progress: ProgressHandler? = nil) throws -> Report {
         let start = monotonicSeconds()
         try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
         try OutputFile.refuseSameFile(output: output, inputs: [path])
@@ -35,6 +36,8 @@ extension VideoAICodec {
         var report = Report(inputWidth: Int(parameters.width), inputHeight: Int(parameters.height),
                             outputWidth: size.width, outputHeight: size.height)
         var reasonsSeen = Set<String>()
+        let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
+        try reporter.report(framesDone: 0)
         let planOptions = AIDecodePlan.Options(allowGenericFallback: options.allowGenericFallback,
                                                forcedMethod: options.forcedMethod, forcedSetting: options.forcedSetting)
         let upscaler = FrameUpscaler(store: store, device: device, options: planOptions, warn: warn)
@@ -56,6 +59,7 @@ extension VideoAICodec {
             if result.plan.fallbackReason == nil { report.aiDataFrames += 1 }
             try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
             report.frames += 1
+            try reporter.report(framesDone: report.frames)
         }, otherPacket: { try writer.copy($0, from: input) })
         try writer.finish()
         if !writer.droppedStreams.isEmpty {

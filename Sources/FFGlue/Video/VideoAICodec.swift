@@ -54,7 +54,8 @@ public enum VideoAICodec {
 
     /// Server side: `input` → AI-downscaled H.264/HEVC `output` with AI data per frame.
     public static func encode(input path: String, output: String, options: EncodeOptions, store: ModelStore,
-                              device: ComputeDevice, warn: @escaping (String) -> Void) throws -> Report {
+                              device: ComputeDevice, warn: @escaping (String) -> Void,
+                              progress: ProgressHandler? = nil) throws -> Report {
         let start = monotonicSeconds()
         try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
         try OutputFile.refuseSameFile(output: output, inputs: [path])
@@ -78,6 +79,8 @@ public enum VideoAICodec {
             classicDownscale: options.classicDownscale != nil)
         var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
                             setting: setting)
+        let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
+        try reporter.report(framesDone: 0)
         var warnedResize = false
         // `auto` at a target bit rate: the setting follows each scene's content (at the stream's scale).
         let perScene = options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil
@@ -115,6 +118,7 @@ public enum VideoAICodec {
             try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
             report.frames += 1
             report.routes[options.classicDownscale?.rawValue ?? "setting \(record.settingID)", default: 0] += 1
+            try reporter.report(framesDone: report.frames)
         }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
         report.finish(input: input, output: output, since: start)

@@ -8,12 +8,14 @@ public enum NICError: Error, Equatable, CustomStringConvertible {
     case corruptData(String)
     case io(String)
     case model(String)
+    /// The caller asked to stop (a progress callback); nothing was written.
+    case cancelled(String)
     case `internal`(String)
 
     public var message: String {
         switch self {
         case .invalidArgument(let m), .unsupportedFormat(let m), .dimensions(let m), .outOfMemory(let m),
-             .corruptData(let m), .io(let m), .model(let m), .internal(let m):
+             .corruptData(let m), .io(let m), .model(let m), .cancelled(let m), .internal(let m):
             return m
         }
     }
