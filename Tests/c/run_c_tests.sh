@@ -10,7 +10,7 @@ mkdir -p "$out"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 export LD_LIBRARY_PATH="$prefix/lib"
 
-make --no-print-directory -C "$root/examples/c" BUILDDIR="$out"
+make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)
 "$out/api_test"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/frame_test" "$here/frame_test.c" $(pkg-config --cflags --libs nic libavutil)

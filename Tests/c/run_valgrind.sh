@@ -11,7 +11,7 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 export LD_LIBRARY_PATH="$prefix/lib"
 command -v valgrind > /dev/null || { echo "valgrind is not installed"; exit 1; }
 
-make --no-print-directory -C "$root/examples/c" BUILDDIR="$out" > /dev/null
+make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out" > /dev/null
 cc -std=c99 -g -O1 -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)
 cc -std=c99 -g -O1 -o "$out/frame_test" "$here/frame_test.c" $(pkg-config --cflags --libs nic libavutil)
 ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=25:d=0.4 -c:v libx264 -preset ultrafast "$out/clip.mp4"

@@ -235,10 +235,18 @@ expect_failure ai-decode "$dir/safe_small.mkv" "$dir/raw.y4m" --preset ultrafast
 grep -q "raw frames" "$dir/stderr" || fail "--preset with a .y4m output: $(cat "$dir/stderr")"
 [ "$(cat "$dir/old.mp4")" = earlier ] || fail "a refused job changed the earlier output"
 # Killed while writing, and a full disk: the earlier output stays, no partial file appears.
+# The job is killed once its progress shows frames written and not done (a 20 s clip).
+ffmpeg -v error -y -f lavfi -i testsrc2=s=128x72:r=25:d=20 -c:v libx264 -preset ultrafast "$dir/long.mkv"
+touch "$dir/kill.jsonl"
 ls -a "$dir" > "$dir/listing.before"
-"$nic" ai-decode "$dir/safe_small.mkv" "$dir/old.mp4" --preset veryslow > /dev/null 2>&1 &
+"$nic" ai-decode "$dir/long.mkv" "$dir/old.mp4" --preset veryslow --progress json > /dev/null 2> "$dir/kill.jsonl" &
 pid=$!
-sleep 1; kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+i=0
+until grep -q '"done":false' "$dir/kill.jsonl" 2>/dev/null && grep '"done":false' "$dir/kill.jsonl" | grep -qv '"frames_done":0'; do
+  i=$((i + 1)); [ "$i" -lt 600 ] || fail "no progress from the job to kill"; sleep 0.05
+done
+kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
+grep -q '"done":true' "$dir/kill.jsonl" && fail "the job finished before it was killed"
 [ "$(cat "$dir/old.mp4")" = earlier ] || fail "a killed job changed the earlier output"
 (ulimit -f 20; "$nic" ai-decode "$dir/safe_small.mkv" "$dir/old.mp4" --preset ultrafast > /dev/null 2> "$dir/stderr") &&
   fail "a job over the file-size limit succeeded"
