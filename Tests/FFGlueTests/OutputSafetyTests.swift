@@ -8,21 +8,8 @@ import Glibc
 /// Outputs replace their target only on success: a failed job, a full disk or bad options leave
 /// the input and any earlier output as they were and no partial file; an output that is the
 /// input is refused before anything is written.
-final class OutputSafetyTests: XCTestCase {
-    var directory = ""
-    var store: ModelStore!
-    let device = try! ComputeDevice(threads: 1)
+final class OutputSafetyTests: SyntheticModelTestCase {
 
-    override func setUpWithError() throws {
-        FFmpegLogging.silence()
-        directory = try TemporaryDirectory(prefix: "nic-output").path
-        try SyntheticModels.write(to: directory)
-        store = try ModelStore(directory: directory)
-    }
-
-    override func tearDown() { TemporaryDirectory(path: directory).remove() }
-
-    func path(_ name: String) -> String { directory + "/" + name }
 
     func contents(_ name: String) -> [UInt8]? { try? readFileBytes(path: path(name), limit: 1 << 26) }
 

@@ -1,3 +1,5 @@
+import XCTest
+@testable import FFGlue
 @testable import NICCore
 
 /// A small model directory with random networks of the exported shapes (settings 1: x2,
@@ -42,4 +44,22 @@ enum SyntheticModels {
         """#
         try writeFileBytes(Array(manifest.utf8), path: directory + "/settings.json")
     }
+}
+
+/// A test case with a fresh folder holding the synthetic models, removed after each test.
+class SyntheticModelTestCase: XCTestCase {
+    var directory = ""
+    var store: ModelStore!
+    let device = try! ComputeDevice(threads: 1)
+
+    override func setUpWithError() throws {
+        FFmpegLogging.silence()
+        directory = try TemporaryDirectory(prefix: "nic-test").path
+        try SyntheticModels.write(to: directory)
+        store = try ModelStore(directory: directory)
+    }
+
+    override func tearDown() { TemporaryDirectory(path: directory).remove() }
+
+    func path(_ name: String) -> String { directory + "/" + name }
 }

@@ -8,22 +8,9 @@ import Glibc
 
 /// The video AI codec end to end on generated clips and synthetic models: AI data in SEI
 /// for every frame, frames and timestamps kept, fallbacks, bad input.
-final class VideoAICodecTests: XCTestCase {
-    var directory = ""
-    var store: ModelStore!
-    let device = try! ComputeDevice(threads: 1)
+final class VideoAICodecTests: SyntheticModelTestCase {
     var warnings: [String] = []
 
-    override func setUpWithError() throws {
-        FFmpegLogging.silence()
-        directory = try TemporaryDirectory(prefix: "nic-video").path
-        try SyntheticModels.write(to: directory)
-        store = try ModelStore(directory: directory)
-    }
-
-    override func tearDown() { TemporaryDirectory(path: directory).remove() }
-
-    func path(_ name: String) -> String { directory + "/" + name }
     func warn(_ message: String) { warnings.append(message) }
 
     /// A Y4M clip of a test pattern sliding right by 2 pixels per frame.

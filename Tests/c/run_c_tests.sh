@@ -2,13 +2,7 @@
 # Builds the C example and the C API test against the installed copy in PREFIX
 # (found with pkg-config, as a user would) and runs them.
 set -eu
-prefix="$1"
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-out="$root/build/ctest"
-mkdir -p "$out"
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-export LD_LIBRARY_PATH="$prefix/lib"
+. "$(dirname "$0")/setup.sh" "$1" ctest
 
 make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)

@@ -2,13 +2,7 @@
 # The C API tests and the player example under valgrind memcheck, against the installed copy in
 # PREFIX: no invalid read or write, no use of uninitialised memory, no definite leak.
 set -eu
-prefix="$1"
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-out="$root/build/valgrind"
-mkdir -p "$out"
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-export LD_LIBRARY_PATH="$prefix/lib"
+. "$(dirname "$0")/setup.sh" "$1" valgrind
 command -v valgrind > /dev/null || { echo "valgrind is not installed"; exit 1; }
 
 make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out" > /dev/null
