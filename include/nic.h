@@ -8,12 +8,10 @@
  *  - Handles are opaque. Whatever a nic_*_create() returns is released by the
  *    matching nic_*_destroy(), which accepts NULL.
  *  - Option structs start with `struct_size`: set it with the matching
- *    nic_*_init() (or to sizeof the struct). It lets versions add fields at the
- *    end without breaking programs built against another header: fields beyond
- *    the caller's struct_size take their defaults (a program built against an
- *    older header), fields this version does not know are ignored (a newer
- *    one), and a size smaller than the struct's first published layout gives
- *    NIC_ERROR_STRUCT_SIZE.
+ *    nic_*_init() (or to sizeof the struct). It lets later versions add fields
+ *    without breaking programs built against this header: a smaller size than
+ *    this version's struct gives NIC_ERROR_STRUCT_SIZE, a larger one is accepted
+ *    and the fields this version does not know are ignored.
  *  - Image buffers are owned by the caller unless a function says otherwise.
  *  - The library never prints and never calls exit/abort on bad input.
  *    Distinct contexts may be used from distinct threads at the same time; one
@@ -413,12 +411,17 @@ typedef struct NicProgress {
 } NicProgress;
 
 /**
- * Progress callback of the video jobs: called on the calling thread once before
- * the first frame and after every frame written. Returning non-zero cancels the
- * job: it returns NIC_ERROR_CANCELLED before the next frame is processed, and
- * the output file is left as it was before the job (no partial file).
+ * Progress callback of the long jobs (nic_video_ai_encode(), nic_video_ai_decode()):
+ * called on the calling thread once before the first frame and after every
+ * frame written. Returning non-zero cancels the job: it returns
+ * NIC_ERROR_CANCELLED before the next frame is processed, and the output file is
+ * left as it was before the job (no partial file).
  */
 typedef int (*NicProgressCallback)(void *user_data, const NicProgress *progress);
+
+/** Sets the progress callback of the context's long jobs (NULL: none, the
+ *  default). `user_data` is passed back to it. Errors: NULL_POINTER (ctx). */
+NIC_API NicStatus nic_set_progress(NicContext *ctx, NicProgressCallback callback, void *user_data);
 
 typedef struct NicVideoOptions {
     size_t struct_size;        /**< sizeof(NicVideoOptions), set by nic_video_options_init() */
@@ -430,9 +433,6 @@ typedef struct NicVideoOptions {
     int64_t bit_rate;          /**< target bits per second of the video stream (encode: AI data included); 0 = use crf */
     const char *preset;        /**< encoder preset, e.g. "veryfast"; NULL = the encoder's default */
     int width, height;         /**< decode: output size; 0 = the original size in the AI data */
-    /* Fields added in 0.2 (default NULL): */
-    NicProgressCallback progress; /**< called as frames are written; non-zero return cancels */
-    void *progress_user_data;  /**< passed back to progress */
 } NicVideoOptions;
 
 /** Sets struct_size and the defaults (crf -1, everything else 0 / NULL). */

@@ -15,6 +15,8 @@ final class Context {
     private let logLevel: NicLogLevel
     private var lastError: UnsafeMutablePointer<CChar>
     let genericAIFallback: Bool
+    /// `nic_set_progress`: the long jobs' progress callback and its user data.
+    var progress: (NicProgressCallback, UnsafeMutableRawPointer?)?
     private var modelStore: ModelStore?
     private var upscaler: FrameUpscaler?
     private var imageCodec: NeuralImageCodec?

@@ -41,20 +41,6 @@ struct ImageBridge {
         self.format = format; self.width = width; self.height = height; self.planes = planes
     }
 
-    /// The caller's struct, read no further than its `struct_size`: fields it does not have take
-    /// the values of `defaults` (a program built against an older header). `firstLayout` is the
-    /// size of the struct's first published layout; anything smaller is refused.
-    static func read<T>(_ pointer: UnsafePointer<T>, structSize: Int, firstLayout: Int, defaults: T,
-                        _ what: String) throws -> T {
-        try checkSize(structSize, firstLayout, what)
-        var value = defaults
-        withUnsafeMutableBytes(of: &value) { target in
-            target.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(pointer),
-                                                           count: min(structSize, MemoryLayout<T>.size)))
-        }
-        return value
-    }
-
     static func checkSize(_ given: Int, _ known: Int, _ what: String) throws {
         guard given >= known else {
             throw BoundaryError.structSize("\(what) struct_size is \(given), at least \(known) expected: call its init function")

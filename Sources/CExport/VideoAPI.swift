@@ -30,7 +30,7 @@ public func nic_video_ai_encode(_ context: OpaquePointer?, _ inPath: UnsafePoint
             encoder: try job.encoderSettings(threads: ctx.device.threads))
         let result = try VideoAICodec.encode(input: job.input, output: job.output, options: encodeOptions,
                                              store: try ctx.models(), device: ctx.device,
-                                             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: job.progress)
+                                             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: ctx.progressHandler)
         job.fill(result)
     }
 }
@@ -48,7 +48,7 @@ public func nic_video_ai_decode(_ context: OpaquePointer?, _ inPath: UnsafePoint
         let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions,
                                              store: ctx.modelsIfAny(for: "video"),
                                              device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
-                                             progress: job.progress)
+                                             progress: ctx.progressHandler)
         job.fill(result)
     }
 }
@@ -100,29 +100,16 @@ private struct VideoJob {
         guard let inPath, let outPath else { throw BoundaryError.nullPointer("input or output path is NULL") }
         input = String(cString: inPath)
         output = String(cString: outPath)
-        var defaults = NicVideoOptions()
-        nic_video_options_init(&defaults)
         if let options {
-            // The layout of 0.1 ended before `progress`.
-            self.options = try ImageBridge.read(options, structSize: options.pointee.struct_size,
-                                                firstLayout: MemoryLayout<NicVideoOptions>.offset(of: \.progress)!,
-                                                defaults: defaults, "NicVideoOptions")
+            try ImageBridge.checkSize(options.pointee.struct_size, MemoryLayout<NicVideoOptions>.size, "NicVideoOptions")
+            self.options = options.pointee
         } else {
+            var defaults = NicVideoOptions()
+            nic_video_options_init(&defaults)
             self.options = defaults
         }
         if let report { try ImageBridge.checkSize(report.pointee.struct_size, MemoryLayout<NicVideoReport>.size, "NicVideoReport") }
         self.report = report
-    }
-
-    /// The caller's progress callback as the codec's progress handler (nil without one).
-    var progress: VideoAICodec.ProgressHandler? {
-        guard let callback = options.progress else { return nil }
-        let userData = options.progress_user_data
-        return { p in
-            var info = NicProgress(struct_size: MemoryLayout<NicProgress>.size, frames_done: Int64(p.framesDone),
-                                   frames_expected: Int64(p.framesExpected ?? 0), elapsed_seconds: p.elapsedSeconds)
-            return callback(userData, &info) == 0
-        }
     }
 
     func encoderSettings(threads: Int) throws -> VideoEncoderSettings {
@@ -147,4 +134,24 @@ private struct VideoJob {
         report.pointee.seconds = r.seconds
         report.pointee.scaling_seconds = r.scalingSeconds
     }
+}
+
+extension Context {
+    /// The caller's progress callback (`nic_set_progress`) as the codec's progress handler.
+    var progressHandler: VideoAICodec.ProgressHandler? {
+        guard let (callback, userData) = progress else { return nil }
+        return { p in
+            var info = NicProgress(struct_size: MemoryLayout<NicProgress>.size, frames_done: Int64(p.framesDone),
+                                   frames_expected: Int64(p.framesExpected ?? 0), elapsed_seconds: p.elapsedSeconds)
+            return callback(userData, &info) == 0
+        }
+    }
+}
+
+@_cdecl("nic_set_progress")
+public func nic_set_progress(_ context: OpaquePointer?, _ callback: NicProgressCallback?,
+                             _ userData: UnsafeMutableRawPointer?) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    ctx.progress = callback.map { ($0, userData) }
+    return NIC_OK
 }

@@ -314,37 +314,33 @@ static int count_progress(void *user_data, const NicProgress *progress)
     return log->stop_after >= 0 && progress->frames_done >= log->stop_after;
 }
 
-/* Progress, cancellation and a caller built against the 0.1 header (struct without the
- * progress fields): the job runs with the defaults. */
+/* Progress and cancellation through the context's progress callback. */
 static void test_video_progress(NicContext *ctx, const char *clip, const char *folder)
 {
     char output[1024];
-    NicVideoOptions options;
     struct progress_log log = {0, 0, 0, -1};
     FILE *f;
     snprintf(output, sizeof output, "%s/progress_out.y4m", folder);
     remove(output);
 
-    nic_video_options_init(&options);
-    options.progress = count_progress;
-    options.progress_user_data = &log;
-    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_OK);
+    EXPECT(nic_set_progress(NULL, count_progress, &log) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_set_progress(ctx, count_progress, &log) == NIC_OK);
+    EXPECT(nic_video_ai_decode(ctx, clip, output, NULL, NULL) == NIC_OK);
     EXPECT(log.calls == log.last_done + 1 && log.last_done == 25 && log.expected == 25);
     remove(output);
 
     log.calls = 0;
     log.stop_after = 3;
-    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_ERROR_CANCELLED);
+    EXPECT(nic_video_ai_decode(ctx, clip, output, NULL, NULL) == NIC_ERROR_CANCELLED);
     EXPECT(log.calls == 4 && log.last_done == 3);
+    EXPECT(strcmp(nic_status_string(NIC_ERROR_CANCELLED), "cancelled") == 0);
     f = fopen(output, "rb");
     EXPECT(f == NULL);  /* no partial file */
     if (f) fclose(f);
 
-    nic_video_options_init(&options);
-    options.struct_size = offsetof(NicVideoOptions, progress);
-    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_OK);
-    options.struct_size = offsetof(NicVideoOptions, progress) - 1;
-    EXPECT(nic_video_ai_decode(ctx, clip, output, &options, NULL) == NIC_ERROR_STRUCT_SIZE);
+    log.calls = 0;
+    EXPECT(nic_set_progress(ctx, NULL, NULL) == NIC_OK);
+    EXPECT(nic_video_ai_decode(ctx, clip, output, NULL, NULL) == NIC_OK && log.calls == 0);
     remove(output);
 }
 

@@ -77,3 +77,20 @@ def test_bit_rates_take_ffmpeg_suffixes():
     for bad in ("", "M", "12", "-1k", "1e9"):
         with pytest.raises(ValueError):
             nic.parse_bit_rate(bad)
+
+
+def test_progress_and_cancellation(ctx, tmp_path):
+    src, small, back = tmp_path / "src.y4m", tmp_path / "small.mkv", tmp_path / "back.y4m"
+    write_y4m(src, frames=10)
+    seen = []
+    ctx.video_ai_encode(src, small, scale=2, crf=28, preset="ultrafast",
+                        progress=lambda done, expected, seconds: seen.append((done, expected)))
+    assert [d for d, _ in seen] == list(range(11)) and seen[-1][1] == 10
+    back.write_bytes(b"earlier")
+    with pytest.raises(nic.NicError) as e:
+        ctx.video_ai_decode(small, back, progress=lambda done, expected, seconds: done < 4)
+    assert e.value.status == nic.NIC_ERROR_CANCELLED
+    assert back.read_bytes() == b"earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back.y4m", "small.mkv", "src.y4m"]
+    # The callback is the call's own: the next job runs without it.
+    assert ctx.video_ai_decode(small, back)["frames"] == 10

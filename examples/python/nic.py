@@ -59,6 +59,7 @@ class NicStatus(enum.IntEnum):
     NIC_ERROR_IO = 8
     NIC_ERROR_MODEL = 9
     NIC_ERROR_INTERNAL = 10
+    NIC_ERROR_CANCELLED = 11
 
 
 class NicLogLevel(enum.IntEnum):
@@ -174,6 +175,18 @@ class NicVideoOptions(ctypes.Structure):
     ]
 
 
+class NicProgress(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("frames_done", ctypes.c_int64),
+        ("frames_expected", ctypes.c_int64),
+        ("elapsed_seconds", ctypes.c_double),
+    ]
+
+
+NicProgressCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(NicProgress))
+
+
 class NicVideoReport(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
@@ -268,6 +281,7 @@ def _declare(lib):
                                           P(NicVideoReport)]),
         "nic_video_ai_decode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
                                           P(NicVideoReport)]),
+        "nic_set_progress": (_c_enum, [NicContextPtr, NicProgressCallback, ctypes.c_void_p]),
         "nic_video_read_aidata": (_c_enum, [NicContextPtr, ctypes.c_char_p, P(P(NicFrameAIData)),
                                             P(ctypes.c_size_t)]),
         "nic_encode_options_init": (None, [P(NicEncodeOptions)]),
@@ -790,28 +804,49 @@ class Context:
             o.width, o.height = (_c_int_value(v, "size") for v in size)
         return o
 
-    def _video_job(self, function, in_path, out_path, options):
+    def _video_job(self, function, in_path, out_path, options, progress=None):
         report = NicVideoReport()
         report.struct_size = ctypes.sizeof(NicVideoReport)
+        callback = None
+        if progress is not None:
+            def call(_, p):
+                try:
+                    go_on = progress(p.contents.frames_done, p.contents.frames_expected or None,
+                                     p.contents.elapsed_seconds)
+                except BaseException:   # an exception in the callback cancels the job
+                    return 1
+                return 1 if go_on is False else 0
+            callback = NicProgressCallback(call)
         with self._lock:
-            self._check(function(self._h(), os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(options),
-                                 ctypes.byref(report)))
+            if callback is not None:
+                self._check(self._lib.nic_set_progress(self._h(), callback, None))
+            try:
+                self._check(function(self._h(), os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(options),
+                                     ctypes.byref(report)))
+            finally:
+                if callback is not None:
+                    self._lib.nic_set_progress(self._h(), NicProgressCallback(), None)
         return report.to_dict()
 
     def video_ai_encode(self, in_path, out_path, setting_id=None, scale=None, encoder=None, crf=None, bit_rate=None,
-                        preset=None):
+                        preset=None, progress=None):
         """AI-downscales and encodes a video file (AI data as SEI in every frame, other streams
         copied). bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
+        progress(frames_done, frames_expected or None, elapsed_seconds) is called before the
+        first frame and after every frame (e.g. a tqdm bar's update); returning False cancels the
+        job (NicError with NIC_ERROR_CANCELLED; no output file is left).
         Returns the report: frames, width, height, setting_id, seconds, scaling_seconds."""
         options = self._video_options(setting_id, scale, encoder, crf, bit_rate, preset)
-        return self._video_job(self._lib.nic_video_ai_encode, in_path, out_path, options)
+        return self._video_job(self._lib.nic_video_ai_encode, in_path, out_path, options, progress)
 
-    def video_ai_decode(self, in_path, out_path, size=None, encoder=None, crf=None, bit_rate=None, preset=None):
+    def video_ai_decode(self, in_path, out_path, size=None, encoder=None, crf=None, bit_rate=None, preset=None,
+                        progress=None):
         """Decodes a video file, AI-upscales every frame by its AI data and writes out_path
-        (MP4/MKV with the other streams copied, or raw frames for .y4m). Returns the report,
-        with ai_frames = frames upscaled by their AI data's own setting."""
+        (MP4/MKV with the other streams copied, or raw frames for .y4m). progress: as for
+        video_ai_encode. Returns the report, with ai_frames = frames upscaled by their AI
+        data's own setting."""
         options = self._video_options(encoder=encoder, crf=crf, bit_rate=bit_rate, preset=preset, size=size)
-        return self._video_job(self._lib.nic_video_ai_decode, in_path, out_path, options)
+        return self._video_job(self._lib.nic_video_ai_decode, in_path, out_path, options, progress)
 
     def video_frames(self, path):
         """Yields one dict per video frame of `path`, in display order: pts, time, status
