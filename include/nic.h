@@ -83,7 +83,7 @@ typedef enum NicLogLevel {
  */
 typedef void (*NicLogCallback)(void *user_data, NicLogLevel level, const char *message);
 
-/** Library version as a string, e.g. "0.1.0". Static storage; thread-safe. */
+/** Library version as a string, e.g. "0.2.0". Static storage; thread-safe. */
 NIC_API const char *nic_version(void);
 
 /** Library version as NIC_VERSION_NUMBER(major, minor, patch). Thread-safe. */

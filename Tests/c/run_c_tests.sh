@@ -2,7 +2,8 @@
 # Builds the C example and the C API test against the installed copy in PREFIX
 # (found with pkg-config, as a user would) and runs them.
 set -eu
-. "$(dirname "$0")/setup.sh" "$1" ctest
+name=ctest
+. "$(dirname "$0")/setup.sh"
 
 make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out"
 cc -std=c99 -Wall -Wextra -Werror -pedantic -o "$out/api_test" "$here/api_test.c" $(pkg-config --cflags --libs nic)

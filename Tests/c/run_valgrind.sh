@@ -2,7 +2,8 @@
 # The C API tests and the player example under valgrind memcheck, against the installed copy in
 # PREFIX: no invalid read or write, no use of uninitialised memory, no definite leak.
 set -eu
-. "$(dirname "$0")/setup.sh" "$1" valgrind
+name=valgrind
+. "$(dirname "$0")/setup.sh"
 command -v valgrind > /dev/null || { echo "valgrind is not installed"; exit 1; }
 
 make --no-print-directory -B -C "$root/examples/c" BUILDDIR="$out" > /dev/null

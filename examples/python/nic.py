@@ -37,7 +37,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 NIC_VERSION_MAJOR = 0
-NIC_VERSION_MINOR = 1
+NIC_VERSION_MINOR = 2
 NIC_VERSION_PATCH = 0
 NIC_MAX_DIMENSION = 16384
 NIC_MAX_PIXELS = 16000 * 16000
@@ -332,7 +332,7 @@ def _decode(b):
 
 
 def version():
-    """Library version string, e.g. "0.1.0"."""
+    """Library version string, e.g. "0.2.0"."""
     return _decode(load_library().nic_version())
 
 
