@@ -326,7 +326,7 @@ static void test_video_progress(NicContext *ctx, const char *clip, const char *f
     EXPECT(nic_set_progress(NULL, count_progress, &log) == NIC_ERROR_NULL_POINTER);
     EXPECT(nic_set_progress(ctx, count_progress, &log) == NIC_OK);
     EXPECT(nic_video_ai_decode(ctx, clip, output, NULL, NULL) == NIC_OK);
-    EXPECT(log.calls == log.last_done + 1 && log.last_done == 25 && log.expected == 25);
+    EXPECT(log.calls == log.last_done + 1 && log.last_done > 3 && log.last_done == log.expected);
     remove(output);
 
     log.calls = 0;
