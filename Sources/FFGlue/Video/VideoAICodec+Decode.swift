@@ -26,8 +26,7 @@ extension VideoAICodec {
                               device: ComputeDevice, warn: @escaping (String) -> Void,
                               progress: ProgressHandler? = nil) throws -> Report {
         let start = monotonicSeconds()
-        try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
-        try OutputFile.refuseSameFile(output: output, inputs: [path])
+        try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
         let size = try outputSize(path, options: options, device: device, output: output, warn: warn)
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let writer = try VideoOutput(path: output, input: input, width: size.width, height: size.height,

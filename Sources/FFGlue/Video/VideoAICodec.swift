@@ -57,8 +57,7 @@ public enum VideoAICodec {
                               device: ComputeDevice, warn: @escaping (String) -> Void,
                               progress: ProgressHandler? = nil) throws -> Report {
         let start = monotonicSeconds()
-        try options.encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
-        try OutputFile.refuseSameFile(output: output, inputs: [path])
+        try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
@@ -123,6 +122,13 @@ public enum VideoAICodec {
         try output.finish()
         report.finish(input: input, output: output, since: start)
         return report
+    }
+
+    /// What a video job refuses before it opens anything: encoder settings no job could use, and
+    /// an output that is the input.
+    static func checkBeforeOpening(input: String, output: String, encoder: VideoEncoderSettings) throws {
+        try encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
+        try OutputFile.refuseSameFile(output: output, inputs: [input])
     }
 
     /// The setting of `o`, or the selector's choice; `complexity` (SceneAnalyzer) refines the

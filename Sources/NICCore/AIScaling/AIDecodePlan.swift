@@ -69,7 +69,7 @@ public struct AIDecodePlan: Sendable {
             return
         }
         if let record, reason == nil {
-            reason = AIDecodePlan.problem(with: record, imageWidth: imageWidth, imageHeight: imageHeight, manifest: manifest)
+            reason = AIDecodePlan.problem(with: record, manifest: manifest)
             if reason == nil {
                 (route, fallbackReason) = (.network(settingID: Int(record.settingID)), nil)
                 return
@@ -130,15 +130,13 @@ public struct AIDecodePlan: Sendable {
         return ""
     }
 
-    /// Why a well-formed record cannot drive the AI route, or nil when it can.
-    static func problem(with r: AIDataRecord, imageWidth: Int, imageHeight: Int, manifest: SettingsManifest?) -> String? {
+    /// Why a well-formed record whose sizes fit the decoded image (`sizeProblem`) cannot drive
+    /// the AI route, or nil when it can.
+    static func problem(with r: AIDataRecord, manifest: SettingsManifest?) -> String? {
         if r.settingID == 0 { return "the AI data names no NN setting (classic downscale)" }
         guard let manifest else { return "no models are installed" }
         guard let setting = manifest.setting(id: Int(r.settingID)) else {
             return "unknown NN setting ID \(r.settingID)"
-        }
-        if r.downscaledWidth != imageWidth || r.downscaledHeight != imageHeight {
-            return "decoded image is \(imageWidth)x\(imageHeight) but the AI data says \(r.downscaledWidth)x\(r.downscaledHeight)"
         }
         if Int(r.scaleNumerator) * setting.scaleDenominator != Int(r.scaleDenominator) * setting.scaleNumerator {
             return "AI data scale \(r.scaleNumerator)/\(r.scaleDenominator) does not match setting \(r.settingID)"
