@@ -42,6 +42,7 @@ struct ResizeCommand: ParsableCommand {
         guard w >= 1, h >= 1, w <= Double(ImageLimits.maxDimension), h <= Double(ImageLimits.maxDimension) else {
             throw NICError.dimensions("scaling \(image.width)x\(image.height) by \(s) gives an invalid size")
         }
+        try ImageLimits.check(width: Int(w), height: Int(h))
         return (Int(w), Int(h))
     }
 }

@@ -218,4 +218,27 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         XCTAssertEqual(contents("out.y4m"), Array("earlier".utf8))
         XCTAssertEqual(names(), before)
     }
+
+    func testPNGFramesAppearOnlyWhenTheJobSucceeds() throws {
+        try writeClip("clip.y4m", frames: 6)
+        try writeFileBytes(Array("earlier".utf8), path: path("f_002.png"))
+        let before = names()
+        XCTAssertThrowsError(try VideoAICodec.decode(input: path("clip.y4m"), output: path("f_%03d.png"),
+                                                     options: .init(size: (128, 72)), store: store, device: device,
+                                                     warn: { _ in }, progress: { $0.framesDone < 4 })) { error in
+            guard case NICError.cancelled = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(contents("f_002.png"), Array("earlier".utf8))
+        XCTAssertEqual(names(), before, "a cancelled job left frames or its hidden folder behind")
+
+        let report = try VideoAICodec.decode(input: path("clip.y4m"), output: path("f_%03d.png"),
+                                             options: .init(size: (128, 72)), store: store, device: device, warn: { _ in })
+        XCTAssertEqual(report.frames, 6)
+        XCTAssertEqual(names(), before.union((1...6).map { "f_00\($0).png" }))
+        XCTAssertEqual(try ImageFile.read(path: path("f_002.png")).width, 128)
+
+        XCTAssertThrowsError(try OutputFolder(pattern: path("d_%02d/f_%03d.png"))) { error in
+            guard case NICError.invalidArgument = error else { return XCTFail("\(error)") }
+        }
+    }
 }

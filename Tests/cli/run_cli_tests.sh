@@ -97,6 +97,10 @@ expect_failure resize "$png" "$dir/x.png" --scale 2 --size 10x10
 expect_failure resize "$png" "$dir/x.png" --size 0x10
 expect_failure resize "$png" "$dir/x.png" --scale -1
 expect_failure resize "$png" "$dir/x.png" --scale 100
+# A scale that keeps both sides within 16384 but the picture over the 16000x16000 budget.
+"$nic" resize "$png" "$dir/p100.png" --size 100x100
+expect_failure resize "$dir/p100.png" "$dir/x.png" --scale 163.84
+grep -q "exceeds the limit" "$dir/stderr" || fail "an over-budget resize is not refused by the size limit: $(cat "$dir/stderr")"
 expect_failure resize "$png" "$dir/x.png" --scale 2 --method nearest
 expect_failure resize "$png" "$dir/x.tga" --scale 2
 expect_failure resize "$png" "$dir/no-such-dir/x.png" --scale 2

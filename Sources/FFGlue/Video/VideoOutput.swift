@@ -43,10 +43,17 @@ public struct VideoEncoderSettings: Sendable {
         }
     }
 
+    /// The muxers whose outputs hold raw frames: Y4M, and image files named by a numbered pattern.
+    static let rawFrameMuxers: Set<String> = ["yuv4mpegpipe", "image2"]
+
+    /// The FFmpeg muxer that the name of `path` selects (as `VideoOutput` opens it); nil for none.
+    static func muxerName(forOutput path: String) -> String? {
+        av_guess_format(nil, path, nil).map { String(cString: $0.pointee.name) }
+    }
+
     /// Whether `path` names an output of raw frames (.y4m, or PNG files with a numbered pattern).
     public static func isRawFrames(path: String) -> Bool {
-        let lower = path.lowercased()
-        return lower.hasSuffix(".y4m") || lower.hasSuffix(".png")
+        muxerName(forOutput: path).map(rawFrameMuxers.contains) ?? false
     }
 }
 
@@ -55,9 +62,10 @@ public struct VideoEncoderSettings: Sendable {
 /// timestamps, frame rate, colour properties, dispositions and metadata.
 final class VideoOutput {
     let path: String
-    /// The new file, put in place of `path` by `finish()` (nil for PNG frames, which the muxer
-    /// names itself).
+    /// The new file, put in place of `path` by `finish()` (nil for PNG frames).
     private var file: OutputFile?
+    /// PNG frames: the hidden folder the muxer writes them into, moved in place by `finish()`.
+    private var frames: OutputFolder?
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var encoder: UnsafeMutablePointer<AVCodecContext>?
     private var videoOut: UnsafeMutablePointer<AVStream>!
@@ -94,14 +102,20 @@ final class VideoOutput {
         guard let context else { throw NICError.internal("no output context") }
         format = context
         let muxer = String(cString: context.pointee.oformat.pointee.name)
-        let rawFrames = muxer == "yuv4mpegpipe" || muxer == "image2"
+        let rawFrames = VideoEncoderSettings.rawFrameMuxers.contains(muxer)
         numberedFrames = muxer == "yuv4mpegpipe"
-        if muxer == "image2" && !(path.lowercased().hasSuffix(".png") && path.contains("%")) {
+        let pngName = path.lowercased().hasSuffix(".png")
+        if (muxer == "image2" || pngName) && !(muxer == "image2" && pngName) {
             throw NICError.invalidArgument("\(path): write frames as PNG files with a numbered pattern such as frames_%05d.png")
         }
         do {
             if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
                 file = try OutputFile(path: path, inputs: [input.path])
+            } else if muxer == "image2" {
+                let folder = try OutputFolder(pattern: path)
+                frames = folder
+                av_free(context.pointee.url)
+                context.pointee.url = av_strdup(folder.stagingPattern)
             }
             let (codec, sei) = try VideoOutput.openEncoder(
                 settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
@@ -136,6 +150,8 @@ final class VideoOutput {
         avcodec_free_context(&encoder)
         file?.discard()
         file = nil
+        frames?.discard()
+        frames = nil
     }
 
     private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
@@ -289,6 +305,8 @@ final class VideoOutput {
         }
         try file?.commit()
         file = nil
+        try frames?.commit()
+        frames = nil
     }
 
     private func drainEncoder() throws {
