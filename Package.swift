@@ -35,18 +35,20 @@ let package = Package(
         // Swift modules; data flows FFGlue -> NICCore -> FFGlue, CExport only translates.
         .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo", "CNicAPI"]),
         .target(name: "FFGlue", dependencies: ["CFFmpeg", "NICCore"]),
+        // The benchmarks behind `nic bench`: part of the tool, not of the shipped library.
+        .target(name: "NICBench", dependencies: ["NICCore", "CDNNL", "CPUInfo"]),
         .target(
             name: "CExport", dependencies: ["CNicAPI", "NICCore", "FFGlue"],
             exclude: ["libnic.map"],
             linkerSettings: sharedLibraryLinkerFlags),
         .executableTarget(
             name: "nic",
-            dependencies: ["NICCore", "FFGlue", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NICCore", "FFGlue", "NICBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed tool runs without the Swift toolchain, like the library.
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]),
 
-        .testTarget(name: "NICCoreTests", dependencies: ["NICCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore"]),
+        .testTarget(name: "NICCoreTests", dependencies: ["NICCore", "NICBench"], exclude: ["Fixtures"]),
+        .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore", "NICBench"]),
     ],
     swiftLanguageModes: [.v5]
 )

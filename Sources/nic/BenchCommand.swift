@@ -1,5 +1,6 @@
 import ArgumentParser
 import NICCore
+import NICBench
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import NICCore
+import NICBench
 
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the library and backend versions.")

@@ -1,6 +1,7 @@
 import XCTest
 @testable import FFGlue
 @testable import NICCore
+import NICBench
 
 /// A small model directory with random networks of the exported shapes (settings 1: x2,
 /// 2: x1.5, 9: generic x2), for tests of the plumbing (selection, AI data carriage,

@@ -1,6 +1,7 @@
 import Dispatch
 import XCTest
 @testable import NICCore
+import NICBench
 
 /// Repeatability: the same thread count gives bit-identical output; between 1 and
 /// 2 threads oneDNN may split reductions differently, so the difference is stated

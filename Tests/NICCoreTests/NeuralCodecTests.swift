@@ -1,5 +1,6 @@
 import XCTest
 @testable import NICCore
+import NICBench
 
 /// The neural image codec with the repository's model of record: round trip, determinism,
 /// the `.nic` container, and damaged input.

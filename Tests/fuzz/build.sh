@@ -11,7 +11,7 @@ CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
 mkdir -p "$OUT/obj" "$OUT/modules" "$OUT/cpuinfo" "$OUT/bin"
 
 SAN="-sanitize=fuzzer,address"
-SWIFTFLAGS="-O -g -swift-version 5 -parse-as-library -enable-testing -wmo $SAN"
+SWIFTFLAGS="-package-name libnic -O -g -swift-version 5 -parse-as-library -enable-testing -wmo $SAN"
 SWIFTFLAGS="$SWIFTFLAGS -I $OUT/modules -I $OUT/cpuinfo -I $ROOT/Sources/CDNNL -I $ROOT/Sources/CFFmpeg -I $ROOT/Sources/CNicAPI"
 SWIFTFLAGS="$SWIFTFLAGS $(pkg-config --cflags-only-I libavformat libavcodec libavutil libswscale | sed 's/-I/-Xcc -I/g')"
 LIBS="$(pkg-config --libs libavformat libavcodec libavutil libswscale) -ldnnl -lgomp"

@@ -1,8 +1,8 @@
 import CDNNL
 
 /// Thin helpers over oneDNN's C API: status checks and memory descriptors.
-enum DNNL {
-    static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+package enum DNNL {
+    package static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
         guard status == dnnl_success else {
             if status == dnnl_out_of_memory { throw NICError.outOfMemory("oneDNN: out of memory in \(what())") }
             throw NICError.internal("oneDNN failed in \(what()) (status \(status.rawValue))")

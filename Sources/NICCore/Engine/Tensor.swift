@@ -14,7 +14,7 @@ public final class Tensor {
     public static let maxBytes = 6 << 30
 
     public let shape: [Int]
-    let desc: dnnl_memory_desc_t
+    package let desc: dnnl_memory_desc_t
     let data: UnsafeMutableRawPointer
     let byteCount: Int
     public let isPlain: Bool

@@ -1,8 +1,8 @@
 /// An image split into float planes for the scaling networks: luma in [0, 1]
 /// (BT.601 full range, as JPEG) and, for colour images, two chroma planes in
 /// 0...255 on their own grids.
-struct LumaChroma {
-    var luma: Tensor
+package struct LumaChroma {
+    package var luma: Tensor
     var chroma: [PlanarImageChroma]
     let format: PixelFormat
 
@@ -15,7 +15,7 @@ struct LumaChroma {
 
     /// Splits `image`; rgb24 is converted to YCbCr 4:4:4 with JPEG's matrix, yuv formats
     /// keep their chroma planes and have limited-range luma expanded to full range.
-    init(_ image: PlanarImage) throws {
+    package init(_ image: PlanarImage) throws {
         format = image.format
         let w = image.width, h = image.height
         luma = try Tensor(zeros: [1, 1, h, w])

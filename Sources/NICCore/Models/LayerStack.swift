@@ -10,43 +10,22 @@ struct LayerStack {
     var inputChannels = 0, outputChannels = 0
 
     init(_ architecture: JSONValue, _ weights: SafetensorsFile, network: String) throws {
-        for layer in architecture["layers"]?.arrayValue ?? [] {
-            switch layer["op"]?.stringValue {
-            case "pixel_unshuffle":
-                let factor = layer["factor"]?.intValue ?? 0
+        for spec in try LayerSpec.list(architecture["layers"], weights, network: network) {
+            switch spec {
+            case .pixelUnshuffle(let factor):
                 unshuffle = factor
                 layers.append(PixelUnshuffle(factor: factor))
-            case "pixel_shuffle":
-                let factor = layer["factor"]?.intValue ?? 0
+            case .pixelShuffle(let factor):
                 shuffle = factor
                 layers.append(PixelShuffle(factor: factor))
-            case "conv2d":
-                layers.append(try Self.convolution(layer, weights))
-                if inputChannels == 0 { inputChannels = layer["in_channels"]?.intValue ?? 0 }
-                outputChannels = layer["out_channels"]?.intValue ?? 0
-                radius += (layer["kernel"]?.intValue ?? 0) / 2
+            case .convolution(let conv) where !conv.transposed:
+                layers.append(try conv.layer())
+                if inputChannels == 0 { inputChannels = conv.inChannels }
+                outputChannels = conv.outChannels
+                radius += conv.kernel / 2
             default:
-                throw NICError.model("unsupported layer \(layer.serialized) in \(network)")
+                throw NICError.model("unsupported layer in \(network): only conv2d, pixel_shuffle and pixel_unshuffle")
             }
         }
-    }
-
-    private static func convolution(_ layer: JSONValue, _ weights: SafetensorsFile) throws -> Conv2d {
-        guard let inC = layer["in_channels"]?.intValue, let outC = layer["out_channels"]?.intValue,
-              let kernel = layer["kernel"]?.intValue, let weightName = layer["weight"]?.stringValue else {
-            throw NICError.model("conv2d layer lacks channels, kernel or weight name: \(layer.serialized)")
-        }
-        let activation: FusedActivation
-        switch layer["activation"]?.stringValue {
-        case nil: activation = .none
-        case "relu": activation = .relu
-        case "leaky_relu": activation = .leakyReLU(Float(layer["negative_slope"]?.numberValue ?? 0.01))
-        case let other?: throw NICError.model("unsupported activation \(other)")
-        }
-        let biasName = layer["bias_tensor"]?.stringValue
-        return try Conv2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: layer["stride"]?.intValue ?? 1,
-                          padding: layer["padding"]?.intValue ?? kernel / 2,
-                          weights: weights.floats(weightName, shape: [outC, inC, kernel, kernel]),
-                          bias: try biasName.map { try weights.floats($0, shape: [outC]) }, activation: activation)
     }
 }

@@ -112,30 +112,15 @@ struct GainLadder {
     }
 }
 
-/// Builds layer lists from the record's architecture description.
+/// Builds the codec's transforms from the record's layer lists (`LayerSpec`).
 enum LayerList {
     static func sequential(_ list: JSONValue?, _ weights: SafetensorsFile) throws -> Sequential {
-        var layers: [Layer] = []
-        for entry in list?.arrayValue ?? [] {
-            switch entry["op"]?.stringValue {
-            case "conv2d", "conv_transpose2d":
-                let g = try Geometry(entry, weights)
-                layers.append(g.transposed
-                    ? try ConvTranspose2d(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
-                                          padding: g.padding, outputPadding: g.outputPadding, weights: g.weights, bias: g.bias)
-                    : try Conv2d(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
-                                 padding: g.padding, weights: g.weights, bias: g.bias))
-            case "gdn":
-                guard let name = entry["name"]?.stringValue, let c = entry["channels"]?.intValue else {
-                    throw NICError.model("gdn layer lacks name or channels")
-                }
-                layers.append(try GDN(beta: try weights.floats(name + ".beta", shape: [c]),
-                                      gamma: try weights.floats(name + ".gamma", shape: [c, c]),
-                                      inverse: entry["inverse"]?.boolValue ?? false))
-            case "leaky_relu":
-                layers.append(Activation(.leakyReLU(Float(entry["negative_slope"]?.numberValue ?? 0.01))))
-            default:
-                throw NICError.model("unsupported layer \(entry.serialized) in the neural codec")
+        let layers = try LayerSpec.list(list, weights, network: "the neural codec").map { spec -> Layer in
+            switch spec {
+            case .convolution(let conv): return try conv.layer()
+            case .gdn(let beta, let gamma, let inverse): return try GDN(beta: beta, gamma: gamma, inverse: inverse)
+            case .leakyReLU(let slope): return Activation(.leakyReLU(slope))
+            case .pixelShuffle, .pixelUnshuffle: throw NICError.model("pixel (un)shuffle is not a layer of the neural codec")
             }
         }
         guard !layers.isEmpty else { throw NICError.model("empty layer list in the neural codec") }
@@ -144,47 +129,31 @@ enum LayerList {
 
     /// Convolutions with an optional leaky ReLU after each, as exact layers.
     static func exact(_ list: JSONValue?, _ weights: SafetensorsFile) throws -> [ExactConvolution] {
-        var pending: Geometry?
+        var pending: LayerSpec.ConvolutionSpec?
         var layers: [ExactConvolution] = []
         func flush(slope: Float?) throws {
             guard let g = pending else { throw NICError.model("activation without a convolution in the hyper-synthesis") }
-            layers.append(try ExactConvolution(inChannels: g.inC, outChannels: g.outC, kernel: g.kernel, stride: g.stride,
-                                               padding: g.padding, outputPadding: g.outputPadding, transposed: g.transposed,
-                                               weights: g.weights, bias: g.bias, leakySlope: slope))
+            guard let bias = g.bias, g.activation == .none else {
+                throw NICError.model("a hyper-synthesis convolution needs a bias and no fused activation")
+            }
+            layers.append(try ExactConvolution(inChannels: g.inChannels, outChannels: g.outChannels, kernel: g.kernel,
+                                               stride: g.stride, padding: g.padding, outputPadding: g.outputPadding,
+                                               transposed: g.transposed, weights: g.weights, bias: bias, leakySlope: slope))
             pending = nil
         }
-        for entry in list?.arrayValue ?? [] {
-            switch entry["op"]?.stringValue {
-            case "conv2d", "conv_transpose2d":
+        for spec in try LayerSpec.list(list, weights, network: "the hyper-synthesis") {
+            switch spec {
+            case .convolution(let conv):
                 if pending != nil { try flush(slope: nil) }
-                pending = try Geometry(entry, weights)
-            case "leaky_relu":
-                try flush(slope: Float(entry["negative_slope"]?.numberValue ?? 0.01))
+                pending = conv
+            case .leakyReLU(let slope):
+                try flush(slope: slope)
             default:
-                throw NICError.model("unsupported layer \(entry.serialized) in the hyper-synthesis")
+                throw NICError.model("the hyper-synthesis holds only convolutions and leaky ReLUs")
             }
         }
         if pending != nil { try flush(slope: nil) }
         guard !layers.isEmpty else { throw NICError.model("empty hyper-synthesis") }
         return layers
-    }
-
-    struct Geometry {
-        let inC: Int, outC: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int
-        let transposed: Bool
-        let weights: [Float], bias: [Float]
-
-        init(_ e: JSONValue, _ w: SafetensorsFile) throws {
-            guard let name = e["name"]?.stringValue, let inC = e["in"]?.intValue, let outC = e["out"]?.intValue,
-                  let kernel = e["kernel"]?.intValue, let stride = e["stride"]?.intValue,
-                  let padding = e["padding"]?.intValue else {
-                throw NICError.model("convolution lacks name, channels, kernel, stride or padding: \(e.serialized)")
-            }
-            self.inC = inC; self.outC = outC; self.kernel = kernel; self.stride = stride; self.padding = padding
-            transposed = e["op"]?.stringValue == "conv_transpose2d"
-            outputPadding = e["output_padding"]?.intValue ?? 0
-            weights = try w.floats(name + ".weight", shape: transposed ? [inC, outC, kernel, kernel] : [outC, inC, kernel, kernel])
-            bias = try w.floats(name + ".bias", shape: [outC])
-        }
     }
 }

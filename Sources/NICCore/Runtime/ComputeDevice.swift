@@ -121,7 +121,7 @@ public final class ComputeDevice {
     }
 
     /// `src` in layout `desc`: itself when it already is, else a reordered copy.
-    func converted(_ src: Tensor, to desc: dnnl_memory_desc_t) throws -> Tensor {
+    package func converted(_ src: Tensor, to desc: dnnl_memory_desc_t) throws -> Tensor {
         if DNNL.equal(src.desc, desc) { return src }
         let dst = try Tensor(shape: src.shape, backendDesc: desc)
         try reorder(src, into: dst)

@@ -1,3 +1,4 @@
+import NICCore
 #if canImport(Glibc)
 import Glibc
 #endif

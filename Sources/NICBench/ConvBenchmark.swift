@@ -1,3 +1,4 @@
+import NICCore
 import CDNNL
 
 /// The convolution benchmark behind `nic bench conv`: a 3x3, 32->32 convolution on
@@ -18,8 +19,8 @@ public struct ConvBenchmark {
 
     public var flopsPerRun: Double { 2.0 * Double(channels * channels * kernel * kernel * height * width) }
 
-    /// Deterministic pseudo-random values in [-1, 1).
-    static func values(_ count: Int, seed: UInt64) -> [Float] {
+    /// Deterministic pseudo-random values in [-1, 1) (the benchmarks' data; tests use them too).
+    public static func values(_ count: Int, seed: UInt64) -> [Float] {
         var state = seed
         return (0..<count).map { _ in
             state = state &* 6364136223846793005 &+ 1442695040888963407

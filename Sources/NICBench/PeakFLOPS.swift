@@ -1,3 +1,4 @@
+import NICCore
 import CPUInfo
 
 /// Measures the machine's peak single-precision FLOP rate with independent FMA
