@@ -1,6 +1,6 @@
 #!/bin/sh
-# Starts (or leaves running) the neural codec's main training run in the background, resumed from
-# the best state available:
+# Starts (or leaves running) the neural codec's training in the background: the main run, resumed
+# from the best state available, and once it has reached its budget the decoder fine-tune:
 #   1. training/runs/neural/$RUN/ckpt_latest.pt   (same machine: model, Adam, step, RNG, sampler)
 #   2. training/neural/checkpoint/n64m96.safetensors   (committed: fp32 weights, step, curve)
 #   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
@@ -22,11 +22,64 @@ THREADS=${NIC_TRAIN_THREADS:-2}
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
-    if running; then kill -TERM "$(cat "$PIDFILE")"; echo "stopping $RUN (pid $(cat "$PIDFILE"))"; else echo "$RUN is not running"; fi
+    for f in "$PIDFILE" "training/runs/neural/${RUN}_decoder/pid"; do
+        if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then kill -TERM "$(cat "$f")"; echo "stopping pid $(cat "$f") ($f)"; fi
+    done
     exit 0
 fi
 if running; then
     echo "$RUN is running (pid $(cat "$PIDFILE")); log: $DIR/stdout.log"
+    exit 0
+fi
+
+# The plan: 400k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it, then
+# 1e-5; then the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps).
+TOTAL=400000
+DEC_RUN=${RUN}_decoder
+DEC_DIR=training/runs/neural/$DEC_RUN
+DEC_OUT=training/neural/checkpoint/n64m96_decoder.safetensors
+if [ -f "$DEC_DIR/pid" ] && kill -0 "$(cat "$DEC_DIR/pid")" 2>/dev/null; then
+    echo "$DEC_RUN is running (pid $(cat "$DEC_DIR/pid")); log: $DEC_DIR/stdout.log"
+    exit 0
+fi
+if [ -f "$DEC_OUT" ]; then
+    echo "training is complete: $DEC_OUT holds the fine-tuned codec (export it with export_record.py)"
+    exit 0
+fi
+
+# Steps done by the main run: its full checkpoint, else the committed one.
+main_step=$(python3 - "$DIR/ckpt_latest.pt" "$COMMITTED" <<'PY'
+import json, os, sys
+if os.path.exists(sys.argv[1]):
+    import torch
+    print(torch.load(sys.argv[1], map_location="cpu", weights_only=False)["step"])
+elif os.path.exists(sys.argv[2]):
+    print(json.load(open(os.path.splitext(sys.argv[2])[0] + ".json"))["step"])
+else:
+    print(0)
+PY
+)
+
+lower_priority() {  # $1 = pid of a child that calls setsid
+    # Lowest weight for the run's autogroup (nice alone is ignored across autogroups). Only once
+    # the child has its own session: before setsid() it still shares this shell's autogroup.
+    i=0
+    while [ "$i" -lt 50 ] && [ "$(ps -o sid= -p "$1" 2>/dev/null | tr -d ' ')" != "$1" ]; do sleep 0.1; i=$((i + 1)); done
+    if [ "$(ps -o sid= -p "$1" 2>/dev/null | tr -d ' ')" = "$1" ] && [ -w "/proc/$1/autogroup" ]; then
+        echo 19 > "/proc/$1/autogroup" || true
+    fi
+}
+
+if [ "$main_step" -ge "$TOTAL" ]; then
+    mkdir -p "$DEC_DIR"
+    SRC=$DIR/ckpt_latest.pt
+    [ -f "$SRC" ] || SRC=$COMMITTED
+    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
+        --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
+    PID=$!
+    echo "$PID" > "$DEC_DIR/pid"
+    lower_priority "$PID"
+    echo "main run complete (step $main_step); started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
     exit 0
 fi
 
@@ -40,18 +93,11 @@ else
     FROM="--init-from models/neural/$RECORD"
 fi
 
-# The plan: 400k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it, then 1e-5.
 setsid python3 training/neural/train.py --run "$RUN" --resume $FROM --levels-below 2 \
-    --threads "$THREADS" --crop 256 --batch 4 --lr 1e-4 --lr-schedule 0.85:0.1 --total-steps 400000 \
+    --threads "$THREADS" --crop 256 --batch 4 --lr 1e-4 --lr-schedule 0.85:0.1 --total-steps "$TOTAL" \
     --val-levels 0,2,6,9 --val-minutes 30 --ckpt-minutes 5 --snapshot-every 10000 \
     --milestone-every 100000 >> "$DIR/stdout.log" 2>&1 < /dev/null &
 PID=$!
 echo "$PID" > "$PIDFILE"
-# Lowest weight for the run's autogroup (nice alone is ignored across autogroups). Only once the
-# child has its own session: before setsid() it still shares this shell's autogroup.
-i=0
-while [ "$i" -lt 50 ] && [ "$(ps -o sid= -p "$PID" 2>/dev/null | tr -d ' ')" != "$PID" ]; do sleep 0.1; i=$((i + 1)); done
-if [ "$(ps -o sid= -p "$PID" 2>/dev/null | tr -d ' ')" = "$PID" ] && [ -w "/proc/$PID/autogroup" ]; then
-    echo 19 > "/proc/$PID/autogroup" || true
-fi
+lower_priority "$PID"
 echo "started $RUN (pid $PID, $THREADS threads${FROM:+, $FROM}); log: $DIR/stdout.log"

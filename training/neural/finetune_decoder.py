@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The last stage of the neural codec's training: fine-tune the decoder on hard-rounded latents.
+
+During the main run the synthesis g_s sees straight-through rounded latents while the rate uses
+additive noise; the encoder, the entropy model and therefore every bitstream are what they are.
+This stage freezes everything the encoder and the entropy coder use (g_a, h_a, h_s, the z prior,
+gain.y, gain.z, gain.z_inv) and trains only what the decoder alone applies after the symbols
+are known: g_s and gain.y_inv, on exactly the latents a real decoder reconstructs,
+y_hat = round(y * gain.y - mean) + mean. The rate is fixed, so the loss is the distortion
+term of the main run's loss alone: lambda_l * 255^2 * MSE at every gain level of the ladder.
+Files coded by the record before the fine-tune decode with the fine-tuned record too
+(same symbols, better reconstruction).
+
+Run directory training/runs/neural/<run>/ holds ckpt_latest.pt (resumable), train.jsonl,
+val.jsonl (hold-out, hard rounding, same figures as train.py's validation). At the end the
+result is written as a committed-form checkpoint (checkpoint.py), from which export_record.py
+builds the record.
+
+    python3 training/neural/finetune_decoder.py --run main_n64m96_dec \\
+        --from training/runs/neural/main_n64m96/ckpt_latest.pt --steps 20000 --lr 1e-5
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import checkpoint  # noqa: E402
+import data  # noqa: E402
+from model import MeanScaleHyperprior, ladder  # noqa: E402
+from train import RUNS, atomic_save, load_val, validate  # noqa: E402
+
+STOP = {"flag": False}
+
+
+def decoder_parameters(model):
+    """What the decoder alone applies after the symbols are known."""
+    return list(model.g_s.parameters()) + list(model.gain_y_inv.parameters())
+
+
+def load_source(path):
+    """(model, step, training seconds, args) from a run's full checkpoint (.pt) or a committed training-form checkpoint."""
+    if path.endswith(".safetensors"):
+        sd, meta = checkpoint.read(path)
+        levels_below = meta["args"].get("levels_below", 0)
+        args, step, seconds = meta["args"], int(meta["step"]), float(meta.get("train_hours", 0.0)) * 3600
+    else:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        sd, args, step, seconds = ck["model"], ck["args"], int(ck["step"]), float(ck.get("train_seconds", 0.0))
+        levels_below = args.get("levels_below", 0)
+    model = MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(levels_below))
+    model.load_state_dict(sd)
+    return model, step, seconds, args
+
+
+def hard_rounded_latents(model, x, level):
+    """The synthesis input a real decoder forms (no gradient: the encoder side is frozen)."""
+    with torch.no_grad():
+        yg = model.g_a(x) * model.gain_y.at(level)
+        z_hat = torch.round(model.h_a(yg) * model.gain_z.at(level))
+        means, _ = model.hyper_params(z_hat, level)
+        return torch.round(yg - means) + means
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run directory under training/runs/neural/")
+    p.add_argument("--from", dest="src", required=True,
+                   help="the trained codec: a run's ckpt_latest.pt or a committed checkpoint .safetensors")
+    p.add_argument("--steps", type=int, default=20000, help="total fine-tuning steps")
+    p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--val-every", type=int, default=2000, help="hold-out validation every N steps")
+    p.add_argument("--val-levels", default="0,2,6,9")
+    p.add_argument("--val-max-side", type=int, default=768)
+    p.add_argument("--out", default=None, help="committed-form result (default: none; see checkpoint.py)")
+    p.add_argument("--data", default=data.DEFAULT_DATA)
+    p.add_argument("--cache", default=data.DEFAULT_CACHE)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(argv)
+    torch.set_num_threads(a.threads)
+    run_dir = os.path.join(RUNS, a.run)
+    os.makedirs(run_dir, exist_ok=True)
+    ckpt_path = os.path.join(run_dir, "ckpt_latest.pt")
+    files = data.list_images(a.data)
+    train_names, val_names = data.split(files)
+    train_imgs = [data.load(a.data, n, a.cache) for n in train_names]
+    val = load_val(a, val_names)
+
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    model, source_step, source_seconds, source_args = load_source(a.src)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trained = decoder_parameters(model)
+    for p in trained:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(trained, lr=a.lr)
+    sampler = data.CropSampler(train_imgs, a.crop, a.seed)
+    step = 0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        torch.set_rng_state(ck["rng"]["torch"])
+        random.setstate(ck["rng"]["python"])
+        sampler.set_state(ck["rng"]["sampler"])
+        print(f"resumed {ckpt_path} at fine-tuning step {step}", flush=True)
+    print(f"decoder fine-tune of {a.src} (codec step {source_step}): {sum(p.numel() for p in trained)} "
+          f"of {sum(p.numel() for p in model.parameters())} parameters trained", flush=True)
+
+    def save():
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "source": a.src, "source_step": source_step, "args": source_args,
+                     "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "sampler": sampler.state()}}, ckpt_path)
+
+    def stop(signum, frame):
+        STOP["flag"] = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    val_levels = [int(v) for v in a.val_levels.split(",") if v]
+    lam = torch.tensor(model.lambdas)
+    L = model.levels
+    with open(os.path.join(run_dir, "val.jsonl"), "a") as fval, open(os.path.join(run_dir, "train.jsonl"), "a") as flog:
+        def run_val(tag):
+            rec = {"step": step, "tag": tag, "levels": validate(model, val, val_levels)}
+            fval.write(json.dumps(rec) + "\n")
+            fval.flush()
+            print("val", json.dumps(rec), flush=True)
+
+        if step == 0:
+            run_val("before")
+        model.train()
+        last_ckpt, t_log, acc = time.time(), time.time(), []
+        while step < a.steps and not STOP["flag"]:
+            xb = torch.from_numpy(sampler.batch(a.batch)).permute(0, 3, 1, 2).float() / 255.0
+            lv = torch.from_numpy(np.concatenate(
+                [sampler.rng.permutation(L) for _ in range((a.batch + L - 1) // L)])[:a.batch]).long()
+            level = lv.float()
+            y_hat = hard_rounded_latents(model, xb, level)
+            x_hat = model.g_s(y_hat * model.gain_y_inv.at(level))
+            mse = (x_hat - xb).pow(2).flatten(1).mean(1)
+            loss = (lam[lv] * 255.0 ** 2 * mse).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trained, 1.0)
+            opt.step()
+            step += 1
+            acc.append(float(loss.detach()))
+            if step % a.log_every == 0:
+                rec = {"step": step, "loss": sum(acc) / len(acc),
+                       "steps_per_s": round(len(acc) / max(time.time() - t_log, 1e-9), 3)}
+                flog.write(json.dumps(rec) + "\n")
+                flog.flush()
+                t_log, acc = time.time(), []
+            if step % a.val_every == 0:
+                run_val("periodic")
+            if time.time() - last_ckpt >= a.ckpt_minutes * 60:
+                save()
+                last_ckpt = time.time()
+        save()
+        if step >= a.steps:
+            run_val("final")
+            if a.out:
+                history = [{"decoder_finetune": {"from": a.src, "source_step": source_step, "steps": step, "lr": a.lr}}]
+                curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
+                meta = checkpoint.meta_for(source_step, source_seconds, history, dict(source_args), curve)
+                size = checkpoint.write(model.state_dict(), meta, a.out)
+                print(f"wrote {a.out} ({size} bytes)", flush=True)
+    print(f"stopped at fine-tuning step {step}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
