@@ -1,7 +1,7 @@
 # libnic — the two commands of README.md:
 #   make run    set up, build (release) and run the main job on a generated input
 #   make test   set up, then every test: Swift, C (against the installed library), headers, Python
-# Other targets: build, install PREFIX=..., bench, fixtures, sanitize, fuzz FUZZ_SECONDS=N, fuzz-ci,
+# Other targets: build, install PREFIX=..., lint, format, bench, fixtures, sanitize, fuzz FUZZ_SECONDS=N, fuzz-ci,
 # ci (make test, then the sanitizers and a short fuzzing run), clean.
 
 PREFIX      ?= /usr/local
@@ -17,7 +17,7 @@ APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswsca
 PIP_PACKAGES := numpy pytest
 
 .PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python \
-        test-cli bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
+        test-cli lint format bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
         valgrind ci
 
 all: build
@@ -54,7 +54,7 @@ uninstall:
 run: build
 	$(RELEASE_DIR)/nic demo --output-directory $(OUT)/run
 
-test: deps test-swift test-install test-library test-headers test-c test-cli test-python
+test: deps lint test-swift test-install test-library test-headers test-c test-cli test-python
 	@echo "make test: all tests passed"
 
 ## Coverage-guided fuzzing (docs/fuzzing.md): builds the libFuzzer harnesses of Tests/fuzz into
@@ -71,6 +71,16 @@ fuzz: fuzz-build
 
 fuzz-ci: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) sh Tests/fuzz/run.sh
+
+## Source style: swift-format with the repository's .swift-format (indentation, line length,
+## spacing); `make format` rewrites the sources to it.
+SWIFT_SOURCES := Sources Tests Package.swift
+
+lint:
+	swift format lint --strict -r $(SWIFT_SOURCES)
+
+format:
+	swift format format -i -r $(SWIFT_SOURCES)
 
 test-swift:
 	swift build --build-tests

@@ -10,7 +10,7 @@ let sharedLibraryLinkerFlags: [LinkerSetting] = [
         "-Xlinker", "-soname=libnic.so.0",
         "-Xlinker", "--exclude-libs", "-Xlinker", "ALL",
         "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CExport/libnic.map",
-    ]),
+    ])
 ]
 
 let package = Package(
@@ -21,7 +21,7 @@ let package = Package(
         .executable(name: "nic", targets: ["nic"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // C modules: system libraries and the public header.
@@ -45,7 +45,9 @@ let package = Package(
             name: "nic",
             dependencies: ["NICCore", "FFGlue", "NICBench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed tool runs without the Swift toolchain, like the library.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]),
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib", "-use-ld=lld", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])
+            ]),
 
         .testTarget(name: "NICCoreTests", dependencies: ["NICCore", "NICBench"], exclude: ["Fixtures"]),
         .testTarget(name: "FFGlueTests", dependencies: ["FFGlue", "NICCore", "NICBench"]),

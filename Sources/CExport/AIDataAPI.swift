@@ -11,8 +11,10 @@ public func nic_aidata_init(_ data: UnsafeMutablePointer<NicAIData>?) {
 }
 
 @_cdecl("nic_aidata_parse")
-public func nic_aidata_parse(_ context: OpaquePointer?, _ bytes: UnsafePointer<UInt8>?, _ size: Int,
-                             _ out: UnsafeMutablePointer<NicAIData>?) -> NicStatus {
+public func nic_aidata_parse(
+    _ context: OpaquePointer?, _ bytes: UnsafePointer<UInt8>?, _ size: Int,
+    _ out: UnsafeMutablePointer<NicAIData>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let bytes, let out else { throw BoundaryError.nullPointer("bytes or output is NULL") }
@@ -26,9 +28,11 @@ public func nic_aidata_parse(_ context: OpaquePointer?, _ bytes: UnsafePointer<U
 }
 
 @_cdecl("nic_aidata_serialize")
-public func nic_aidata_serialize(_ context: OpaquePointer?, _ data: UnsafePointer<NicAIData>?,
-                                 _ buffer: UnsafeMutablePointer<UInt8>?, _ capacity: Int,
-                                 _ written: UnsafeMutablePointer<Int>?) -> NicStatus {
+public func nic_aidata_serialize(
+    _ context: OpaquePointer?, _ data: UnsafePointer<NicAIData>?,
+    _ buffer: UnsafeMutablePointer<UInt8>?, _ capacity: Int,
+    _ written: UnsafeMutablePointer<Int>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let data, let buffer, let written else { throw BoundaryError.nullPointer("data, buffer or written is NULL") }
@@ -44,12 +48,13 @@ public func nic_aidata_serialize(_ context: OpaquePointer?, _ data: UnsafePointe
 
 extension NicAIData {
     init(_ r: AIDataRecord) {
-        self.init(struct_size: MemoryLayout<NicAIData>.size, setting_id: Int32(r.settingID),
-                  scale_numerator: Int32(r.scaleNumerator), scale_denominator: Int32(r.scaleDenominator),
-                  original_width: Int32(r.originalWidth), original_height: Int32(r.originalHeight),
-                  downscaled_width: Int32(r.downscaledWidth), downscaled_height: Int32(r.downscaledHeight),
-                  codec: Int32(r.codec.rawValue), quality_kind: Int32(r.qualityKind.rawValue),
-                  quality_value: r.qualityValue, content_type: Int32(r.contentType.rawValue), flags: UInt32(r.flags.rawValue))
+        self.init(
+            struct_size: MemoryLayout<NicAIData>.size, setting_id: Int32(r.settingID),
+            scale_numerator: Int32(r.scaleNumerator), scale_denominator: Int32(r.scaleDenominator),
+            original_width: Int32(r.originalWidth), original_height: Int32(r.originalHeight),
+            downscaled_width: Int32(r.downscaledWidth), downscaled_height: Int32(r.downscaledHeight),
+            codec: Int32(r.codec.rawValue), quality_kind: Int32(r.qualityKind.rawValue),
+            quality_value: r.qualityValue, content_type: Int32(r.contentType.rawValue), flags: UInt32(r.flags.rawValue))
     }
 }
 
@@ -64,13 +69,14 @@ extension AIDataRecord {
             throw NICError.invalidArgument("setting_id \(d.setting_id) is out of range 0...65535")
         }
         guard d.flags <= 0xFF else { throw NICError.invalidArgument("flags 0x\(String(d.flags, radix: 16)) use unknown bits") }
-        self.init(settingID: setting, scaleNumerator: try byte(d.scale_numerator, "scale_numerator"),
-                  scaleDenominator: try byte(d.scale_denominator, "scale_denominator"),
-                  originalWidth: Int(d.original_width), originalHeight: Int(d.original_height),
-                  downscaledWidth: Int(d.downscaled_width), downscaledHeight: Int(d.downscaled_height),
-                  codec: Codec(rawValue: try byte(d.codec, "codec")),
-                  qualityKind: QualityKind(rawValue: try byte(d.quality_kind, "quality_kind")),
-                  qualityValue: d.quality_value, contentType: ContentType(rawValue: try byte(d.content_type, "content_type")),
-                  flags: Flags(rawValue: UInt8(d.flags)))
+        self.init(
+            settingID: setting, scaleNumerator: try byte(d.scale_numerator, "scale_numerator"),
+            scaleDenominator: try byte(d.scale_denominator, "scale_denominator"),
+            originalWidth: Int(d.original_width), originalHeight: Int(d.original_height),
+            downscaledWidth: Int(d.downscaled_width), downscaledHeight: Int(d.downscaled_height),
+            codec: Codec(rawValue: try byte(d.codec, "codec")),
+            qualityKind: QualityKind(rawValue: try byte(d.quality_kind, "quality_kind")),
+            qualityValue: d.quality_value, contentType: ContentType(rawValue: try byte(d.content_type, "content_type")),
+            flags: Flags(rawValue: UInt8(d.flags)))
     }
 }

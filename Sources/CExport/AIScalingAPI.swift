@@ -4,8 +4,10 @@ import NICCore
 // nic_downscale / nic_upscale: AI scaling of caller-owned planar images.
 
 @_cdecl("nic_downscaled_size")
-public func nic_downscaled_size(_ context: OpaquePointer?, _ settingID: Int32, _ width: Int32, _ height: Int32,
-                                _ outWidth: UnsafeMutablePointer<Int32>?, _ outHeight: UnsafeMutablePointer<Int32>?) -> NicStatus {
+public func nic_downscaled_size(
+    _ context: OpaquePointer?, _ settingID: Int32, _ width: Int32, _ height: Int32,
+    _ outWidth: UnsafeMutablePointer<Int32>?, _ outHeight: UnsafeMutablePointer<Int32>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let outWidth, let outHeight else { throw BoundaryError.nullPointer("output size pointers are NULL") }
@@ -18,8 +20,10 @@ public func nic_downscaled_size(_ context: OpaquePointer?, _ settingID: Int32, _
 }
 
 @_cdecl("nic_downscale")
-public func nic_downscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ settingID: Int32,
-                          _ output: UnsafeMutablePointer<NicImage>?, _ aidata: UnsafeMutablePointer<NicAIData>?) -> NicStatus {
+public func nic_downscale(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ settingID: Int32,
+    _ output: UnsafeMutablePointer<NicImage>?, _ aidata: UnsafeMutablePointer<NicAIData>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let src = try ImageBridge(input, role: "input")
@@ -28,20 +32,24 @@ public func nic_downscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicI
         if let aidata { try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData") }
         let store = try ctx.models()
         let setting = try store.setting(id: Int(settingID))
-        let small = try Downscaler(setting, store: store).scale(try src.copy(), width: dst.width, height: dst.height,
-                                                                 device: ctx.device)
+        let small = try Downscaler(setting, store: store).scale(
+            try src.copy(), width: dst.width, height: dst.height,
+            device: ctx.device)
         dst.store(small)
         if let aidata {
-            let record = AIDataRecord(setting: setting, originalWidth: src.width, originalHeight: src.height,
-                                      downscaledWidth: dst.width, downscaledHeight: dst.height)
+            let record = AIDataRecord(
+                setting: setting, originalWidth: src.width, originalHeight: src.height,
+                downscaledWidth: dst.width, downscaledHeight: dst.height)
             aidata.pointee = NicAIData(record)
         }
     }
 }
 
 @_cdecl("nic_upscale")
-public func nic_upscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ aidata: UnsafePointer<NicAIData>?,
-                        _ output: UnsafeMutablePointer<NicImage>?) -> NicStatus {
+public func nic_upscale(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ aidata: UnsafePointer<NicAIData>?,
+    _ output: UnsafeMutablePointer<NicImage>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let src = try ImageBridge(input, role: "input")
@@ -53,8 +61,9 @@ public func nic_upscale(_ context: OpaquePointer?, _ input: UnsafePointer<NicIma
             do { found = .record(try AIDataRecord(aidata.pointee)) } catch let e as NICError { found = .corrupt(e.message) }
         }
         let store = ctx.modelsIfAny(for: "images")
-        let planned = try AIDecodePlan(found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
-                                       options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
+        let planned = try AIDecodePlan(
+            found: found, imageWidth: src.width, imageHeight: src.height, manifest: store?.manifest,
+            options: .init(size: (dst.width, dst.height), allowGenericFallback: ctx.genericAIFallback))
         let upscaled = try AIUpscaler.upscale(try src.copy(), plan: planned, store: store, device: ctx.device)
         let plan = upscaled.plan
         dst.store(upscaled.image)
@@ -88,9 +97,11 @@ extension ImageBridge {
         for (p, view) in planes.enumerated() {
             let row = view.width * view.channels
             var bytes = [UInt8](repeating: 0, count: row * view.height)
-            for y in 0..<view.height { bytes.withUnsafeMutableBufferPointer { b in
-                (b.baseAddress! + y * row).update(from: view.readOnly.row(y), count: row)
-            } }
+            for y in 0..<view.height {
+                bytes.withUnsafeMutableBufferPointer { b in
+                    (b.baseAddress! + y * row).update(from: view.readOnly.row(y), count: row)
+                }
+            }
             image.planes[p] = bytes
         }
         return image
@@ -108,10 +119,12 @@ extension ImageBridge {
 }
 
 @_cdecl("nic_upscale_plane")
-public func nic_upscale_plane(_ context: OpaquePointer?, _ settingID: Int32, _ input: UnsafePointer<Float>?,
-                              _ inWidth: Int32, _ inHeight: Int32, _ inStride: Int,
-                              _ output: UnsafeMutablePointer<Float>?, _ outWidth: Int32, _ outHeight: Int32,
-                              _ outStride: Int) -> NicStatus {
+public func nic_upscale_plane(
+    _ context: OpaquePointer?, _ settingID: Int32, _ input: UnsafePointer<Float>?,
+    _ inWidth: Int32, _ inHeight: Int32, _ inStride: Int,
+    _ output: UnsafeMutablePointer<Float>?, _ outWidth: Int32, _ outHeight: Int32,
+    _ outStride: Int
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let input, let output else { throw BoundaryError.nullPointer("input or output plane is NULL") }
@@ -124,7 +137,8 @@ public func nic_upscale_plane(_ context: OpaquePointer?, _ settingID: Int32, _ i
         let store = try ctx.models()
         let network = try store.network(try store.setting(id: Int(settingID)), .up)
         guard network.outputLength(w) == ow, network.outputLength(h) == oh else {
-            throw NICError.invalidArgument("setting \(settingID) makes \(network.outputLength(w))x\(network.outputLength(h)) from \(w)x\(h), not \(ow)x\(oh)")
+            throw NICError.invalidArgument(
+                "setting \(settingID) makes \(network.outputLength(w))x\(network.outputLength(h)) from \(w)x\(h), not \(ow)x\(oh)")
         }
         let plane = try Tensor(zeros: [1, 1, h, w])
         plane.withFloats { p in for y in 0..<h { (p.baseAddress! + y * w).update(from: input + y * inStride, count: w) } }

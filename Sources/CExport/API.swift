@@ -1,7 +1,7 @@
 import CNicAPI
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The exported C functions of nic.h. Each one validates its arguments, calls
@@ -26,13 +26,16 @@ public func nic_status_string(_ status: NicStatus) -> UnsafePointer<CChar> {
 @_cdecl("nic_config_init")
 public func nic_config_init(_ config: UnsafeMutablePointer<NicConfig>?) {
     guard let config else { return }
-    config.pointee = NicConfig(struct_size: MemoryLayout<NicConfig>.size, threads: 0, model_dir: nil,
-                               log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING, generic_ai_fallback: 1)
+    config.pointee = NicConfig(
+        struct_size: MemoryLayout<NicConfig>.size, threads: 0, model_dir: nil,
+        log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING, generic_ai_fallback: 1)
 }
 
 @_cdecl("nic_context_create")
-public func nic_context_create(_ config: UnsafePointer<NicConfig>?,
-                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> NicStatus {
+public func nic_context_create(
+    _ config: UnsafePointer<NicConfig>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> NicStatus {
     guard let out else { return NIC_ERROR_NULL_POINTER }
     out.pointee = nil
     var settings = NicConfig()
@@ -42,7 +45,8 @@ public func nic_context_create(_ config: UnsafePointer<NicConfig>?,
         settings = config.pointee
     }
     guard settings.threads >= 0, settings.threads <= 256,
-          (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue) else {
+        (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue)
+    else {
         return NIC_ERROR_INVALID_ARGUMENT
     }
     do {
@@ -81,8 +85,10 @@ public func nic_image_init(_ image: UnsafeMutablePointer<NicImage>?) {
 }
 
 @_cdecl("nic_resize")
-public func nic_resize(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?,
-                       _ output: UnsafeMutablePointer<NicImage>?, _ method: NicResizeMethod) -> NicStatus {
+public func nic_resize(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?,
+    _ output: UnsafeMutablePointer<NicImage>?, _ method: NicResizeMethod
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let src = try ImageBridge(input, role: "input")
@@ -96,7 +102,8 @@ public func nic_resize(_ context: OpaquePointer?, _ input: UnsafePointer<NicImag
         case NIC_RESIZE_LANCZOS: resizeMethod = .lanczos
         default: throw NICError.invalidArgument("unknown resize method \(method.rawValue)")
         }
-        try ImageResize.resize(src.planes.map(\.readOnly), into: dst.planes, method: resizeMethod,
-                               workers: ctx.device.workers)
+        try ImageResize.resize(
+            src.planes.map(\.readOnly), into: dst.planes, method: resizeMethod,
+            workers: ctx.device.workers)
     }
 }

@@ -2,7 +2,7 @@ import CNicAPI
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a NicContext handle points to: the compute device, the configuration and
@@ -66,9 +66,10 @@ final class Context {
     /// still works (frames then take Lanczos, and say why).
     func frameUpscaler() throws -> FrameUpscaler {
         if let upscaler { return upscaler }
-        let made = FrameUpscaler(store: modelsIfAny(for: "frames"), device: device,
-                                 options: .init(allowGenericFallback: genericAIFallback),
-                                 warn: { [weak self] in self?.log(NIC_LOG_WARNING, $0) })
+        let made = FrameUpscaler(
+            store: modelsIfAny(for: "frames"), device: device,
+            options: .init(allowGenericFallback: genericAIFallback),
+            warn: { [weak self] in self?.log(NIC_LOG_WARNING, $0) })
         upscaler = made
         return made
     }
@@ -106,9 +107,10 @@ final class Context {
     /// Runs `body`, turning thrown errors into a status and the context's last error.
     func run(_ body: () throws -> Void) -> NicStatus {
         do {
-            try FFmpegLogging.routing(to: { [self] level, message in
-                log(level == .info ? NIC_LOG_INFO : NIC_LOG_DEBUG, message)
-            }, body)
+            try FFmpegLogging.routing(
+                to: { [self] level, message in
+                    log(level == .info ? NIC_LOG_INFO : NIC_LOG_DEBUG, message)
+                }, body)
             setLastError("")
             return NIC_OK
         } catch let error as NICError {

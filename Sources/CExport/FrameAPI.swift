@@ -13,8 +13,10 @@ public func nic_frame_info_init(_ info: UnsafeMutablePointer<NicFrameInfo>?) {
 }
 
 @_cdecl("nic_upscale_frame")
-public func nic_upscale_frame(_ context: OpaquePointer?, _ input: OpaquePointer?, _ output: OpaquePointer?,
-                              _ info: UnsafeMutablePointer<NicFrameInfo>?) -> NicStatus {
+public func nic_upscale_frame(
+    _ context: OpaquePointer?, _ input: OpaquePointer?, _ output: OpaquePointer?,
+    _ info: UnsafeMutablePointer<NicFrameInfo>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let input, let output else { throw BoundaryError.nullPointer("input or output frame is NULL") }

@@ -33,10 +33,13 @@ struct ImageBridge {
             let (extent, overRow) = span.addingReportingOverflow(rowBytes)
             let (_, overAddress) = UInt(bitPattern: base).addingReportingOverflow(UInt(max(0, extent)))
             guard !overRows, !overRow, !overAddress, extent <= Int.max / 2 else {
-                throw NICError.invalidArgument("\(role) image plane \(p) stride \(strides[p]) times \(size.height) rows overflows the address space")
+                throw NICError.invalidArgument(
+                    "\(role) image plane \(p) stride \(strides[p]) times \(size.height) rows overflows the address space")
             }
-            planes.append(MutablePlaneView(base: base, width: size.width, height: size.height,
-                                           channels: format.channels(plane: p), stride: strides[p]))
+            planes.append(
+                MutablePlaneView(
+                    base: base, width: size.width, height: size.height,
+                    channels: format.channels(plane: p), stride: strides[p]))
         }
         self.format = format; self.width = width; self.height = height; self.planes = planes
     }

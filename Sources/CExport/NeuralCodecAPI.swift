@@ -1,7 +1,7 @@
 import CNicAPI
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // nic_image_encode / nic_image_decode: the neural image codec, memory to memory.
@@ -9,15 +9,18 @@ import Glibc
 @_cdecl("nic_encode_options_init")
 public func nic_encode_options_init(_ options: UnsafeMutablePointer<NicEncodeOptions>?) {
     guard let options else { return }
-    options.pointee = NicEncodeOptions(struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75,
-                                       refine_steps: Int32(NeuralImageCodec.defaultRefinementSteps))
+    options.pointee = NicEncodeOptions(
+        struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75,
+        refine_steps: Int32(NeuralImageCodec.defaultRefinementSteps))
 }
 
 @_cdecl("nic_image_encode")
-public func nic_image_encode(_ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?,
-                             _ options: UnsafePointer<NicEncodeOptions>?,
-                             _ data: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
-                             _ size: UnsafeMutablePointer<Int>?) -> NicStatus {
+public func nic_image_encode(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?,
+    _ options: UnsafePointer<NicEncodeOptions>?,
+    _ data: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    _ size: UnsafeMutablePointer<Int>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let data, let size else { throw BoundaryError.nullPointer("output data or size pointer is NULL") }
@@ -37,8 +40,10 @@ public func nic_image_encode(_ context: OpaquePointer?, _ input: UnsafePointer<N
 }
 
 @_cdecl("nic_image_decode")
-public func nic_image_decode(_ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int,
-                             _ output: UnsafeMutablePointer<NicImage>?) -> NicStatus {
+public func nic_image_decode(
+    _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int,
+    _ output: UnsafeMutablePointer<NicImage>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let data, let output else { throw BoundaryError.nullPointer("input data or output image is NULL") }

@@ -2,7 +2,7 @@ import CNicAPI
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // nic_video_*: the video AI codec on files, and the per-frame AI data of a file.
@@ -16,8 +16,10 @@ public func nic_video_options_init(_ options: UnsafeMutablePointer<NicVideoOptio
 }
 
 @_cdecl("nic_video_ai_encode")
-public func nic_video_ai_encode(_ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
-                                _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?) -> NicStatus {
+public func nic_video_ai_encode(
+    _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+    _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let job = try VideoJob(inPath, outPath, options, report)
@@ -28,45 +30,55 @@ public func nic_video_ai_encode(_ context: OpaquePointer?, _ inPath: UnsafePoint
         let encodeOptions = VideoAICodec.EncodeOptions(
             scale: scale, settingID: job.options.setting_id > 0 ? Int(job.options.setting_id) : nil,
             encoder: try job.encoderSettings(threads: ctx.device.threads))
-        let result = try VideoAICodec.encode(input: job.input, output: job.output, options: encodeOptions,
-                                             store: try ctx.models(), device: ctx.device,
-                                             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: ctx.progressHandler)
+        let result = try VideoAICodec.encode(
+            input: job.input, output: job.output, options: encodeOptions,
+            store: try ctx.models(), device: ctx.device,
+            warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: ctx.progressHandler)
         job.fill(result)
     }
 }
 
 @_cdecl("nic_video_ai_decode")
-public func nic_video_ai_decode(_ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
-                                _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?) -> NicStatus {
+public func nic_video_ai_decode(
+    _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+    _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let job = try VideoJob(inPath, outPath, options, report)
         var size: (width: Int, height: Int)?
         if job.options.width > 0 && job.options.height > 0 { size = (Int(job.options.width), Int(job.options.height)) }
-        let decodeOptions = VideoAICodec.DecodeOptions(size: size, encoder: try job.encoderSettings(threads: ctx.device.threads),
-                                                       allowGenericFallback: ctx.genericAIFallback)
-        let result = try VideoAICodec.decode(input: job.input, output: job.output, options: decodeOptions,
-                                             store: ctx.modelsIfAny(for: "video"),
-                                             device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
-                                             progress: ctx.progressHandler)
+        let decodeOptions = VideoAICodec.DecodeOptions(
+            size: size, encoder: try job.encoderSettings(threads: ctx.device.threads),
+            allowGenericFallback: ctx.genericAIFallback)
+        let result = try VideoAICodec.decode(
+            input: job.input, output: job.output, options: decodeOptions,
+            store: ctx.modelsIfAny(for: "video"),
+            device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
+            progress: ctx.progressHandler)
         job.fill(result)
     }
 }
 
 @_cdecl("nic_video_read_aidata")
-public func nic_video_read_aidata(_ context: OpaquePointer?, _ path: UnsafePointer<CChar>?,
-                                  _ frames: UnsafeMutablePointer<UnsafeMutablePointer<NicFrameAIData>?>?,
-                                  _ count: UnsafeMutablePointer<Int>?) -> NicStatus {
+public func nic_video_read_aidata(
+    _ context: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+    _ frames: UnsafeMutablePointer<UnsafeMutablePointer<NicFrameAIData>?>?,
+    _ count: UnsafeMutablePointer<Int>?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         guard let path, let frames, let count else { throw BoundaryError.nullPointer("path, frames or count is NULL") }
         frames.pointee = nil
         count.pointee = 0
-        let info = try VideoAICodec.inspect(String(cString: path), threads: ctx.device.threads,
-                                            warn: { ctx.log(NIC_LOG_WARNING, $0) })
+        let info = try VideoAICodec.inspect(
+            String(cString: path), threads: ctx.device.threads,
+            warn: { ctx.log(NIC_LOG_WARNING, $0) })
         guard !info.frames.isEmpty else { return }
-        guard let list = malloc(info.frames.count * MemoryLayout<NicFrameAIData>.stride)?
-            .bindMemory(to: NicFrameAIData.self, capacity: info.frames.count) else {
+        guard
+            let list = malloc(info.frames.count * MemoryLayout<NicFrameAIData>.stride)?
+                .bindMemory(to: NicFrameAIData.self, capacity: info.frames.count)
+        else {
             throw NICError.outOfMemory("cannot allocate the list of \(info.frames.count) frames")
         }
         for (i, frame) in info.frames.enumerated() {
@@ -95,8 +107,10 @@ private struct VideoJob {
     let options: NicVideoOptions
     let report: UnsafeMutablePointer<NicVideoReport>?
 
-    init(_ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?, _ options: UnsafePointer<NicVideoOptions>?,
-         _ report: UnsafeMutablePointer<NicVideoReport>?) throws {
+    init(
+        _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?, _ options: UnsafePointer<NicVideoOptions>?,
+        _ report: UnsafeMutablePointer<NicVideoReport>?
+    ) throws {
         guard let inPath, let outPath else { throw BoundaryError.nullPointer("input or output path is NULL") }
         input = String(cString: inPath)
         output = String(cString: outPath)
@@ -116,10 +130,11 @@ private struct VideoJob {
         guard options.bit_rate >= 0, options.bit_rate <= 10_000_000_000 else {
             throw NICError.invalidArgument("bit_rate \(options.bit_rate) is outside 0...10^10")
         }
-        return VideoEncoderSettings(encoder: options.encoder.map { String(cString: $0) },
-                                    crf: options.crf >= 0 ? options.crf : nil,
-                                    bitRate: options.bit_rate > 0 ? Int(options.bit_rate) : nil,
-                                    preset: options.preset.map { String(cString: $0) }, threads: threads)
+        return VideoEncoderSettings(
+            encoder: options.encoder.map { String(cString: $0) },
+            crf: options.crf >= 0 ? options.crf : nil,
+            bitRate: options.bit_rate > 0 ? Int(options.bit_rate) : nil,
+            preset: options.preset.map { String(cString: $0) }, threads: threads)
     }
 
     func fill(_ r: VideoAICodec.Report) {
@@ -141,16 +156,19 @@ extension Context {
     var progressHandler: VideoAICodec.ProgressHandler? {
         guard let (callback, userData) = progress else { return nil }
         return { p in
-            var info = NicProgress(struct_size: MemoryLayout<NicProgress>.size, frames_done: Int64(p.framesDone),
-                                   frames_expected: Int64(p.framesExpected ?? 0), elapsed_seconds: p.elapsedSeconds)
+            var info = NicProgress(
+                struct_size: MemoryLayout<NicProgress>.size, frames_done: Int64(p.framesDone),
+                frames_expected: Int64(p.framesExpected ?? 0), elapsed_seconds: p.elapsedSeconds)
             return callback(userData, &info) == 0
         }
     }
 }
 
 @_cdecl("nic_set_progress")
-public func nic_set_progress(_ context: OpaquePointer?, _ callback: NicProgressCallback?,
-                             _ userData: UnsafeMutableRawPointer?) -> NicStatus {
+public func nic_set_progress(
+    _ context: OpaquePointer?, _ callback: NicProgressCallback?,
+    _ userData: UnsafeMutableRawPointer?
+) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     ctx.progress = callback.map { ($0, userData) }
     return NIC_OK

@@ -1,7 +1,7 @@
 import CFFmpeg
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// FFmpeg's log output, which is process-wide. Programs that report errors themselves (the
@@ -59,8 +59,10 @@ public enum FFmpegLogging {
         pthread_mutex_unlock(&lock)
     }
 
-    private static func deliver(_ context: UnsafeMutableRawPointer?, _ level: Int32, _ format: UnsafePointer<CChar>?,
-                                _ arguments: CVaListPointer?) {
+    private static func deliver(
+        _ context: UnsafeMutableRawPointer?, _ level: Int32, _ format: UnsafePointer<CChar>?,
+        _ arguments: CVaListPointer?
+    ) {
         guard let arguments else { return }
         guard let raw = pthread_getspecific(sinkKey) else {
             pthread_mutex_lock(&lock)

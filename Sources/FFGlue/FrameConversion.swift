@@ -22,8 +22,11 @@ extension PixelFormat {
 extension UnsafeMutablePointer where Pointee == AVFrame {
     /// Start of plane `i` (0..<8); the C array is a tuple in Swift.
     func plane(_ i: Int) -> UnsafeMutablePointer<UInt8>? {
-        withUnsafeBytes(of: pointee.data) { $0.load(fromByteOffset: i * MemoryLayout<UnsafeMutablePointer<UInt8>?>.stride,
-                                                    as: UnsafeMutablePointer<UInt8>?.self) }
+        withUnsafeBytes(of: pointee.data) {
+            $0.load(
+                fromByteOffset: i * MemoryLayout<UnsafeMutablePointer<UInt8>?>.stride,
+                as: UnsafeMutablePointer<UInt8>?.self)
+        }
     }
 
     func linesize(_ i: Int) -> Int32 {
@@ -40,8 +43,10 @@ func pixelFormatName(_ format: AVPixelFormat) -> String {
 
 /// A new frame with its own aligned, padded buffers (SIMD code may read past the row end,
 /// which tightly packed PlanarImage planes do not allow). Free it with av_frame_free.
-func allocateFrame(format: AVPixelFormat, width: Int, height: Int,
-                   range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame> {
+func allocateFrame(
+    format: AVPixelFormat, width: Int, height: Int,
+    range: AVColorRange
+) throws -> UnsafeMutablePointer<AVFrame> {
     guard let frame = av_frame_alloc() else { throw NICError.outOfMemory("cannot allocate a frame") }
     frame.pointee.format = format.rawValue
     frame.pointee.width = Int32(width)
@@ -58,13 +63,15 @@ func allocateFrame(format: AVPixelFormat, width: Int, height: Int,
 
 /// An AVFrame holding a copy of `image`. Free it with av_frame_free.
 func makeFrame(from image: PlanarImage) throws -> UnsafeMutablePointer<AVFrame> {
-    let frame = try allocateFrame(format: image.format.avPixelFormat, width: image.width, height: image.height,
-                                  range: image.format.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
+    let frame = try allocateFrame(
+        format: image.format.avPixelFormat, width: image.width, height: image.height,
+        range: image.format.isYUV ? AVCOL_RANGE_MPEG : AVCOL_RANGE_JPEG)
     if image.format.isYUV { frame.pointee.colorspace = AVCOL_SPC_SMPTE170M }
     image.withPlaneViews { views in
         for (p, view) in views.enumerated() {
-            av_image_copy_plane(frame.plane(p), frame.linesize(p), view.row(0), Int32(view.stride),
-                                Int32(view.width * view.channels), Int32(view.height))
+            av_image_copy_plane(
+                frame.plane(p), frame.linesize(p), view.row(0), Int32(view.stride),
+                Int32(view.width * view.channels), Int32(view.height))
         }
     }
     return frame
@@ -78,8 +85,9 @@ func makeImage(from frame: UnsafeMutablePointer<AVFrame>, format: PixelFormat) t
     var image = try PlanarImage(format: format, width: Int(frame.pointee.width), height: Int(frame.pointee.height))
     image.withMutablePlaneViews { views in
         for (p, view) in views.enumerated() {
-            av_image_copy_plane(view.row(0), Int32(view.stride), frame.plane(p), frame.linesize(p),
-                                Int32(view.width * view.channels), Int32(view.height))
+            av_image_copy_plane(
+                view.row(0), Int32(view.stride), frame.plane(p), frame.linesize(p),
+                Int32(view.width * view.channels), Int32(view.height))
         }
     }
     return image
@@ -102,7 +110,7 @@ func isRGBFormat(_ format: AVPixelFormat) -> Bool {
 func hasGrayPalette(_ frame: UnsafeMutablePointer<AVFrame>) -> Bool {
     guard frame.pixelFormat == AV_PIX_FMT_PAL8, let palette = frame.plane(1) else { return false }
     return UnsafeRawPointer(palette).withMemoryRebound(to: UInt32.self, capacity: 256) { entries in
-        (0..<256).allSatisfy { i in   // native-endian 0xAARRGGBB
+        (0..<256).allSatisfy { i in  // native-endian 0xAARRGGBB
             let argb = entries[i]
             return (argb >> 16) & 0xFF == (argb >> 8) & 0xFF && (argb >> 8) & 0xFF == argb & 0xFF
         }
@@ -158,8 +166,9 @@ func convertFrame(_ src: UnsafeMutablePointer<AVFrame>, into dst: UnsafeMutableP
     }
     defer { sws_freeContext(sws) }
     // Fails (harmlessly) only when neither side is YUV or grey, where ranges do not apply.
-    _ = sws_setColorspaceDetails(sws, coefficients(src), isFullRange(src) ? 1 : 0,
-                                 coefficients(dst), isFullRange(dst) ? 1 : 0, 0, 1 << 16, 1 << 16)
+    _ = sws_setColorspaceDetails(
+        sws, coefficients(src), isFullRange(src) ? 1 : 0,
+        coefficients(dst), isFullRange(dst) ? 1 : 0, 0, 1 << 16, 1 << 16)
     let srcPlanes: [UnsafePointer<UInt8>?] = (0..<4).map { UnsafePointer(src.plane($0)) }
     let srcStrides: [Int32] = (0..<4).map { src.linesize($0) }
     let dstPlanes: [UnsafeMutablePointer<UInt8>?] = (0..<4).map { dst.plane($0) }
@@ -171,8 +180,10 @@ func convertFrame(_ src: UnsafeMutablePointer<AVFrame>, into dst: UnsafeMutableP
 }
 
 /// A new frame holding `src` converted to `format` with the given range. Free it with av_frame_free.
-func convertedFrame(_ src: UnsafeMutablePointer<AVFrame>, to format: AVPixelFormat,
-                    range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame> {
+func convertedFrame(
+    _ src: UnsafeMutablePointer<AVFrame>, to format: AVPixelFormat,
+    range: AVColorRange
+) throws -> UnsafeMutablePointer<AVFrame> {
     var dst: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
         format: format, width: Int(src.pointee.width), height: Int(src.pointee.height), range: range)
     do {
@@ -191,19 +202,21 @@ func convertedFrame(_ src: UnsafeMutablePointer<AVFrame>, to format: AVPixelForm
 func reducedToEightBits(_ frame: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame>? {
     let format = frame.pixelFormat
     guard let desc = av_pix_fmt_desc_get(format), desc.pointee.comp.0.depth > 8,
-          isGrayFormat(format) || isRGBFormat(format) else { return nil }
+        isGrayFormat(format) || isRGBFormat(format)
+    else { return nil }
     let gray = isGrayFormat(format)
     var wide: UnsafeMutablePointer<AVFrame>? = try convertedFrame(
         frame, to: gray ? AV_PIX_FMT_GRAY16LE : AV_PIX_FMT_RGB48LE, range: AVCOL_RANGE_JPEG)
     defer { av_frame_free(&wide) }
-    let narrow = try allocateFrame(format: gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24, width: Int(frame.pointee.width),
-                                   height: Int(frame.pointee.height), range: AVCOL_RANGE_JPEG)
+    let narrow = try allocateFrame(
+        format: gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24, width: Int(frame.pointee.width),
+        height: Int(frame.pointee.height), range: AVCOL_RANGE_JPEG)
     let samples = Int(frame.pointee.width) * (gray ? 1 : 3)
     for y in 0..<Int(frame.pointee.height) {
         let source = wide!.plane(0)! + y * Int(wide!.linesize(0))
         let target = narrow.plane(0)! + y * Int(narrow.linesize(0))
         for i in 0..<samples {
-            let value = UInt32(source[2 * i]) | UInt32(source[2 * i + 1]) << 8   // little endian
+            let value = UInt32(source[2 * i]) | UInt32(source[2 * i + 1]) << 8  // little endian
             target[i] = UInt8((value + 128) / 257)
         }
     }

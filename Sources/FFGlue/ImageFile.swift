@@ -83,21 +83,26 @@ public enum ImageFile {
     /// Writes `image` in the format its extension names (see `ImageFileFormat`).
     /// `quality` (1...100, default 90) applies to JPEG and WebP. `metadataText` (printable
     /// ASCII, 1...1024 bytes) is stored in the file for `readWithMetadata` (PNG, JPEG, WebP).
-    public static func write(_ image: PlanarImage, path: String, quality: Int? = nil,
-                             metadataText: String? = nil, inputs: [String] = []) throws {
+    public static func write(
+        _ image: PlanarImage, path: String, quality: Int? = nil,
+        metadataText: String? = nil, inputs: [String] = []
+    ) throws {
         guard let format = ImageFileFormat(path: path) else {
             throw NICError.invalidArgument(
                 "cannot tell the image format of '\(path)'; supported extensions: .png, .jpg, .jpeg, .bmp, .webp")
         }
-        try writeFileBytes(encode(image, format: format, quality: quality, metadataText: metadataText), path: path,
-                           inputs: inputs)
+        try writeFileBytes(
+            encode(image, format: format, quality: quality, metadataText: metadataText), path: path,
+            inputs: inputs)
     }
 
     /// The bytes of `image` as a complete file of `format`, see `write(_:path:quality:metadataText:)`.
     /// Errors: `.invalidArgument` (quality, metadata text), `.unsupportedFormat` (metadata text
     /// in BMP), `.dimensions` (WebP over 16383 pixels wide or high).
-    public static func encode(_ image: PlanarImage, format: ImageFileFormat, quality: Int? = nil,
-                              metadataText: String? = nil) throws -> [UInt8] {
+    public static func encode(
+        _ image: PlanarImage, format: ImageFileFormat, quality: Int? = nil,
+        metadataText: String? = nil
+    ) throws -> [UInt8] {
         if let quality, !(1...100).contains(quality) {
             throw NICError.invalidArgument("quality must be 1...100, got \(quality)")
         }
@@ -156,8 +161,10 @@ public enum ImageFile {
     }
 
     /// PNG and BMP: grey stays grey, everything else becomes 8-bit RGB (`color` byte order).
-    private static func encodeLossless(_ image: PlanarImage, codecID: AVCodecID, name: String,
-                                       color: AVPixelFormat) throws -> [UInt8] {
+    private static func encodeLossless(
+        _ image: PlanarImage, codecID: AVCodecID, name: String,
+        color: AVPixelFormat
+    ) throws -> [UInt8] {
         let target = image.format == .gray8 ? AV_PIX_FMT_GRAY8 : color
         var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: target, range: AVCOL_RANGE_JPEG)
         defer { av_frame_free(&frame) }
@@ -166,48 +173,57 @@ public enum ImageFile {
 
     /// JPEG: 4:2:0 full-range YCbCr (JFIF) with libjpeg-style quantisation tables.
     private static func encodeJPEG(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
-        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: AV_PIX_FMT_YUVJ420P,
-                                                                  range: AVCOL_RANGE_JPEG)
+        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(
+            from: image, as: AV_PIX_FMT_YUVJ420P,
+            range: AVCOL_RANGE_JPEG)
         defer { av_frame_free(&frame) }
         // FFmpeg's MJPEG encoder writes its matrix times qscale / 8; at qscale 8 the tables
         // below go into the file unchanged (the DC quantiser stays FFmpeg's fixed 8).
         let lambda = FF_QP2LAMBDA * 8
         frame!.pointee.quality = lambda
         let tables = JPEGQuantisation(quality: quality)
-        return try encodePicture(frame!, codecID: AV_CODEC_ID_MJPEG, codecName: "JPEG", configure: { codec in
-            codec.pointee.flags |= AV_CODEC_FLAG_QSCALE
-            codec.pointee.global_quality = lambda
-            codec.pointee.intra_matrix = avMatrix(tables.luma)
-            codec.pointee.chroma_intra_matrix = avMatrix(tables.chroma)
-        }, release: { codec in
-            // FFmpeg 5.1's avcodec_free_context frees intra_matrix but not chroma_intra_matrix;
-            // freeing (and clearing) both here is right for every version.
-            av_freep(&codec.pointee.intra_matrix)
-            av_freep(&codec.pointee.chroma_intra_matrix)
-        })
+        return try encodePicture(
+            frame!, codecID: AV_CODEC_ID_MJPEG, codecName: "JPEG",
+            configure: { codec in
+                codec.pointee.flags |= AV_CODEC_FLAG_QSCALE
+                codec.pointee.global_quality = lambda
+                codec.pointee.intra_matrix = avMatrix(tables.luma)
+                codec.pointee.chroma_intra_matrix = avMatrix(tables.chroma)
+            },
+            release: { codec in
+                // FFmpeg 5.1's avcodec_free_context frees intra_matrix but not chroma_intra_matrix;
+                // freeing (and clearing) both here is right for every version.
+                av_freep(&codec.pointee.intra_matrix)
+                av_freep(&codec.pointee.chroma_intra_matrix)
+            })
     }
 
     /// Lossy WebP (VP8, 4:2:0 limited-range BT.601) through libwebp; `quality` is libwebp's.
     private static func encodeWebP(_ image: PlanarImage, quality: Int) throws -> [UInt8] {
         guard image.width <= maxWebPDimension, image.height <= maxWebPDimension else {
-            throw NICError.dimensions("WebP holds at most \(maxWebPDimension)x\(maxWebPDimension) pixels, "
-                                      + "not \(image.width)x\(image.height)")
+            throw NICError.dimensions(
+                "WebP holds at most \(maxWebPDimension)x\(maxWebPDimension) pixels, "
+                    + "not \(image.width)x\(image.height)")
         }
-        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(from: image, as: AV_PIX_FMT_YUV420P,
-                                                                  range: AVCOL_RANGE_MPEG)
+        var frame: UnsafeMutablePointer<AVFrame>? = try makeFrame(
+            from: image, as: AV_PIX_FMT_YUV420P,
+            range: AVCOL_RANGE_MPEG)
         defer { av_frame_free(&frame) }
         frame!.pointee.colorspace = AVCOL_SPC_SMPTE170M
         // By name: the first WebP encoder FFmpeg lists may be libwebp_anim, which writes animations.
-        return try encodePicture(frame!, codecID: AV_CODEC_ID_WEBP, codecName: "WebP", encoderName: "libwebp",
-                                 configure: { codec in
-            // libwebp's encoder takes its quality from global_quality when that is set.
-            codec.pointee.global_quality = Int32(quality) * FF_QP2LAMBDA
-        })
+        return try encodePicture(
+            frame!, codecID: AV_CODEC_ID_WEBP, codecName: "WebP", encoderName: "libwebp",
+            configure: { codec in
+                // libwebp's encoder takes its quality from global_quality when that is set.
+                codec.pointee.global_quality = Int32(quality) * FF_QP2LAMBDA
+            })
     }
 
     /// `image` as a frame of `format`, converting only when the layouts differ.
-    private static func makeFrame(from image: PlanarImage, as format: AVPixelFormat,
-                                  range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame> {
+    private static func makeFrame(
+        from image: PlanarImage, as format: AVPixelFormat,
+        range: AVColorRange
+    ) throws -> UnsafeMutablePointer<AVFrame> {
         let frame = try FFGlue.makeFrame(from: image)
         if frame.pixelFormat == format { return frame }
         var source: UnsafeMutablePointer<AVFrame>? = frame

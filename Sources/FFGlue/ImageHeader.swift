@@ -31,15 +31,15 @@ private func jpegSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)?
     while pos + 4 <= b.count {
         guard b[pos] == 0xFF else { return nil }
         let marker = b[pos + 1]
-        if marker == 0xFF { pos += 1; continue }                    // fill byte
+        if marker == 0xFF { pos += 1; continue }  // fill byte
         if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }  // no length
-        if marker == 0xD9 || marker == 0xDA { return nil }          // EOI / SOS before any SOF
+        if marker == 0xD9 || marker == 0xDA { return nil }  // EOI / SOS before any SOF
         let length = bigEndian(b, pos + 2, 2)
         guard length >= 2 else { return nil }
         if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) {
             guard pos + 9 <= b.count else { return nil }
             let height = bigEndian(b, pos + 5, 2), width = bigEndian(b, pos + 7, 2)
-            return height == 0 ? nil : (width, height)             // 0: height comes later (DNL)
+            return height == 0 ? nil : (width, height)  // 0: height comes later (DNL)
         }
         pos += 2 + length
     }
@@ -65,21 +65,21 @@ func jpegIsTruncated(_ b: UnsafeRawBufferPointer) -> Bool {
     var pos = 2, inScan = false
     while pos + 1 < b.count {
         guard b[pos] == 0xFF else {
-            if !inScan { return false }                                   // junk between segments
+            if !inScan { return false }  // junk between segments
             pos += 1
             continue
         }
         let marker = b[pos + 1]
         switch marker {
-        case 0xD9: return false                                           // EOI: complete
-        case 0xFF: pos += 1                                               // fill byte
-        case 0x00 where inScan, 0xD0...0xD7, 0x01, 0xD8: pos += 2         // stuffing, RSTn, TEM, SOI
+        case 0xD9: return false  // EOI: complete
+        case 0xFF: pos += 1  // fill byte
+        case 0x00 where inScan, 0xD0...0xD7, 0x01, 0xD8: pos += 2  // stuffing, RSTn, TEM, SOI
         default:
             guard pos + 4 <= b.count else { return true }
             let length = bigEndian(b, pos + 2, 2)
             guard length >= 2 else { return false }
             pos += 2 + length
-            inScan = marker == 0xDA                                       // SOS: entropy data follows
+            inScan = marker == 0xDA  // SOS: entropy data follows
         }
     }
     return true

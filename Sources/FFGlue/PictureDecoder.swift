@@ -47,10 +47,11 @@ private let seekSource: @convention(c) (UnsafeMutableRawPointer?, Int64, Int32) 
 }
 
 /// io_open for demuxers that may not open other files or URLs (the input is its own AVIOContext).
-let refuseNestedOpen: @convention(c) (
-    UnsafeMutablePointer<AVFormatContext>?, UnsafeMutablePointer<UnsafeMutablePointer<AVIOContext>?>?,
-    UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?
-) -> Int32 = { _, _, _, _, _ in nic_averror(ENOSYS) }
+let refuseNestedOpen:
+    @convention(c) (
+        UnsafeMutablePointer<AVFormatContext>?, UnsafeMutablePointer<UnsafeMutablePointer<AVIOContext>?>?,
+        UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?
+    ) -> Int32 = { _, _, _, _, _ in nic_averror(ENOSYS) }
 
 /// Records a picture size the decoder announced but ImageLimits refused.
 private final class SizeGuard {
@@ -59,18 +60,19 @@ private final class SizeGuard {
 
 /// get_buffer2 that applies ImageLimits once the decoder knows the size (header parsed,
 /// no pixels decoded yet) and otherwise allocates as FFmpeg would.
-private let limitedGetBuffer: @convention(c) (
-    UnsafeMutablePointer<AVCodecContext>?, UnsafeMutablePointer<AVFrame>?, Int32
-) -> Int32 = { context, frame, flags in
-    guard let context, let frame else { return nic_averror(EINVAL) }
-    do {
-        try ImageLimits.check(width: Int(context.pointee.width), height: Int(context.pointee.height))
-    } catch {
-        Unmanaged<SizeGuard>.fromOpaque(context.pointee.opaque).takeUnretainedValue().refused = error as? NICError
-        return nic_averror(ERANGE)
+private let limitedGetBuffer:
+    @convention(c) (
+        UnsafeMutablePointer<AVCodecContext>?, UnsafeMutablePointer<AVFrame>?, Int32
+    ) -> Int32 = { context, frame, flags in
+        guard let context, let frame else { return nic_averror(EINVAL) }
+        do {
+            try ImageLimits.check(width: Int(context.pointee.width), height: Int(context.pointee.height))
+        } catch {
+            Unmanaged<SizeGuard>.fromOpaque(context.pointee.opaque).takeUnretainedValue().refused = error as? NICError
+            return nic_averror(ERANGE)
+        }
+        return avcodec_default_get_buffer2(context, frame, flags)
     }
-    return avcodec_default_get_buffer2(context, frame, flags)
-}
 
 /// Checks a size against ImageLimits, naming the input in the message.
 func checkLimits(width: Int, height: Int, name: String) throws {
@@ -104,8 +106,11 @@ private func makeIOContext(_ source: ByteSource) throws -> UnsafeMutablePointer<
     let bufferSize: Int32 = 1 << 16
     guard let buffer = av_malloc(Int(bufferSize)) else { throw NICError.outOfMemory("cannot allocate an I/O buffer") }
     let opaque = Unmanaged.passUnretained(source).toOpaque()
-    guard let io = avio_alloc_context(buffer.assumingMemoryBound(to: UInt8.self), bufferSize, 0, opaque,
-                                      readSource, nil, seekSource) else {
+    guard
+        let io = avio_alloc_context(
+            buffer.assumingMemoryBound(to: UInt8.self), bufferSize, 0, opaque,
+            readSource, nil, seekSource)
+    else {
         av_free(buffer)
         throw NICError.outOfMemory("cannot allocate an I/O context")
     }
@@ -127,7 +132,8 @@ private func openDemuxer(_ io: UnsafeMutablePointer<AVIOContext>, name: String) 
 }
 
 /// Finds the picture stream, opens its decoder and decodes one picture.
-private func decodeFirstPicture(demuxer format: UnsafeMutablePointer<AVFormatContext>, name: String) throws -> UnsafeMutablePointer<AVFrame> {
+private func decodeFirstPicture(demuxer format: UnsafeMutablePointer<AVFormatContext>, name: String) throws -> UnsafeMutablePointer<AVFrame>
+{
     var decoder: UnsafePointer<AVCodec>?
     let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0)
     if index == nic_averror_stream_not_found() { throw NICError.unsupportedFormat("\(name) contains no image") }
@@ -143,13 +149,15 @@ private func decodeFirstPicture(demuxer format: UnsafeMutablePointer<AVFormatCon
     var codec = avcodec_alloc_context3(decoder)
     defer { avcodec_free_context(&codec) }
     guard let codec else { throw NICError.outOfMemory("cannot allocate a decoder") }
-    try check(avcodec_parameters_to_context(codec, parameters), "\(name): bad stream parameters",
-              otherwise: NICError.corruptData)
+    try check(
+        avcodec_parameters_to_context(codec, parameters), "\(name): bad stream parameters",
+        otherwise: NICError.corruptData)
     let sizeGuard = SizeGuard()
     return try withExtendedLifetime(sizeGuard) {
         try configureDecoder(codec, sizeGuard: sizeGuard)
-        try check(avcodec_open2(codec, decoder, nil), "\(name): cannot open the decoder",
-                  otherwise: NICError.unsupportedFormat)
+        try check(
+            avcodec_open2(codec, decoder, nil), "\(name): cannot open the decoder",
+            otherwise: NICError.unsupportedFormat)
         do {
             return try receiveFirstPicture(format, stream: index, codec: codec, name: name)
         } catch {
@@ -171,8 +179,10 @@ private func configureDecoder(_ codec: UnsafeMutablePointer<AVCodecContext>, siz
 }
 
 /// Feeds packets of stream `stream` to the decoder until it returns a picture.
-private func receiveFirstPicture(_ format: UnsafeMutablePointer<AVFormatContext>, stream: Int32,
-                                 codec: UnsafeMutablePointer<AVCodecContext>, name: String) throws -> UnsafeMutablePointer<AVFrame> {
+private func receiveFirstPicture(
+    _ format: UnsafeMutablePointer<AVFormatContext>, stream: Int32,
+    codec: UnsafeMutablePointer<AVCodecContext>, name: String
+) throws -> UnsafeMutablePointer<AVFrame> {
     var packet = av_packet_alloc()
     defer { av_packet_free(&packet) }
     var frame = av_frame_alloc()

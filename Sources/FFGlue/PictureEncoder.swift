@@ -7,10 +7,12 @@ import NICCore
 /// be for `codecID`) when several exist. `configure` sets codec-specific options
 /// before the encoder is opened; `release` frees what it allocated, just before the context
 /// is freed. Returns the concatenated packet bytes.
-func encodePicture(_ frame: UnsafeMutablePointer<AVFrame>, codecID: AVCodecID, codecName: String,
-                   encoderName: String? = nil,
-                   configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in },
-                   release: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws -> [UInt8] {
+func encodePicture(
+    _ frame: UnsafeMutablePointer<AVFrame>, codecID: AVCodecID, codecName: String,
+    encoderName: String? = nil,
+    configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in },
+    release: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }
+) throws -> [UInt8] {
     let found = encoderName.map { avcodec_find_encoder_by_name($0) } ?? avcodec_find_encoder(codecID)
     guard let encoder = found, encoder.pointee.id == codecID else {
         throw NICError.unsupportedFormat("this FFmpeg build has no \(codecName) encoder")

@@ -30,11 +30,13 @@ public struct ConvBenchmark {
 
     public func runEngine() throws -> Result {
         let device = try ComputeDevice(threads: threads)
-        let conv = try Conv2d(inChannels: channels, outChannels: channels, kernel: kernel, padding: 1,
-                              weights: ConvBenchmark.values(channels * channels * 9, seed: 1),
-                              bias: ConvBenchmark.values(channels, seed: 2))
-        let input = try Tensor(shape: [1, channels, height, width],
-                               values: ConvBenchmark.values(channels * height * width, seed: 3))
+        let conv = try Conv2d(
+            inChannels: channels, outChannels: channels, kernel: kernel, padding: 1,
+            weights: ConvBenchmark.values(channels * channels * 9, seed: 1),
+            bias: ConvBenchmark.values(channels, seed: 2))
+        let input = try Tensor(
+            shape: [1, channels, height, width],
+            values: ConvBenchmark.values(channels * height * width, seed: 3))
         // Steady state between layers: the input already sits in the layout the convolution wants.
         let warm = try conv.forward(input, on: device)
         let blockedInput = try device.converted(input, to: warm.desc)
@@ -58,8 +60,9 @@ public struct ConvBenchmark {
             }
             omp_set_num_threads(Int32(threads))
             // Row-major C[c_out][hw] = W[c_out][c*k*k] x col[c*k*k][hw].
-            let status = dnnl_sgemm(78, 78, Int64(c), Int64(h * w), Int64(c * k * k), 1, weights, Int64(c * k * k),
-                                    columns, Int64(h * w), 0, &output, Int64(h * w))
+            let status = dnnl_sgemm(
+                78, 78, Int64(c), Int64(h * w), Int64(c * k * k), 1, weights, Int64(c * k * k),
+                columns, Int64(h * w), 0, &output, Int64(h * w))
             try DNNL.check(status, "sgemm")
         }
     }

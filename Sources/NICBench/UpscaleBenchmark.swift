@@ -1,6 +1,6 @@
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The measurement behind `nic bench upscale`: a setting's AI up-scaling of 4:2:0 8-bit
@@ -40,20 +40,22 @@ public struct UpscaleBenchmark {
         input.fill(with: try TestPattern.make(width: width, height: height))
         var output = FrameBuffer(width: outWidth, height: outHeight)
         var times: [Double] = []
-        for _ in 0..<(frames + 1) {   // the first frame warms caches and primitive creation
+        for _ in 0..<(frames + 1) {  // the first frame warms caches and primitive creation
             let start = monotonicSeconds()
             try input.withFrame { source in
                 try output.withFrame { destination in
-                    try FrameScaler.scale(source, into: destination, route: .network(settingID: settingID),
-                                          store: store, device: device)
+                    try FrameScaler.scale(
+                        source, into: destination, route: .network(settingID: settingID),
+                        store: store, device: device)
                 }
             }
             times.append(monotonicSeconds() - start)
         }
         let timed = TimingSummary(Array(times.dropFirst()))
-        return Result(frames: frames, medianMs: timed.median * 1e3, p95Ms: timed.p95 * 1e3,
-                      fps: 1 / timed.median, flopsPerFrame: 2 * network.macsPerLowResPixel * Double(width * height),
-                      residentBeforeBytes: before, peakResidentBytes: UpscaleBenchmark.resident().peak)
+        return Result(
+            frames: frames, medianMs: timed.median * 1e3, p95Ms: timed.p95 * 1e3,
+            fps: 1 / timed.median, flopsPerFrame: 2 * network.macsPerLowResPixel * Double(width * height),
+            residentBeforeBytes: before, peakResidentBytes: UpscaleBenchmark.resident().peak)
     }
 
     /// VmRSS and VmHWM of this process, in bytes (0 where /proc is missing).

@@ -44,9 +44,11 @@ struct UpscaleRun {
             printError("nic: warning: \(reason); upscaled with \(route)")
         }
         if json {
-            var fields: [String: JSONValue] = ["output": .string(output), "width": .number(Double(r.plan.width)),
-                                               "height": .number(Double(r.plan.height)), "route": .string(route),
-                                               "fallback_reason": r.plan.fallbackReason.map { .string($0) } ?? .null]
+            var fields: [String: JSONValue] = [
+                "output": .string(output), "width": .number(Double(r.plan.width)),
+                "height": .number(Double(r.plan.height)), "route": .string(route),
+                "fallback_reason": r.plan.fallbackReason.map { .string($0) } ?? .null,
+            ]
             if let record = r.record { fields["ai_data"] = .object(record.jsonFields) }
             print(JSONValue.object(fields).serialized)
         } else {
@@ -73,8 +75,10 @@ struct AIDecodeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if VideoAICodec.isVideoFile(input) { return try decodeVideo() }
-            try UpscaleRun(input: input, output: output, size: size, settingOverride: nil, method: nil, quality: quality,
-                           modelOptions: modelOptions, json: json).run()
+            try UpscaleRun(
+                input: input, output: output, size: size, settingOverride: nil, method: nil, quality: quality,
+                modelOptions: modelOptions, json: json
+            ).run()
         }
     }
 }
@@ -85,12 +89,14 @@ extension AIDecodeCommand {
             guard let s = parseSize(text) else { throw NICError.invalidArgument("--size must look like 1920x1080") }
             return (width: s.0, height: s.1)
         }
-        let options = VideoAICodec.DecodeOptions(size: requested,
-                                                 encoder: try videoOptions.settings(codec: codec, threads: modelOptions.threads))
+        let options = VideoAICodec.DecodeOptions(
+            size: requested,
+            encoder: try videoOptions.settings(codec: codec, threads: modelOptions.threads))
         let (progress, finish) = progressOptions.handler()
-        let report = try VideoAICodec.decode(input: input, output: output, options: options,
-                                             store: modelOptions.optionalStore(), device: try modelOptions.device(),
-                                             warn: printWarning, progress: progress)
+        let report = try VideoAICodec.decode(
+            input: input, output: output, options: options,
+            store: modelOptions.optionalStore(), device: try modelOptions.device(),
+            warn: printWarning, progress: progress)
         finish()
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
@@ -112,8 +118,10 @@ struct UpscaleCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            try UpscaleRun(input: input, output: output, size: size, settingOverride: setting, method: method, quality: quality,
-                           modelOptions: modelOptions, json: json).run()
+            try UpscaleRun(
+                input: input, output: output, size: size, settingOverride: setting, method: method, quality: quality,
+                modelOptions: modelOptions, json: json
+            ).run()
         }
     }
 }

@@ -27,13 +27,15 @@ struct AIEncodeCommand: ParsableCommand {
             let settingID = try parseSettingChoice(setting)
             if VideoAICodec.isVideoFile(input) { return try encodeVideo(settingID: settingID) }
             let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
-            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: settingID,
-                                                          contentType: try parseContent(content),
-                                                          refineIterations: try checkedRefineSteps(refine))
+            let options = StillImageAICodec.EncodeOptions(
+                codec: small, quality: quality, scale: scale, settingID: settingID,
+                contentType: try parseContent(content),
+                refineIterations: try checkedRefineSteps(refine))
             try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input)
-            let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
-                                                      device: try modelOptions.device())
+            let result = try StillImageAICodec.encode(
+                image, options: options, store: try modelOptions.store(),
+                device: try modelOptions.device())
             try writeFileBytes(result.bytes, path: output, inputs: [input])
             report(result)
         }
@@ -45,8 +47,9 @@ struct AIEncodeCommand: ParsableCommand {
             encoder: try videoOptions.settings(codec: codec ?? "libx264", threads: modelOptions.threads),
             contentType: try parseContent(content))
         let (progress, finish) = progressOptions.handler()
-        let report = try VideoAICodec.encode(input: input, output: output, options: options, store: try modelOptions.store(),
-                                             device: try modelOptions.device(), warn: printWarning, progress: progress)
+        let report = try VideoAICodec.encode(
+            input: input, output: output, options: options, store: try modelOptions.store(),
+            device: try modelOptions.device(), warn: printWarning, progress: progress)
         finish()
         if json { print(JSONValue.object(report.jsonFields(output: output)).serialized) } else { print("\(output): \(report.summary)") }
     }
@@ -61,7 +64,9 @@ struct AIEncodeCommand: ParsableCommand {
             fields["bits_per_original_pixel"] = .number(rounded(bpp, 4))
             print(JSONValue.object(fields).serialized)
         } else {
-            print("\(output): \(r.record.downscaledWidth)x\(r.record.downscaledHeight) from \(r.record.originalWidth)x\(r.record.originalHeight), setting \(r.setting.id) (\(r.setting.name)), \(r.bytes.count) bytes, \(rounded(bpp, 3)) bits per original pixel" + refinementNote(r))
+            print(
+                "\(output): \(r.record.downscaledWidth)x\(r.record.downscaledHeight) from \(r.record.originalWidth)x\(r.record.originalHeight), setting \(r.setting.id) (\(r.setting.name)), \(r.bytes.count) bytes, \(rounded(bpp, 3)) bits per original pixel"
+                    + refinementNote(r))
         }
     }
 }
@@ -112,12 +117,14 @@ func parseContent(_ name: String?) throws -> AIDataRecord.ContentType {
 extension AIDataRecord {
     /// The record as JSON fields for `--json` output.
     var jsonFields: [String: JSONValue] {
-        ["setting_id": .number(Double(settingID)), "scale": .number(scale),
-         "scale_rational": .array([.number(Double(scaleNumerator)), .number(Double(scaleDenominator))]),
-         "original_width": .number(Double(originalWidth)), "original_height": .number(Double(originalHeight)),
-         "downscaled_width": .number(Double(downscaledWidth)), "downscaled_height": .number(Double(downscaledHeight)),
-         "codec": .number(Double(codec.rawValue)), "quality_kind": .number(Double(qualityKind.rawValue)),
-         "quality_value": .number(Double(qualityValue)), "content_type": .number(Double(contentType.rawValue)),
-         "flags": .number(Double(flags.rawValue))]
+        [
+            "setting_id": .number(Double(settingID)), "scale": .number(scale),
+            "scale_rational": .array([.number(Double(scaleNumerator)), .number(Double(scaleDenominator))]),
+            "original_width": .number(Double(originalWidth)), "original_height": .number(Double(originalHeight)),
+            "downscaled_width": .number(Double(downscaledWidth)), "downscaled_height": .number(Double(downscaledHeight)),
+            "codec": .number(Double(codec.rawValue)), "quality_kind": .number(Double(qualityKind.rawValue)),
+            "quality_value": .number(Double(qualityValue)), "content_type": .number(Double(contentType.rawValue)),
+            "flags": .number(Double(flags.rawValue)),
+        ]
     }
 }

@@ -24,30 +24,35 @@ struct UpscaleBench: ParsableCommand {
         try runReportingErrors {
             guard let (width, height) = parseSize(size) else { throw NICError.invalidArgument("--size must look like 960x540") }
             guard (1...100_000).contains(frames) else { throw NICError.invalidArgument("--frames must be 1...100000") }
-            let options = try ModelOptions.parse(models.map { ["--models", $0, "--threads", "\(threads)"] } ?? ["--threads", "\(threads)"])
+            let options = try ModelOptions.parse(
+                models.map { ["--models", $0, "--threads", "\(threads)"] } ?? ["--threads", "\(threads)"])
             let device = try options.device()
-            let bench = UpscaleBenchmark(store: try options.store(), settingID: setting, width: width, height: height,
-                                         frames: frames, device: device)
+            let bench = UpscaleBenchmark(
+                store: try options.store(), settingID: setting, width: width, height: height,
+                frames: frames, device: device)
             let r = try bench.run()
             let peak = PeakFLOPS.measure(threads: device.threads)
             let growth = max(0, r.peakResidentBytes - r.residentBeforeBytes)
             if json {
-                print(JSONValue.object([
-                    "setting": .number(Double(setting)), "input": .string(size), "threads": .number(Double(device.threads)),
-                    "frames": .number(Double(frames)), "fps": .number(rounded(r.fps, 2)),
-                    "ms_median": .number(rounded(r.medianMs, 2)), "ms_p95": .number(rounded(r.p95Ms, 2)),
-                    "gflops": .number(rounded(r.gflops, 1)), "peak_gflops": .number(rounded(peak, 1)),
-                    "fraction_of_peak": .number(rounded(r.gflops / peak, 3)), "isa": .string(PeakFLOPS.instructionSet),
-                    "network_gflop_per_frame": .number(rounded(r.flopsPerFrame / 1e9, 3)),
-                    "resident_before_mb": .number(rounded(Double(r.residentBeforeBytes) / 1048576, 1)),
-                    "peak_resident_mb": .number(rounded(Double(r.peakResidentBytes) / 1048576, 1)),
-                    "resident_growth_mb": .number(rounded(Double(growth) / 1048576, 1)),
-                ]).serialized)
+                print(
+                    JSONValue.object([
+                        "setting": .number(Double(setting)), "input": .string(size), "threads": .number(Double(device.threads)),
+                        "frames": .number(Double(frames)), "fps": .number(rounded(r.fps, 2)),
+                        "ms_median": .number(rounded(r.medianMs, 2)), "ms_p95": .number(rounded(r.p95Ms, 2)),
+                        "gflops": .number(rounded(r.gflops, 1)), "peak_gflops": .number(rounded(peak, 1)),
+                        "fraction_of_peak": .number(rounded(r.gflops / peak, 3)), "isa": .string(PeakFLOPS.instructionSet),
+                        "network_gflop_per_frame": .number(rounded(r.flopsPerFrame / 1e9, 3)),
+                        "resident_before_mb": .number(rounded(Double(r.residentBeforeBytes) / 1048576, 1)),
+                        "peak_resident_mb": .number(rounded(Double(r.peakResidentBytes) / 1048576, 1)),
+                        "resident_growth_mb": .number(rounded(Double(growth) / 1048576, 1)),
+                    ]).serialized)
                 return
             }
             print("setting \(setting), \(size) yuv420p, \(device.threads) thread(s), \(frames) frames:")
             print("  \(fmt(r.fps)) frames/s, \(fmt(r.medianMs)) ms median, \(fmt(r.p95Ms)) ms p95")
-            print("  network \(fmt(r.gflops)) GFLOP/s = \(fmt(100 * r.gflops / peak))% of \(fmt(peak)) GFLOP/s peak (\(PeakFLOPS.instructionSet))")
+            print(
+                "  network \(fmt(r.gflops)) GFLOP/s = \(fmt(100 * r.gflops / peak))% of \(fmt(peak)) GFLOP/s peak (\(PeakFLOPS.instructionSet))"
+            )
             print("  resident memory growth \(fmt(Double(growth) / 1048576)) MB (peak \(fmt(Double(r.peakResidentBytes) / 1048576)) MB)")
         }
     }
@@ -70,25 +75,30 @@ struct ConvBench: ParsableCommand {
             let alternative = try bench.runIm2colGemm()
             let peak = PeakFLOPS.measure(threads: resolved)
             if json {
-                print(JSONValue.object([
-                    "gflops": .number(rounded(engine.gflops)),
-                    "peak_gflops": .number(rounded(peak)),
-                    "threads": .number(Double(resolved)),
-                    "backend": .string(engine.name),
-                    "ms": .number(rounded(engine.medianMs)),
-                    "fraction_of_peak": .number(rounded(engine.gflops / peak, 3)),
-                    "isa": .string(PeakFLOPS.instructionSet),
-                    "alternative": .object(["name": .string(alternative.name), "gflops": .number(rounded(alternative.gflops)),
-                                            "ms": .number(rounded(alternative.medianMs))]),
-                    "speedup_vs_alternative": .number(rounded(engine.gflops / alternative.gflops, 2)),
-                ]).serialized)
+                print(
+                    JSONValue.object([
+                        "gflops": .number(rounded(engine.gflops)),
+                        "peak_gflops": .number(rounded(peak)),
+                        "threads": .number(Double(resolved)),
+                        "backend": .string(engine.name),
+                        "ms": .number(rounded(engine.medianMs)),
+                        "fraction_of_peak": .number(rounded(engine.gflops / peak, 3)),
+                        "isa": .string(PeakFLOPS.instructionSet),
+                        "alternative": .object([
+                            "name": .string(alternative.name), "gflops": .number(rounded(alternative.gflops)),
+                            "ms": .number(rounded(alternative.medianMs)),
+                        ]),
+                        "speedup_vs_alternative": .number(rounded(engine.gflops / alternative.gflops, 2)),
+                    ]).serialized)
                 return
             }
             print("3x3 conv 32->32 on 960x540, \(resolved) thread(s), median of \(bench.repeats):")
             for r in [engine, alternative] {
                 print("  \(r.name): \(fmt(r.medianMs)) ms, \(fmt(r.gflops)) GFLOP/s")
             }
-            print("  peak (\(PeakFLOPS.instructionSet) FMA micro-benchmark): \(fmt(peak)) GFLOP/s; engine reaches \(fmt(100 * engine.gflops / peak))%")
+            print(
+                "  peak (\(PeakFLOPS.instructionSet) FMA micro-benchmark): \(fmt(peak)) GFLOP/s; engine reaches \(fmt(100 * engine.gflops / peak))%"
+            )
         }
     }
 }

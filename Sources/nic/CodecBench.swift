@@ -42,13 +42,14 @@ struct CodecBench: ParsableCommand {
                 func stages(_ list: [(stage: String, seconds: Double)]) -> JSONValue {
                     .object(Dictionary(uniqueKeysWithValues: list.map { ($0.stage, JSONValue.number(rounded($0.seconds * 1000, 2))) }))
                 }
-                print(JSONValue.object([
-                    "image": .string(input), "width": .number(Double(image.width)), "height": .number(Double(image.height)),
-                    "quality": .number(Double(quality)), "refine": .number(Double(refine)), "threads": .number(Double(device.threads)),
-                    "bytes": .number(Double(bytes.count)), "bpp": .number(rounded(bpp, 5)), "psnr": .number(rounded(psnr, 3)),
-                    "encode_ms": .number(rounded(enc, 1)), "decode_ms": .number(rounded(dec, 1)),
-                    "encode_stages_ms": stages(encodeStages), "decode_stages_ms": stages(decodeStages),
-                ]).serialized)
+                print(
+                    JSONValue.object([
+                        "image": .string(input), "width": .number(Double(image.width)), "height": .number(Double(image.height)),
+                        "quality": .number(Double(quality)), "refine": .number(Double(refine)), "threads": .number(Double(device.threads)),
+                        "bytes": .number(Double(bytes.count)), "bpp": .number(rounded(bpp, 5)), "psnr": .number(rounded(psnr, 3)),
+                        "encode_ms": .number(rounded(enc, 1)), "decode_ms": .number(rounded(dec, 1)),
+                        "encode_stages_ms": stages(encodeStages), "decode_stages_ms": stages(decodeStages),
+                    ]).serialized)
                 return
             }
             print("\(input) \(image.width)x\(image.height), quality \(quality), \(device.threads) thread(s), median of \(repeats):")

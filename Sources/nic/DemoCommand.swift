@@ -2,7 +2,7 @@ import ArgumentParser
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The main job of `make run`: the AI codec on an image the project generates itself,
@@ -39,8 +39,9 @@ struct DemoCommand: ParsableCommand {
         guard let size = parseSize(videoSize), frames > 0, frames <= 1000 else {
             throw NICError.invalidArgument("--video-size must look like 1280x720 and --frames be 1...1000")
         }
-        let demo = VideoDemo(directory: outputDirectory, width: size.0, height: size.1, frames: frames, bitRate: bitrate,
-                             store: try modelOptions.store(), device: try modelOptions.device())
+        let demo = VideoDemo(
+            directory: outputDirectory, width: size.0, height: size.1, frames: frames, bitRate: bitrate,
+            store: try modelOptions.store(), device: try modelOptions.device())
         let routes = try demo.run()
         if !json {
             print("\n\(size.0)x\(size.1) generated clip, \(frames) frames, x2 around x264 at \(bitrate)bit/s; PSNR vs the source frames:")
@@ -49,15 +50,20 @@ struct DemoCommand: ParsableCommand {
                 print("  \(r.name) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB")
             }
             if routes.count == 2 {
-                print("AI route vs bicubic route: \(routes[0].psnrY >= routes[1].psnrY ? "+" : "")\(format2(routes[0].psnrY - routes[1].psnrY)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(routes[1].kbps)) kbit/s")
+                print(
+                    "AI route vs bicubic route: \(routes[0].psnrY >= routes[1].psnrY ? "+" : "")\(format2(routes[0].psnrY - routes[1].psnrY)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(routes[1].kbps)) kbit/s"
+                )
             }
             print("outputs: \(outputDirectory)/ (clip.y4m source, ai_small.mp4 with AI data per frame, *_decoded.y4m)")
         }
-        return .array(routes.map { r in
-            .object(["route": .string(r.name), "bytes": .number(Double(r.bytes)), "kbps": .number(rounded(r.kbps, 2)),
-                     "psnr_y_db": .number(rounded(r.psnrY, 3)), "psnr_yuv_db": .number(rounded(r.psnrYUV, 3)),
-                     "setting_id": r.setting.map { .number(Double($0)) } ?? .null])
-        })
+        return .array(
+            routes.map { r in
+                .object([
+                    "route": .string(r.name), "bytes": .number(Double(r.bytes)), "kbps": .number(rounded(r.kbps, 2)),
+                    "psnr_y_db": .number(rounded(r.psnrY, 3)), "psnr_yuv_db": .number(rounded(r.psnrYUV, 3)),
+                    "setting_id": r.setting.map { .number(Double($0)) } ?? .null,
+                ])
+            })
     }
 
     func runImage() throws -> [String: JSONValue] {
@@ -67,16 +73,20 @@ struct DemoCommand: ParsableCommand {
         let device = try modelOptions.device()
         var ai: [Point] = [], bicubic: [Point] = []
         for q in qualities {
-            let encoded = try StillImageAICodec.encode(original, options: .init(codec: .jpeg, quality: q, scale: scale),
-                                                       store: store, device: device)
-            let decoded = try StillImageAICodec.decode(try ImageFile.readWithMetadata(data: encoded.bytes),
-                                                       options: .init(), store: store, device: device)
+            let encoded = try StillImageAICodec.encode(
+                original, options: .init(codec: .jpeg, quality: q, scale: scale),
+                store: store, device: device)
+            let decoded = try StillImageAICodec.decode(
+                try ImageFile.readWithMetadata(data: encoded.bytes),
+                options: .init(), store: store, device: device)
             ai.append(Point(quality: q, bytes: encoded.bytes.count, psnr: try Quality.psnr(original, decoded.image)))
-            let small = try ImageResize.resized(original, width: encoded.record.downscaledWidth,
-                                                height: encoded.record.downscaledHeight, method: .bicubic, workers: device.workers)
+            let small = try ImageResize.resized(
+                original, width: encoded.record.downscaledWidth,
+                height: encoded.record.downscaledHeight, method: .bicubic, workers: device.workers)
             let smallJPEG = try ImageFile.encode(small, format: .jpeg, quality: q)
-            let back = try ImageResize.resized(try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
-                                               method: .bicubic, workers: device.workers)
+            let back = try ImageResize.resized(
+                try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
+                method: .bicubic, workers: device.workers)
             bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
             try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
             try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
@@ -90,17 +100,26 @@ struct DemoCommand: ParsableCommand {
         let gains = ai.compactMap { p in psnrAt(bytes: p.bytes, on: bicubic).map { p.psnr - $0 } }
         if json {
             func points(_ list: [Point]) -> JSONValue {
-                .array(list.map { .object(["quality": .number(Double($0.quality)), "bytes": .number(Double($0.bytes)),
-                                           "bpp": .number(rounded(Double($0.bytes * 8) / pixels, 4)),
-                                           "psnr_db": .number(rounded($0.psnr, 2))]) })
+                .array(
+                    list.map {
+                        .object([
+                            "quality": .number(Double($0.quality)), "bytes": .number(Double($0.bytes)),
+                            "bpp": .number(rounded(Double($0.bytes * 8) / pixels, 4)),
+                            "psnr_db": .number(rounded($0.psnr, 2)),
+                        ])
+                    })
             }
-            return ["ai": points(ai), "bicubic": points(bicubic), "output_directory": .string(outputDirectory),
-                    "gain_db_at_equal_bytes": .array(gains.map { .number(rounded($0, 2)) })]
+            return [
+                "ai": points(ai), "bicubic": points(bicubic), "output_directory": .string(outputDirectory),
+                "gain_db_at_equal_bytes": .array(gains.map { .number(rounded($0, 2)) }),
+            ]
         }
         print("1280x720 generated image, x\(fmt(scale)) around JPEG; PSNR (RGB) vs the original:")
         print("  quality   AI route: bytes  bpp    PSNR     bicubic route: bytes  bpp    PSNR")
         for (a, b) in zip(ai, bicubic) {
-            print("  \(pad(a.quality, 7))   \(pad(a.bytes, 14))  \(String(format3(Double(a.bytes * 8) / pixels)))  \(String(format2(a.psnr)))    \(pad(b.bytes, 19))  \(String(format3(Double(b.bytes * 8) / pixels)))  \(String(format2(b.psnr)))")
+            print(
+                "  \(pad(a.quality, 7))   \(pad(a.bytes, 14))  \(String(format3(Double(a.bytes * 8) / pixels)))  \(String(format2(a.psnr)))    \(pad(b.bytes, 19))  \(String(format3(Double(b.bytes * 8) / pixels)))  \(String(format2(b.psnr)))"
+            )
         }
         if !gains.isEmpty {
             let mean = gains.reduce(0, +) / Double(gains.count)

@@ -18,21 +18,26 @@ struct VideoDemo {
         let source = try makeClip()
         let sourcePath = directory + "/clip.y4m"
         try VideoFile.writeY4M(source, frameRate: 25, path: sourcePath)
-        let encoder = VideoEncoderSettings(encoder: "libx264", bitRate: try VideoEncoderSettings.parseBitRate(bitRate),
-                                           preset: "medium", threads: device.threads)
+        let encoder = VideoEncoderSettings(
+            encoder: "libx264", bitRate: try VideoEncoderSettings.parseBitRate(bitRate),
+            preset: "medium", threads: device.threads)
         var routes: [Route] = []
         for (name, method) in [("ai", nil), ("bicubic", ResizeMethod.bicubic)] as [(String, ResizeMethod?)] {
             let small = directory + "/\(name)_small.mp4", decoded = directory + "/\(name)_decoded.y4m"
-            let encoded = try VideoAICodec.encode(input: sourcePath, output: small,
-                                                  options: .init(scale: 2, encoder: encoder, classicDownscale: method),
-                                                  store: store, device: device, warn: printWarning)
-            _ = try VideoAICodec.decode(input: small, output: decoded,
-                                        options: .init(size: (width, height), forcedMethod: method),
-                                        store: store, device: device, warn: printWarning)
+            let encoded = try VideoAICodec.encode(
+                input: sourcePath, output: small,
+                options: .init(scale: 2, encoder: encoder, classicDownscale: method),
+                store: store, device: device, warn: printWarning)
+            _ = try VideoAICodec.decode(
+                input: small, output: decoded,
+                options: .init(size: (width, height), forcedMethod: method),
+                store: store, device: device, warn: printWarning)
             let quality = try VideoFile.psnr(source, try VideoFile.readFrames(path: decoded))
             let kbps = Double(encoded.videoBytes * 8) / (Double(frames) / 25) / 1000
-            routes.append(Route(name: name, bytes: encoded.videoBytes, kbps: kbps, psnrY: quality.y, psnrYUV: quality.yuv,
-                                setting: method == nil ? encoded.setting?.id : nil))
+            routes.append(
+                Route(
+                    name: name, bytes: encoded.videoBytes, kbps: kbps, psnrY: quality.y, psnrYUV: quality.yuv,
+                    setting: method == nil ? encoded.setting?.id : nil))
         }
         return routes
     }
@@ -45,8 +50,9 @@ struct VideoDemo {
             var rgb = try PlanarImage(format: .rgb24, width: width, height: height)
             for y in 0..<height {
                 let from = (y * pattern.width + step * f) * 3
-                rgb.planes[0].replaceSubrange((y * width * 3)..<((y + 1) * width * 3),
-                                              with: pattern.planes[0][from..<(from + width * 3)])
+                rgb.planes[0].replaceSubrange(
+                    (y * width * 3)..<((y + 1) * width * 3),
+                    with: pattern.planes[0][from..<(from + width * 3)])
             }
             return try PixelConversion.converted(rgb, to: .yuv420p)
         }

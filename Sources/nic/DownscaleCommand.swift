@@ -2,7 +2,7 @@ import ArgumentParser
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct DownscaleCommand: ParsableCommand {
@@ -32,12 +32,14 @@ struct DownscaleCommand: ParsableCommand {
                 throw NICError.invalidArgument("unknown codec \(codecName); use jpeg, webp, x264 or x265")
             }
             // The small image is stored losslessly; the record says which codec will code it.
-            let options = StillImageAICodec.EncodeOptions(codec: small, quality: quality, scale: scale, settingID: setting,
-                                                          refineIterations: try checkedRefineSteps(refine), losslessOutput: true)
+            let options = StillImageAICodec.EncodeOptions(
+                codec: small, quality: quality, scale: scale, settingID: setting,
+                refineIterations: try checkedRefineSteps(refine), losslessOutput: true)
             try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input)
-            let result = try StillImageAICodec.encode(image, options: options, store: try modelOptions.store(),
-                                                      device: try modelOptions.device())
+            let result = try StillImageAICodec.encode(
+                image, options: options, store: try modelOptions.store(),
+                device: try modelOptions.device())
             try writeFileBytes(result.bytes, path: output, inputs: [input])
             let refinement = reportRefinement(result.refinement, steps: refine)
             if json {
@@ -46,15 +48,18 @@ struct DownscaleCommand: ParsableCommand {
                 fields["refinement"] = refinement
                 print(JSONValue.object(fields).serialized)
             } else {
-                print("\(output): \(result.record.downscaledWidth)x\(result.record.downscaledHeight), setting \(result.setting.id) (\(result.setting.name))")
+                print(
+                    "\(output): \(result.record.downscaledWidth)x\(result.record.downscaledHeight), setting \(result.setting.id) (\(result.setting.name))"
+                )
             }
         }
     }
 }
 
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info",
-                                                    abstract: "Show an image's size and AI data, or a video's AI data per frame.")
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show an image's size and AI data, or a video's AI data per frame.")
 
     @Argument(help: "Image or video file.") var input: String
     @Flag(help: "Print one JSON object.") var json = false
@@ -63,8 +68,10 @@ struct InfoCommand: ParsableCommand {
         try runReportingErrors {
             if VideoAICodec.isVideoFile(input) { return try showVideo() }
             let contents = try ImageFile.readWithMetadata(path: input)
-            var fields: [String: JSONValue] = ["file": .string(input), "width": .number(Double(contents.image.width)),
-                                               "height": .number(Double(contents.image.height))]
+            var fields: [String: JSONValue] = [
+                "file": .string(input), "width": .number(Double(contents.image.width)),
+                "height": .number(Double(contents.image.height)),
+            ]
             switch StillImageAICodec.findAIData(contents.metadataText) {
             case .none: fields["ai_data_status"] = .string("absent")
             case .corrupt(let why): fields["ai_data_status"] = .string("corrupt: \(why)")
@@ -91,7 +98,9 @@ extension InfoCommand {
             if !json { print("pts \(frame.pts): \(frame.found.jsonFields["ai_data_status"]!.serialized)") }
         }
         if !json {
-            print("\(input): \(info.codecName) \(info.width)x\(info.height), \(summary.frames) frames, \(summary.withAIData) with AI data, \(summary.corrupt) corrupt")
+            print(
+                "\(input): \(info.codecName) \(info.width)x\(info.height), \(summary.frames) frames, \(summary.withAIData) with AI data, \(summary.corrupt) corrupt"
+            )
             return
         }
         let frames: [JSONValue] = info.frames.map { frame in
@@ -107,7 +116,8 @@ extension InfoCommand {
             "codec": .string(info.codecName), "width": .number(Double(info.width)), "height": .number(Double(info.height)),
             "frame_rate": .number(rounded(info.frameRate, 4)), "streams": .number(Double(info.streamCount)),
             "frame_count": .number(Double(info.frames.count)),
-            "frames_with_ai_data": .number(Double(summary.withAIData)), "frames": .array(frames)]
+            "frames_with_ai_data": .number(Double(summary.withAIData)), "frames": .array(frames),
+        ]
         print(JSONValue.object(fields).serialized)
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -11,9 +11,12 @@ struct NIC: ParsableCommand {
         commandName: "nic",
         abstract: "libnic: AI image/video scaling and neural image compression.",
         version: LibraryInfo.version,
-        subcommands: [VersionCommand.self, AIEncodeCommand.self, AIDecodeCommand.self, DownscaleCommand.self,
-                      UpscaleCommand.self, EncodeCommand.self, DecodeCommand.self, InfoCommand.self, SettingsCommand.self, ResizeCommand.self, DemoCommand.self,
-                      BenchCommand.self])
+        subcommands: [
+            VersionCommand.self, AIEncodeCommand.self, AIDecodeCommand.self, DownscaleCommand.self,
+            UpscaleCommand.self, EncodeCommand.self, DecodeCommand.self, InfoCommand.self, SettingsCommand.self, ResizeCommand.self,
+            DemoCommand.self,
+            BenchCommand.self,
+        ])
 }
 
 /// Runs a command body and turns library errors into one line on stderr and exit status 1.

@@ -17,7 +17,9 @@ struct EncodeCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
-        guard NeuralImageCodec.refinementStepRange.contains(refine) else { throw ValidationError("--refine must be in \(NeuralImageCodec.refinementStepRange)") }
+        guard NeuralImageCodec.refinementStepRange.contains(refine) else {
+            throw ValidationError("--refine must be in \(NeuralImageCodec.refinementStepRange)")
+        }
     }
 
     func run() throws {
@@ -28,8 +30,9 @@ struct EncodeCommand: ParsableCommand {
             let bytes = try codec.encode(image, quality: quality, refinementSteps: refine)
             try writeFileBytes(bytes, path: output, inputs: [input])
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
-            print("\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
-                  + fixed(bpp, 4) + " bpp")
+            print(
+                "\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
+                    + fixed(bpp, 4) + " bpp")
         }
     }
 }

@@ -1,4 +1,4 @@
 #if canImport(Glibc)
-import Glibc
-let stderrStream = Glibc.stderr
+    import Glibc
+    let stderrStream = Glibc.stderr
 #endif

@@ -16,8 +16,10 @@ func reportRefinement(_ refinement: Result<SmallImageRefiner.Outcome, SmallImage
         printWarning("refinement skipped: \(skip.reason)")
         return nil
     case .success(let o)?:
-        return .object(["steps": .number(Double(steps)), "lambda": .number(Double(o.lambda)),
-                        "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter)])
+        return .object([
+            "steps": .number(Double(steps)), "lambda": .number(Double(o.lambda)),
+            "cost_before": .number(o.costBefore), "cost_after": .number(o.costAfter),
+        ])
     case nil:
         return nil
     }

@@ -29,8 +29,9 @@ struct ResizeCommand: ParsableCommand {
             let image = try ImageFile.read(path: input)
             let (width, height) = try targetSize(image)
             let device = try ComputeDevice(threads: threads)
-            let result = try ImageResize.resized(image, width: width, height: height,
-                                                 method: ResizeMethod(rawValue: method)!, workers: device.workers)
+            let result = try ImageResize.resized(
+                image, width: width, height: height,
+                method: ResizeMethod(rawValue: method)!, workers: device.workers)
             try ImageFile.write(result, path: output, quality: quality, inputs: [input])
         }
     }

@@ -12,13 +12,17 @@ struct SettingsCommand: ParsableCommand {
         try runReportingErrors {
             let store = try modelOptions.store()
             if json {
-                print(JSONValue.object(["model_dir": .string(store.directory),
-                                        "settings": .array(store.manifest.settings.map(\.summary))]).serialized)
+                print(
+                    JSONValue.object([
+                        "model_dir": .string(store.directory),
+                        "settings": .array(store.manifest.settings.map(\.summary)),
+                    ]).serialized)
                 return
             }
             print("models: \(store.directory)")
             for s in store.manifest.settings {
-                let ranges = s.qualityRanges.map { "\($0.codec.name ?? "?") \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(separator: ", ")
+                let ranges = s.qualityRanges.map { "\($0.codec.name ?? "?") \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(
+                    separator: ", ")
                 let use = s.realTime ? "stills+video" : "stills"
                 let codecs = s.chroma.flatMap(\.codecs).compactMap(\.name)
                 let chroma = codecs.isEmpty ? "" : "; chroma networks after \(codecs.joined(separator: ", "))"

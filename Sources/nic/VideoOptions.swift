@@ -2,7 +2,7 @@ import ArgumentParser
 import FFGlue
 import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Encoder options of the video commands: `--crf`, `--bitrate`, `--preset`.
@@ -13,8 +13,9 @@ struct VideoEncoderOptions: ParsableArguments {
 
     /// Encoder settings for `codec` (a --codec value, nil for the default).
     func settings(codec: String?, threads: Int) throws -> VideoEncoderSettings {
-        VideoEncoderSettings(encoder: try videoEncoderName(codec), crf: crf,
-                             bitRate: try bitrate.map(VideoEncoderSettings.parseBitRate), preset: preset, threads: threads)
+        VideoEncoderSettings(
+            encoder: try videoEncoderName(codec), crf: crf,
+            bitRate: try bitrate.map(VideoEncoderSettings.parseBitRate), preset: preset, threads: threads)
     }
 }
 
@@ -39,7 +40,8 @@ extension VideoAICodec.Report {
             "copied_streams": .number(Double(copiedStreams)), "video_bytes": .number(Double(videoBytes)),
             "seconds": .number(rounded(seconds, 3)), "scaling_seconds": .number(rounded(scalingSeconds, 3)),
             "fps": .number(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)),
-            "scaling_fps": .number(rounded(scalingSeconds > 0 ? Double(frames) / scalingSeconds : 0, 2))]
+            "scaling_fps": .number(rounded(scalingSeconds > 0 ? Double(frames) / scalingSeconds : 0, 2)),
+        ]
         if let setting { fields["setting_id"] = .number(Double(setting.id)) }
         if scenes > 0 { fields["scenes"] = .number(Double(scenes)) }
         return fields
@@ -47,8 +49,8 @@ extension VideoAICodec.Report {
 
     var summary: String {
         let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
-        return "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), " +
-            "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
+        return "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), "
+            + "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
     }
 }
 
@@ -72,9 +74,11 @@ struct ProgressOptions: ParsableArguments {
         let show = { (p: VideoAICodec.Progress, final: Bool) in
             let fps = p.elapsedSeconds > 0 ? Double(p.framesDone) / p.elapsedSeconds : 0
             if mode == "json" {
-                var fields: [String: JSONValue] = ["frames_done": .number(Double(p.framesDone)),
-                                                   "elapsed_seconds": .number(rounded(p.elapsedSeconds, 3)),
-                                                   "fps": .number(rounded(fps, 2)), "done": .bool(final)]
+                var fields: [String: JSONValue] = [
+                    "frames_done": .number(Double(p.framesDone)),
+                    "elapsed_seconds": .number(rounded(p.elapsedSeconds, 3)),
+                    "fps": .number(rounded(fps, 2)), "done": .bool(final),
+                ]
                 if let expected = p.framesExpected { fields["frames_expected"] = .number(Double(expected)) }
                 printError(JSONValue.object(fields).serialized)
             } else {

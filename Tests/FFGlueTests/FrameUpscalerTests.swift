@@ -17,8 +17,9 @@ final class FrameUpscalerTests: XCTestCase {
 
     override func tearDown() { TemporaryDirectory(path: directory).remove() }
 
-    let record = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 128, originalHeight: 96,
-                              downscaledWidth: 64, downscaledHeight: 48, codec: .h264)
+    let record = AIDataRecord(
+        settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 128, originalHeight: 96,
+        downscaledWidth: 64, downscaledHeight: 48, codec: .h264)
 
     /// A 64x48 test-pattern frame of `format` (yuv420p or yuv420p10le), with AI data when `withAIData`.
     func makeInput(_ format: AVPixelFormat, withAIData: Bool, pts: Int64 = 7) throws -> UnsafeMutablePointer<AVFrame> {
@@ -75,9 +76,11 @@ final class FrameUpscalerTests: XCTestCase {
         var worst = 0
         for p in 0..<3 {
             let (w, h) = p == 0 ? (128, 96) : (64, 48)
-            for y in 0..<h { for x in 0..<w {
-                worst = max(worst, abs(4 * sample(outputs[0]!, plane: p, x: x, y: y) - sample(outputs[1]!, plane: p, x: x, y: y)))
-            } }
+            for y in 0..<h {
+                for x in 0..<w {
+                    worst = max(worst, abs(4 * sample(outputs[0]!, plane: p, x: x, y: y) - sample(outputs[1]!, plane: p, x: x, y: y)))
+                }
+            }
         }
         XCTAssertLessThanOrEqual(worst, 3, "10-bit output = 4 x 8-bit output within the 8-bit rounding")
     }
@@ -103,12 +106,15 @@ final class FrameUpscalerTests: XCTestCase {
     func testCallerBuffersSetTheSizeAndFormatsMustMatch() throws {
         let upscaler = FrameUpscaler(store: store, device: device)
         var input: UnsafeMutablePointer<AVFrame>? = try makeInput(AV_PIX_FMT_YUV420P, withAIData: true)
-        var output: UnsafeMutablePointer<AVFrame>? = try allocateFrame(format: AV_PIX_FMT_YUV420P, width: 100, height: 70,
-                                                                      range: AVCOL_RANGE_MPEG)
-        var wrong: UnsafeMutablePointer<AVFrame>? = try allocateFrame(format: AV_PIX_FMT_YUV420P10LE, width: 128, height: 96,
-                                                                     range: AVCOL_RANGE_MPEG)
-        var rgb: UnsafeMutablePointer<AVFrame>? = try allocateFrame(format: AV_PIX_FMT_RGB24, width: 64, height: 48,
-                                                                   range: AVCOL_RANGE_JPEG)
+        var output: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
+            format: AV_PIX_FMT_YUV420P, width: 100, height: 70,
+            range: AVCOL_RANGE_MPEG)
+        var wrong: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
+            format: AV_PIX_FMT_YUV420P10LE, width: 128, height: 96,
+            range: AVCOL_RANGE_MPEG)
+        var rgb: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
+            format: AV_PIX_FMT_RGB24, width: 64, height: 48,
+            range: AVCOL_RANGE_JPEG)
         defer { av_frame_free(&input); av_frame_free(&output); av_frame_free(&wrong); av_frame_free(&rgb) }
         let result = try upscaler.upscale(input!, into: output!)
         XCTAssertEqual([result.plan.width, result.plan.height], [100, 70])

@@ -83,10 +83,12 @@ final class ImageFileTests: XCTestCase {
     func testJPEGUsesLibjpegQualityTables() throws {
         let image = try gradientImage(width: 16, height: 16)
         // Quality 50 writes the example tables of the JPEG standard; 90 scales them by 0.2.
-        let annexKLuma = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-                          14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-                          18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                          49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+        let annexKLuma = [
+            16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+            14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+            18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+        ]
         for (quality, percent) in [(50, 100), (90, 20)] {
             let tables = quantisationTables(try ImageFile.encode(image, format: .jpeg, quality: quality))
             XCTAssertEqual(tables.count, 2, "luma and chroma tables")
@@ -97,8 +99,9 @@ final class ImageFileTests: XCTestCase {
     }
 
     func testGrayAndYUVImagesWriteAsJPEG() throws {
-        let gray = try PlanarImage(format: .gray8, width: 20, height: 10,
-                                   planes: [(0..<200).map { UInt8(truncatingIfNeeded: $0 % 20 * 12) }])
+        let gray = try PlanarImage(
+            format: .gray8, width: 20, height: 10,
+            planes: [(0..<200).map { UInt8(truncatingIfNeeded: $0 % 20 * 12) }])
         let back = try ImageFile.read(data: ImageFile.encode(gray, format: .jpeg, quality: 95), as: .gray8)
         XCTAssertGreaterThan(psnr(back.planes[0], gray.planes[0]), 35)
 
@@ -113,17 +116,20 @@ final class ImageFileTests: XCTestCase {
         let rgba = makePNG(width: 2, height: 1, colorType: 6, depth: 8, rows: [[10, 20, 30, 0, 200, 100, 50, 255]])
         XCTAssertEqual(try ImageFile.read(data: rgba).planes[0], [10, 20, 30, 200, 100, 50])
         // 16-bit RGB: v * 257 is exactly v in 8 bits.
-        let deep = makePNG(width: 2, height: 1, colorType: 2, depth: 16,
-                           rows: [[0, 0, 0x80, 0x80, 0xFF, 0xFF, 0x12, 0x12, 0x34, 0x34, 0xAB, 0xAB]])
+        let deep = makePNG(
+            width: 2, height: 1, colorType: 2, depth: 16,
+            rows: [[0, 0, 0x80, 0x80, 0xFF, 0xFF, 0x12, 0x12, 0x34, 0x34, 0xAB, 0xAB]])
         XCTAssertEqual(try ImageFile.read(data: deep).planes[0], [0, 0x80, 0xFF, 0x12, 0x34, 0xAB])
         // Palette: colours come from PLTE; a grey palette reads as gray8.
-        let palette = makePNG(width: 3, height: 1, colorType: 3, depth: 8, rows: [[1, 0, 1]],
-                              palette: [255, 0, 0, 0, 0, 255])
+        let palette = makePNG(
+            width: 3, height: 1, colorType: 3, depth: 8, rows: [[1, 0, 1]],
+            palette: [255, 0, 0, 0, 0, 255])
         let fromPalette = try ImageFile.read(data: palette)
         XCTAssertEqual(fromPalette.format, .rgb24)
         XCTAssertEqual(fromPalette.planes[0], [0, 0, 255, 255, 0, 0, 0, 0, 255])
-        let greyPalette = makePNG(width: 3, height: 1, colorType: 3, depth: 8, rows: [[1, 0, 1]],
-                                  palette: [7, 7, 7, 250, 250, 250])
+        let greyPalette = makePNG(
+            width: 3, height: 1, colorType: 3, depth: 8, rows: [[1, 0, 1]],
+            palette: [7, 7, 7, 250, 250, 250])
         let fromGreyPalette = try ImageFile.read(data: greyPalette)
         XCTAssertEqual(fromGreyPalette.format, .gray8)
         XCTAssertEqual(fromGreyPalette.planes[0], [250, 7, 250])
@@ -141,8 +147,9 @@ final class ImageFileTests: XCTestCase {
 
     func testReadAsYUV420pUsesLimitedRangeBT601() throws {
         // Mid grey 128 is Y = 16 + 219 * 128 / 255 = 125.9 in limited range; chroma neutral.
-        let grey = try PlanarImage(format: .rgb24, width: 17, height: 9,
-                                   planes: [[UInt8](repeating: 128, count: 17 * 9 * 3)])
+        let grey = try PlanarImage(
+            format: .rgb24, width: 17, height: 9,
+            planes: [[UInt8](repeating: 128, count: 17 * 9 * 3)])
         try ImageFile.write(grey, path: file("grey.png"))
         let yuv = try ImageFile.read(path: file("grey.png"), as: .yuv420p)
         XCTAssertEqual(yuv.format, .yuv420p)
@@ -239,9 +246,11 @@ final class ImageFileTests: XCTestCase {
 
     func testRandomCorruptionNeverCrashes() throws {
         var random = SplitMix(seed: 42)
-        let sources = [try ImageFile.encode(randomImage(.rgb24, width: 16, height: 12, seed: 9), format: .png),
-                       try ImageFile.encode(gradientImage(width: 24, height: 16), format: .jpeg),
-                       try ImageFile.encode(randomImage(.gray8, width: 9, height: 5, seed: 10), format: .bmp)]
+        let sources = [
+            try ImageFile.encode(randomImage(.rgb24, width: 16, height: 12, seed: 9), format: .png),
+            try ImageFile.encode(gradientImage(width: 24, height: 16), format: .jpeg),
+            try ImageFile.encode(randomImage(.gray8, width: 9, height: 5, seed: 10), format: .bmp),
+        ]
         for source in sources {
             for trial in 0..<300 {
                 var bytes = source
@@ -263,8 +272,10 @@ final class ImageFileTests: XCTestCase {
 
     func testHugeJPEGHeaderIsDimensionsError() {
         // SOI, then SOF0: length 17, 8 bits, height 60000, width 60000, three components.
-        let sof: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA, 0x60, 0x03,
-                            1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]
+        let sof: [UInt8] = [
+            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA, 0x60, 0x03,
+            1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+        ]
         XCTAssertThrowsError(try ImageFile.read(data: sof)) { assertKind($0, "dimensions") }
     }
 
@@ -347,17 +358,21 @@ final class ImageFileTests: XCTestCase {
     }
 
     /// A complete PNG; the image data is zlib with stored (uncompressed) blocks.
-    private func makePNG(width: UInt32, height: UInt32, colorType: UInt8, depth: UInt8,
-                         rows: [[UInt8]], palette: [UInt8]? = nil) -> [UInt8] {
-        let raw: [UInt8] = rows.flatMap { [UInt8(0)] + $0 }     // filter type 0 on every row
+    private func makePNG(
+        width: UInt32, height: UInt32, colorType: UInt8, depth: UInt8,
+        rows: [[UInt8]], palette: [UInt8]? = nil
+    ) -> [UInt8] {
+        let raw: [UInt8] = rows.flatMap { [UInt8(0)] + $0 }  // filter type 0 on every row
         var zlib: [UInt8] = [0x78, 0x01]
         var rest = raw[...]
         repeat {
             let block = rest.prefix(65535)
             rest = rest.dropFirst(block.count)
             let length = UInt16(block.count), inverse = ~UInt16(block.count)
-            let header: [UInt8] = [rest.isEmpty ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8),
-                                   UInt8(inverse & 0xFF), UInt8(inverse >> 8)]
+            let header: [UInt8] = [
+                rest.isEmpty ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8),
+                UInt8(inverse & 0xFF), UInt8(inverse >> 8),
+            ]
             zlib += header
             zlib += block
         } while !rest.isEmpty

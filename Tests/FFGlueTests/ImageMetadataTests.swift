@@ -64,8 +64,9 @@ final class ImageMetadataTests: XCTestCase {
         let low = try ImageFile.encode(image, format: .webp, quality: 5)
         let high = try ImageFile.encode(image, format: .webp, quality: 100)
         XCTAssertLessThan(low.count, high.count)
-        XCTAssertGreaterThan(psnr(try ImageFile.read(data: high).planes[0], image.planes[0]),
-                             psnr(try ImageFile.read(data: low).planes[0], image.planes[0]))
+        XCTAssertGreaterThan(
+            psnr(try ImageFile.read(data: high).planes[0], image.planes[0]),
+            psnr(try ImageFile.read(data: low).planes[0], image.planes[0]))
         XCTAssertThrowsError(try ImageFile.encode(image, format: .webp, quality: 0)) { assertKind($0, "invalidArgument") }
         for format in [PixelFormat.gray8, .yuv420p, .yuv444p] {
             let converted = try ImageFile.read(data: ImageFile.encode(image, format: .png), as: format)
@@ -103,8 +104,9 @@ final class ImageMetadataTests: XCTestCase {
         for sample in ["a", "ab", "abc", "abcd", "abcde", " ", printable, String(long)] {
             for format in [ImageFileFormat.png, .jpeg, .webp] {
                 let bytes = try ImageFile.encode(image, format: format, metadataText: sample)
-                XCTAssertEqual(try ImageFile.readWithMetadata(data: bytes).metadataText, sample,
-                               "\(format), \(sample.utf8.count) bytes")
+                XCTAssertEqual(
+                    try ImageFile.readWithMetadata(data: bytes).metadataText, sample,
+                    "\(format), \(sample.utf8.count) bytes")
             }
         }
     }
@@ -130,7 +132,7 @@ final class ImageMetadataTests: XCTestCase {
     }
 
     func testWebPExtendedLayout() throws {
-        for sample in [text, text + "0"] {   // odd and even EXIF chunk sizes
+        for sample in [text, text + "0"] {  // odd and even EXIF chunk sizes
             let bytes = try ImageFile.encode(smoothImage(width: 70, height: 30), format: .webp, metadataText: sample)
             let chunks = riffChunks(bytes)
             XCTAssertEqual(chunks.map(\.type), ["VP8X", "VP8 ", "EXIF"])
@@ -151,7 +153,8 @@ final class ImageMetadataTests: XCTestCase {
         let (width, height) = (300, 200)
         let bits = UInt32(width - 1) | UInt32(height - 1) << 14 | 1 << 28
         let vp8l: [UInt8] = [0x2F] + le32Bytes(bits) + [1, 2, 3, 4, 5, 6]
-        let lossless = Array("RIFF".utf8) + le32Bytes(UInt32(4 + 8 + vp8l.count)) + Array("WEBPVP8L".utf8)
+        let lossless =
+            Array("RIFF".utf8) + le32Bytes(UInt32(4 + 8 + vp8l.count)) + Array("WEBPVP8L".utf8)
             + le32Bytes(UInt32(vp8l.count)) + vp8l
         let extended = try WebPContainer.inserting(Array("abc".utf8), into: lossless)
         let chunks = riffChunks(extended)
@@ -183,8 +186,10 @@ final class ImageMetadataTests: XCTestCase {
             let path = file("tool.\(format.rawValue)")
             try ImageFile.write(image, path: path, metadataText: text)
             let output = file("ffprobe-\(format.rawValue).txt")
-            if let status = runTool(["ffprobe", "-v", "error", "-show_entries", "frame_tags", "-of", "default=nw=1", path],
-                                    stdout: output) {
+            if let status = runTool(
+                ["ffprobe", "-v", "error", "-show_entries", "frame_tags", "-of", "default=nw=1", path],
+                stdout: output)
+            {
                 XCTAssertEqual(status, 0, "ffprobe on \(format)")
                 let key = format == .png ? "nic-aidata" : "ImageDescription"
                 XCTAssertTrue(readText(output).contains("TAG:\(key)=\(text)"), "ffprobe: \(readText(output))")
@@ -192,8 +197,10 @@ final class ImageMetadataTests: XCTestCase {
             }
         }
         let webp = file("tool.webp"), jpeg = file("tool.jpeg")
-        for (tool, arguments) in [("dwebp", [webp, "-o", file("d.ppm")]), ("webpinfo", [webp]),
-                                  ("djpeg", ["-outfile", file("j.ppm"), jpeg])] {
+        for (tool, arguments) in [
+            ("dwebp", [webp, "-o", file("d.ppm")]), ("webpinfo", [webp]),
+            ("djpeg", ["-outfile", file("j.ppm"), jpeg]),
+        ] {
             if let status = runTool([tool] + arguments, stdout: file("\(tool).txt")) {
                 XCTAssertEqual(status, 0, "\(tool): \(readText(file("\(tool).txt")))")
                 checked.append(tool)
@@ -243,8 +250,10 @@ final class ImageMetadataTests: XCTestCase {
         let image = try smoothImage(width: 8, height: 8)
         // PNG: Latin-1 and control characters in a tEXt chunk with a correct CRC.
         let png = try ImageFile.encode(image, format: .png)
-        for body in [Array("caf".utf8) + [0xE9], Array("a\u{1}b".utf8), [],
-                     [UInt8](repeating: 0x61, count: ImageFile.maxMetadataTextBytes + 1)] {
+        for body in [
+            Array("caf".utf8) + [0xE9], Array("a\u{1}b".utf8), [],
+            [UInt8](repeating: 0x61, count: ImageFile.maxMetadataTextBytes + 1),
+        ] {
             let bytes = Array(png[..<33]) + pngChunk("tEXt", Array("nic-aidata".utf8) + [0] + body) + png[33...]
             let contents = try ImageFile.readWithMetadata(data: bytes)
             XCTAssertNil(contents.metadataText, "\(body.prefix(8))")
@@ -261,7 +270,7 @@ final class ImageMetadataTests: XCTestCase {
             let region = try XCTUnwrap(metadataRegion(bytes, format))
             for length in region.start...region.end {
                 let cut = Array(bytes.prefix(length))
-                if format == .webp && length == region.end { continue }   // the EXIF chunk is last: complete file
+                if format == .webp && length == region.end { continue }  // the EXIF chunk is last: complete file
                 XCTAssertThrowsError(try ImageFile.readWithMetadata(data: cut), "\(format) cut to \(length)") {
                     assertKind($0, "corruptData", "unsupportedFormat")
                 }
@@ -396,8 +405,9 @@ final class ImageMetadataTests: XCTestCase {
     private func expectErrorOrPicture(_ bytes: [UInt8], _ label: String) -> ImageFileContents? {
         do {
             let contents = try ImageFile.readWithMetadata(data: bytes)
-            XCTAssertEqual(contents.image.planes[0].count,
-                           contents.image.width * contents.image.height * contents.image.format.channels(plane: 0), label)
+            XCTAssertEqual(
+                contents.image.planes[0].count,
+                contents.image.width * contents.image.height * contents.image.format.channels(plane: 0), label)
             if let found = contents.metadataText { checkValidText(found, label) }
             return contents
         } catch let error as NICError {
@@ -536,8 +546,9 @@ final class ImageMetadataTests: XCTestCase {
     private func noiseImage(_ format: PixelFormat, width: Int, height: Int, seed: UInt64) throws -> PlanarImage {
         var random = SplitMix(seed: seed)
         let size = width * height * format.channels(plane: 0)
-        return try PlanarImage(format: format, width: width, height: height,
-                               planes: [(0..<size).map { _ in UInt8(truncatingIfNeeded: random.next()) }])
+        return try PlanarImage(
+            format: format, width: width, height: height,
+            planes: [(0..<size).map { _ in UInt8(truncatingIfNeeded: random.next()) }])
     }
 
     /// Smooth colour ramps and a soft blob: what lossy codecs code well.

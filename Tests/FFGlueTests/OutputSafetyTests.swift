@@ -2,14 +2,13 @@ import XCTest
 @testable import FFGlue
 @testable import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Outputs replace their target only on success: a failed job, a full disk or bad options leave
 /// the input and any earlier output as they were and no partial file; an output that is the
 /// input is refused before anything is written.
 final class OutputSafetyTests: SyntheticModelTestCase {
-
 
     func contents(_ name: String) -> [UInt8]? { try? readFileBytes(path: path(name), limit: 1 << 26) }
 
@@ -62,7 +61,7 @@ final class OutputSafetyTests: SyntheticModelTestCase {
             try file.write([9, 9, 9, 9])
             XCTAssertEqual(contents("out.bin"), [1, 2, 3], "the target changed before commit")
             XCTAssertEqual(names(), before, "a named partial file is visible")
-        }   // dropped without commit
+        }  // dropped without commit
         XCTAssertEqual(contents("out.bin"), [1, 2, 3])
         XCTAssertEqual(names(), before)
         let file = try OutputFile(path: path("out.bin"))
@@ -111,17 +110,25 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         let before = names()
         for crf in [1e9, .nan, .infinity, 101, -1, 2.2e7] {
             let options = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: crf, preset: "ultrafast"))
-            XCTAssertThrowsError(try VideoAICodec.encode(input: path("clip.y4m"), output: path("out.mp4"), options: options,
-                                                         store: store, device: device, warn: { _ in }), "crf \(crf)") { error in
+            XCTAssertThrowsError(
+                try VideoAICodec.encode(
+                    input: path("clip.y4m"), output: path("out.mp4"), options: options,
+                    store: store, device: device, warn: { _ in }), "crf \(crf)"
+            ) { error in
                 guard case NICError.invalidArgument = error else { return XCTFail("crf \(crf): \(error)") }
             }
         }
         let badPreset = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(preset: "warp"))
-        XCTAssertThrowsError(try VideoAICodec.encode(input: path("clip.y4m"), output: path("out.mp4"), options: badPreset,
-                                                     store: store, device: device, warn: { _ in }))
-        XCTAssertThrowsError(try VideoAICodec.decode(input: path("clip.y4m"), output: path("up.y4m"),
-                                                     options: .init(encoder: .init(preset: "ultrafast")),
-                                                     store: store, device: device, warn: { _ in })) { error in
+        XCTAssertThrowsError(
+            try VideoAICodec.encode(
+                input: path("clip.y4m"), output: path("out.mp4"), options: badPreset,
+                store: store, device: device, warn: { _ in }))
+        XCTAssertThrowsError(
+            try VideoAICodec.decode(
+                input: path("clip.y4m"), output: path("up.y4m"),
+                options: .init(encoder: .init(preset: "ultrafast")),
+                store: store, device: device, warn: { _ in })
+        ) { error in
             guard case NICError.invalidArgument(let message) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("raw frames"), message)
         }
@@ -132,13 +139,16 @@ final class OutputSafetyTests: SyntheticModelTestCase {
     func testAVideoJobNeverWritesOverItsInput() throws {
         try writeClip("clip.y4m")
         let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("small.mkv"), options: encode,
-                                    store: store, device: device, warn: { _ in })
+        _ = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path("small.mkv"), options: encode,
+            store: store, device: device, warn: { _ in })
         let original = contents("small.mkv")
         symlink(path("small.mkv"), path("alias.mkv"))
         for output in ["small.mkv", "alias.mkv"] {
-            XCTAssertThrowsError(try VideoAICodec.decode(input: path("small.mkv"), output: path(output), options: .init(),
-                                                         store: store, device: device, warn: { _ in }), output)
+            XCTAssertThrowsError(
+                try VideoAICodec.decode(
+                    input: path("small.mkv"), output: path(output), options: .init(),
+                    store: store, device: device, warn: { _ in }), output)
         }
         XCTAssertEqual(contents("small.mkv"), original, "the input changed")
     }
@@ -147,16 +157,19 @@ final class OutputSafetyTests: SyntheticModelTestCase {
     func testAFileCutShortIsReported() throws {
         try writeClip("clip.y4m", frames: 50)
         let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("small.mkv"), options: encode,
-                                    store: store, device: device, warn: { _ in })
+        _ = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path("small.mkv"), options: encode,
+            store: store, device: device, warn: { _ in })
         var warnings: [String] = []
-        _ = try VideoAICodec.decode(input: path("small.mkv"), output: path("whole.y4m"), options: .init(),
-                                    store: store, device: device, warn: { warnings.append($0) })
+        _ = try VideoAICodec.decode(
+            input: path("small.mkv"), output: path("whole.y4m"), options: .init(),
+            store: store, device: device, warn: { warnings.append($0) })
         XCTAssertFalse(warnings.contains { $0.contains("ends early") }, "\(warnings)")
         let bytes = try XCTUnwrap(contents("small.mkv"))
         try writeFileBytes(Array(bytes[..<(bytes.count * 2 / 5)]), path: path("cut.mkv"))
-        let report = try VideoAICodec.decode(input: path("cut.mkv"), output: path("cut.y4m"), options: .init(),
-                                             store: store, device: device, warn: { warnings.append($0) })
+        let report = try VideoAICodec.decode(
+            input: path("cut.mkv"), output: path("cut.y4m"), options: .init(),
+            store: store, device: device, warn: { warnings.append($0) })
         XCTAssertLessThan(report.frames, 50)
         XCTAssertTrue(warnings.contains { $0.contains("ends early") }, "\(warnings)")
     }
@@ -166,13 +179,16 @@ final class OutputSafetyTests: SyntheticModelTestCase {
     func testAVideoInputReadsOnlyItsOwnFile() throws {
         try writeClip("clip.y4m")
         let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("secret.ts"), options: encode,
-                                    store: store, device: device, warn: { _ in })
+        _ = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path("secret.ts"), options: encode,
+            store: store, device: device, warn: { _ in })
         let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n\(path("secret.ts"))\n#EXT-X-ENDLIST\n"
         try writeFileBytes(Array(playlist.utf8), path: path("list"))
         XCTAssertThrowsError(try VideoAICodec.inspect(path("list"), warn: { _ in }), "the playlist's segment was read")
-        XCTAssertThrowsError(try VideoAICodec.decode(input: path("list"), output: path("out.y4m"), options: .init(),
-                                                     store: store, device: device, warn: { _ in }))
+        XCTAssertThrowsError(
+            try VideoAICodec.decode(
+                input: path("list"), output: path("out.y4m"), options: .init(),
+                store: store, device: device, warn: { _ in }))
         XCTAssertThrowsError(try VideoAICodec.inspect("http://127.0.0.1:9/clip.mp4", warn: { _ in })) { error in
             guard case NICError.io(let message) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("no such file"), message)
@@ -185,8 +201,12 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         try writeClip("clip.y4m", frames: 8)
         var seen: [VideoAICodec.Progress] = []
         let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(input: path("clip.y4m"), output: path("small.mkv"), options: encode, store: store,
-                                    device: device, warn: { _ in }, progress: { seen.append($0); return true })
+        _ = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path("small.mkv"), options: encode, store: store,
+            device: device, warn: { _ in },
+            progress: {
+                seen.append($0); return true
+            })
         XCTAssertEqual(seen.map(\.framesDone), Array(0...8))
         XCTAssertEqual(seen.last?.framesExpected, 8)
         XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.elapsedSeconds <= $1.elapsedSeconds })
@@ -194,9 +214,14 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))
         let before = names()
         var calls = 0
-        XCTAssertThrowsError(try VideoAICodec.decode(input: path("small.mkv"), output: path("out.y4m"), options: .init(),
-                                                     store: store, device: device, warn: { _ in },
-                                                     progress: { p in calls += 1; return p.framesDone < 3 })) { error in
+        XCTAssertThrowsError(
+            try VideoAICodec.decode(
+                input: path("small.mkv"), output: path("out.y4m"), options: .init(),
+                store: store, device: device, warn: { _ in },
+                progress: { p in
+                    calls += 1; return p.framesDone < 3
+                })
+        ) { error in
             guard case NICError.cancelled = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(calls, 4, "the job went on after the handler asked to stop")
@@ -209,10 +234,13 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))
         let before = names()
         // About 55 KB per 256x144 raw frame: the limit stops the job after a few frames.
-        XCTAssertThrowsError(try withFileSizeLimit(150_000) {
-            try VideoAICodec.decode(input: path("clip.y4m"), output: path("out.y4m"), options: .init(size: (256, 144)),
-                                    store: store, device: device, warn: { _ in })
-        }) { error in
+        XCTAssertThrowsError(
+            try withFileSizeLimit(150_000) {
+                try VideoAICodec.decode(
+                    input: path("clip.y4m"), output: path("out.y4m"), options: .init(size: (256, 144)),
+                    store: store, device: device, warn: { _ in })
+            }
+        ) { error in
             guard case NICError.io = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(contents("out.y4m"), Array("earlier".utf8))
@@ -223,16 +251,20 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         try writeClip("clip.y4m", frames: 6)
         try writeFileBytes(Array("earlier".utf8), path: path("f_002.png"))
         let before = names()
-        XCTAssertThrowsError(try VideoAICodec.decode(input: path("clip.y4m"), output: path("f_%03d.png"),
-                                                     options: .init(size: (128, 72)), store: store, device: device,
-                                                     warn: { _ in }, progress: { $0.framesDone < 4 })) { error in
+        XCTAssertThrowsError(
+            try VideoAICodec.decode(
+                input: path("clip.y4m"), output: path("f_%03d.png"),
+                options: .init(size: (128, 72)), store: store, device: device,
+                warn: { _ in }, progress: { $0.framesDone < 4 })
+        ) { error in
             guard case NICError.cancelled = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(contents("f_002.png"), Array("earlier".utf8))
         XCTAssertEqual(names(), before, "a cancelled job left frames or its hidden folder behind")
 
-        let report = try VideoAICodec.decode(input: path("clip.y4m"), output: path("f_%03d.png"),
-                                             options: .init(size: (128, 72)), store: store, device: device, warn: { _ in })
+        let report = try VideoAICodec.decode(
+            input: path("clip.y4m"), output: path("f_%03d.png"),
+            options: .init(size: (128, 72)), store: store, device: device, warn: { _ in })
         XCTAssertEqual(report.frames, 6)
         XCTAssertEqual(names(), before.union((1...6).map { "f_00\($0).png" }))
         XCTAssertEqual(try ImageFile.read(path: path("f_002.png")).width, 128)

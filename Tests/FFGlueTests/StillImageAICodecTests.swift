@@ -2,7 +2,7 @@ import XCTest
 @testable import FFGlue
 @testable import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The still-image AI codec end to end on a small synthetic model directory:
@@ -19,9 +19,12 @@ final class StillImageAICodecTests: XCTestCase {
 
     override func tearDown() { TemporaryDirectory(path: directory).remove() }
 
-    func decode(_ bytes: [UInt8], options: AIDecodePlan.Options = .init(), store: ModelStore? = nil) throws -> StillImageAICodec.DecodeResult {
+    func decode(_ bytes: [UInt8], options: AIDecodePlan.Options = .init(), store: ModelStore? = nil) throws
+        -> StillImageAICodec.DecodeResult
+    {
         let contents = try ImageFile.readWithMetadata(data: bytes)
-        return try StillImageAICodec.decode(contents, options: options, store: try store ?? ModelStore(directory: directory), device: device)
+        return try StillImageAICodec.decode(
+            contents, options: options, store: try store ?? ModelStore(directory: directory), device: device)
     }
 
     func testRoundTripEveryCodecAndScale() throws {
@@ -29,8 +32,9 @@ final class StillImageAICodecTests: XCTestCase {
         let original = try TestPattern.make(width: 99, height: 61)
         for codec in [Codec.jpeg, .webp, .png] {
             for (scale, id) in [(2.0, 1), (1.5, 2)] {
-                let result = try StillImageAICodec.encode(original, options: .init(codec: codec, quality: 80, scale: scale),
-                                                          store: store, device: device)
+                let result = try StillImageAICodec.encode(
+                    original, options: .init(codec: codec, quality: 80, scale: scale),
+                    store: store, device: device)
                 XCTAssertEqual(result.setting.id, id)
                 XCTAssertEqual(result.record.downscaledWidth, Int((99 / scale).rounded()))
                 let decoded = try decode(result.bytes, store: store)
@@ -49,16 +53,21 @@ final class StillImageAICodecTests: XCTestCase {
         let store = try ModelStore(directory: directory)
         let original = try TestPattern.make(width: 99, height: 61)
         for scale in [2.0, 1.5] {
-            let result = try StillImageAICodec.encode(original, options: .init(codec: .jpeg, quality: 70, scale: scale, refineIterations: 4),
-                                                      store: store, device: device)
-            guard case .success(let outcome)? = result.refinement else { return XCTFail("x\(scale): \(String(describing: result.refinement))") }
+            let result = try StillImageAICodec.encode(
+                original, options: .init(codec: .jpeg, quality: 70, scale: scale, refineIterations: 4),
+                store: store, device: device)
+            guard case .success(let outcome)? = result.refinement else {
+                return XCTFail("x\(scale): \(String(describing: result.refinement))")
+            }
             XCTAssertLessThanOrEqual(outcome.costAfter, outcome.costBefore * 1.05, "x\(scale)")
             let decoded = try decode(result.bytes, store: store)
             XCTAssertEqual(decoded.record, result.record)
             XCTAssertEqual([decoded.image.width, decoded.image.height], [99, 61])
         }
-        for options in [StillImageAICodec.EncodeOptions(codec: .webp, quality: 70, scale: 2, refineIterations: 4),
-                        .init(codec: .jpeg, scale: 2, refineIterations: 4)] {
+        for options in [
+            StillImageAICodec.EncodeOptions(codec: .webp, quality: 70, scale: 2, refineIterations: 4),
+            .init(codec: .jpeg, scale: 2, refineIterations: 4),
+        ] {
             XCTAssertNil(try StillImageAICodec.encode(original, options: options, store: store, device: device).refinement)
         }
     }
@@ -104,8 +113,9 @@ final class StillImageAICodecTests: XCTestCase {
         let store = try ModelStore(directory: directory)
         let small = try TestPattern.make(width: 32, height: 24)
         func record(_ num: UInt8, _ den: UInt8, _ width: Int, _ height: Int) -> AIDataRecord {
-            AIDataRecord(settingID: 1, scaleNumerator: num, scaleDenominator: den, originalWidth: width, originalHeight: height,
-                         downscaledWidth: 32, downscaledHeight: 24, codec: .png)
+            AIDataRecord(
+                settingID: 1, scaleNumerator: num, scaleDenominator: den, originalWidth: width, originalHeight: height,
+                downscaledWidth: 32, downscaledHeight: 24, codec: .png)
         }
         for bomb in [record(2, 1, 16384, 8192), record(255, 1, 8160, 6120), record(2, 1, 64, 16384)] {
             let r = try decode(try ImageFile.encode(small, format: .png, metadataText: try bomb.textForm()), store: store)
@@ -113,16 +123,18 @@ final class StillImageAICodecTests: XCTestCase {
             XCTAssertTrue(r.plan.fallbackReason?.contains("sizes do not fit") ?? false, r.plan.fallbackReason ?? "")
         }
         // Rounding of odd sizes is within the rule: 65x49 at 2/1 codes as 32x24 (or 33x25).
-        let odd = try decode(try ImageFile.encode(small, format: .png, metadataText: try record(2, 1, 65, 49).textForm()),
-                             store: store)
+        let odd = try decode(
+            try ImageFile.encode(small, format: .png, metadataText: try record(2, 1, 65, 49).textForm()),
+            store: store)
         XCTAssertEqual([odd.image.width, odd.image.height], [65, 49])
         XCTAssertNil(odd.plan.fallbackReason)
     }
 
     func testDamagedModelFileFallsBackToLanczos() throws {
         let original = try TestPattern.make(width: 40, height: 40)
-        let encoded = try StillImageAICodec.encode(original, options: .init(codec: .png, scale: 2), store: try ModelStore(directory: directory),
-                                                   device: device)
+        let encoded = try StillImageAICodec.encode(
+            original, options: .init(codec: .png, scale: 2), store: try ModelStore(directory: directory),
+            device: device)
         try writeFileBytes(Array(repeating: 7, count: 100), path: directory + "/x2_up.safetensors")
         let r = try decode(encoded.bytes)
         XCTAssertEqual(r.plan.route, .classic(.lanczos))

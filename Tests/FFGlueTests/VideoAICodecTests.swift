@@ -3,7 +3,7 @@ import CFFmpeg
 @testable import FFGlue
 @testable import NICCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The video AI codec end to end on generated clips and synthetic models: AI data in SEI
@@ -34,10 +34,13 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         try VideoAICodec.encode(input: path(input), output: path(output), options: options, store: store, device: device, warn: warn)
     }
 
-    func decode(_ input: String, _ output: String, options: VideoAICodec.DecodeOptions = .init(),
-                store: ModelStore? = nil) throws -> VideoAICodec.Report {
-        try VideoAICodec.decode(input: path(input), output: path(output), options: options, store: store ?? self.store,
-                                device: device, warn: warn)
+    func decode(
+        _ input: String, _ output: String, options: VideoAICodec.DecodeOptions = .init(),
+        store: ModelStore? = nil
+    ) throws -> VideoAICodec.Report {
+        try VideoAICodec.decode(
+            input: path(input), output: path(output), options: options, store: store ?? self.store,
+            device: device, warn: warn)
     }
 
     func testEveryFrameCarriesItsAIDataThroughH264AndHEVC() throws {
@@ -62,14 +65,15 @@ final class VideoAICodecTests: SyntheticModelTestCase {
             // Full records on key frames, repeat records between them (docs/ai-data.md §5.1).
             var forms: [String] = []
             let input = try VideoInput(path: path("small.\(container)"), threads: 1, warn: warn)
-            try input.run(frame: { frame in
-                let key = frame.pointee.key_frame != 0 ? "key " : ""
-                switch AIDataSEI.message(in: frame) {
-                case .message(.full): forms.append(key + "full")
-                case .message(.repeated): forms.append(key + "repeat")
-                default: forms.append("none")
-                }
-            }, otherPacket: { _ in })
+            try input.run(
+                frame: { frame in
+                    let key = frame.pointee.key_frame != 0 ? "key " : ""
+                    switch AIDataSEI.message(in: frame) {
+                    case .message(.full): forms.append(key + "full")
+                    case .message(.repeated): forms.append(key + "repeat")
+                    default: forms.append("none")
+                    }
+                }, otherPacket: { _ in })
             XCTAssertEqual(forms, ["key full"] + Array(repeating: "repeat", count: 11), encoder)
             let back = try decode("small.\(container)", "back.y4m")
             XCTAssertEqual(back.frames, 12)
@@ -152,10 +156,12 @@ final class VideoAICodecTests: SyntheticModelTestCase {
     }
 
     func testSEINALUnitsAvoidStartCodesAndGoBeforeTheFirstSlice() throws {
-        XCTAssertEqual(AIDataSEI.addingEmulationPrevention([0, 0, 0, 0, 0, 1, 0, 0, 4, 0, 0, 3]),
-                       [0, 0, 3, 0, 0, 3, 0, 1, 0, 0, 4, 0, 0, 3, 3])
-        let record = AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1920, originalHeight: 1080,
-                                  downscaledWidth: 960, downscaledHeight: 540, codec: .h264)
+        XCTAssertEqual(
+            AIDataSEI.addingEmulationPrevention([0, 0, 0, 0, 0, 1, 0, 0, 4, 0, 0, 3]),
+            [0, 0, 3, 0, 0, 3, 0, 1, 0, 0, 4, 0, 0, 3, 3])
+        let record = AIDataRecord(
+            settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1920, originalHeight: 1080,
+            downscaledWidth: 960, downscaledHeight: 540, codec: .h264)
         let nal = try AIDataSEI.nalUnit(record, codec: .h264)
         XCTAssertEqual(Array(nal.prefix(3)), [0x06, 0x05, 47])
         // Access unit: AUD, SPS, slice.
@@ -169,15 +175,16 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         XCTAssertNil(noSlice.withUnsafeBufferPointer { AIDataSEI.inserting(nal, intoAnnexB: $0, codec: .h264) })
         let hevc = try AIDataSEI.nalUnit(record, codec: .hevc)
         XCTAssertEqual(Array(hevc.prefix(4)), [0x4E, 0x01, 0x05, 47])
-        let hevcAU: [UInt8] = [0, 0, 0, 1, 0x40, 0x01, 0x0C, 0, 0, 1, 0x26, 0x01, 0xAF]   // VPS, IDR slice
+        let hevcAU: [UInt8] = [0, 0, 0, 1, 0x40, 0x01, 0x0C, 0, 0, 1, 0x26, 0x01, 0xAF]  // VPS, IDR slice
         let hevcOut = hevcAU.withUnsafeBufferPointer { AIDataSEI.inserting(hevc, intoAnnexB: $0, codec: .hevc) }!
         XCTAssertEqual(Array(hevcOut[7..<11]), [0, 0, 0, 1])
         XCTAssertEqual(hevcOut[11], 0x4E)
     }
 
     func testPayloadsWithOtherUUIDsAreIgnoredAndDamageIsReported() throws {
-        let record = AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
-                                  downscaledWidth: 32, downscaledHeight: 24)
+        let record = AIDataRecord(
+            settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+            downscaledWidth: 32, downscaledHeight: 24)
         var payload = try AIDataSEI.payload(record)
         func parse() -> AIDataSEI.Payload { payload.withUnsafeBufferPointer { AIDataSEI.parse(payload: $0) } }
         XCTAssertEqual(parse(), .message(.full(record)))
@@ -190,8 +197,9 @@ final class VideoAICodecTests: SyntheticModelTestCase {
     /// Key frames carry full records; other frames a repeat record while only the setting
     /// changes, and full records from any other change up to the next key frame.
     func testWriterRepeatsBetweenKeyFramesAndReaderCompletesRepeats() throws {
-        let a = AIDataRecord(settingID: 7, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
-                             downscaledWidth: 32, downscaledHeight: 24, codec: .h264, flags: [.lumaOnly])
+        let a = AIDataRecord(
+            settingID: 7, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+            downscaledWidth: 32, downscaledHeight: 24, codec: .h264, flags: [.lumaOnly])
         var b = a
         b.settingID = 9
         var c = a
@@ -233,8 +241,9 @@ final class VideoAICodecTests: SyntheticModelTestCase {
     }
 
     func testFramesWithoutAIDataKeepTheLastRecordAndCorruptOnesAreSkipped() {
-        let a = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
-                             downscaledWidth: 32, downscaledHeight: 24)
+        let a = AIDataRecord(
+            settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64, originalHeight: 48,
+            downscaledWidth: 32, downscaledHeight: 24)
         var tracker = AIDataTracker(warn: warn)
         guard case .none = tracker.update(with: .none, pts: 0) else { return XCTFail() }
         guard case .corrupt = tracker.update(with: .corrupt("bad"), pts: 1) else { return XCTFail() }
@@ -246,7 +255,7 @@ final class VideoAICodecTests: SyntheticModelTestCase {
 
     /// The AI data's share comes off the encoder's target, so the stream meets the rate asked for.
     func testAIDataShareIsTakenOffTheTargetRate() {
-        XCTAssertEqual(AIDataSEI.bytesPerFrame, 39)   // 4-byte prefix, 2-byte HEVC header, type, size, 16 + 14, stop
+        XCTAssertEqual(AIDataSEI.bytesPerFrame, 39)  // 4-byte prefix, 2-byte HEVC header, type, size, 16 + 14, stop
         var notes: [String] = []
         let share = { (rate: Int) in VideoAICodec.videoShare(of: .init(bitRate: rate), frameRate: 30) { notes.append($0) }.bitRate }
         XCTAssertEqual(share(124_000), 124_000 - 39 * 8 * 30)

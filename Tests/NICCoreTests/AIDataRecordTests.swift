@@ -3,9 +3,10 @@ import XCTest
 
 final class AIDataRecordTests: XCTestCase {
     /// 1920x1080 -> 1280x720 with setting 12, HEVC at CRF 28.5, natural content, luma only.
-    let sample = AIDataRecord(settingID: 12, scaleNumerator: 3, scaleDenominator: 2,
-                              originalWidth: 1920, originalHeight: 1080, downscaledWidth: 1280, downscaledHeight: 720,
-                              codec: .hevc, qualityKind: .crf, qualityValue: 2850, contentType: .natural, flags: [.lumaOnly])
+    let sample = AIDataRecord(
+        settingID: 12, scaleNumerator: 3, scaleDenominator: 2,
+        originalWidth: 1920, originalHeight: 1080, downscaledWidth: 1280, downscaledHeight: 720,
+        codec: .hevc, qualityKind: .crf, qualityValue: 2850, contentType: .natural, flags: [.lumaOnly])
     /// The same record as docs/ai-data.md spells it out.
     let sampleHex = "4e49434101001f010c000302800738040005d002050102220b00007bfb3474"
 
@@ -61,18 +62,21 @@ final class AIDataRecordTests: XCTestCase {
             (.unknown(5), .min), (.unknown(255), .max), (.unknown(200), -1),
         ]
         let scales: [(UInt8, UInt8)] = [(1, 1), (2, 1), (3, 2), (4, 3), (255, 1), (255, 254), (255, 255)]
-        let sizes: [(Int, Int, Int, Int)] = [(1, 1, 1, 1), (max, max, max, max), (max, max, 1, 1), (1279, 719, 640, 360), (max, 1, 8192, 1)]
+        let sizes: [(Int, Int, Int, Int)] = [
+            (1, 1, 1, 1), (max, max, max, max), (max, max, 1, 1), (1279, 719, 640, 360), (max, 1, 8192, 1),
+        ]
         var count = 0
         for codec in codecs {
             for content in contents {
                 for (kind, value) in qualities {
                     for (num, den) in scales {
                         for (ow, oh, dw, dh) in sizes {
-                            for (setting, flags) in [(UInt16(0), UInt8(0)), (65535, 0xFB)] {   // every bit but repeat
-                                let record = AIDataRecord(settingID: setting, scaleNumerator: num, scaleDenominator: den,
-                                                          originalWidth: ow, originalHeight: oh, downscaledWidth: dw, downscaledHeight: dh,
-                                                          codec: codec, qualityKind: kind, qualityValue: value,
-                                                          contentType: content, flags: .init(rawValue: flags))
+                            for (setting, flags) in [(UInt16(0), UInt8(0)), (65535, 0xFB)] {  // every bit but repeat
+                                let record = AIDataRecord(
+                                    settingID: setting, scaleNumerator: num, scaleDenominator: den,
+                                    originalWidth: ow, originalHeight: oh, downscaledWidth: dw, downscaledHeight: dh,
+                                    codec: codec, qualityKind: kind, qualityValue: value,
+                                    contentType: content, flags: .init(rawValue: flags))
                                 let bytes = try record.serialized()
                                 XCTAssertEqual(bytes.count, 31)
                                 XCTAssertEqual(try AIDataRecord(parsing: bytes), record)
@@ -123,9 +127,18 @@ final class AIDataRecordTests: XCTestCase {
         assertInvalid({ $0.qualityValue = 10001 }, "quality value 10001")
         assertInvalid({ $0.qualityValue = -1201 }, "quality value -1201")
         assertInvalid({ $0.qualityKind = .unspecified }, "quality value 2850")
-        assertInvalid({ $0.qualityKind = .quality; $0.qualityValue = -1 }, "quality value -1")
-        assertInvalid({ $0.qualityKind = .bitrateKbps; $0.qualityValue = 0 }, "quality value 0")
-        assertInvalid({ $0.qualityKind = .bitrateKbps; $0.qualityValue = 10_000_001 }, "quality value 10000001")
+        assertInvalid(
+            {
+                $0.qualityKind = .quality; $0.qualityValue = -1
+            }, "quality value -1")
+        assertInvalid(
+            {
+                $0.qualityKind = .bitrateKbps; $0.qualityValue = 0
+            }, "quality value 0")
+        assertInvalid(
+            {
+                $0.qualityKind = .bitrateKbps; $0.qualityValue = 10_000_001
+            }, "quality value 10000001")
         assertInvalid({ $0.flags.insert(.repeatRecord) }, "repeat record")
     }
 
@@ -212,10 +225,10 @@ final class AIDataRecordTests: XCTestCase {
         for _ in 0..<2000 {
             var fields = (0..<20).map { _ in next() }
             fields[0] &= ~AIDataRecord.Flags.repeatRecord.rawValue
-            fields[4] |= 1; fields[3] = max(fields[3], fields[4])          // numerator >= denominator >= 1
+            fields[4] |= 1; fields[3] = max(fields[3], fields[4])  // numerator >= denominator >= 1
             for i in [5, 7, 9, 11] { fields[i] = fields[i] | 1; fields[i + 1] = 0 }
             fields[9] = min(fields[9], fields[5]); fields[11] = min(fields[11], fields[7])
-            fields[15] = 0; fields[16...19] = [0, 0, 0, 0]                // unspecified quality, value 0
+            fields[15] = 0; fields[16...19] = [0, 0, 0, 0]  // unspecified quality, value 0
             XCTAssertNoThrow(try AIDataRecord(parsing: sealed(header + fields)))
             accepted += 1
         }
@@ -275,7 +288,8 @@ final class AIDataRecordTests: XCTestCase {
     func testUnknownMajorVersionIsRejectedWithItsNumber() {
         for major: UInt8 in [0, 2, 7, 255] {
             assertCorrupt(sealed(AIDataRecord.magic + [major, 0, 0]), "unsupported major version \(major)")
-            assertCorrupt(sealed(AIDataRecord.magic + [major, 4, 0] + [UInt8](repeating: 0xAB, count: 60)), "unsupported major version \(major)")
+            assertCorrupt(
+                sealed(AIDataRecord.magic + [major, 4, 0] + [UInt8](repeating: 0xAB, count: 60)), "unsupported major version \(major)")
         }
     }
 

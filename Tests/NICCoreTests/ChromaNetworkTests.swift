@@ -8,17 +8,20 @@ final class ChromaNetworkTests: XCTestCase {
     let store = try! ModelStore(directory: ScalerNetworkGoldenTests.repository + "/models")
 
     func settingWithChroma(scale: Double) throws -> NNSetting {
-        try XCTUnwrap(store.manifest.settings.first { $0.scale == scale && $0.chromaNetwork(after: .jpeg) != nil },
-                      "no x\(scale) setting has a chroma network for JPEG")
+        try XCTUnwrap(
+            store.manifest.settings.first { $0.scale == scale && $0.chromaNetwork(after: .jpeg) != nil },
+            "no x\(scale) setting has a chroma network for JPEG")
     }
 
     func plan(_ setting: NNSetting, small: PlanarImage, original: (Int, Int), codec: AIDataRecord.Codec) throws -> AIDecodePlan {
-        let record = AIDataRecord(settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
-                                  scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: original.0,
-                                  originalHeight: original.1, downscaledWidth: small.width, downscaledHeight: small.height,
-                                  codec: codec)
-        return try AIDecodePlan(found: .record(record), imageWidth: small.width, imageHeight: small.height,
-                                manifest: store.manifest, options: .init())
+        let record = AIDataRecord(
+            settingID: UInt16(setting.id), scaleNumerator: UInt8(setting.scaleNumerator),
+            scaleDenominator: UInt8(setting.scaleDenominator), originalWidth: original.0,
+            originalHeight: original.1, downscaledWidth: small.width, downscaledHeight: small.height,
+            codec: codec)
+        return try AIDecodePlan(
+            found: .record(record), imageWidth: small.width, imageHeight: small.height,
+            manifest: store.manifest, options: .init())
     }
 
     func testCodedStillsGetCorrectedChromaAndUnchangedLuma() throws {

@@ -9,14 +9,18 @@ import NICBench
 final class DeterminismTests: XCTestCase {
     func network() throws -> Sequential {
         func conv(_ i: Int, _ o: Int, _ seed: UInt64, stride: Int = 1) throws -> Conv2d {
-            try Conv2d(inChannels: i, outChannels: o, kernel: 3, stride: stride, padding: 1,
-                       weights: ConvBenchmark.values(o * i * 9, seed: seed).map { $0 * 0.2 },
-                       bias: ConvBenchmark.values(o, seed: seed + 100), activation: .leakyReLU(0.1))
+            try Conv2d(
+                inChannels: i, outChannels: o, kernel: 3, stride: stride, padding: 1,
+                weights: ConvBenchmark.values(o * i * 9, seed: seed).map { $0 * 0.2 },
+                bias: ConvBenchmark.values(o, seed: seed + 100), activation: .leakyReLU(0.1))
         }
-        return Sequential([try conv(3, 32, 1), try conv(32, 32, 2, stride: 2),
-                           try GDN(beta: Array(repeating: 1, count: 32),
-                                   gamma: (0..<1024).map { $0 % 33 == 0 ? 0.1 : 0.01 }, inverse: false),
-                           try conv(32, 32, 3), PixelShuffle(factor: 2), try conv(8, 3, 4)])
+        return Sequential([
+            try conv(3, 32, 1), try conv(32, 32, 2, stride: 2),
+            try GDN(
+                beta: Array(repeating: 1, count: 32),
+                gamma: (0..<1024).map { $0 % 33 == 0 ? 0.1 : 0.01 }, inverse: false),
+            try conv(32, 32, 3), PixelShuffle(factor: 2), try conv(8, 3, 4),
+        ])
     }
 
     func run(threads: Int) throws -> [Float] {
@@ -35,8 +39,9 @@ final class DeterminismTests: XCTestCase {
         let one = try run(threads: 1), two = try run(threads: 2)
         let scale = one.reduce(0) { max($0, abs($1)) }
         let difference = maxAbsDifference(one, two)
-        XCTAssertLessThanOrEqual(difference, 1e-5 * max(scale, 1),
-                                 "1 vs 2 threads: max abs difference \(difference) (output range \(scale))")
+        XCTAssertLessThanOrEqual(
+            difference, 1e-5 * max(scale, 1),
+            "1 vs 2 threads: max abs difference \(difference) (output range \(scale))")
         print("DeterminismTests: 1 vs 2 threads max abs difference \(difference), output max \(scale)")
     }
 
@@ -66,8 +71,9 @@ final class DeterminismTests: XCTestCase {
     /// of compiled primitives, and a size seen again after eviction still computes the same.
     func testCompiledPrimitivesAreBounded() throws {
         let device = try ComputeDevice(threads: 1)
-        let conv = try Conv2d(inChannels: 1, outChannels: 1, kernel: 3, stride: 1, padding: 1,
-                              weights: ConvBenchmark.values(9, seed: 5), bias: [0.5])
+        let conv = try Conv2d(
+            inChannels: 1, outChannels: 1, kernel: 3, stride: 1, padding: 1,
+            weights: ConvBenchmark.values(9, seed: 5), bias: [0.5])
         func run(_ width: Int) throws -> [Float] {
             let x = try Tensor(shape: [1, 1, 4, width], values: ConvBenchmark.values(4 * width, seed: 3))
             return try conv.forward(x, on: device).toArray(on: device)

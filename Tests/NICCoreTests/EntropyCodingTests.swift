@@ -43,8 +43,8 @@ final class EntropyCodingTests: XCTestCase {
             let lo = Int(tables.symbolMin[t]), n = tables.inRange(t)
             let v: Int
             switch rng.below(50) {
-            case 0: v = lo - 1 - rng.below(5000)                            // below the range
-            case 1: v = lo + n + rng.below(rng.below(2) == 0 ? 10 : 1 << 20) // above it
+            case 0: v = lo - 1 - rng.below(5000)  // below the range
+            case 1: v = lo + n + rng.below(rng.below(2) == 0 ? 10 : 1 << 20)  // above it
             default: v = lo + rng.below(n)
             }
             values.append((Int32(v), t))
@@ -84,10 +84,10 @@ final class EntropyCodingTests: XCTestCase {
     }
 
     func testInvalidTablesAreRejected() {
-        XCTAssertThrowsError(try CDFTables(cdf: [0, 65536], offsets: [0, 2], symbolMin: [0]))          // one symbol only
-        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 100, 65536], offsets: [0, 4], symbolMin: [0])) // zero frequency
-        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 65535], offsets: [0, 3], symbolMin: [0]))      // wrong total
-        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 65536], offsets: [0, 2], symbolMin: [0]))      // offsets
+        XCTAssertThrowsError(try CDFTables(cdf: [0, 65536], offsets: [0, 2], symbolMin: [0]))  // one symbol only
+        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 100, 65536], offsets: [0, 4], symbolMin: [0]))  // zero frequency
+        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 65535], offsets: [0, 3], symbolMin: [0]))  // wrong total
+        XCTAssertThrowsError(try CDFTables(cdf: [0, 100, 65536], offsets: [0, 2], symbolMin: [0]))  // offsets
         XCTAssertNoThrow(try CDFTables(cdf: [0, 100, 65536], offsets: [0, 3], symbolMin: [0]))
     }
 }

@@ -9,14 +9,16 @@ final class GoldenParityTests: XCTestCase {
     func layer(for f: Fixture) throws -> Layer {
         switch f.op {
         case "conv2d":
-            return try Conv2d(inChannels: f.int("in_channels"), outChannels: f.int("out_channels"), kernel: f.int("kernel"),
-                              stride: f.int("stride"), padding: f.int("padding"), weights: f.file.floats("weight"),
-                              bias: f.bool("bias") ? f.file.floats("bias") : nil)
+            return try Conv2d(
+                inChannels: f.int("in_channels"), outChannels: f.int("out_channels"), kernel: f.int("kernel"),
+                stride: f.int("stride"), padding: f.int("padding"), weights: f.file.floats("weight"),
+                bias: f.bool("bias") ? f.file.floats("bias") : nil)
         case "conv_transpose2d":
-            return try ConvTranspose2d(inChannels: f.int("in_channels"), outChannels: f.int("out_channels"),
-                                       kernel: f.int("kernel"), stride: f.int("stride"), padding: f.int("padding"),
-                                       outputPadding: f.int("output_padding"), weights: f.file.floats("weight"),
-                                       bias: f.bool("bias") ? f.file.floats("bias") : nil)
+            return try ConvTranspose2d(
+                inChannels: f.int("in_channels"), outChannels: f.int("out_channels"),
+                kernel: f.int("kernel"), stride: f.int("stride"), padding: f.int("padding"),
+                outputPadding: f.int("output_padding"), weights: f.file.floats("weight"),
+                bias: f.bool("bias") ? f.file.floats("bias") : nil)
         case "pixel_shuffle": return PixelShuffle(factor: f.int("factor"))
         case "pixel_unshuffle": return PixelUnshuffle(factor: f.int("factor"))
         case "relu": return Activation(.relu)
@@ -25,10 +27,12 @@ final class GoldenParityTests: XCTestCase {
         case "gdn": return try GDN(beta: f.file.floats("beta"), gamma: f.file.floats("gamma"), inverse: f.bool("inverse"))
         case "resize":
             let size = f.params["size"]!.arrayValue!.compactMap(\.intValue)
-            let kernel: ResampleKernel = f.params["mode"]?.stringValue == "bilinear"
+            let kernel: ResampleKernel =
+                f.params["mode"]?.stringValue == "bilinear"
                 ? .bilinear : .bicubic(a: Float(f.double("cubic_coeff_a")))
-            return TensorResize(.size(height: size[0], width: size[1]), kernel: kernel,
-                                mode: f.bool("antialias") ? .antialiased : .interpolate)
+            return TensorResize(
+                .size(height: size[0], width: size[1]), kernel: kernel,
+                mode: f.bool("antialias") ? .antialiased : .interpolate)
         default:
             throw NICError.invalidArgument("fixture \(f.name) has unknown op \(f.op)")
         }
@@ -45,8 +49,10 @@ final class GoldenParityTests: XCTestCase {
     }
 
     func testConvolutions() throws {
-        for name in ["conv_k1_s1", "conv_k3_s1_p1", "conv_k5_s1_p2", "conv_k3_s2_p1", "conv_k5_s2_p2",
-                     "conv_k3_s1_p0_nobias", "conv_k3_s1_p1_batch2"] {
+        for name in [
+            "conv_k1_s1", "conv_k3_s1_p1", "conv_k5_s1_p2", "conv_k3_s2_p1", "conv_k5_s2_p2",
+            "conv_k3_s1_p0_nobias", "conv_k3_s1_p1_batch2",
+        ] {
             try check(name)
             try check(name, threads: 2)
         }
@@ -70,8 +76,10 @@ final class GoldenParityTests: XCTestCase {
     }
 
     func testResize() throws {
-        for name in ["resize_bicubic_up2", "resize_bicubic_up_frac", "resize_bicubic_down2", "resize_bilinear_up2",
-                     "resize_bilinear_frac", "resize_bicubic_aa_down", "resize_bilinear_aa_down"] {
+        for name in [
+            "resize_bicubic_up2", "resize_bicubic_up_frac", "resize_bicubic_down2", "resize_bilinear_up2",
+            "resize_bilinear_frac", "resize_bicubic_aa_down", "resize_bilinear_aa_down",
+        ] {
             try check(name)
         }
     }
@@ -101,16 +109,20 @@ final class Net4: Layer {
     let body: Sequential
     init(_ w: SafetensorsFile) throws {
         body = Sequential([
-            try Conv2d(inChannels: 3, outChannels: 8, kernel: 3, padding: 1, weights: w.floats("conv1.weight"),
-                       bias: w.floats("conv1.bias"), activation: .relu),
-            try Conv2d(inChannels: 8, outChannels: 16, kernel: 3, stride: 2, padding: 1,
-                       weights: w.floats("conv2.weight"), bias: w.floats("conv2.bias")),
+            try Conv2d(
+                inChannels: 3, outChannels: 8, kernel: 3, padding: 1, weights: w.floats("conv1.weight"),
+                bias: w.floats("conv1.bias"), activation: .relu),
+            try Conv2d(
+                inChannels: 8, outChannels: 16, kernel: 3, stride: 2, padding: 1,
+                weights: w.floats("conv2.weight"), bias: w.floats("conv2.bias")),
             try GDN(beta: w.floats("gdn.beta"), gamma: w.floats("gdn.gamma"), inverse: false),
-            try ConvTranspose2d(inChannels: 16, outChannels: 8, kernel: 4, stride: 2, padding: 1,
-                                weights: w.floats("deconv.weight"), bias: w.floats("deconv.bias")),
+            try ConvTranspose2d(
+                inChannels: 16, outChannels: 8, kernel: 4, stride: 2, padding: 1,
+                weights: w.floats("deconv.weight"), bias: w.floats("deconv.bias")),
             PReLU(slopes: try w.floats("prelu.weight")),
-            try Conv2d(inChannels: 8, outChannels: 3, kernel: 3, padding: 1, weights: w.floats("conv4.weight"),
-                       bias: w.floats("conv4.bias")),
+            try Conv2d(
+                inChannels: 8, outChannels: 3, kernel: 3, padding: 1, weights: w.floats("conv4.weight"),
+                bias: w.floats("conv4.bias")),
         ])
     }
 

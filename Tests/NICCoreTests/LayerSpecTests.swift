@@ -20,18 +20,21 @@ final class LayerSpecTests: XCTestCase {
 
     func testBothNamingStylesReadTheSameConvolution() throws {
         guard case .convolution(let a) = try spec(#"{"op":"conv2d","in":2,"out":4,"kernel":3,"stride":1,"padding":1,"name":"c"}"#),
-              case .convolution(let b) = try spec(
+            case .convolution(let b) = try spec(
                 #"{"op":"conv2d","in_channels":2,"out_channels":4,"kernel":3,"weight":"scaler_w","bias_tensor":"scaler_b"}"#)
         else { return XCTFail("not read as convolutions") }
         XCTAssertEqual(a.weights, b.weights)
         XCTAssertEqual(a.bias, b.bias)
-        XCTAssertEqual([a.inChannels, a.outChannels, a.kernel, a.stride, a.padding], [b.inChannels, b.outChannels, b.kernel, b.stride, b.padding])
+        XCTAssertEqual(
+            [a.inChannels, a.outChannels, a.kernel, a.stride, a.padding], [b.inChannels, b.outChannels, b.kernel, b.stride, b.padding])
         XCTAssertEqual(a.activation, .none)
     }
 
     func testFusedActivationsAndDefaults() throws {
-        guard case .convolution(let c) = try spec(
-            #"{"op":"conv2d","in_channels":2,"out_channels":4,"kernel":3,"weight":"scaler_w","activation":"leaky_relu","negative_slope":0.2}"#)
+        guard
+            case .convolution(let c) = try spec(
+                #"{"op":"conv2d","in_channels":2,"out_channels":4,"kernel":3,"weight":"scaler_w","activation":"leaky_relu","negative_slope":0.2}"#
+            )
         else { return XCTFail("not a convolution") }
         XCTAssertEqual(c.activation, .leakyReLU(0.2))
         XCTAssertNil(c.bias)
@@ -40,10 +43,10 @@ final class LayerSpecTests: XCTestCase {
 
     func testMismatchesAreModelErrors() throws {
         let bad = [
-            #"{"op":"conv2d","in":3,"out":4,"kernel":3,"name":"c"}"#,                      // shape differs
-            #"{"op":"conv2d","in":2,"out":4,"kernel":3,"name":"missing"}"#,                // no such tensor
+            #"{"op":"conv2d","in":3,"out":4,"kernel":3,"name":"c"}"#,  // shape differs
+            #"{"op":"conv2d","in":2,"out":4,"kernel":3,"name":"missing"}"#,  // no such tensor
             #"{"op":"conv2d","in":2,"out":4,"kernel":3,"name":"c","activation":"gelu"}"#,  // unknown activation
-            #"{"op":"conv2d","in":2,"kernel":3,"name":"c"}"#,                              // no output channels
+            #"{"op":"conv2d","in":2,"kernel":3,"name":"c"}"#,  // no output channels
             #"{"op":"attention"}"#,
         ]
         for json in bad {

@@ -116,7 +116,7 @@ final class NeuralCodecTests: XCTestCase {
         }
         stream.width = 1 << 30
         XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
-        stream.width = 4096; stream.height = 4097    // within each side's limit, too many pixels
+        stream.width = 4096; stream.height = 4097  // within each side's limit, too many pixels
         XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
         stream.width = 32; stream.height = 32; stream.modelID ^= 1
         XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "model") }
@@ -159,10 +159,11 @@ final class ExactConvolutionTests: XCTestCase {
         let (inC, outC, h, w) = (5, 12, 7, 9)
         let weights = ConvBenchmark.values(inC * outC * kernel * kernel, seed: 3).map { $0 * 0.3 }
         let bias = ConvBenchmark.values(outC, seed: 4)
-        let input = ConvBenchmark.values(inC * h * w, seed: 5)    // NCHW
-        let exact = try ExactConvolution(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
-                                         outputPadding: outputPadding, transposed: transposed, weights: weights, bias: bias,
-                                         leakySlope: 0.01)
+        let input = ConvBenchmark.values(inC * h * w, seed: 5)  // NCHW
+        let exact = try ExactConvolution(
+            inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+            outputPadding: outputPadding, transposed: transposed, weights: weights, bias: bias,
+            leakySlope: 0.01)
         var hwc = [Float](repeating: 0, count: input.count)
         for c in 0..<inC { for p in 0..<h * w { hwc[p * inC + c] = input[c * h * w + p] } }
         let one = try exact.apply(hwc, height: h, width: w, workers: Workers(count: 1))
@@ -170,11 +171,14 @@ final class ExactConvolutionTests: XCTestCase {
         XCTAssertEqual(one.values, two.values)
 
         let device = try ComputeDevice(threads: 1)
-        let layer: Layer = transposed
-            ? try ConvTranspose2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
-                                  outputPadding: outputPadding, weights: weights, bias: bias, activation: .leakyReLU(0.01))
-            : try Conv2d(inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
-                         weights: weights, bias: bias, activation: .leakyReLU(0.01))
+        let layer: Layer =
+            transposed
+            ? try ConvTranspose2d(
+                inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+                outputPadding: outputPadding, weights: weights, bias: bias, activation: .leakyReLU(0.01))
+            : try Conv2d(
+                inChannels: inC, outChannels: outC, kernel: kernel, stride: stride, padding: padding,
+                weights: weights, bias: bias, activation: .leakyReLU(0.01))
         let reference = try layer.forward(try Tensor(shape: [1, inC, h, w], values: input), on: device).toArray(on: device)
         XCTAssertEqual(reference.count, one.values.count)
         let plane = one.height * one.width
@@ -206,9 +210,9 @@ final class LowFrequencyCorrectionTests: XCTestCase {
         }
         let correction = LowFrequencyCorrection.measure(original: image, decoded: decoded, paddedWidth: pw, paddedHeight: ph)
         XCTAssertEqual([correction.blocksWide, correction.blocksHigh], [2, 2])
-        XCTAssertEqual(Set(correction.offsets[0..<4]), [6])        // +3 levels in half-level units
+        XCTAssertEqual(Set(correction.offsets[0..<4]), [6])  // +3 levels in half-level units
         XCTAssertEqual(Set(correction.offsets[4..<8]), [0])
-        XCTAssertTrue(Set(correction.offsets[8..<12]).isSubset(of: [-3, -4]))   // −1.5 levels (rounding of .5 ties)
+        XCTAssertTrue(Set(correction.offsets[8..<12]).isSubset(of: [-3, -4]))  // −1.5 levels (rounding of .5 ties)
         correction.apply(to: &decoded, paddedWidth: pw, paddedHeight: ph, workers: Workers(count: 2))
         XCTAssertEqual(decoded[0] * 255, Float(image.planes[0][0]), accuracy: 0.01)
     }

@@ -56,8 +56,10 @@ final class ScalerNetworkGoldenTests: XCTestCase {
                 let (oh, ow) = (network.outputLength(h), network.outputLength(w))
                 let whole = try onePass(network, input, outputHeight: oh, outputWidth: ow, on: device)
                 var banded = [Float](repeating: .nan, count: oh * ow)
-                try network.forward(input, outputHeight: oh, outputWidth: ow, on: device,
-                                    bandPixels: (w + network.inputBlock) * network.inputBlock * 3) { first, rows in
+                try network.forward(
+                    input, outputHeight: oh, outputWidth: ow, on: device,
+                    bandPixels: (w + network.inputBlock) * network.inputBlock * 3
+                ) { first, rows in
                     for i in rows.indices { banded[first * ow + i] = rows[i] }
                 }
                 XCTAssertLessThanOrEqual(maxAbsDifference(whole, banded), 1e-5, file.weights)
@@ -92,8 +94,10 @@ final class ScalerNetworkGoldenTests: XCTestCase {
     }
 
     /// Reference: bicubic base of the whole plane + the body over the whole edge-padded plane.
-    private func onePass(_ network: ScalerNetwork, _ x: Tensor, outputHeight oh: Int, outputWidth ow: Int,
-                         on device: ComputeDevice) throws -> [Float] {
+    private func onePass(
+        _ network: ScalerNetwork, _ x: Tensor, outputHeight oh: Int, outputWidth ow: Int,
+        on device: ComputeDevice
+    ) throws -> [Float] {
         var out = try TensorResize(.size(height: oh, width: ow), kernel: network.base, mode: network.baseMode)
             .forward(x, on: device).toArray(on: device)
         let padded = try ScalerNetwork.padded(x, toMultipleOf: network.inputBlock)

@@ -8,14 +8,20 @@ final class SettingSelectorTests: XCTestCase {
         var settings: [String] = []
         var id = 1
         for scale in ["[2,1]", "[3,2]"] {
-            for (bucket, jpeg, crf) in [("high", "[75,100]", "[0,23]"), ("mid", "[45,74.99]", "[23.01,30]"), ("low", "[1,44.99]", "[30.01,51]")] {
-                settings.append(#"{"id":\#(id),"kind":"joint","scale":\#(scale),"bucket":"\#(bucket)","quality_ranges":{"jpeg":\#(jpeg),"webp":\#(jpeg),"x264":\#(crf)},"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#)
+            for (bucket, jpeg, crf) in [
+                ("high", "[75,100]", "[0,23]"), ("mid", "[45,74.99]", "[23.01,30]"), ("low", "[1,44.99]", "[30.01,51]"),
+            ] {
+                settings.append(
+                    #"{"id":\#(id),"kind":"joint","scale":\#(scale),"bucket":"\#(bucket)","quality_ranges":{"jpeg":\#(jpeg),"webp":\#(jpeg),"x264":\#(crf)},"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
+                )
                 id += 1
             }
         }
         let ranges = genericRanges ? #","quality_ranges":{"x265":[46,51]}"# : ""
-        settings.append(#"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any"\#(ranges),"up":{"weights":"g.safetensors","sha256":"00"}}"#)
-        return try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+        settings.append(
+            #"{"id":100,"kind":"generic","scale":[2,1],"bucket":"any"\#(ranges),"up":{"weights":"g.safetensors","sha256":"00"}}"#)
+        return try SettingsManifest(
+            json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
     }
 
     func testBucketsFollowCodecQuality() throws {
@@ -40,13 +46,20 @@ final class SettingSelectorTests: XCTestCase {
     func testGenericSettingCoversItsRangesForStillsOnly() throws {
         let selector = SettingSelector(manifest: try manifest(genericRanges: true))
         func pick(_ crf: Double, video: Bool = false) throws -> Int {
-            try selector.select(.init(codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
-                                      needsRealTime: video)).id
+            try selector.select(
+                .init(
+                    codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+                    needsRealTime: video)
+            ).id
         }
         XCTAssertEqual(try pick(49), 100)
         XCTAssertEqual(try pick(49, video: true), 2, "nearest joint range (x265 has none here: middle bucket)")
-        XCTAssertEqual(try selector.select(.init(codec: .h264, quality: 49, scale: 2, originalWidth: 768,
-                                                 originalHeight: 512)).id, 3, "generic lists no x264 range")
+        XCTAssertEqual(
+            try selector.select(
+                .init(
+                    codec: .h264, quality: 49, scale: 2, originalWidth: 768,
+                    originalHeight: 512)
+            ).id, 3, "generic lists no x264 range")
         let plain = SettingSelector(manifest: try manifest())
         XCTAssertEqual(try plain.select(.init(codec: .h264, quality: 49, scale: 2, originalWidth: 768, originalHeight: 512)).id, 3)
     }
@@ -54,17 +67,23 @@ final class SettingSelectorTests: XCTestCase {
     /// Where a still-image setting (larger up network, `"realtime": false`) and a real-time one
     /// cover the same quality, stills take the larger one and video the real-time one.
     func testStillsPreferLargerUpNetworksVideoNeedsRealTime() throws {
-        let entries = [(13, "mid", "[26,33.99]", ""), (17, "mid", "[26,33.99]", #","realtime":false"#),
-                       (15, "low", "[34,51]", ""), (18, "low", "[34,44.99]", #","realtime":false"#)]
+        let entries = [
+            (13, "mid", "[26,33.99]", ""), (17, "mid", "[26,33.99]", #","realtime":false"#),
+            (15, "low", "[34,51]", ""), (18, "low", "[34,44.99]", #","realtime":false"#),
+        ]
         let settings = entries.map { id, bucket, crf, flag in
             #"{"id":\#(id),"kind":"joint","scale":[2,1],"bucket":"\#(bucket)","quality_ranges":{"x265":\#(crf)}\#(flag),"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
         }
-        let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+        let manifest = try SettingsManifest(
+            json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
         XCTAssertEqual(manifest.settings.map(\.realTime), [true, false, true, false])
         let selector = SettingSelector(manifest: manifest)
         func pick(_ crf: Double?, video: Bool) throws -> Int {
-            try selector.select(.init(codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
-                                      needsRealTime: video)).id
+            try selector.select(
+                .init(
+                    codec: .hevc, quality: crf, scale: 2, originalWidth: 768, originalHeight: 512,
+                    needsRealTime: video)
+            ).id
         }
         XCTAssertEqual(try pick(30, video: false), 17)
         XCTAssertEqual(try pick(30, video: true), 13)
@@ -82,7 +101,8 @@ final class SettingSelectorTests: XCTestCase {
         let settings = [(3, "{}"), (4, #"{"jpeg":[45,74.99]}"#), (11, #"{"x265":[26,33.99]}"#)].map { id, ranges in
             #"{"id":\#(id),"kind":"joint","scale":[3,2],"bucket":"mid","quality_ranges":\#(ranges),"down":{"weights":"d.safetensors","sha256":"00"},"up":{"weights":"u\#(id).safetensors","sha256":"00"}}"#
         }
-        let manifest = try SettingsManifest(json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
+        let manifest = try SettingsManifest(
+            json: try JSONValue.parse(#"{"format":"libnic-settings","version":1,"settings":["# + settings.joined(separator: ",") + "]}"))
         let selector = SettingSelector(manifest: manifest)
         func pick(_ codec: String) throws -> Int {
             try selector.select(.init(codec: Codec(name: codec)!, scale: 1.5, originalWidth: 768, originalHeight: 512)).id
@@ -99,15 +119,20 @@ final class SettingSelectorTests: XCTestCase {
         XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 85, originalWidth: 1280, originalHeight: 720)), 1.5)
         XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 85, originalWidth: 3840, originalHeight: 2160)), 2)
         XCTAssertEqual(try scale(.init(codec: .jpeg, targetBitsPerPixel: 0.1, originalWidth: 800, originalHeight: 600)), 2)
-        XCTAssertEqual(try scale(.init(codec: .jpeg, quality: 20, originalWidth: 3840, originalHeight: 2160,
-                                       contentType: .screen)), 1.5)
+        XCTAssertEqual(
+            try scale(
+                .init(
+                    codec: .jpeg, quality: 20, originalWidth: 3840, originalHeight: 2160,
+                    contentType: .screen)), 1.5)
     }
 
     func testManifestValidation() {
-        for bad in [#"{"format":"other","version":1,"settings":[]}"#,
-                    #"{"format":"libnic-settings","version":1,"settings":[{"id":0,"kind":"joint","scale":[2,1]}]}"#,
-                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
-                    #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","sha256":"0"}}]}"#] {
+        for bad in [
+            #"{"format":"other","version":1,"settings":[]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":0,"kind":"joint","scale":[2,1]}]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","sha256":"0"}}]}"#,
+        ] {
             XCTAssertThrowsError(try SettingsManifest(json: try JSONValue.parse(bad)), bad)
         }
     }

@@ -68,8 +68,10 @@ final class SmallImageRefinerTests: XCTestCase {
         let down = try store.network(setting, .down), up = try ScalerNetworkGradient(try store.network(setting, .up))
         let (W, H) = (96, 192)
         let original = plane(W, H)
-        let small = try down.forward(try Tensor(shape: [1, 1, H, W], values: original), outputHeight: H / 2,
-                                     outputWidth: W / 2, on: device).toArray(on: device).map(SmallImageRefiner.onGrid)
+        let small = try down.forward(
+            try Tensor(shape: [1, 1, H, W], values: original), outputHeight: H / 2,
+            outputWidth: W / 2, on: device
+        ).toArray(on: device).map(SmallImageRefiner.onGrid)
         let quality = 60
         func cost(_ s: [Float], lambda: Double) throws -> Double {
             let coded = LumaJPEGProxy(quality: quality).code(s, width: W / 2, height: H / 2)
@@ -78,8 +80,9 @@ final class SmallImageRefinerTests: XCTestCase {
             return mse + lambda * coded.bits / Double(s.count)
         }
         let refiner = SmallImageRefiner(iterations: 12)
-        let outcome = try refiner.refine(small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
-                                         originalHeight: H, up: up, quality: quality, on: device)
+        let outcome = try refiner.refine(
+            small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
+            originalHeight: H, up: up, quality: quality, on: device)
         let refined = outcome.plane
         XCTAssertEqual(refined, refined.map(SmallImageRefiner.onGrid))
         XCTAssertNotEqual(refined, small)
@@ -92,8 +95,9 @@ final class SmallImageRefinerTests: XCTestCase {
         var banded = refiner
         banded.memoryBudget = up.activationBytes(width: W / 2, height: 16 + 2 * 16)
         XCTAssertLessThan(banded.memoryBudget, up.activationBytes(width: W / 2, height: H / 2))
-        let inBands = try banded.refine(small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
-                                        originalHeight: H, up: up, quality: quality, on: device)
+        let inBands = try banded.refine(
+            small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
+            originalHeight: H, up: up, quality: quality, on: device)
         XCTAssertEqual(inBands.plane, inBands.plane.map(SmallImageRefiner.onGrid))
         XCTAssertNotEqual(inBands.plane, small)
         XCTAssertLessThan(try cost(inBands.plane, lambda: lambda), try cost(small, lambda: lambda))
@@ -102,8 +106,11 @@ final class SmallImageRefinerTests: XCTestCase {
         XCTAssertLessThan(disagree, changedWhole / 4, "bands should mostly agree with the whole-plane refinement")
         var tight = refiner
         tight.memoryBudget = 1000
-        XCTAssertThrowsError(try tight.refine(small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
-                                              originalHeight: H, up: up, quality: quality, on: device)) { error in
+        XCTAssertThrowsError(
+            try tight.refine(
+                small: small, width: W / 2, height: H / 2, original: original, originalWidth: W,
+                originalHeight: H, up: up, quality: quality, on: device)
+        ) { error in
             guard case SmallImageRefiner.Skip.tooLarge = error else { return XCTFail("\(error)") }
         }
     }

@@ -23,10 +23,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         if case .full(let full)? = message, full != record { fuzzFail("AIDataMessage and AIDataRecord disagree") }
         if case .repeated(let settingID, let flags)? = message {
             guard record == nil else { fuzzFail("a repeat record parsed as a full record") }
-            let base = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64,
-                                    originalHeight: 64, downscaledWidth: 32, downscaledHeight: 32)
+            let base = AIDataRecord(
+                settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 64,
+                originalHeight: 64, downscaledWidth: 32, downscaledHeight: 32)
             let repeated = base.repeated(settingID: settingID, flags: flags)
-            guard (try? AIDataMessage(parsing: repeated.serializedRepeat())) == .repeated(settingID: settingID, flags: flags.union(.repeatRecord)) else {
+            guard
+                (try? AIDataMessage(parsing: repeated.serializedRepeat()))
+                    == .repeated(settingID: settingID, flags: flags.union(.repeatRecord))
+            else {
                 fuzzFail("a repeat record does not survive serializedRepeat")
             }
         }
@@ -45,17 +49,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 /// Valid records of every kind, both forms, plus a longer 1.1 record and a repeat record.
 func aiDataSeeds() throws -> [(name: String, bytes: [UInt8])] {
     let records = [
-        AIDataRecord(settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1920, originalHeight: 1080,
-                     downscaledWidth: 960, downscaledHeight: 540, codec: .hevc, qualityKind: .crf, qualityValue: 2800,
-                     contentType: .natural, flags: [.lumaOnly, .genericFallbackAllowed]),
-        AIDataRecord(settingID: 0, scaleNumerator: 3, scaleDenominator: 2, originalWidth: 33, originalHeight: 17,
-                     downscaledWidth: 22, downscaledHeight: 12, codec: .jpeg, qualityKind: .quality, qualityValue: 9000),
-        AIDataRecord(settingID: 65535, scaleNumerator: 4, scaleDenominator: 1, originalWidth: 16384, originalHeight: 16384,
-                     downscaledWidth: 4096, downscaledHeight: 4096, codec: .unknown(77), qualityKind: .bitrateKbps,
-                     qualityValue: 2500, contentType: .unknown(9), flags: [.genericFallbackAllowed]),
-        AIDataRecord(settingID: 12, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1, originalHeight: 1,
-                     downscaledWidth: 1, downscaledHeight: 1, codec: .h264, qualityKind: .qp, qualityValue: -1200,
-                     contentType: .screen),
+        AIDataRecord(
+            settingID: 3, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1920, originalHeight: 1080,
+            downscaledWidth: 960, downscaledHeight: 540, codec: .hevc, qualityKind: .crf, qualityValue: 2800,
+            contentType: .natural, flags: [.lumaOnly, .genericFallbackAllowed]),
+        AIDataRecord(
+            settingID: 0, scaleNumerator: 3, scaleDenominator: 2, originalWidth: 33, originalHeight: 17,
+            downscaledWidth: 22, downscaledHeight: 12, codec: .jpeg, qualityKind: .quality, qualityValue: 9000),
+        AIDataRecord(
+            settingID: 65535, scaleNumerator: 4, scaleDenominator: 1, originalWidth: 16384, originalHeight: 16384,
+            downscaledWidth: 4096, downscaledHeight: 4096, codec: .unknown(77), qualityKind: .bitrateKbps,
+            qualityValue: 2500, contentType: .unknown(9), flags: [.genericFallbackAllowed]),
+        AIDataRecord(
+            settingID: 12, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 1, originalHeight: 1,
+            downscaledWidth: 1, downscaledHeight: 1, codec: .h264, qualityKind: .qp, qualityValue: -1200,
+            contentType: .screen),
     ]
     var seeds: [(name: String, bytes: [UInt8])] = []
     for (i, record) in records.enumerated() {

@@ -44,8 +44,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         fuzzFail("readWithMetadata returned text that is not valid metadata text")
     }
     let found = StillImageAICodec.findAIData(contents.metadataText)
-    _ = try? AIDecodePlan(found: found, imageWidth: contents.image.width, imageHeight: contents.image.height,
-                          manifest: store?.manifest, options: .init())
+    _ = try? AIDecodePlan(
+        found: found, imageWidth: contents.image.width, imageHeight: contents.image.height,
+        manifest: store?.manifest, options: .init())
     return 0
 }
 
@@ -53,10 +54,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 /// text, colour and grey, plus the two kinds of damage the reader repairs.
 func imageSeeds() throws -> [(name: String, bytes: [UInt8])] {
     let colour = try TestPattern.make(width: 24, height: 16)
-    let grey = try PlanarImage(format: .gray8, width: 17, height: 9,
-                               planes: [(0..<(17 * 9)).map { UInt8(truncatingIfNeeded: $0 * 7) }])
-    let record = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 48, originalHeight: 32,
-                              downscaledWidth: 24, downscaledHeight: 16, codec: .png, flags: [.genericFallbackAllowed])
+    let grey = try PlanarImage(
+        format: .gray8, width: 17, height: 9,
+        planes: [(0..<(17 * 9)).map { UInt8(truncatingIfNeeded: $0 * 7) }])
+    let record = AIDataRecord(
+        settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 48, originalHeight: 32,
+        downscaledWidth: 24, downscaledHeight: 16, codec: .png, flags: [.genericFallbackAllowed])
     let text = try record.textForm()
     var seeds: [(name: String, bytes: [UInt8])] = []
     for format in ImageFileFormat.allCases {
@@ -68,8 +71,13 @@ func imageSeeds() throws -> [(name: String, bytes: [UInt8])] {
                 withText.codec = format == .jpeg ? .jpeg : format == .webp ? .webp : .png
                 withText.downscaledWidth = image.width; withText.downscaledHeight = image.height
                 withText.originalWidth = 2 * image.width; withText.originalHeight = 2 * image.height
-                seeds.append((name + "-aidata", try ImageFile.encode(image, format: format, quality: 50,
-                                                                      metadataText: try withText.textForm())))
+                seeds.append(
+                    (
+                        name + "-aidata",
+                        try ImageFile.encode(
+                            image, format: format, quality: 50,
+                            metadataText: try withText.textForm())
+                    ))
             }
         }
     }

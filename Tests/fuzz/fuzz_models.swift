@@ -79,8 +79,12 @@ func modelSeeds() throws -> [(name: String, bytes: [UInt8])] {
         settings.append(.object(members.filter { kept.contains($0.key) }))
     }
     func manifestSeed(_ list: [JSONValue]) -> [UInt8] {
-        [0] + Array(JSONValue.object(["format": .string("libnic-settings"), "version": .number(1),
-                                      "settings": .array(list)]).serialized.utf8)
+        [0]
+            + Array(
+                JSONValue.object([
+                    "format": .string("libnic-settings"), "version": .number(1),
+                    "settings": .array(list),
+                ]).serialized.utf8)
     }
     if let joint = settings.first(where: { $0["kind"]?.stringValue == "joint" }) {
         seeds.append(("manifest-joint", manifestSeed([joint])))
@@ -97,8 +101,9 @@ func modelSeeds() throws -> [(name: String, bytes: [UInt8])] {
         seeds.append(("safetensors-\(name)", [1] + weights))
         seeds.append(("network-\(name)", [2] + weights))
     }
-    let small = SafetensorsFile.serialize(["a": (shape: [2, 3], values: [1, 2, 3, 4, 5, 6]), "b": (shape: [], values: [7])],
-                                          metadata: ["format": "x", "architecture": "{}"])
+    let small = SafetensorsFile.serialize(
+        ["a": (shape: [2, 3], values: [1, 2, 3, 4, 5, 6]), "b": (shape: [], values: [7])],
+        metadata: ["format": "x", "architecture": "{}"])
     seeds.append(("safetensors-small", [1] + small))
     return seeds
 }

@@ -91,8 +91,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let (flags, width, height, list) = frames(of: fuzzInput(data, size))
     let upscaler = FrameUpscaler(store: store, device: device)
     for (index, payloads) in list.enumerated() {
-        var input: UnsafeMutablePointer<AVFrame>? = makeFrame(width: width, height: height, tenBit: flags & 2 != 0,
-                                                              pts: Int64(index), payloads: payloads)
+        var input: UnsafeMutablePointer<AVFrame>? = makeFrame(
+            width: width, height: height, tenBit: flags & 2 != 0,
+            pts: Int64(index), payloads: payloads)
         var output = av_frame_alloc()
         defer { av_frame_free(&input); av_frame_free(&output) }
         // The upscaler's own parse of each payload, as the reader sees it.
@@ -119,21 +120,27 @@ func seiSeeds() throws -> [(name: String, bytes: [UInt8])] {
         let setting = store.manifest.setting(id: id)
         let (num, den) = (UInt8(setting?.scaleNumerator ?? 2), UInt8(setting?.scaleDenominator ?? 1))
         let (w, h) = (24, 16)
-        let record = AIDataRecord(settingID: UInt16(id), scaleNumerator: num, scaleDenominator: den,
-                                  originalWidth: w * Int(num) / Int(den), originalHeight: h * Int(num) / Int(den),
-                                  downscaledWidth: w, downscaledHeight: h, codec: n % 2 == 0 ? .h264 : .hevc,
-                                  qualityKind: .crf, qualityValue: 2300, flags: [.lumaOnly, .genericFallbackAllowed])
+        let record = AIDataRecord(
+            settingID: UInt16(id), scaleNumerator: num, scaleDenominator: den,
+            originalWidth: w * Int(num) / Int(den), originalHeight: h * Int(num) / Int(den),
+            downscaledWidth: w, downscaledHeight: h, codec: n % 2 == 0 ? .h264 : .hevc,
+            qualityKind: .crf, qualityValue: 2300, flags: [.lumaOnly, .genericFallbackAllowed])
         let full = try AIDataSEI.payload(record)
         let repeatRecord = AIDataRecord.seiUUID + record.repeated(settingID: UInt16(ids.last ?? 1), flags: record.flags).serializedRepeat()
         let sizeByte = UInt8((w - 8) / 2) | UInt8((h - 8) / 2) << 4
         // full, repeat, nothing, repeat
         seeds.append(("stream-setting\(id)", [0, sizeByte] + entry(full) + [0] + entry(repeatRecord) + [0, 0] + entry(repeatRecord)))
         // without the UUID in the bytes (flag bit 0), 10-bit frames (bit 1)
-        seeds.append(("stream-setting\(id)-uuid-10bit", [3, sizeByte] + entry(Array(full.dropFirst(16))) + [0]
-                      + entry(Array(repeatRecord.dropFirst(16)))))
+        seeds.append(
+            (
+                "stream-setting\(id)-uuid-10bit",
+                [3, sizeByte] + entry(Array(full.dropFirst(16))) + [0]
+                    + entry(Array(repeatRecord.dropFirst(16)))
+            ))
     }
-    let record = AIDataRecord(settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 32, originalHeight: 32,
-                              downscaledWidth: 16, downscaledHeight: 16)
+    let record = AIDataRecord(
+        settingID: 1, scaleNumerator: 2, scaleDenominator: 1, originalWidth: 32, originalHeight: 32,
+        downscaledWidth: 16, downscaledHeight: 16)
     let full = try AIDataSEI.payload(record)
     var corrupt = full
     corrupt[corrupt.count - 1] ^= 0x55

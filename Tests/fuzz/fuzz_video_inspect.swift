@@ -23,7 +23,9 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArg
     FFmpegLogging.silence()
     fuzzWriteSeedsIfAsked(videoSeeds)
     av_max_alloc(maxFFmpegAllocation)
-    atexit { unlink(inputPath); rmdir(workDirectory) }
+    atexit {
+        unlink(inputPath); rmdir(workDirectory)
+    }
     return 0
 }
 
@@ -32,11 +34,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     fuzzWriteFile(inputPath, fuzzInput(data, size))
     var frames = 0
     do {
-        let stream = try VideoAICodec.inspect(inputPath, threads: 1, warn: { _ in }, visit: { frame in
-            frames += 1
-            guard frame.width > 0, frame.height > 0 else { fuzzFail("a decoded frame of \(frame.width)x\(frame.height)") }
-            if frames >= maxFrames { throw EnoughFrames() }
-        })
+        let stream = try VideoAICodec.inspect(
+            inputPath, threads: 1, warn: { _ in },
+            visit: { frame in
+                frames += 1
+                guard frame.width > 0, frame.height > 0 else { fuzzFail("a decoded frame of \(frame.width)x\(frame.height)") }
+                if frames >= maxFrames { throw EnoughFrames() }
+            })
         guard stream.frames.count == frames else { fuzzFail("inspect listed \(stream.frames.count) of \(frames) frames") }
     } catch {
         // Refused, damaged or stopped after maxFrames: all fine.
@@ -63,15 +67,18 @@ func videoSeeds() throws -> [(name: String, bytes: [UInt8])] {
     var files: [String] = []
     for (name, encoder) in [("ai-h264.mp4", "libx264"), ("ai-hevc.mkv", "libx265")] {
         let options = VideoAICodec.EncodeOptions(scale: 2, encoder: VideoEncoderSettings(encoder: encoder, crf: 35, preset: "ultrafast"))
-        _ = try VideoAICodec.encode(input: source, output: directory + "/" + name, options: options, store: store,
-                                    device: device, warn: { _ in })
+        _ = try VideoAICodec.encode(
+            input: source, output: directory + "/" + name, options: options, store: store,
+            device: device, warn: { _ in })
         files.append(name)
     }
     shell("\(ffmpeg) -i '\(directory)/ai-h264.mp4' -c copy -bsf:v h264_mp4toannexb -f h264 '\(directory)/ai-h264.h264'")
     shell("\(ffmpeg) -i '\(directory)/ai-hevc.mkv' -c copy -f hevc '\(directory)/ai-hevc.hevc'")
     shell("\(ffmpeg) -i '\(directory)/ai-h264.mp4' -c copy -f mpegts '\(directory)/ai-h264.ts'")
     shell("\(ffmpeg) -f lavfi -i testsrc=size=32x24:rate=5 -frames:v 3 -c:v mpeg4 -f avi '\(directory)/plain-mpeg4.avi'")
-    shell("\(ffmpeg) -f lavfi -i testsrc=size=32x24:rate=5 -frames:v 3 -c:v libx264 -preset ultrafast -f matroska '\(directory)/plain-h264.mkv'")
+    shell(
+        "\(ffmpeg) -f lavfi -i testsrc=size=32x24:rate=5 -frames:v 3 -c:v libx264 -preset ultrafast -f matroska '\(directory)/plain-h264.mkv'"
+    )
     files += ["ai-h264.h264", "ai-hevc.hevc", "ai-h264.ts", "plain-mpeg4.avi", "plain-h264.mkv"]
     return try files.map { name in
         guard let bytes = fuzzReadFile(directory + "/" + name) else { throw NICError.io("no \(name)") }

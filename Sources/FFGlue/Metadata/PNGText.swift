@@ -13,7 +13,7 @@ enum PNGText {
         var start: Int
         var type: UInt32
         var data: Range<Int>
-        var end: Int { data.upperBound + 4 }                    // after the CRC
+        var end: Int { data.upperBound + 4 }  // after the CRC
         /// Lower-case first letter: a chunk decoders may ignore.
         var isAncillary: Bool { type & 0x2000_0000 != 0 }
     }
@@ -65,9 +65,10 @@ enum PNGText {
         var position = png.startIndex + signature.count
         // Each chunk takes at least 12 bytes, so the loop ends after count / 12 rounds.
         while let length = png.bigEndian(at: position, count: 4), length <= 0x7FFF_FFFF,
-              png.endIndex - position - 12 >= Int(length) {
+            png.endIndex - position - 12 >= Int(length)
+        {
             let dataStart = position + 8
-            let type = png.bigEndian(at: position + 4, count: 4) ?? 0   // always there: checked above
+            let type = png.bigEndian(at: position + 4, count: 4) ?? 0  // always there: checked above
             result.append(Chunk(start: position, type: type, data: dataStart..<dataStart + Int(length)))
             position = dataStart + Int(length) + 4
         }

@@ -28,7 +28,8 @@ enum WebPContainer {
             header[0] |= exifFlag
         } else {
             guard let image = chunks.first(where: { $0.isType("VP8 ") || $0.isType("VP8L") }),
-                  let canvas = canvas(of: image) else {
+                let canvas = canvas(of: image)
+            else {
                 throw NICError.internal("the WebP encoder's output holds no image chunk with a readable size")
             }
             header = [exifFlag | (canvas.alpha ? alphaFlag : 0), 0, 0, 0]
@@ -47,7 +48,8 @@ enum WebPContainer {
     /// The chunks of a RIFF WebP file, or nil when it is not one or a chunk runs past the end.
     static func chunks(of webp: [UInt8]) -> [Chunk]? {
         guard webp.matches(Array("RIFF".utf8), at: 0), webp.matches(Array("WEBP".utf8), at: 8),
-              let riffSize = webp.littleEndian(at: 4, count: 4) else { return nil }
+            let riffSize = webp.littleEndian(at: 4, count: 4)
+        else { return nil }
         let end = min(webp.count, 8 + Int(riffSize))
         var result: [Chunk] = []
         var position = 12
@@ -67,7 +69,8 @@ enum WebPContainer {
     static func withoutBrokenTrailingChunk(_ webp: UnsafeRawBufferPointer) -> [UInt8]? {
         let bytes = UnsafeBufferPointer(start: webp.baseAddress?.assumingMemoryBound(to: UInt8.self), count: webp.count)
         guard bytes.matches(Array("RIFF".utf8), at: 0), bytes.matches(Array("WEBP".utf8), at: 8),
-              let riffSize = bytes.littleEndian(at: 4, count: 4), Int(riffSize) <= bytes.count - 8 else { return nil }
+            let riffSize = bytes.littleEndian(at: 4, count: 4), Int(riffSize) <= bytes.count - 8
+        else { return nil }
         let end = 8 + Int(riffSize)
         var position = 12, sawPicture = false
         while position + 8 <= end, let size = bytes.littleEndian(at: position + 4, count: 4) {
@@ -75,7 +78,8 @@ enum WebPContainer {
                 guard sawPicture else { return nil }
                 return Array("RIFF".utf8) + littleEndianBytes(UInt32(position - 8)) + bytes[8..<position]
             }
-            sawPicture = sawPicture || bytes.matches(Array("VP8 ".utf8), at: position)
+            sawPicture =
+                sawPicture || bytes.matches(Array("VP8 ".utf8), at: position)
                 || bytes.matches(Array("VP8L".utf8), at: position)
             position += 8 + Int(size) + Int(size & 1)
         }
@@ -89,8 +93,9 @@ enum WebPContainer {
         let start = data.startIndex
         if chunk.isType("VP8 ") {
             guard data.count >= 10, data[start] & 1 == 0, data.matches([0x9D, 0x01, 0x2A], at: start + 3),
-                  let width = data.littleEndian(at: start + 6, count: 2),
-                  let height = data.littleEndian(at: start + 8, count: 2) else { return nil }
+                let width = data.littleEndian(at: start + 6, count: 2),
+                let height = data.littleEndian(at: start + 8, count: 2)
+            else { return nil }
             let size = (Int(width & 0x3FFF), Int(height & 0x3FFF))
             return size.0 > 0 && size.1 > 0 ? (size.0, size.1, false) : nil
         }

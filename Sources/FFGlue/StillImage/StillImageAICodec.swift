@@ -18,9 +18,11 @@ public enum StillImageAICodec {
         /// Store the small image losslessly as PNG, whatever codec will code it later
         /// (`nic downscale`); otherwise JPEG and WebP are coded here at `quality`.
         public var losslessOutput: Bool
-        public init(codec: Codec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
-                    contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0,
-                    losslessOutput: Bool = false) {
+        public init(
+            codec: Codec, quality: Int? = nil, scale: Double? = nil, settingID: Int? = nil,
+            contentType: AIDataRecord.ContentType = .unspecified, refineIterations: Int = 0,
+            losslessOutput: Bool = false
+        ) {
             self.codec = codec; self.quality = quality; self.scale = scale
             self.settingID = settingID; self.contentType = contentType; self.refineIterations = refineIterations
             self.losslessOutput = losslessOutput
@@ -38,16 +40,19 @@ public enum StillImageAICodec {
 
     /// AI-downscales `image` and codes it as `options.codec` says (PNG for x264/x265, whose
     /// CRF is only recorded), returning the file bytes with the AI data inside.
-    public static func encode(_ image: PlanarImage, options: EncodeOptions, store: ModelStore,
-                              device: ComputeDevice) throws -> EncodeResult {
+    public static func encode(
+        _ image: PlanarImage, options: EncodeOptions, store: ModelStore,
+        device: ComputeDevice
+    ) throws -> EncodeResult {
         let setting = try chooseSetting(image, options, store)
         let downscaler = try Downscaler(setting, store: store)
         let width = downscaler.outputLength(image.width), height = downscaler.outputLength(image.height)
         var small = try downscaler.scale(image, width: width, height: height, device: device)
         var refinement: Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>?
         if options.refineIterations > 0, options.codec == .jpeg, let quality = options.quality, setting.kind == .joint {
-            (small, refinement) = try refinedForJPEG(small, original: image, setting: setting, quality: quality,
-                                                     iterations: options.refineIterations, store: store, device: device)
+            (small, refinement) = try refinedForJPEG(
+                small, original: image, setting: setting, quality: quality,
+                iterations: options.refineIterations, store: store, device: device)
         }
         guard Codec.smallImageCodecs.contains(options.codec) else {
             throw NICError.invalidArgument("a small image cannot be coded with codec \(options.codec.rawValue)")
@@ -59,23 +64,29 @@ public enum StillImageAICodec {
             qualityKind: qualityKind, qualityValue: qualityKind == .unspecified ? 0 : Int32((options.quality ?? 0) * 100),
             contentType: options.contentType)
         let format = options.losslessOutput ? .png : options.codec.smallImageFileFormat
-        let bytes = try ImageFile.encode(small, format: format, quality: format == .png ? nil : options.quality,
-                                         metadataText: try record.textForm())
+        let bytes = try ImageFile.encode(
+            small, format: format, quality: format == .png ? nil : options.quality,
+            metadataText: try record.textForm())
         return EncodeResult(record: record, bytes: bytes, setting: setting, refinement: refinement)
     }
 
     /// `small` refined for JPEG at `quality` through `setting`'s up network, or unchanged with the
     /// reason the refinement could not run.
-    static func refinedForJPEG(_ small: PlanarImage, original: PlanarImage, setting: NNSetting, quality: Int,
-                               iterations: Int, store: ModelStore, device: ComputeDevice)
-        throws -> (PlanarImage, Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>) {
+    static func refinedForJPEG(
+        _ small: PlanarImage, original: PlanarImage, setting: NNSetting, quality: Int,
+        iterations: Int, store: ModelStore, device: ComputeDevice
+    )
+        throws -> (PlanarImage, Result<SmallImageRefiner.Outcome, SmallImageRefiner.Skip>)
+    {
         let up = try ScalerNetworkGradient(try store.network(setting, .up))
         do {
             let refined = try SmallImageRefiner(iterations: iterations)
-                .refine(small, original: original, up: up, quality: quality, codec: { candidate in
-                    // The decoder's own view: nic's JPEG writer, then the reader ai-decode uses.
-                    try ImageFile.read(data: try ImageFile.encode(candidate, format: .jpeg, quality: quality))
-                }, on: device)
+                .refine(
+                    small, original: original, up: up, quality: quality,
+                    codec: { candidate in
+                        // The decoder's own view: nic's JPEG writer, then the reader ai-decode uses.
+                        try ImageFile.read(data: try ImageFile.encode(candidate, format: .jpeg, quality: quality))
+                    }, on: device)
             return (refined.image, .success(refined.outcome))
         } catch let skip as SmallImageRefiner.Skip {
             return (small, .failure(skip))
@@ -84,9 +95,10 @@ public enum StillImageAICodec {
 
     static func chooseSetting(_ image: PlanarImage, _ o: EncodeOptions, _ store: ModelStore) throws -> NNSetting {
         if let id = o.settingID { return try store.setting(id: id) }
-        let request = SettingSelector.Request(codec: o.codec, quality: o.quality.map(Double.init), scale: o.scale,
-                                              originalWidth: image.width, originalHeight: image.height,
-                                              contentType: o.contentType)
+        let request = SettingSelector.Request(
+            codec: o.codec, quality: o.quality.map(Double.init), scale: o.scale,
+            originalWidth: image.width, originalHeight: image.height,
+            contentType: o.contentType)
         return try SettingSelector(manifest: store.manifest).select(request)
     }
 
@@ -98,12 +110,15 @@ public enum StillImageAICodec {
     }
 
     /// Reads the AI data of `contents` (if any) and upscales by the plan it leads to.
-    public static func decode(_ contents: ImageFileContents, options: AIDecodePlan.Options, store: ModelStore?,
-                              device: ComputeDevice) throws -> DecodeResult {
+    public static func decode(
+        _ contents: ImageFileContents, options: AIDecodePlan.Options, store: ModelStore?,
+        device: ComputeDevice
+    ) throws -> DecodeResult {
         let found = findAIData(contents.metadataText)
         let image = contents.image
-        let plan = try AIDecodePlan(found: found, imageWidth: image.width, imageHeight: image.height,
-                                    manifest: store?.manifest, options: options)
+        let plan = try AIDecodePlan(
+            found: found, imageWidth: image.width, imageHeight: image.height,
+            manifest: store?.manifest, options: options)
         var record: AIDataRecord?
         if case .record(let r) = found { record = r }
         let upscaled = try AIUpscaler.upscale(image, plan: plan, store: store, device: device)

@@ -34,11 +34,11 @@ public enum AIDataSEI {
         let payload = AIDataRecord.seiUUID + recordBytes
         var rbsp: [UInt8] = [userDataUnregistered]
         var size = payload.count
-        while size >= 255 { rbsp.append(255); size -= 255 }   // ff bytes, as the standard codes sizes
+        while size >= 255 { rbsp.append(255); size -= 255 }  // ff bytes, as the standard codes sizes
         rbsp.append(UInt8(size))
         rbsp += payload
-        rbsp.append(0x80)   // rbsp_stop_one_bit + alignment
-        let header: [UInt8] = codec == .h264 ? [0x06] : [39 << 1, 0x01]   // SEI / PREFIX_SEI_NUT, layer 0, tid 0
+        rbsp.append(0x80)  // rbsp_stop_one_bit + alignment
+        let header: [UInt8] = codec == .h264 ? [0x06] : [39 << 1, 0x01]  // SEI / PREFIX_SEI_NUT, layer 0, tid 0
         return header + addingEmulationPrevention(rbsp)
     }
 
@@ -134,7 +134,8 @@ public enum AIDataSEI {
                 return .record(record)
             case .message(.repeated(let settingID, let flags)):
                 guard let lastFull else {
-                    return .corrupt("AI data: a repeat record (setting \(settingID)) before any full record; the stream does not start at a key frame")
+                    return .corrupt(
+                        "AI data: a repeat record (setting \(settingID)) before any full record; the stream does not start at a key frame")
                 }
                 return .record(lastFull.repeated(settingID: settingID, flags: flags))
             case .corrupt(let message):
@@ -159,7 +160,8 @@ public enum AIDataSEI {
         let count = Int(frame.pointee.nb_side_data)
         for i in 0..<count {
             guard let entry = frame.pointee.side_data[i], entry.pointee.type == AV_FRAME_DATA_SEI_UNREGISTERED,
-                  let data = entry.pointee.data else { continue }
+                let data = entry.pointee.data
+            else { continue }
             let bytes = UnsafeBufferPointer(start: data, count: Int(entry.pointee.size))
             switch parse(payload: bytes) {
             case .message(let message): return .message(message)

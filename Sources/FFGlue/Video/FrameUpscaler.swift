@@ -25,8 +25,10 @@ public final class FrameUpscaler {
     private var reader = AIDataSEI.Reader()
 
     /// `options` apply to every frame (their size is replaced by the output frame's, see `upscale`).
-    public init(store: ModelStore?, device: ComputeDevice, options: AIDecodePlan.Options = .init(),
-                warn: @escaping (String) -> Void = { _ in }) {
+    public init(
+        store: ModelStore?, device: ComputeDevice, options: AIDecodePlan.Options = .init(),
+        warn: @escaping (String) -> Void = { _ in }
+    ) {
         self.store = store; self.device = device; self.options = options
         tracker = AIDataTracker(warn: warn)
     }
@@ -53,12 +55,15 @@ public final class FrameUpscaler {
         }
         var frameOptions = options
         frameOptions.size = size
-        let plan = try AIDecodePlan(found: inForce, imageWidth: source.width, imageHeight: source.height,
-                                    manifest: store?.manifest, options: frameOptions)
+        let plan = try AIDecodePlan(
+            found: inForce, imageWidth: source.width, imageHeight: source.height,
+            manifest: store?.manifest, options: frameOptions)
         if allocate { try allocateBuffers(output, like: input, width: plan.width, height: plan.height) }
         let destination = try frameView(output, role: "output")
         guard output.pixelFormat == input.pointee.format.asPixelFormat else {
-            throw NICError.unsupportedFormat("output frame is \(pixelFormatName(output.pixelFormat)) but input is \(pixelFormatName(input.pointee.format.asPixelFormat)); libnic does not convert formats")
+            throw NICError.unsupportedFormat(
+                "output frame is \(pixelFormatName(output.pixelFormat)) but input is \(pixelFormatName(input.pointee.format.asPixelFormat)); libnic does not convert formats"
+            )
         }
         let carried = try plan.carriedOut {
             try FrameScaler.scale(source, into: destination, route: $0.route, store: store, device: device)
@@ -76,13 +81,16 @@ public final class FrameUpscaler {
         try upscale(UnsafePointer<AVFrame>(opaqueInput), into: UnsafeMutablePointer<AVFrame>(opaqueOutput))
     }
 
-    private func allocateBuffers(_ frame: UnsafeMutablePointer<AVFrame>, like input: UnsafePointer<AVFrame>,
-                                 width: Int, height: Int) throws {
+    private func allocateBuffers(
+        _ frame: UnsafeMutablePointer<AVFrame>, like input: UnsafePointer<AVFrame>,
+        width: Int, height: Int
+    ) throws {
         frame.pointee.format = input.pointee.format
         frame.pointee.width = Int32(width)
         frame.pointee.height = Int32(height)
-        try check(av_frame_get_buffer(frame, 0), "cannot allocate a \(width)x\(height) output frame",
-                  otherwise: NICError.outOfMemory)
+        try check(
+            av_frame_get_buffer(frame, 0), "cannot allocate a \(width)x\(height) output frame",
+            otherwise: NICError.outOfMemory)
     }
 }
 
@@ -102,8 +110,10 @@ func frameView(_ frame: UnsafeMutablePointer<AVFrame>, role: String) throws -> Y
     let bigEndian = d.flags & UInt64(AV_PIX_FMT_FLAG_BE) != 0
     let rgbOrAlpha = d.flags & (UInt64(AV_PIX_FMT_FLAG_RGB) | UInt64(AV_PIX_FMT_FLAG_ALPHA) | UInt64(AV_PIX_FMT_FLAG_HWACCEL)) != 0
     guard planar, !bigEndian, !rgbOrAlpha, d.nb_components == 3, d.log2_chroma_w == 1, d.log2_chroma_h == 1,
-          (8...16).contains(Int(d.comp.0.depth)) else {
-        throw NICError.unsupportedFormat("\(role) frame is \(pixelFormatName(format)); frames must be planar 4:2:0 YUV such as yuv420p or yuv420p10le")
+        (8...16).contains(Int(d.comp.0.depth))
+    else {
+        throw NICError.unsupportedFormat(
+            "\(role) frame is \(pixelFormatName(format)); frames must be planar 4:2:0 YUV such as yuv420p or yuv420p10le")
     }
     let width = Int(frame.pointee.width), height = Int(frame.pointee.height)
     try ImageLimits.check(width: width, height: height)
@@ -111,8 +121,10 @@ func frameView(_ frame: UnsafeMutablePointer<AVFrame>, role: String) throws -> Y
     for p in 0..<3 {
         guard let base = frame.plane(p) else { throw NICError.invalidArgument("\(role) frame has no plane \(p)") }
         let size = PixelFormat.yuv420p.planeSize(plane: p, width: width, height: height)
-        planes.append(MutablePlaneView(base: base, width: size.width, height: size.height, channels: 1,
-                                       stride: Int(frame.linesize(p))))
+        planes.append(
+            MutablePlaneView(
+                base: base, width: size.width, height: size.height, channels: 1,
+                stride: Int(frame.linesize(p))))
     }
     let fullRange = frame.pointee.color_range == AVCOL_RANGE_JPEG || format == AV_PIX_FMT_YUVJ420P
     return try YUV420Frame(width: width, height: height, bitDepth: Int(d.comp.0.depth), fullRange: fullRange, planes: planes)

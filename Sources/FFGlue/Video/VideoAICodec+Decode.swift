@@ -10,8 +10,10 @@ extension VideoAICodec {
         public var allowGenericFallback: Bool
         public var forcedMethod: ResizeMethod?
         public var forcedSetting: Int?
-        public init(size: (width: Int, height: Int)? = nil, encoder: VideoEncoderSettings = .init(),
-                    allowGenericFallback: Bool = true, forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil) {
+        public init(
+            size: (width: Int, height: Int)? = nil, encoder: VideoEncoderSettings = .init(),
+            allowGenericFallback: Bool = true, forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil
+        ) {
             self.size = size; self.encoder = encoder; self.allowGenericFallback = allowGenericFallback
             self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting
         }
@@ -22,44 +24,50 @@ extension VideoAICodec {
     ///
     /// A frame without AI data keeps the last AI data seen; frames before the first one take
     /// the fallback (docs/ai-data.md §4). Corrupt records are reported and skipped.
-    public static func decode(input path: String, output: String, options: DecodeOptions, store: ModelStore?,
-                              device: ComputeDevice, warn: @escaping (String) -> Void,
-                              progress: ProgressHandler? = nil) throws -> Report {
+    public static func decode(
+        input path: String, output: String, options: DecodeOptions, store: ModelStore?,
+        device: ComputeDevice, warn: @escaping (String) -> Void,
+        progress: ProgressHandler? = nil
+    ) throws -> Report {
         let start = monotonicSeconds()
         try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
         let size = try outputSize(path, options: options, device: device, output: output, warn: warn)
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
-        let writer = try VideoOutput(path: output, input: input, width: size.width, height: size.height,
-                                     settings: options.encoder, warn: warn)
+        let writer = try VideoOutput(
+            path: output, input: input, width: size.width, height: size.height,
+            settings: options.encoder, warn: warn)
         let parameters = input.videoStream.pointee.codecpar.pointee
-        var report = Report(inputWidth: Int(parameters.width), inputHeight: Int(parameters.height),
-                            outputWidth: size.width, outputHeight: size.height)
+        var report = Report(
+            inputWidth: Int(parameters.width), inputHeight: Int(parameters.height),
+            outputWidth: size.width, outputHeight: size.height)
         var reasonsSeen = Set<String>()
         let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         try reporter.report(framesDone: 0)
-        let planOptions = AIDecodePlan.Options(allowGenericFallback: options.allowGenericFallback,
-                                               forcedMethod: options.forcedMethod, forcedSetting: options.forcedSetting)
+        let planOptions = AIDecodePlan.Options(
+            allowGenericFallback: options.allowGenericFallback,
+            forcedMethod: options.forcedMethod, forcedSetting: options.forcedSetting)
         let upscaler = FrameUpscaler(store: store, device: device, options: planOptions, warn: warn)
-        try input.run(frame: { frame in
-            var converted = try asPlanar420(frame)
-            defer { av_frame_free(&converted) }
-            let source = converted ?? frame
-            var out: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
-                format: source.pixelFormat, width: size.width, height: size.height, range: source.pointee.color_range)
-            defer { av_frame_free(&out) }
-            let t0 = monotonicSeconds()
-            let result = try upscaler.upscale(source, into: out!)
-            report.scalingSeconds += monotonicSeconds() - t0
-            let route = result.plan.routeName
-            if let reason = result.plan.fallbackReason, reasonsSeen.insert(reason).inserted {
-                warn("\(path): frame at pts \(frame.pointee.pts): \(reason); upscaled with \(route) (reported once)")
-            }
-            report.routes[route, default: 0] += 1
-            if result.plan.fallbackReason == nil { report.aiDataFrames += 1 }
-            try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
-            report.frames += 1
-            try reporter.report(framesDone: report.frames)
-        }, otherPacket: { try writer.copy($0, from: input) })
+        try input.run(
+            frame: { frame in
+                var converted = try asPlanar420(frame)
+                defer { av_frame_free(&converted) }
+                let source = converted ?? frame
+                var out: UnsafeMutablePointer<AVFrame>? = try allocateFrame(
+                    format: source.pixelFormat, width: size.width, height: size.height, range: source.pointee.color_range)
+                defer { av_frame_free(&out) }
+                let t0 = monotonicSeconds()
+                let result = try upscaler.upscale(source, into: out!)
+                report.scalingSeconds += monotonicSeconds() - t0
+                let route = result.plan.routeName
+                if let reason = result.plan.fallbackReason, reasonsSeen.insert(reason).inserted {
+                    warn("\(path): frame at pts \(frame.pointee.pts): \(reason); upscaled with \(route) (reported once)")
+                }
+                report.routes[route, default: 0] += 1
+                if result.plan.fallbackReason == nil { report.aiDataFrames += 1 }
+                try writer.write(out!, aiData: nil, inputDuration: frameDuration(frame, input: input))
+                report.frames += 1
+                try reporter.report(framesDone: report.frames)
+            }, otherPacket: { try writer.copy($0, from: input) })
         try writer.finish()
         if !writer.droppedStreams.isEmpty {
             warn("\(output): raw frames hold video only; \(writer.droppedStreams.count) other stream(s) not written")
@@ -70,8 +78,10 @@ extension VideoAICodec {
 
     /// The requested size, else the original size in the first frame's AI data, else twice
     /// the coded size; made even for 4:2:0 encoders.
-    static func outputSize(_ path: String, options: DecodeOptions, device: ComputeDevice, output: String,
-                           warn: @escaping (String) -> Void) throws -> (width: Int, height: Int) {
+    static func outputSize(
+        _ path: String, options: DecodeOptions, device: ComputeDevice, output: String,
+        warn: @escaping (String) -> Void
+    ) throws -> (width: Int, height: Int) {
         var size = options.size
         if size == nil {
             let probe = try VideoInput(path: path, threads: device.threads, warn: { _ in })
@@ -79,7 +89,8 @@ extension VideoAICodec {
                 var reader = AIDataSEI.Reader()
                 let (width, height) = (Int(frame.pointee.width), Int(frame.pointee.height))
                 if case .record(let r) = reader.read(frame),
-                   let original = AIDecodePlan.originalSize(of: r, imageWidth: width, imageHeight: height) {
+                    let original = AIDecodePlan.originalSize(of: r, imageWidth: width, imageHeight: height)
+                {
                     return original
                 }
                 return (2 * width, 2 * height)

@@ -26,25 +26,30 @@ extension VideoAICodec {
     }
 
     /// Decodes `path` and collects each frame's AI data (`visit` also sees them as they come).
-    public static func inspect(_ path: String, threads: Int = 0, warn: @escaping (String) -> Void,
-                               visit: (FrameAIData) throws -> Void = { _ in }) throws -> StreamAIData {
+    public static func inspect(
+        _ path: String, threads: Int = 0, warn: @escaping (String) -> Void,
+        visit: (FrameAIData) throws -> Void = { _ in }
+    ) throws -> StreamAIData {
         let input = try VideoInput(path: path, threads: threads, warn: warn)
         let timeBase = av_q2d(input.videoStream.pointee.time_base)
         var frames: [FrameAIData] = []
         var reader = AIDataSEI.Reader()
-        try input.run(frame: { frame in
-            let pts = frame.pointee.pts
-            let entry = FrameAIData(pts: pts, seconds: pts == nic_av_nopts_value() ? .nan : Double(pts) * timeBase,
-                                    width: Int(frame.pointee.width), height: Int(frame.pointee.height),
-                                    found: reader.read(frame))
-            try visit(entry)
-            frames.append(entry)
-        }, otherPacket: { _ in })
+        try input.run(
+            frame: { frame in
+                let pts = frame.pointee.pts
+                let entry = FrameAIData(
+                    pts: pts, seconds: pts == nic_av_nopts_value() ? .nan : Double(pts) * timeBase,
+                    width: Int(frame.pointee.width), height: Int(frame.pointee.height),
+                    found: reader.read(frame))
+                try visit(entry)
+                frames.append(entry)
+            }, otherPacket: { _ in })
         let parameters = input.videoStream.pointee.codecpar.pointee
-        return StreamAIData(formatName: String(cString: input.format.pointee.iformat.pointee.name),
-                            codecName: String(cString: avcodec_get_name(parameters.codec_id)),
-                            width: Int(parameters.width), height: Int(parameters.height),
-                            frameRate: av_q2d(input.frameRate), streamCount: input.streamCount, frames: frames)
+        return StreamAIData(
+            formatName: String(cString: input.format.pointee.iformat.pointee.name),
+            codecName: String(cString: avcodec_get_name(parameters.codec_id)),
+            width: Int(parameters.width), height: Int(parameters.height),
+            frameRate: av_q2d(input.frameRate), streamCount: input.streamCount, frames: frames)
     }
 
     /// Names of video files, for files FFmpeg cannot open.

@@ -17,8 +17,10 @@ public enum VideoAICodec {
         /// The conventional route instead of the network, for comparisons: this filter at the
         /// chosen setting's size, AI data naming no setting (ID 0).
         public var classicDownscale: ResizeMethod?
-        public init(scale: Double? = nil, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
-                    contentType: AIDataRecord.ContentType = .unspecified, classicDownscale: ResizeMethod? = nil) {
+        public init(
+            scale: Double? = nil, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
+            contentType: AIDataRecord.ContentType = .unspecified, classicDownscale: ResizeMethod? = nil
+        ) {
             self.scale = scale; self.settingID = settingID; self.encoder = encoder; self.contentType = contentType
             self.classicDownscale = classicDownscale
         }
@@ -53,9 +55,11 @@ public enum VideoAICodec {
     }
 
     /// Server side: `input` → AI-downscaled H.264/HEVC `output` with AI data per frame.
-    public static func encode(input path: String, output: String, options: EncodeOptions, store: ModelStore,
-                              device: ComputeDevice, warn: @escaping (String) -> Void,
-                              progress: ProgressHandler? = nil) throws -> Report {
+    public static func encode(
+        input path: String, output: String, options: EncodeOptions, store: ModelStore,
+        device: ComputeDevice, warn: @escaping (String) -> Void,
+        progress: ProgressHandler? = nil
+    ) throws -> Report {
         let start = monotonicSeconds()
         try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
@@ -64,9 +68,10 @@ public enum VideoAICodec {
         let setting = try chooseSetting(options, input: input, width: width, height: height, store: store)
         var downscaler = try Downscaler(setting, store: store)
         let small = evenSize(downscaler.outputLength(width), downscaler.outputLength(height))
-        let output = try VideoOutput(path: output, input: input, width: small.width, height: small.height,
-                                     settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
-                                     warn: warn)
+        let output = try VideoOutput(
+            path: output, input: input, width: small.width, height: small.height,
+            settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
+            warn: warn)
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
         }
@@ -76,49 +81,56 @@ public enum VideoAICodec {
             codec: output.seiCodec ?? .h264, qualityKind: qualityKind(options.encoder),
             qualityValue: qualityValue(options.encoder), contentType: options.contentType,
             classicDownscale: options.classicDownscale != nil)
-        var report = Report(inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
-                            setting: setting)
+        var report = Report(
+            inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
+            setting: setting)
         let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         try reporter.report(framesDone: 0)
         var warnedResize = false
         // `auto` at a target bit rate: the setting follows each scene's content (at the stream's scale).
         let perScene = options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil
         var analyzer = SceneAnalyzer()
-        try input.run(frame: { frame in
-            var image = try yuv420pImage(frame)
-            if image.width != width || image.height != height {
-                if !warnedResize {
-                    warn("\(path): the video changes size mid-stream to \(image.width)x\(image.height); such frames are resized to \(width)x\(height) first")
-                    warnedResize = true
+        try input.run(
+            frame: { frame in
+                var image = try yuv420pImage(frame)
+                if image.width != width || image.height != height {
+                    if !warnedResize {
+                        warn(
+                            "\(path): the video changes size mid-stream to \(image.width)x\(image.height); such frames are resized to \(width)x\(height) first"
+                        )
+                        warnedResize = true
+                    }
+                    image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
                 }
-                image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
-            }
-            let scene = perScene ? image.withPlaneViews { analyzer.observe(luma: $0[0]) } : nil
-            if let scene, scene.startsScene {
-                report.scenes += 1
-                var sceneOptions = options
-                sceneOptions.scale = setting.scale
-                let chosen = try chooseSetting(sceneOptions, input: input, width: width, height: height, store: store,
-                                               complexity: scene.complexity)
-                let chosenDownscaler = try Downscaler(chosen, store: store)
-                if chosenDownscaler.outputLength(width) == downscaler.outputLength(width),
-                   chosenDownscaler.outputLength(height) == downscaler.outputLength(height) {
-                    downscaler = chosenDownscaler
-                    record.settingID = UInt16(chosen.id)
+                let scene = perScene ? image.withPlaneViews { analyzer.observe(luma: $0[0]) } : nil
+                if let scene, scene.startsScene {
+                    report.scenes += 1
+                    var sceneOptions = options
+                    sceneOptions.scale = setting.scale
+                    let chosen = try chooseSetting(
+                        sceneOptions, input: input, width: width, height: height, store: store,
+                        complexity: scene.complexity)
+                    let chosenDownscaler = try Downscaler(chosen, store: store)
+                    if chosenDownscaler.outputLength(width) == downscaler.outputLength(width),
+                        chosenDownscaler.outputLength(height) == downscaler.outputLength(height)
+                    {
+                        downscaler = chosenDownscaler
+                        record.settingID = UInt16(chosen.id)
+                    }
                 }
-            }
-            let t0 = monotonicSeconds()
-            let scaled = try options.classicDownscale.map {
-                try ImageResize.resized(image, width: small.width, height: small.height, method: $0, workers: device.workers)
-            } ?? downscaler.scale(image, width: small.width, height: small.height, device: device)
-            report.scalingSeconds += monotonicSeconds() - t0
-            var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
-            defer { av_frame_free(&out) }
-            try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
-            report.frames += 1
-            report.routes[options.classicDownscale?.rawValue ?? "setting \(record.settingID)", default: 0] += 1
-            try reporter.report(framesDone: report.frames)
-        }, otherPacket: { try output.copy($0, from: input) })
+                let t0 = monotonicSeconds()
+                let scaled =
+                    try options.classicDownscale.map {
+                        try ImageResize.resized(image, width: small.width, height: small.height, method: $0, workers: device.workers)
+                    } ?? downscaler.scale(image, width: small.width, height: small.height, device: device)
+                report.scalingSeconds += monotonicSeconds() - t0
+                var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
+                defer { av_frame_free(&out) }
+                try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
+                report.frames += 1
+                report.routes[options.classicDownscale?.rawValue ?? "setting \(record.settingID)", default: 0] += 1
+                try reporter.report(framesDone: report.frames)
+            }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
         report.finish(input: input, output: output, since: start)
         return report
@@ -133,8 +145,10 @@ public enum VideoAICodec {
 
     /// The setting of `o`, or the selector's choice; `complexity` (SceneAnalyzer) refines the
     /// quality a target bit rate will give.
-    static func chooseSetting(_ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
-                              store: ModelStore, complexity: Double? = nil) throws -> NNSetting {
+    static func chooseSetting(
+        _ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
+        store: ModelStore, complexity: Double? = nil
+    ) throws -> NNSetting {
         if let id = o.settingID { return try store.setting(id: id) }
         let codec = o.encoder.encoder.flatMap(Codec.init(name:)) ?? .h264
         var bitsPerPixel: Double?
@@ -143,9 +157,11 @@ public enum VideoAICodec {
             bitsPerPixel = Double(bitRate) / max(1, fps) / Double(width * height)
         }
         let request = SettingSelector.Request(
-            codec: codec, quality: o.encoder.crf ?? bitsPerPixel.map {
-                estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
-            },
+            codec: codec,
+            quality: o.encoder.crf
+                ?? bitsPerPixel.map {
+                    estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
+                },
             scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
             contentType: o.contentType, needsRealTime: true)
         return try SettingSelector(manifest: store.manifest).select(request)
@@ -159,7 +175,9 @@ public enum VideoAICodec {
         var video = e
         video.bitRate = max(target / 2, target - aiData)
         if aiData > target / 4 {
-            warn("AI data takes \(aiData / 1000) kbit/s of the \(target / 1000) kbit/s asked for; the video gets \(video.bitRate! / 1000) kbit/s")
+            warn(
+                "AI data takes \(aiData / 1000) kbit/s of the \(target / 1000) kbit/s asked for; the video gets \(video.bitRate! / 1000) kbit/s"
+            )
         }
         return video
     }

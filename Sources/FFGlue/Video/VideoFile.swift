@@ -8,10 +8,11 @@ public enum VideoFile {
     public static func readFrames(path: String, maxFrames: Int = 10_000, threads: Int = 0) throws -> [PlanarImage] {
         let input = try VideoInput(path: path, threads: threads, warn: { _ in })
         var frames: [PlanarImage] = []
-        try input.run(frame: { frame in
-            guard frames.count < maxFrames else { return }
-            frames.append(try yuv420pImage(frame))
-        }, otherPacket: { _ in })
+        try input.run(
+            frame: { frame in
+                guard frames.count < maxFrames else { return }
+                frames.append(try yuv420pImage(frame))
+            }, otherPacket: { _ in })
         return frames
     }
 

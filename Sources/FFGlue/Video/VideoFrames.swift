@@ -8,8 +8,10 @@ import NICCore
 /// `frame` converted to `format` and `range`, with its properties and side data (timestamps,
 /// colour tags, AI data) and the new range; nil when it already is in that format and not full
 /// range where limited range is asked for. Free it with av_frame_free.
-func convertedKeepingProperties(_ frame: UnsafeMutablePointer<AVFrame>, to format: AVPixelFormat,
-                                range: AVColorRange) throws -> UnsafeMutablePointer<AVFrame>? {
+func convertedKeepingProperties(
+    _ frame: UnsafeMutablePointer<AVFrame>, to format: AVPixelFormat,
+    range: AVColorRange
+) throws -> UnsafeMutablePointer<AVFrame>? {
     let fullWhereLimited = range == AVCOL_RANGE_MPEG && frame.pointee.color_range == AVCOL_RANGE_JPEG
     if frame.pixelFormat == format && !fullWhereLimited { return nil }
     var converted: UnsafeMutablePointer<AVFrame>? = try convertedFrame(frame, to: format, range: range)

@@ -29,8 +29,9 @@ final class VideoInput {
         self.io = io
         format = context
         do {
-            try check(avformat_find_stream_info(context, nil), "\(path): cannot read stream information",
-                      otherwise: NICError.corruptData)
+            try check(
+                avformat_find_stream_info(context, nil), "\(path): cannot read stream information",
+                otherwise: NICError.corruptData)
             (videoIndex, decoder) = try VideoInput.openVideoDecoder(context, path: path, threads: threads)
         } catch {
             var owned: UnsafeMutablePointer<AVFormatContext>? = context
@@ -65,7 +66,7 @@ final class VideoInput {
         context.pointee.pb = io
         context.pointee.io_open = refuseNestedOpen
         var owned: UnsafeMutablePointer<AVFormatContext>? = context
-        let ret = avformat_open_input(&owned, path, nil, nil)   // frees the context on failure
+        let ret = avformat_open_input(&owned, path, nil, nil)  // frees the context on failure
         if ret < 0 {
             var pb: UnsafeMutablePointer<AVIOContext>? = io
             avio_closep(&pb)
@@ -75,8 +76,10 @@ final class VideoInput {
         return (context, io)
     }
 
-    private static func openVideoDecoder(_ format: UnsafeMutablePointer<AVFormatContext>, path: String,
-                                         threads: Int) throws -> (Int, UnsafeMutablePointer<AVCodecContext>) {
+    private static func openVideoDecoder(
+        _ format: UnsafeMutablePointer<AVFormatContext>, path: String,
+        threads: Int
+    ) throws -> (Int, UnsafeMutablePointer<AVCodecContext>) {
         var codec: UnsafePointer<AVCodec>?
         let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)
         if index == nic_averror_stream_not_found() { throw NICError.unsupportedFormat("\(path) has no video stream") }
@@ -91,13 +94,15 @@ final class VideoInput {
         guard let context = avcodec_alloc_context3(codec) else { throw NICError.outOfMemory("cannot allocate a decoder") }
         var owned: UnsafeMutablePointer<AVCodecContext>? = context
         do {
-            try check(avcodec_parameters_to_context(context, parameters), "\(path): bad video parameters",
-                      otherwise: NICError.corruptData)
+            try check(
+                avcodec_parameters_to_context(context, parameters), "\(path): bad video parameters",
+                otherwise: NICError.corruptData)
             context.pointee.pkt_timebase = format.pointee.streams[Int(index)]!.pointee.time_base
             context.pointee.max_pixels = Int64(ImageLimits.maxPixels)
             context.pointee.thread_count = Int32(max(1, threads))
-            try check(avcodec_open2(context, codec, nil), "\(path): cannot open the video decoder",
-                      otherwise: NICError.unsupportedFormat)
+            try check(
+                avcodec_open2(context, codec, nil), "\(path): cannot open the video decoder",
+                otherwise: NICError.unsupportedFormat)
         } catch {
             avcodec_free_context(&owned)
             throw error
@@ -108,8 +113,10 @@ final class VideoInput {
     /// Reads the whole file: every decoded video frame goes to `frame` (display order, pts in
     /// the video stream's time base, valid until the call returns), every packet of another
     /// stream to `otherPacket`.
-    func run(frame: (UnsafeMutablePointer<AVFrame>) throws -> Void,
-             otherPacket: (UnsafeMutablePointer<AVPacket>) throws -> Void) throws {
+    func run(
+        frame: (UnsafeMutablePointer<AVFrame>) throws -> Void,
+        otherPacket: (UnsafeMutablePointer<AVPacket>) throws -> Void
+    ) throws {
         var packet = av_packet_alloc(), decoded = av_frame_alloc()
         defer { av_packet_free(&packet); av_frame_free(&decoded) }
         guard let packet, let decoded else { throw NICError.outOfMemory("cannot allocate a packet or frame") }
@@ -162,8 +169,10 @@ final class VideoInput {
         return result
     }
 
-    private func receiveFrames(into decoded: UnsafeMutablePointer<AVFrame>,
-                               deliver: (UnsafeMutablePointer<AVFrame>) throws -> Void) throws {
+    private func receiveFrames(
+        into decoded: UnsafeMutablePointer<AVFrame>,
+        deliver: (UnsafeMutablePointer<AVFrame>) throws -> Void
+    ) throws {
         while true {
             let ret = avcodec_receive_frame(decoder, decoded)
             if ret == nic_averror_eagain() || ret == nic_averror_eof() { return }
@@ -195,7 +204,9 @@ final class VideoInput {
         let declaredEnd = Double(duration + (start == nic_av_nopts_value() ? 0 : start)) / Double(AV_TIME_BASE)
         let frameSeconds = 1 / max(1, av_q2d(frameRate))
         if dataEnd + max(0.25, 2 * frameSeconds) < declaredEnd {
-            warnOnce("\(path) ends early: its header declares \(Int(declaredEnd * 1000)) ms but the data stops at \(Int(dataEnd * 1000)) ms; kept the frames read so far")
+            warnOnce(
+                "\(path) ends early: its header declares \(Int(declaredEnd * 1000)) ms but the data stops at \(Int(dataEnd * 1000)) ms; kept the frames read so far"
+            )
         }
     }
 

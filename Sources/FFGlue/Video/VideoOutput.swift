@@ -22,8 +22,10 @@ public struct VideoEncoderSettings: Sendable {
     /// The constant rate factors x264 and x265 take for 8-bit video.
     public static let crfRange: ClosedRange<Double> = 0...51
     /// The speed presets x264 and x265 share.
-    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-                                 "veryslow", "placebo"]
+    public static let presets = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+        "veryslow", "placebo",
+    ]
 
     /// Throws `invalidArgument` for a value no job could use; called before anything is opened.
     /// `rawFrames`: the output holds raw frames (.y4m, PNG frames), which take no encoder settings.
@@ -90,15 +92,18 @@ final class VideoOutput {
     private(set) var videoBytes = 0
 
     /// `width` x `height` is the size of the frames `write` will get, in yuv420p.
-    init(path: String, input: VideoInput, width: Int, height: Int, settings: VideoEncoderSettings,
-         warn: @escaping (String) -> Void) throws {
+    init(
+        path: String, input: VideoInput, width: Int, height: Int, settings: VideoEncoderSettings,
+        warn: @escaping (String) -> Void
+    ) throws {
         self.path = path
         self.warn = warn
         inputVideoTimeBase = input.videoStream.pointee.time_base
         var context: UnsafeMutablePointer<AVFormatContext>?
-        try check(avformat_alloc_output_context2(&context, nil, nil, path),
-                  "\(path): cannot tell the output format from the name (use .mp4, .mkv, .mov, .ts or .y4m)",
-                  otherwise: NICError.invalidArgument)
+        try check(
+            avformat_alloc_output_context2(&context, nil, nil, path),
+            "\(path): cannot tell the output format from the name (use .mp4, .mkv, .mov, .ts or .y4m)",
+            otherwise: NICError.invalidArgument)
         guard let context else { throw NICError.internal("no output context") }
         format = context
         let muxer = String(cString: context.pointee.oformat.pointee.name)
@@ -154,9 +159,12 @@ final class VideoOutput {
         frames = nil
     }
 
-    private static func openEncoder(_ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
-                                    output: UnsafeMutablePointer<AVFormatContext>)
-        throws -> (UnsafeMutablePointer<AVCodecContext>, Codec?) {
+    private static func openEncoder(
+        _ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
+        output: UnsafeMutablePointer<AVFormatContext>
+    )
+        throws -> (UnsafeMutablePointer<AVCodecContext>, Codec?)
+    {
         let muxer = String(cString: output.pointee.oformat.pointee.name)
         let frameCodec = muxer == "image2" ? "png" : "wrapped_avframe"
         let name = s.encoder ?? (rawFrames ? frameCodec : "libx264")
@@ -164,20 +172,23 @@ final class VideoOutput {
             throw NICError.invalidArgument("a .y4m or PNG-frames output holds raw frames; an encoder does not apply")
         }
         guard let codec = avcodec_find_encoder_by_name(name), av_codec_is_encoder(codec) != 0,
-              codec.pointee.type == AVMEDIA_TYPE_VIDEO else {
+            codec.pointee.type == AVMEDIA_TYPE_VIDEO
+        else {
             throw NICError.unsupportedFormat("this FFmpeg build has no video encoder named \(name)")
         }
         // Checked with valgrind on Debian 12's libx265 3.5: pictures narrower than 56 pixels make
         // its lookahead write out of bounds.
         if name == "libx265" && width < 64 {
-            throw NICError.invalidArgument("libx265 cannot code pictures narrower than 64 pixels (this one is \(width)x\(height)); use libx264")
+            throw NICError.invalidArgument(
+                "libx265 cannot code pictures narrower than 64 pixels (this one is \(width)x\(height)); use libx264")
         }
         guard let context = avcodec_alloc_context3(codec) else { throw NICError.outOfMemory("cannot allocate the encoder") }
         var owned: UnsafeMutablePointer<AVCodecContext>? = context
         do {
             try configure(context, s, input: input, width: width, height: height, output: output)
-            try check(avcodec_open2(context, codec, nil), "cannot open the \(name) encoder for \(width)x\(height)",
-                      otherwise: NICError.invalidArgument)
+            try check(
+                avcodec_open2(context, codec, nil), "cannot open the \(name) encoder for \(width)x\(height)",
+                otherwise: NICError.invalidArgument)
         } catch {
             avcodec_free_context(&owned)
             throw error
@@ -186,8 +197,10 @@ final class VideoOutput {
         return (context, sei)
     }
 
-    private static func configure(_ c: UnsafeMutablePointer<AVCodecContext>, _ s: VideoEncoderSettings, input: VideoInput,
-                                  width: Int, height: Int, output: UnsafeMutablePointer<AVFormatContext>) throws {
+    private static func configure(
+        _ c: UnsafeMutablePointer<AVCodecContext>, _ s: VideoEncoderSettings, input: VideoInput,
+        width: Int, height: Int, output: UnsafeMutablePointer<AVFormatContext>
+    ) throws {
         let source = input.videoStream.pointee.codecpar.pointee
         c.pointee.width = Int32(width)
         c.pointee.height = Int32(height)
@@ -196,7 +209,7 @@ final class VideoOutput {
         c.pointee.time_base = input.videoStream.pointee.time_base
         c.pointee.framerate = input.frameRate
         c.pointee.sample_aspect_ratio = source.sample_aspect_ratio
-        c.pointee.color_range = AVCOL_RANGE_MPEG   // frames are converted to limited range
+        c.pointee.color_range = AVCOL_RANGE_MPEG  // frames are converted to limited range
         c.pointee.color_primaries = source.color_primaries
         c.pointee.color_trc = source.color_trc
         c.pointee.colorspace = source.color_space
@@ -211,7 +224,9 @@ final class VideoOutput {
             try setOption(c, "crf", "\(crf)")
         }
         if let preset = s.preset { try setOption(c, "preset", preset) }
-        if String(cString: avcodec_get_name(c.pointee.codec_id)) == "hevc", av_opt_find(c.pointee.priv_data, "x265-params", nil, 0, 0) != nil {
+        if String(cString: avcodec_get_name(c.pointee.codec_id)) == "hevc",
+            av_opt_find(c.pointee.priv_data, "x265-params", nil, 0, 0) != nil
+        {
             _ = av_opt_set(c.pointee.priv_data, "x265-params", "log-level=error", 0)
         }
     }
@@ -233,7 +248,8 @@ final class VideoOutput {
             if avformat_query_codec(format.pointee.oformat, id, FF_COMPLIANCE_NORMAL) != 1 {
                 let kind = av_get_media_type_string(source.pointee.codecpar.pointee.codec_type).map { String(cString: $0) } ?? "data"
                 throw NICError.unsupportedFormat(
-                    "\(path): the \(String(cString: format.pointee.oformat.pointee.name)) container cannot hold input stream \(i) (\(kind), \(String(cString: avcodec_get_name(id)))); use .mkv to keep it")
+                    "\(path): the \(String(cString: format.pointee.oformat.pointee.name)) container cannot hold input stream \(i) (\(kind), \(String(cString: avcodec_get_name(id)))); use .mkv to keep it"
+                )
             }
             guard let stream = avformat_new_stream(format, nil) else { throw NICError.outOfMemory("cannot add a stream") }
             try check(avcodec_parameters_copy(stream.pointee.codecpar, source.pointee.codecpar), "cannot copy stream parameters")
@@ -248,8 +264,9 @@ final class VideoOutput {
     private func openFile() throws {
         guard let format else { return }
         if format.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
-            try check(avio_open(&format.pointee.pb, file?.writablePath ?? path, AVIO_FLAG_WRITE),
-                      "\(path): cannot create the file", otherwise: NICError.io)
+            try check(
+                avio_open(&format.pointee.pb, file?.writablePath ?? path, AVIO_FLAG_WRITE),
+                "\(path): cannot create the file", otherwise: NICError.io)
         }
         try check(avformat_write_header(format, nil), "\(path): cannot write the container header", otherwise: NICError.io)
         headerWritten = true
@@ -262,7 +279,9 @@ final class VideoOutput {
         guard let encoder else { return }
         var pts = frame.pointee.pts == nic_av_nopts_value() ? lastPTS &+ max(1, inputDuration) : frame.pointee.pts
         if lastPTS != .min && pts <= lastPTS {
-            if renumbered == 0 { warn("\(path): input timestamps go backwards at pts \(pts); such frames are renumbered to keep every frame (reported once)") }
+            if renumbered == 0 {
+                warn("\(path): input timestamps go backwards at pts \(pts); such frames are renumbered to keep every frame (reported once)")
+            }
             renumbered += 1
             pts = lastPTS + 1
         }
@@ -339,8 +358,11 @@ final class VideoOutput {
     /// Replaces the packet's data by the same bytes with the SEI NAL unit before the first slice.
     private func insert(_ sei: [UInt8], into packet: UnsafeMutablePointer<AVPacket>) throws {
         guard let seiCodec, let data = packet.pointee.data else { return }
-        guard let bytes = AIDataSEI.inserting(sei, intoAnnexB: UnsafeBufferPointer(start: data, count: Int(packet.pointee.size)),
-                                              codec: seiCodec) else {
+        guard
+            let bytes = AIDataSEI.inserting(
+                sei, intoAnnexB: UnsafeBufferPointer(start: data, count: Int(packet.pointee.size)),
+                codec: seiCodec)
+        else {
             throw NICError.internal("\(path): the encoder produced a packet without a slice; cannot attach AI data")
         }
         var replacement = av_packet_alloc()

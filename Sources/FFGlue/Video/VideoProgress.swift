@@ -24,8 +24,9 @@ extension VideoAICodec {
 
         func report(framesDone: Int) throws {
             guard let handler else { return }
-            let progress = Progress(framesDone: framesDone, framesExpected: expected,
-                                    elapsedSeconds: monotonicSeconds() - start)
+            let progress = Progress(
+                framesDone: framesDone, framesExpected: expected,
+                elapsedSeconds: monotonicSeconds() - start)
             if !handler(progress) { throw NICError.cancelled("cancelled by the caller after \(framesDone) frames") }
         }
     }

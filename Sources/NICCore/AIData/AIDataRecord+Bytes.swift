@@ -48,8 +48,11 @@ extension AIDataRecord {
 
     /// The repeat form of this record (docs/ai-data.md §5.1): flags and setting ID only.
     public func serializedRepeat() -> [UInt8] {
-        var out = Self.magic + [Self.majorVersion, Self.repeatMinorVersion, UInt8(Self.repeatSize),
-                                flags.union(.repeatRecord).rawValue]
+        var out =
+            Self.magic + [
+                Self.majorVersion, Self.repeatMinorVersion, UInt8(Self.repeatSize),
+                flags.union(.repeatRecord).rawValue,
+            ]
         out.appendLittleEndian(settingID)
         out.appendLittleEndian(CRC32.checksum(out))
         return out
@@ -113,11 +116,12 @@ extension AIDataRecord {
         let contentType = ContentType(rawValue: r.uint8())
         let qualityKind = QualityKind(rawValue: r.uint8())
         let qualityValue = Int32(bitPattern: r.uint32())
-        self.init(settingID: settingID, scaleNumerator: numerator, scaleDenominator: denominator,
-                  originalWidth: originalWidth, originalHeight: originalHeight,
-                  downscaledWidth: downscaledWidth, downscaledHeight: downscaledHeight,
-                  codec: codec, qualityKind: qualityKind, qualityValue: qualityValue,
-                  contentType: contentType, flags: flags)
+        self.init(
+            settingID: settingID, scaleNumerator: numerator, scaleDenominator: denominator,
+            originalWidth: originalWidth, originalHeight: originalHeight,
+            downscaledWidth: downscaledWidth, downscaledHeight: downscaledHeight,
+            codec: codec, qualityKind: qualityKind, qualityValue: qualityValue,
+            contentType: contentType, flags: flags)
         if let problem = rangeProblem { throw NICError.corruptData("AI data: field out of range: \(problem)") }
     }
 }

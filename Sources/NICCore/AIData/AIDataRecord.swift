@@ -149,10 +149,12 @@ public struct AIDataRecord: Equatable, Sendable {
     public var contentType: ContentType
     public var flags: Flags
 
-    public init(settingID: UInt16, scaleNumerator: UInt8, scaleDenominator: UInt8,
-                originalWidth: Int, originalHeight: Int, downscaledWidth: Int, downscaledHeight: Int,
-                codec: Codec = .uncompressed, qualityKind: QualityKind = .unspecified, qualityValue: Int32 = 0,
-                contentType: ContentType = .unspecified, flags: Flags = []) {
+    public init(
+        settingID: UInt16, scaleNumerator: UInt8, scaleDenominator: UInt8,
+        originalWidth: Int, originalHeight: Int, downscaledWidth: Int, downscaledHeight: Int,
+        codec: Codec = .uncompressed, qualityKind: QualityKind = .unspecified, qualityValue: Int32 = 0,
+        contentType: ContentType = .unspecified, flags: Flags = []
+    ) {
         self.settingID = settingID
         self.scaleNumerator = scaleNumerator
         self.scaleDenominator = scaleDenominator
@@ -183,8 +185,10 @@ public struct AIDataRecord: Equatable, Sendable {
         guard scaleDenominator >= 1, scaleNumerator >= scaleDenominator else {
             return "scale \(scaleNumerator)/\(scaleDenominator) must satisfy numerator >= denominator >= 1"
         }
-        let sizes = [("original width", originalWidth), ("original height", originalHeight),
-                     ("downscaled width", downscaledWidth), ("downscaled height", downscaledHeight)]
+        let sizes = [
+            ("original width", originalWidth), ("original height", originalHeight),
+            ("downscaled width", downscaledWidth), ("downscaled height", downscaledHeight),
+        ]
         for (name, value) in sizes where !(1...Self.maxDimension).contains(value) {
             return "\(name) \(value) is outside 1...\(Self.maxDimension)"
         }

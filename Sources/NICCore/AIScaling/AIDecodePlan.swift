@@ -34,8 +34,10 @@ public struct AIDecodePlan: Sendable {
         public var forcedMethod: ResizeMethod?
         /// Force this NN setting's up network, ignoring the AI data's setting.
         public var forcedSetting: Int?
-        public init(size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true,
-                    forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil) {
+        public init(
+            size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true,
+            forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil
+        ) {
             self.size = size; self.allowGenericFallback = allowGenericFallback
             self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting
         }
@@ -95,8 +97,9 @@ public struct AIDecodePlan: Sendable {
 
     /// The Lanczos route to the same size, for when the chosen network cannot run.
     public func fallingBack(because reason: String) -> AIDecodePlan {
-        AIDecodePlan(route: .classic(.lanczos), width: width, height: height,
-                     fallbackReason: fallbackReason.map { $0 + "; " + reason } ?? reason, smallImageCodec: smallImageCodec)
+        AIDecodePlan(
+            route: .classic(.lanczos), width: width, height: height,
+            fallbackReason: fallbackReason.map { $0 + "; " + reason } ?? reason, smallImageCodec: smallImageCodec)
     }
 
     private init(route: Route, width: Int, height: Int, fallbackReason: String?, smallImageCodec: AIDataRecord.Codec?) {
@@ -125,7 +128,8 @@ public struct AIDecodePlan: Sendable {
         if num > maxScale * den { return "scale \(num)/\(den) is above \(maxScale)" }
         let fits = { (small: Int, large: Int) in abs(small * num - large * den) <= 2 * num }
         if !fits(r.downscaledWidth, r.originalWidth) || !fits(r.downscaledHeight, r.originalHeight) {
-            return "original size \(r.originalWidth)x\(r.originalHeight) is not \(r.downscaledWidth)x\(r.downscaledHeight) times \(num)/\(den)"
+            return
+                "original size \(r.originalWidth)x\(r.originalHeight) is not \(r.downscaledWidth)x\(r.downscaledHeight) times \(num)/\(den)"
         }
         return ""
     }

@@ -7,8 +7,10 @@ public enum AIScaler {
     /// Scales `image` to `width` x `height` with `network` (down or up). When the
     /// requested size is not the network's own output size (beyond rounding), the
     /// network runs at its own size and Lanczos takes the result the rest of the way.
-    public static func scale(_ image: PlanarImage, with network: ScalerNetwork, chroma chromaNetwork: ChromaNetwork? = nil,
-                             width: Int, height: Int, device: ComputeDevice) throws -> PlanarImage {
+    public static func scale(
+        _ image: PlanarImage, with network: ScalerNetwork, chroma chromaNetwork: ChromaNetwork? = nil,
+        width: Int, height: Int, device: ComputeDevice
+    ) throws -> PlanarImage {
         try ImageLimits.check(width: width, height: height)
         let natural = (network.outputLength(image.width), network.outputLength(image.height))
         let exact = abs(natural.0 - width) <= 1 && abs(natural.1 - height) <= 1
@@ -23,16 +25,18 @@ public enum AIScaler {
             var target = [Float](repeating: 0, count: size.width * size.height)
             source.samples.withUnsafeBufferPointer { s in
                 target.withUnsafeMutableBufferPointer { t in
-                    Resampler.resample(s.baseAddress!, srcWidth: source.width, srcHeight: source.height, srcStride: source.width,
-                                       into: t.baseAddress!, dstWidth: size.width, dstHeight: size.height, dstStride: size.width,
-                                       kernel: chromaKernel, mode: .antialiased, workers: device.workers)
+                    Resampler.resample(
+                        s.baseAddress!, srcWidth: source.width, srcHeight: source.height, srcStride: source.width,
+                        into: t.baseAddress!, dstWidth: size.width, dstHeight: size.height, dstStride: size.width,
+                        kernel: chromaKernel, mode: .antialiased, workers: device.workers)
                 }
             }
             planes.chroma[c] = .init(samples: target, width: size.width, height: size.height)
         }
         if let chromaNetwork, image.format == .rgb24 {
-            let (cb, cr) = try chromaNetwork.corrected(cb: planes.chroma[0].samples, cr: planes.chroma[1].samples,
-                                                       luma: planes.luma, on: device)
+            let (cb, cr) = try chromaNetwork.corrected(
+                cb: planes.chroma[0].samples, cr: planes.chroma[1].samples,
+                luma: planes.luma, on: device)
             planes.chroma[0].samples = cb
             planes.chroma[1].samples = cr
         }

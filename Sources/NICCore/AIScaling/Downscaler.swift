@@ -27,7 +27,7 @@ public enum Downscaler {
         switch self {
         case .network(let network):
             return try AIScaler.scale(image, with: network, width: width, height: height, device: device)
-        case .classic:   // antialiased bicubic a = -0.5, as in the generic networks' training
+        case .classic:  // antialiased bicubic a = -0.5, as in the generic networks' training
             return try ImageResize.resized(image, width: width, height: height, method: .bicubic, workers: device.workers)
         }
     }

@@ -6,8 +6,10 @@ public enum FrameScaler {
     /// Scales `source` onto `destination` (its size is the target) by `route`. A network
     /// whose natural output differs from the target by more than a pixel runs at its own
     /// size and Lanczos takes it the rest of the way.
-    public static func scale(_ source: YUV420Frame, into destination: YUV420Frame, route: AIDecodePlan.Route,
-                             store: ModelStore?, device: ComputeDevice) throws {
+    public static func scale(
+        _ source: YUV420Frame, into destination: YUV420Frame, route: AIDecodePlan.Route,
+        store: ModelStore?, device: ComputeDevice
+    ) throws {
         let chromaKernel: ResampleKernel
         switch route {
         case .network(let id):
@@ -23,8 +25,10 @@ public enum FrameScaler {
     }
 
     /// Luma in [0, 1] (limited range expanded) through the network, back to the destination's levels.
-    static func scaleLuma(_ source: YUV420Frame, into destination: YUV420Frame, network: ScalerNetwork,
-                          device: ComputeDevice) throws {
+    static func scaleLuma(
+        _ source: YUV420Frame, into destination: YUV420Frame, network: ScalerNetwork,
+        device: ComputeDevice
+    ) throws {
         let (w, h) = (destination.width, destination.height)
         let natural = (network.outputLength(source.width), network.outputLength(source.height))
         let exact = abs(natural.0 - w) <= 1 && abs(natural.1 - h) <= 1
@@ -41,22 +45,29 @@ public enum FrameScaler {
         }
         let output = try network.forward(input, outputHeight: natural.1, outputWidth: natural.0, on: device)
         var resized = [Float](repeating: 0, count: w * h)
-        output.withFloats { o in resized.withUnsafeMutableBufferPointer { r in
-            Resampler.resample(o.baseAddress!, srcWidth: natural.0, srcHeight: natural.1, srcStride: natural.0,
-                               into: r.baseAddress!, dstWidth: w, dstHeight: h, dstStride: w,
-                               kernel: .lanczos3, mode: .antialiased, workers: device.workers)
-        } }
+        output.withFloats { o in
+            resized.withUnsafeMutableBufferPointer { r in
+                Resampler.resample(
+                    o.baseAddress!, srcWidth: natural.0, srcHeight: natural.1, srcStride: natural.0,
+                    into: r.baseAddress!, dstWidth: w, dstHeight: h, dstStride: w,
+                    kernel: .lanczos3, mode: .antialiased, workers: device.workers)
+            }
+        }
         resized.withUnsafeBufferPointer { destination.writePlane(0, from: $0.baseAddress!, gain: gain, offset: offset) }
     }
 
     /// One plane through a classic filter, converting between the two frames' depths and ranges.
-    static func resamplePlane(_ p: Int, _ source: YUV420Frame, into destination: YUV420Frame, kernel: ResampleKernel,
-                              device: ComputeDevice, luma: Bool = false) throws {
+    static func resamplePlane(
+        _ p: Int, _ source: YUV420Frame, into destination: YUV420Frame, kernel: ResampleKernel,
+        device: ComputeDevice, luma: Bool = false
+    ) throws {
         let s = source.planes[p], d = destination.planes[p]
         var input = [Float](repeating: 0, count: s.width * s.height)
         // Luma in [0, 1] (ranges converted), chroma in 8-bit units (depth converted, range kept).
-        let (inGain, inOffset): (Float, Float) = luma ? (1 / source.lumaGain, -source.lumaOffset / source.lumaGain)
-                                                      : (1 / source.levelScale, 0)
+        let (inGain, inOffset): (Float, Float) =
+            luma
+            ? (1 / source.lumaGain, -source.lumaOffset / source.lumaGain)
+            : (1 / source.levelScale, 0)
         let (outGain, outOffset): (Float, Float) = luma ? (destination.lumaGain, destination.lumaOffset) : (destination.levelScale, 0)
         input.withUnsafeMutableBufferPointer { source.readPlane(p, gain: inGain, offset: inOffset, into: $0.baseAddress!) }
         let resampler = RowResampler(source: (s.width, s.height), output: (d.width, d.height), kernel: kernel, mode: .antialiased)

@@ -36,7 +36,7 @@ public struct SceneAnalyzer: Sendable {
         defer { previous = thumb.pixels }
         let complexity = SceneAnalyzer.complexity(thumb.pixels, width: thumb.width, height: thumb.height)
         framesSinceCut += 1
-        guard previous.count == thumb.pixels.count else {    // first frame, or a new size
+        guard previous.count == thumb.pixels.count else {  // first frame, or a new size
             framesSinceCut = 0; averageDifference = 0; beforeCandidate = nil
             return Observation(startsScene: true, complexity: complexity)
         }
@@ -49,7 +49,8 @@ public struct SceneAnalyzer: Sendable {
         }
         let difference = SceneAnalyzer.difference(previous, thumb.pixels)
         if framesSinceCut >= SceneAnalyzer.minimumSceneFrames && difference > SceneAnalyzer.cutThreshold
-            && difference > 2 * averageDifference {
+            && difference > 2 * averageDifference
+        {
             beforeCandidate = previous
         } else {
             averageDifference += (difference - averageDifference) / Double(max(1, framesSinceCut))

@@ -29,9 +29,11 @@ public struct SettingSelector {
         /// video settings' (5k) can.
         public var needsRealTime: Bool
 
-        public init(codec: Codec, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
-                    originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified,
-                    needsRealTime: Bool = false) {
+        public init(
+            codec: Codec, quality: Double? = nil, scale: Double? = nil, targetBitsPerPixel: Double? = nil,
+            originalWidth: Int, originalHeight: Int, contentType: AIDataRecord.ContentType = .unspecified,
+            needsRealTime: Bool = false
+        ) {
             self.codec = codec; self.quality = quality; self.scale = scale
             self.targetBitsPerPixel = targetBitsPerPixel
             self.originalWidth = originalWidth; self.originalHeight = originalHeight; self.contentType = contentType

@@ -52,14 +52,18 @@ public struct SmallImageRefiner {
     /// plane the up network must reproduce. With `roundTrip`, the distortion term sees what the
     /// real codec decodes (the proxy's own rounding differs from a real encoder's in detail that
     /// the refinement would otherwise exploit); the rate term and λ always come from the proxy.
-    public func refine(small: [Float], width: Int, height: Int, original: [Float], originalWidth: Int, originalHeight: Int,
-                       up: ScalerNetworkGradient, quality: Int, roundTrip: RoundTrip? = nil,
-                       on device: ComputeDevice) throws -> Outcome {
+    public func refine(
+        small: [Float], width: Int, height: Int, original: [Float], originalWidth: Int, originalHeight: Int,
+        up: ScalerNetworkGradient, quality: Int, roundTrip: RoundTrip? = nil,
+        on device: ComputeDevice
+    ) throws -> Outcome {
         let net = up.network
         guard abs(net.outputLength(width) - originalWidth) <= 1, abs(net.outputLength(height) - originalHeight) <= 1,
-              small.count == width * height, original.count == originalWidth * originalHeight else { throw Skip.sizeMismatch }
-        let piece = Piece(small: small, width: width, rows: 0..<height, original: original, originalWidth: originalWidth,
-                          originalRows: 0..<originalHeight, update: 0..<height, loss: 0..<originalHeight)
+            small.count == width * height, original.count == originalWidth * originalHeight
+        else { throw Skip.sizeMismatch }
+        let piece = Piece(
+            small: small, width: width, rows: 0..<height, original: original, originalWidth: originalWidth,
+            originalRows: 0..<originalHeight, update: 0..<height, loss: 0..<originalHeight)
         if up.activationBytes(width: width, height: height) <= memoryBudget {
             return try refine(piece, up: up, quality: quality, roundTrip: roundTrip, on: device)
         }
@@ -78,8 +82,10 @@ public struct SmallImageRefiner {
 
     /// Bands of rows on the JPEG block grid (16 rows: 4:2:0 macroblocks), each refined with
     /// `margin` rows of context above and below whose own changes are left to their band.
-    private func refineInBands(_ whole: Piece, up: ScalerNetworkGradient, quality: Int,
-                               roundTrip: RoundTrip?, on device: ComputeDevice) throws -> Outcome {
+    private func refineInBands(
+        _ whole: Piece, up: ScalerNetworkGradient, quality: Int,
+        roundTrip: RoundTrip?, on device: ComputeDevice
+    ) throws -> Outcome {
         let net = up.network, width = whole.width
         let (height, originalHeight) = (whole.rows.count, whole.originalRows.count)
         let margin = (net.haloRows + 4 + 15) / 16 * 16
@@ -93,16 +99,19 @@ public struct SmallImageRefiner {
             let band = first..<min(height, first + bandRows)
             let rows = max(0, band.lowerBound - margin)..<min(height, band.upperBound + margin)
             let originalRows = originalRow(rows.lowerBound)..<originalRow(rows.upperBound)
-            return Piece(small: Array(whole.small[rows.lowerBound * width..<rows.upperBound * width]), width: width, rows: rows,
-                         original: Array(whole.original[originalRows.lowerBound * whole.originalWidth..<originalRows.upperBound * whole.originalWidth]),
-                         originalWidth: whole.originalWidth, originalRows: originalRows,
-                         update: (band.lowerBound - rows.lowerBound)..<(band.upperBound - rows.lowerBound),
-                         loss: (originalRow(band.lowerBound) - originalRows.lowerBound)..<(originalRow(band.upperBound) - originalRows.lowerBound))
+            return Piece(
+                small: Array(whole.small[rows.lowerBound * width..<rows.upperBound * width]), width: width, rows: rows,
+                original: Array(
+                    whole.original[originalRows.lowerBound * whole.originalWidth..<originalRows.upperBound * whole.originalWidth]),
+                originalWidth: whole.originalWidth, originalRows: originalRows,
+                update: (band.lowerBound - rows.lowerBound)..<(band.upperBound - rows.lowerBound),
+                loss: (originalRow(band.lowerBound) - originalRows.lowerBound)..<(originalRow(band.upperBound) - originalRows.lowerBound))
         }
         // One λ for the whole image, as a single pass would use: the bands' slopes weighted by rows.
         var weighted = 0.0
         for piece in pieces {
-            weighted += Double(try Route(up: up, piece: piece, device: device).slope(piece.small, quality: quality)) * Double(piece.update.count)
+            weighted +=
+                Double(try Route(up: up, piece: piece, device: device).slope(piece.small, quality: quality)) * Double(piece.update.count)
         }
         let lambda = Float(weighted / Double(height)) * slopeMultiplier
         var plane = whole.small, before = 0.0, after = 0.0
@@ -118,8 +127,10 @@ public struct SmallImageRefiner {
 
     /// Adam on one piece; rows outside `piece.update` keep their values.
     /// λ: the piece's own (nil) or the whole image's.
-    private func refine(_ piece: Piece, up: ScalerNetworkGradient, quality: Int, lambda given: Float? = nil,
-                        roundTrip: RoundTrip?, on device: ComputeDevice) throws -> Outcome {
+    private func refine(
+        _ piece: Piece, up: ScalerNetworkGradient, quality: Int, lambda given: Float? = nil,
+        roundTrip: RoundTrip?, on device: ComputeDevice
+    ) throws -> Outcome {
         let (width, height) = (piece.width, piece.rows.count)
         let route = Route(up: up, piece: piece, device: device)
         let lambda = try given ?? route.slope(piece.small, quality: quality) * slopeMultiplier
@@ -148,10 +159,13 @@ public struct SmallImageRefiner {
             adam.step(&s, gradient)
         }
         let refined = s.map(Self.onGrid)
-        let (before, after) = (try route.point(piece.small, quality: quality, roundTrip: roundTrip),
-                               try route.point(refined, quality: quality, roundTrip: roundTrip))
-        return Outcome(plane: refined, lambda: lambda, costBefore: before.0 + Double(lambda) * before.1,
-                       costAfter: after.0 + Double(lambda) * after.1)
+        let (before, after) = (
+            try route.point(piece.small, quality: quality, roundTrip: roundTrip),
+            try route.point(refined, quality: quality, roundTrip: roundTrip)
+        )
+        return Outcome(
+            plane: refined, lambda: lambda, costBefore: before.0 + Double(lambda) * before.1,
+            costAfter: after.0 + Double(lambda) * after.1)
     }
 
     /// Clamped to [0, 1] and rounded to the 8-bit grid, as the small image is stored.
@@ -165,8 +179,9 @@ public struct SmallImageRefiner {
         let device: ComputeDevice
 
         func trace(_ decoded: [Float]) throws -> ScalerNetworkGradient.Trace {
-            try up.trace(decoded, width: piece.width, height: piece.rows.count, outputWidth: piece.originalWidth,
-                         outputHeight: piece.originalRows.count, on: device)
+            try up.trace(
+                decoded, width: piece.width, height: piece.rows.count, outputWidth: piece.originalWidth,
+                outputHeight: piece.originalRows.count, on: device)
         }
 
         /// d(scale · Σ error²)/d output over the loss rows, zero elsewhere.
@@ -225,9 +240,12 @@ extension SmallImageRefiner {
     /// Refines the luma of `small` (the down network's output for `original`, same pixel format)
     /// for JPEG at `quality` through `up`; chroma is kept. `codec` codes and decodes a candidate
     /// small image as the real route will (nil: the proxy stands in). Throws `Skip` when it cannot run.
-    public func refine(_ small: PlanarImage, original: PlanarImage, up: ScalerNetworkGradient, quality: Int,
-                       codec: ((PlanarImage) throws -> PlanarImage)?, on device: ComputeDevice)
-        throws -> (image: PlanarImage, outcome: Outcome) {
+    public func refine(
+        _ small: PlanarImage, original: PlanarImage, up: ScalerNetworkGradient, quality: Int,
+        codec: ((PlanarImage) throws -> PlanarImage)?, on device: ComputeDevice
+    )
+        throws -> (image: PlanarImage, outcome: Outcome)
+    {
         let planes = try LumaChroma(small)
         let (w, h) = (small.width, small.height)
         func image(_ luma: [Float], rows: Range<Int>) throws -> PlanarImage {
@@ -237,9 +255,10 @@ extension SmallImageRefiner {
             { luma, rows in try LumaChroma(try codec(try image(luma, rows: rows))).luma.toArray(on: device) }
         }
         let originalLuma = try LumaChroma(original).luma.toArray(on: device)
-        let outcome = try refine(small: try planes.luma.toArray(on: device), width: w, height: h,
-                                 original: originalLuma, originalWidth: original.width, originalHeight: original.height,
-                                 up: up, quality: quality, roundTrip: roundTrip, on: device)
+        let outcome = try refine(
+            small: try planes.luma.toArray(on: device), width: w, height: h,
+            original: originalLuma, originalWidth: original.width, originalHeight: original.height,
+            up: up, quality: quality, roundTrip: roundTrip, on: device)
         return (try image(outcome.plane, rows: 0..<h), outcome)
     }
 }

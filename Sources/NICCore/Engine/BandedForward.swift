@@ -33,8 +33,10 @@ extension Sequential {
     /// height with `outputChannels` channels. Identical to one pass over the whole input (bands at
     /// the top and bottom start there, so zero padding is the same) when `halo` covers the
     /// receptive field, with memory and cache footprint bounded by the band.
-    func forwardInBands(_ x: Tensor, rows: Int, halo: Int, scale: (num: Int, den: Int), outputChannels: Int,
-                        on device: ComputeDevice) throws -> Tensor {
+    func forwardInBands(
+        _ x: Tensor, rows: Int, halo: Int, scale: (num: Int, den: Int), outputChannels: Int,
+        on device: ComputeDevice
+    ) throws -> Tensor {
         let (num, den) = scale
         let outWidth = x.width * num / den
         let out = try Tensor(zeros: [1, outputChannels, x.height * num / den, outWidth])
@@ -44,8 +46,9 @@ extension Sequential {
             guard result.channels == outputChannels, result.width == outWidth else {
                 throw NICError.model("network gives \(result.shape) for a band, expected \(outputChannels) channels \(outWidth) wide")
             }
-            result.copyRows((band.lowerBound - from) * num / den, count: band.count * num / den,
-                            into: out, at: band.lowerBound * num / den)
+            result.copyRows(
+                (band.lowerBound - from) * num / den, count: band.count * num / den,
+                into: out, at: band.lowerBound * num / den)
         }
         return out
     }
@@ -56,10 +59,12 @@ extension Tensor {
     /// `destinationRow` of `destination` (same C and W).
     func copyRows(_ source: Int, count: Int, into destination: Tensor, at destinationRow: Int) {
         let w = width, (h, dh) = (height, destination.height)
-        withFloats { s in destination.withFloats { d in
-            for c in 0..<channels {
-                (d.baseAddress! + (c * dh + destinationRow) * w).update(from: s.baseAddress! + (c * h + source) * w, count: count * w)
+        withFloats { s in
+            destination.withFloats { d in
+                for c in 0..<channels {
+                    (d.baseAddress! + (c * dh + destinationRow) * w).update(from: s.baseAddress! + (c * h + source) * w, count: count * w)
+                }
             }
-        } }
+        }
     }
 }

@@ -8,8 +8,10 @@ public final class Conv2d: Layer {
     let weights: [Float]
     let bias: [Float]
 
-    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                weights: [Float], bias: [Float]? = nil, activation: FusedActivation = .none) throws {
+    public init(
+        inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        weights: [Float], bias: [Float]? = nil, activation: FusedActivation = .none
+    ) throws {
         guard inChannels > 0, outChannels > 0, kernel > 0, stride > 0, padding >= 0 else {
             throw NICError.model("invalid convolution geometry")
         }
@@ -55,8 +57,12 @@ final class WeightedPlan {
     func run(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         let src = try device.converted(x, to: primitive.md(arg: DNNL_ARG_SRC))
         let out = try Tensor(shape: outputShape, backendDesc: primitive.md(arg: DNNL_ARG_DST))
-        try device.execute(primitive, [(DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, weights),
-                                       (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, out)])
+        try device.execute(
+            primitive,
+            [
+                (DNNL_ARG_SRC, src), (DNNL_ARG_WEIGHTS, weights),
+                (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, out),
+            ])
         return out
     }
 
@@ -84,16 +90,21 @@ final class WeightedPlan {
         let weightShape = [conv.outChannels, conv.inChannels, k, k]
         var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
         // Padding on the right makes the output size exactly PyTorch's floor formula.
-        let padR = [(outputShape[2] - 1) * conv.stride + k - x.height - p,
-                    (outputShape[3] - 1) * conv.stride + k - x.width - p].map(Int64.init)
+        let padR = [
+            (outputShape[2] - 1) * conv.stride + k - x.height - p,
+            (outputShape[3] - 1) * conv.stride + k - x.width - p,
+        ].map(Int64.init)
         var op = dnnl_convolution_desc_t()
-        try DNNL.check(dnnl_convolution_forward_desc_init(
-            &op, dnnl_forward_inference, dnnl_convolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
-            [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "convolution descriptor")
-        let primitive = try Primitive(opDesc: &op, attributes: try attributes(conv.activation),
-                                      engine: device.engine, what: "convolution")
-        return try WeightedPlan(primitive: primitive, weightsSource: try Tensor(shape: weightShape, values: conv.weights),
-                                bias: conv.bias, outputShape: outputShape, device: device)
+        try DNNL.check(
+            dnnl_convolution_forward_desc_init(
+                &op, dnnl_forward_inference, dnnl_convolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
+                [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "convolution descriptor")
+        let primitive = try Primitive(
+            opDesc: &op, attributes: try attributes(conv.activation),
+            engine: device.engine, what: "convolution")
+        return try WeightedPlan(
+            primitive: primitive, weightsSource: try Tensor(shape: weightShape, values: conv.weights),
+            bias: conv.bias, outputShape: outputShape, device: device)
     }
 
     static func deconvolution(_ l: ConvTranspose2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
@@ -106,17 +117,20 @@ final class WeightedPlan {
         var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
         let padR = Int64(l.padding - l.outputPadding)
         var op = dnnl_deconvolution_desc_t()
-        try DNNL.check(dnnl_deconvolution_forward_desc_init(
-            &op, dnnl_forward_inference, dnnl_deconvolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
-            [Int64(l.stride), Int64(l.stride)], [Int64(l.padding), Int64(l.padding)], [padR, padR]),
+        try DNNL.check(
+            dnnl_deconvolution_forward_desc_init(
+                &op, dnnl_forward_inference, dnnl_deconvolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
+                [Int64(l.stride), Int64(l.stride)], [Int64(l.padding), Int64(l.padding)], [padR, padR]),
             "deconvolution descriptor")
-        let primitive = try Primitive(opDesc: &op, attributes: try attributes(l.activation),
-                                      engine: device.engine, what: "deconvolution")
+        let primitive = try Primitive(
+            opDesc: &op, attributes: try attributes(l.activation),
+            engine: device.engine, what: "deconvolution")
         // PyTorch stores (in, out, kH, kW); oneDNN's dims are (out, in, kH, kW): the iohw tag reads it as is.
         let source = try Tensor(shape: weightShape, desc: try DNNL.desc(weightShape, tag: dnnl_iohw), isPlain: false)
         l.weights.withUnsafeBytes { source.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        return try WeightedPlan(primitive: primitive, weightsSource: source, bias: l.bias,
-                                outputShape: outputShape, device: device)
+        return try WeightedPlan(
+            primitive: primitive, weightsSource: source, bias: l.bias,
+            outputShape: outputShape, device: device)
     }
 }
 
@@ -127,11 +141,14 @@ public final class ConvTranspose2d: Layer {
     let weights: [Float]
     let bias: [Float]
 
-    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                outputPadding: Int = 0, weights: [Float], bias: [Float]? = nil,
-                activation: FusedActivation = .none) throws {
+    public init(
+        inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        outputPadding: Int = 0, weights: [Float], bias: [Float]? = nil,
+        activation: FusedActivation = .none
+    ) throws {
         guard inChannels > 0, outChannels > 0, kernel > 0, stride > 0, padding >= 0,
-              outputPadding >= 0, outputPadding < stride, outputPadding <= padding else {
+            outputPadding >= 0, outputPadding < stride, outputPadding <= padding
+        else {
             throw NICError.model("invalid transposed convolution geometry")
         }
         try requireCount(weights, inChannels * outChannels * kernel * kernel, "transposed convolution weights")

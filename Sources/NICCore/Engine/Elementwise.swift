@@ -15,8 +15,9 @@ public final class Activation: Layer {
         let primitive = try device.cached(self, input: x.desc) {
             var md = x.desc
             var op = dnnl_eltwise_desc_t()
-            try DNNL.check(dnnl_eltwise_forward_desc_init(&op, dnnl_forward_inference, dnnl_eltwise_relu, &md, slope, 0),
-                           "eltwise descriptor")
+            try DNNL.check(
+                dnnl_eltwise_forward_desc_init(&op, dnnl_forward_inference, dnnl_eltwise_relu, &md, slope, 0),
+                "eltwise descriptor")
             return try Primitive(opDesc: &op, engine: device.engine, what: "relu")
         }
         let out = try Tensor(shape: x.shape, backendDesc: x.desc)
@@ -38,8 +39,9 @@ public final class PReLU: Layer {
             var op = dnnl_prelu_desc_t()
             try DNNL.check(dnnl_prelu_forward_desc_init(&op, dnnl_forward_inference, &data, &wts), "prelu descriptor")
             let primitive = try Primitive(opDesc: &op, engine: device.engine, what: "prelu")
-            let weights = try device.converted(try Tensor(shape: [1, slopes.count, 1, 1], values: slopes),
-                                               to: primitive.md(arg: DNNL_ARG_WEIGHTS))
+            let weights = try device.converted(
+                try Tensor(shape: [1, slopes.count, 1, 1], values: slopes),
+                to: primitive.md(arg: DNNL_ARG_WEIGHTS))
             return PReLUPlan(primitive: primitive, weights: weights)
         }
         let out = try Tensor(shape: x.shape, backendDesc: x.desc)
@@ -105,24 +107,27 @@ final class GDNPlan {
     init(gdn: GDN, input x: Tensor, device: ComputeDevice) throws {
         var md = x.desc
         var sq = dnnl_eltwise_desc_t()
-        try DNNL.check(dnnl_eltwise_forward_desc_init(&sq, dnnl_forward_inference, dnnl_eltwise_square, &md, 0, 0),
-                       "square descriptor")
+        try DNNL.check(
+            dnnl_eltwise_forward_desc_init(&sq, dnnl_forward_inference, dnnl_eltwise_square, &md, 0, 0),
+            "square descriptor")
         squarer = try Primitive(opDesc: &sq, engine: device.engine, what: "square")
         let c = gdn.channels
         var src = x.desc, dst = x.desc
         var wts = try DNNL.desc([c, c, 1, 1], tag: dnnl_format_tag_any)
         var bia = try DNNL.desc([c], tag: dnnl_a)
         var op = dnnl_convolution_desc_t()
-        try DNNL.check(dnnl_convolution_forward_desc_init(
-            &op, dnnl_forward_inference, dnnl_convolution_direct, &src, &wts, &bia, &dst,
-            [1, 1], [0, 0], [0, 0]), "GDN convolution descriptor")
+        try DNNL.check(
+            dnnl_convolution_forward_desc_init(
+                &op, dnnl_forward_inference, dnnl_convolution_direct, &src, &wts, &bia, &dst,
+                [1, 1], [0, 0], [0, 0]), "GDN convolution descriptor")
         let postOps = try PostOps()
         if gdn.inverse { try postOps.eltwise(dnnl_eltwise_sqrt) } else { try postOps.eltwise(dnnl_eltwise_pow, alpha: 1, beta: -0.5) }
         try postOps.binary(dnnl_binary_mul, x.desc)
         try postOps.commit()
         conv = try Primitive(opDesc: &op, attributes: postOps, engine: device.engine, what: "GDN convolution")
-        weights = try device.converted(try Tensor(shape: [c, c, 1, 1], values: gdn.normConv.weights),
-                                       to: conv.md(arg: DNNL_ARG_WEIGHTS))
+        weights = try device.converted(
+            try Tensor(shape: [c, c, 1, 1], values: gdn.normConv.weights),
+            to: conv.md(arg: DNNL_ARG_WEIGHTS))
         bias = try Tensor(shape: [c], values: gdn.normConv.bias)
     }
 
@@ -130,8 +135,12 @@ final class GDNPlan {
         let squared = try Tensor(shape: x.shape, backendDesc: x.desc)
         try device.execute(squarer, [(DNNL_ARG_SRC, x), (DNNL_ARG_DST, squared)])
         let out = try Tensor(shape: x.shape, backendDesc: x.desc)
-        try device.execute(conv, [(DNNL_ARG_SRC, squared), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias),
-                                  (nic_dnnl_arg_post_op(1) | DNNL_ARG_SRC_1, x), (DNNL_ARG_DST, out)])
+        try device.execute(
+            conv,
+            [
+                (DNNL_ARG_SRC, squared), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias),
+                (nic_dnnl_arg_post_op(1) | DNNL_ARG_SRC_1, x), (DNNL_ARG_DST, out),
+            ])
         return out
     }
 }

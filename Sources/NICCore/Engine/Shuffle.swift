@@ -11,16 +11,22 @@ public final class PixelShuffle: Layer {
         let src = try x.plain(on: device)
         let c = x.channels / (r * r), h = x.height, w = x.width
         let out = try Tensor(zeros: [x.batch, c, h * r, w * r])
-        src.withFloats { s in out.withFloats { d in device.parallelFor(x.batch * c * h) { rows in
-            for row in rows {
-                let (nc, y) = row.quotientAndRemainder(dividingBy: h)
-                for i in 0..<r { for j in 0..<r {
-                    let plane = ((nc * r + i) * r + j) * h * w + y * w
-                    let target = nc * h * r * w * r + (y * r + i) * w * r + j
-                    for x in 0..<w { d[target + x * r] = s[plane + x] }
-                } }
+        src.withFloats { s in
+            out.withFloats { d in
+                device.parallelFor(x.batch * c * h) { rows in
+                    for row in rows {
+                        let (nc, y) = row.quotientAndRemainder(dividingBy: h)
+                        for i in 0..<r {
+                            for j in 0..<r {
+                                let plane = ((nc * r + i) * r + j) * h * w + y * w
+                                let target = nc * h * r * w * r + (y * r + i) * w * r + j
+                                for x in 0..<w { d[target + x * r] = s[plane + x] }
+                            }
+                        }
+                    }
+                }
             }
-        } } }
+        }
         return out
     }
 }
@@ -38,16 +44,22 @@ public final class PixelUnshuffle: Layer {
         let src = try x.plain(on: device)
         let c = x.channels, h = x.height / r, w = x.width / r
         let out = try Tensor(zeros: [x.batch, c * r * r, h, w])
-        src.withFloats { s in out.withFloats { d in device.parallelFor(x.batch * c * h) { rows in
-            for row in rows {
-                let (nc, y) = row.quotientAndRemainder(dividingBy: h)
-                for i in 0..<r { for j in 0..<r {
-                    let plane = ((nc * r + i) * r + j) * h * w + y * w
-                    let source = nc * h * r * w * r + (y * r + i) * w * r + j
-                    for x in 0..<w { d[plane + x] = s[source + x * r] }
-                } }
+        src.withFloats { s in
+            out.withFloats { d in
+                device.parallelFor(x.batch * c * h) { rows in
+                    for row in rows {
+                        let (nc, y) = row.quotientAndRemainder(dividingBy: h)
+                        for i in 0..<r {
+                            for j in 0..<r {
+                                let plane = ((nc * r + i) * r + j) * h * w + y * w
+                                let source = nc * h * r * w * r + (y * r + i) * w * r + j
+                                for x in 0..<w { d[plane + x] = s[source + x * r] }
+                            }
+                        }
+                    }
+                }
             }
-        } } }
+        }
         return out
     }
 }
@@ -76,16 +88,19 @@ public final class TensorResize: Layer {
         let src = try x.plain(on: device)
         let out = try Tensor(zeros: [x.batch, x.channels, oh, ow])
         // One plane per task; each plane is resampled serially so workers never nest.
-        src.withFloats { s in out.withFloats { d in
-            device.parallelFor(x.batch * x.channels) { planes in
-                for p in planes {
-                    Resampler.resample(UnsafePointer(s.baseAddress! + p * x.height * x.width),
-                                       srcWidth: x.width, srcHeight: x.height, srcStride: x.width,
-                                       into: d.baseAddress! + p * oh * ow, dstWidth: ow, dstHeight: oh,
-                                       dstStride: ow, kernel: kernel, mode: mode, workers: .serial)
+        src.withFloats { s in
+            out.withFloats { d in
+                device.parallelFor(x.batch * x.channels) { planes in
+                    for p in planes {
+                        Resampler.resample(
+                            UnsafePointer(s.baseAddress! + p * x.height * x.width),
+                            srcWidth: x.width, srcHeight: x.height, srcStride: x.width,
+                            into: d.baseAddress! + p * oh * ow, dstWidth: ow, dstHeight: oh,
+                            dstStride: ow, kernel: kernel, mode: mode, workers: .serial)
+                    }
                 }
             }
-        } }
+        }
         return out
     }
 }

@@ -1,6 +1,6 @@
 import CDNNL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A float32 NCHW tensor in 64-byte aligned memory that it owns.
@@ -101,11 +101,13 @@ extension Tensor {
         }
         let out = try Tensor(zeros: [1, channels, range.count, width])
         let (h, w, n) = (height, width, range.count)
-        withFloats { s in out.withFloats { d in
-            for c in 0..<channels {
-                (d.baseAddress! + c * n * w).update(from: s.baseAddress! + (c * h + range.lowerBound) * w, count: n * w)
+        withFloats { s in
+            out.withFloats { d in
+                for c in 0..<channels {
+                    (d.baseAddress! + c * n * w).update(from: s.baseAddress! + (c * h + range.lowerBound) * w, count: n * w)
+                }
             }
-        } }
+        }
         return out
     }
 }

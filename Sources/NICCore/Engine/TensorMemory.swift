@@ -1,6 +1,6 @@
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps the buffers of recently freed tensors for reuse. A band pipeline allocates the same
@@ -20,11 +20,13 @@ public enum TensorMemory {
 
     /// 64-byte aligned memory of `bytes` bytes (contents undefined), or nil when out of memory.
     static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
-        if bytes >= smallest, let reused = cache.withLock({ c -> UnsafeMutableRawPointer? in
-            guard let pointer = c.free[bytes]?.popLast() else { return nil }
-            c.retained -= bytes
-            return pointer
-        }) {
+        if bytes >= smallest,
+            let reused = cache.withLock({ c -> UnsafeMutableRawPointer? in
+                guard let pointer = c.free[bytes]?.popLast() else { return nil }
+                c.retained -= bytes
+                return pointer
+            })
+        {
             return reused
         }
         var pointer: UnsafeMutableRawPointer?
@@ -46,12 +48,14 @@ public enum TensorMemory {
 
     /// Returns memory from `allocate` of the same size.
     static func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
-        let kept = bytes >= smallest && cache.withLock { c -> Bool in
-            guard c.retained + bytes <= retainedLimit else { return false }
-            c.free[bytes, default: []].append(pointer)
-            c.retained += bytes
-            return true
-        }
+        let kept =
+            bytes >= smallest
+            && cache.withLock { c -> Bool in
+                guard c.retained + bytes <= retainedLimit else { return false }
+                c.free[bytes, default: []].append(pointer)
+                c.retained += bytes
+                return true
+            }
         if !kept { free(pointer) }
     }
 }

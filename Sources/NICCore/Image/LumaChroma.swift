@@ -53,8 +53,9 @@ package struct LumaChroma {
         out.chroma = chroma.map { plane in
             let sub = plane.height == height ? 1 : 2
             let first = rows.lowerBound / sub, end = rows.upperBound == height ? plane.height : rows.upperBound / sub
-            return PlanarImageChroma(samples: Array(plane.samples[first * plane.width..<end * plane.width]),
-                                     width: plane.width, height: end - first)
+            return PlanarImageChroma(
+                samples: Array(plane.samples[first * plane.width..<end * plane.width]),
+                width: plane.width, height: end - first)
         }
         return out
     }

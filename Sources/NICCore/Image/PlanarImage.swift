@@ -106,7 +106,8 @@ public struct PlanarImage: Sendable {
         for (p, bytes) in planes.enumerated() {
             let size = format.planeSize(plane: p, width: width, height: height)
             guard bytes.count == size.width * size.height * format.channels(plane: p) else {
-                throw NICError.invalidArgument("plane \(p) has \(bytes.count) bytes, expected \(size.width * size.height * format.channels(plane: p))")
+                throw NICError.invalidArgument(
+                    "plane \(p) has \(bytes.count) bytes, expected \(size.width * size.height * format.channels(plane: p))")
             }
         }
         self.format = format; self.width = width; self.height = height; self.planes = planes
@@ -125,8 +126,10 @@ public struct PlanarImage: Sendable {
             if p == planes.count { return try body(views) }
             return try planes[p].withUnsafeBytes { raw in
                 let size = planeSize(p)
-                views.append(PlaneView(base: raw.baseAddress!, width: size.width, height: size.height,
-                                       channels: format.channels(plane: p), stride: stride(p)))
+                views.append(
+                    PlaneView(
+                        base: raw.baseAddress!, width: size.width, height: size.height,
+                        channels: format.channels(plane: p), stride: stride(p)))
                 return try collect(p + 1)
             }
         }
@@ -147,8 +150,9 @@ public struct PlanarImage: Sendable {
                     let raws = [r0, r1, r2]
                     let views = (0..<count).map { p -> MutablePlaneView in
                         let size = planeSize(p)
-                        return MutablePlaneView(base: raws[p].baseAddress!, width: size.width, height: size.height,
-                                                channels: format.channels(plane: p), stride: stride(p))
+                        return MutablePlaneView(
+                            base: raws[p].baseAddress!, width: size.width, height: size.height,
+                            channels: format.channels(plane: p), stride: stride(p))
                     }
                     return try body(views)
                 }

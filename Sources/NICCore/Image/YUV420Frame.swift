@@ -19,7 +19,9 @@ public struct YUV420Frame {
         for (p, view) in planes.enumerated() {
             let size = PixelFormat.yuv420p.planeSize(plane: p, width: width, height: height)
             guard view.width == size.width, view.height == size.height, view.stride >= size.width * bytesPerSample else {
-                throw NICError.invalidArgument("plane \(p) is \(view.width)x\(view.height) with stride \(view.stride); a \(width)x\(height) frame needs \(size.width)x\(size.height) and stride >= \(size.width * bytesPerSample)")
+                throw NICError.invalidArgument(
+                    "plane \(p) is \(view.width)x\(view.height) with stride \(view.stride); a \(width)x\(height) frame needs \(size.width)x\(size.height) and stride >= \(size.width * bytesPerSample)"
+                )
             }
         }
         self.width = width; self.height = height; self.bitDepth = bitDepth; self.fullRange = fullRange; self.planes = planes

@@ -18,8 +18,11 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
         let stack = try LayerStack(a, weights, network: "a chroma network")
         let (unshuffle, shuffle) = (stack.unshuffle ?? 0, stack.shuffle ?? 0)
         guard unshuffle > 0, unshuffle == shuffle, stack.inputChannels == 3 * unshuffle * unshuffle,
-              stack.outputChannels == 2 * shuffle * shuffle else {
-            throw NICError.model("a chroma network maps (Y, Cb, Cr) blocks to (Cb, Cr) blocks of one size; got unshuffle \(unshuffle), shuffle \(shuffle), channels \(stack.inputChannels)→\(stack.outputChannels)")
+            stack.outputChannels == 2 * shuffle * shuffle
+        else {
+            throw NICError.model(
+                "a chroma network maps (Y, Cb, Cr) blocks to (Cb, Cr) blocks of one size; got unshuffle \(unshuffle), shuffle \(shuffle), channels \(stack.inputChannels)→\(stack.outputChannels)"
+            )
         }
         block = unshuffle
         body = Sequential(stack.layers)
@@ -29,8 +32,10 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
     /// `cb` and `cr` (chroma in 0...255, `luma`'s grid) corrected from `luma` ((1, 1, H, W) in
     /// [0, 1]), in bands of rows run on the device's workers. The inputs are only read (bands read
     /// their neighbours' rows as context), the corrections go to new planes.
-    func corrected(cb: [Float], cr: [Float], luma: Tensor, on device: ComputeDevice,
-                   bandPixels: Int = ChromaNetwork.bandPixels) throws -> (cb: [Float], cr: [Float]) {
+    func corrected(
+        cb: [Float], cr: [Float], luma: Tensor, on device: ComputeDevice,
+        bandPixels: Int = ChromaNetwork.bandPixels
+    ) throws -> (cb: [Float], cr: [Float]) {
         let (w, h) = (luma.width, luma.height)
         guard cb.count == w * h, cr.count == w * h else {
             throw NICError.invalidArgument("chroma planes must be on the luma's \(w)x\(h) grid")
@@ -45,8 +50,10 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
                     let planes = Planes(y: UnsafeBufferPointer(y), cb: cb, cr: cr, cbOut: cbOut, crOut: crOut, width: w, height: h)
                     try Bands(height: paddedHeight, rows: bandRows).run(on: device) { band, worker in
                         let from = max(0, band.lowerBound - halo), to = min(paddedHeight, band.upperBound + halo)
-                        let delta = try body.forward(try planes.input(rows: from..<to, paddedWidth: paddedWidth),
-                                                     on: worker).plain(on: worker)
+                        let delta = try body.forward(
+                            try planes.input(rows: from..<to, paddedWidth: paddedWidth),
+                            on: worker
+                        ).plain(on: worker)
                         guard delta.channels == 2, delta.width == paddedWidth, delta.height == to - from else {
                             throw NICError.model("chroma network gives \(delta.shape) for a \(to - from)-row band")
                         }

@@ -41,9 +41,10 @@ enum LayerSpec {
             guard let name = entry["name"]?.stringValue, let c = entry["channels"]?.intValue else {
                 throw NICError.model("gdn layer lacks name or channels in \(network)")
             }
-            self = .gdn(beta: try weights.floats(name + ".beta", shape: [c]),
-                        gamma: try weights.floats(name + ".gamma", shape: [c, c]),
-                        inverse: entry["inverse"]?.boolValue ?? false)
+            self = .gdn(
+                beta: try weights.floats(name + ".beta", shape: [c]),
+                gamma: try weights.floats(name + ".gamma", shape: [c, c]),
+                inverse: entry["inverse"]?.boolValue ?? false)
         case "pixel_shuffle":
             self = .pixelShuffle(entry["factor"]?.intValue ?? 0)
         case "pixel_unshuffle":
@@ -57,8 +58,9 @@ enum LayerSpec {
 extension LayerSpec.ConvolutionSpec {
     init(_ e: JSONValue, _ w: SafetensorsFile) throws {
         guard let inC = (e["in_channels"] ?? e["in"])?.intValue, let outC = (e["out_channels"] ?? e["out"])?.intValue,
-              let kernel = e["kernel"]?.intValue,
-              let weightName = e["weight"]?.stringValue ?? e["name"]?.stringValue.map({ $0 + ".weight" }) else {
+            let kernel = e["kernel"]?.intValue,
+            let weightName = e["weight"]?.stringValue ?? e["name"]?.stringValue.map({ $0 + ".weight" })
+        else {
             throw NICError.model("convolution lacks channels, kernel or weight name: \(e.serialized)")
         }
         let biasName = e["bias_tensor"]?.stringValue ?? e["name"]?.stringValue.map { $0 + ".bias" }
@@ -80,10 +82,12 @@ extension LayerSpec.ConvolutionSpec {
     /// The engine's layer for this convolution.
     func layer() throws -> Layer {
         transposed
-            ? try ConvTranspose2d(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
-                                  padding: padding, outputPadding: outputPadding, weights: weights, bias: bias,
-                                  activation: activation)
-            : try Conv2d(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
-                         padding: padding, weights: weights, bias: bias, activation: activation)
+            ? try ConvTranspose2d(
+                inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                padding: padding, outputPadding: outputPadding, weights: weights, bias: bias,
+                activation: activation)
+            : try Conv2d(
+                inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                padding: padding, weights: weights, bias: bias, activation: activation)
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Finds the model directory (the folder holding settings.json) when the caller names none:
@@ -32,14 +32,16 @@ public enum ModelLocator {
     /// library finds its own path this way without dladdr.
     public static func mappedFile(containing address: UnsafeRawPointer) -> String? {
         guard let bytes = try? readFileBytes(path: "/proc/self/maps", limit: 16 << 20),
-              let text = String(validating: bytes, as: UTF8.self) else { return nil }
+            let text = String(validating: bytes, as: UTF8.self)
+        else { return nil }
         let target = UInt(bitPattern: address)
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, let dash = fields[0].firstIndex(of: "-"),
-                  let start = UInt(fields[0][..<dash], radix: 16),
-                  let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
-                  target >= start, target < end else { continue }
+                let start = UInt(fields[0][..<dash], radix: 16),
+                let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
+                target >= start, target < end
+            else { continue }
             return fields[5...].joined(separator: " ")
         }
         return nil

@@ -73,11 +73,15 @@ public final class ModelStore: Sendable {
             throw NICError.model("\(manifestPath) lacks \"model\" or \"sha256\"")
         }
         let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: directory + "/neural/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+        do { bytes = try readFileBytes(path: directory + "/neural/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error
+            as NICError
+        {
             throw NICError.model("neural codec model unusable: \(error.message)")
         }
         let digest = SHA256.digest(bytes)
-        guard SHA256.hex(digest: digest) == sha.lowercased() else { throw NICError.model("\(file) does not match its sha256 in codec.json") }
+        guard SHA256.hex(digest: digest) == sha.lowercased() else {
+            throw NICError.model("\(file) does not match its sha256 in codec.json")
+        }
         let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
         neural.withLock { $0 = model }
         return model
@@ -91,7 +95,9 @@ public final class ModelStore: Sendable {
     /// A weights file checked against its sha256, and the architecture from its metadata.
     private func verifiedWeights(_ file: NNSetting.NetworkFile) throws -> (SafetensorsFile, JSONValue) {
         let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error as NICError {
+        do { bytes = try readFileBytes(path: directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error
+            as NICError
+        {
             throw NICError.model("model file unusable: \(error.message)")
         }
         guard SHA256.hex(bytes) == file.sha256.lowercased() else {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reader for the safetensors container: an 8-byte little-endian header length,
@@ -48,9 +48,10 @@ public struct SafetensorsFile {
 
     private static func entry(_ name: String, _ value: JSONValue, payloadSize: Int) throws -> Entry {
         guard let dtype = value["dtype"]?.stringValue,
-              let shapeValues = value["shape"]?.arrayValue,
-              let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
-              let begin = offsets[0].intValue, let end = offsets[1].intValue else {
+            let shapeValues = value["shape"]?.arrayValue,
+            let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
+            let begin = offsets[0].intValue, let end = offsets[1].intValue
+        else {
             throw NICError.model("safetensors entry '\(name)' lacks dtype, shape or data_offsets")
         }
         let shape = shapeValues.compactMap(\.intValue)
@@ -112,16 +113,20 @@ public struct SafetensorsFile {
 
 extension SafetensorsFile {
     /// Serializes float32 tensors (name → (shape, values)) and string metadata, names sorted.
-    public static func serialize(_ tensors: [String: (shape: [Int], values: [Float])],
-                                 metadata: [String: String] = [:]) -> [UInt8] {
+    public static func serialize(
+        _ tensors: [String: (shape: [Int], values: [Float])],
+        metadata: [String: String] = [:]
+    ) -> [UInt8] {
         var header: [String: JSONValue] = [:]
         var payload: [UInt8] = []
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
             let start = payload.count
             for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { payload += $0 } }
-            header[name] = .object(["dtype": .string("F32"), "shape": .array(t.shape.map { .number(Double($0)) }),
-                                    "data_offsets": .array([.number(Double(start)), .number(Double(payload.count))])])
+            header[name] = .object([
+                "dtype": .string("F32"), "shape": .array(t.shape.map { .number(Double($0)) }),
+                "data_offsets": .array([.number(Double(start)), .number(Double(payload.count))]),
+            ])
         }
         if !metadata.isEmpty { header["__metadata__"] = .object(metadata.mapValues { .string($0) }) }
         var text = Array(JSONValue.object(header).serialized.utf8)

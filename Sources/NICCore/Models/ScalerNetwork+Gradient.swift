@@ -53,38 +53,49 @@ public final class ScalerNetworkGradient {
 
     /// Runs the network on one plane (`width` x `height` floats) in one piece, keeping what
     /// `inputGradient` needs. Memory: every layer's activations of the whole plane.
-    public func trace(_ plane: [Float], width: Int, height: Int, outputWidth: Int, outputHeight: Int,
-                      on device: ComputeDevice) throws -> Trace {
+    public func trace(
+        _ plane: [Float], width: Int, height: Int, outputWidth: Int, outputHeight: Int,
+        on device: ComputeDevice
+    ) throws -> Trace {
         let input = try Tensor(shape: [1, 1, height, width], values: plane)
         var activations = [try ScalerNetwork.padded(input, toMultipleOf: network.inputBlock)]
         for layer in network.body.layers {
             activations.append(try layer.forward(activations.last!, on: device).plain(on: device))
         }
         var output = [Float](repeating: 0, count: outputWidth * outputHeight)
-        let base = RowResampler(source: (width, height), output: (outputWidth, outputHeight),
-                                kernel: network.base, mode: network.baseMode)
+        let base = RowResampler(
+            source: (width, height), output: (outputWidth, outputHeight),
+            kernel: network.base, mode: network.baseMode)
         let detail = activations.last!
-        plane.withUnsafeBufferPointer { source in output.withUnsafeMutableBufferPointer { out in
-            base.resample(rows: 0..<outputHeight, from: source.baseAddress!, sourceStride: width, into: out.baseAddress!)
-            ScalerNetwork.add(detail, firstRow: 0, lastRow: detail.height - 1, to: out.baseAddress!,
-                              rows: 0..<outputHeight, width: outputWidth)
-        } }
-        return Trace(output: output, outputWidth: outputWidth, outputHeight: outputHeight,
-                     inputWidth: width, inputHeight: height, activations: activations)
+        plane.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { out in
+                base.resample(rows: 0..<outputHeight, from: source.baseAddress!, sourceStride: width, into: out.baseAddress!)
+                ScalerNetwork.add(
+                    detail, firstRow: 0, lastRow: detail.height - 1, to: out.baseAddress!,
+                    rows: 0..<outputHeight, width: outputWidth)
+            }
+        }
+        return Trace(
+            output: output, outputWidth: outputWidth, outputHeight: outputHeight,
+            inputWidth: width, inputHeight: height, activations: activations)
     }
 
     /// The gradient with respect to the input plane of Σ output · `outputGradient`.
     public func inputGradient(_ trace: Trace, outputGradient: [Float], on device: ComputeDevice) throws -> [Float] {
         let (w, h) = (trace.inputWidth, trace.inputHeight)
         guard outputGradient.count == trace.outputWidth * trace.outputHeight else {
-            throw NICError.invalidArgument("output gradient has \(outputGradient.count) values, expected \(trace.outputWidth * trace.outputHeight)")
+            throw NICError.invalidArgument(
+                "output gradient has \(outputGradient.count) values, expected \(trace.outputWidth * trace.outputHeight)")
         }
         var gradient = [Float](repeating: 0, count: w * h)
-        let base = RowResampler(source: (w, h), output: (trace.outputWidth, trace.outputHeight),
-                                kernel: network.base, mode: network.baseMode)
-        outputGradient.withUnsafeBufferPointer { g in gradient.withUnsafeMutableBufferPointer { s in
-            base.accumulateAdjoint(of: g.baseAddress!, into: s.baseAddress!, sourceStride: w)
-        } }
+        let base = RowResampler(
+            source: (w, h), output: (trace.outputWidth, trace.outputHeight),
+            kernel: network.base, mode: network.baseMode)
+        outputGradient.withUnsafeBufferPointer { g in
+            gradient.withUnsafeMutableBufferPointer { s in
+                base.accumulateAdjoint(of: g.baseAddress!, into: s.baseAddress!, sourceStride: w)
+            }
+        }
         var g = try detailGradient(trace, outputGradient)
         for index in adjoints.indices.reversed() {
             if let conv = network.body.layers[index] as? Conv2d {
@@ -94,9 +105,11 @@ public final class ScalerNetworkGradient {
         }
         // The padded input repeated the last row and column: their gradients fold back onto them.
         g.withFloats { p in
-            for y in 0..<g.height { for x in 0..<g.width {
-                gradient[min(y, h - 1) * w + min(x, w - 1)] += p[y * g.width + x]
-            } }
+            for y in 0..<g.height {
+                for x in 0..<g.width {
+                    gradient[min(y, h - 1) * w + min(x, w - 1)] += p[y * g.width + x]
+                }
+            }
         }
         return gradient
     }
@@ -126,24 +139,33 @@ public final class ScalerNetworkGradient {
         }
         guard g.shape == output.shape else { throw NICError.internal("gradient \(g.shape) vs activation \(output.shape)") }
         let count = g.count
-        g.withFloats { gv in output.withFloats { a in
-            let (gp, ap) = (gv.baseAddress!, a.baseAddress!)
-            // A select instead of a branch, so that the loop vectorises.
-            for i in 0..<count { gp[i] = ap[i] > 0 ? gp[i] : gp[i] * negativeSlope }
-        } }
+        g.withFloats { gv in
+            output.withFloats { a in
+                let (gp, ap) = (gv.baseAddress!, a.baseAddress!)
+                // A select instead of a branch, so that the loop vectorises.
+                for i in 0..<count { gp[i] = ap[i] > 0 ? gp[i] : gp[i] * negativeSlope }
+            }
+        }
     }
 
     /// The adjoint of a stride-1 convolution with "same" padding: kernel flipped, channels swapped.
     private static func transposed(_ conv: Conv2d) throws -> Conv2d {
         let k = conv.kernel
         guard conv.stride == 1, k % 2 == 1, conv.padding == k / 2 else {
-            throw NICError.model("gradient needs stride-1 'same' convolutions, got kernel \(k) stride \(conv.stride) padding \(conv.padding)")
+            throw NICError.model(
+                "gradient needs stride-1 'same' convolutions, got kernel \(k) stride \(conv.stride) padding \(conv.padding)")
         }
         let (inC, outC) = (conv.inChannels, conv.outChannels)
         var flipped = [Float](repeating: 0, count: conv.weights.count)
-        for o in 0..<outC { for i in 0..<inC { for y in 0..<k { for x in 0..<k {
-            flipped[((i * outC + o) * k + (k - 1 - y)) * k + (k - 1 - x)] = conv.weights[((o * inC + i) * k + y) * k + x]
-        } } } }
+        for o in 0..<outC {
+            for i in 0..<inC {
+                for y in 0..<k {
+                    for x in 0..<k {
+                        flipped[((i * outC + o) * k + (k - 1 - y)) * k + (k - 1 - x)] = conv.weights[((o * inC + i) * k + y) * k + x]
+                    }
+                }
+            }
+        }
         return try Conv2d(inChannels: outC, outChannels: inC, kernel: k, stride: 1, padding: k / 2, weights: flipped)
     }
 }

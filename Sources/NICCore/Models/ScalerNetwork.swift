@@ -28,7 +28,8 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
             throw NICError.model("architecture has no valid 'kind' (down or up)")
         }
         guard let ratio = a["scale_rational"]?.arrayValue?.compactMap(\.intValue), ratio.count == 2,
-              ratio[0] > ratio[1], ratio[1] > 0 else {
+            ratio[0] > ratio[1], ratio[1] > 0
+        else {
             throw NICError.model("architecture has no valid 'scale_rational'")
         }
         self.direction = direction
@@ -66,17 +67,20 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// rows)`, called concurrently from the workers with disjoint rows. Each band computes its own
     /// share of the bicubic base next to its detail, so no whole-frame intermediate exists and
     /// every step runs on all workers; the result does not depend on the bands or the workers.
-    public func forward(_ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice,
-                        bandPixels: Int = ScalerNetwork.bandPixels,
-                        rowsDone: (_ firstRow: Int, _ rows: UnsafeBufferPointer<Float>) -> Void) throws {
+    public func forward(
+        _ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice,
+        bandPixels: Int = ScalerNetwork.bandPixels,
+        rowsDone: (_ firstRow: Int, _ rows: UnsafeBufferPointer<Float>) -> Void
+    ) throws {
         guard x.shape.count == 4, x.batch == 1, x.channels == 1 else {
             throw NICError.invalidArgument("scaler networks take one plane, got \(x.shape)")
         }
         try ImageLimits.check(width: outputWidth, height: outputHeight)
         let input = try x.plain(on: device)
         let padded = try Self.padded(input, toMultipleOf: inputBlock)
-        let base = RowResampler(source: (input.width, input.height), output: (outputWidth, outputHeight),
-                                kernel: self.base, mode: baseMode)
+        let base = RowResampler(
+            source: (input.width, input.height), output: (outputWidth, outputHeight),
+            kernel: self.base, mode: baseMode)
         let (detailHeight, detailWidth) = (padded.height * outputBlock / inputBlock, padded.width * outputBlock / inputBlock)
         let bandRows = max(inputBlock, bandPixels / max(1, padded.width) / inputBlock * inputBlock)
         let halo = (haloRows + inputBlock - 1) / inputBlock * inputBlock
@@ -94,8 +98,9 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
                 let rows = UnsafeMutablePointer<Float>.allocate(capacity: (end - first) * outputWidth)
                 defer { rows.deallocate() }
                 base.resample(rows: first..<end, from: source.baseAddress!, sourceStride: input.width, into: rows)
-                Self.add(detail, firstRow: from * outputBlock / inputBlock, lastRow: detailHeight - 1,
-                         to: rows, rows: first..<end, width: outputWidth)
+                Self.add(
+                    detail, firstRow: from * outputBlock / inputBlock, lastRow: detailHeight - 1,
+                    to: rows, rows: first..<end, width: outputWidth)
                 rowsDone(first, UnsafeBufferPointer(start: rows, count: (end - first) * outputWidth))
             }
         }
@@ -104,8 +109,10 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// `out` (rows `rows` of the output) += the detail band holding output rows from `firstRow`:
     /// rows beyond `lastRow` repeat it and columns beyond the detail's width repeat its last one
     /// (the output may exceed the block grid by a pixel); extra detail columns are cropped.
-    static func add(_ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
-                    rows: Range<Int>, width: Int) {
+    static func add(
+        _ detail: Tensor, firstRow: Int, lastRow: Int, to out: UnsafeMutablePointer<Float>,
+        rows: Range<Int>, width: Int
+    ) {
         let detailWidth = detail.width, common = min(width, detailWidth)
         detail.withFloats { d in
             for y in rows {
@@ -127,14 +134,16 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         let h = (x.height + block - 1) / block * block, w = (x.width + block - 1) / block * block
         if h == x.height && w == x.width { return x }
         let out = try Tensor(zeros: [1, x.channels, h, w])
-        x.withFloats { s in out.withFloats { d in
-            for c in 0..<x.channels {
-                for y in 0..<h {
-                    let sy = min(y, x.height - 1)
-                    for xx in 0..<w { d[(c * h + y) * w + xx] = s[(c * x.height + sy) * x.width + min(xx, x.width - 1)] }
+        x.withFloats { s in
+            out.withFloats { d in
+                for c in 0..<x.channels {
+                    for y in 0..<h {
+                        let sy = min(y, x.height - 1)
+                        for xx in 0..<w { d[(c * h + y) * w + xx] = s[(c * x.height + sy) * x.width + min(xx, x.width - 1)] }
+                    }
                 }
             }
-        } }
+        }
         return out
     }
 }

@@ -77,9 +77,10 @@ public struct SettingsManifest: Sendable {
 
     private static func setting(_ j: JSONValue) throws -> NNSetting {
         guard let id = j["id"]?.intValue, (1...65535).contains(id),
-              let kind = j["kind"]?.stringValue.flatMap(NNSetting.Kind.init(rawValue:)),
-              let scale = j["scale"]?.arrayValue?.compactMap(\.intValue), scale.count == 2, scale[1] > 0, scale[0] > scale[1],
-              scale[0] <= 255, let up = try network(j["up"]) else {
+            let kind = j["kind"]?.stringValue.flatMap(NNSetting.Kind.init(rawValue:)),
+            let scale = j["scale"]?.arrayValue?.compactMap(\.intValue), scale.count == 2, scale[1] > 0, scale[0] > scale[1],
+            scale[0] <= 255, let up = try network(j["up"])
+        else {
             throw NICError.model("settings.json has an incomplete setting: \(j.serialized.prefix(200))")
         }
         // Codec names libnic does not know are ignored (a newer manifest may list more).
@@ -92,10 +93,11 @@ public struct SettingsManifest: Sendable {
         }
         let down = try network(j["down"])
         guard kind == .generic || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
-        return NNSetting(id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
-                         scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
-                         qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
-                         down: down, up: up, chroma: try chromaNetworks(j["chroma"]), details: j)
+        return NNSetting(
+            id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
+            scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
+            qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
+            down: down, up: up, chroma: try chromaNetworks(j["chroma"]), details: j)
     }
 
     private static func network(_ j: JSONValue?) throws -> NNSetting.NetworkFile? {
@@ -112,8 +114,9 @@ public struct SettingsManifest: Sendable {
         guard let entries = j.arrayValue else { throw NICError.model("settings.json: \"chroma\" must be a list of networks") }
         return try entries.map { entry in
             guard let file = try network(entry),
-                  let codecs = entry["codecs"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(Codec.init(name:)) }),
-                  !codecs.isEmpty else {
+                let codecs = entry["codecs"]?.arrayValue?.compactMap({ $0.stringValue.flatMap(Codec.init(name:)) }),
+                !codecs.isEmpty
+            else {
                 throw NICError.model("settings.json has a chroma network without weights, sha256 or codecs")
             }
             return .init(file: file, codecs: codecs)

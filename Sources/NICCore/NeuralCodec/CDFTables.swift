@@ -43,7 +43,7 @@ public struct CDFTables: Sendable {
 
     /// The symbol index of table `t` whose interval holds `slot` (0 ..< 2^16), by binary search.
     @inline(__always) func symbol(_ t: Int, slot: UInt32) -> Int {
-        var lo = offsets[t], hi = offsets[t + 1] - 1   // cdf[lo] <= slot < cdf[hi]
+        var lo = offsets[t], hi = offsets[t + 1] - 1  // cdf[lo] <= slot < cdf[hi]
         let s = Int32(slot)
         while hi - lo > 1 {
             let mid = (lo + hi) >> 1

@@ -21,8 +21,10 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
     private let paddedOut: Int
 
     /// `weights` in PyTorch's layout: OIHW for a convolution, (in, out, kH, kW) when transposed.
-    init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int = 0,
-         transposed: Bool, weights w: [Float], bias: [Float], leakySlope: Float? = nil) throws {
+    init(
+        inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int = 0,
+        transposed: Bool, weights w: [Float], bias: [Float], leakySlope: Float? = nil
+    ) throws {
         try requireCount(w, inChannels * outChannels * kernel * kernel, "exact convolution weights")
         try requireCount(bias, outChannels, "exact convolution bias")
         guard stride >= 1, padding >= 0, outputPadding >= 0, outputPadding < stride || outputPadding == 0 else {
@@ -37,8 +39,10 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
             for i in 0..<inChannels {
                 for ky in 0..<kernel {
                     for kx in 0..<kernel {
-                        let source = transposed ? ((i * outChannels + o) * kernel + ky) * kernel + kx
-                                                : ((o * inChannels + i) * kernel + ky) * kernel + kx
+                        let source =
+                            transposed
+                            ? ((i * outChannels + o) * kernel + ky) * kernel + kx
+                            : ((o * inChannels + i) * kernel + ky) * kernel + kx
                         packed[((ky * kernel + kx) * inChannels + i) * paddedOut + o] = w[source]
                     }
                 }
@@ -50,8 +54,10 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
 
     func outputSize(height h: Int, width w: Int) -> (height: Int, width: Int) {
         if transposed {
-            return ((h - 1) * stride - 2 * padding + kernel + outputPadding,
-                    (w - 1) * stride - 2 * padding + kernel + outputPadding)
+            return (
+                (h - 1) * stride - 2 * padding + kernel + outputPadding,
+                (w - 1) * stride - 2 * padding + kernel + outputPadding
+            )
         }
         return ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1)
     }
@@ -72,8 +78,9 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
                         var acc = [Float](repeating: 0, count: paddedOut)
                         for oy in rows {
                             for ox in 0..<ow {
-                                computePixel(oy, ox, src: src.baseAddress!, height: height, width: width,
-                                             w: w.baseAddress!, acc: &acc)
+                                computePixel(
+                                    oy, ox, src: src.baseAddress!, height: height, width: width,
+                                    w: w.baseAddress!, acc: &acc)
                                 let o = dstBase.pointer + (oy * ow + ox) * outChannels
                                 for c in 0..<outChannels { o[c] = activate(acc[c]) }
                             }
@@ -92,8 +99,10 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
 
     /// One output pixel into `acc`: bias, then the taps in (ky, kx, channel) order.
     @inline(__always)
-    private func computePixel(_ oy: Int, _ ox: Int, src: UnsafePointer<Float>, height: Int, width: Int,
-                              w: UnsafePointer<Float>, acc: inout [Float]) {
+    private func computePixel(
+        _ oy: Int, _ ox: Int, src: UnsafePointer<Float>, height: Int, width: Int,
+        w: UnsafePointer<Float>, acc: inout [Float]
+    ) {
         let blocks = paddedOut / 8
         acc.withUnsafeMutableBufferPointer { a in
             let accV = UnsafeMutableRawPointer(a.baseAddress!).bindMemory(to: SIMD8<Float>.self, capacity: blocks)
@@ -111,7 +120,7 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
                     for i in 0..<inChannels {
                         let v = SIMD8<Float>(repeating: pixel[i])
                         for j in 0..<blocks {
-                            let product = v * wV[tap + j]   // rounded on its own: no fused multiply-add
+                            let product = v * wV[tap + j]  // rounded on its own: no fused multiply-add
                             accV[j] = accV[j] + product
                         }
                         tap += blocks

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The learned image codec's networks and entropy tables, loaded from a record written by
@@ -33,7 +33,8 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
         }
         let a = try JSONValue.parse(Array(text.utf8))
         guard let m = a["M"]?.intValue, let n = a["N"]?.intValue, let levels = a["levels"]?.intValue,
-              let stride = a["stride"]?.intValue, m > 0, n > 0, levels >= 2, stride > 0 else {
+            let stride = a["stride"]?.intValue, m > 0, n > 0, levels >= 2, stride > 0
+        else {
             throw NICError.model("\(name) has no valid N, M, levels and stride")
         }
         latentChannels = m; hyperChannels = n; self.stride = stride
@@ -45,11 +46,13 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
             throw NICError.model("hyper-synthesis must output \(2 * m) channels (means and scales)")
         }
         gains = try GainLadder(weights: weights, levels: levels, latent: m, hyper: n)
-        zTables = try CDFTables(cdf: try weights.ints("entropy.z.cdf"), offsets: try weights.ints("entropy.z.cdf_offsets"),
-                                symbolMin: try weights.ints("entropy.z.symbol_min", shape: [n]))
+        zTables = try CDFTables(
+            cdf: try weights.ints("entropy.z.cdf"), offsets: try weights.ints("entropy.z.cdf_offsets"),
+            symbolMin: try weights.ints("entropy.z.symbol_min", shape: [n]))
         scaleTable = try weights.floats("entropy.y.scale_table")
-        yTables = try CDFTables(cdf: try weights.ints("entropy.y.cdf"), offsets: try weights.ints("entropy.y.cdf_offsets"),
-                                symbolMin: try weights.ints("entropy.y.symbol_min", shape: [scaleTable.count]))
+        yTables = try CDFTables(
+            cdf: try weights.ints("entropy.y.cdf"), offsets: try weights.ints("entropy.y.cdf_offsets"),
+            symbolMin: try weights.ints("entropy.y.symbol_min", shape: [scaleTable.count]))
         guard let first = scaleTable.first, zip(scaleTable, scaleTable.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw NICError.model("the Gaussian scale table must be non-empty and ascending")
         }
@@ -79,7 +82,7 @@ struct GainLadder {
         func rows(_ name: String, _ c: Int) throws -> [[Float]] {
             let v = try weights.floats(name, shape: [levels, c])
             guard v.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw NICError.model("\(name) holds a non-positive gain") }
-            return (0..<levels).map { Array(v[$0 * c ..< ($0 + 1) * c]) }
+            return (0..<levels).map { Array(v[$0 * c..<($0 + 1) * c]) }
         }
         self.levels = levels
         y = try rows("gain.y", m); yInverse = try rows("gain.y_inv", m)
@@ -136,9 +139,11 @@ enum LayerList {
             guard let bias = g.bias, g.activation == .none else {
                 throw NICError.model("a hyper-synthesis convolution needs a bias and no fused activation")
             }
-            layers.append(try ExactConvolution(inChannels: g.inChannels, outChannels: g.outChannels, kernel: g.kernel,
-                                               stride: g.stride, padding: g.padding, outputPadding: g.outputPadding,
-                                               transposed: g.transposed, weights: g.weights, bias: bias, leakySlope: slope))
+            layers.append(
+                try ExactConvolution(
+                    inChannels: g.inChannels, outChannels: g.outChannels, kernel: g.kernel,
+                    stride: g.stride, padding: g.padding, outputPadding: g.outputPadding,
+                    transposed: g.transposed, weights: g.weights, bias: bias, leakySlope: slope))
             pending = nil
         }
         for spec in try LayerSpec.list(list, weights, network: "the hyper-synthesis") {

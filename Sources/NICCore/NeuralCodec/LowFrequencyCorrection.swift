@@ -27,7 +27,9 @@ struct LowFrequencyCorrection: Equatable {
 
     /// Block means of `original` minus the 8-bit rounding of `decoded` (planar [3][ph][pw]
     /// floats in [0, 1] scale, padded), over the image's own pixels.
-    static func measure(original image: PlanarImage, decoded x: [Float], paddedWidth pw: Int, paddedHeight ph: Int) -> LowFrequencyCorrection {
+    static func measure(original image: PlanarImage, decoded x: [Float], paddedWidth pw: Int, paddedHeight ph: Int)
+        -> LowFrequencyCorrection
+    {
         let (bw, bh) = (pw / block, ph / block)
         var sums = [Double](repeating: 0, count: channels * bw * bh), counts = [Int](repeating: 0, count: bw * bh)
         let rgb = image.planes[0]
@@ -93,10 +95,10 @@ struct LowFrequencyCorrection: Equatable {
             let a = abs(k)
             return max(1, (a % 2 == 0 ? 4096 : 2896) >> (a / 2))
         }
-        frequencies.append(1)                                 // escape
+        frequencies.append(1)  // escape
         let raw = frequencies.reduce(0, +)
         var scaled = frequencies.map { max(1, $0 * 65000 / raw) }
-        scaled[range] += 65536 - scaled.reduce(0, +)          // the rest to the zero symbol
+        scaled[range] += 65536 - scaled.reduce(0, +)  // the rest to the zero symbol
         var cdf: [Int32] = [0]
         for f in scaled { cdf.append(cdf.last! + f) }
         return try! CDFTables(cdf: cdf, offsets: [0, Int32(cdf.count)], symbolMin: [Int32(-range)])

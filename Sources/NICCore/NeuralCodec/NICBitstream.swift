@@ -1,7 +1,7 @@
 /// The `.nic` file: a fixed 32-byte header, three entropy-coded payloads and a CRC-32.
 /// Specified in docs/nic-format.md; every field is checked before anything is allocated.
 public struct NICBitstream: Equatable, Sendable {
-    public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]   // 0x8B "NIC"
+    public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]  // 0x8B "NIC"
     public static let version: UInt8 = 1
     static let headerBytes = 32
     static let trailerBytes = 4
@@ -21,8 +21,10 @@ public struct NICBitstream: Equatable, Sendable {
     public var yPayload: [UInt8]
     public var correctionPayload: [UInt8]
 
-    public init(colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
-                zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = []) {
+    public init(
+        colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
+        zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = []
+    ) {
         self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
         self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
         self.correctionPayload = correctionPayload
@@ -30,8 +32,9 @@ public struct NICBitstream: Equatable, Sendable {
 
     public static func checkImageSize(width: Int, height: Int) throws {
         guard width >= 1, height >= 1, width <= maxDimension, height <= maxDimension, width * height <= maxPixels else {
-            throw NICError.dimensions("image size \(width)x\(height) is outside what the neural codec handles "
-                                      + "(1...\(maxDimension) per side, at most \(maxPixels) pixels)")
+            throw NICError.dimensions(
+                "image size \(width)x\(height) is outside what the neural codec handles "
+                    + "(1...\(maxDimension) per side, at most \(maxPixels) pixels)")
         }
     }
 
@@ -58,7 +61,8 @@ public struct NICBitstream: Equatable, Sendable {
         }
         guard Array(bytes[0..<4]) == NICBitstream.magic else { throw NICError.unsupportedFormat("not a .nic file (wrong magic)") }
         guard bytes[4] == NICBitstream.version else {
-            throw NICError.unsupportedFormat(".nic version \(bytes[4]) is not supported (this library reads version \(NICBitstream.version))")
+            throw NICError.unsupportedFormat(
+                ".nic version \(bytes[4]) is not supported (this library reads version \(NICBitstream.version))")
         }
         let body = bytes[0..<bytes.count - 4]
         guard CRC32.checksum(body) == readLittleEndian32(bytes, at: bytes.count - 4) else {
@@ -74,12 +78,14 @@ public struct NICBitstream: Equatable, Sendable {
         try NICBitstream.checkImageSize(width: width, height: height)
         let counts = [20, 24, 28].map { Int(readLittleEndian32(bytes, at: $0)) }
         guard counts.reduce(0, +) == bytes.count - minimum else {
-            throw NICError.corruptData(".nic payload lengths \(counts.map(String.init).joined(separator: " + ")) do not match the file size")
+            throw NICError.corruptData(
+                ".nic payload lengths \(counts.map(String.init).joined(separator: " + ")) do not match the file size")
         }
         let modelID = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let z = NICBitstream.headerBytes, y = z + counts[0], c = y + counts[1]
-        self.init(colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
-                  zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c ..< c + counts[2]]))
+        self.init(
+            colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
+            zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c..<c + counts[2]]))
     }
 
     /// True when `bytes` start with the `.nic` magic.

@@ -76,8 +76,10 @@ public final class NeuralImageCodec {
         endStage("entropy coding")
         let correction = try lowFrequencyCorrection(image, symbols: ySymbols, prior: prior, height: h, width: w, quality: quality)
         endStage("synthesis + colour correction")
-        return NICBitstream(quality: quality, modelID: model.modelID, width: image.width, height: image.height,
-                            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded()).serialized()
+        return NICBitstream(
+            quality: quality, modelID: model.modelID, width: image.width, height: image.height,
+            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded()
+        ).serialized()
     }
 
     /// Encoder-side online optimisation without gradients. The analysis is only an approximate
@@ -132,8 +134,9 @@ public final class NeuralImageCodec {
         startStages()
         let stream = try NICBitstream(parsing: bytes)
         guard stream.modelID == model.modelID else {
-            throw NICError.model("this file was coded with neural model \(hex8(stream.modelID)); "
-                                 + "the loaded model is \(hex8(model.modelID)) (\(model.name))")
+            throw NICError.model(
+                "this file was coded with neural model \(hex8(stream.modelID)); "
+                    + "the loaded model is \(hex8(model.modelID)) (\(model.name))")
         }
         let s = model.stride, m = model.latentChannels
         let (h, w) = ((stream.height + s - 1) / s * (s / 16), (stream.width + s - 1) / s * (s / 16))
@@ -179,8 +182,10 @@ public final class NeuralImageCodec {
     }
 
     /// Encoder side: decodes what it coded and measures the low-frequency colour error.
-    private func lowFrequencyCorrection(_ image: PlanarImage, symbols: [Int32], prior: Prior, height h: Int, width w: Int,
-                                        quality: Int) throws -> LowFrequencyCorrection {
+    private func lowFrequencyCorrection(
+        _ image: PlanarImage, symbols: [Int32], prior: Prior, height h: Int, width w: Int,
+        quality: Int
+    ) throws -> LowFrequencyCorrection {
         let xHat = try synthesis(symbols, prior: prior, height: h, width: w, quality: quality)
         return LowFrequencyCorrection.measure(original: image, decoded: xHat, paddedWidth: w * 16, paddedHeight: h * 16)
     }
@@ -228,7 +233,7 @@ public final class NeuralImageCodec {
 
     private func scaleChannels(_ v: inout [Float], by gains: [Float], plane: Int) {
         for c in gains.indices {
-            for p in c * plane ..< (c + 1) * plane { v[p] *= gains[c] }
+            for p in c * plane..<(c + 1) * plane { v[p] *= gains[c] }
         }
     }
 }

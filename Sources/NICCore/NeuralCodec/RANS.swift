@@ -3,7 +3,7 @@
 /// machine. Values outside a table's range are sent as its escape symbol followed by a bypass
 /// code (`BypassCode`), coded in the same stream with uniform 4-bit symbols.
 enum RANS {
-    static let lowerBound: UInt32 = 1 << 23   // state stays in [lowerBound, lowerBound << 8)
+    static let lowerBound: UInt32 = 1 << 23  // state stays in [lowerBound, lowerBound << 8)
     static let probBits: UInt32 = 16
 }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Interpolation kernels used by both image resizing and the tensor resize layer.

@@ -13,8 +13,10 @@ public enum ResizeMethod: String, Sendable, CaseIterable {
 public enum ImageResize {
     /// Resizes every plane of `src` onto the matching plane of `dst` (same pixel format;
     /// each plane on its own grid, centres aligned), anti-aliased when shrinking.
-    public static func resize(_ src: [PlaneView], into dst: [MutablePlaneView], method: ResizeMethod,
-                              workers: Workers) throws {
+    public static func resize(
+        _ src: [PlaneView], into dst: [MutablePlaneView], method: ResizeMethod,
+        workers: Workers
+    ) throws {
         guard src.count == dst.count else {
             throw NICError.invalidArgument("source has \(src.count) planes, destination \(dst.count)")
         }
@@ -25,8 +27,10 @@ public enum ImageResize {
     }
 
     /// Returns `image` resized to `width` x `height`.
-    public static func resized(_ image: PlanarImage, width: Int, height: Int, method: ResizeMethod,
-                               workers: Workers) throws -> PlanarImage {
+    public static func resized(
+        _ image: PlanarImage, width: Int, height: Int, method: ResizeMethod,
+        workers: Workers
+    ) throws -> PlanarImage {
         var out = try PlanarImage(format: image.format, width: width, height: height)
         try image.withPlaneViews { src in
             try out.withMutablePlaneViews { dst in try resize(src, into: dst, method: method, workers: workers) }

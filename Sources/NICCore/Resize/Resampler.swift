@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Separable resampling of interleaved planes: a horizontal pass into a float
@@ -7,9 +7,11 @@ import Glibc
 /// result does not depend on the thread count.
 enum Resampler {
     /// Resizes one float plane (`RowResampler`, in row chunks on the workers).
-    static func resample(_ src: UnsafePointer<Float>, srcWidth: Int, srcHeight: Int, srcStride: Int,
-                         into dst: UnsafeMutablePointer<Float>, dstWidth: Int, dstHeight: Int, dstStride: Int,
-                         kernel: ResampleKernel, mode: ResampleMode, workers: Workers) {
+    static func resample(
+        _ src: UnsafePointer<Float>, srcWidth: Int, srcHeight: Int, srcStride: Int,
+        into dst: UnsafeMutablePointer<Float>, dstWidth: Int, dstHeight: Int, dstStride: Int,
+        kernel: ResampleKernel, mode: ResampleMode, workers: Workers
+    ) {
         let resampler = RowResampler(source: (srcWidth, srcHeight), output: (dstWidth, dstHeight), kernel: kernel, mode: mode)
         resampler.resampleInChunks(from: src, sourceStride: srcStride, workers: workers) { rows, values in
             for y in rows {
@@ -19,20 +21,25 @@ enum Resampler {
     }
 
     /// Resizes one 8-bit plane, rounding to nearest and clamping to 0...255.
-    static func resample(_ src: PlaneView, into dst: MutablePlaneView,
-                         kernel: ResampleKernel, mode: ResampleMode, workers: Workers) {
-        resample(read: { y, x in Float(src.row(y)[x]) }, srcWidth: src.width, srcHeight: src.height,
-                 write: { y, x, v in dst.row(y)[x] = UInt8(min(max(v + 0.5, 0), 255)) },
-                 dstWidth: dst.width, dstHeight: dst.height,
-                 channels: src.channels, kernel: kernel, mode: mode, workers: workers)
+    static func resample(
+        _ src: PlaneView, into dst: MutablePlaneView,
+        kernel: ResampleKernel, mode: ResampleMode, workers: Workers
+    ) {
+        resample(
+            read: { y, x in Float(src.row(y)[x]) }, srcWidth: src.width, srcHeight: src.height,
+            write: { y, x, v in dst.row(y)[x] = UInt8(min(max(v + 0.5, 0), 255)) },
+            dstWidth: dst.width, dstHeight: dst.height,
+            channels: src.channels, kernel: kernel, mode: mode, workers: workers)
     }
 
     /// The two-pass core of the 8-bit path (interleaved channels); `read`/`write` address (row,
     /// element-in-row). Same filter banks and order of additions as `RowResampler`.
     @inline(__always)
-    private static func resample(read: (Int, Int) -> Float, srcWidth: Int, srcHeight: Int,
-                                 write: (Int, Int, Float) -> Void, dstWidth: Int, dstHeight: Int,
-                                 channels: Int, kernel: ResampleKernel, mode: ResampleMode, workers: Workers) {
+    private static func resample(
+        read: (Int, Int) -> Float, srcWidth: Int, srcHeight: Int,
+        write: (Int, Int, Float) -> Void, dstWidth: Int, dstHeight: Int,
+        channels: Int, kernel: ResampleKernel, mode: ResampleMode, workers: Workers
+    ) {
         let horizontal = FilterBank(inputSize: srcWidth, outputSize: dstWidth, kernel: kernel, mode: mode)
         let vertical = FilterBank(inputSize: srcHeight, outputSize: dstHeight, kernel: kernel, mode: mode)
         let rowLength = dstWidth * channels

@@ -46,8 +46,10 @@ struct RowResampler: Sendable {
 
     /// Every output row, in chunks of `chunkRows` split between `workers`; each chunk is handed
     /// to `deliver(rows, values)` (rows packed, `outputWidth` floats apart) from its worker.
-    func resampleInChunks(from source: UnsafePointer<Float>, sourceStride: Int, workers: Workers, chunkRows: Int = 16,
-                          deliver: (Range<Int>, UnsafePointer<Float>) -> Void) {
+    func resampleInChunks(
+        from source: UnsafePointer<Float>, sourceStride: Int, workers: Workers, chunkRows: Int = 16,
+        deliver: (Range<Int>, UnsafePointer<Float>) -> Void
+    ) {
         workers.parallelFor((outputHeight + chunkRows - 1) / chunkRows) { chunks in
             let values = UnsafeMutablePointer<Float>.allocate(capacity: chunkRows * outputWidth)
             defer { values.deallocate() }
@@ -61,14 +63,16 @@ struct RowResampler: Sendable {
 
     private func resampleRow(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let taps = horizontal.taps
-        horizontal.weights.withUnsafeBufferPointer { weights in horizontal.first.withUnsafeBufferPointer { first in
-            for x in 0..<outputWidth {
-                let s = source + first[x], w = weights.baseAddress! + x * taps
-                var sum: Float = 0
-                for t in 0..<taps { sum += w[t] * s[t] }
-                out[x] = sum
+        horizontal.weights.withUnsafeBufferPointer { weights in
+            horizontal.first.withUnsafeBufferPointer { first in
+                for x in 0..<outputWidth {
+                    let s = source + first[x], w = weights.baseAddress! + x * taps
+                    var sum: Float = 0
+                    for t in 0..<taps { sum += w[t] * s[t] }
+                    out[x] = sum
+                }
             }
-        } }
+        }
     }
 
     /// The adjoint (transpose) of resampling the whole plane: `source` += Rᵀ `gradient`, where

@@ -1,6 +1,6 @@
 import CDNNL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a context runs its arithmetic: a oneDNN CPU engine and stream, a worker
@@ -56,8 +56,10 @@ public final class ComputeDevice {
 
     /// Returns the object compiled for (`owner`, `input`), building it once.
     /// The cache keeps `owner` alive, so its identity is never reused while cached.
-    func cached<T: AnyObject>(_ owner: AnyObject, input: dnnl_memory_desc_t, extra: [UInt8] = [],
-                              build: () throws -> T) throws -> T {
+    func cached<T: AnyObject>(
+        _ owner: AnyObject, input: dnnl_memory_desc_t, extra: [UInt8] = [],
+        build: () throws -> T
+    ) throws -> T {
         let key = CacheKey(owner: ObjectIdentifier(owner), input: DNNL.fingerprint(input) + extra)
         uses += 1
         if let hit = compiled[key], let entry = hit.entry as? CachedEntry<T> {

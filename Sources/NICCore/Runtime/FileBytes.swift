@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Whole-file reads and writes with POSIX calls (library targets do not use Foundation).

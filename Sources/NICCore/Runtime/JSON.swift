@@ -219,8 +219,9 @@ private struct JSONParser {
         let allowed = Array("+-0123456789.eE".utf8)
         while index < bytes.count, allowed.contains(bytes[index]) { index += 1 }
         guard index > start, index - start < 64,
-              let text = String(validating: bytes[start..<index], as: UTF8.self),
-              let value = Double(text) else { throw error("bad number") }
+            let text = String(validating: bytes[start..<index], as: UTF8.self),
+            let value = Double(text)
+        else { throw error("bad number") }
         return value
     }
 }

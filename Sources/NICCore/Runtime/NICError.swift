@@ -15,7 +15,7 @@ public enum NICError: Error, Equatable, CustomStringConvertible {
     public var message: String {
         switch self {
         case .invalidArgument(let m), .unsupportedFormat(let m), .dimensions(let m), .outOfMemory(let m),
-             .corruptData(let m), .io(let m), .model(let m), .cancelled(let m), .internal(let m):
+            .corruptData(let m), .io(let m), .model(let m), .cancelled(let m), .internal(let m):
             return m
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The many-file counterpart of `OutputFile`, for outputs such as numbered PNG frames that a

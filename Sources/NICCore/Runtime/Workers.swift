@@ -14,7 +14,7 @@ public struct Workers: Sendable {
         guard parts > 1 else { if total > 0 { body(0..<total) }; return }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: parts) { part in
-                body(total * part / parts ..< total * (part + 1) / parts)
+                body(total * part / parts..<total * (part + 1) / parts)
             }
         }
     }

@@ -33,15 +33,18 @@ struct LumaJPEGProxy {
     /// Codes `plane` (`width` x `height` samples in [0, 1]); blocks past the edge repeat the last
     /// row and column, as JPEG encoders pad.
     func code(_ plane: [Float], width: Int, height: Int) -> Result {
-        var result = Result(decoded: [Float](repeating: 0, count: plane.count), bits: 0, smoothBits: 0,
-                            rateGradient: [Float](repeating: 0, count: plane.count))
+        var result = Result(
+            decoded: [Float](repeating: 0, count: plane.count), bits: 0, smoothBits: 0,
+            rateGradient: [Float](repeating: 0, count: plane.count))
         let dct = Self.dct
         var block = [Float](repeating: 0, count: 64), coefficients = block, gradient = block, spatial = block
         for by in stride(from: 0, to: height, by: 8) {
             for bx in stride(from: 0, to: width, by: 8) {
-                for y in 0..<8 { for x in 0..<8 {
-                    block[y * 8 + x] = plane[min(by + y, height - 1) * width + min(bx + x, width - 1)] * 255 - 128
-                } }
+                for y in 0..<8 {
+                    for x in 0..<8 {
+                        block[y * 8 + x] = plane[min(by + y, height - 1) * width + min(bx + x, width - 1)] * 255 - 128
+                    }
+                }
                 Self.transform(block, dct, forward: true, into: &coefficients)
                 for i in 0..<64 {
                     let v = coefficients[i] / steps[i], q = v.rounded(), a = abs(v)
@@ -53,13 +56,15 @@ struct LumaJPEGProxy {
                 }
                 Self.transform(coefficients, dct, forward: false, into: &spatial)
                 Self.transform(gradient, dct, forward: false, into: &block)
-                for y in 0..<8 { for x in 0..<8 {
-                    let (py, px) = (min(by + y, height - 1), min(bx + x, width - 1))
-                    // Padding samples repeat an edge sample: their gradient belongs to it.
-                    result.rateGradient[py * width + px] += block[y * 8 + x] * 255
-                    guard by + y < height, bx + x < width else { continue }
-                    result.decoded[py * width + px] = (min(255, max(0, spatial[y * 8 + x] + 128))).rounded() / 255
-                } }
+                for y in 0..<8 {
+                    for x in 0..<8 {
+                        let (py, px) = (min(by + y, height - 1), min(bx + x, width - 1))
+                        // Padding samples repeat an edge sample: their gradient belongs to it.
+                        result.rateGradient[py * width + px] += block[y * 8 + x] * 255
+                        guard by + y < height, bx + x < width else { continue }
+                        result.decoded[py * width + px] = (min(255, max(0, spatial[y * 8 + x] + 128))).rounded() / 255
+                    }
+                }
             }
         }
         return result
@@ -69,16 +74,20 @@ struct LumaJPEGProxy {
     /// also the adjoint of the forward transform.
     private static func transform(_ x: [Float], _ d: [Float], forward: Bool, into out: inout [Float]) {
         var t = [Float](repeating: 0, count: 64)
-        for k in 0..<8 { for j in 0..<8 {
-            var s: Float = 0
-            for i in 0..<8 { s += (forward ? d[k * 8 + i] : d[i * 8 + k]) * x[i * 8 + j] }
-            t[k * 8 + j] = s
-        } }
-        for k in 0..<8 { for l in 0..<8 {
-            var s: Float = 0
-            for j in 0..<8 { s += t[k * 8 + j] * (forward ? d[l * 8 + j] : d[j * 8 + l]) }
-            out[k * 8 + l] = s
-        } }
+        for k in 0..<8 {
+            for j in 0..<8 {
+                var s: Float = 0
+                for i in 0..<8 { s += (forward ? d[k * 8 + i] : d[i * 8 + k]) * x[i * 8 + j] }
+                t[k * 8 + j] = s
+            }
+        }
+        for k in 0..<8 {
+            for l in 0..<8 {
+                var s: Float = 0
+                for j in 0..<8 { s += t[k * 8 + j] * (forward ? d[l * 8 + j] : d[j * 8 + l]) }
+                out[k * 8 + l] = s
+            }
+        }
     }
 
     /// The orthonormal 8-point DCT-II matrix, D[k][i].
