@@ -45,6 +45,26 @@ public struct ConvBenchmark {
         }
     }
 
+    /// The same convolution in 8-bit integers (`QuantizedConv2d`), between two 8-bit layers:
+    /// integer input already in the primitive's layout, integer output.
+    public func runEngineInt8() throws -> Result {
+        let device = try ComputeDevice(threads: threads)
+        let conv = try Conv2d(
+            inChannels: channels, outChannels: channels, kernel: kernel, padding: 1,
+            weights: ConvBenchmark.values(channels * channels * 9, seed: 1),
+            bias: ConvBenchmark.values(channels, seed: 2))
+        let input = try Tensor(
+            shape: [1, channels, height, width],
+            values: ConvBenchmark.values(channels * height * width, seed: 3))
+        let q = try QuantizedConv2d(conv, input: Quantization(maxAbs: 1), output: Quantization(maxAbs: 8))
+        let integers = try q.quantized(input, on: device)
+        let implementation = try q.implementation(for: integers, on: device)
+        let steady = try device.converted(integers, to: try q.sourceDesc(for: integers, on: device))
+        return try measure("onednn \(ConvBenchmark.oneDNNVersion) int8 (\(implementation))") {
+            _ = try q.forward(steady, on: device)
+        }
+    }
+
     public func runIm2colGemm() throws -> Result {
         let k = kernel, c = channels, h = height, w = width
         let weights = ConvBenchmark.values(c * c * k * k, seed: 1)

@@ -61,7 +61,7 @@ struct UpscaleBench: ParsableCommand {
 struct ConvBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "3x3 32->32 convolution on 960x540: the engine vs. im2col + SGEMM, and the machine's peak.")
+        abstract: "3x3 32->32 convolution on 960x540: the engine (fp32 and int8) vs. im2col + SGEMM, and the machine's peak.")
 
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 1
     @Option(help: "Timed repetitions per variant.") var repeats: Int = 10
@@ -73,6 +73,7 @@ struct ConvBench: ParsableCommand {
             let bench = ConvBenchmark(threads: resolved, repeats: max(1, repeats))
             let engine = try bench.runEngine()
             let alternative = try bench.runIm2colGemm()
+            let int8 = try bench.runEngineInt8()
             let peak = PeakFLOPS.measure(threads: resolved)
             if json {
                 print(
@@ -89,6 +90,11 @@ struct ConvBench: ParsableCommand {
                             "ms": .number(rounded(alternative.medianMs)),
                         ]),
                         "speedup_vs_alternative": .number(rounded(engine.gflops / alternative.gflops, 2)),
+                        "int8": .object([
+                            "name": .string(int8.name), "giga_ops": .number(rounded(int8.gflops)),
+                            "ms": .number(rounded(int8.medianMs)),
+                            "speedup_vs_fp32": .number(rounded(engine.medianMs / int8.medianMs, 2)),
+                        ]),
                     ]).serialized)
                 return
             }
@@ -96,6 +102,9 @@ struct ConvBench: ParsableCommand {
             for r in [engine, alternative] {
                 print("  \(r.name): \(fmt(r.medianMs)) ms, \(fmt(r.gflops)) GFLOP/s")
             }
+            print(
+                "  \(int8.name): \(fmt(int8.medianMs)) ms, \(fmt(int8.gflops)) giga-ops/s, \(rounded(engine.medianMs / int8.medianMs, 2))x fp32"
+            )
             print(
                 "  peak (\(PeakFLOPS.instructionSet) FMA micro-benchmark): \(fmt(peak)) GFLOP/s; engine reaches \(fmt(100 * engine.gflops / peak))%"
             )

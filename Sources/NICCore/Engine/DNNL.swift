@@ -10,10 +10,10 @@ package enum DNNL {
     }
 
     /// A float32 memory descriptor for dims with a oneDNN format tag (`dnnl_format_tag_any` for "backend's choice").
-    static func desc(_ dims: [Int], tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    static func desc(_ dims: [Int], tag: dnnl_format_tag_t, type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let d = dims.map(Int64.init)
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory descriptor \(dims)")
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory descriptor \(dims)")
         return md
     }
 
@@ -64,9 +64,11 @@ final class Primitive {
         primitive = p
     }
 
-    init(reorderFrom src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t, engine: dnnl_engine_t) throws {
+    /// A reorder; `scale` multiplies every value on the way (for quantisation).
+    init(reorderFrom src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t, scale: Float = 1, engine: dnnl_engine_t) throws {
         var s = src, d = dst
         let attributes = try PostOps()
+        if scale != 1 { try attributes.outputScales([scale], mask: 0) }
         var pd: dnnl_primitive_desc_t?
         try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, attributes.attr), "reorder")
         var p: dnnl_primitive_t?
@@ -87,6 +89,15 @@ final class Primitive {
 
     func md(_ query: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(descriptor, query, index).pointee
+    }
+
+    /// oneDNN's name for the implementation behind this primitive.
+    var implementation: String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info) == dnnl_success, let info else {
+            return "unknown"
+        }
+        return String(cString: info)
     }
 
     /// Memory descriptor of an execution argument (DNNL_ARG_*).
@@ -125,6 +136,12 @@ final class PostOps {
         var md = src1
         try DNNL.check(dnnl_post_ops_append_binary(ops, alg, &md), "binary post-op")
         count += 1
+    }
+
+    /// Scales applied to the result before the post-ops: one for all (`mask` 0) or one per
+    /// index of the dimensions `mask` selects (bit 1: output channels).
+    func outputScales(_ scales: [Float], mask: Int32) throws {
+        try DNNL.check(dnnl_primitive_attr_set_output_scales(attr, Int64(scales.count), mask, scales), "output scales")
     }
 
     /// Commits the post-op list to the attributes; call after appending.

@@ -3,7 +3,8 @@ import CDNNL
     import Glibc
 #endif
 
-/// A float32 NCHW tensor in 64-byte aligned memory that it owns.
+/// An NCHW tensor in 64-byte aligned memory that it owns: float32, or 8-bit integers between
+/// quantised layers (`QuantizedConv2d`).
 ///
 /// Its layout is whatever the backend chose (`desc`): plain NCHW for tensors that
 /// Swift code reads or writes, or oneDNN's channel-blocked layouts between
@@ -65,18 +66,22 @@ public final class Tensor {
 
     public var count: Int { shape.reduce(1, *) }
 
+    /// The element type (dnnl_f32 unless the tensor holds quantised integers).
+    var dataType: dnnl_data_type_t { desc.data_type }
+
     /// Calls `body` with the values in NCHW order, keeping the tensor alive meanwhile.
     /// Only for plain tensors (see `plain(on:)`).
     public func withFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        precondition(isPlain, "values of a blocked tensor: call plain(on:) first")
+        precondition(isPlain && dataType == dnnl_f32, "values of a blocked or integer tensor: call plain(on:) first")
         return try withExtendedLifetime(self) {
             try body(UnsafeMutableBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: count))
         }
     }
 
-    /// The same values in plain NCHW layout (self when already plain).
+    /// The same values in plain NCHW float32 layout (self when already so); the integers of a
+    /// quantised tensor become floats without their scale.
     public func plain(on device: ComputeDevice) throws -> Tensor {
-        if isPlain { return self }
+        if isPlain && dataType == dnnl_f32 { return self }
         let out = try Tensor(zeros: shape)
         try device.reorder(self, into: out)
         return out
