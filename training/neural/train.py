@@ -53,8 +53,8 @@ def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="name of the run directory under training/runs/neural/")
     p.add_argument("--total-steps", type=int, default=400000, help="planned step budget (LR schedule)")
-    p.add_argument("--steps", type=int, default=0, help="stop after this many steps in this session (0 = budget)")
-    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes in this session (0 = no limit)")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps in this invocation (0 = budget)")
+    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes in this invocation (0 = no limit)")
     p.add_argument("--resume", action="store_true", help="continue from <run>/ckpt_latest.pt")
     p.add_argument("--init-from", default=None,
                    help="start from weights: an fp16 record .safetensors (export_record.py) or a .pt checkpoint")
@@ -373,7 +373,7 @@ def main(argv=None):
 
     save()
     why = (f"signal {STOP['sig']}" if STOP["flag"] else
-           "budget reached" if step >= a.total_steps else "session limit")
+           "budget reached" if step >= a.total_steps else "invocation limit")
     print(f"saved {ckpt_path} at step {step} ({why})", flush=True)
     if step >= a.total_steps and not STOP["flag"]:
         run_val("final")
