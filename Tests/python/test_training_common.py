@@ -133,3 +133,59 @@ def test_script_parses_its_arguments(script, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "usage:" in p.stdout
+
+
+FAKE_PYTHON = r"""#!/bin/sh
+# Dry run: records the command and makes the outputs the pipeline scripts test for.
+echo "python3 $*" >> "$DRY_LOG"
+script=$1; shift
+out=""; name=""; prev=""
+for a in "$@"; do
+  [ "$prev" = "--out" ] && out=$a
+  [ "$prev" = "--name" ] && name=$a
+  prev=$a
+done
+case $script in
+  training/aicodec/train.py) mkdir -p "$out"; touch "$out/final.pt" ;;
+  training/aicodec/export.py) touch "$out/${name}_up.safetensors" "$out/${name}_down.safetensors" ;;
+  training/aicodec/chroma_data.py) touch "$out" ;;
+  training/aicodec/train_chroma.py) mkdir -p "$out"; touch "$out/$(basename "$out")_chroma.safetensors" ;;
+  *) exit 3 ;;
+esac
+"""
+
+PIPELINES = [["run_x2.sh"], ["run_x2_still.sh"], ["run_x15.sh"], ["run_still_rd.sh", "1.5", "jpeg"],
+             ["run_video_temporal.sh"], ["run_hevc.sh", "1.5"], ["run_hevc.sh", "2"]] + \
+            [["run_chroma.sh", s, c] for s in ("1.5", "2") for c in ("jpeg", "webp", "x265")] + \
+            [["run_still_rd.sh", "2", "jpeg"], ["run_still_rd.sh", "1.5", "x265"], ["run_still_rd.sh", "2", "x265"],
+             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"]]
+
+
+def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
+    """The AI-codec shell pipelines, in order, on a copy of the tree with a python3 that only records
+    its command line: each runs from the tree alone (no repository history), and together they run
+    every training command models/settings.json records, verbatim."""
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(REPO, "training"), repo / "training",
+                    ignore=shutil.ignore_patterns("runs", "__pycache__"))
+    shutil.copytree(os.path.join(REPO, "models"), repo / "models")
+    (repo / ".build" / "release").mkdir(parents=True)
+    (repo / ".build" / "release" / "nic").write_text("")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(FAKE_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    log = tmp_path / "commands.log"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", DRY_LOG=str(log))
+    for args in PIPELINES:
+        p = subprocess.run(["sh", str(repo / "training" / "aicodec" / args[0]), *args[1:]], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (args, p.stderr)
+    ran = {line.strip().replace("nice -n 5 ", "") for line in log.read_text().splitlines()}
+    with open(os.path.join(REPO, "models", "settings.json")) as f:
+        settings = json.load(f)["settings"]
+    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"),
+                                                *s["training"].get("chroma", {}).values()) if c}
+    assert len(recorded) >= 30
+    assert sorted(recorded - ran) == []
