@@ -276,7 +276,7 @@ def main(argv=None):
         fval.flush()
         print("val", json.dumps(rec), flush=True)
 
-    session_start, session_step0 = time.time(), step
+    invocation_start, invocation_step0 = time.time(), step
     last_ckpt = last_val = time.time()
     acc_reset = lambda: {"n": 0, "loss": 0.0, "bpp": 0.0, "mse": 0.0, "fid": 0.0, "skipped": 0,
                          "lv": {l: [0, 0.0, 0.0] for l in range(L)}, "t": time.time(), "step": step}
@@ -288,9 +288,9 @@ def main(argv=None):
         last_val = time.time()
     model.train()
     while step < a.total_steps and not STOP["flag"]:
-        if a.steps and step - session_step0 >= a.steps:
+        if a.steps and step - invocation_step0 >= a.steps:
             break
-        if a.minutes and time.time() - session_start >= a.minutes * 60:
+        if a.minutes and time.time() - invocation_start >= a.minutes * 60:
             break
         tstep = time.time()
         lr = lr_at(a, step)
