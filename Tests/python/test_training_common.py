@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, REPO)   # the repository root: `training` and `bench` as packages
+sys.path.append(REPO)   # the repository root: `training` and `bench` as packages
 from bench import rdcurves  # noqa: E402
 from training import files  # noqa: E402
 from training.aicodec import metrics  # noqa: E402
