@@ -26,8 +26,8 @@ PSNRS = [30.1, 32.4, 34.9, 37.0]
 
 
 def cubic_bd_rate_before_the_split(r1, p1, r2, p2):
-    """The BD-rate training/aicodec/common.py computed for every recorded validation (NaN when the
-    PSNR ranges do not overlap), kept here as the reference for the shared implementation."""
+    """The BD-rate the training validation computed every recorded validation with, before it used
+    bench/rdcurves.py (NaN when the PSNR ranges do not overlap): the reference for the shared one."""
     lr1, lr2 = np.log(np.asarray(r1, float)), np.log(np.asarray(r2, float))
     p1, p2 = np.asarray(p1, float), np.asarray(p2, float)
     deg = min(3, len(p1) - 1, len(p2) - 1)
