@@ -107,7 +107,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/chroma_data.py", "training/aicodec/train_chroma.py",
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
-           "training/neural/train.py", "training/neural/export_record.py"]
+           "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py"]
 
 
 @pytest.mark.parametrize("module", TORCH_MODULES)
