@@ -125,14 +125,27 @@ def test_scaler_net_starts_as_the_bicubic_route():
         assert torch.equal(net(x), net.base(x))
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_script_parses_its_arguments(script, tmp_path):
-    """Each script starts from any working directory as `python3 PATH --help`."""
+@pytest.fixture(scope="module")
+def help_runs(tmp_path_factory):
+    """`python3 PATH --help` of every script, started together (each imports torch once), from a
+    directory outside the repository: {script: (returncode, stdout, stderr)}."""
     pytest.importorskip("torch")
-    p = subprocess.run([sys.executable, os.path.join(REPO, script), "--help"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert "usage:" in p.stdout
+    cwd = tmp_path_factory.mktemp("cwd")
+    procs = {s: subprocess.Popen([sys.executable, os.path.join(REPO, s), "--help"], cwd=cwd, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in SCRIPTS}
+    results = {}
+    for script, p in procs.items():
+        out, err = p.communicate(timeout=600)
+        results[script] = (p.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_parses_its_arguments(script, help_runs):
+    """Each script starts from any working directory as `python3 PATH --help`."""
+    returncode, stdout, stderr = help_runs[script]
+    assert returncode == 0, stderr
+    assert "usage:" in stdout
 
 
 FAKE_PYTHON = r"""#!/bin/sh
