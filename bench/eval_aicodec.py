@@ -416,8 +416,8 @@ def summarise(rows, cfg):
                                         ("bicubic_vs_full", bic, full)):
                     rb, rp = curve(ref, key)
                     tb, tp = curve(test, key)
-                    bd[f"{name}_{suffix}"] = {"bd_rate_percent": bd_rate(rb, rp, tb, tp),
-                                              "bd_psnr_db": bd_psnr(rb, rp, tb, tp)}
+                    bd[f"{name}_{suffix}"] = {"bd_rate_percent": bd_rate(rb, rp, tb, tp, "cubic"),
+                                              "bd_psnr_db": bd_psnr(rb, rp, tb, tp, "cubic")}
             c["scales"][s] = {
                 "bicubic": bic, "ai": ai, "bd": bd,
                 "crossover_ai_vs_full": crossover(ai, full),

@@ -231,12 +231,12 @@ def main():
         if name == "nic":
             continue
         bd[f"nic vs {name}"] = bd_rate([p[1] for p in pts], [p[2] for p in pts],
-                                       [p[1] for p in curves["nic"]], [p[2] for p in curves["nic"]])
+                                       [p[1] for p in curves["nic"]], [p[2] for p in curves["nic"]], "cubic")
     if "jpeg" in curves:
         for name, pts in curves.items():
             if name != "jpeg":
                 bd[f"{name} vs jpeg"] = bd_rate([p[1] for p in curves["jpeg"]], [p[2] for p in curves["jpeg"]],
-                                                [p[1] for p in pts], [p[2] for p in pts])
+                                                [p[1] for p in pts], [p[2] for p in pts], "cubic")
 
     succ = {}
     for image in images[:a.successive_images]:

@@ -1,6 +1,9 @@
-"""Bjontegaard deltas of two rate-distortion curves, shared by the bench scripts.
+"""Bjontegaard deltas of two rate-distortion curves: the repository's one BD-rate implementation.
 
-Two interpolations of each curve:
+bench/ scripts import it as a sibling module (`from rdcurves import ...`); training/ imports it as
+`bench.rdcurves` (its scripts put the repository root on the module path). numpy only.
+
+Two interpolations of each curve (PCHIP by default; a caller that reports cubic figures names it):
 - "cubic": one cubic polynomial through all points (Bjontegaard, VCEG-M33). It can bend back between
   points where a curve flattens (a route whose quality saturates), and then counts rate twice.
 - "pchip": piecewise cubic Hermite interpolation with shape-preserving slopes (Fritsch-Carlson), as
@@ -13,15 +16,18 @@ import numpy as np
 INTERPOLATIONS = ("cubic", "pchip")
 
 
-def bd_rate(ref_bpp, ref_psnr, test_bpp, test_psnr, interpolation="cubic"):
-    """Bjontegaard delta rate (percent) of test vs ref; None when the PSNR ranges do not overlap."""
+def bd_rate(ref_bpp, ref_psnr, test_bpp, test_psnr, interpolation="pchip"):
+    """Bjontegaard delta rate (percent) of test vs ref: the mean rate difference at equal PSNR over
+    the PSNR range both curves cover (negative: test needs fewer bits). None, never NaN and no
+    exception, when the PSNR ranges do not overlap or a curve has fewer than two points."""
     mean_diff = _mean_difference(ref_psnr, np.log(np.asarray(ref_bpp, float)),
                                  test_psnr, np.log(np.asarray(test_bpp, float)), interpolation)
     return None if mean_diff is None else float((math.exp(mean_diff) - 1.0) * 100.0)
 
 
-def bd_psnr(ref_bpp, ref_psnr, test_bpp, test_psnr, interpolation="cubic"):
-    """Bjontegaard delta PSNR (dB) of test vs ref over the overlapping log-rate range."""
+def bd_psnr(ref_bpp, ref_psnr, test_bpp, test_psnr, interpolation="pchip"):
+    """Bjontegaard delta PSNR (dB) of test vs ref over the overlapping log-rate range; None as for
+    bd_rate."""
     mean_diff = _mean_difference(np.log(np.asarray(ref_bpp, float)), ref_psnr,
                                  np.log(np.asarray(test_bpp, float)), test_psnr, interpolation)
     return None if mean_diff is None else float(mean_diff)

@@ -1,1 +1,1 @@
-"""libnic AI codec training (seed 000): jointly trained down/up-scaling networks."""
+"""The AI codec's training pipelines (the weights in models/); experiments/ holds measurements that shipped nothing."""

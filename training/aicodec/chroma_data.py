@@ -28,10 +28,9 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-import common  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.data import list_train_images, load_rgb, split_train_val  # noqa: E402
 
 X265_PARAMS = "keyint=1:info=0:log-level=error"
 TO_YUV = "scale=out_color_matrix=bt601:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p"
@@ -53,7 +52,7 @@ def save_png(a, path):
 
 def x265_roundtrip(src, work, crf):
     """PNG -> one HEVC intra picture -> RGB PNG (odd sizes edge-padded to even, then cropped)."""
-    img = common.load_rgb(src)
+    img = load_rgb(src)
     h, w = img.shape[:2]
     if h % 2 or w % 2:
         src = os.path.join(work, "pad.png")
@@ -64,7 +63,7 @@ def x265_roundtrip(src, work, crf):
                 "-crf", str(crf), "-x265-params", X265_PARAMS, "-f", "hevc", hevc])
     run(base + ["-i", hevc, "-frames:v", "1", "-vf", TO_RGB, dec])
     if h % 2 or w % 2:
-        save_png(common.load_rgb(dec)[:h, :w], dec)
+        save_png(load_rgb(dec)[:h, :w], dec)
     return dec
 
 
@@ -85,10 +84,10 @@ def ai_route(nic, crop_png, work, scale, codec, quality):
         info = run([nic, "info", small, "--json"])
         coded = x265_roundtrip(small, work, quality) if quality is not None else small
         sid = json.loads(info.strip().splitlines()[-1])["setting_id"]
-        h, w = common.load_rgb(crop_png).shape[:2]
+        h, w = load_rgb(crop_png).shape[:2]
         run([nic, "upscale", coded, out, "--setting", str(sid), "--size", f"{w}x{h}", *common_args])
     sid = int(json.loads(info.strip().splitlines()[-1])["setting_id"])
-    return common.load_rgb(out), sid
+    return load_rgb(out), sid
 
 
 def without_chroma_networks(models, work):
@@ -125,8 +124,8 @@ def main():
     if args.crop % 12:
         sys.exit("--crop must be a multiple of 12 (both scales, 4:2:0)")
 
-    train, val = common.split_train_val(common.list_train_images())
-    images = [common.load_rgb(f) for f in (train if args.split == "train" else val)]
+    train, val = split_train_val(list_train_images())
+    images = [load_rgb(f) for f in (train if args.split == "train" else val)]
     areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
     rng = np.random.default_rng(args.seed)
     lo, hi = QUALITY_RANGE[args.codec]

@@ -13,7 +13,6 @@ The architecture JSON is also stored in each safetensors file's metadata under "
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -21,16 +20,10 @@ import sys
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.validate import load_nets, evaluate, table, DEFAULT_QUALITIES  # noqa: E402
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.validate import load_nets, evaluate, table, DEFAULT_QUALITIES  # noqa: E402
+from training.files import sha256  # noqa: E402
 
 
 def write_net(net, path):

@@ -21,11 +21,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import ScalerNet  # noqa: E402
-from aicodec.train_chroma import ChromaNet  # noqa: E402
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.nets import ScalerNet  # noqa: E402
+from training.aicodec.train_chroma import ChromaNet  # noqa: E402
+from training.files import sha256  # noqa: E402
 
 # Input sizes on each network's block grid (the Swift test feeds the same tensor).
 INPUT_SIZE = {("up", "2"): (23, 31), ("down", "2"): (46, 62), ("up", "1.5"): (22, 30), ("down", "1.5"): (33, 45),
@@ -72,7 +72,7 @@ def main():
             x[:, 1:] -= 0.5
         with torch.no_grad():
             y = net(x)
-        sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        sha = sha256(path)
         out = os.path.join(a.out, os.path.splitext(name)[0] + ".safetensors")
         save_file({"input": x.contiguous(), "output": y.contiguous()}, out,
                   metadata={"weights": name, "weights_sha256": sha, "generator": "training/aicodec/make_model_golden.py"})

@@ -19,10 +19,12 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import load_safetensors_net  # noqa: E402
-from aicodec.export import sha256, write_net  # noqa: E402
-from aicodec.validate import evaluate, load_nets  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.export import write_net  # noqa: E402
+from training.aicodec.nets import load_safetensors_net  # noqa: E402
+from training.aicodec.validate import evaluate, load_nets  # noqa: E402
+from training.files import sha256  # noqa: E402
 
 # Codec-quality buckets: JPEG/WebP quality, x264/x265 CRF.
 STILL = {
@@ -169,8 +171,8 @@ def main():
             qualities = {"x264": VALIDATION_CRFS, "x265": VALIDATION_X265_CRFS}.get(codec_name, VALIDATION_QUALITIES)
             res = evaluate(down, up, scale, qualities[bucket], routes=routes,
                            log=lambda s: print("  " + s, file=sys.stderr), codec_name=codec_name)
-            codec_text = {"x264": "x264 CRF, luma coded as a P picture (aicodec.common.x264_roundtrip_gray), chroma uncoded",
-                          "x265": "x265 intra CRF, luma (aicodec.common.x265_intra_roundtrip_gray), chroma uncoded",
+            codec_text = {"x264": "x264 CRF, luma coded as a P picture (training/aicodec/real_codecs.py x264_roundtrip_gray), chroma uncoded",
+                          "x265": "x265 intra CRF, luma (training/aicodec/real_codecs.py x265_intra_roundtrip_gray), chroma uncoded",
                           "jpeg": "JPEG 4:2:0 via libjpeg (PIL)"}[codec_name]
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",
                                    "codec": codec_text + "; 'none' = no codec", **res}
@@ -185,7 +187,7 @@ def main():
 
 def shipped_down_net(out, joint, previous):
     """(down net, training command) of a joint run that is not here but whose down net ships in
-    OUT under the same name for this setting (an up net retrained on an earlier session's down
+    OUT under the same name for this setting (an up net retrained on an earlier run's down
     net); None otherwise."""
     path = os.path.join(out, f"{joint}_down.safetensors")
     if not previous or previous.get("down", {}).get("weights") != os.path.basename(path) or not os.path.exists(path):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train libnic's AI-codec networks (seed 000) on ../shared/data/train (minus a fixed 8-image hold-out).
+"""Train libnic's AI-codec networks on ../shared/data/train (minus a fixed 8-image hold-out).
 
 Modes (one command per setting, fixed seed, JSONL log, resumable: rerun the same command):
 
@@ -45,6 +45,7 @@ import argparse
 import json
 import math
 import os
+import random
 import sys
 import time
 
@@ -52,10 +53,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import (ScalerNet, grown, CropSampler, list_train_images, split_train_val, jpeg_proxy, pframe_proxy, translate,  # noqa: E402
-                            quantize8_ste, jpeg_roundtrip_gray, x264_roundtrip_gray, x264_clip_roundtrip_gray, x265_intra_roundtrip_gray, PROXY_TABLES, to_u8, seed_all, save_json, load_rgb,
-                            luma_np, psnr, load_safetensors_net)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.colour import luma_np, to_u8  # noqa: E402
+from training.aicodec.data import CropSampler, list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.aicodec.metrics import psnr  # noqa: E402
+from training.aicodec.nets import ScalerNet, grown, load_safetensors_net  # noqa: E402
+from training.aicodec.proxies import PROXY_TABLES, jpeg_proxy, pframe_proxy, quantize8_ste, translate  # noqa: E402
+from training.aicodec.real_codecs import (jpeg_roundtrip_gray, x264_clip_roundtrip_gray, x264_roundtrip_gray,  # noqa: E402
+                                          x265_intra_roundtrip_gray)
+from training.files import save_json  # noqa: E402
 
 BUCKETS = {"high": (75, 95), "mid": (45, 75), "low": (10, 45)}
 # x264/x265 CRF drawn for --codec x264 fine-tuning, per bucket (the settings' CRF ranges, capped).
@@ -84,7 +91,7 @@ def parse():
                    help="finetune: take only the down net from --init; train a new up net of --up-width/--up-depth")
     p.add_argument("--down-depth", type=int, default=4, help="conv layers of the down net")
     p.add_argument("--up-depth", type=int, default=4,
-                   help="conv layers of the up net (above a loaded net's: it is grown, common.grown)")
+                   help="conv layers of the up net (above a loaded net's: it is grown, nets.grown)")
     p.add_argument("--kappa", type=float, default=0.8, help="weight of log(rate proxy)")
     p.add_argument("--w-struct", type=float, default=0.05, help="weight of log(MSE_struct + tau)")
     p.add_argument("--tau-db", type=float, default=40.0, help="tau = MSE at this PSNR: structural slack")
@@ -94,8 +101,8 @@ def parse():
     p.add_argument("--bucket", choices=list(BUCKETS), default=None)
     p.add_argument("--codec", choices=["jpeg", "x264", "x265"], default="jpeg",
                    help="finetune/generic: the real codec the up net sees (x264: one CRF per batch, "
-                        "inter-coded mosaic, see common.x264_roundtrip_gray; x265: one CRF per batch, "
-                        "one intra picture, see common.x265_intra_roundtrip_gray)")
+                        "inter-coded mosaic, see real_codecs.x264_roundtrip_gray; x265: one CRF per batch, "
+                        "one intra picture, see real_codecs.x265_intra_roundtrip_gray)")
     p.add_argument("--proxy", choices=list(PROXY_TABLES), default="jpeg",
                    help="joint: quantisation table of the DCT proxy (jpeg: libjpeg luminance table, "
                         "--qmin/--qmax are JPEG qualities; hevc: flat, --qmin/--qmax are QPs)")
@@ -107,7 +114,7 @@ def parse():
     p.add_argument("--clip-frames", type=int, default=0,
                    help="finetune|generic --codec x264: each sample is a camera pan of this many frames (steady speed up to "
                         "--max-shift original pixels per frame), coded as one x264 sequence with B-frames; the up "
-                        "net learns from every frame but the first (intra). 0 = common.x264_roundtrip_gray")
+                        "net learns from every frame but the first (intra). 0 = real_codecs.x264_roundtrip_gray")
     p.add_argument("--p-static", type=float, default=0.0, help="--clip-frames: share of clips from a still camera")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
@@ -285,6 +292,12 @@ def up_loss(up, inp, hr):
     loss = mse_q.mean() * 1000.0
     return loss, {"loss": loss.item(),
                   "dB_gain_vs_bicubic_up": (10 * torch.log10((bmse + 1e-6) / (mse_q.detach() + 1e-6))).mean().item()}
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def lr_at(a, step):

@@ -23,7 +23,6 @@ OUT/NAME_chroma.safetensors with the architecture in its metadata (as export.py 
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -36,9 +35,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import common  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.colour import rgb_to_ycc, ycc_to_rgb  # noqa: E402
+from training.aicodec.nets import residual_convs, run_convs  # noqa: E402
+from training.files import sha256  # noqa: E402
 
 
 class ChromaNet(nn.Module):
@@ -46,12 +47,12 @@ class ChromaNet(nn.Module):
         super().__init__()
         self.width, self.depth, self.slope, self.block = width, depth, slope, block
         chans = [3 * block * block] + [width] * (depth - 1) + [2 * block * block]
-        self.convs = common.residual_convs(chans, slope)
+        self.convs = residual_convs(chans, slope)
 
     def forward(self, ycc):
         """ycc: (N, 3, H, W) = Y in [0, 1], (Cb, Cr - 128) / 255; H, W multiples of the block.
         Returns the corrected (N, 2, H, W) chroma in the same units."""
-        h = common.run_convs(self.convs, F.pixel_unshuffle(ycc, self.block), self.slope)
+        h = run_convs(self.convs, F.pixel_unshuffle(ycc, self.block), self.slope)
         return ycc[:, 1:] + F.pixel_shuffle(h, self.block)
 
     def describe(self, scale):
@@ -80,13 +81,13 @@ class ChromaNet(nn.Module):
 def to_ycc(rgb_u8):
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float: Y / 255, (Cb - 128) / 255, (Cr - 128) / 255."""
     x = torch.from_numpy(rgb_u8).permute(0, 3, 1, 2).float()
-    ycc = common.rgb_to_ycc(x)
+    ycc = rgb_to_ycc(x)
     return torch.cat([ycc[:, :1] / 255, (ycc[:, 1:] - 128) / 255], 1)
 
 
 def rgb_of(y01, chroma):
     """Y in [0, 1] and (C - 128)/255 chroma -> RGB in 0..255 (float, unclamped)."""
-    return common.ycc_to_rgb(torch.cat([y01 * 255, chroma * 255 + 128], 1))
+    return ycc_to_rgb(torch.cat([y01 * 255, chroma * 255 + 128], 1))
 
 
 def log_rgb_mse(net, ycc_dec, rgb_orig):
@@ -145,13 +146,6 @@ def sample_batch(data, rng, n, size):
             a, b = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
         o[k], d[k] = a, b
     return to_ycc(d), torch.from_numpy(o).permute(0, 3, 1, 2).float()
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()
 
 
 def export(net, scale, path, cfg):

@@ -22,10 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import (ScalerNet, list_train_images, split_train_val, load_rgb, crop_multiple,  # noqa: E402
-                            rgb_to_ycc, ycc_to_rgb, jpeg_roundtrip_rgb, x264_roundtrip_gray, x265_intra_roundtrip_gray, psnr, bd_rate,
-                            out_size)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.colour import rgb_to_ycc, ycc_to_rgb  # noqa: E402
+from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.aicodec.metrics import psnr, route_bd_rates  # noqa: E402
+from training.aicodec.nets import ScalerNet, out_size  # noqa: E402
+from training.aicodec.real_codecs import jpeg_roundtrip_rgb, x264_roundtrip_gray, x265_intra_roundtrip_gray  # noqa: E402
 
 DEFAULT_QUALITIES = [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
 
@@ -82,8 +85,8 @@ def metrics(rec_u8, ref_u8):
 
 def codec(small_u8, q, name="jpeg"):
     """(decoded RGB, bytes) through JPEG at quality q, or x264 at CRF q (luma as the P picture of
-    common.x264_roundtrip_gray, bytes = a third of its 3-frame stream), or x265 intra at CRF q
-    (common.x265_intra_roundtrip_gray); x264/x265: chroma 4:2:0 resampled, not coded; q None = no codec."""
+    real_codecs.x264_roundtrip_gray, bytes = a third of its 3-frame stream), or x265 intra at CRF q
+    (real_codecs.x265_intra_roundtrip_gray); x264/x265: chroma 4:2:0 resampled, not coded; q None = no codec."""
     if q is None:
         return small_u8, 0
     if name == "jpeg":
@@ -136,24 +139,13 @@ def evaluate(down, up, scale, qualities, files=None, routes=("ai", "bicubic", "f
         if log:
             log(f"{os.path.basename(f)} {W}x{H} {time.time() - t0:.1f}s")
     res = {"images": [os.path.relpath(f, os.path.dirname(os.path.dirname(f))) for f in files],
-           "routes": {}, "bd_rate_percent": {}}
+           "routes": {}}
     for (route, q), v in acc.items():
         a = np.array(v, dtype=np.float64)
         res["routes"].setdefault(route, {})["none" if q is None else str(q)] = {
             "psnr_rgb": round(float(a[:, 0].mean()), 3), "psnr_y": round(float(a[:, 1].mean()), 3),
             "bpp": round(float(a[:, 2].sum() / a[:, 3].sum()), 4)}
-
-    def curve(route, key):
-        d = res["routes"][route]
-        return [d[str(q)]["bpp"] for q in qualities], [d[str(q)][key] for q in qualities]
-
-    for test in [r for r in ("ai", "generic") if r in routes]:
-        for anchor in [r for r in ("bicubic", "full") if r in routes]:
-            for key in ("psnr_rgb", "psnr_y"):
-                r1, p1 = curve(anchor, key)
-                r2, p2 = curve(test, key)
-                bd = bd_rate(r1, p1, r2, p2)  # None when the PSNR ranges do not overlap
-                res["bd_rate_percent"][f"{test}_vs_{anchor}_{key}"] = None if bd != bd else round(bd, 2)
+    res["bd_rate_percent"] = route_bd_rates(res["routes"], qualities)
     return res
 
 

@@ -28,7 +28,6 @@ OUT.json: step, train hours, the commands that produced the weights, config, arc
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -53,9 +52,11 @@ def portable(obj):
         return os.path.relpath(obj, REPO)
     return obj
 sys.path.insert(0, HERE)
+sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
 from model import MeanScaleHyperprior, describe, inference_state_dict, ladder  # noqa: E402
 import train as T  # noqa: E402
+from training.files import sha256  # noqa: E402
 
 PRECISION = 16
 TAIL_MASS = 1e-9
@@ -123,14 +124,6 @@ def gaussian_tables(scale_table):
         esc = max(0.0, 1.0 - float(p.sum()))
         tables.append((-t, quantise_pmf(np.append(p, esc))))
     return tables
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def main():

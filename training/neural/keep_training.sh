@@ -6,7 +6,7 @@
 #   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
 # The run gets its own process group (setsid) and the lowest CPU weight for its autogroup, so the
 # rest of the work on the machine is not slowed down. The plan (budget, schedule) is fixed here so
-# that every session continues the same run; see training/neural/README.md, "The main run".
+# that every start continues the same run; see training/neural/README.md, "The main run".
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)

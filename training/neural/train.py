@@ -53,8 +53,8 @@ def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="name of the run directory under training/runs/neural/")
     p.add_argument("--total-steps", type=int, default=400000, help="planned step budget (LR schedule)")
-    p.add_argument("--steps", type=int, default=0, help="stop after this many steps in this session (0 = budget)")
-    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes in this session (0 = no limit)")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps in this invocation (0 = budget)")
+    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes in this invocation (0 = no limit)")
     p.add_argument("--resume", action="store_true", help="continue from <run>/ckpt_latest.pt")
     p.add_argument("--init-from", default=None,
                    help="start from weights: an fp16 record .safetensors (export_record.py) or a .pt checkpoint")
@@ -276,7 +276,7 @@ def main(argv=None):
         fval.flush()
         print("val", json.dumps(rec), flush=True)
 
-    session_start, session_step0 = time.time(), step
+    invocation_start, invocation_step0 = time.time(), step
     last_ckpt = last_val = time.time()
     acc_reset = lambda: {"n": 0, "loss": 0.0, "bpp": 0.0, "mse": 0.0, "fid": 0.0, "skipped": 0,
                          "lv": {l: [0, 0.0, 0.0] for l in range(L)}, "t": time.time(), "step": step}
@@ -288,9 +288,9 @@ def main(argv=None):
         last_val = time.time()
     model.train()
     while step < a.total_steps and not STOP["flag"]:
-        if a.steps and step - session_step0 >= a.steps:
+        if a.steps and step - invocation_step0 >= a.steps:
             break
-        if a.minutes and time.time() - session_start >= a.minutes * 60:
+        if a.minutes and time.time() - invocation_start >= a.minutes * 60:
             break
         tstep = time.time()
         lr = lr_at(a, step)
@@ -373,7 +373,7 @@ def main(argv=None):
 
     save()
     why = (f"signal {STOP['sig']}" if STOP["flag"] else
-           "budget reached" if step >= a.total_steps else "session limit")
+           "budget reached" if step >= a.total_steps else "invocation limit")
     print(f"saved {ckpt_path} at step {step} ({why})", flush=True)
     if step >= a.total_steps and not STOP["flag"]:
         run_val("final")

@@ -3,7 +3,7 @@ import Glibc
 /// A differentiable stand-in for coding a luma plane as baseline JPEG with nic's writer: 8x8
 /// orthonormal DCT, the libjpeg-scaled luma table of a quality (DC step 8, as FFmpeg's MJPEG
 /// encoder writes it), rounding, and a bit count fitted to libjpeg's Huffman coder. It is the
-/// proxy the networks were trained through (training/aicodec/common.py `jpeg_proxy`).
+/// proxy the networks were trained through (training/aicodec/proxies.py `jpeg_proxy`).
 struct LumaJPEGProxy {
     /// Quantiser step of each coefficient, natural (row-major) order.
     let steps: [Float]

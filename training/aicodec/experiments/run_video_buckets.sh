@@ -1,9 +1,10 @@
 #!/bin/sh
-# Video settings: the x2 joint down net's up net fine-tuned per bucket on real x264 (inter-coded
+# Experiment, not shipped (training/aicodec/README.md, "Experiments"; settings 7-9 come from
+# run_video_temporal.sh). The x2 joint down net's up net fine-tuned per bucket on real x264 (inter-coded
 # P pictures of the down net's output, CRF ranges of X264_BUCKETS). Resumable: rerun to continue.
-#   sh training/aicodec/run_video_buckets.sh [STEPS]      (from the repository root)
+#   sh training/aicodec/experiments/run_video_buckets.sh [STEPS]      (from the repository root)
 set -e
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 STEPS=${1:-1500}
 T="nice -n 5 python3 training/aicodec/train.py --scale 2 --batch 16 --crop 144 --threads 1 --seed 1"
 R=training/runs

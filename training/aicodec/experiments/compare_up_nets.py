@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Up nets compared on the very same real video streams (issue 4: decisions on development clips).
+"""Up nets compared on the very same real video streams (decisions on development clips).
 
 For each clip (first N frames of a ../shared/data/video source) and each target rate of a
 bits-per-pixel ladder, one small H.264 stream is made: `--stream ai` by `nic ai-encode --setting S
@@ -11,7 +11,7 @@ source frames is averaged over the frames. The stream is shared, so differences 
 alone; the table lists the stream's real rate (all its video packets, SEI included), the first
 net's PSNR and the others' difference to it.
 
-  python3 training/aicodec/compare_up_nets.py --setting 9 --nets models/x2tc2L_low_up.safetensors,training/runs/RUN \\
+  python3 training/aicodec/experiments/compare_up_nets.py --setting 9 --nets models/x2tc2L_low_up.safetensors,training/runs/RUN \\
       --clips mdn_flower.mp4,intel_car-detection.mp4 [--bpp 0.008,0.016] [--frames 60] [--stream bicubic]
 
 `--reference BICUBIC.json` (the --json of a `--stream bicubic` run whose first net is `bicubic`, same
@@ -32,13 +32,14 @@ import tempfile
 import numpy as np
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "training"))
-sys.path.insert(0, os.path.join(REPO, "bench"))
-from aicodec.common import load_safetensors_net, luma_frames  # noqa: E402
-from aicodec.validate import load_nets  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+sys.path.insert(0, os.path.join(REPO, "bench"))   # bench/eval_video.py imports its siblings as top-level modules
+from bench.rdcurves import INTERPOLATIONS, bd_rate  # noqa: E402
 from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO_DIR, EvalError, Runner, probe, video_bits  # noqa: E402
-from rdcurves import INTERPOLATIONS, bd_rate  # noqa: E402
+from training.aicodec.nets import load_safetensors_net  # noqa: E402
+from training.aicodec.real_codecs import luma_frames  # noqa: E402
+from training.aicodec.validate import load_nets  # noqa: E402
 
 
 class Bicubic(torch.nn.Module):

@@ -1,14 +1,15 @@
 #!/bin/sh
-# Still-image x265 up nets (no frame deadline, like 1-3 for JPEG): behind the frozen HEVC-proxy
+# Experiment, not shipped (training/aicodec/README.md, "Experiments"; make_settings.py has no rows for
+# these runs). Still-image x265 up nets (no frame deadline, like 1-3 for JPEG): behind the frozen HEVC-proxy
 # down net of run_hevc.sh, a fresh larger up net on real x265 intra pictures at CRF 17-51, then
 # fine-tuned per bucket (X265_BUCKETS). Needs run_hevc.sh SCALE first. Resumable: rerun to continue.
-#   sh training/aicodec/run_hevc_still.sh 1.5|2        (from the repository root)
+#   sh training/aicodec/experiments/run_hevc_still.sh 1.5|2        (from the repository root)
 set -e
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 case "$1" in
   1.5) N=x15h; W=64 ;;
   2)   N=x2h; W=32 ;;
-  *)   echo "usage: sh training/aicodec/run_hevc_still.sh 1.5|2" >&2; exit 2 ;;
+  *)   echo "usage: sh training/aicodec/experiments/run_hevc_still.sh 1.5|2" >&2; exit 2 ;;
 esac
 T="nice -n 5 python3 training/aicodec/train.py --scale $1 --batch 16 --crop 144 --threads 1 --seed 1"
 R=training/runs

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Probe for issue 4's next lever: how much does the previous decoded small frame add to the up-scaling?
+"""Probe for a temporal up-scaler: how much does the previous decoded small frame add to the up-scaling?
 
 The shipped video route up-scales every frame on its own. In a camera pan, consecutive small frames
 sample the scene at different sub-pixel positions, so the previous frame carries detail (and
@@ -19,9 +19,9 @@ before anything is built into the player:
   eval   luma PSNR gain over the shipped route on clips of the 8 hold-out images (never trained on),
          frames 1.. of each clip, per CRF.
 
-  python3 training/aicodec/temporal_probe.py data --split train --clips 240 --out TRAIN.npz
-  python3 training/aicodec/temporal_probe.py data --split val --clips 8 --frames 8 --size 480x320 --crf C --out VAL_C.npz
-  python3 training/aicodec/temporal_probe.py train --data TRAIN.npz --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2|3] [--align]
+  python3 training/aicodec/experiments/temporal_probe.py data --split train --clips 240 --out TRAIN.npz
+  python3 training/aicodec/experiments/temporal_probe.py data --split val --clips 8 --frames 8 --size 480x320 --crf C --out VAL_C.npz
+  python3 training/aicodec/experiments/temporal_probe.py train --data TRAIN.npz --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2|3] [--align]
 """
 
 import argparse
@@ -40,10 +40,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-import common  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
+from training.aicodec.nets import residual_convs, run_convs  # noqa: E402
+from training.aicodec.real_codecs import luma_frames  # noqa: E402
 
 
 def run(cmd):
@@ -84,12 +85,12 @@ def make_clip(nic, img, rng, w, h, frames, crf, work):
     write_y4m(src, pan(img, w, h, frames, vx, vy, x0, y0), w, h)
     run([nic, "ai-encode", src, mp4, "--scale", "2", "--codec", "libx264", "--crf", str(crf), "--threads", "1"])
     run([nic, "ai-decode", mp4, up, "--threads", "1"])
-    return common.luma_frames(mp4, w // 2, h // 2), common.luma_frames(up, w, h), common.luma_frames(src, w, h)
+    return luma_frames(mp4, w // 2, h // 2), luma_frames(up, w, h), luma_frames(src, w, h)
 
 
 def cmd_data(a):
     os.environ["NIC_MODEL_DIR"] = os.path.abspath(a.models)
-    train, val = common.split_train_val(common.list_train_images())
+    train, val = split_train_val(list_train_images())
     files = train if a.split == "train" else val
     rng = np.random.default_rng(a.seed)
     w, h = (int(v) for v in a.size.split("x"))
@@ -114,10 +115,10 @@ class TemporalCorrection(nn.Module):
     def __init__(self, width=32, depth=4, frames=2):
         super().__init__()
         chans = [frames] + [width] * (depth - 1) + [4]
-        self.convs = common.residual_convs(chans, 0.1)
+        self.convs = residual_convs(chans, 0.1)
 
     def forward(self, smalls, shipped):
-        return shipped + F.pixel_shuffle(common.run_convs(self.convs, smalls, 0.1), 2)
+        return shipped + F.pixel_shuffle(run_convs(self.convs, smalls, 0.1), 2)
 
 
 def aligned(prev, cur, block=8, radius=3):
@@ -177,7 +178,7 @@ def cmd_train(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    cfg = dict(vars(a), command="python3 training/aicodec/temporal_probe.py " + shlex.join(sys.argv[1:]))
+    cfg = dict(vars(a), command="python3 training/aicodec/experiments/temporal_probe.py " + shlex.join(sys.argv[1:]))
     cfg.pop("func", None)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)

@@ -2,7 +2,7 @@
 """Short video clips from the 8 hold-out training images, for video decisions that must not look at
 the evaluation clips (bench/eval_video.py --video-dir OUT).
 
-  python3 training/aicodec/make_holdout_clips.py --out DIR [--frames 60] [--size 720x480]
+  python3 training/aicodec/experiments/make_holdout_clips.py --out DIR [--frames 60] [--size 720x480]
 
 Each clip is a slow camera pan over one image: a window of --size moves by a sub-pixel step per
 frame along the image's longer free axis (bicubic resampling, so the motion is not whole-pixel
@@ -17,8 +17,9 @@ import sys
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aicodec.common import list_train_images, split_train_val  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
+from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 
 
 def pan_frames(img, w, h, frames):

@@ -1,0 +1,204 @@
+"""training/ as a package: the shared BD-rate and sha256, the recorded validation BD-rates, and
+that every training script starts and parses its arguments.
+
+The BD-rate and sha256 checks need only numpy (`make test-python`); the script checks run where
+PyTorch is installed (the training environment) and are skipped elsewhere.
+"""
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.append(REPO)   # the repository root: `training` and `bench` as packages
+from bench import rdcurves  # noqa: E402
+from training import files  # noqa: E402
+from training.aicodec import metrics  # noqa: E402
+
+RATES = [0.21, 0.35, 0.62, 1.1]
+PSNRS = [30.1, 32.4, 34.9, 37.0]
+
+
+def cubic_bd_rate_before_the_split(r1, p1, r2, p2):
+    """The BD-rate the training validation computed every recorded validation with, before it used
+    bench/rdcurves.py (NaN when the PSNR ranges do not overlap): the reference for the shared one."""
+    lr1, lr2 = np.log(np.asarray(r1, float)), np.log(np.asarray(r2, float))
+    p1, p2 = np.asarray(p1, float), np.asarray(p2, float)
+    deg = min(3, len(p1) - 1, len(p2) - 1)
+    c1, c2 = np.polyfit(p1, lr1, deg), np.polyfit(p2, lr2, deg)
+    lo, hi = max(p1.min(), p2.min()), min(p1.max(), p2.max())
+    if hi <= lo:
+        return float("nan")
+    i1, i2 = np.polyint(c1), np.polyint(c2)
+    a1 = (np.polyval(i1, hi) - np.polyval(i1, lo)) / (hi - lo)
+    a2 = (np.polyval(i2, hi) - np.polyval(i2, lo)) / (hi - lo)
+    return float((math.exp(a2 - a1) - 1) * 100)
+
+
+def test_cubic_bd_rate_gives_the_numbers_of_the_former_training_copy():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(3, 8))
+        p1 = np.sort(rng.uniform(25, 45, n))
+        r1 = np.exp(np.sort(rng.uniform(-3, 1, n)))
+        p2 = p1 + rng.uniform(-1.5, 1.5)
+        r2 = r1 * np.exp(rng.normal(0, 0.05, n)) * rng.uniform(0.7, 1.3)
+        old = cubic_bd_rate_before_the_split(r1, p1, r2, p2)
+        new = rdcurves.bd_rate(r1, p1, r2, p2, "cubic")
+        if math.isnan(old):
+            assert new is None
+        else:
+            assert new == pytest.approx(old, rel=1e-9, abs=1e-9)
+
+
+def test_bd_rate_is_pchip_unless_named_and_none_without_overlap():
+    cheaper = [0.9 * r for r in RATES]
+    assert rdcurves.bd_rate(RATES, PSNRS, cheaper, PSNRS) == pytest.approx(-10.0)
+    saturating = [37.0, 39.4, 40.4, 40.8]
+    assert rdcurves.bd_rate(RATES, saturating, RATES, [p + 0.2 for p in saturating]) == \
+        rdcurves.bd_rate(RATES, saturating, RATES, [p + 0.2 for p in saturating], "pchip")
+    assert rdcurves.bd_rate(RATES, PSNRS, RATES, [p + 10 for p in PSNRS]) is None
+    assert rdcurves.bd_rate(RATES, PSNRS, RATES, [p + 10 for p in PSNRS], "cubic") is None
+
+
+def test_recorded_validation_bd_rates_are_reproduced():
+    """Every BD-rate in models/settings.json's validations, recomputed from the recorded route
+    points by the shared implementation, is the recorded figure (None included)."""
+    with open(os.path.join(REPO, "models", "settings.json")) as f:
+        settings = json.load(f)["settings"]
+    checked = 0
+    for s in settings:
+        v = s.get("validation")
+        if not v or "routes" not in v:
+            continue
+        qualities = [q for q in next(iter(v["routes"].values())) if q != "none"]
+        assert metrics.route_bd_rates(v["routes"], qualities) == v["bd_rate_percent"], s["id"]
+        checked += 1
+    assert checked >= 10
+
+
+def test_psnr():
+    a = np.zeros((4, 4))
+    assert metrics.psnr(a, a + 0.1) == pytest.approx(20.0)
+    assert metrics.psnr(a, a) == pytest.approx(120.0)
+
+
+def test_sha256_and_save_json(tmp_path):
+    path = tmp_path / "blob.bin"
+    data = os.urandom(3 << 20)   # more than one read block
+    path.write_bytes(data)
+    assert files.sha256(str(path)) == hashlib.sha256(data).hexdigest()
+    out = tmp_path / "x.json"
+    files.save_json(str(out), {"a": [1, 2]})
+    assert json.loads(out.read_text()) == {"a": [1, 2]} and not (tmp_path / "x.json.tmp").exists()
+
+
+TORCH_MODULES = ["training.aicodec.colour", "training.aicodec.data", "training.aicodec.nets",
+                 "training.aicodec.proxies", "training.aicodec.real_codecs"]
+
+SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "training/aicodec/export.py",
+           "training/aicodec/make_settings.py", "training/aicodec/make_model_golden.py",
+           "training/aicodec/chroma_data.py", "training/aicodec/train_chroma.py",
+           "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
+           "training/aicodec/experiments/make_holdout_clips.py",
+           "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py"]
+
+
+@pytest.mark.parametrize("module", TORCH_MODULES)
+def test_torch_modules_import(module):
+    pytest.importorskip("torch")
+    __import__(module)
+
+
+def test_scaler_net_starts_as_the_bicubic_route():
+    torch = pytest.importorskip("torch")
+    from training.aicodec.nets import ScalerNet
+    for kind, scale, size in (("down", "2", 48), ("up", "2", 24), ("down", "1.5", 48), ("up", "1.5", 32)):
+        net = ScalerNet(kind, scale)
+        x = torch.rand(1, 1, size, size)
+        assert torch.equal(net(x), net.base(x))
+
+
+@pytest.fixture(scope="module")
+def help_runs(tmp_path_factory):
+    """`python3 PATH --help` of every script, started together (each imports torch once), from a
+    directory outside the repository: {script: (returncode, stdout, stderr)}."""
+    pytest.importorskip("torch")
+    cwd = tmp_path_factory.mktemp("cwd")
+    procs = {s: subprocess.Popen([sys.executable, os.path.join(REPO, s), "--help"], cwd=cwd, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in SCRIPTS}
+    results = {}
+    for script, p in procs.items():
+        out, err = p.communicate(timeout=600)
+        results[script] = (p.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_parses_its_arguments(script, help_runs):
+    """Each script starts from any working directory as `python3 PATH --help`."""
+    returncode, stdout, stderr = help_runs[script]
+    assert returncode == 0, stderr
+    assert "usage:" in stdout
+
+
+FAKE_PYTHON = r"""#!/bin/sh
+# Dry run: records the command and makes the outputs the pipeline scripts test for.
+echo "python3 $*" >> "$DRY_LOG"
+script=$1; shift
+out=""; name=""; prev=""
+for a in "$@"; do
+  [ "$prev" = "--out" ] && out=$a
+  [ "$prev" = "--name" ] && name=$a
+  prev=$a
+done
+case $script in
+  training/aicodec/train.py) mkdir -p "$out"; touch "$out/final.pt" ;;
+  training/aicodec/export.py) touch "$out/${name}_up.safetensors" "$out/${name}_down.safetensors" ;;
+  training/aicodec/chroma_data.py) touch "$out" ;;
+  training/aicodec/train_chroma.py) mkdir -p "$out"; touch "$out/$(basename "$out")_chroma.safetensors" ;;
+  *) exit 3 ;;
+esac
+"""
+
+PIPELINES = [["run_x2.sh"], ["run_x2_still.sh"], ["run_x15.sh"], ["run_still_rd.sh", "1.5", "jpeg"],
+             ["run_video_temporal.sh"], ["run_hevc.sh", "1.5"], ["run_hevc.sh", "2"]] + \
+            [["run_chroma.sh", s, c] for s in ("1.5", "2") for c in ("jpeg", "webp", "x265")] + \
+            [["run_still_rd.sh", "2", "jpeg"], ["run_still_rd.sh", "1.5", "x265"], ["run_still_rd.sh", "2", "x265"],
+             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"]]
+
+
+def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
+    """The AI-codec shell pipelines, in order, on a copy of the tree with a python3 that only records
+    its command line: each runs from the tree alone (no repository history), and together they run
+    every training command models/settings.json records, verbatim."""
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(REPO, "training"), repo / "training",
+                    ignore=shutil.ignore_patterns("runs", "__pycache__"))
+    shutil.copytree(os.path.join(REPO, "models"), repo / "models")
+    (repo / ".build" / "release").mkdir(parents=True)
+    (repo / ".build" / "release" / "nic").write_text("")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(FAKE_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    log = tmp_path / "commands.log"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", DRY_LOG=str(log))
+    for args in PIPELINES:
+        p = subprocess.run(["sh", str(repo / "training" / "aicodec" / args[0]), *args[1:]], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (args, p.stderr)
+    ran = {line.strip().replace("nice -n 5 ", "") for line in log.read_text().splitlines()}
+    with open(os.path.join(REPO, "models", "settings.json")) as f:
+        settings = json.load(f)["settings"]
+    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"),
+                                                *s["training"].get("chroma", {}).values()) if c}
+    assert len(recorded) >= 30
+    assert sorted(recorded - ran) == []
