@@ -22,7 +22,6 @@ builds the record.
 
 import argparse
 import json
-import math
 import os
 import random
 import signal
