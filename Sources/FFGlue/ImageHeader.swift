@@ -84,3 +84,40 @@ func jpegIsTruncated(_ b: UnsafeRawBufferPointer) -> Bool {
     }
     return true
 }
+
+/// The least number of bytes that can code a picture of the size `b`'s header declares, when
+/// that bound is known: a file below it is damaged or cut, and is refused before a decoder
+/// allocates the declared picture (a 126-byte PNG declaring 16000x16000 cost 790 MB and 2 s).
+/// - PNG: deflate codes at most 1032 bytes in one byte (a 258-byte match in about two bits), so
+///   the IDAT chunks hold at least the filtered rows' bytes / 1032.
+/// - Huffman-coded JPEG: every block's DC coefficient takes at least one bit, so a file holds at
+///   least one bit per 8x8 block of the first component (arithmetic coding has no such bound).
+/// nil for other formats, which FFmpeg then judges.
+func leastCodedBytes(_ b: UnsafeRawBufferPointer) -> (needed: Int, found: Int)? {
+    if let chunks = PNGText.chunks(of: b), let (width, height) = pngSize(b), b.count >= 29 {
+        let depth = Int(b[24]), colourType = Int(b[25])
+        let channels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colourType] ?? 1
+        let rowBytes = 1 + (width * channels * max(depth, 1) + 7) / 8
+        let found = chunks.filter { $0.type == PNGText.pictureDataType }.reduce(0) { $0 + $1.data.count }
+        return (height * rowBytes / 1032, found)
+    }
+    if let (width, height) = jpegSize(b), jpegIsHuffmanCoded(b) {
+        return (((width + 7) / 8) * ((height + 7) / 8) / 8, b.count)
+    }
+    return nil
+}
+
+/// True when the first start-of-frame marker of a JPEG is a Huffman-coded one (SOF0...SOF3,
+/// SOF5...SOF7).
+private func jpegIsHuffmanCoded(_ b: UnsafeRawBufferPointer) -> Bool {
+    var pos = 2
+    while pos + 4 <= b.count, b[pos] == 0xFF {
+        let marker = b[pos + 1]
+        if marker == 0xFF { pos += 1; continue }
+        if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }
+        if marker == 0xD9 || marker == 0xDA { return false }
+        if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) { return marker < 0xC8 }
+        pos += 2 + bigEndian(b, pos + 2, 2)
+    }
+    return false
+}

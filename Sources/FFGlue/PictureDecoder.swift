@@ -91,6 +91,11 @@ func decodeFirstPicture(_ bytes: UnsafeRawBufferPointer, name: String) throws ->
     guard !bytes.isEmpty else { throw NICError.corruptData("\(name) is empty") }
     if let size = declaredImageSize(bytes) { try checkLimits(width: size.width, height: size.height, name: name) }
     if jpegIsTruncated(bytes) { throw NICError.corruptData("\(name) is truncated: the JPEG data ends before its end marker") }
+    if let (needed, found) = leastCodedBytes(bytes), found < needed, let size = declaredImageSize(bytes) {
+        throw NICError.corruptData(
+            "\(name) is damaged or cut: it declares \(size.width)x\(size.height) pixels, which take at least \(needed) bytes of coded data, but holds \(found)"
+        )
+    }
 
     let source = ByteSource(bytes)
     return try withExtendedLifetime(source) {

@@ -279,6 +279,36 @@ final class ImageFileTests: XCTestCase {
         XCTAssertThrowsError(try ImageFile.read(data: sof)) { assertKind($0, "dimensions") }
     }
 
+    func testTinyFilesDeclaringLargePicturesAreRefusedBeforeDecoding() throws {
+        // A PNG header of 16000x16000 with one row of compressed data: a decoder would allocate
+        // the whole picture (790 MB) before finding the data missing.
+        let row = [UInt8](repeating: 0, count: 16)
+        let idat = Array("IDAT".utf8) + [0x78, 0x01, 0x01, 0x10, 0x00, 0xEF, 0xFF] + row + be32(0x1000_0001)
+        let iend = Array("IEND".utf8)
+        let png =
+            pngHeader(width: 16000, height: 16000) + be32(UInt32(idat.count - 4)) + idat + be32(crc32(idat))
+            + be32(0) + iend + be32(crc32(iend))
+        XCTAssertThrowsError(try ImageFile.read(data: png)) { error in
+            assertKind(error, "corruptData")
+            XCTAssertTrue("\(error)".contains("declares 16000x16000"), "\(error)")
+        }
+        // A baseline JPEG header of 12000x12000 (one component) with a few scan bytes.
+        let jpeg: [UInt8] =
+            [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x2E, 0xE0, 0x2E, 0xE0, 0x01, 1, 0x11, 0]
+            + [0xFF, 0xDA, 0x00, 0x08, 0x01, 1, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0xD9]
+        XCTAssertThrowsError(try ImageFile.read(data: jpeg)) { error in
+            assertKind(error, "corruptData")
+            XCTAssertTrue("\(error)".contains("declares 12000x12000"), "\(error)")
+        }
+        // The most compressible real pictures are far above the bounds and still decode.
+        let flat = try PlanarImage(format: .rgb24, width: 2000, height: 1500)
+        for format in [ImageFileFormat.png, .jpeg] {
+            let bytes = try ImageFile.encode(flat, format: format)
+            let back = try ImageFile.read(data: bytes)
+            XCTAssertEqual([back.width, back.height], [2000, 1500], "\(format)")
+        }
+    }
+
     func testFileWithoutPictureIsUnsupported() {
         // A valid WAV file: audio only.
         var wav = Array("RIFF".utf8) + le32(36 + 800) + Array("WAVEfmt ".utf8) + le32(16)

@@ -20,6 +20,8 @@ enum PNGText {
 
     /// "IHDR" as a chunk type.
     private static let headerType: UInt32 = 0x4948_4452
+    /// IDAT: the compressed picture.
+    static let pictureDataType: UInt32 = 0x4944_4154
 
     /// `png` with the text inserted after IHDR. `text` is validated already.
     static func inserting(_ text: [UInt8], into png: [UInt8]) throws -> [UInt8] {
