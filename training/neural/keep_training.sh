@@ -74,7 +74,7 @@ if [ "$main_step" -ge "$TOTAL" ]; then
     mkdir -p "$DEC_DIR"
     SRC=$DIR/ckpt_latest.pt
     [ -f "$SRC" ] || SRC=$COMMITTED
-    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
+    OMP_WAIT_POLICY=PASSIVE setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
         --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
     PID=$!
     echo "$PID" > "$DEC_DIR/pid"
@@ -93,6 +93,9 @@ else
     FROM="--init-from models/neural/$RECORD"
 fi
 
+# Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
+# spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
+export OMP_WAIT_POLICY=PASSIVE
 setsid python3 training/neural/train.py --run "$RUN" --resume $FROM --levels-below 2 \
     --threads "$THREADS" --crop 256 --batch 4 --lr 1e-4 --lr-schedule 0.85:0.1 --total-steps "$TOTAL" \
     --val-levels 0,2,6,9 --val-minutes 30 --ckpt-minutes 5 --snapshot-every 10000 \
