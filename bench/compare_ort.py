@@ -161,7 +161,8 @@ def main():
     result = {"setting": a.setting, "size": a.size, "threads": a.threads, "frames": a.frames,
               "libnic_ms": round(median_after_warmup(nic_ms, a.frames), 2),
               "ort_ms": round(median_after_warmup(ort_ms, a.frames), 2),
-              "ratio": round(median_after_warmup(nic_ms, a.frames) / median_after_warmup(ort_ms, a.frames), 3), "max_abs_err": float(f"{err:.3g}"),
+              "ratio": round(median_after_warmup(nic_ms, a.frames) / median_after_warmup(ort_ms, a.frames), 3),
+              "max_abs_err": float(f"{err:.3g}"),
               "outputs_match": err <= MAX_ABS_ERR, "onnxruntime": ort.__version__}
     if not a.json:
         print(f"setting {a.setting}, {a.size} luma, {a.threads} thread(s), median of {a.frames} frames:")

@@ -147,7 +147,7 @@ class Tools:
         try:
             return json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise EvalError(f"{stage}: nic printed no JSON object: {out[-500:]!r}")
+            raise EvalError(f"{stage}: nic printed no JSON object: {out[-500:]!r}") from None
 
     def resize(self, stage, src, dst, size, quality=None):
         args = ["resize", src, dst, "--size", f"{size[0]}x{size[1]}", "--method", "bicubic"]
@@ -538,7 +538,7 @@ def write_markdown(path, meta, summary, cfg, timer_d, settings_used, settings):
                     return x["status"]
                 return ("≥ " if x["status"] != "crossover" else "") + f"{x['bpp']:.3f} bpp"
 
-            def bdc(k):
+            def bdc(k, bd=bd):
                 v = bd[k]
                 return f"{fmt_pct(v['bd_rate_percent'])} ({fmt_db(v['bd_psnr_db'])})"
             a(f"| {codec} | {scale_label(s)} | {bdc('ai_vs_bicubic_rgb')} | {bdc('ai_vs_bicubic_y')} | "
@@ -659,7 +659,7 @@ def parse_ladder(text, codec):
     try:
         v = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(f"eval_aicodec: --{codec} qualities must be comma-separated integers: {text!r}")
+        raise SystemExit(f"eval_aicodec: --{codec} qualities must be comma-separated integers: {text!r}") from None
     if not v:
         raise SystemExit(f"eval_aicodec: empty {codec} ladder")
     return v

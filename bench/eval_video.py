@@ -221,7 +221,8 @@ def write_markdown(path, meta, results):
                      f"{bd_cell(r['summary'], 'bicubic')} | {bd_cell(r['summary'], 'full')} |")
     for r in results:
         lines += ["", f"## {os.path.basename(r['clip'])} ({r['width']}x{r['height']}, {r['fps']:.2f} fps)", "",
-                  "| target kbit/s | route | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | settings (per scene) |", "|---|---|---|---|---|---|---|"]
+                  "| target kbit/s | route | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | settings (per scene) |",
+                  "|---|---|---|---|---|---|---|"]
         for i in range(len(r["points"]["ai"])):
             for route in ("full", "bicubic", "ai"):
                 p = r["points"][route][i]

@@ -171,7 +171,8 @@ def main():
             qualities = {"x264": VALIDATION_CRFS, "x265": VALIDATION_X265_CRFS}.get(codec_name, VALIDATION_QUALITIES)
             res = evaluate(down, up, scale, qualities[bucket], routes=routes,
                            log=lambda s: print("  " + s, file=sys.stderr), codec_name=codec_name)
-            codec_text = {"x264": "x264 CRF, luma coded as a P picture (training/aicodec/real_codecs.py x264_roundtrip_gray), chroma uncoded",
+            codec_text = {"x264": "x264 CRF, luma coded as a P picture (training/aicodec/real_codecs.py x264_roundtrip_gray), "
+                                  "chroma uncoded",
                           "x265": "x265 intra CRF, luma (training/aicodec/real_codecs.py x265_intra_roundtrip_gray), chroma uncoded",
                           "jpeg": "JPEG 4:2:0 via libjpeg (PIL)"}[codec_name]
             entry["validation"] = {"data": "8 held-out images of ../shared/data/train (never trained on)",

@@ -109,7 +109,8 @@ def parse():
     p.add_argument("--rd-loss", action="store_true",
                    help="joint stills: mean[(D + lambda R)_ai / (D + lambda R)_bicubic] instead of the log loss "
                         "(lambda: the bicubic route's own slope at the sample's quality)")
-    p.add_argument("--temporal", type=float, default=0.0, help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
+    p.add_argument("--temporal", type=float, default=0.0,
+                   help="joint: weight of the P picture in a two-frame clip's D + lambda R; 0 = stills")
     p.add_argument("--max-shift", type=float, default=4.0, help="--temporal: largest camera step, original pixels")
     p.add_argument("--clip-frames", type=int, default=0,
                    help="finetune|generic --codec x264: each sample is a camera pan of this many frames (steady speed up to "

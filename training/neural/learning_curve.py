@@ -151,7 +151,8 @@ def main():
         lambdas = json.load(f)["lambdas"]
     gap = generalisation_gap(curve, log, lambdas)
 
-    result = {"run": a.run, "max_step": a.max_step or None, "holdout": names, "webp": [{"q": q, "bpp": round(b, 4), "psnr": round(s, 3)} for q, b, s in webp],
+    result = {"run": a.run, "max_step": a.max_step or None, "holdout": names,
+              "webp": [{"q": q, "bpp": round(b, 4), "psnr": round(s, 3)} for q, b, s in webp],
               "steps_per_hour_recent": round(steps_per_hour, 1), "curve": points, "projection_to_webp": projection,
               "train_vs_holdout": gap}
     with open(a.out + ".json", "w") as f:

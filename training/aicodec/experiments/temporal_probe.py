@@ -21,7 +21,8 @@ before anything is built into the player:
 
   python3 training/aicodec/experiments/temporal_probe.py data --split train --clips 240 --out TRAIN.npz
   python3 training/aicodec/experiments/temporal_probe.py data --split val --clips 8 --frames 8 --size 480x320 --crf C --out VAL_C.npz
-  python3 training/aicodec/experiments/temporal_probe.py train --data TRAIN.npz --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2|3] [--align]
+  python3 training/aicodec/experiments/temporal_probe.py train --data TRAIN.npz \
+      --val VAL_23.npz,VAL_30.npz,VAL_37.npz --out RUN [--frames 1|2|3] [--align]
 """
 
 import argparse
