@@ -5,12 +5,15 @@ import NICCore
     import Glibc
 #endif
 
-/// The main job of `make run`: the AI codec on an image the project generates itself,
-/// side by side with the conventional route (bicubic down, same codec, bicubic up).
+/// The main job of `make run`: the AI codec on an image the project generates itself, side by
+/// side with what users do today: the full-resolution picture in the same codec, and the
+/// conventional down-scaled route (bicubic down, same codec, bicubic up).
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "The AI codec on a generated image (several JPEG qualities) and a generated clip (x264), each against the bicubic route.")
+        abstract:
+            "The AI codec on a generated image (several JPEG qualities) and a generated clip (x264), against full resolution and the bicubic route."
+    )
 
     @Option(help: "Folder for the files written.") var outputDirectory: String = "build/run"
     @Option(help: "JPEG qualities to try.") var qualities: [Int] = [20, 40, 60, 80, 95]
@@ -71,7 +74,7 @@ struct DemoCommand: ParsableCommand {
         try ImageFile.write(original, path: outputDirectory + "/original.png")
         let store = try modelOptions.store()
         let device = try modelOptions.device()
-        var ai: [Point] = [], bicubic: [Point] = []
+        var ai: [Point] = [], bicubic: [Point] = [], full: [Point] = []
         for q in qualities {
             let encoded = try StillImageAICodec.encode(
                 original, options: .init(codec: .jpeg, quality: q, scale: scale),
@@ -88,16 +91,25 @@ struct DemoCommand: ParsableCommand {
                 try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
                 method: .bicubic, workers: device.workers)
             bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
+            let fullJPEG = try ImageFile.encode(original, format: .jpeg, quality: q)
+            full.append(Point(quality: q, bytes: fullJPEG.count, psnr: try Quality.psnr(original, try ImageFile.read(data: fullJPEG))))
             try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
             try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
             try ImageFile.write(back, path: outputDirectory + "/bicubic_q\(q)_decoded.png")
         }
-        return report(ai: ai, bicubic: bicubic)
+        // Full resolution reaches the AI route's rates only at low qualities: a few more points
+        // so that the comparison at equal bytes covers them.
+        for q in [2, 5, 10] where !qualities.contains(q) {
+            let fullJPEG = try ImageFile.encode(original, format: .jpeg, quality: q)
+            full.append(Point(quality: q, bytes: fullJPEG.count, psnr: try Quality.psnr(original, try ImageFile.read(data: fullJPEG))))
+        }
+        return report(ai: ai, bicubic: bicubic, full: full)
     }
 
-    func report(ai: [Point], bicubic: [Point]) -> [String: JSONValue] {
+    func report(ai: [Point], bicubic: [Point], full: [Point]) -> [String: JSONValue] {
         let pixels = 1280.0 * 720
         let gains = ai.compactMap { p in psnrAt(bytes: p.bytes, on: bicubic).map { p.psnr - $0 } }
+        let gainsOverFull = ai.compactMap { p in psnrAt(bytes: p.bytes, on: full).map { p.psnr - $0 } }
         if json {
             func points(_ list: [Point]) -> JSONValue {
                 .array(
@@ -110,20 +122,23 @@ struct DemoCommand: ParsableCommand {
                     })
             }
             return [
-                "ai": points(ai), "bicubic": points(bicubic), "output_directory": .string(outputDirectory),
+                "ai": points(ai), "bicubic": points(bicubic), "full_resolution": points(full),
+                "output_directory": .string(outputDirectory),
                 "gain_db_at_equal_bytes": .array(gains.map { .number(rounded($0, 2)) }),
+                "gain_db_over_full_resolution_at_equal_bytes": .array(gainsOverFull.map { .number(rounded($0, 2)) }),
             ]
         }
         print("1280x720 generated image, x\(fmt(scale)) around JPEG; PSNR (RGB) vs the original:")
-        print("  quality   AI route: bytes  bpp    PSNR     bicubic route: bytes  bpp    PSNR")
-        for (a, b) in zip(ai, bicubic) {
-            print(
-                "  \(pad(a.quality, 7))   \(pad(a.bytes, 14))  \(String(format3(Double(a.bytes * 8) / pixels)))  \(String(format2(a.psnr)))    \(pad(b.bytes, 19))  \(String(format3(Double(b.bytes * 8) / pixels)))  \(String(format2(b.psnr)))"
-            )
+        print("  quality   AI route: bytes  bpp    PSNR     bicubic route: bytes  bpp    PSNR     full resolution: bytes  bpp    PSNR")
+        func columns(_ p: Point, _ width: Int) -> String {
+            "\(pad(p.bytes, width))  \(format3(Double(p.bytes * 8) / pixels))  \(format2(p.psnr))"
         }
-        if !gains.isEmpty {
-            let mean = gains.reduce(0, +) / Double(gains.count)
-            print("AI route vs bicubic route at equal bytes: \(mean >= 0 ? "+" : "")\(format2(mean)) dB on average (\(gains.count) points)")
+        for ((a, b), f) in zip(zip(ai, bicubic), full.prefix(ai.count)) {
+            print("  \(pad(a.quality, 7))   \(columns(a, 14))    \(columns(b, 19))    \(columns(f, 21))")
+        }
+        for (name, list) in [("bicubic route", gains), ("full resolution", gainsOverFull)] where !list.isEmpty {
+            let mean = list.reduce(0, +) / Double(list.count)
+            print("AI route vs \(name) at equal bytes: \(mean >= 0 ? "+" : "")\(format2(mean)) dB on average (\(list.count) points)")
         }
         print("outputs: \(outputDirectory)/ (original.png, ai_q*.jpg with AI data, *_decoded.png)")
         return [:]
