@@ -160,6 +160,7 @@ wheel: test-install
 ## The Python tests run against the installed wheel: a fresh virtual environment in build/venv
 ## (NumPy, pytest, Pillow from PyPI), the wheel installed into it, pytest run from build/ with
 ## NIC_LIBRARY and NIC_MODEL_DIR unset, so `import nic` is the wheel's with its bundled library.
+## Then the package alone, in build/venv-source, against the staged library.
 test-python: wheel
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
@@ -167,6 +168,14 @@ test-python: wheel
 	$(VENV)/bin/python -m pip install -q $(WHEEL_DIR)/libnic-$(VERSION)-py3-none-*.whl
 	cd $(OUT) && env -u NIC_LIBRARY -u NIC_MODEL_DIR NIC_TEST_WHEEL=1 \
 	  $(VENV)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/Tests/python
+	@echo "the package alone (pip install ./python) with the staged library found by the system loader:"
+	rm -rf $(VENV)-source
+	$(PYTHON) -m venv $(VENV)-source
+	$(VENV)-source/bin/python -m pip install -q numpy pytest
+	$(VENV)-source/bin/python -m pip install -q ./python
+	cd $(OUT) && env -u NIC_LIBRARY -u NIC_MODEL_DIR LD_LIBRARY_PATH=$(STAGE)/lib \
+	  NIC_TEST_SOURCE=$(STAGE)/lib/libnic.so.$(SOVERSION) $(VENV)-source/bin/python -m pytest -q -p no:cacheprovider \
+	  $(CURDIR)/Tests/python/test_package.py $(CURDIR)/Tests/python/test_ai_models.py
 
 bench: build
 	$(RELEASE_DIR)/nic bench conv --threads 1

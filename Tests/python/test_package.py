@@ -3,6 +3,9 @@ input, and the one-line use a user of the wheel starts with.
 
 `make test-python` sets NIC_TEST_WHEEL=1: the tests marked `wheel` then check that `nic`
 is the wheel installed in the virtual environment, with its bundled library and models.
+It then installs the package alone (pip install ./python) into another environment and
+sets NIC_TEST_SOURCE to the installed library the system loader must find: the tests
+marked `source` check that this library and its own models are used.
 """
 
 import json
@@ -19,6 +22,9 @@ from test_ai_models import psnr, smooth_image
 
 wheel = pytest.mark.skipif(not os.environ.get("NIC_TEST_WHEEL"),
                            reason="checks of the installed wheel (make test-python sets NIC_TEST_WHEEL=1)")
+
+source = pytest.mark.skipif(not os.environ.get("NIC_TEST_SOURCE"),
+                            reason="checks of the package alone (make test-python sets NIC_TEST_SOURCE)")
 
 
 def mapped_libnic_files():
@@ -113,6 +119,23 @@ def test_importing_nic_needs_no_pillow(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"
+
+
+@source
+def test_without_a_bundled_library_the_system_loader_finds_the_installed_one():
+    package = os.path.dirname(os.path.realpath(nic.__file__))
+    assert not os.path.exists(os.path.join(package, "_lib"))
+    assert nic.bundled_model_dir() is None and nic.default_model_dir() is None
+    assert mapped_libnic_files() == {os.path.realpath(os.environ["NIC_TEST_SOURCE"])}
+
+
+@source
+def test_without_bundled_models_the_library_finds_the_installed_ones(tmp_path):
+    with nic.Context(threads=1) as ctx:
+        assert ctx.model_dir is None  # the library's own default: share/nic beside the library
+        small, aidata = ctx.downscale(smooth_image(), 2)
+        back, info = ctx.upscale(small, 128, 96, aidata)
+    assert info["used_aidata"] and psnr(smooth_image(), back) > 30
 
 
 # --------------------------------------------------------------------------
