@@ -113,6 +113,16 @@ def test_a_fresh_interpreter_upscales_with_no_set_up(tmp_path):
 
 
 @wheel
+def test_python_m_nic_names_the_library_and_models(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "nic"], cwd=str(tmp_path), env=clean_environment(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"libnic {nic.version()} (0x{nic.version_number():06x})",
+                                       f"library: {nic.library_path()}",
+                                       f"models: {nic.bundled_model_dir()}"]
+
+
+@wheel
 def test_importing_nic_needs_no_pillow(tmp_path):
     script = "import sys, nic; nic.load_library(); print('PIL' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path), env=clean_environment(),
