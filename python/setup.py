@@ -26,6 +26,9 @@ def _header_module():
     return module
 
 
+if not os.path.isfile(HEADER):
+    raise SystemExit(f"libnic: nic.h not found at {HEADER} (the version's source): build from python/ "
+                     "of the libnic repository, or set NIC_HEADER to the path of nic.h")
 VERSION = _header_module().read_version(HEADER)
 
 

@@ -22,6 +22,7 @@ def read_version(header_path: str) -> Tuple[int, int, int]:
 
 
 def package_version() -> Tuple[int, int, int]:
+    """(major, minor, patch) of this package: from _version.py when built, else the checkout's nic.h."""
     try:
         from ._version import VERSION  # type: ignore[import-not-found]  # written at build time
         return VERSION
