@@ -186,4 +186,4 @@ fixtures:
 	$(PYTHON) training/make_golden.py
 
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build $(OUT) python/build python/*.egg-info
