@@ -20,7 +20,7 @@ VENV        := $(abspath $(OUT)/venv)
 
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libdnnl-dev ffmpeg
 PIP_PACKAGES := numpy pytest
-# What the Python tests' fresh virtual environment gets from PyPI besides the wheel.
+# What the Python tests' virtual environment needs besides the wheel.
 VENV_PACKAGES := numpy pytest Pillow
 
 .PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python wheel \
@@ -158,12 +158,14 @@ wheel: test-install
 	@ls $(WHEEL_DIR)/libnic-$(VERSION)-py3-none-*.whl
 
 ## The Python tests run against the installed wheel: a fresh virtual environment in build/venv
-## (NumPy, pytest, Pillow from PyPI), the wheel installed into it, pytest run from build/ with
-## NIC_LIBRARY and NIC_MODEL_DIR unset, so `import nic` is the wheel's with its bundled library.
-## Then the package alone, in build/venv-source, against the staged library.
+## (seeing the system's packages, so the training tests find PyTorch where it is installed;
+## NumPy, pytest, Pillow from PyPI when missing), the wheel installed into it, pytest run from
+## build/ with NIC_LIBRARY and NIC_MODEL_DIR unset, so `import nic` is the wheel's with its
+## bundled library (test_package.py checks it). Then the package alone, in an isolated
+## build/venv-source, against the staged library.
 test-python: wheel
 	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/python -m pip install -q $(VENV_PACKAGES)
 	$(VENV)/bin/python -m pip install -q $(WHEEL_DIR)/libnic-$(VERSION)-py3-none-*.whl
 	cd $(OUT) && env -u NIC_LIBRARY -u NIC_MODEL_DIR NIC_TEST_WHEEL=1 \
