@@ -1,7 +1,9 @@
 # libnic — the two commands of README.md:
 #   make run    set up, build (release) and run the main job on a generated input
 #   make test   set up, then every test: Swift, C (against the installed library), headers, Python
-# Other targets: build, install PREFIX=..., lint, format, bench, fixtures, sanitize, fuzz FUZZ_SECONDS=N, fuzz-ci,
+#               (against the installed wheel)
+# Other targets: build, install PREFIX=..., wheel (the Python package with the library and models,
+# in build/wheel/), lint, format, bench, fixtures, sanitize, fuzz FUZZ_SECONDS=N, fuzz-ci,
 # ci (make test, then the sanitizers and a short fuzzing run), clean.
 
 PREFIX      ?= /usr/local
@@ -12,11 +14,16 @@ RELEASE_DIR := .build/release
 OUT         := build
 STAGE       := $(abspath $(OUT)/stage)
 PYTHON      ?= python3
+WHEEL_DIR   := $(abspath $(OUT)/wheel)
+WHEEL_SRC   := $(abspath $(OUT)/wheel-src)
+VENV        := $(abspath $(OUT)/venv)
 
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libdnnl-dev ffmpeg
 PIP_PACKAGES := numpy pytest
+# What the Python tests' virtual environment needs besides the wheel.
+VENV_PACKAGES := numpy pytest Pillow
 
-.PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python \
+.PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python wheel \
         test-cli lint format bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
         valgrind ci
 
@@ -135,8 +142,42 @@ valgrind:
 	  $$SUDO apt-get install -y -qq valgrind >/dev/null; }
 	sh Tests/c/run_valgrind.sh $(STAGE)
 
-test-python:
-	NIC_LIBRARY=$(STAGE)/lib/libnic.so.$(SOVERSION) $(PYTHON) -m pytest -q Tests/python
+## The Python package (python/) as a platform wheel in build/wheel/, built from a copy in
+## build/wheel-src/ holding the staged release library (nic/_lib) and models (nic/_models).
+wheel: test-install
+	@$(PYTHON) -c "import setuptools.command.bdist_wheel, wheel" 2>/dev/null || $(PYTHON) -m pip install -q -U setuptools wheel
+	rm -rf $(WHEEL_SRC) $(WHEEL_DIR)
+	mkdir -p $(WHEEL_SRC)/include $(WHEEL_DIR)
+	cp -r python $(WHEEL_SRC)/python
+	cp include/nic.h $(WHEEL_SRC)/include/nic.h
+	cd $(WHEEL_SRC)/python && rm -rf build *.egg-info nic/_lib nic/_models nic/_version.py && find . -name __pycache__ -prune -exec rm -rf {} +
+	mkdir -p $(WHEEL_SRC)/python/nic/_lib $(WHEEL_SRC)/python/nic/_models
+	cp $(STAGE)/lib/libnic.so.$(VERSION) $(WHEEL_SRC)/python/nic/_lib/libnic.so.$(SOVERSION)
+	cp -r $(STAGE)/share/nic/. $(WHEEL_SRC)/python/nic/_models/
+	$(PYTHON) -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR) $(WHEEL_SRC)/python
+	@ls $(WHEEL_DIR)/libnic-$(VERSION)-py3-none-*.whl
+
+## The Python tests run against the installed wheel: a fresh virtual environment in build/venv
+## (seeing the system's packages, so the training tests find PyTorch where it is installed;
+## NumPy, pytest, Pillow from PyPI when missing), the wheel installed into it, pytest run from
+## build/ with NIC_LIBRARY and NIC_MODEL_DIR unset, so `import nic` is the wheel's with its
+## bundled library (test_package.py checks it). Then the package alone, in an isolated
+## build/venv-source, against the staged library.
+test-python: wheel
+	rm -rf $(VENV)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/python -m pip install -q $(VENV_PACKAGES)
+	$(VENV)/bin/python -m pip install -q $(WHEEL_DIR)/libnic-$(VERSION)-py3-none-*.whl
+	cd $(OUT) && env -u NIC_LIBRARY -u NIC_MODEL_DIR NIC_TEST_WHEEL=1 \
+	  $(VENV)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/Tests/python
+	@echo "the package alone (pip install ./python) with the staged library found by the system loader:"
+	rm -rf $(VENV)-source
+	$(PYTHON) -m venv $(VENV)-source
+	$(VENV)-source/bin/python -m pip install -q numpy pytest
+	$(VENV)-source/bin/python -m pip install -q ./python
+	cd $(OUT) && env -u NIC_LIBRARY -u NIC_MODEL_DIR LD_LIBRARY_PATH=$(STAGE)/lib \
+	  NIC_TEST_SOURCE=$(STAGE)/lib/libnic.so.$(SOVERSION) $(VENV)-source/bin/python -m pytest -q -p no:cacheprovider \
+	  $(CURDIR)/Tests/python/test_package.py $(CURDIR)/Tests/python/test_ai_models.py
 
 bench: build
 	$(RELEASE_DIR)/nic bench conv --threads 1
@@ -147,4 +188,4 @@ fixtures:
 	$(PYTHON) training/make_golden.py
 
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build $(OUT) python/build python/*.egg-info

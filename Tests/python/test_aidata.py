@@ -1,13 +1,10 @@
-"""AI data and AI scaling through the ctypes binding (models: none needed here;
+"""AI data and AI scaling through the Python package (models: none needed here;
 the shipped-model round trip is in test_ai_models.py)."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
-import nic  # noqa: E402
+import nic
 
 FIELDS = dict(setting_id=3, scale_numerator=2, scale_denominator=1, original_width=1920, original_height=1080,
               downscaled_width=960, downscaled_height=540, codec=1, quality_kind=1, quality_value=7500,

@@ -1,13 +1,10 @@
-"""The neural image codec through the ctypes binding, with the installed model of record."""
-import os
-import sys
+"""The neural image codec through the Python package, with the shipped model of record."""
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
-import nic  # noqa: E402
-from test_ai_models import psnr, smooth_image  # noqa: E402
+import nic
+from test_ai_models import psnr, smooth_image
 
 
 @pytest.fixture

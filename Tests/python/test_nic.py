@@ -1,8 +1,9 @@
-"""Tests of libnic through the Python ctypes binding (examples/python/nic.py).
+"""Tests of libnic through the Python package (python/nic).
 
-Run with the library given explicitly:
+`make test-python` runs them against the installed wheel. Against another build,
+with the package importable (pip install ./python, or PYTHONPATH=python):
 
-    NIC_LIBRARY=/path/to/libnic.so python3 -m pytest Tests/python
+    NIC_LIBRARY=/path/to/libnic.so.0 python3 -m pytest Tests/python
 
 Without a loadable library every test fails (on purpose: the test command
 always provides one, so a missing library is a real failure, not a skip).
@@ -11,16 +12,12 @@ always provides one, so a missing library is a real failure, not a skip).
 import ctypes
 import os
 import re
-import sys
 import threading
 
 import numpy as np
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
-
-import nic  # noqa: E402
+import nic
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -66,6 +63,9 @@ def test_version_string():
     macros = {k: int(v) for k, v in re.findall(r"#define NIC_VERSION_(MAJOR|MINOR|PATCH) (\d+)", header)}
     assert (major, minor, patch) == (macros["MAJOR"], macros["MINOR"], macros["PATCH"])
     assert (nic.NIC_VERSION_MAJOR, nic.NIC_VERSION_MINOR) == (macros["MAJOR"], macros["MINOR"])
+    # The package carries the same version (read from nic.h when it was built).
+    assert nic.NIC_VERSION_PATCH == macros["PATCH"]
+    assert nic.__version__ == "%d.%d.%d" % (macros["MAJOR"], macros["MINOR"], macros["PATCH"])
 
 
 def test_version_matches_header():

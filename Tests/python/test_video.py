@@ -1,13 +1,10 @@
-"""The video AI codec through the ctypes binding (installed models): encode, per-frame AI data,
+"""The video AI codec through the Python package (shipped models): encode, per-frame AI data,
 decode; clips are written here as Y4M, no media files needed."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
-import nic  # noqa: E402
+import nic
 
 
 def write_y4m(path, width=192, height=128, frames=8):

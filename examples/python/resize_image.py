@@ -4,17 +4,16 @@
     python3 examples/python/resize_image.py in.ppm out.ppm --scale 2
     python3 examples/python/resize_image.py in.pgm out.pgm --size 640x360 --method lanczos
 
-The library is found as described in nic.py (env NIC_LIBRARY, or installed).
+Needs the libnic Python package (`pip install build/wheel/libnic-*.whl` after `make wheel`,
+or `pip install ./python` with libnic installed); python/README.md says which library it loads.
 """
 
 import argparse
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import nic  # noqa: E402
+import nic
 
 MAX_HEADER_NUMBER = 1 << 20
 
