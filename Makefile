@@ -19,7 +19,7 @@ WHEEL_SRC   := $(abspath $(OUT)/wheel-src)
 VENV        := $(abspath $(OUT)/venv)
 
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libdnnl-dev ffmpeg
-PIP_PACKAGES := numpy pytest
+PIP_PACKAGES := numpy pytest ruff
 # What the Python tests' virtual environment needs besides the wheel.
 VENV_PACKAGES := numpy pytest Pillow
 
@@ -37,7 +37,8 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest" 2>/dev/null || $(PYTHON) -m pip install -q $(PIP_PACKAGES)
+	@$(PYTHON) -c "import numpy, pytest" 2>/dev/null && $(PYTHON) -m ruff --version >/dev/null 2>&1 || \
+	  $(PYTHON) -m pip install -q $(PIP_PACKAGES)
 
 build: deps
 	swift build -c release --product NICShared
@@ -80,11 +81,12 @@ fuzz-ci: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) sh Tests/fuzz/run.sh
 
 ## Source style: swift-format with the repository's .swift-format (indentation, line length,
-## spacing); `make format` rewrites the sources to it.
+## spacing; `make format` rewrites the Swift sources to it) and ruff with ruff.toml for Python.
 SWIFT_SOURCES := Sources Tests Package.swift
 
-lint:
+lint: deps
 	swift format lint --strict -r $(SWIFT_SOURCES)
+	$(PYTHON) -m ruff check --quiet .
 
 format:
 	swift format format -i -r $(SWIFT_SOURCES)

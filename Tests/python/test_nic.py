@@ -125,7 +125,7 @@ def test_context_create_destroy():
     assert c.closed
     c.close()  # idempotent
     with pytest.raises(ValueError):
-        c.threads
+        _ = c.threads
 
 
 def test_context_threads():
@@ -551,7 +551,7 @@ def test_log_callback_does_not_crash():
         c.resize(a, 33, 7, "lanczos")
         with pytest.raises(nic.NicError):
             c.resize(a, 0, 7)
-    for level, message in got:
+    for level, _message in got:
         assert nic.NIC_LOG_ERROR <= level <= nic.NIC_LOG_DEBUG
 
 
