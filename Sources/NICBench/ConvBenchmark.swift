@@ -28,8 +28,8 @@ public struct ConvBenchmark {
         }
     }
 
-    public func runEngine() throws -> Result {
-        let device = try ComputeDevice(threads: threads)
+    /// The device, the convolution and its input, the same for every variant.
+    private func setUp() throws -> (ComputeDevice, Conv2d, Tensor) {
         let conv = try Conv2d(
             inChannels: channels, outChannels: channels, kernel: kernel, padding: 1,
             weights: ConvBenchmark.values(channels * channels * 9, seed: 1),
@@ -37,6 +37,11 @@ public struct ConvBenchmark {
         let input = try Tensor(
             shape: [1, channels, height, width],
             values: ConvBenchmark.values(channels * height * width, seed: 3))
+        return (try ComputeDevice(threads: threads), conv, input)
+    }
+
+    public func runEngine() throws -> Result {
+        let (device, conv, input) = try setUp()
         // Steady state between layers: the input already sits in the layout the convolution wants.
         let warm = try conv.forward(input, on: device)
         let blockedInput = try device.converted(input, to: warm.desc)
@@ -48,14 +53,7 @@ public struct ConvBenchmark {
     /// The same convolution in 8-bit integers (`QuantizedConv2d`), between two 8-bit layers:
     /// integer input already in the primitive's layout, integer output.
     public func runEngineInt8() throws -> Result {
-        let device = try ComputeDevice(threads: threads)
-        let conv = try Conv2d(
-            inChannels: channels, outChannels: channels, kernel: kernel, padding: 1,
-            weights: ConvBenchmark.values(channels * channels * 9, seed: 1),
-            bias: ConvBenchmark.values(channels, seed: 2))
-        let input = try Tensor(
-            shape: [1, channels, height, width],
-            values: ConvBenchmark.values(channels * height * width, seed: 3))
+        let (device, conv, input) = try setUp()
         let q = try QuantizedConv2d(conv, input: Quantization(maxAbs: 1), output: Quantization(maxAbs: 8))
         let integers = try q.quantized(input, on: device)
         let implementation = try q.implementation(for: integers, on: device)

@@ -31,6 +31,11 @@ public final class Conv2d: Layer {
         return [x.batch, outChannels, h, w]
     }
 
+    /// oneDNN's right and bottom padding that makes the output size exactly PyTorch's floor formula.
+    func rightPadding(input x: Tensor, output: [Int]) -> [Int64] {
+        [(output[2] - 1) * stride + kernel - x.height - padding, (output[3] - 1) * stride + kernel - x.width - padding].map(Int64.init)
+    }
+
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "Conv2d")
         let plan = try device.cached(self, input: x.desc) { try WeightedPlan.convolution(self, input: x, device: device) }
@@ -89,11 +94,7 @@ final class WeightedPlan {
         let k = conv.kernel, p = conv.padding
         let weightShape = [conv.outChannels, conv.inChannels, k, k]
         var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
-        // Padding on the right makes the output size exactly PyTorch's floor formula.
-        let padR = [
-            (outputShape[2] - 1) * conv.stride + k - x.height - p,
-            (outputShape[3] - 1) * conv.stride + k - x.width - p,
-        ].map(Int64.init)
+        let padR = conv.rightPadding(input: x, output: outputShape)
         var op = dnnl_convolution_desc_t()
         try DNNL.check(
             dnnl_convolution_forward_desc_init(

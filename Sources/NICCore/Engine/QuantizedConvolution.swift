@@ -76,10 +76,7 @@ public final class QuantizedConv2d: Layer {
         var weights = try DNNL.desc(weightShape, tag: dnnl_format_tag_any, type: dnnl_s8)
         var bias = try DNNL.desc([conv.outChannels], tag: dnnl_a)
         var dst = try DNNL.desc(outputShape, tag: dnnl_format_tag_any, type: output?.dataType ?? dnnl_f32)
-        let padR = [
-            (outputShape[2] - 1) * conv.stride + k - x.height - p,
-            (outputShape[3] - 1) * conv.stride + k - x.width - p,
-        ].map(Int64.init)
+        let padR = conv.rightPadding(input: x, output: outputShape)
         var op = dnnl_convolution_desc_t()
         try DNNL.check(
             dnnl_convolution_forward_desc_init(

@@ -8,24 +8,10 @@ public final class PixelShuffle: Layer {
         guard x.shape.count == 4, x.channels % (r * r) == 0 else {
             throw NICError.invalidArgument("PixelShuffle(\(r)) needs channels divisible by \(r * r), got \(x.shape)")
         }
-        let src = try x.plain(on: device)
         let c = x.channels / (r * r), h = x.height, w = x.width
         let out = try Tensor(zeros: [x.batch, c, h * r, w * r])
-        src.withFloats { s in
-            out.withFloats { d in
-                device.parallelFor(x.batch * c * h) { rows in
-                    for row in rows {
-                        let (nc, y) = row.quotientAndRemainder(dividingBy: h)
-                        for i in 0..<r {
-                            for j in 0..<r {
-                                let plane = ((nc * r + i) * r + j) * h * w + y * w
-                                let target = nc * h * r * w * r + (y * r + i) * w * r + j
-                                for x in 0..<w { d[target + x * r] = s[plane + x] }
-                            }
-                        }
-                    }
-                }
-            }
+        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, on: device) { planar, spread, s, d in
+            for x in 0..<w { d[spread + x * r] = s[planar + x] }
         }
         return out
     }
@@ -41,26 +27,38 @@ public final class PixelUnshuffle: Layer {
         guard x.shape.count == 4, x.height % r == 0, x.width % r == 0 else {
             throw NICError.invalidArgument("PixelUnshuffle(\(r)) needs height and width divisible by \(r), got \(x.shape)")
         }
-        let src = try x.plain(on: device)
         let c = x.channels, h = x.height / r, w = x.width / r
         let out = try Tensor(zeros: [x.batch, c * r * r, h, w])
+        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, on: device) { planar, spread, s, d in
+            for x in 0..<w { d[planar + x] = s[spread + x * r] }
+        }
+        return out
+    }
+}
+
+/// The index walk both shuffles share: for every batch-channel `nc` of the spread tensor
+/// (N, C, H*r, W*r), row `y` of the planar one and sub-position (i, j), the row of `w` planar
+/// values starting at `planar` pairs with the values `r` apart starting at `spread`.
+enum ShuffleRows {
+    static func copy(
+        _ x: Tensor, into out: Tensor, c: Int, h: Int, w: Int, r: Int, on device: ComputeDevice,
+        row: (_ planar: Int, _ spread: Int, _ s: UnsafeMutableBufferPointer<Float>, _ d: UnsafeMutableBufferPointer<Float>) -> Void
+    ) throws {
+        let src = try x.plain(on: device)
         src.withFloats { s in
             out.withFloats { d in
                 device.parallelFor(x.batch * c * h) { rows in
-                    for row in rows {
-                        let (nc, y) = row.quotientAndRemainder(dividingBy: h)
+                    for index in rows {
+                        let (nc, y) = index.quotientAndRemainder(dividingBy: h)
                         for i in 0..<r {
                             for j in 0..<r {
-                                let plane = ((nc * r + i) * r + j) * h * w + y * w
-                                let source = nc * h * r * w * r + (y * r + i) * w * r + j
-                                for x in 0..<w { d[plane + x] = s[source + x * r] }
+                                row(((nc * r + i) * r + j) * h * w + y * w, nc * h * r * w * r + (y * r + i) * w * r + j, s, d)
                             }
                         }
                     }
                 }
             }
         }
-        return out
     }
 }
 
