@@ -50,6 +50,14 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         return try body()
     }
 
+    /// An AI-encoded clip of `frames` generated frames (setting 1, x264 at CRF 30, ultrafast).
+    func encodeClip(to name: String, frames: Int = 6) throws {
+        try writeClip("clip.y4m", frames: frames)
+        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
+        _ = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path(name), options: encode, store: store, device: device, warn: { _ in })
+    }
+
     // MARK: OutputFile
 
     func testNothingReplacesTheTargetUntilCommit() throws {
@@ -137,11 +145,7 @@ final class OutputSafetyTests: SyntheticModelTestCase {
     }
 
     func testAVideoJobNeverWritesOverItsInput() throws {
-        try writeClip("clip.y4m")
-        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(
-            input: path("clip.y4m"), output: path("small.mkv"), options: encode,
-            store: store, device: device, warn: { _ in })
+        try encodeClip(to: "small.mkv")
         let original = contents("small.mkv")
         symlink(path("small.mkv"), path("alias.mkv"))
         for output in ["small.mkv", "alias.mkv"] {
@@ -155,11 +159,7 @@ final class OutputSafetyTests: SyntheticModelTestCase {
 
     /// A Matroska file cut short reads as a plain end of file in FFmpeg: the job says so.
     func testAFileCutShortIsReported() throws {
-        try writeClip("clip.y4m", frames: 50)
-        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(
-            input: path("clip.y4m"), output: path("small.mkv"), options: encode,
-            store: store, device: device, warn: { _ in })
+        try encodeClip(to: "small.mkv", frames: 50)
         var warnings: [String] = []
         _ = try VideoAICodec.decode(
             input: path("small.mkv"), output: path("whole.y4m"), options: .init(),
@@ -177,11 +177,7 @@ final class OutputSafetyTests: SyntheticModelTestCase {
     /// A playlist (HLS) naming another local file, and a URL as a file name: the video input
     /// reads the one local file it is given and nothing else.
     func testAVideoInputReadsOnlyItsOwnFile() throws {
-        try writeClip("clip.y4m")
-        let encode = VideoAICodec.EncodeOptions(settingID: 1, encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
-        _ = try VideoAICodec.encode(
-            input: path("clip.y4m"), output: path("secret.ts"), options: encode,
-            store: store, device: device, warn: { _ in })
+        try encodeClip(to: "secret.ts")
         let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n\(path("secret.ts"))\n#EXT-X-ENDLIST\n"
         try writeFileBytes(Array(playlist.utf8), path: path("list"))
         XCTAssertThrowsError(try VideoAICodec.inspect(path("list"), warn: { _ in }), "the playlist's segment was read")
