@@ -788,10 +788,10 @@ class Context:
         self._lib.nic_video_options_init(ctypes.byref(o))
         if setting_id is not None:
             o.setting_id = _c_int_value(setting_id, "setting_id")
-        if scale is not None:
-            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2)}.get(scale, (0, 0))
+        if scale is not None and scale != "auto":
+            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2), 1: (1, 1)}.get(scale, (0, 0))
             if o.scale_numerator == 0:
-                raise ValueError("scale must be 2 or 1.5")
+                raise ValueError("scale must be \"auto\", 1, 1.5 or 2")
         if encoder is not None:
             o.encoder = encoder.encode()
         if crf is not None:
@@ -831,7 +831,8 @@ class Context:
     def video_ai_encode(self, in_path, out_path, setting_id=None, scale=None, encoder=None, crf=None, bit_rate=None,
                         preset=None, progress=None):
         """AI-downscales and encodes a video file (AI data as SEI in every frame, other streams
-        copied). bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
+        copied). scale: "auto" or None (chosen by trial encodes), 1 (full resolution, no
+        network), 1.5 or 2. bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
         progress(frames_done, frames_expected or None, elapsed_seconds) is called before the
         first frame and after every frame (e.g. a tqdm bar's update); returning False cancels the
         job (NicError with NIC_ERROR_CANCELLED; no output file is left).
