@@ -12,12 +12,14 @@ extension VideoAICodec {
     /// the job would code it, with the user's encoder, rate control and quality but a preset no
     /// slower than veryfast), decoded and upscaled as a player would (`FrameUpscaler`), compared
     /// against the source frames (`ScaleChoice`). The trial files go to a hidden folder beside
-    /// `output`, removed afterwards.
+    /// `output`, removed afterwards. `progress` hears of each trial frame as no frame done yet,
+    /// and may cancel.
     static func chooseScale(
         input path: String, output: String, options: EncodeOptions, store: ModelStore, device: ComputeDevice,
-        warn: @escaping (String) -> Void
+        warn: @escaping (String) -> Void, progress: ProgressHandler? = nil, start: Double = monotonicSeconds()
     ) throws -> ScaleChoice {
         let input = try VideoInput(path: path, threads: device.threads, warn: { _ in })
+        let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
         let sample = try sampleFrames(input, width: width, height: height, device: device)
@@ -35,7 +37,7 @@ extension VideoAICodec {
             let file = "\(folder.staging)/trial-x\(scale)\(containerExtension)"
             return try trial(
                 sample, input: input, setting: setting, encoder: encoder, options: options, file: file, store: store,
-                device: device, warn: warn)
+                device: device, warn: warn, reporter: reporter)
         }
         let criterion: ScaleChoice.Criterion =
             options.encoder.bitRate != nil
@@ -95,7 +97,7 @@ extension VideoAICodec {
     static func trial(
         _ sample: [PlanarImage], input: VideoInput, setting: NNSetting?, encoder: VideoEncoderSettings,
         options: EncodeOptions, file: String, store: ModelStore, device: ComputeDevice,
-        warn: @escaping (String) -> Void
+        warn: @escaping (String) -> Void, reporter: ProgressReporter
     ) throws -> ScaleChoice.Trial {
         let (width, height) = (sample[0].width, sample[0].height)
         let route = try Route(setting: setting, width: width, height: height, store: store)
@@ -109,6 +111,7 @@ extension VideoAICodec {
             defer { av_frame_free(&frame) }
             frame!.pointee.pts = Int64(i) * period
             try output.write(frame!, aiData: record, inputDuration: period)
+            try reporter.report(framesDone: 0)
         }
         try output.finish()
         let coded = try VideoInput(path: file, threads: device.threads, warn: warn)
@@ -124,6 +127,7 @@ extension VideoAICodec {
                 let luma = (sample[index].planes[0], try makeImage(from: out!, format: .yuv420p).planes[0])
                 sse += VideoFile.meanSquaredError(luma.0, luma.1) * Double(luma.0.count)
                 index += 1
+                try reporter.report(framesDone: 0)
             }, otherPacket: { _ in })
         guard index == sample.count else {
             throw NICError.internal("\(file): the trial encode gave \(index) of \(sample.count) frames back")

@@ -76,7 +76,9 @@ public enum VideoAICodec {
         }
         var choice: ScaleChoice?
         if options.scale == .auto && options.settingID == nil {
-            choice = try chooseScale(input: path, output: output, options: options, store: store, device: device, warn: warn)
+            choice = try chooseScale(
+                input: path, output: output, options: options, store: store, device: device, warn: warn,
+                progress: progress, start: start)
         }
         let trialSeconds = monotonicSeconds() - start
         var streamOptions = options
