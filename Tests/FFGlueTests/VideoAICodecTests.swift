@@ -145,6 +145,8 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         XCTAssertEqual(VideoAICodec.sampleIndices(count: 300), [0..<12, 144..<156, 288..<300])
         XCTAssertEqual(VideoAICodec.sampleIndices(count: 20), [0..<12])
         XCTAssertEqual(VideoAICodec.sampleIndices(count: 5), [0..<5])
+        // Trials at the user's preset, none slower than medium.
+        XCTAssertEqual(["veryslow", "medium", "ultrafast", nil].map(VideoAICodec.trialPreset), ["medium", "medium", "ultrafast", nil])
     }
 
     func testAutoScaleDownscalesASmoothClipAtALowRate() throws {

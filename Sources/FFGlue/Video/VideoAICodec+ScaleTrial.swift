@@ -9,8 +9,8 @@ extension VideoAICodec {
     static let trialWindowFrames = 12
 
     /// `--scale auto`: trial encodes of a sample of `path` at each of `autoScales` (each route as
-    /// the job would code it, with the user's encoder, rate control and quality but a preset no
-    /// slower than veryfast), decoded and upscaled as a player would (`FrameUpscaler`), compared
+    /// the job would code it, with the user's encoder, rate control, quality and preset (no
+    /// slower than medium), decoded and upscaled as a player would (`FrameUpscaler`), compared
     /// against the source frames (`ScaleChoice`). The trial files go to a hidden folder beside
     /// `output`, removed afterwards. `progress` hears of each trial frame as no frame done yet,
     /// and may cancel.
@@ -48,13 +48,15 @@ extension VideoAICodec {
     /// The CRF x264 (23) and x265 (28) use when given neither a CRF nor a bit rate.
     static func defaultCRF(_ e: VideoEncoderSettings) -> Double { e.encoder == "libx265" ? 28 : 23 }
 
-    /// The user's preset when it is veryfast or faster, else veryfast.
-    static func trialPreset(_ preset: String?) -> String {
+    /// The user's preset, but none slower than medium (x264's and x265's default). Trials at
+    /// veryfast mispredicted full resolution on smooth gradients, and the networks, not the
+    /// encoder, take most of the trials' time (docs/decisions/video-scale-auto.md).
+    static func trialPreset(_ preset: String?) -> String? {
         let presets = VideoEncoderSettings.presets
-        guard let preset, let asked = presets.firstIndex(of: preset), let fast = presets.firstIndex(of: "veryfast") else {
-            return "veryfast"
+        guard let preset, let asked = presets.firstIndex(of: preset), let slowest = presets.firstIndex(of: "medium") else {
+            return preset
         }
-        return presets[min(asked, fast)]
+        return presets[min(asked, slowest)]
     }
 
     /// Frame indices of the sample of a stream of `count` frames (nil: unknown, the first
