@@ -426,7 +426,8 @@ NIC_API NicStatus nic_set_progress(NicContext *ctx, NicProgressCallback callback
 typedef struct NicVideoOptions {
     size_t struct_size;        /**< sizeof(NicVideoOptions), set by nic_video_options_init() */
     int setting_id;            /**< encode: NN setting; 0 = chosen from rate, resolution and content */
-    int scale_numerator;       /**< encode: scale factor numerator/denominator (2/1, 3/2); 0 = chosen */
+    int scale_numerator;       /**< encode: scale factor numerator/denominator: 2/1, 3/2, or 1/1 for full
+                                    resolution without a network; 0 = chosen by trial encodes (see below) */
     int scale_denominator;
     const char *encoder;       /**< FFmpeg encoder name: "libx264" (default) or "libx265" */
     double crf;                /**< constant rate factor; negative = the encoder's default */
@@ -443,7 +444,7 @@ typedef struct NicVideoReport {
     size_t struct_size;        /**< sizeof(NicVideoReport), set by the caller */
     int64_t frames;            /**< video frames written (= frames decoded from the input) */
     int width, height;         /**< output video size */
-    int setting_id;            /**< encode: the NN setting used; decode: the one used for most frames */
+    int setting_id;            /**< encode: the NN setting used (0: full resolution); decode: the one used for most frames */
     int64_t ai_frames;         /**< decode: frames upscaled by their AI data's own setting */
     double seconds;            /**< wall-clock time of the whole job */
     double scaling_seconds;    /**< of which AI/classic scaling */
@@ -453,6 +454,9 @@ typedef struct NicVideoReport {
  * Server side: decodes `in_path` (any FFmpeg-readable file), AI-downscales every
  * frame, encodes with H.264/HEVC and writes `out_path` (container from its
  * extension) with each frame's AI data as SEI and every other stream copied.
+ * Without a setting or scale, the scale of the whole stream (full resolution,
+ * 3/2 or 2/1) is the one whose trial encodes of a sample of the stream cost the
+ * least (docs/video.md); the trial files live in a hidden folder beside `out_path`.
  * `report` may be NULL. Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT,
  * UNSUPPORTED_FORMAT, CORRUPT_DATA, IO, MODEL, DIMENSIONS.
  */

@@ -23,9 +23,9 @@ public func nic_video_ai_encode(
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
         let job = try VideoJob(inPath, outPath, options, report)
-        var scale: Double?
+        var scale = VideoAICodec.EncodeOptions.Scale.auto
         if job.options.scale_numerator > 0 && job.options.scale_denominator > 0 {
-            scale = Double(job.options.scale_numerator) / Double(job.options.scale_denominator)
+            scale = .fixed(Double(job.options.scale_numerator) / Double(job.options.scale_denominator))
         }
         let encodeOptions = VideoAICodec.EncodeOptions(
             scale: scale, settingID: job.options.setting_id > 0 ? Int(job.options.setting_id) : nil,

@@ -35,11 +35,7 @@ struct UpscaleRun {
     }
 
     func report(_ r: StillImageAICodec.DecodeResult) {
-        let route: String
-        switch r.plan.route {
-        case .network(let id): route = "setting \(id)"
-        case .classic(let m): route = m.rawValue
-        }
+        let route = r.plan.routeName
         if let reason = r.plan.fallbackReason {
             printError("nic: warning: \(reason); upscaled with \(route)")
         }

@@ -9,7 +9,11 @@ struct AIEncodeCommand: ParsableCommand {
 
     @Argument(help: "Input image or video.") var input: String
     @Argument(help: "Output image (.jpg, .webp, .png) or video (.mp4, .mkv, .mov, .ts).") var output: String
-    @Option(help: "Scale factor 2 or 1.5 (default: chosen from quality and resolution).") var scale: Double?
+    @Option(
+        help:
+            "Scale factor. Video: auto (default: chosen by trial encodes), 1 (full resolution), 1.5 or 2. Images: 2 or 1.5 (default: chosen from quality and resolution)."
+    )
+    var scale: String?
     @Option(help: "Images: jpeg, webp or png (default: from the output extension). Video: libx264 (default) or libx265.")
     var codec: String?
     @Option(help: "Codec quality 1-100 for JPEG/WebP.") var quality: Int?
@@ -28,7 +32,7 @@ struct AIEncodeCommand: ParsableCommand {
             if VideoAICodec.isVideoFile(input) { return try encodeVideo(settingID: settingID) }
             let small = try resolveCodec(codec, output: output, allowed: [.jpeg, .webp, .png])
             let options = StillImageAICodec.EncodeOptions(
-                codec: small, quality: quality, scale: scale, settingID: settingID,
+                codec: small, quality: quality, scale: try parseScale(scale), settingID: settingID,
                 contentType: try parseContent(content),
                 refineIterations: try checkedRefineSteps(refine))
             try OutputFile.refuseSameFile(output: output, inputs: [input])
@@ -43,7 +47,7 @@ struct AIEncodeCommand: ParsableCommand {
 
     func encodeVideo(settingID: Int?) throws {
         let options = VideoAICodec.EncodeOptions(
-            scale: scale, settingID: settingID,
+            scale: try parseScale(scale).map { .fixed($0) } ?? .auto, settingID: settingID,
             encoder: try videoOptions.settings(codec: codec ?? "libx264", threads: modelOptions.threads),
             contentType: try parseContent(content))
         let (progress, finish) = progressOptions.handler()
@@ -95,6 +99,13 @@ func resolveCodec(_ name: String?, output: String, allowed: [Codec]) throws -> C
         throw NICError.invalidArgument("codec \(codec.name ?? "\(codec.rawValue)") is not possible here; use one of \(names)")
     }
     return codec
+}
+
+/// `--scale`: a factor, or auto / absent for the automatic choice.
+func parseScale(_ text: String?) throws -> Double? {
+    guard let text, text.lowercased() != "auto" else { return nil }
+    guard let scale = Double(text), scale.isFinite, scale >= 1 else { throw NICError.invalidArgument("--scale must be auto, 1, 1.5 or 2") }
+    return scale
 }
 
 /// `--setting`: an ID, or auto / absent for the automatic choice.

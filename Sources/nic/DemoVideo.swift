@@ -26,7 +26,7 @@ struct VideoDemo {
             let small = directory + "/\(name)_small.mp4", decoded = directory + "/\(name)_decoded.y4m"
             let encoded = try VideoAICodec.encode(
                 input: sourcePath, output: small,
-                options: .init(scale: 2, encoder: encoder, classicDownscale: method),
+                options: .init(scale: .fixed(2), encoder: encoder, classicDownscale: method),
                 store: store, device: device, warn: printWarning)
             _ = try VideoAICodec.decode(
                 input: small, output: decoded,

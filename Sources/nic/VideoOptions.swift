@@ -44,12 +44,18 @@ extension VideoAICodec.Report {
         ]
         if let setting { fields["setting_id"] = .number(Double(setting.id)) }
         if scenes > 0 { fields["scenes"] = .number(Double(scenes)) }
+        if let scaleChoice {
+            var choice = scaleChoice.jsonFields
+            choice["trial_seconds"] = .number(rounded(trialSeconds, 3))
+            fields["scale_choice"] = .object(choice)
+        }
         return fields
     }
 
     var summary: String {
         let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
-        return "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), "
+        let choice = scaleChoice.map { "scale \(rounded($0.chosen.scale, 1)) by trial encodes (\($0.reason)); " } ?? ""
+        return choice + "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), "
             + "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
     }
 }
@@ -104,5 +110,31 @@ struct ProgressOptions: ParsableArguments {
             return true
         }
         return (handler, { if let last { show(last, true) } })
+    }
+}
+
+extension ScaleChoice {
+    /// The choice, its reason and every trial's figures, for `--json` output.
+    var jsonFields: [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "scale": .number(chosen.scale), "setting_id": .number(Double(chosen.settingID)), "reason": .string(reason),
+            "trials": .array(
+                trials.map { t in
+                    var trial: [String: JSONValue] = [
+                        "scale": .number(t.scale), "setting_id": .number(Double(t.settingID)), "bits": .number(Double(t.bits)),
+                        "sse": .number(t.sse), "psnr_y": .number(rounded(t.psnr, 3)),
+                    ]
+                    if case .cost = criterion { trial["cost"] = .number(rounded(ScaleChoice.score(t, criterion), 1)) }
+                    return .object(trial)
+                }),
+        ]
+        switch criterion {
+        case .cost(let lambda):
+            fields["criterion"] = .string("cost")
+            fields["lambda"] = .number(rounded(lambda, 4))
+        case .distortionAtRate:
+            fields["criterion"] = .string("distortion_at_rate")
+        }
+        return fields
     }
 }

@@ -22,7 +22,9 @@ final class FrameUpscalerTests: XCTestCase {
         downscaledWidth: 64, downscaledHeight: 48, codec: .h264)
 
     /// A 64x48 test-pattern frame of `format` (yuv420p or yuv420p10le), with AI data when `withAIData`.
-    func makeInput(_ format: AVPixelFormat, withAIData: Bool, pts: Int64 = 7) throws -> UnsafeMutablePointer<AVFrame> {
+    func makeInput(
+        _ format: AVPixelFormat, withAIData: Bool, pts: Int64 = 7, aiData: AIDataRecord? = nil
+    ) throws -> UnsafeMutablePointer<AVFrame> {
         let image = try ImageFile.read(data: try ImageFile.encode(try TestPattern.make(width: 64, height: 48), format: .png), as: .yuv420p)
         let frame = try allocateFrame(format: format, width: 64, height: 48, range: AVCOL_RANGE_MPEG)
         for p in 0..<3 {
@@ -41,7 +43,7 @@ final class FrameUpscalerTests: XCTestCase {
         }
         frame.pointee.pts = pts
         if withAIData {
-            let payload = try AIDataSEI.payload(record)
+            let payload = try AIDataSEI.payload(aiData ?? record)
             let side = av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, payload.count)!
             payload.withUnsafeBufferPointer { _ = memcpy(side.pointee.data, $0.baseAddress!, payload.count) }
         }
@@ -54,6 +56,39 @@ final class FrameUpscalerTests: XCTestCase {
             return Int(UnsafeRawPointer(row).load(fromByteOffset: 2 * x, as: UInt16.self))
         }
         return Int(row[x])
+    }
+
+    func testFullResolutionAIDataShowsTheFrameAsItIs() throws {
+        let full = AIDataRecord.fullResolution(originalWidth: 64, originalHeight: 48, codedWidth: 64, codedHeight: 48, codec: .h264)
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE] {
+            var input: UnsafeMutablePointer<AVFrame>? = try makeInput(format, withAIData: true, aiData: full)
+            var output: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+            defer { av_frame_free(&input); av_frame_free(&output) }
+            var warnings: [String] = []
+            let upscaler = FrameUpscaler(store: store, device: device, warn: { warnings.append($0) })
+            let result = try upscaler.upscale(input!, into: output!)
+            XCTAssertEqual(result.plan.route, .unscaled)
+            XCTAssertNil(result.plan.fallbackReason)
+            XCTAssertEqual([Int(output!.pointee.width), Int(output!.pointee.height)], [64, 48])
+            for p in 0..<3 {
+                for (x, y) in [(0, 0), (17, 9), (31, 23)] {
+                    XCTAssertEqual(sample(output!, plane: p, x: x, y: y), sample(input!, plane: p, x: x, y: y), "plane \(p)")
+                }
+            }
+            XCTAssertEqual(warnings, [])
+        }
+        // An odd original coded one pixel smaller, or a size the caller asks for: Lanczos, no fallback.
+        let odd = AIDataRecord.fullResolution(originalWidth: 65, originalHeight: 49, codedWidth: 64, codedHeight: 48)
+        let plan = try AIDecodePlan(found: .record(odd), imageWidth: 64, imageHeight: 48, manifest: store.manifest, options: .init())
+        XCTAssertEqual([plan.width, plan.height], [65, 49])
+        XCTAssertEqual(plan.route, .classic(.lanczos))
+        XCTAssertNil(plan.fallbackReason)
+        // Without the 1/1 scale, setting 0 still is a classic downscale the player is told about.
+        var classic = odd
+        (classic.scaleNumerator, classic.originalWidth, classic.originalHeight) = (2, 128, 96)
+        let fallback = try AIDecodePlan(
+            found: .record(classic), imageWidth: 64, imageHeight: 48, manifest: store.manifest, options: .init())
+        XCTAssertNotNil(fallback.fallbackReason)
     }
 
     func testAIDataFromSideDataDrivesEightAndTenBitFramesAlike() throws {

@@ -225,6 +225,38 @@ final class OutputSafetyTests: SyntheticModelTestCase {
         XCTAssertEqual(names(), before)
     }
 
+    /// `--scale auto`: the trial encodes report no frame done yet and can be cancelled; they
+    /// leave no trial file behind, cancelled or not.
+    func testScaleTrialsReportProgressAndCanBeCancelled() throws {
+        try writeClip("clip.y4m", frames: 8)
+        let before = names()
+        let auto = VideoAICodec.EncodeOptions(encoder: .init(crf: 30, preset: "ultrafast", threads: 1))
+        var calls = 0
+        XCTAssertThrowsError(
+            try VideoAICodec.encode(
+                input: path("clip.y4m"), output: path("small.mkv"), options: auto, store: store,
+                device: device, warn: { _ in },
+                progress: { p in
+                    calls += 1; return calls < 5 && p.framesDone == 0
+                })
+        ) { error in
+            guard case NICError.cancelled = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(calls, 5)
+        XCTAssertEqual(names(), before, "a cancelled trial left files behind")
+        var seen: [Int] = []
+        let report = try VideoAICodec.encode(
+            input: path("clip.y4m"), output: path("small.mkv"), options: auto, store: store,
+            device: device, warn: { _ in },
+            progress: {
+                seen.append($0.framesDone); return true
+            })
+        // 8 frames: each of 3 trials reports after coding and after decoding each frame.
+        XCTAssertEqual(seen, Array(repeating: 0, count: 3 * 2 * 8 + 1) + Array(1...8))
+        XCTAssertNotNil(report.scaleChoice)
+        XCTAssertEqual(names(), before.union(["small.mkv"]))
+    }
+
     func testAVideoJobThatFailsMidwayKeepsTheEarlierOutput() throws {
         try writeClip("clip.y4m", width: 256, height: 144, frames: 10)
         try writeFileBytes(Array("earlier".utf8), path: path("out.y4m"))

@@ -86,7 +86,7 @@ final class VideoAICodecTests: SyntheticModelTestCase {
     func testAutomaticSettingFollowsScaleAndRate() throws {
         try writeClip("clip.y4m", width: 96, height: 64, frames: 3)
         let settings = VideoEncoderSettings(encoder: "libx264", bitRate: 200_000, preset: "ultrafast", threads: 1)
-        let report = try encode("clip.y4m", "small.mp4", options: .init(scale: 1.5, encoder: settings))
+        let report = try encode("clip.y4m", "small.mp4", options: .init(scale: .fixed(1.5), encoder: settings))
         XCTAssertEqual(report.setting?.id, 2)
         XCTAssertEqual([report.outputWidth, report.outputHeight], [64, 42])
         let info = try VideoAICodec.inspect(path("small.mp4"), warn: warn)
@@ -94,6 +94,76 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         XCTAssertEqual(r.qualityKind, .bitrateKbps)
         XCTAssertEqual(r.qualityValue, 200)
         XCTAssertEqual([r.scaleNumerator, r.scaleDenominator], [3, 2])
+    }
+
+    /// A Y4M clip whose luma is `luma(frame, x, y)`, chroma flat grey.
+    func writeClip(_ name: String, width: Int, height: Int, frames: Int, luma: (Int, Int, Int) -> UInt8) throws {
+        var bytes = Array("YUV4MPEG2 W\(width) H\(height) F25:1 Ip A1:1 C420jpeg\n".utf8)
+        for f in 0..<frames {
+            bytes += Array("FRAME\n".utf8)
+            for y in 0..<height { for x in 0..<width { bytes.append(luma(f, x, y)) } }
+            bytes += [UInt8](repeating: 128, count: 2 * ((width + 1) / 2) * ((height + 1) / 2))
+        }
+        try writeFileBytes(bytes, path: path(name))
+    }
+
+    /// `--scale auto` end to end: one scale for the stream, the output plays at the trial's size
+    /// with every frame, the player gets the original size back.
+    func checkAutoEncode(_ clip: String, frames: Int, crf: Double) throws -> (VideoAICodec.Report, ScaleChoice) {
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: crf, preset: "ultrafast", threads: 1)
+        let report = try encode(clip, "auto.mp4", options: .init(encoder: settings))
+        let choice = try XCTUnwrap(report.scaleChoice)
+        XCTAssertEqual(choice.trials.map(\.scale), [1, 1.5, 2])
+        XCTAssertEqual(choice.criterion, .cost(lambda: ScaleChoice.lambda(qp: crf)))
+        XCTAssertEqual(report.frames, frames)
+        XCTAssertEqual(try VideoAICodec.inspect(path("auto.mp4"), warn: warn).frames.count, frames)
+        let back = try decode("auto.mp4", "back.y4m")
+        XCTAssertEqual([back.outputWidth, back.outputHeight, back.frames], [report.inputWidth, report.inputHeight, frames])
+        XCTAssertEqual(back.aiDataFrames, frames, "no fallback: \(warnings)")
+        return (report, choice)
+    }
+
+    func testAutoScaleKeepsFullResolutionWhereNoUpscalerCanWin() throws {
+        // Fresh noise every frame at a high rate: any downscale throws away what the bits pay for.
+        var state: UInt64 = 1
+        try writeClip("noise.y4m", width: 128, height: 96, frames: 20) { _, _, _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        let (report, choice) = try checkAutoEncode("noise.y4m", frames: 20, crf: 12)
+        XCTAssertEqual(choice.chosen.scale, 1, choice.reason)
+        XCTAssertEqual(choice.chosen.settingID, 0)
+        XCTAssertEqual(report.routes, ["unscaled": 20])
+        XCTAssertNil(report.setting)
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [128, 96])
+        guard case .record(let r) = try VideoAICodec.inspect(path("auto.mp4"), warn: warn).frames.first?.found else {
+            return XCTFail("no AI data")
+        }
+        XCTAssertEqual([Int(r.settingID), Int(r.scaleNumerator), Int(r.scaleDenominator)], [0, 1, 1])
+        XCTAssertEqual(try decode("auto.mp4", "back2.y4m").routes, ["unscaled": 20])
+        // The sample: three windows of 12 frames spread over a long stream, all of a short one.
+        XCTAssertEqual(VideoAICodec.sampleIndices(count: 300), [0..<12, 144..<156, 288..<300])
+        XCTAssertEqual(VideoAICodec.sampleIndices(count: 20), [0..<12])
+        XCTAssertEqual(VideoAICodec.sampleIndices(count: 5), [0..<5])
+        // Trials at the user's preset, none slower than medium.
+        XCTAssertEqual(["veryslow", "medium", "ultrafast", nil].map(VideoAICodec.trialPreset), ["medium", "medium", "ultrafast", nil])
+    }
+
+    func testAutoScaleDownscalesASmoothClipAtALowRate() throws {
+        // Slow gradients at CRF 45: half the pixels lose almost nothing and save most of the bits.
+        try writeClip("smooth.y4m", width: 192, height: 128, frames: 14) { f, x, y in
+            UInt8(64 + (x + f) / 3 + y / 2)
+        }
+        let (report, choice) = try checkAutoEncode("smooth.y4m", frames: 14, crf: 45)
+        XCTAssertGreaterThan(choice.chosen.scale, 1, choice.reason)
+        XCTAssertEqual(report.setting?.scale, choice.chosen.scale)
+        XCTAssertEqual(report.routes.keys.sorted(), ["setting \(choice.chosen.settingID)"])
+        XCTAssertLessThan(report.outputWidth, 192)
+        // A fixed scale takes no trials.
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: 45, preset: "ultrafast", threads: 1)
+        let forced = try encode("smooth.y4m", "forced.mp4", options: .init(scale: .fixed(2), encoder: settings))
+        XCTAssertNil(forced.scaleChoice)
+        XCTAssertEqual([forced.outputWidth, forced.outputHeight, forced.setting?.id], [96, 64, 1])
     }
 
     func testStreamWithoutAIDataFallsBackForEveryFrame() throws {

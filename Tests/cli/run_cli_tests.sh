@@ -205,7 +205,7 @@ grep -q "no video stream" "$dir/stderr" || fail "audio-only input: $(cat "$dir/s
 ffmpeg -v error -y -f lavfi -i "color=c=0x807060:s=320x192:r=25:d=1" \
   -f lavfi -i "nullsrc=s=320x192:r=25:d=1,geq=lum='random(1)*255':cb=128:cr=128" \
   -filter_complex "[0][1]concat=n=2:v=1,format=yuv420p" -c:v libx264 -crf 5 -preset ultrafast "$dir/scenes.mp4"
-"$nic" ai-encode "$dir/scenes.mp4" "$dir/scenes_small.mp4" --bitrate 40k --preset ultrafast --json > "$dir/scenes.json"
+"$nic" ai-encode "$dir/scenes.mp4" "$dir/scenes_small.mp4" --scale 2 --bitrate 40k --preset ultrafast --json > "$dir/scenes.json"
 "$nic" info "$dir/scenes_small.mp4" --json > "$dir/scenes_info.json"
 python3 - "$dir/scenes.json" "$dir/scenes_info.json" <<'PY'
 import json, sys
@@ -214,6 +214,36 @@ ids = [f["setting_id"] for f in info["frames"]]
 assert report["scenes"] == 2 and len(ids) == 50, report
 assert len(set(ids[:25])) == 1 and len(set(ids[26:])) == 1 and ids[0] != ids[-1], ids
 PY
+# --scale auto (the default for video): one scale per stream from trial encodes. Fresh noise at a
+# high rate stays at full resolution, slow gradients at a very low rate are downscaled; either
+# output plays every frame and decodes to the original size; --scale 2 still forces x2.
+ffmpeg -v error -y -f lavfi -i "nullsrc=s=256x144:r=25:d=1,geq=lum='random(1)*255':cb=128:cr=128" \
+  -c:v libx264 -crf 0 -preset ultrafast "$dir/noise.mkv"
+ffmpeg -v error -y -f lavfi -i "nullsrc=s=256x144:r=25:d=1,geq=lum='64+(X+N)/3+Y/2':cb=128:cr=128" \
+  -c:v libx264 -crf 0 -preset ultrafast "$dir/smooth.mkv"
+"$nic" ai-encode "$dir/noise.mkv" "$dir/noise_auto.mp4" --crf 12 --preset ultrafast --json > "$dir/noise.json"
+"$nic" ai-encode "$dir/smooth.mkv" "$dir/smooth_auto.mp4" --scale auto --crf 45 --preset ultrafast --json > "$dir/smooth.json"
+"$nic" ai-encode "$dir/noise.mkv" "$dir/noise_x2.mp4" --scale 2 --crf 12 --preset ultrafast --json > "$dir/noise_x2.json"
+python3 - "$dir/noise.json" "$dir/smooth.json" "$dir/noise_x2.json" <<'PY'
+import json, sys
+noise, smooth, forced = (json.load(open(p)) for p in sys.argv[1:])
+for r in (noise, smooth):
+    c = r["scale_choice"]
+    assert [t["scale"] for t in c["trials"]] == [1, 1.5, 2] and c["criterion"] == "cost", c
+    assert all(t["bits"] > 0 and t["sse"] > 0 and t["psnr_y"] > 10 and "cost" in t for t in c["trials"]), c
+assert noise["scale_choice"]["scale"] == 1 and noise["scale_choice"]["setting_id"] == 0, noise
+assert noise["width"] == 256 and noise["routes"] == {"unscaled": 25} and "setting_id" not in noise, noise
+assert smooth["scale_choice"]["scale"] > 1 and smooth["width"] < 256, smooth
+assert smooth["setting_id"] == smooth["scale_choice"]["setting_id"] > 0, smooth
+assert "scale_choice" not in forced and forced["width"] == 128, forced
+PY
+for f in noise_auto smooth_auto; do
+  [ "$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$dir/$f.mp4")" = "25" ] ||
+    fail "$f.mp4 does not hold the input's 25 frames"
+  "$nic" ai-decode "$dir/$f.mp4" "$dir/$f.y4m" --json 2> "$dir/stderr" > "$dir/$f.dec.json"
+  [ ! -s "$dir/stderr" ] || fail "ai-decode of $f.mp4 warned: $(cat "$dir/stderr")"
+  python3 -c "import json; d=json.load(open('$dir/$f.dec.json')); assert d['width'] == 256 and d['frames'] == 25, d"
+done
 
 # Outputs: never the input, replaced only on success, options checked before anything is written.
 ffmpeg -v error -y -f lavfi -i testsrc2=s=256x144:r=25:d=2 -c:v libx264 -preset ultrafast "$dir/safe.mkv"

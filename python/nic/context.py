@@ -403,10 +403,10 @@ class Context:
         self._lib.nic_video_options_init(ctypes.byref(o))
         if setting_id is not None:
             o.setting_id = c_int_value(setting_id, "setting_id")
-        if scale is not None:
-            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2)}.get(scale, (0, 0))
+        if scale is not None and scale != "auto":
+            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2), 1: (1, 1)}.get(scale, (0, 0))
             if o.scale_numerator == 0:
-                raise ValueError("scale must be 2 or 1.5")
+                raise ValueError("scale must be \"auto\", 1, 1.5 or 2")
         if encoder is not None:
             o.encoder = encoder.encode()
         if crf is not None:
@@ -444,12 +444,13 @@ class Context:
         return report.to_dict()
 
     def video_ai_encode(self, in_path: Union[str, "os.PathLike[str]"], out_path: Union[str, "os.PathLike[str]"],
-                        setting_id: Optional[int] = None, scale: Optional[float] = None,
+                        setting_id: Optional[int] = None, scale: Optional[Union[float, str]] = None,
                         encoder: Optional[str] = None, crf: Optional[float] = None,
                         bit_rate: Optional[Union[int, str]] = None, preset: Optional[str] = None,
                         progress: Optional[ProgressCallback] = None) -> Dict[str, Any]:
         """AI-downscales and encodes a video file (AI data as SEI in every frame, other streams
-        copied). bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
+        copied). scale: "auto" or None (chosen by trial encodes), 1 (full resolution, no
+        network), 1.5 or 2. bit_rate takes FFmpeg-style strings ("800k", "2M") or bits per second.
         progress(frames_done, frames_expected or None, elapsed_seconds) is called before the
         first frame and after every frame (e.g. a tqdm bar's update); returning False cancels the
         job (NicError with NIC_ERROR_CANCELLED; no output file is left).

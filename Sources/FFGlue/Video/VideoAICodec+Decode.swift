@@ -149,6 +149,7 @@ extension AIDecodePlan {
         switch route {
         case .network(let id): return "setting \(id)"
         case .classic(let method): return method.rawValue
+        case .unscaled: return "unscaled"
         }
     }
 }

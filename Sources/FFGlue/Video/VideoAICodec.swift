@@ -8,17 +8,23 @@ import NICCore
 /// Every other stream is copied unchanged.
 public enum VideoAICodec {
     public struct EncodeOptions: Sendable {
-        /// Scale factor 2 or 1.5; nil chooses from rate and resolution.
-        public var scale: Double?
-        /// NN setting; nil chooses one (`auto`).
+        /// The scale of the whole stream.
+        public enum Scale: Sendable, Equatable {
+            /// Chosen by trial encodes among full resolution, x1.5 and x2 (`chooseScale`).
+            case auto
+            /// 1 (full resolution, no network), 1.5 or 2.
+            case fixed(Double)
+        }
+        public var scale: Scale
+        /// NN setting; nil chooses one (`auto`). A setting fixes the scale.
         public var settingID: Int?
         public var encoder: VideoEncoderSettings
         public var contentType: AIDataRecord.ContentType
         /// The conventional route instead of the network, for comparisons: this filter at the
-        /// chosen setting's size, AI data naming no setting (ID 0).
+        /// chosen setting's size, AI data naming no setting (ID 0). Needs a fixed scale.
         public var classicDownscale: ResizeMethod?
         public init(
-            scale: Double? = nil, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
+            scale: Scale = .auto, settingID: Int? = nil, encoder: VideoEncoderSettings = .init(),
             contentType: AIDataRecord.ContentType = .unspecified, classicDownscale: ResizeMethod? = nil
         ) {
             self.scale = scale; self.settingID = settingID; self.encoder = encoder; self.contentType = contentType
@@ -44,6 +50,9 @@ public enum VideoAICodec {
         public var aiDataFrames = 0
         /// Encode with a per-scene setting choice: the scenes found.
         public var scenes = 0
+        /// Encode with `--scale auto`: the trials and the choice, and the seconds they took.
+        public var scaleChoice: ScaleChoice?
+        public var trialSeconds = 0.0
 
         /// Stream counts, bytes and time of a finished job.
         mutating func finish(input: VideoInput, output: VideoOutput, since start: Double) {
@@ -62,12 +71,29 @@ public enum VideoAICodec {
     ) throws -> Report {
         let start = monotonicSeconds()
         try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
+        if options.classicDownscale != nil && options.scale == .auto && options.settingID == nil {
+            throw NICError.invalidArgument("a classic downscale needs a fixed scale or setting")
+        }
+        var choice: ScaleChoice?
+        if options.scale == .auto && options.settingID == nil {
+            choice = try chooseScale(
+                input: path, output: output, options: options, store: store, device: device, warn: warn,
+                progress: progress, start: start)
+        }
+        let trialSeconds = monotonicSeconds() - start
+        var streamOptions = options
+        if let choice { streamOptions.scale = .fixed(choice.chosen.scale) }
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
-        let setting = try chooseSetting(options, input: input, width: width, height: height, store: store)
-        var downscaler = try Downscaler(setting, store: store)
-        let small = evenSize(downscaler.outputLength(width), downscaler.outputLength(height))
+        let fullResolution = streamOptions.scale == .fixed(1) && options.settingID == nil
+        if fullResolution && options.classicDownscale != nil {
+            throw NICError.invalidArgument("a classic downscale needs scale 1.5 or 2")
+        }
+        let setting =
+            fullResolution ? nil : try chooseSetting(streamOptions, input: input, width: width, height: height, store: store)
+        var route = try Route(setting: setting, width: width, height: height, store: store)
+        let small = route.small
         let output = try VideoOutput(
             path: output, input: input, width: small.width, height: small.height,
             settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
@@ -75,21 +101,18 @@ public enum VideoAICodec {
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
         }
-        var record = AIDataRecord(
-            setting: setting, originalWidth: width, originalHeight: height,
-            downscaledWidth: small.width, downscaledHeight: small.height,
-            codec: output.seiCodec ?? .h264, qualityKind: qualityKind(options.encoder),
-            qualityValue: qualityValue(options.encoder), contentType: options.contentType,
-            classicDownscale: options.classicDownscale != nil)
+        var record = route.record(options, codec: output.seiCodec ?? .h264)
         var report = Report(
             inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
-            setting: setting)
+            setting: setting, scaleChoice: choice, trialSeconds: choice == nil ? 0 : trialSeconds)
         let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         try reporter.report(framesDone: 0)
         var warnedResize = false
         // `auto` at a target bit rate: the setting follows each scene's content (at the stream's scale).
-        let perScene = options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil
+        let perScene =
+            options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil && setting != nil
         var analyzer = SceneAnalyzer()
+        let routeName = options.classicDownscale?.rawValue ?? (setting == nil ? "unscaled" : nil)
         try input.run(
             frame: { frame in
                 var image = try yuv420pImage(frame)
@@ -103,32 +126,27 @@ public enum VideoAICodec {
                     image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
                 }
                 let scene = perScene ? image.withPlaneViews { analyzer.observe(luma: $0[0]) } : nil
-                if let scene, scene.startsScene {
+                if let scene, scene.startsScene, let current = route.setting {
                     report.scenes += 1
-                    var sceneOptions = options
-                    sceneOptions.scale = setting.scale
+                    var sceneOptions = streamOptions
+                    sceneOptions.scale = .fixed(current.scale)
                     let chosen = try chooseSetting(
                         sceneOptions, input: input, width: width, height: height, store: store,
                         complexity: scene.complexity)
-                    let chosenDownscaler = try Downscaler(chosen, store: store)
-                    if chosenDownscaler.outputLength(width) == downscaler.outputLength(width),
-                        chosenDownscaler.outputLength(height) == downscaler.outputLength(height)
-                    {
-                        downscaler = chosenDownscaler
+                    let chosenRoute = try Route(setting: chosen, width: width, height: height, store: store)
+                    if chosenRoute.small == small {
+                        route = chosenRoute
                         record.settingID = UInt16(chosen.id)
                     }
                 }
                 let t0 = monotonicSeconds()
-                let scaled =
-                    try options.classicDownscale.map {
-                        try ImageResize.resized(image, width: small.width, height: small.height, method: $0, workers: device.workers)
-                    } ?? downscaler.scale(image, width: small.width, height: small.height, device: device)
+                let scaled = try route.scale(image, classic: options.classicDownscale, device: device)
                 report.scalingSeconds += monotonicSeconds() - t0
                 var out: UnsafeMutablePointer<AVFrame>? = try videoFrame(scaled, like: frame)
                 defer { av_frame_free(&out) }
                 try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
                 report.frames += 1
-                report.routes[options.classicDownscale?.rawValue ?? "setting \(record.settingID)", default: 0] += 1
+                report.routes[routeName ?? "setting \(record.settingID)", default: 0] += 1
                 try reporter.report(framesDone: report.frames)
             }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
@@ -150,6 +168,8 @@ public enum VideoAICodec {
         store: ModelStore, complexity: Double? = nil
     ) throws -> NNSetting {
         if let id = o.settingID { return try store.setting(id: id) }
+        var fixedScale: Double?
+        if case .fixed(let scale) = o.scale { fixedScale = scale }
         let codec = o.encoder.encoder.flatMap(Codec.init(name:)) ?? .h264
         var bitsPerPixel: Double?
         if let bitRate = o.encoder.bitRate {
@@ -160,9 +180,9 @@ public enum VideoAICodec {
             codec: codec,
             quality: o.encoder.crf
                 ?? bitsPerPixel.map {
-                    estimatedCRF(bitsPerOriginalPixel: $0, scale: o.scale ?? 2, complexity: complexity)
+                    estimatedCRF(bitsPerOriginalPixel: $0, scale: fixedScale ?? 2, complexity: complexity)
                 },
-            scale: o.scale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
+            scale: fixedScale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
             contentType: o.contentType, needsRealTime: true)
         return try SettingSelector(manifest: store.manifest).select(request)
     }

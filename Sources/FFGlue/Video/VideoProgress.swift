@@ -11,7 +11,8 @@ extension VideoAICodec {
         public var elapsedSeconds: Double
     }
 
-    /// Called once before the first frame and after every frame written. Returning false
+    /// Called once before the first frame and after every frame written (and, with
+    /// `--scale auto`, after each frame of the trial encodes before, as no frame done). Returning false
     /// cancels the job: it throws `NICError.cancelled` before the next frame, and the output
     /// file is left as it was before the job.
     public typealias ProgressHandler = (Progress) -> Bool

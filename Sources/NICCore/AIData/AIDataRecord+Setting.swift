@@ -17,3 +17,22 @@ extension AIDataRecord {
             flags: [.lumaOnly, .genericFallbackAllowed])
     }
 }
+
+extension AIDataRecord {
+    /// The record of a picture coded at its full size, without a network: scale 1/1, no setting
+    /// (ID 0), no flags. `codedWidth` x `codedHeight` is the coded size, the original size or
+    /// up to one pixel less (4:2:0 encoders need even sizes). Players show it as it is
+    /// (docs/ai-data.md §4.3).
+    public static func fullResolution(
+        originalWidth: Int, originalHeight: Int, codedWidth: Int, codedHeight: Int, codec: Codec = .uncompressed,
+        qualityKind: QualityKind = .unspecified, qualityValue: Int32 = 0, contentType: ContentType = .unspecified
+    ) -> AIDataRecord {
+        AIDataRecord(
+            settingID: 0, scaleNumerator: 1, scaleDenominator: 1, originalWidth: originalWidth, originalHeight: originalHeight,
+            downscaledWidth: codedWidth, downscaledHeight: codedHeight, codec: codec, qualityKind: qualityKind,
+            qualityValue: qualityValue, contentType: contentType)
+    }
+
+    /// Scale 1/1 and no setting: the picture was coded at full resolution (`fullResolution`).
+    public var isFullResolution: Bool { settingID == 0 && scaleNumerator == scaleDenominator }
+}

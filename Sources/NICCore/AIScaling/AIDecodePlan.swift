@@ -3,10 +3,14 @@
 /// Missing, corrupt or unusable AI data never fails: it selects the documented fallback
 /// (docs/ai-data.md §4): the generic up-scaling setting when allowed, else Lanczos,
 /// to the requested size, else the recorded original size, else twice the image size.
+/// A full-resolution record (scale 1/1, no setting) is no fallback: the decoded image is the
+/// picture, shown as it is.
 public struct AIDecodePlan: Sendable {
     public enum Route: Sendable, Equatable {
         case network(settingID: Int)
         case classic(ResizeMethod)
+        /// The decoded image as it is: its AI data says it was coded at full resolution.
+        case unscaled
     }
 
     public let route: Route
@@ -68,6 +72,13 @@ public struct AIDecodePlan: Sendable {
                 throw NICError.invalidArgument("unknown NN setting ID \(forced)")
             }
             (route, fallbackReason) = (.network(settingID: forced), nil)
+            return
+        }
+        if let record, reason == nil, record.isFullResolution {
+            // Only a requested size differing from the picture's (or an odd original size
+            // coded one pixel smaller) needs a filter.
+            let same = size.0 == imageWidth && size.1 == imageHeight
+            (route, fallbackReason) = (same ? .unscaled : .classic(.lanczos), nil)
             return
         }
         if let record, reason == nil {

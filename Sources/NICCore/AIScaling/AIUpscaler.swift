@@ -13,6 +13,8 @@ public enum AIUpscaler {
 
     static func run(_ image: PlanarImage, plan: AIDecodePlan, store: ModelStore?, device: ComputeDevice) throws -> PlanarImage {
         switch plan.route {
+        case .unscaled:
+            return image
         case .classic(let method):
             return try ImageResize.resized(
                 image, width: plan.width, height: plan.height, method: method,

@@ -20,6 +20,14 @@ public enum FrameScaler {
         case .classic(let method):
             try resamplePlane(0, source, into: destination, kernel: method.kernel, device: device, luma: true)
             chromaKernel = method.kernel
+        case .unscaled:
+            guard source.width == destination.width && source.height == destination.height else {
+                throw NICError.invalidArgument(
+                    "an unscaled frame needs an output of its own size \(source.width)x\(source.height), not \(destination.width)x\(destination.height)"
+                )
+            }
+            try resamplePlane(0, source, into: destination, kernel: .lanczos3, device: device, luma: true)
+            chromaKernel = .lanczos3
         }
         for p in 1...2 { try resamplePlane(p, source, into: destination, kernel: chromaKernel, device: device) }
     }
@@ -70,6 +78,10 @@ public enum FrameScaler {
             : (1 / source.levelScale, 0)
         let (outGain, outOffset): (Float, Float) = luma ? (destination.lumaGain, destination.lumaOffset) : (destination.levelScale, 0)
         input.withUnsafeMutableBufferPointer { source.readPlane(p, gain: inGain, offset: inOffset, into: $0.baseAddress!) }
+        if s.width == d.width && s.height == d.height {  // same size: only depth and range change
+            input.withUnsafeBufferPointer { destination.writePlane(p, from: $0.baseAddress!, gain: outGain, offset: outOffset) }
+            return
+        }
         let resampler = RowResampler(source: (s.width, s.height), output: (d.width, d.height), kernel: kernel, mode: .antialiased)
         // Each chunk of rows is written where it ends up, on the worker that resampled it.
         input.withUnsafeBufferPointer { i in
