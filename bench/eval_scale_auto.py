@@ -11,7 +11,13 @@ the auto job's time spent on trials.
 Clips are files of ../shared/data/video (first N frames) or generated ones: gen:testsrc2
 (graphics with sharp edges and text) and gen:gradient (slowly moving smooth gradients).
 """
-import argparse, json, math, os, re, subprocess, sys, tempfile
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 
 VIDEO_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "video")
 GENERATED = {
