@@ -50,14 +50,17 @@ struct DemoCommand: ParsableCommand {
             print("\n\(size.0)x\(size.1) generated clip, \(frames) frames, x2 around x264 at \(bitrate)bit/s; PSNR vs the source frames:")
             for r in routes {
                 let setting = r.setting.map { " (setting \($0))" } ?? ""
-                print("  \(r.name) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB")
-            }
-            if routes.count == 2 {
                 print(
-                    "AI route vs bicubic route: \(routes[0].psnrY >= routes[1].psnrY ? "+" : "")\(format2(routes[0].psnrY - routes[1].psnrY)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(routes[1].kbps)) kbit/s"
+                    "  \(r.name == "full" ? "full-resolution" : r.name) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB"
                 )
             }
-            print("outputs: \(outputDirectory)/ (clip.y4m source, ai_small.mp4 with AI data per frame, *_decoded.y4m)")
+            for other in routes.dropFirst() {
+                let gain = routes[0].psnrY - other.psnrY
+                print(
+                    "AI route vs \(other.name == "full" ? "full-resolution" : other.name) route: \(gain >= 0 ? "+" : "")\(format2(gain)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(other.kbps)) kbit/s"
+                )
+            }
+            print("outputs: \(outputDirectory)/ (clip.y4m source, ai_small.mp4 with AI data per frame, full.mp4, *_decoded.y4m)")
         }
         return .array(
             routes.map { r in

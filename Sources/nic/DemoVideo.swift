@@ -1,8 +1,8 @@
 import FFGlue
 import NICCore
 
-/// The video half of `nic demo`: a generated clip through the AI route and the bicubic route
-/// at the same target bit rate (x264), PSNR of each against the source frames.
+/// The video half of `nic demo`: a generated clip through the AI route, the bicubic route and
+/// plain full resolution at the same target bit rate (x264), PSNR of each against the source frames.
 struct VideoDemo {
     let directory: String
     let width: Int
@@ -22,11 +22,13 @@ struct VideoDemo {
             encoder: "libx264", bitRate: try VideoEncoderSettings.parseBitRate(bitRate),
             preset: "medium", threads: device.threads)
         var routes: [Route] = []
-        for (name, method) in [("ai", nil), ("bicubic", ResizeMethod.bicubic)] as [(String, ResizeMethod?)] {
-            let small = directory + "/\(name)_small.mp4", decoded = directory + "/\(name)_decoded.y4m"
+        let plans: [(String, Double, ResizeMethod?)] = [("ai", 2, nil), ("bicubic", 2, .bicubic), ("full", 1, nil)]
+        for (name, scale, method) in plans {
+            let small = directory + (scale == 1 ? "/full.mp4" : "/\(name)_small.mp4")
+            let decoded = directory + "/\(name)_decoded.y4m"
             let encoded = try VideoAICodec.encode(
                 input: sourcePath, output: small,
-                options: .init(scale: .fixed(2), encoder: encoder, classicDownscale: method),
+                options: .init(scale: .fixed(scale), encoder: encoder, classicDownscale: method),
                 store: store, device: device, warn: printWarning)
             _ = try VideoAICodec.decode(
                 input: small, output: decoded,
@@ -37,7 +39,7 @@ struct VideoDemo {
             routes.append(
                 Route(
                     name: name, bytes: encoded.videoBytes, kbps: kbps, psnrY: quality.y, psnrYUV: quality.yuv,
-                    setting: method == nil ? encoded.setting?.id : nil))
+                    setting: method == nil && scale != 1 ? encoded.setting?.id : nil))
         }
         return routes
     }
