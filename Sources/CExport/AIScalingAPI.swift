@@ -26,9 +26,7 @@ public func nic_downscale(
 ) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
-        let src = try ImageBridge(input, role: "input")
-        let dst = try ImageBridge(output.map { UnsafePointer($0) }, role: "output")
-        try requireSameFormat(src, dst)
+        let (src, dst) = try ImageBridge.sameFormatPair(input, output)
         if let aidata { try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData") }
         let store = try ctx.models()
         let setting = try store.setting(id: Int(settingID))
@@ -52,9 +50,7 @@ public func nic_upscale(
 ) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
-        let src = try ImageBridge(input, role: "input")
-        let dst = try ImageBridge(output.map { UnsafePointer($0) }, role: "output")
-        try requireSameFormat(src, dst)
+        let (src, dst) = try ImageBridge.sameFormatPair(input, output)
         var found = AIDecodePlan.Found.none
         if let aidata {
             try ImageBridge.checkSize(aidata.pointee.struct_size, MemoryLayout<NicAIData>.size, "NicAIData")
@@ -84,9 +80,17 @@ public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutab
     return NIC_OK
 }
 
-func requireSameFormat(_ a: ImageBridge, _ b: ImageBridge) throws {
-    guard a.format == b.format else {
-        throw NICError.unsupportedFormat("input is \(a.format) but output is \(b.format); libnic does not convert formats")
+extension ImageBridge {
+    /// The caller's input and output images, which must share a pixel format.
+    static func sameFormatPair(
+        _ input: UnsafePointer<NicImage>?, _ output: UnsafeMutablePointer<NicImage>?
+    ) throws -> (ImageBridge, ImageBridge) {
+        let src = try ImageBridge(input, role: "input")
+        let dst = try ImageBridge(output.map { UnsafePointer($0) }, role: "output")
+        guard src.format == dst.format else {
+            throw NICError.unsupportedFormat("input is \(src.format) but output is \(dst.format); libnic does not convert formats")
+        }
+        return (src, dst)
     }
 }
 

@@ -20,9 +20,7 @@ public func nic_video_ai_encode(
     _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
     _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?
 ) -> NicStatus {
-    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
-    return ctx.run {
-        let job = try VideoJob(inPath, outPath, options, report)
+    runVideoJob(context, inPath, outPath, options, report) { ctx, job in
         var scale = VideoAICodec.EncodeOptions.Scale.auto
         if job.options.scale_numerator > 0 && job.options.scale_denominator > 0 {
             scale = .fixed(Double(job.options.scale_numerator) / Double(job.options.scale_denominator))
@@ -30,11 +28,10 @@ public func nic_video_ai_encode(
         let encodeOptions = VideoAICodec.EncodeOptions(
             scale: scale, settingID: job.options.setting_id > 0 ? Int(job.options.setting_id) : nil,
             encoder: try job.encoderSettings(threads: ctx.device.threads))
-        let result = try VideoAICodec.encode(
+        return try VideoAICodec.encode(
             input: job.input, output: job.output, options: encodeOptions,
             store: try ctx.models(), device: ctx.device,
             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: ctx.progressHandler)
-        job.fill(result)
     }
 }
 
@@ -43,20 +40,30 @@ public func nic_video_ai_decode(
     _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
     _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?
 ) -> NicStatus {
-    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
-    return ctx.run {
-        let job = try VideoJob(inPath, outPath, options, report)
+    runVideoJob(context, inPath, outPath, options, report) { ctx, job in
         var size: (width: Int, height: Int)?
         if job.options.width > 0 && job.options.height > 0 { size = (Int(job.options.width), Int(job.options.height)) }
         let decodeOptions = VideoAICodec.DecodeOptions(
             size: size, encoder: try job.encoderSettings(threads: ctx.device.threads),
             allowGenericFallback: ctx.genericAIFallback)
-        let result = try VideoAICodec.decode(
+        return try VideoAICodec.decode(
             input: job.input, output: job.output, options: decodeOptions,
             store: ctx.modelsIfAny(for: "video"),
             device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
             progress: ctx.progressHandler)
-        job.fill(result)
+    }
+}
+
+/// What the two video jobs share: the context, the checked arguments, the report filled in.
+private func runVideoJob(
+    _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+    _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?,
+    _ body: (Context, VideoJob) throws -> VideoAICodec.Report
+) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let job = try VideoJob(inPath, outPath, options, report)
+        job.fill(try body(ctx, job))
     }
 }
 

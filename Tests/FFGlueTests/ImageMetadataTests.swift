@@ -1,5 +1,6 @@
 @testable import FFGlue
 import Glibc
+import NICBench
 import NICCore
 import XCTest
 

@@ -1,23 +1,11 @@
 import XCTest
+import NICBench
 @testable import NICCore
 
 /// rANS, bypass codes and CDF table validation, on tables made up here.
 final class EntropyCodingTests: XCTestCase {
-    /// Deterministic pseudo-random numbers (SplitMix64).
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// `count` tables with random frequencies (some of them 1) and random ranges.
-    func randomTables(_ count: Int, _ rng: inout Random) throws -> CDFTables {
+    func randomTables(_ count: Int, _ rng: inout SplitMix) throws -> CDFTables {
         var cdf: [Int32] = [], offsets: [Int32] = [0], mins: [Int32] = []
         for _ in 0..<count {
             let n = 1 + rng.below(40)
@@ -35,7 +23,7 @@ final class EntropyCodingTests: XCTestCase {
     }
 
     func testRoundTripWithEscapes() throws {
-        var rng = Random(state: 7)
+        var rng = SplitMix(seed: 7)
         let tables = try randomTables(12, &rng)
         var values: [(Int32, Int)] = []
         for _ in 0..<20000 {
@@ -62,7 +50,7 @@ final class EntropyCodingTests: XCTestCase {
     }
 
     func testEmptyStreamAndOverrun() throws {
-        var rng = Random(state: 3)
+        var rng = SplitMix(seed: 3)
         let tables = try randomTables(1, &rng)
         let empty = RANSEncoder().finish()
         XCTAssertEqual(empty.count, 4)

@@ -85,7 +85,7 @@ final class NeuralCodecTests: XCTestCase {
     func testRandomCorruptionsAreRejectedOrDecodeCleanly() throws {
         let codec = try codec()
         let bytes = try codec.encode(try testImage(width: 64, height: 48), quality: 40)
-        var rng = EntropyCodingTests.Random(state: 11)
+        var rng = SplitMix(seed: 11)
         var rejected = 0
         for trial in 0..<3000 {
             var damaged = bytes

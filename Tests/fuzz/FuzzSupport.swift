@@ -10,6 +10,14 @@ func fuzzInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
     return Array(UnsafeBufferPointer(start: data, count: size))
 }
 
+/// The input of a harness that reads a mode byte first: the mode and the bytes after it (nil for
+/// an empty input).
+func fuzzModeAndBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> (mode: UInt8, body: [UInt8])? {
+    let input = fuzzInput(data, size)
+    guard let mode = input.first else { return nil }
+    return (mode, Array(input.dropFirst()))
+}
+
 /// The repository this harness was built from (Tests/fuzz/FuzzSupport.swift is two levels down).
 let fuzzRepositoryRoot: String = {
     var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)

@@ -13,9 +13,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArg
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let input = fuzzInput(data, size)
-    guard let mode = input.first else { return 0 }
-    let body = input.dropFirst()
+    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
     let record: AIDataRecord?
     if mode & 1 == 0 {
         let message = try? AIDataMessage(parsing: body)

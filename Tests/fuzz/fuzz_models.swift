@@ -14,9 +14,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArg
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let input = fuzzInput(data, size)
-    guard let mode = input.first else { return 0 }
-    let body = Array(input.dropFirst())
+    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
     switch mode % 3 {
     case 0: fuzzManifest(body)
     default: fuzzSafetensors(body, buildNetworks: mode % 3 == 2)

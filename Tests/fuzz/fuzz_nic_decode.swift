@@ -30,9 +30,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArg
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let input = fuzzInput(data, size)
-    guard let mode = input.first else { return 0 }
-    var file = Array(input.dropFirst())
+    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
+    var file = body
     if mode & 2 != 0 { makeHeaderConsistent(&file) }
     if mode & 3 != 0 { repairChecksum(&file) }
     guard let stream = try? NICBitstream(parsing: file) else { return 0 }

@@ -10,11 +10,6 @@ cd "$(dirname "$0")/../.."
 T="nice -n 5 python3 training/aicodec/train.py --scale 1.5 --batch 16 --crop 144 --threads 1 --seed 1"
 R=training/runs
 mkdir -p $R
-[ -f $R/x15_joint/final.pt ] || $T --mode joint --steps 6000 --kappa 1.0 --w-struct 0.05 --p-identity 0.15 \
-    --val-every 1000 --out $R/x15_joint >> $R/x15_joint.out 2>&1
-for b in low mid high; do
-  P=0; [ $b = high ] && P=0.2
-  [ -f $R/x15_$b/final.pt ] || $T --mode finetune --bucket $b --init $R/x15_joint --lr 2e-4 --lr-final 1e-5 \
-      --warmup 50 --p-identity $P --steps 1000 --val-every 1000 --out $R/x15_$b >> $R/x15_$b.out 2>&1
-done
+. training/aicodec/joint_buckets.sh
+joint_and_buckets x15 6000
 echo done > $R/x15_sequence.done

@@ -10,13 +10,8 @@ cd "$(dirname "$0")/../.."
 T="nice -n 5 python3 training/aicodec/train.py --scale 2 --batch 16 --crop 144 --threads 1 --seed 1"
 R=training/runs
 mkdir -p $R
-[ -f $R/x2_joint/final.pt ] || $T --mode joint --steps 10000 --kappa 1.0 --w-struct 0.05 --p-identity 0.15 \
-    --val-every 1000 --out $R/x2_joint >> $R/x2_joint.out 2>&1
-for b in low mid high; do
-  P=0; [ $b = high ] && P=0.2
-  [ -f $R/x2_$b/final.pt ] || $T --mode finetune --bucket $b --init $R/x2_joint --lr 2e-4 --lr-final 1e-5 \
-      --warmup 50 --p-identity $P --steps 1000 --val-every 1000 --out $R/x2_$b >> $R/x2_$b.out 2>&1
-done
+. training/aicodec/joint_buckets.sh
+joint_and_buckets x2 10000
 [ -f $R/x2_generic_w32d6/final.pt ] || $T --mode generic --up-width 32 --up-depth 6 --steps 7000 --p-identity 0.25 \
     --qmin 10 --qmax 95 --val-every 1000 --out $R/x2_generic_w32d6 >> $R/x2_generic_w32d6.out 2>&1
 echo done > $R/x2_sequence.done
