@@ -91,3 +91,16 @@ def test_progress_and_cancellation(ctx, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["back.y4m", "small.mkv", "src.y4m"]
     # The callback is the call's own: the next job runs without it.
     assert ctx.video_ai_decode(small, back)["frames"] == 10
+
+
+def test_tqdm_progress_drives_a_bar(ctx, tmp_path):
+    class Bar:  # what nic.tqdm_progress uses of a tqdm bar
+        total, n, refreshes = None, 0, 0
+
+        def refresh(self):
+            self.refreshes += 1
+    src, small = tmp_path / "src.y4m", tmp_path / "small.mkv"
+    write_y4m(src, frames=6)
+    bar = Bar()
+    ctx.video_ai_encode(src, small, scale=2, crf=28, preset="ultrafast", progress=nic.tqdm_progress(bar))
+    assert (bar.total, bar.n, bar.refreshes) == (6, 6, 7)

@@ -17,7 +17,7 @@ from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_MAX_DIMENSION, NIC_MAX_PIXELS, NIC
                     NIC_VERSION_MINOR, NIC_VERSION_NUMBER, NIC_VERSION_PATCH, NicAIData, NicConfig,
                     NicContextPtr, NicFrameAIData, NicImage, NicLogLevel, NicPixelFormat, NicResizeMethod,
                     NicStatus, NicUpscaleInfo, NicVideoOptions, NicVideoReport)
-from .context import Context, parse_bit_rate
+from .context import Context, parse_bit_rate, tqdm_progress
 from .errors import LibraryNotFoundError, NicError
 from .library import (bundled_model_dir, default_model_dir, library_path, load_library, status_string,
                       version, version_number)
@@ -34,7 +34,7 @@ __all__ = [
     "NicContextPtr",
     "NicError", "LibraryNotFoundError", "Context",
     "load_library", "library_path", "bundled_model_dir", "default_model_dir",
-    "version", "version_number", "status_string", "parse_bit_rate",
+    "version", "version_number", "status_string", "parse_bit_rate", "tqdm_progress",
     "NIC_VERSION_MAJOR", "NIC_VERSION_MINOR", "NIC_VERSION_PATCH", "NIC_VERSION_NUMBER",
     "NIC_MAX_DIMENSION", "NIC_MAX_PIXELS", "NIC_AIDATA_MAX_BYTES", "__version__",
 ] + _capi.ENUM_CONSTANTS

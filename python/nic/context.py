@@ -24,6 +24,23 @@ ImageLike = Any
 ProgressCallback = Callable[[int, Optional[int], float], Optional[bool]]
 
 
+def tqdm_progress(bar: Any) -> ProgressCallback:
+    """A progress callback that drives a tqdm bar (or any object with `total`, `n` and
+    `refresh()`): the total becomes the frame count once it is known, the position the frames
+    done. The job is never cancelled by it; close the bar yourself.
+
+        with tqdm(unit="frame") as bar:
+            ctx.video_ai_encode("in.mp4", "out.mp4", progress=nic.tqdm_progress(bar))
+    """
+    def update(done: int, expected: Optional[int], elapsed: float) -> bool:
+        if expected is not None and bar.total != expected:
+            bar.total = expected
+        bar.n = done
+        bar.refresh()
+        return True
+    return update
+
+
 def _decode(b: Optional[bytes]) -> str:
     return b.decode("utf-8", "replace") if b is not None else ""
 
