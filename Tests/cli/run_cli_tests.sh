@@ -25,16 +25,19 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert len(d["ai"]) == 3 and len(d["bicubic"]) == 3, d
 assert all(p["psnr_db"] > 20 and p["bytes"] > 0 for p in d["ai"] + d["bicubic"]), d
+# Full resolution at the same qualities plus 2, 5 and 10, so that its curve reaches the AI route's rates.
+assert sorted(p["quality"] for p in d["full_resolution"]) == [2, 5, 10, 30, 60, 90], d
+assert len(d["gain_db_over_full_resolution_at_equal_bytes"]) >= 1, d
 PY
 
 "$nic" demo --output-directory "$dir/vdemo" --media video --video-size 320x192 --frames 10 --bitrate 300k --json > "$dir/vdemo.json"
 python3 - "$dir/vdemo.json" <<'PY'
 import json, sys
 v = json.load(open(sys.argv[1]))["video"]
-assert [r["route"] for r in v] == ["ai", "bicubic"] and v[0]["setting_id"] > 0, v
+assert [r["route"] for r in v] == ["ai", "bicubic", "full"] and v[0]["setting_id"] > 0 and v[2]["setting_id"] is None, v
 assert all(r["psnr_y_db"] > 15 and r["bytes"] > 0 for r in v), v
 PY
-[ -s "$dir/vdemo/ai_small.mp4" ] && [ -s "$dir/vdemo/ai_decoded.y4m" ] || fail "video demo outputs missing"
+[ -s "$dir/vdemo/ai_small.mp4" ] && [ -s "$dir/vdemo/ai_decoded.y4m" ] && [ -s "$dir/vdemo/full.mp4" ] || fail "video demo outputs missing"
 
 png="$dir/demo/original.png"
 

@@ -12,10 +12,24 @@ func fuzzInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
 
 /// The input of a harness that reads a mode byte first: the mode and the bytes after it (nil for
 /// an empty input).
-func fuzzModeAndBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> (mode: UInt8, body: [UInt8])? {
-    let input = fuzzInput(data, size)
+func fuzzModeAndBody(_ input: [UInt8]) -> (mode: UInt8, body: [UInt8])? {
     guard let mode = input.first else { return nil }
     return (mode, Array(input.dropFirst()))
+}
+
+// libFuzzer's two entry points; each harness defines `fuzzSetUp()` (once, before the first
+// input) and `fuzzOne(_:)` (every input).
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+    fuzzSetUp()
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzOne(fuzzInput(data, size))
+    return 0
 }
 
 /// The repository this harness was built from (Tests/fuzz/FuzzSupport.swift is two levels down).

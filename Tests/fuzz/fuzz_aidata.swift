@@ -5,15 +5,12 @@
 import Glibc
 @testable import NICCore
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     fuzzWriteSeedsIfAsked(aiDataSeeds)
-    return 0
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
+func fuzzOne(_ input: [UInt8]) {
+    guard let (mode, body) = fuzzModeAndBody(input) else { return }
     let record: AIDataRecord?
     if mode & 1 == 0 {
         let message = try? AIDataMessage(parsing: body)
@@ -35,13 +32,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     } else {
         record = try? AIDataRecord(text: String(decoding: body, as: UTF8.self))
     }
-    guard let record else { return 0 }
+    guard let record else { return }
     guard let bytes = try? record.serialized(), let text = try? record.textForm() else {
         fuzzFail("a parsed record does not serialize")
     }
     guard (try? AIDataRecord(parsing: bytes)) == record else { fuzzFail("byte form round trip differs") }
     guard (try? AIDataRecord(text: text)) == record else { fuzzFail("text form round trip differs") }
-    return 0
 }
 
 /// Valid records of every kind, both forms, plus a longer 1.1 record and a repeat record.

@@ -15,18 +15,14 @@ let maxDecodedInput = 64 << 10
 let maxFFmpegAllocation = 4 << 20
 let store = try? ModelStore(directory: fuzzModelDirectory)
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     FFmpegLogging.silence()
     av_max_alloc(maxFFmpegAllocation)
     fuzzWriteSeedsIfAsked(imageSeeds)
     if store == nil { fuzzFail("no model directory at \(fuzzModelDirectory) (set NIC_FUZZ_MODELS)") }
-    return 0
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let input = fuzzInput(data, size)
+func fuzzOne(_ input: [UInt8]) {
     if let chunks = PNGText.chunks(of: input) {
         for chunk in chunks where chunk.end > input.count || chunk.data.lowerBound < chunk.start {
             fuzzFail("PNG chunk \(chunk) lies outside the \(input.count) bytes")
@@ -39,7 +35,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     if let png = repaired.0, png.count > input.count { fuzzFail("PNG repair grew the file") }
     if let webp = repaired.1, webp.count > input.count { fuzzFail("WebP repair grew the file") }
 
-    guard input.count <= maxDecodedInput, let contents = try? ImageFile.readWithMetadata(data: input) else { return 0 }
+    guard input.count <= maxDecodedInput, let contents = try? ImageFile.readWithMetadata(data: input) else { return }
     if let text = contents.metadataText, !MetadataText.isValid(Array(text.utf8)) {
         fuzzFail("readWithMetadata returned text that is not valid metadata text")
     }
@@ -47,7 +43,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = try? AIDecodePlan(
         found: found, imageWidth: contents.image.width, imageHeight: contents.image.height,
         manifest: store?.manifest, options: .init())
-    return 0
 }
 
 /// Small PNG, JPEG, WebP and BMP files from the library's encoder, with and without AI data

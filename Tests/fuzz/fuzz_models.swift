@@ -6,20 +6,16 @@
 import Glibc
 @testable import NICCore
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     fuzzWriteSeedsIfAsked(modelSeeds)
-    return 0
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
+func fuzzOne(_ input: [UInt8]) {
+    guard let (mode, body) = fuzzModeAndBody(input) else { return }
     switch mode % 3 {
     case 0: fuzzManifest(body)
     default: fuzzSafetensors(body, buildNetworks: mode % 3 == 2)
     }
-    return 0
 }
 
 func fuzzManifest(_ bytes: [UInt8]) {

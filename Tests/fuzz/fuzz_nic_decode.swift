@@ -21,27 +21,23 @@ let codec: NeuralImageCodec = {
     }
 }()
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     fuzzWriteSeedsIfAsked(nicSeeds)
     _ = codec
-    return 0
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let (mode, body) = fuzzModeAndBody(data, size) else { return 0 }
+func fuzzOne(_ input: [UInt8]) {
+    guard let (mode, body) = fuzzModeAndBody(input) else { return }
     var file = body
     if mode & 2 != 0 { makeHeaderConsistent(&file) }
     if mode & 3 != 0 { repairChecksum(&file) }
-    guard let stream = try? NICBitstream(parsing: file) else { return 0 }
-    guard stream.width * stream.height <= maxFuzzPixels else { return 0 }
+    guard let stream = try? NICBitstream(parsing: file) else { return }
+    guard stream.width * stream.height <= maxFuzzPixels else { return }
     if let image = try? codec.decode(file) {
         guard image.width == stream.width, image.height == stream.height, image.format == .rgb24 else {
             fuzzFail("decoded \(image.width)x\(image.height) \(image.format) from a \(stream.width)x\(stream.height) file")
         }
     }
-    return 0
 }
 
 private func putLittleEndian32(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {

@@ -24,12 +24,10 @@ let device: ComputeDevice = {
     do { return try ComputeDevice(threads: 1) } catch { fuzzFail("no compute device: \(error)") }
 }()
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     FFmpegLogging.silence()
     fuzzWriteSeedsIfAsked(seiSeeds)
     _ = (store, device)
-    return 0
 }
 
 /// The input cut into frames, each a list of side data payloads.
@@ -86,9 +84,8 @@ func makeFrame(width: Int, height: Int, tenBit: Bool, pts: Int64, payloads: [[UI
     return frame
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    let (flags, width, height, list) = frames(of: fuzzInput(data, size))
+func fuzzOne(_ input: [UInt8]) {
+    let (flags, width, height, list) = frames(of: input)
     let upscaler = FrameUpscaler(store: store, device: device)
     for (index, payloads) in list.enumerated() {
         var input: UnsafeMutablePointer<AVFrame>? = makeFrame(
@@ -107,7 +104,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             fuzzFail("the output frame kept AI data side data")
         }
     }
-    return 0
 }
 
 /// Streams of frames with full, repeat, corrupt, foreign and missing AI data, as the writer

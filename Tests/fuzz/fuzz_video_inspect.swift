@@ -18,20 +18,17 @@ let inputPath = workDirectory + "/input"
 
 struct EnoughFrames: Error {}
 
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: FuzzArgv) -> Int32 {
+func fuzzSetUp() {
     FFmpegLogging.silence()
     fuzzWriteSeedsIfAsked(videoSeeds)
     av_max_alloc(maxFFmpegAllocation)
     atexit {
         unlink(inputPath); rmdir(workDirectory)
     }
-    return 0
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzWriteFile(inputPath, fuzzInput(data, size))
+func fuzzOne(_ input: [UInt8]) {
+    fuzzWriteFile(inputPath, input)
     var frames = 0
     do {
         let stream = try VideoAICodec.inspect(
@@ -45,7 +42,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     } catch {
         // Refused, damaged or stopped after maxFrames: all fine.
     }
-    return 0
 }
 
 /// Runs a shell command, failing the seed writing when it fails.
@@ -66,7 +62,8 @@ func videoSeeds() throws -> [(name: String, bytes: [UInt8])] {
     let device = try ComputeDevice(threads: 1)
     var files: [String] = []
     for (name, encoder) in [("ai-h264.mp4", "libx264"), ("ai-hevc.mkv", "libx265")] {
-        let options = VideoAICodec.EncodeOptions(scale: 2, encoder: VideoEncoderSettings(encoder: encoder, crf: 35, preset: "ultrafast"))
+        let options = VideoAICodec.EncodeOptions(
+            scale: .fixed(2), encoder: VideoEncoderSettings(encoder: encoder, crf: 35, preset: "ultrafast"))
         _ = try VideoAICodec.encode(
             input: source, output: directory + "/" + name, options: options, store: store,
             device: device, warn: { _ in })
