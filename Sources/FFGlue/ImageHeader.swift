@@ -26,6 +26,11 @@ private func pngSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? 
 /// JPEG: walk the marker segments after SOI up to the first start-of-frame (SOF0...SOF15,
 /// except DHT, JPG and DAC which share that range).
 private func jpegSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
+    jpegFrame(b).map { ($0.width, $0.height) }
+}
+
+/// The first start-of-frame segment of a JPEG: its marker (which names the coding) and size.
+private func jpegFrame(_ b: UnsafeRawBufferPointer) -> (marker: UInt8, width: Int, height: Int)? {
     guard b.count >= 4, b[0] == 0xFF, b[1] == 0xD8 else { return nil }
     var pos = 2
     while pos + 4 <= b.count {
@@ -39,7 +44,7 @@ private func jpegSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)?
         if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) {
             guard pos + 9 <= b.count else { return nil }
             let height = bigEndian(b, pos + 5, 2), width = bigEndian(b, pos + 7, 2)
-            return height == 0 ? nil : (width, height)  // 0: height comes later (DNL)
+            return height == 0 ? nil : (marker, width, height)  // 0: height comes later (DNL)
         }
         pos += 2 + length
     }
@@ -101,23 +106,9 @@ func leastCodedBytes(_ b: UnsafeRawBufferPointer) -> (needed: Int, found: Int)? 
         let found = chunks.filter { $0.type == PNGText.pictureDataType }.reduce(0) { $0 + $1.data.count }
         return (height * rowBytes / 1032, found)
     }
-    if let (width, height) = jpegSize(b), jpegIsHuffmanCoded(b) {
-        return (((width + 7) / 8) * ((height + 7) / 8) / 8, b.count)
+    // Huffman-coded frames: SOF0...SOF3, SOF5...SOF7 (SOF9 and up are arithmetic-coded).
+    if let frame = jpegFrame(b), frame.marker < 0xC8 {
+        return (((frame.width + 7) / 8) * ((frame.height + 7) / 8) / 8, b.count)
     }
     return nil
-}
-
-/// True when the first start-of-frame marker of a JPEG is a Huffman-coded one (SOF0...SOF3,
-/// SOF5...SOF7).
-private func jpegIsHuffmanCoded(_ b: UnsafeRawBufferPointer) -> Bool {
-    var pos = 2
-    while pos + 4 <= b.count, b[pos] == 0xFF {
-        let marker = b[pos + 1]
-        if marker == 0xFF { pos += 1; continue }
-        if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }
-        if marker == 0xD9 || marker == 0xDA { return false }
-        if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) { return marker < 0xC8 }
-        pos += 2 + bigEndian(b, pos + 2, 2)
-    }
-    return false
 }
