@@ -27,7 +27,7 @@ extension VideoAICodec {
         var encoder = options.encoder
         encoder.preset = trialPreset(encoder.preset)
         let folder = try OutputFolder(pattern: output)
-        let name = output.split(separator: "/").last.map(String.init) ?? output
+        let name = OutputFile.baseName(of: output)
         let containerExtension = name.lastIndex(of: ".").map { String(name[$0...]) } ?? ".mkv"
         defer { folder.discard() }
         let trials = try autoScales.map { scale -> ScaleChoice.Trial in
@@ -85,11 +85,7 @@ extension VideoAICodec {
             frame: { frame in
                 defer { index += 1 }
                 guard windows.contains(where: { $0.contains(index) }) else { return }
-                var image = try yuv420pImage(frame)
-                if image.width != width || image.height != height {
-                    image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
-                }
-                frames.append(image)
+                frames.append(try streamImage(frame, width: width, height: height, device: device).image)
             }, otherPacket: { _ in })
         return frames
     }

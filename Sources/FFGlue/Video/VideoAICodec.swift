@@ -115,15 +115,12 @@ public enum VideoAICodec {
         let routeName = options.classicDownscale?.rawValue ?? (setting == nil ? "unscaled" : nil)
         try input.run(
             frame: { frame in
-                var image = try yuv420pImage(frame)
-                if image.width != width || image.height != height {
-                    if !warnedResize {
-                        warn(
-                            "\(path): the video changes size mid-stream to \(image.width)x\(image.height); such frames are resized to \(width)x\(height) first"
-                        )
-                        warnedResize = true
-                    }
-                    image = try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers)
+                let (image, resized) = try streamImage(frame, width: width, height: height, device: device)
+                if resized && !warnedResize {
+                    warn(
+                        "\(path): the video changes size mid-stream to \(frame.pointee.width)x\(frame.pointee.height); such frames are resized to \(width)x\(height) first"
+                    )
+                    warnedResize = true
                 }
                 let scene = perScene ? image.withPlaneViews { analyzer.observe(luma: $0[0]) } : nil
                 if let scene, scene.startsScene, let current = route.setting {

@@ -28,6 +28,16 @@ func yuv420pImage(_ frame: UnsafeMutablePointer<AVFrame>) throws -> PlanarImage 
     return try makeImage(from: converted ?? frame, format: .yuv420p)
 }
 
+/// The frame as an 8-bit yuv420p image of the stream's size `width` x `height`: a frame of
+/// another size (the stream changes size mid-stream) is resized with Lanczos; `resized` says so.
+func streamImage(
+    _ frame: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, device: ComputeDevice
+) throws -> (image: PlanarImage, resized: Bool) {
+    let image = try yuv420pImage(frame)
+    if image.width == width && image.height == height { return (image, false) }
+    return (try ImageResize.resized(image, width: width, height: height, method: .lanczos, workers: device.workers), true)
+}
+
 /// A new frame holding `image`, with the timing and colour tags of `source`. Free it with av_frame_free.
 func videoFrame(_ image: PlanarImage, like source: UnsafeMutablePointer<AVFrame>) throws -> UnsafeMutablePointer<AVFrame> {
     let frame = try makeFrame(from: image)
