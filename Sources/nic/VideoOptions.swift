@@ -54,11 +54,7 @@ extension VideoAICodec.Report {
 
     var summary: String {
         let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
-        let choice =
-            scaleChoice.map { c -> String in
-                let scale = c.chosen.scale == c.chosen.scale.rounded() ? String(Int(c.chosen.scale)) : String(c.chosen.scale)
-                return "scale \(scale) by trial encodes (\(c.reason)); "
-            } ?? ""
+        let choice = scaleChoice.map { "scale \($0.chosen.scaleText) by trial encodes (\($0.reason)); " } ?? ""
         return choice + "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), "
             + "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
     }

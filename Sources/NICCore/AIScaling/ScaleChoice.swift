@@ -32,6 +32,9 @@ public struct ScaleChoice: Sendable, Equatable {
             self.scale = scale; self.settingID = settingID; self.bits = bits; self.sse = sse; self.samples = samples
         }
 
+        /// The scale as written on the command line: 1, 1.5 or 2.
+        public var scaleText: String { scale == scale.rounded() ? "\(Int(scale))" : "\(scale)" }
+
         /// Luma PSNR in dB (8-bit peak; 100 for a lossless trial).
         public var psnr: Double { Quality.psnr(mse: sse / Double(max(1, samples))) }
     }
@@ -89,8 +92,7 @@ public struct ScaleChoice: Sendable, Equatable {
     public static func lambda(qp: Double) -> Double { 0.85 * pow(2, (qp - 12) / 3) }
 
     static func name(_ t: Trial) -> String {
-        let scale = t.scale == t.scale.rounded() ? "\(Int(t.scale))" : "\(t.scale)"
-        return t.settingID == 0 ? "x\(scale)" : "x\(scale) (setting \(t.settingID))"
+        t.settingID == 0 ? "x\(t.scaleText)" : "x\(t.scaleText) (setting \(t.settingID))"
     }
 
     static func figure(_ v: Double) -> String {
