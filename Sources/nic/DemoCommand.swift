@@ -51,13 +51,13 @@ struct DemoCommand: ParsableCommand {
             for r in routes {
                 let setting = r.setting.map { " (setting \($0))" } ?? ""
                 print(
-                    "  \(r.name == "full" ? "full-resolution" : r.name) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB"
+                    "  \(r.label) route\(setting): \(format2(r.kbps)) kbit/s, PSNR Y \(format2(r.psnrY)) dB, YUV \(format2(r.psnrYUV)) dB"
                 )
             }
             for other in routes.dropFirst() {
                 let gain = routes[0].psnrY - other.psnrY
                 print(
-                    "AI route vs \(other.name == "full" ? "full-resolution" : other.name) route: \(gain >= 0 ? "+" : "")\(format2(gain)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(other.kbps)) kbit/s"
+                    "AI route vs \(other.label) route: \(gain >= 0 ? "+" : "")\(format2(gain)) dB luma PSNR at \(format2(routes[0].kbps)) vs \(format2(other.kbps)) kbit/s"
                 )
             }
             print("outputs: \(outputDirectory)/ (clip.y4m source, ai_small.mp4 with AI data per frame, full.mp4, *_decoded.y4m)")
@@ -78,6 +78,10 @@ struct DemoCommand: ParsableCommand {
         let store = try modelOptions.store()
         let device = try modelOptions.device()
         var ai: [Point] = [], bicubic: [Point] = [], full: [Point] = []
+        func fullResolution(_ q: Int) throws -> Point {
+            let jpeg = try ImageFile.encode(original, format: .jpeg, quality: q)
+            return Point(quality: q, bytes: jpeg.count, psnr: try Quality.psnr(original, try ImageFile.read(data: jpeg)))
+        }
         for q in qualities {
             let encoded = try StillImageAICodec.encode(
                 original, options: .init(codec: .jpeg, quality: q, scale: scale),
@@ -94,18 +98,14 @@ struct DemoCommand: ParsableCommand {
                 try ImageFile.read(data: smallJPEG), width: 1280, height: 720,
                 method: .bicubic, workers: device.workers)
             bicubic.append(Point(quality: q, bytes: smallJPEG.count, psnr: try Quality.psnr(original, back)))
-            let fullJPEG = try ImageFile.encode(original, format: .jpeg, quality: q)
-            full.append(Point(quality: q, bytes: fullJPEG.count, psnr: try Quality.psnr(original, try ImageFile.read(data: fullJPEG))))
+            full.append(try fullResolution(q))
             try writeFileBytes(encoded.bytes, path: outputDirectory + "/ai_q\(q).jpg")
             try ImageFile.write(decoded.image, path: outputDirectory + "/ai_q\(q)_decoded.png")
             try ImageFile.write(back, path: outputDirectory + "/bicubic_q\(q)_decoded.png")
         }
         // Full resolution reaches the AI route's rates only at low qualities: a few more points
         // so that the comparison at equal bytes covers them.
-        for q in [2, 5, 10] where !qualities.contains(q) {
-            let fullJPEG = try ImageFile.encode(original, format: .jpeg, quality: q)
-            full.append(Point(quality: q, bytes: fullJPEG.count, psnr: try Quality.psnr(original, try ImageFile.read(data: fullJPEG))))
-        }
+        for q in [2, 5, 10] where !qualities.contains(q) { full.append(try fullResolution(q)) }
         return report(ai: ai, bicubic: bicubic, full: full)
     }
 

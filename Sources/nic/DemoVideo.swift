@@ -12,7 +12,11 @@ struct VideoDemo {
     let store: ModelStore
     let device: ComputeDevice
 
-    struct Route { let name: String; let bytes: Int; let kbps: Double; let psnrY: Double; let psnrYUV: Double; let setting: Int? }
+    struct Route {
+        let name: String; let bytes: Int; let kbps: Double; let psnrY: Double; let psnrYUV: Double; let setting: Int?
+        /// The name in text: "ai", "bicubic", "full-resolution".
+        var label: String { name == "full" ? "full-resolution" : name }
+    }
 
     func run() throws -> [Route] {
         let source = try makeClip()
