@@ -22,24 +22,49 @@ public final class Conv2d: Layer {
         self.weights = weights; self.bias = bias ?? Array(repeating: 0, count: outChannels)
     }
 
-    func outputShape(_ x: Tensor) throws -> [Int] {
-        let h = (x.height + 2 * padding - kernel) / stride + 1
-        let w = (x.width + 2 * padding - kernel) / stride + 1
+    /// Sizes and padding for input `x`: PyTorch's output size (floor formula), which oneDNN gets
+    /// through the right and bottom padding.
+    func geometry(input x: Tensor) throws -> WeightedGeometry {
         guard x.height + 2 * padding >= kernel, x.width + 2 * padding >= kernel else {
             throw NICError.dimensions("input \(x.shape) is smaller than the \(kernel)x\(kernel) kernel")
         }
-        return [x.batch, outChannels, h, w]
+        let h = (x.height + 2 * padding - kernel) / stride + 1
+        let w = (x.width + 2 * padding - kernel) / stride + 1
+        return WeightedGeometry(
+            inputShape: x.shape, outputShape: [x.batch, outChannels, h, w],
+            weightShape: [outChannels, inChannels, kernel, kernel], stride: stride, padding: padding,
+            paddingRight: [(h - 1) * stride + kernel - x.height - padding, (w - 1) * stride + kernel - x.width - padding],
+            transposed: false)
     }
 
-    /// oneDNN's right and bottom padding that makes the output size exactly PyTorch's floor formula.
-    func rightPadding(input x: Tensor, output: [Int]) -> [Int64] {
-        [(output[2] - 1) * stride + kernel - x.height - padding, (output[3] - 1) * stride + kernel - x.width - padding].map(Int64.init)
+    /// The forward plan for `x`'s layout, compiled once per device.
+    func plan(for x: Tensor, on device: ComputeDevice) throws -> WeightedPlan {
+        try device.cached(self, input: x.desc) { try WeightedPlan.convolution(self, input: x, device: device) }
     }
 
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "Conv2d")
-        let plan = try device.cached(self, input: x.desc) { try WeightedPlan.convolution(self, input: x, device: device) }
-        return try plan.run(x, on: device)
+        return try plan(for: x, on: device).run(x, on: device)
+    }
+}
+
+/// The sizes and padding of a convolution or deconvolution on one input, in oneDNN's terms
+/// (dims of the weights: out, in, kH, kW): what its forward and input-gradient primitives share.
+struct WeightedGeometry {
+    let inputShape: [Int], outputShape: [Int], weightShape: [Int]
+    let strides: [Int64], paddingLeft: [Int64], paddingRight: [Int64]
+    /// A deconvolution (`ConvTranspose2d`) rather than a convolution.
+    let transposed: Bool
+
+    init(
+        inputShape: [Int], outputShape: [Int], weightShape: [Int], stride: Int, padding: Int,
+        paddingRight: [Int], transposed: Bool
+    ) {
+        self.inputShape = inputShape; self.outputShape = outputShape; self.weightShape = weightShape
+        strides = [Int64(stride), Int64(stride)]
+        paddingLeft = [Int64(padding), Int64(padding)]
+        self.paddingRight = paddingRight.map(Int64.init)
+        self.transposed = transposed
     }
 }
 
@@ -49,12 +74,13 @@ final class WeightedPlan {
     let primitive: Primitive
     let weights: Tensor
     let bias: Tensor
-    let outputShape: [Int]
+    let geometry: WeightedGeometry
+    var outputShape: [Int] { geometry.outputShape }
 
     /// `weightsSource` holds the weights in the layout they were given in (plain or PyTorch's).
-    init(primitive: Primitive, weightsSource: Tensor, bias: [Float], outputShape: [Int], device: ComputeDevice) throws {
+    init(primitive: Primitive, weightsSource: Tensor, bias: [Float], geometry: WeightedGeometry, device: ComputeDevice) throws {
         self.primitive = primitive
-        self.outputShape = outputShape
+        self.geometry = geometry
         weights = try device.converted(weightsSource, to: primitive.md(arg: DNNL_ARG_WEIGHTS))
         self.bias = try Tensor(shape: [bias.count], values: bias)
     }
@@ -74,11 +100,11 @@ final class WeightedPlan {
     /// The descriptors every weighted layer starts from: layouts left to oneDNN ("any").
     struct Descriptors {
         var src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t, dst: dnnl_memory_desc_t
-        init(input: [Int], weights: [Int], output: [Int]) throws {
-            src = try DNNL.desc(input, tag: dnnl_format_tag_any)
-            self.weights = try DNNL.desc(weights, tag: dnnl_format_tag_any)
-            bias = try DNNL.desc([weights[0]], tag: dnnl_a)
-            dst = try DNNL.desc(output, tag: dnnl_format_tag_any)
+        init(_ g: WeightedGeometry) throws {
+            src = try DNNL.desc(g.inputShape, tag: dnnl_format_tag_any)
+            weights = try DNNL.desc(g.weightShape, tag: dnnl_format_tag_any)
+            bias = try DNNL.desc([g.weightShape[0]], tag: dnnl_a)
+            dst = try DNNL.desc(g.outputShape, tag: dnnl_format_tag_any)
         }
     }
 
@@ -90,48 +116,36 @@ final class WeightedPlan {
     }
 
     static func convolution(_ conv: Conv2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
-        let outputShape = try conv.outputShape(x)
-        let k = conv.kernel, p = conv.padding
-        let weightShape = [conv.outChannels, conv.inChannels, k, k]
-        var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
-        let padR = conv.rightPadding(input: x, output: outputShape)
+        let g = try conv.geometry(input: x)
+        var d = try Descriptors(g)
         var op = dnnl_convolution_desc_t()
         try DNNL.check(
             dnnl_convolution_forward_desc_init(
                 &op, dnnl_forward_inference, dnnl_convolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
-                [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "convolution descriptor")
+                g.strides, g.paddingLeft, g.paddingRight), "convolution descriptor")
         let primitive = try Primitive(
             opDesc: &op, attributes: try attributes(conv.activation),
             engine: device.engine, what: "convolution")
         return try WeightedPlan(
-            primitive: primitive, weightsSource: try Tensor(shape: weightShape, values: conv.weights),
-            bias: conv.bias, outputShape: outputShape, device: device)
+            primitive: primitive, weightsSource: try Tensor(shape: g.weightShape, values: conv.weights),
+            bias: conv.bias, geometry: g, device: device)
     }
 
     static func deconvolution(_ l: ConvTranspose2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
-        let k = l.kernel
-        let oh = (x.height - 1) * l.stride - 2 * l.padding + k + l.outputPadding
-        let ow = (x.width - 1) * l.stride - 2 * l.padding + k + l.outputPadding
-        guard oh > 0, ow > 0 else { throw NICError.dimensions("input \(x.shape) too small for ConvTranspose2d") }
-        let outputShape = [x.batch, l.outChannels, oh, ow]
-        let weightShape = [l.outChannels, l.inChannels, k, k]
-        var d = try Descriptors(input: x.shape, weights: weightShape, output: outputShape)
-        let padR = Int64(l.padding - l.outputPadding)
+        let g = try l.geometry(input: x)
+        var d = try Descriptors(g)
         var op = dnnl_deconvolution_desc_t()
         try DNNL.check(
             dnnl_deconvolution_forward_desc_init(
                 &op, dnnl_forward_inference, dnnl_deconvolution_direct, &d.src, &d.weights, &d.bias, &d.dst,
-                [Int64(l.stride), Int64(l.stride)], [Int64(l.padding), Int64(l.padding)], [padR, padR]),
-            "deconvolution descriptor")
+                g.strides, g.paddingLeft, g.paddingRight), "deconvolution descriptor")
         let primitive = try Primitive(
             opDesc: &op, attributes: try attributes(l.activation),
             engine: device.engine, what: "deconvolution")
         // PyTorch stores (in, out, kH, kW); oneDNN's dims are (out, in, kH, kW): the iohw tag reads it as is.
-        let source = try Tensor(shape: weightShape, desc: try DNNL.desc(weightShape, tag: dnnl_iohw), isPlain: false)
+        let source = try Tensor(shape: g.weightShape, desc: try DNNL.desc(g.weightShape, tag: dnnl_iohw), isPlain: false)
         l.weights.withUnsafeBytes { source.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        return try WeightedPlan(
-            primitive: primitive, weightsSource: source, bias: l.bias,
-            outputShape: outputShape, device: device)
+        return try WeightedPlan(primitive: primitive, weightsSource: source, bias: l.bias, geometry: g, device: device)
     }
 }
 
@@ -162,8 +176,24 @@ public final class ConvTranspose2d: Layer {
 
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "ConvTranspose2d")
-        let plan = try device.cached(self, input: x.desc) { try WeightedPlan.deconvolution(self, input: x, device: device) }
-        return try plan.run(x, on: device)
+        return try plan(for: x, on: device).run(x, on: device)
+    }
+
+    /// Sizes and padding for input `x` (PyTorch's output size; `outputPadding` extra rows and
+    /// columns at the bottom and right).
+    func geometry(input x: Tensor) throws -> WeightedGeometry {
+        let oh = (x.height - 1) * stride - 2 * padding + kernel + outputPadding
+        let ow = (x.width - 1) * stride - 2 * padding + kernel + outputPadding
+        guard oh > 0, ow > 0 else { throw NICError.dimensions("input \(x.shape) too small for ConvTranspose2d") }
+        return WeightedGeometry(
+            inputShape: x.shape, outputShape: [x.batch, outChannels, oh, ow],
+            weightShape: [outChannels, inChannels, kernel, kernel], stride: stride, padding: padding,
+            paddingRight: [padding - outputPadding, padding - outputPadding], transposed: true)
+    }
+
+    /// The forward plan for `x`'s layout, compiled once per device.
+    func plan(for x: Tensor, on device: ComputeDevice) throws -> WeightedPlan {
+        try device.cached(self, input: x.desc) { try WeightedPlan.deconvolution(self, input: x, device: device) }
     }
 }
 

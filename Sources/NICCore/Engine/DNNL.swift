@@ -48,11 +48,12 @@ final class Primitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
 
-    /// `attributes` defaults to none but a user-managed scratchpad (see PostOps).
-    init(opDesc: UnsafeRawPointer, attributes: PostOps? = nil, engine: dnnl_engine_t, what: String) throws {
+    /// `attributes` defaults to none but a user-managed scratchpad (see PostOps); a backward
+    /// primitive takes the forward primitive it belongs to as `hint`.
+    init(opDesc: UnsafeRawPointer, attributes: PostOps? = nil, hint: Primitive? = nil, engine: dnnl_engine_t, what: String) throws {
         let attributes = try attributes ?? PostOps()
         var pd: dnnl_primitive_desc_t?
-        try DNNL.check(dnnl_primitive_desc_create(&pd, opDesc, attributes.attr, engine, nil), what)
+        try DNNL.check(dnnl_primitive_desc_create(&pd, opDesc, attributes.attr, engine, hint?.descriptor), what)
         var p: dnnl_primitive_t?
         let status = dnnl_primitive_create(&p, pd)
         guard status == dnnl_success, let p else {

@@ -93,8 +93,12 @@ public final class GDN: Layer {
 
     public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: channels, inverse ? "IGDN" : "GDN")
-        let plan = try device.cached(self, input: x.desc) { try GDNPlan(gdn: self, input: x, device: device) }
-        return try plan.run(x, on: device)
+        return try plan(for: x, on: device).run(x, on: device)
+    }
+
+    /// The forward plan for `x`'s layout, compiled once per device.
+    func plan(for x: Tensor, on device: ComputeDevice) throws -> GDNPlan {
+        try device.cached(self, input: x.desc) { try GDNPlan(gdn: self, input: x, device: device) }
     }
 }
 
@@ -111,8 +115,21 @@ final class GDNPlan {
             dnnl_eltwise_forward_desc_init(&sq, dnnl_forward_inference, dnnl_eltwise_square, &md, 0, 0),
             "square descriptor")
         squarer = try Primitive(opDesc: &sq, engine: device.engine, what: "square")
+        let postOps = try PostOps()
+        if gdn.inverse { try postOps.eltwise(dnnl_eltwise_sqrt) } else { try postOps.eltwise(dnnl_eltwise_pow, alpha: 1, beta: -0.5) }
+        try postOps.binary(dnnl_binary_mul, x.desc)
+        try postOps.commit()
+        conv = try GDNPlan.pointwise(channels: gdn.channels, layout: x.desc, postOps: postOps, device: device)
         let c = gdn.channels
-        var src = x.desc, dst = x.desc
+        weights = try device.converted(
+            try Tensor(shape: [c, c, 1, 1], values: gdn.normConv.weights),
+            to: conv.md(arg: DNNL_ARG_WEIGHTS))
+        bias = try Tensor(shape: [c], values: gdn.normConv.bias)
+    }
+
+    /// A 1x1 convolution with bias over `channels` channels that reads and writes `layout`.
+    static func pointwise(channels c: Int, layout: dnnl_memory_desc_t, postOps: PostOps, device: ComputeDevice) throws -> Primitive {
+        var src = layout, dst = layout
         var wts = try DNNL.desc([c, c, 1, 1], tag: dnnl_format_tag_any)
         var bia = try DNNL.desc([c], tag: dnnl_a)
         var op = dnnl_convolution_desc_t()
@@ -120,15 +137,7 @@ final class GDNPlan {
             dnnl_convolution_forward_desc_init(
                 &op, dnnl_forward_inference, dnnl_convolution_direct, &src, &wts, &bia, &dst,
                 [1, 1], [0, 0], [0, 0]), "GDN convolution descriptor")
-        let postOps = try PostOps()
-        if gdn.inverse { try postOps.eltwise(dnnl_eltwise_sqrt) } else { try postOps.eltwise(dnnl_eltwise_pow, alpha: 1, beta: -0.5) }
-        try postOps.binary(dnnl_binary_mul, x.desc)
-        try postOps.commit()
-        conv = try Primitive(opDesc: &op, attributes: postOps, engine: device.engine, what: "GDN convolution")
-        weights = try device.converted(
-            try Tensor(shape: [c, c, 1, 1], values: gdn.normConv.weights),
-            to: conv.md(arg: DNNL_ARG_WEIGHTS))
-        bias = try Tensor(shape: [c], values: gdn.normConv.bias)
+        return try Primitive(opDesc: &op, attributes: postOps, engine: device.engine, what: "GDN convolution")
     }
 
     func run(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {

@@ -69,19 +69,16 @@ public final class QuantizedConv2d: Layer {
 
     private func compile(for x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
         let conv = source
-        let outputShape = try conv.outputShape(x)
-        let k = conv.kernel, p = conv.padding
-        let weightShape = [conv.outChannels, conv.inChannels, k, k]
+        let g = try conv.geometry(input: x)
         var src = try DNNL.desc(x.shape, tag: dnnl_format_tag_any, type: input.dataType)
-        var weights = try DNNL.desc(weightShape, tag: dnnl_format_tag_any, type: dnnl_s8)
+        var weights = try DNNL.desc(g.weightShape, tag: dnnl_format_tag_any, type: dnnl_s8)
         var bias = try DNNL.desc([conv.outChannels], tag: dnnl_a)
-        var dst = try DNNL.desc(outputShape, tag: dnnl_format_tag_any, type: output?.dataType ?? dnnl_f32)
-        let padR = conv.rightPadding(input: x, output: outputShape)
+        var dst = try DNNL.desc(g.outputShape, tag: dnnl_format_tag_any, type: output?.dataType ?? dnnl_f32)
         var op = dnnl_convolution_desc_t()
         try DNNL.check(
             dnnl_convolution_forward_desc_init(
                 &op, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, &bias, &dst,
-                [Int64(conv.stride), Int64(conv.stride)], [Int64(p), Int64(p)], padR), "int8 convolution descriptor")
+                g.strides, g.paddingLeft, g.paddingRight), "int8 convolution descriptor")
         // oneDNN: dst = activation(outputScale[c] × (Σ integer products + bias[c])), so the bias
         // goes in at the accumulator's scale.
         let accumulatorScales = weightScales.map { $0 * input.scale }
@@ -92,15 +89,15 @@ public final class QuantizedConv2d: Layer {
         try attributes.commit()
         let primitive = try Primitive(opDesc: &op, attributes: attributes, engine: device.engine, what: "int8 convolution")
         let plainWeights = try Tensor(
-            shape: weightShape,
-            desc: try DNNL.desc(weightShape, tag: dnnl_abcd, type: dnnl_s8), isPlain: true)
+            shape: g.weightShape,
+            desc: try DNNL.desc(g.weightShape, tag: dnnl_abcd, type: dnnl_s8), isPlain: true)
         integerWeights.withUnsafeBufferPointer { w in
             let bytes = plainWeights.data.assumingMemoryBound(to: Int8.self)
             for i in w.indices { bytes[i] = Int8(w[i]) }
         }
         return try WeightedPlan(
             primitive: primitive, weightsSource: plainWeights,
-            bias: zip(conv.bias, accumulatorScales).map { $0 / $1 }, outputShape: outputShape, device: device)
+            bias: zip(conv.bias, accumulatorScales).map { $0 / $1 }, geometry: g, device: device)
     }
 
     /// The layout the primitive for `x` wants its input in (a tensor already in it is used as is).
