@@ -2,8 +2,9 @@
 """Write golden fixtures for the Swift inference engine (NICCore) parity tests.
 
 Every fixture is one small safetensors file holding float32 NCHW tensors
-`input` and `output` (plus `input2` for "add"), the layer's parameters under
-the names listed below, and string metadata:
+`input` and `output` (plus `input2` for "add", and `output_gradient` and
+`input_gradient` for "input_gradient"), the layer's parameters under the names
+listed below, and string metadata:
 
   op      which operation produced `output` from `input`
   params  a JSON object with the operation's settings
@@ -28,6 +29,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "neural"))
+from model import GDN as TrainedGDN  # noqa: E402
 
 DEFAULT_OUT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -360,6 +364,73 @@ def net4(gen):
     tensors["input"] = x
     tensors["output"] = y
     return "net4", NET4_DESCRIPTION, tensors
+
+
+# --------------------------------------------------------------------------
+# Input gradients of small stacks shaped like the codec's transforms
+# --------------------------------------------------------------------------
+
+def gradient_case(gen, specs, input_shape):
+    """The gradient of sum(output * output_gradient) with respect to the input of a stack of
+    layers with fixed weights (PyTorch autograd).
+
+    `specs` lists the layers: ("conv2d", cin, cout, k, stride, padding),
+    ("conv_transpose2d", cin, cout, k, stride, padding, output_padding) or
+    ("gdn", channels, inverse), the GDN of training/neural/model.py. Layer i's tensors are
+    `<i>.weight` and `<i>.bias` (ConvTranspose2d weights in,out,kH,kW) or `<i>.beta` and
+    `<i>.gamma` (the effective values the model computes with); params["layers"] describes them."""
+    modules, layers, tensors = [], [], {}
+    for i, spec in enumerate(specs):
+        kind = spec[0]
+        if kind == "gdn":
+            _, c, inverse = spec
+            m = TrainedGDN(c, inverse=inverse)
+            beta = 0.5 + 0.5 * torch.rand((c,), generator=gen, dtype=DTYPE)
+            # Off-diagonal terms as large as a trained model's, and not symmetric.
+            gamma = 0.1 * torch.eye(c, dtype=DTYPE) + 0.1 * torch.rand((c, c), generator=gen, dtype=DTYPE)
+            m.set_effective(beta, gamma)
+            tensors[f"{i}.beta"] = m.beta().detach()
+            tensors[f"{i}.gamma"] = m.gamma().detach()
+            layers.append({"type": kind, "channels": c, "inverse": inverse})
+        else:
+            if kind == "conv2d":
+                _, cin, cout, k, stride, padding = spec
+                m = nn.Conv2d(cin, cout, k, stride=stride, padding=padding)
+                fan_in = cin * k * k
+                layers.append({"type": kind, "in_channels": cin, "out_channels": cout, "kernel": k,
+                               "stride": stride, "padding": padding})
+            else:
+                _, cin, cout, k, stride, padding, output_padding = spec
+                m = nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=padding, output_padding=output_padding)
+                fan_in = max(1, cin * k * k // (stride * stride))
+                layers.append({"type": kind, "in_channels": cin, "out_channels": cout, "kernel": k,
+                               "stride": stride, "padding": padding, "output_padding": output_padding})
+            m.weight.copy_(kaiming(gen, m.weight.shape, fan_in))
+            m.bias.copy_(small_bias(gen, m.bias.shape[0], fan_in))
+            tensors[f"{i}.weight"] = m.weight.detach()
+            tensors[f"{i}.bias"] = m.bias.detach()
+        modules.append(m)
+    net = nn.Sequential(*modules)
+    x = uniform(gen, input_shape, -2.0, 2.0)
+    with torch.enable_grad():
+        leaf = x.clone().requires_grad_(True)
+        y = net(leaf)
+        g = uniform(gen, tuple(y.shape))
+        (grad,) = torch.autograd.grad((y * g).sum(), leaf)
+    tensors.update(input=x, output=y.detach(), output_gradient=g, input_gradient=grad)
+    return "input_gradient", {"layers": layers}, tensors
+
+
+@case
+def gradient_synthesis(gen):
+    return gradient_case(gen, [("conv_transpose2d", 6, 5, 5, 2, 2, 1), ("gdn", 5, True),
+                               ("conv_transpose2d", 5, 3, 5, 2, 2, 1)], (1, 6, 5, 7))
+
+
+@case
+def gradient_analysis(gen):
+    return gradient_case(gen, [("conv2d", 3, 6, 5, 2, 2), ("gdn", 6, False),
+                               ("conv2d", 6, 5, 3, 1, 1)], (1, 3, 19, 27))
 
 
 def canonicalize_header(path):
