@@ -107,6 +107,8 @@ final class GDNPlan {
     let conv: Primitive
     let weights: Tensor
     let bias: Tensor
+    /// The index of the post-op that multiplies by x.
+    let inputPostOp: Int32
 
     init(gdn: GDN, input x: Tensor, device: ComputeDevice) throws {
         var md = x.desc
@@ -116,7 +118,11 @@ final class GDNPlan {
             "square descriptor")
         squarer = try Primitive(opDesc: &sq, engine: device.engine, what: "square")
         let postOps = try PostOps()
-        if gdn.inverse { try postOps.eltwise(dnnl_eltwise_sqrt) } else { try postOps.eltwise(dnnl_eltwise_pow, alpha: 1, beta: -0.5) }
+        try postOps.eltwise(dnnl_eltwise_sqrt)
+        // 1/√ as √ then x⁻¹: oneDNN's pow with exponent −½ calls a scalar routine per element
+        // (GDN on a 64-channel 384x256 map, 2 threads: 236 ms, against 55 ms with exponent −1).
+        if !gdn.inverse { try postOps.eltwise(dnnl_eltwise_pow, alpha: 1, beta: -1) }
+        inputPostOp = postOps.count
         try postOps.binary(dnnl_binary_mul, x.desc)
         try postOps.commit()
         conv = try GDNPlan.pointwise(channels: gdn.channels, layout: x.desc, postOps: postOps, device: device)
@@ -148,7 +154,7 @@ final class GDNPlan {
             conv,
             [
                 (DNNL_ARG_SRC, squared), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias),
-                (nic_dnnl_arg_post_op(1) | DNNL_ARG_SRC_1, x), (DNNL_ARG_DST, out),
+                (nic_dnnl_arg_post_op(inputPostOp) | DNNL_ARG_SRC_1, x), (DNNL_ARG_DST, out),
             ])
         return out
     }
