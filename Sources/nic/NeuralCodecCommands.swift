@@ -13,6 +13,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Quality 1 (smallest) to 100 (best).") var quality: Int = 75
     @Option(help: "Encoder refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")
     var refine: Int = NeuralImageCodec.defaultRefinementSteps
+    @OptionGroup var search: LatentSearchOptions
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -27,12 +28,32 @@ struct EncodeCommand: ParsableCommand {
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
             try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input, as: .rgb24)
-            let bytes = try codec.encode(image, quality: quality, refinementSteps: refine)
+            let bytes = try codec.encode(
+                image, quality: quality, refinementSteps: refine, latentSteps: search.steps, latentStepSize: search.stepSize)
             try writeFileBytes(bytes, path: output, inputs: [input])
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
             print(
                 "\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
                     + fixed(bpp, 4) + " bpp")
+        }
+    }
+}
+
+/// The encoder's latent optimisation knobs (`nic encode`, `nic bench codec`).
+struct LatentSearchOptions: ParsableArguments {
+    @Option(help: "Steps of latent optimisation through the decoder (0 = off; each costs about three syntheses).")
+    var steps: Int = 0
+    @Option(name: .customLong("step-size"), help: "Adam step size of the latent optimisation.")
+    var stepSize: Float = NeuralImageCodec.defaultLatentStepSize
+
+    func validate() throws {
+        guard NeuralImageCodec.latentStepRange.contains(steps) else {
+            throw ValidationError("--steps must be in \(NeuralImageCodec.latentStepRange)")
+        }
+        guard NeuralImageCodec.latentStepSizeRange.contains(stepSize) else {
+            throw ValidationError(
+                "--step-size must be in \(NeuralImageCodec.latentStepSizeRange.lowerBound)...\(NeuralImageCodec.latentStepSizeRange.upperBound)"
+            )
         }
     }
 }

@@ -1,6 +1,5 @@
 import FFGlue
 import Glibc
-import NICBench
 import NICCore
 import XCTest
 

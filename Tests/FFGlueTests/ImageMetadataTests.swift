@@ -1,6 +1,5 @@
 @testable import FFGlue
 import Glibc
-import NICBench
 import NICCore
 import XCTest
 

@@ -1,5 +1,4 @@
 import XCTest
-import NICBench
 @testable import NICCore
 
 /// rANS, bypass codes and CDF table validation, on tables made up here.

@@ -12,13 +12,17 @@ final class NeuralCodecTests: XCTestCase {
     }()
     static let model: HyperpriorModel? = try? ModelStore(directory: modelDirectory).neuralCodecModel()
 
-    func codec(threads: Int = 1) throws -> NeuralImageCodec {
+    func codec(threads: Int = 1) throws -> NeuralImageCodec { try Self.codec(threads: threads) }
+
+    static func codec(threads: Int = 1) throws -> NeuralImageCodec {
         guard let model = NeuralCodecTests.model else { throw XCTSkip("no neural codec model in \(NeuralCodecTests.modelDirectory)") }
         return NeuralImageCodec(model: model, device: try ComputeDevice(threads: threads))
     }
 
     /// A smooth colour pattern with a few edges, not a multiple of the stride in either direction.
-    func testImage(width: Int = 150, height: Int = 90) throws -> PlanarImage {
+    func testImage(width: Int = 150, height: Int = 90) throws -> PlanarImage { try Self.testImage(width: width, height: height) }
+
+    static func testImage(width: Int = 150, height: Int = 90) throws -> PlanarImage {
         var image = try PlanarImage(format: .rgb24, width: width, height: height)
         for y in 0..<height {
             for x in 0..<width {

@@ -21,6 +21,9 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     /// Gaussian scales of the y tables, ascending; `scaleBound` is the smallest scale.
     let scaleTable: [Float]
     let scaleBound: Float
+    /// The rate-distortion weight λ each gain level was trained for (loss bpp + λ·255²·MSE);
+    /// nil in records that do not list them (encoder-side optimisation then is unavailable).
+    let lambdas: [Float]?
 
     /// `digest` is the sha256 of `bytes` when the caller has it already.
     public init(bytes: [UInt8], name: String, digest known: [UInt8]? = nil) throws {
@@ -57,6 +60,14 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
             throw NICError.model("the Gaussian scale table must be non-empty and ascending")
         }
         scaleBound = Float(a["scale_bound"]?.numberValue ?? Double(first))
+        if let list = a["lambdas"] {
+            guard let values = list.arrayValue?.compactMap({ $0.numberValue }), values.count == levels,
+                values.allSatisfy({ $0 > 0 && $0.isFinite })
+            else { throw NICError.model("\(name): lambdas must list one positive weight per level") }
+            lambdas = values.map { Float($0) }
+        } else {
+            lambdas = nil
+        }
     }
 
     /// The table for a predicted scale: the first whose scale is at least `scale`, so that a
@@ -105,6 +116,12 @@ struct GainLadder {
             let logGain: Float = (1 - t) * logf(a) + t * logf(b)
             return expf(logGain)
         }
+    }
+
+    /// The trade-off λ of a quality between two trained levels: geometric, like the gains.
+    static func lambda(_ lambdas: [Float], quality: Int) -> Float {
+        let (l, t) = position(quality: quality, levels: lambdas.count)
+        return expf((1 - t) * logf(lambdas[l]) + t * logf(lambdas[l + 1]))
     }
 
     /// Linear interpolation with plain IEEE operations, for z⁻¹, which feeds the

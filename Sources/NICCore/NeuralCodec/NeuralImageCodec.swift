@@ -21,6 +21,8 @@ public final class NeuralImageCodec {
     /// count, and memory is bounded by the band.
     static let synthesisBandRows = 16
     static let synthesisHaloRows = 4
+    /// Tile side of the latent optimisation (tests make it small to exercise the tiling).
+    var latentTileLatents = LatentOptimisation.defaultTileLatents
 
     public init(model: HyperpriorModel, device: ComputeDevice) {
         self.model = model
@@ -33,12 +35,31 @@ public final class NeuralImageCodec {
     public static let defaultRefinementSteps = 1
     public static let refinementStepRange = 0...4
 
-    public func encode(_ image: PlanarImage, quality: Int, refinementSteps: Int = defaultRefinementSteps) throws -> [UInt8] {
+    /// Steps of latent optimisation (`LatentOptimisation`): 0 is none.
+    public static let latentStepRange = 0...2000
+    public static let defaultLatentStepSize: Float = 0.02
+    public static let latentStepSizeRange: ClosedRange<Float> = 0.0001...1
+
+    public func encode(
+        _ image: PlanarImage, quality: Int, refinementSteps: Int = defaultRefinementSteps, latentSteps: Int = 0,
+        latentStepSize: Float = defaultLatentStepSize
+    ) throws -> [UInt8] {
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
         try NICBitstream.checkQuality(quality)
         guard NeuralImageCodec.refinementStepRange.contains(refinementSteps) else {
             throw NICError.invalidArgument("refinement steps must be in \(NeuralImageCodec.refinementStepRange), got \(refinementSteps)")
+        }
+        guard NeuralImageCodec.latentStepRange.contains(latentSteps) else {
+            throw NICError.invalidArgument("latent optimisation steps must be in \(NeuralImageCodec.latentStepRange), got \(latentSteps)")
+        }
+        guard NeuralImageCodec.latentStepSizeRange.contains(latentStepSize) else {
+            throw NICError.invalidArgument(
+                "the latent step size must be in \(NeuralImageCodec.latentStepSizeRange.lowerBound)..."
+                    + "\(NeuralImageCodec.latentStepSizeRange.upperBound), got \(latentStepSize)")
+        }
+        if latentSteps > 0, model.lambdas == nil {
+            throw NICError.model("\(model.name) does not list its rate-distortion weights: latent optimisation needs them")
         }
         let m = model.latentChannels
         startStages()
@@ -62,6 +83,17 @@ public final class NeuralImageCodec {
 
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
         endStage("hyper-synthesis")
+        if latentSteps > 0, let lambdas = model.lambdas {
+            let (means, scales) = prior.channelsFirst(height: h, width: w)
+            let problem = LatentOptimisation.Problem(
+                image: x, imageWidth: image.width, imageHeight: image.height, latentHeight: h, latentWidth: w,
+                inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
+                lambda: GainLadder.lambda(lambdas, quality: quality))
+            var search = LatentOptimisation(steps: latentSteps, learningRate: latentStepSize)
+            search.tileLatents = latentTileLatents
+            y = try search.optimised(y, problem, synthesis: model.synthesis, on: device)
+            endStage("latent optimisation")
+        }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
         var ySymbols = [Int32](repeating: 0, count: m * h * w)
@@ -248,6 +280,19 @@ private struct Prior {
     }
 
     @inline(__always) func mean(channel c: Int, position p: Int) -> Float { values[p * 2 * model.latentChannels + c] }
+
+    /// Means and lower-bounded scales of all latents, channels-first ([M][h][w] each).
+    func channelsFirst(height h: Int, width w: Int) -> (means: [Float], scales: [Float]) {
+        let m = model.latentChannels, plane = h * w
+        var means = [Float](repeating: 0, count: m * plane), scales = means
+        for p in 0..<plane {
+            for c in 0..<m {
+                means[c * plane + p] = values[p * 2 * m + c]
+                scales[c * plane + p] = max(values[p * 2 * m + m + c], model.scaleBound)
+            }
+        }
+        return (means, scales)
+    }
 
     @inline(__always) func table(channel c: Int, position p: Int) -> Int {
         let m = model.latentChannels

@@ -1,5 +1,5 @@
-/// A small deterministic generator (SplitMix64): the benchmarks' and tests' pseudo-random data,
-/// the same on every run and machine.
+/// A small deterministic generator (SplitMix64): the encoder's stochastic rounding and the
+/// benchmarks' and tests' pseudo-random data, the same on every run and machine.
 public struct SplitMix {
     public var state: UInt64
 
@@ -15,4 +15,7 @@ public struct SplitMix {
 
     /// A number in 0..<n.
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// A number strictly between 0 and 1 (24 random bits, centred in their interval).
+    public mutating func open01() -> Float { (Float(next() >> 40) + 0.5) / 16_777_216 }
 }

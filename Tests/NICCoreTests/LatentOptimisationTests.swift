@@ -1,0 +1,88 @@
+import XCTest
+@testable import NICCore
+
+/// The encoder's latent optimisation: its rate gradient, its optimiser, and what it does to a
+/// real encode with the model of record (lower rate-distortion cost, same decoder).
+final class LatentOptimisationTests: XCTestCase {
+    func testRateGradientMatchesCentralDifferences() {
+        for sigma: Float in [0.11, 0.7, 3, 40] {
+            for v: Float in [-7.3, -1.2, -0.3, 0.05, 0.45, 0.8, 2.6, 11] {
+                let h: Float = 1e-3
+                let numeric = (LatentOptimisation.bits(v + h, scale: sigma) - LatentOptimisation.bits(v - h, scale: sigma)) / (2 * h)
+                let analytic = LatentOptimisation.bitsGradient(v, scale: sigma)
+                if LatentOptimisation.bits(v, scale: sigma) >= -log2f(LatentOptimisation.likelihoodBound) - 0.01 {
+                    XCTAssertEqual(analytic, 0, "σ \(sigma), v \(v): flat beyond the likelihood bound")
+                } else {
+                    XCTAssertEqual(analytic, numeric, accuracy: 0.02 * max(1, abs(numeric)), "σ \(sigma), v \(v)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(LatentOptimisation.bitsGradient(2, scale: 1), 0, "moving away from the mean costs bits")
+        XCTAssertLessThan(LatentOptimisation.bitsGradient(-2, scale: 1), 0)
+    }
+
+    func testTemperatureFallsFromStartToEnd() {
+        let o = LatentOptimisation(steps: 50, learningRate: 0.02)
+        XCTAssertEqual(o.temperature(step: 0), LatentOptimisation.temperatureStart, accuracy: 1e-6)
+        XCTAssertEqual(o.temperature(step: 49), LatentOptimisation.temperatureEnd, accuracy: 1e-6)
+        XCTAssertLessThan(o.temperature(step: 30), o.temperature(step: 29))
+    }
+
+    func testAdamMinimisesAQuadratic() {
+        var x: [Float] = [3, -2, 0.5]
+        var adam = Adam(count: 3, learningRate: 0.05)
+        for _ in 0..<400 { adam.step(&x, x.map { 2 * ($0 - 1) }) }
+        for v in x { XCTAssertEqual(v, 1, accuracy: 0.02) }
+    }
+
+    func testLambdaFollowsTheTrainedLevels() {
+        let lambdas: [Float] = [0.001, 0.002, 0.004, 0.008]
+        XCTAssertEqual(GainLadder.lambda(lambdas, quality: 1), 0.001, accuracy: 1e-7)
+        XCTAssertEqual(GainLadder.lambda(lambdas, quality: 34), 0.002, accuracy: 1e-7, "quality 34 is level 1 of 4")
+        XCTAssertEqual(GainLadder.lambda(lambdas, quality: 100), 0.008, accuracy: 1e-6)
+        XCTAssertEqual(GainLadder.lambda(lambdas, quality: 17), 0.001 * powf(2, 48 / 99), accuracy: 1e-7, "geometric between levels")
+    }
+
+    /// bits per pixel of the file + λ·255²·MSE: what the optimisation lowers.
+    private func cost(_ codec: NeuralImageCodec, _ image: PlanarImage, quality: Int, bytes: [UInt8]) throws -> Double {
+        let decoded = try codec.decode(bytes)
+        let mse = pow(10, -(try Quality.psnr(image, decoded)) / 10) * 255 * 255
+        let lambda = Double(GainLadder.lambda(try XCTUnwrap(codec.model.lambdas), quality: quality))
+        return Double(bytes.count * 8) / Double(image.width * image.height) + lambda * mse
+    }
+
+    func testOptimisedLatentsCostLessAndDecodeWithTheSameDecoder() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        let image = try NeuralCodecTests.testImage(width: 136, height: 100)
+        for quality in [20, 70] {
+            let plain = try codec.encode(image, quality: quality, refinementSteps: 0)
+            let optimised = try codec.encode(image, quality: quality, refinementSteps: 0, latentSteps: 30)
+            let (before, after) = (
+                try cost(codec, image, quality: quality, bytes: plain), try cost(codec, image, quality: quality, bytes: optimised)
+            )
+            print("quality \(quality): cost \(before) → \(after) (\(plain.count) → \(optimised.count) bytes)")
+            XCTAssertLessThan(after, before * 0.99, "quality \(quality)")
+        }
+    }
+
+    /// With tiles smaller than the latent plane (here 4x3 tiles of 3x3 latents for its 12x8 latents, the last
+    /// rows partial), the plane is optimised tile by tile and still gains.
+    func testTiledOptimisationGains() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        codec.latentTileLatents = 3
+        let image = try NeuralCodecTests.testImage(width: 130, height: 90)
+        let plain = try codec.encode(image, quality: 50, refinementSteps: 0)
+        let optimised = try codec.encode(image, quality: 50, refinementSteps: 0, latentSteps: 20)
+        XCTAssertLessThan(try cost(codec, image, quality: 50, bytes: optimised), try cost(codec, image, quality: 50, bytes: plain))
+    }
+
+    func testOutOfRangeKnobsAreArgumentErrors() throws {
+        let codec = try NeuralCodecTests.codec()
+        let image = try NeuralCodecTests.testImage(width: 32, height: 32)
+        for (steps, size) in [(-1, Float(0.02)), (2001, 0.02), (10, 0), (10, 2), (10, .nan), (10, .infinity)] {
+            XCTAssertThrowsError(try codec.encode(image, quality: 50, latentSteps: steps, latentStepSize: size)) { error in
+                guard case NICError.invalidArgument = error else { return XCTFail("\(steps), \(size): \(error)") }
+            }
+        }
+    }
+}
