@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CNicAPI"),
         .target(name: "CPUInfo"),
+        // Entry points for programs built against earlier layouts of nic.h's structs.
+        .target(name: "CABICompat"),
 
         // Swift modules; data flows FFGlue -> NICCore -> FFGlue, CExport only translates.
         .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo", "CNicAPI"]),
@@ -38,7 +40,7 @@ let package = Package(
         // The benchmarks behind `nic bench`: part of the tool, not of the shipped library.
         .target(name: "NICBench", dependencies: ["NICCore", "CDNNL", "CPUInfo"]),
         .target(
-            name: "CExport", dependencies: ["CNicAPI", "NICCore", "FFGlue"],
+            name: "CExport", dependencies: ["CNicAPI", "CABICompat", "NICCore", "FFGlue"],
             exclude: ["libnic.map"],
             linkerSettings: sharedLibraryLinkerFlags),
         .executableTarget(

@@ -114,10 +114,12 @@ def code_with(codec, q, src, tmp):
     return os.path.getsize(f), rgb(out)
 
 
-def nic_point(nic, models, image, q, threads, refine=None):
+def nic_point(nic, models, image, q, threads, refine=None, extra=()):
+    """`nic bench codec` of one image at one quality; `extra`: more encoder options."""
     cmd = [nic, "bench", "codec", image, "--quality", str(q), "--repeats", "1", "--threads", str(threads), "--json"]
     if refine is not None:
         cmd += ["--refine", str(refine)]
+    cmd += list(extra)
     if models:
         cmd += ["--models", models]
     return json.loads(run(cmd).stdout.decode().strip().splitlines()[-1])
@@ -141,13 +143,13 @@ def successive(code, original, generations):
     return curve
 
 
-def nic_generation(nic, models, q, refine=None):
+def nic_generation(nic, models, q, refine=None, extra=(), threads=1):
     def code(src, tmp):
         f, out = os.path.join(tmp, "g.nic"), os.path.join(tmp, "g_out.png")
-        extra = ["--models", models] if models else []
+        model_arg = ["--models", models] if models else []
         refine_arg = [] if refine is None else ["--refine", str(refine)]
-        run([nic, "encode", src, f, "--quality", str(q), "--threads", "1"] + extra + refine_arg)
-        run([nic, "decode", f, out, "--threads", "1"] + extra)
+        run([nic, "encode", src, f, "--quality", str(q), "--threads", str(threads)] + model_arg + refine_arg + list(extra))
+        run([nic, "decode", f, out, "--threads", str(threads)] + model_arg)
         return rgb(out)
     return code
 

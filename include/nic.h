@@ -9,9 +9,12 @@
  *    matching nic_*_destroy(), which accepts NULL.
  *  - Option structs start with `struct_size`: set it with the matching
  *    nic_*_init() (or to sizeof the struct). It lets later versions add fields
- *    without breaking programs built against this header: a smaller size than
- *    this version's struct gives NIC_ERROR_STRUCT_SIZE, a larger one is accepted
- *    and the fields this version does not know are ignored.
+ *    without breaking programs built against this header: fields are only ever
+ *    appended; a struct that ends before a field gets that field's default; a
+ *    size smaller than the struct's first layout gives NIC_ERROR_STRUCT_SIZE; a
+ *    larger one is accepted and the fields this version does not know are
+ *    ignored. A program built against an earlier layout keeps calling the init
+ *    function of that layout (symbol versions), which writes no further.
  *  - Image buffers are owned by the caller unless a function says otherwise.
  *  - The library never prints and never calls exit/abort on bad input.
  *    Distinct contexts may be used from distinct threads at the same time; one
@@ -38,7 +41,7 @@ extern "C" {
 
 /** Version of this header; compare with nic_version_number() at run time. */
 #define NIC_VERSION_MAJOR 0
-#define NIC_VERSION_MINOR 2
+#define NIC_VERSION_MINOR 3
 #define NIC_VERSION_PATCH 0
 #define NIC_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
 
@@ -491,15 +494,23 @@ NIC_API NicStatus nic_video_read_aidata(NicContext *ctx, const char *path, NicFr
 /* Neural image codec: learned compression to and from .nic (docs/neural-codec.md,
  * docs/nic-format.md). Uses the context's model directory (neural/codec.json) and threads. */
 
-/** Options of nic_image_encode(). */
+/** Options of nic_image_encode(). The encoder's search is a preset (`effort`) whose knobs
+ *  can each be overridden; none of them changes the format or the decoder. */
 typedef struct NicEncodeOptions {
     size_t struct_size;     /**< sizeof(NicEncodeOptions), set by nic_encode_options_init() */
     int quality;            /**< 1 (smallest file) ... 100 (best picture); default 75 */
-    int refine_steps;       /**< encoder refinement passes 0...4, each one synthesis + one analysis
-                                 more: sharper pictures, stable re-compression; default 1 */
+    int refine_steps;       /**< refinement passes 0...4 after the analysis (each one synthesis and one
+                                 analysis); -1 = as `effort` says (default) */
+    /* Since 0.3: */
+    int effort;             /**< 0 (fast, default) ... 3: higher levels search the latents longer for
+                                 smaller files (docs/neural-codec.md) */
+    int latent_steps;       /**< steps of latent optimisation 0...2000 (each about two syntheses);
+                                 -1 = as `effort` says (default) */
+    float latent_step_size; /**< Adam step size of the latent optimisation, 0.0001...1; 0 = default */
 } NicEncodeOptions;
 
-/** Sets `options` to the defaults (quality 75, refine_steps 1) and its struct_size. */
+/** Sets `options` to the defaults (quality 75, effort 0, every knob -1 / 0: as the effort
+ *  says) and its struct_size. */
 NIC_API void nic_encode_options_init(NicEncodeOptions *options);
 
 /**
@@ -508,7 +519,7 @@ NIC_API void nic_encode_options_init(NicEncodeOptions *options);
  * nic_free()); on failure `*data` is NULL and `*size` 0. `options` may be NULL
  * (defaults). Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not RGB24),
  * DIMENSIONS (more than 16384 per side or 4096x4096 pixels), INVALID_ARGUMENT
- * (quality outside 1...100, refine_steps outside 0...4), MODEL (no neural codec model).
+ * (quality outside 1...100, effort or a knob out of its range), MODEL (no neural codec model).
  */
 NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const NicEncodeOptions *options,
                                    uint8_t **data, size_t *size);

@@ -10,8 +10,30 @@ import NICCore
 public func nic_encode_options_init(_ options: UnsafeMutablePointer<NicEncodeOptions>?) {
     guard let options else { return }
     options.pointee = NicEncodeOptions(
-        struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75,
-        refine_steps: Int32(NeuralImageCodec.defaultRefinementSteps))
+        struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75, refine_steps: -1,
+        effort: Int32(NeuralEncoderSearch.defaultEffort), latent_steps: -1, latent_step_size: 0)
+}
+
+/// Quality and search of `NicEncodeOptions`, read only as far as the caller's `struct_size`:
+/// a struct of the first layout (quality, refine_steps) gets the defaults of later fields.
+func encodeSettings(_ options: UnsafePointer<NicEncodeOptions>?) throws -> (quality: Int, search: NeuralEncoderSearch) {
+    guard let options else { return (75, .standard) }
+    let raw = UnsafeRawPointer(options)
+    let firstLayout = MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.effort)!
+    let size = raw.load(as: Int.self)
+    try ImageBridge.checkSize(size, firstLayout, "NicEncodeOptions")
+    let quality = Int(raw.load(fromByteOffset: MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.quality)!, as: Int32.self))
+    let refine = Int(raw.load(fromByteOffset: MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.refine_steps)!, as: Int32.self))
+    var (effort, steps, stepSize) = (NeuralEncoderSearch.defaultEffort, -1, Float(0))
+    if size >= MemoryLayout<NicEncodeOptions>.size {
+        (effort, steps, stepSize) = (Int(options.pointee.effort), Int(options.pointee.latent_steps), options.pointee.latent_step_size)
+    }
+    var search = try NeuralEncoderSearch.effort(effort)
+    if refine != -1 { search.refinementSteps = refine }
+    if steps != -1 { search.latentSteps = steps }
+    if stepSize != 0 { search.latentStepSize = stepSize }
+    try search.validate()
+    return (quality, search)
 }
 
 @_cdecl("nic_image_encode")
@@ -25,14 +47,10 @@ public func nic_image_encode(
     return ctx.run {
         guard let data, let size else { throw BoundaryError.nullPointer("output data or size pointer is NULL") }
         data.pointee = nil; size.pointee = 0
-        var (quality, refine) = (75, NeuralImageCodec.defaultRefinementSteps)
-        if let options {
-            try ImageBridge.checkSize(options.pointee.struct_size, MemoryLayout<NicEncodeOptions>.size, "NicEncodeOptions")
-            (quality, refine) = (Int(options.pointee.quality), Int(options.pointee.refine_steps))
-        }
+        let (quality, search) = try encodeSettings(options)
         let image = try ImageBridge(input, role: "input")
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("nic_image_encode takes RGB24 images") }
-        let bytes = try ctx.neuralCodec().encode(try image.copy(), quality: quality, refinementSteps: refine)
+        let bytes = try ctx.neuralCodec().encode(try image.copy(), quality: quality, search: search)
         let buffer = try mallocBytes(bytes.count)
         bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
         data.pointee = buffer; size.pointee = bytes.count

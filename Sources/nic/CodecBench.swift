@@ -12,14 +12,14 @@ struct CodecBench: ParsableCommand {
     @Argument(help: "Input image.") var input: String
     @Option(help: "Quality 1-100.") var quality: Int = 75
     @Option(help: "Timed repetitions (after one warm-up).") var repeats: Int = 5
-    @Option(help: "Encoder refinement passes 0-4.") var refine: Int = NeuralImageCodec.defaultRefinementSteps
-    @OptionGroup var search: LatentSearchOptions
+    @OptionGroup var searchOptions: EncoderSearchOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object (last line).") var json = false
 
     func run() throws {
         try runReportingErrors {
             guard (1...1000).contains(repeats) else { throw NICError.invalidArgument("--repeats must be 1...1000") }
+            let search = try searchOptions.search()
             let device = try modelOptions.device()
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: device)
             let image = try ImageFile.read(path: input, as: .rgb24)
@@ -28,8 +28,7 @@ struct CodecBench: ParsableCommand {
             var encodeStages = codec.stageSeconds, decodeStages = codec.stageSeconds
             for i in 0...repeats {
                 var t = monotonicSeconds()
-                bytes = try codec.encode(
-                    image, quality: quality, refinementSteps: refine, latentSteps: search.steps, latentStepSize: search.stepSize)
+                bytes = try codec.encode(image, quality: quality, search: search)
                 if i > 0 { encodeTimes.append(monotonicSeconds() - t) }
                 encodeStages = codec.stageSeconds
                 t = monotonicSeconds()
@@ -47,8 +46,10 @@ struct CodecBench: ParsableCommand {
                 print(
                     JSONValue.object([
                         "image": .string(input), "width": .number(Double(image.width)), "height": .number(Double(image.height)),
-                        "quality": .number(Double(quality)), "refine": .number(Double(refine)), "steps": .number(Double(search.steps)),
-                        "step_size": .number(Double(search.stepSize)), "threads": .number(Double(device.threads)),
+                        "quality": .number(Double(quality)), "effort": .number(Double(searchOptions.effort)),
+                        "refine": .number(Double(search.refinementSteps)),
+                        "steps": .number(Double(search.latentSteps)), "step_size": .number(Double(search.latentStepSize)),
+                        "threads": .number(Double(device.threads)),
                         "bytes": .number(Double(bytes.count)), "bpp": .number(rounded(bpp, 5)), "psnr": .number(rounded(psnr, 3)),
                         "encode_ms": .number(rounded(enc, 1)), "decode_ms": .number(rounded(dec, 1)),
                         "encode_stages_ms": stages(encodeStages), "decode_stages_ms": stages(decodeStages),

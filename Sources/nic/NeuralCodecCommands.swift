@@ -11,16 +11,11 @@ struct EncodeCommand: ParsableCommand {
     @Argument(help: "Input image (PNG, JPEG, WebP, BMP, or anything FFmpeg decodes).") var input: String
     @Argument(help: "Output .nic file.") var output: String
     @Option(help: "Quality 1 (smallest) to 100 (best).") var quality: Int = 75
-    @Option(help: "Encoder refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")
-    var refine: Int = NeuralImageCodec.defaultRefinementSteps
-    @OptionGroup var search: LatentSearchOptions
+    @OptionGroup var search: EncoderSearchOptions
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
-        guard NeuralImageCodec.refinementStepRange.contains(refine) else {
-            throw ValidationError("--refine must be in \(NeuralImageCodec.refinementStepRange)")
-        }
     }
 
     func run() throws {
@@ -28,8 +23,7 @@ struct EncodeCommand: ParsableCommand {
             let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
             try OutputFile.refuseSameFile(output: output, inputs: [input])
             let image = try ImageFile.read(path: input, as: .rgb24)
-            let bytes = try codec.encode(
-                image, quality: quality, refinementSteps: refine, latentSteps: search.steps, latentStepSize: search.stepSize)
+            let bytes = try codec.encode(image, quality: quality, search: try search.search())
             try writeFileBytes(bytes, path: output, inputs: [input])
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
             print(
@@ -39,22 +33,32 @@ struct EncodeCommand: ParsableCommand {
     }
 }
 
-/// The encoder's latent optimisation knobs (`nic encode`, `nic bench codec`).
-struct LatentSearchOptions: ParsableArguments {
-    @Option(help: "Steps of latent optimisation through the decoder (0 = off; each costs about three syntheses).")
-    var steps: Int = 0
-    @Option(name: .customLong("step-size"), help: "Adam step size of the latent optimisation.")
-    var stepSize: Float = NeuralImageCodec.defaultLatentStepSize
+/// The encoder's search (`nic encode`, `nic bench codec`): a preset by effort, each knob of which
+/// an option may override.
+struct EncoderSearchOptions: ParsableArguments {
+    @Option(
+        help:
+            "Encoder effort 0-\(NeuralEncoderSearch.effortRange.upperBound): 0 is fast, higher levels search the latents longer (smaller files, slower encoding)."
+    )
+    var effort: Int = NeuralEncoderSearch.defaultEffort
+    @Option(help: "Override: refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")
+    var refine: Int?
+    @Option(help: "Override: steps of latent optimisation through the decoder (0 = off; each costs about two syntheses).")
+    var steps: Int?
+    @Option(name: .customLong("step-size"), help: "Override: Adam step size of the latent optimisation.")
+    var stepSize: Float?
 
     func validate() throws {
-        guard NeuralImageCodec.latentStepRange.contains(steps) else {
-            throw ValidationError("--steps must be in \(NeuralImageCodec.latentStepRange)")
-        }
-        guard NeuralImageCodec.latentStepSizeRange.contains(stepSize) else {
-            throw ValidationError(
-                "--step-size must be in \(NeuralImageCodec.latentStepSizeRange.lowerBound)...\(NeuralImageCodec.latentStepSizeRange.upperBound)"
-            )
-        }
+        do { _ = try search() } catch let error as NICError { throw ValidationError(error.message) }
+    }
+
+    func search() throws -> NeuralEncoderSearch {
+        var s = try NeuralEncoderSearch.effort(effort)
+        if let refine { s.refinementSteps = refine }
+        if let steps { s.latentSteps = steps }
+        if let stepSize { s.latentStepSize = stepSize }
+        try s.validate()
+        return s
     }
 }
 

@@ -55,8 +55,8 @@ final class LatentOptimisationTests: XCTestCase {
         let codec = try NeuralCodecTests.codec(threads: 2)
         let image = try NeuralCodecTests.testImage(width: 136, height: 100)
         for quality in [20, 70] {
-            let plain = try codec.encode(image, quality: quality, refinementSteps: 0)
-            let optimised = try codec.encode(image, quality: quality, refinementSteps: 0, latentSteps: 30)
+            let plain = try codec.encode(image, quality: quality, search: NeuralEncoderSearch(refinementSteps: 0))
+            let optimised = try codec.encode(image, quality: quality, search: NeuralEncoderSearch(refinementSteps: 0, latentSteps: 30))
             let (before, after) = (
                 try cost(codec, image, quality: quality, bytes: plain), try cost(codec, image, quality: quality, bytes: optimised)
             )
@@ -71,17 +71,26 @@ final class LatentOptimisationTests: XCTestCase {
         let codec = try NeuralCodecTests.codec(threads: 2)
         codec.latentTileLatents = 3
         let image = try NeuralCodecTests.testImage(width: 130, height: 90)
-        let plain = try codec.encode(image, quality: 50, refinementSteps: 0)
-        let optimised = try codec.encode(image, quality: 50, refinementSteps: 0, latentSteps: 20)
+        let plain = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0))
+        let optimised = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0, latentSteps: 20))
         XCTAssertLessThan(try cost(codec, image, quality: 50, bytes: optimised), try cost(codec, image, quality: 50, bytes: plain))
     }
 
     func testOutOfRangeKnobsAreArgumentErrors() throws {
         let codec = try NeuralCodecTests.codec()
         let image = try NeuralCodecTests.testImage(width: 32, height: 32)
-        for (steps, size) in [(-1, Float(0.02)), (2001, 0.02), (10, 0), (10, 2), (10, .nan), (10, .infinity)] {
-            XCTAssertThrowsError(try codec.encode(image, quality: 50, latentSteps: steps, latentStepSize: size)) { error in
-                guard case NICError.invalidArgument = error else { return XCTFail("\(steps), \(size): \(error)") }
+        let bad = [
+            (1, -1, Float(0.02)), (1, 2001, 0.02), (1, 10, 0), (1, 10, 2), (1, 10, .nan), (1, 10, .infinity), (5, 0, 0.02), (-1, 0, 0.02),
+        ]
+        for (refine, steps, size) in bad {
+            let search = NeuralEncoderSearch(refinementSteps: refine, latentSteps: steps, latentStepSize: size)
+            XCTAssertThrowsError(try codec.encode(image, quality: 50, search: search)) { error in
+                guard case NICError.invalidArgument = error else { return XCTFail("\(search): \(error)") }
+            }
+        }
+        for effort in [-1, NeuralEncoderSearch.effortRange.upperBound + 1] {
+            XCTAssertThrowsError(try NeuralEncoderSearch.effort(effort)) { error in
+                guard case NICError.invalidArgument = error else { return XCTFail("effort \(effort): \(error)") }
             }
         }
     }

@@ -194,6 +194,39 @@ static void test_ai_scaling(NicContext *ctx)
     EXPECT(info.used_aidata == 0 && info.fallback_reason != NULL && strstr(info.fallback_reason, "4242") != NULL);
 }
 
+/* A program built against the first layout of NicEncodeOptions (libnic 0.2) binds the init
+   function of symbol version LIBNIC_0, which writes no further than that layout. */
+typedef struct EncodeOptionsV0 {
+    size_t struct_size;
+    int quality;
+    int refine_steps;
+} EncodeOptionsV0;
+void nic_encode_options_init_first_layout(EncodeOptionsV0 *options);
+__asm__(".symver nic_encode_options_init_first_layout, nic_encode_options_init@LIBNIC_0");
+
+static void test_encode_options_layouts(NicContext *ctx, const NicImage *in)
+{
+    struct {
+        EncodeOptionsV0 options;
+        unsigned char guard[16];
+    } old;
+    uint8_t *data = NULL;
+    size_t size = 0, i, intact = 0;
+    memset(&old, 0xA5, sizeof old);
+    nic_encode_options_init_first_layout(&old.options);
+    for (i = 0; i < sizeof old.guard; i++) intact += old.guard[i] == 0xA5;
+    EXPECT(intact == sizeof old.guard);
+    EXPECT(old.options.struct_size == sizeof old.options && old.options.quality == 75);
+    old.options.quality = 30;
+    EXPECT(nic_image_encode(ctx, in, (const NicEncodeOptions *)(const void *)&old.options, &data, &size) == NIC_OK);
+    EXPECT(data != NULL && size > 32);
+    nic_free(data);
+    data = NULL;
+    old.options.struct_size = sizeof old.options - 1;
+    EXPECT(nic_image_encode(ctx, in, (const NicEncodeOptions *)(const void *)&old.options, &data, &size) == NIC_ERROR_STRUCT_SIZE);
+    EXPECT(data == NULL);
+}
+
 /* The neural image codec: encode to memory, decode, and refuse damaged data. */
 static void test_neural_codec(NicContext *ctx)
 {
@@ -207,7 +240,22 @@ static void test_neural_codec(NicContext *ctx)
     nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
     in.planes[0] = rgb; in.strides[0] = W * 3;
     nic_encode_options_init(&options);
-    EXPECT(options.quality == 75 && options.refine_steps == 1);
+    EXPECT(options.struct_size == sizeof options && options.quality == 75 && options.refine_steps == -1);
+    EXPECT(options.effort == 0 && options.latent_steps == -1 && options.latent_step_size == 0.0f);
+    test_encode_options_layouts(ctx, &in);
+    options.effort = 4;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.effort = 1;
+    options.latent_steps = 2001;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.latent_steps = 3;
+    options.latent_step_size = -0.5f;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.latent_step_size = 0.05f;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL);
+    nic_free(data);
+    data = NULL;
+    nic_encode_options_init(&options);
     options.quality = 0;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL && size == 0);
     options.quality = 40;

@@ -76,7 +76,8 @@ func repairChecksum(_ file: inout [UInt8]) {
 func nicSeeds() throws -> [(name: String, bytes: [UInt8])] {
     var seeds: [(name: String, bytes: [UInt8])] = []
     for (width, height, quality) in [(16, 16, 10), (40, 24, 50), (64, 64, 90), (100, 60, 30), (1, 3, 1)] {
-        let file = try codec.encode(try TestPattern.make(width: width, height: height), quality: quality, refinementSteps: 0)
+        let file = try codec.encode(
+            try TestPattern.make(width: width, height: height), quality: quality, search: NeuralEncoderSearch(refinementSteps: 0))
         for mode: UInt8 in [0, 1, 3] { seeds.append(("nic-\(width)x\(height)-q\(quality)-mode\(mode)", [mode] + file)) }
     }
     return seeds

@@ -45,5 +45,17 @@ def test_bad_input_is_a_clear_error(ctx):
     with pytest.raises(nic.NicError) as e:
         ctx.image_encode(smooth_image(40, 40), refine_steps=-1)
     assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
+    for bad in ({"effort": 4}, {"effort": -1}, {"latent_steps": -1}, {"latent_steps": 2001}, {"latent_step_size": 0},
+                {"latent_step_size": float("nan")}):
+        with pytest.raises(nic.NicError) as e:
+            ctx.image_encode(smooth_image(40, 40), **bad)
+        assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT, bad
     with pytest.raises(ValueError):
         ctx.image_encode(np.zeros((8, 8), np.uint8))
+
+
+def test_encoder_effort_searches_the_latents(ctx):
+    """A higher effort codes the same decoder's format: the file decodes, to the image's size."""
+    img = smooth_image(64, 48)
+    searched = ctx.image_encode(img, quality=50, effort=1, latent_steps=4, latent_step_size=0.05)
+    assert ctx.image_decode(searched).shape == (48, 64, 3)

@@ -358,10 +358,14 @@ class Context:
 
     # -- neural image codec ----------------------------------------------
 
-    def image_encode(self, array: ImageLike, quality: int = 75, refine_steps: Optional[int] = None) -> bytes:
+    def image_encode(self, array: ImageLike, quality: int = 75, refine_steps: Optional[int] = None,
+                     effort: Optional[int] = None, latent_steps: Optional[int] = None,
+                     latent_step_size: Optional[float] = None) -> bytes:
         """Compresses an HxWx3 uint8 RGB array (or a Pillow image) with the neural codec;
-        returns the .nic bytes. quality: 1...100; refine_steps: encoder refinement passes
-        0...4 (None: the library's default, 1)."""
+        returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default) to 3, higher
+        levels search the latents longer for smaller files; each knob of the effort can be
+        overridden: refine_steps (refinement passes 0...4), latent_steps (latent optimisation
+        steps 0...2000), latent_step_size (its Adam step size). None: as the effort says."""
         array = as_image_array(array)
         fmt, channels = self._format_of(array)
         if channels != 3:
@@ -369,8 +373,15 @@ class Context:
         options = NicEncodeOptions()
         self._lib.nic_encode_options_init(ctypes.byref(options))
         options.quality = c_int_value(quality, "quality")
-        if refine_steps is not None:
-            options.refine_steps = c_int_value(refine_steps, "refine_steps")
+        for name, value in (("refine_steps", refine_steps), ("effort", effort), ("latent_steps", latent_steps)):
+            if value is not None:
+                v = c_int_value(value, name)
+                # -1 is the C API's "as the effort says"; here that is None.
+                setattr(options, name, v if v != -1 else -2)
+        if latent_step_size is not None:
+            size = float(latent_step_size)
+            # 0 is the C API's "default"; here that is None, and 0 itself is out of range.
+            options.latent_step_size = size if size != 0 else -1.0
         src, keep = self._plane_image(array, fmt, channels)
         data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
         with self._lock:

@@ -119,16 +119,27 @@ struct LatentOptimisation {
             let tau = temperature(step: step)
             // ŷ = μ + round~(y − μ), dŷ/dy, and d bits / dŷ.
             let draws = UInt64(step) << 32 ^ tileKey
-            device.parallelFor(m) { channels in
-                for c in channels {
-                    for q in 0..<plane {
-                        let l = c * plane + q
-                        var noise = SplitMix(seed: draws ^ UInt64(l))
-                        let (offset, derivative) = LatentOptimisation.annealedRounding(ty[l] - mean[l], tau: tau, uniform: noise.open01())
-                        soft[l] = mean[l] + offset
-                        slope[l] = movable[q] ? derivative : 0
-                        rateGradient[l] = movable[q] ? LatentOptimisation.bitsGradient(soft[l] - mean[l], scale: scale[l]) / pixels : 0
-                        input[l] = soft[l] * p.inverseGains[c]
+            soft.withUnsafeMutableBufferPointer { soft in
+                slope.withUnsafeMutableBufferPointer { slope in
+                    rateGradient.withUnsafeMutableBufferPointer { rateGradient in
+                        input.withUnsafeMutableBufferPointer { input in
+                            // Each worker writes its own channels' elements only.
+                            device.parallelFor(m) { channels in
+                                for c in channels {
+                                    for q in 0..<plane {
+                                        let l = c * plane + q
+                                        var noise = SplitMix(seed: draws ^ UInt64(l))
+                                        let (offset, derivative) = LatentOptimisation.annealedRounding(
+                                            ty[l] - mean[l], tau: tau, uniform: noise.open01())
+                                        soft[l] = mean[l] + offset
+                                        slope[l] = movable[q] ? derivative : 0
+                                        rateGradient[l] =
+                                            movable[q] ? LatentOptimisation.bitsGradient(offset, scale: scale[l]) / pixels : 0
+                                        input[l] = soft[l] * p.inverseGains[c]
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

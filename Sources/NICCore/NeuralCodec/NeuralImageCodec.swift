@@ -31,34 +31,13 @@ public final class NeuralImageCodec {
 
     // MARK: encode
 
-    /// Encoder-side refinement passes (`refinedLatents`): 0 is the plain analysis.
-    public static let defaultRefinementSteps = 1
-    public static let refinementStepRange = 0...4
-
-    /// Steps of latent optimisation (`LatentOptimisation`): 0 is none.
-    public static let latentStepRange = 0...2000
-    public static let defaultLatentStepSize: Float = 0.02
-    public static let latentStepSizeRange: ClosedRange<Float> = 0.0001...1
-
-    public func encode(
-        _ image: PlanarImage, quality: Int, refinementSteps: Int = defaultRefinementSteps, latentSteps: Int = 0,
-        latentStepSize: Float = defaultLatentStepSize
-    ) throws -> [UInt8] {
+    /// Codes `image` at `quality` (1...100), searching its latents as `search` says.
+    public func encode(_ image: PlanarImage, quality: Int, search: NeuralEncoderSearch = .standard) throws -> [UInt8] {
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
         try NICBitstream.checkQuality(quality)
-        guard NeuralImageCodec.refinementStepRange.contains(refinementSteps) else {
-            throw NICError.invalidArgument("refinement steps must be in \(NeuralImageCodec.refinementStepRange), got \(refinementSteps)")
-        }
-        guard NeuralImageCodec.latentStepRange.contains(latentSteps) else {
-            throw NICError.invalidArgument("latent optimisation steps must be in \(NeuralImageCodec.latentStepRange), got \(latentSteps)")
-        }
-        guard NeuralImageCodec.latentStepSizeRange.contains(latentStepSize) else {
-            throw NICError.invalidArgument(
-                "the latent step size must be in \(NeuralImageCodec.latentStepSizeRange.lowerBound)..."
-                    + "\(NeuralImageCodec.latentStepSizeRange.upperBound), got \(latentStepSize)")
-        }
-        if latentSteps > 0, model.lambdas == nil {
+        try search.validate()
+        if search.latentSteps > 0, model.lambdas == nil {
             throw NICError.model("\(model.name) does not list its rate-distortion weights: latent optimisation needs them")
         }
         let m = model.latentChannels
@@ -69,8 +48,8 @@ public final class NeuralImageCodec {
         let (h, w) = ((x.height) / 16, (x.width) / 16)
         guard y.count == m * h * w else { throw NICError.internal("analysis output has an unexpected size") }
         scaleChannels(&y, by: GainLadder.geometric(model.gains.y, quality: quality), plane: h * w)
-        if refinementSteps > 0 {
-            y = try refinedLatents(y, steps: refinementSteps, height: h, width: w, quality: quality)
+        if search.refinementSteps > 0 {
+            y = try refinedLatents(y, steps: search.refinementSteps, height: h, width: w, quality: quality)
             endStage("refinement")
         }
 
@@ -83,15 +62,15 @@ public final class NeuralImageCodec {
 
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
         endStage("hyper-synthesis")
-        if latentSteps > 0, let lambdas = model.lambdas {
+        if search.latentSteps > 0, let lambdas = model.lambdas {
             let (means, scales) = prior.channelsFirst(height: h, width: w)
             let problem = LatentOptimisation.Problem(
                 image: x, imageWidth: image.width, imageHeight: image.height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
                 lambda: GainLadder.lambda(lambdas, quality: quality))
-            var search = LatentOptimisation(steps: latentSteps, learningRate: latentStepSize)
-            search.tileLatents = latentTileLatents
-            y = try search.optimised(y, problem, synthesis: model.synthesis, on: device)
+            var optimisation = LatentOptimisation(steps: search.latentSteps, learningRate: search.latentStepSize)
+            optimisation.tileLatents = latentTileLatents
+            y = try optimisation.optimised(y, problem, synthesis: model.synthesis, on: device)
             endStage("latent optimisation")
         }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
