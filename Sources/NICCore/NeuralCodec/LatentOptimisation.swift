@@ -15,7 +15,9 @@
 /// v goes down or up to an integer with a relaxed (Gumbel-softmax) draw that favours the nearer
 /// one, at a temperature τ falling geometrically from 0.5 to 0.02 over the steps, so that the
 /// search ends close to the hard rounding the symbols then take; Adam moves y. The draws come
-/// from a fixed seed, so an encode is repeatable. The bitstream and the decoder are unchanged.
+/// from a fixed seed, so an encode is repeatable. Adam's step size falls linearly to 0 over the
+/// steps (its normalised steps would otherwise keep latents near a rounding boundary flipping to
+/// the end). The bitstream and the decoder are unchanged.
 ///
 /// Memory stays bounded for any image: the latent plane is optimised in tiles of at most
 /// `defaultTileLatents`² latents, each with `haloLatents` of fixed context around it whose pixels are
@@ -166,6 +168,7 @@ struct LatentOptimisation {
                     gradient[l] = (gradient[l] + synthesisGradient[l] * p.inverseGains[c]) * slope[l]
                 }
             }
+            adam.learningRate = learningRate * (1 - Float(step) / Float(steps))
             adam.step(&ty, gradient)
         }
         for c in 0..<m {

@@ -24,9 +24,9 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     /// level above spends more latent-optimisation steps.
     public static let efforts: [NeuralEncoderSearch] = [
         NeuralEncoderSearch(refinementSteps: 1),
-        NeuralEncoderSearch(refinementSteps: 0, latentSteps: 20),
-        NeuralEncoderSearch(refinementSteps: 0, latentSteps: 60),
+        NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
+        NeuralEncoderSearch(refinementSteps: 0, latentSteps: 400),
     ]
     public static let effortRange = 0...(efforts.count - 1)
     public static let defaultEffort = 0
