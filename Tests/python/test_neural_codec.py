@@ -58,4 +58,4 @@ def test_encoder_effort_searches_the_latents(ctx):
     """A higher effort codes the same decoder's format: the file decodes, to the image's size."""
     img = smooth_image(64, 48)
     searched = ctx.image_encode(img, quality=50, effort=1, latent_steps=4, latent_step_size=0.05)
-    assert ctx.image_decode(searched).shape == (48, 64, 3)
+    assert ctx.image_decode(searched).shape == img.shape

@@ -27,7 +27,7 @@ struct LatentOptimisation {
     let learningRate: Float
     /// Tile side in latents (16 pixels each).
     var tileLatents = LatentOptimisation.defaultTileLatents
-    static let defaultTileLatents = 64
+    static let defaultTileLatents = 48
     static let haloLatents = 4
     static let temperatureStart: Float = 0.5, temperatureEnd: Float = 0.02
     /// Lowest bin probability, as in training: the rate of a bin is at most −log₂ of it.
