@@ -116,11 +116,18 @@ class Coder:
     def loss(self, x, x_hat, bits, pixels):
         return bits / pixels + self.lam * 255.0 ** 2 * F.mse_loss(x_hat, x)
 
+    def descend(self, opt, x, yt, means, scales, z_bits):
+        """One Adam step on the RD loss of coding yt (bits under the prior) plus z_bits."""
+        yb = -torch.log2(gaussian_likelihood(yt, means, scales)).sum()
+        loss = self.loss(x, self.m.g_s(yt * self.gyi), yb + z_bits, x.shape[2] * x.shape[3])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
     def optimise_latents(self, x, y0, z0, steps, lr, with_z, rounding="soft"):
         y = y0.clone().requires_grad_(True)
         z = z0.clone().requires_grad_(with_z)
         opt = torch.optim.Adam([y, z] if with_z else [y], lr=lr)
-        pixels = x.shape[2] * x.shape[3]
         with torch.no_grad():
             zh0 = torch.round(z0)
             means0, scales0 = self.m.hyper_params(zh0, self.level)
@@ -138,19 +145,13 @@ class Coder:
                 yt = sga_round(y - means, tau) + means
             else:
                 yt = ste_round_about(y - means) + means
-            yb = -torch.log2(gaussian_likelihood(yt, means, scales)).sum()
-            x_hat = self.m.g_s(yt * self.gyi)
-            loss = self.loss(x, x_hat, yb + zb, pixels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            self.descend(opt, x, yt, means, scales, zb)
         return y.detach(), z.detach()
 
     def substitute(self, x, steps, lr):
         """Seed-002 substitution: optimise the input image x' (straight-through rounding)."""
         xs = x.clone().requires_grad_(True)
         opt = torch.optim.Adam([xs], lr=lr)
-        pixels = x.shape[2] * x.shape[3]
         for _ in range(steps):
             y = self.m.g_a(xs) * self.gy
             z = self.m.h_a(y) * self.gz
@@ -158,12 +159,7 @@ class Coder:
             zb = -torch.log2(self.m.entropy_bottleneck.likelihood(zt)).sum()
             means, scales = self.m.hyper_params(zt, self.level)
             yt = y + (torch.round(y - means) + means - y).detach()
-            yb = -torch.log2(gaussian_likelihood(yt, means, scales)).sum()
-            x_hat = self.m.g_s(yt * self.gyi)
-            loss = self.loss(x, x_hat, yb + zb, pixels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            self.descend(opt, x, yt, means, scales, zb)
         with torch.no_grad():
             y = self.m.g_a(xs.detach()) * self.gy
             return y, self.m.h_a(y) * self.gz

@@ -69,23 +69,28 @@ extension Sequential {
 extension Conv2d: InputGradientLayer {
     package func inputGradient(input x: Tensor, output y: Tensor, outputGradient g: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "Conv2d")
-        try requireGradient(g, for: y, "Conv2d")
-        let backward = try device.cached(self, input: x.desc, extra: GradientTag.data) {
-            try InputGradientPlan(forward: try plan(for: x, on: device), device: device)
-        }
-        return try backward.run(try ActivationGradient.apply(activation, owner: self, output: y, gradient: g, on: device), on: device)
+        return try weightedInputGradient(self, activation, x, y, g, "Conv2d", device) { try plan(for: x, on: device) }
     }
 }
 
 extension ConvTranspose2d: InputGradientLayer {
     package func inputGradient(input x: Tensor, output y: Tensor, outputGradient g: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireShape(x, channels: inChannels, "ConvTranspose2d")
-        try requireGradient(g, for: y, "ConvTranspose2d")
-        let backward = try device.cached(self, input: x.desc, extra: GradientTag.data) {
-            try InputGradientPlan(forward: try plan(for: x, on: device), device: device)
-        }
-        return try backward.run(try ActivationGradient.apply(activation, owner: self, output: y, gradient: g, on: device), on: device)
+        return try weightedInputGradient(self, activation, x, y, g, "ConvTranspose2d", device) { try plan(for: x, on: device) }
     }
+}
+
+/// A weighted layer's gradient: back through its fused activation, then through the
+/// backward-data primitive made from its forward plan (cached per input layout).
+private func weightedInputGradient(
+    _ layer: AnyObject, _ activation: FusedActivation, _ x: Tensor, _ y: Tensor, _ g: Tensor, _ name: String,
+    _ device: ComputeDevice, forwardPlan: () throws -> WeightedPlan
+) throws -> Tensor {
+    try requireGradient(g, for: y, name)
+    let backward = try device.cached(layer, input: x.desc, extra: GradientTag.data) {
+        try InputGradientPlan(forward: try forwardPlan(), device: device)
+    }
+    return try backward.run(try ActivationGradient.apply(activation, owner: layer, output: y, gradient: g, on: device), on: device)
 }
 
 /// oneDNN's backward-data primitive of a convolution or deconvolution for one input layout,
