@@ -132,10 +132,10 @@ def main():
                 "loss_db": {v: {q: round(float(np.mean([c[0] - c[-1] for c in per.values()])), 3) for q, per in qs.items()}
                             for v, qs in succ.items()},
                 "curves": succ}
-    base = {v: result["encode_ms_median"][a.reference] for v in variants}
+    base = result["encode_ms_median"][a.reference]
     for v in variants:
         print(f"{v:14s} BD-rate vs {a.reference}: {result['bd_rate_percent'][v]}%  "
-              f"encode {result['encode_ms_median'][v]:.0f} ms ({result['encode_ms_median'][v] / base[v]:.1f}x)")
+              f"encode {result['encode_ms_median'][v]:.0f} ms ({result['encode_ms_median'][v] / base:.1f}x)")
     if "successive" in result:
         print("successive loss (dB, generation 1 -> last):", json.dumps(result["successive"]["loss_db"]))
     if a.out:

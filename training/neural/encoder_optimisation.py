@@ -149,7 +149,7 @@ class Coder:
         return y.detach(), z.detach()
 
     def substitute(self, x, steps, lr):
-        """Seed-002 substitution: optimise the input image x' (straight-through rounding)."""
+        """Input substitution: optimise the image x' the encoder codes (straight-through rounding)."""
         xs = x.clone().requires_grad_(True)
         opt = torch.optim.Adam([xs], lr=lr)
         for _ in range(steps):
