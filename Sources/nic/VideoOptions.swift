@@ -48,13 +48,27 @@ extension VideoAICodec.Report {
             var choice = scaleChoice.jsonFields
             choice["trial_seconds"] = .number(rounded(trialSeconds, 3))
             fields["scale_choice"] = .object(choice)
+        } else if let scalePlan {
+            fields["scene_scales"] = .array(
+                scalePlan.scenes.map { scene in
+                    var fields = scene.choice.jsonFields
+                    fields["first_frame"] = .number(Double(scene.firstFrame))
+                    if let frames = scene.frames { fields["frames"] = .number(Double(frames)) }
+                    return .object(fields)
+                })
+            fields["trial_seconds"] = .number(rounded(trialSeconds, 3))
+            fields["size_changes"] = .number(Double(sizeChanges))
         }
         return fields
     }
 
     var summary: String {
         let routeText = routes.keys.sorted().map { "\($0): \(routes[$0]!)" }.joined(separator: ", ")
-        let choice = scaleChoice.map { "scale \($0.chosen.scaleText) by trial encodes (\($0.reason)); " } ?? ""
+        var choice = scaleChoice.map { "scale \($0.chosen.scaleText) by trial encodes (\($0.reason)); " } ?? ""
+        if scaleChoice == nil, let scalePlan {
+            let scenes = scalePlan.scenes.map { "frame \($0.firstFrame): x\($0.choice.chosen.scaleText)" }
+            choice = "scale per scene by trial encodes (\(scenes.joined(separator: ", ")); \(sizeChanges) size change(s)); "
+        }
         return choice + "\(frames) frames \(inputWidth)x\(inputHeight) -> \(outputWidth)x\(outputHeight) (\(routeText)), "
             + "\(rounded(seconds > 0 ? Double(frames) / seconds : 0, 2)) frames/s"
     }

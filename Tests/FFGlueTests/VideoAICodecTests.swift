@@ -166,6 +166,62 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         XCTAssertEqual([forced.outputWidth, forced.outputHeight, forced.setting?.id], [96, 64, 1])
     }
 
+    /// Two scenes that want different scales: fine static stripes (a downscale loses them) and a
+    /// slow smooth gradient (a downscale saves most bits for almost nothing).
+    func writeTwoSceneClip(_ name: String, frames: Int) throws {
+        try writeClip(name, width: 192, height: 128, frames: 2 * frames) { f, x, y in
+            f < frames ? ((x / 1 + y / 3) % 2 == 0 ? 40 : 215) : UInt8(64 + (x + f) / 3 + y / 2)
+        }
+    }
+
+    /// `--scale auto` scene by scene: Matroska and MPEG-TS change the coded size at the scene
+    /// cut (a key frame with a full record); every frame plays back at the original size; MP4
+    /// keeps one scale for the whole stream.
+    func testAutoScaleChangesSizeAtASceneCutWhereTheContainerCarriesIt() throws {
+        try writeTwoSceneClip("scenes.y4m", frames: 30)
+        let settings = VideoEncoderSettings(encoder: "libx264", crf: 40, preset: "ultrafast", threads: 1)
+        for container in ["mkv", "ts"] {
+            let report = try encode("scenes.y4m", "auto.\(container)", options: .init(encoder: settings))
+            let plan = try XCTUnwrap(report.scalePlan)
+            XCTAssertEqual(plan.scenes.map(\.firstFrame), [0, 30], container)
+            XCTAssertEqual(plan.scenes.map(\.frames), [30, 30])
+            let scales = plan.scenes.map(\.choice.chosen.scale)
+            XCTAssertEqual(scales.first, 1, plan.scenes[0].choice.reason)
+            XCTAssertGreaterThan(scales.last ?? 0, 1, plan.scenes[1].choice.reason)
+            XCTAssertEqual(report.sizeChanges, 1)
+            XCTAssertNil(report.scaleChoice)
+            XCTAssertEqual(report.frames, 60)
+            // What FFmpeg decodes: the sizes change at frame 30, on a key frame with a full record.
+            var sizes: [[Int]] = [], forms: [String] = []
+            let coded = try VideoInput(path: path("auto.\(container)"), threads: 1, warn: warn)
+            try coded.run(
+                frame: { frame in
+                    sizes.append([Int(frame.pointee.width), Int(frame.pointee.height)])
+                    if case .message(.full) = AIDataSEI.message(in: frame) { forms.append("\(sizes.count - 1)") }
+                    if sizes.count == 31 { XCTAssertNotEqual(frame.pointee.key_frame, 0, "scene start is a key frame") }
+                }, otherPacket: { _ in })
+            XCTAssertEqual(sizes.count, 60)
+            XCTAssertEqual(Array(Set(sizes[0..<30])), [[192, 128]])
+            XCTAssertEqual(Set(sizes[30...]).count, 1)
+            XCTAssertLessThan(sizes[30][0], 192)
+            XCTAssertTrue(forms.contains("30"), "\(forms)")
+            let info = try VideoAICodec.inspect(path("auto.\(container)"), warn: warn)
+            XCTAssertEqual(info.frames.map(\.pts), info.frames.map(\.pts).sorted())
+            let back = try decode("auto.\(container)", "back.y4m")
+            XCTAssertEqual([back.outputWidth, back.outputHeight, back.frames, back.aiDataFrames], [192, 128, 60, 60], "\(warnings)")
+            XCTAssertEqual(back.routes["unscaled"], 30)
+        }
+        // MP4 keeps one set of parameters: one choice over the whole stream.
+        let report = try encode("scenes.y4m", "auto.mp4", options: .init(encoder: settings))
+        XCTAssertEqual(report.scalePlan?.scenes.count, 1)
+        XCTAssertNotNil(report.scaleChoice)
+        XCTAssertEqual(report.sizeChanges, 0)
+        // Scenes too short for a scale of their own join the one before.
+        XCTAssertEqual(ScalePlan.sceneRanges(starts: [0, 30], frameCount: 60), [0..<30, 30..<60])
+        XCTAssertEqual(ScalePlan.sceneRanges(starts: [0, 30, 40, 80], frameCount: 90), [0..<40, 40..<90])
+        XCTAssertEqual(ScalePlan.sceneRanges(starts: [10, 50], frameCount: 60), [0..<60])
+    }
+
     func testStreamWithoutAIDataFallsBackForEveryFrame() throws {
         try writeClip("plain.y4m", width: 64, height: 48, frames: 4)
         // A plain Y4M clip has no SEI at all: generic setting, or Lanczos when not allowed.

@@ -1,4 +1,5 @@
 import CFFmpeg
+import Glibc
 import NICCore
 
 extension VideoAICodec {
@@ -8,12 +9,101 @@ extension VideoAICodec {
     static let trialWindows = 3
     static let trialWindowFrames = 12
 
-    /// `--scale auto`: trial encodes of a sample of `path` at each of `autoScales` (each route as
-    /// the job would code it, with the user's encoder, rate control, quality and preset (no
-    /// slower than medium), decoded and upscaled as a player would (`FrameUpscaler`), compared
-    /// against the source frames (`ScaleChoice`). The trial files go to a hidden folder beside
-    /// `output`, removed afterwards. `progress` hears of each trial frame as no frame done yet,
-    /// and may cancel.
+    /// `--scale auto`: the scale of every frame. Where the container of `output` carries a change
+    /// of coded size (`VideoOutput.carriesSizeChanges`) and the stream has several scenes long
+    /// enough (`ScalePlan.sceneRanges`), each scene is given its own choice from trials of a
+    /// sample of its frames; otherwise one choice for the whole stream (`chooseScale`).
+    static func planScales(
+        input path: String, output: String, options: EncodeOptions, store: ModelStore, device: ComputeDevice,
+        warn: @escaping (String) -> Void, progress: ProgressHandler? = nil, start: Double = monotonicSeconds()
+    ) throws -> ScalePlan {
+        var frames: Int?
+        if VideoOutput.carriesSizeChanges(path: output) {
+            let input = try VideoInput(path: path, threads: device.threads, warn: { _ in })
+            let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
+            let scenes = try findScenes(input, device: device, reporter: reporter)
+            let ranges = ScalePlan.sceneRanges(starts: scenes.starts.map(\.frame), frameCount: scenes.frames)
+            if ranges.count > 1 {
+                return try planPerScene(
+                    path, ranges: ranges, complexity: scenes.starts, output: output, options: options, store: store,
+                    device: device, warn: warn, reporter: reporter)
+            }
+            frames = scenes.frames
+        }
+        let choice = try chooseScale(
+            input: path, output: output, options: options, store: store, device: device, warn: warn,
+            progress: progress, start: start)
+        return ScalePlan(wholeStream: choice, frames: frames)
+    }
+
+    /// The first pass of a per-scene plan: the frames of the stream and where its scenes start
+    /// (`SceneAnalyzer`; a cut is confirmed one frame late, so a scene starts on the frame before
+    /// the confirming one), each with the complexity `chooseSetting` takes.
+    static func findScenes(
+        _ input: VideoInput, device: ComputeDevice, reporter: ProgressReporter
+    ) throws -> (frames: Int, starts: [(frame: Int, complexity: Double)]) {
+        let parameters = input.videoStream.pointee.codecpar.pointee
+        let (width, height) = (Int(parameters.width), Int(parameters.height))
+        var analyzer = SceneAnalyzer()
+        var starts: [(frame: Int, complexity: Double)] = []
+        var index = 0
+        try input.run(
+            frame: { frame in
+                let image = try streamImage(frame, width: width, height: height, device: device).image
+                let scene = image.withPlaneViews { analyzer.observe(luma: $0[0]) }
+                if scene.startsScene { starts.append((max(0, index - 1), scene.complexity)) }
+                index += 1
+                try reporter.report(framesDone: 0)
+            }, otherPacket: { _ in })
+        guard index > 0 else { throw NICError.corruptData("\(input.path): no video frame could be decoded") }
+        return (index, starts)
+    }
+
+    /// The second pass of a per-scene plan: for each scene, the trials of `sampleIndices` of its
+    /// frames, run as soon as its sample is read (one scene's sample in memory at a time).
+    static func planPerScene(
+        _ path: String, ranges: [Range<Int>], complexity starts: [(frame: Int, complexity: Double)], output: String,
+        options: EncodeOptions, store: ModelStore, device: ComputeDevice, warn: @escaping (String) -> Void,
+        reporter: ProgressReporter
+    ) throws -> ScalePlan {
+        let input = try VideoInput(path: path, threads: device.threads, warn: { _ in })
+        let parameters = input.videoStream.pointee.codecpar.pointee
+        let (width, height) = (Int(parameters.width), Int(parameters.height))
+        let trials = try TrialSet(output: output, options: options, input: input, width: width, height: height)
+        defer { trials.folder.discard() }
+        let samples = ranges.map { range in
+            sampleIndices(count: range.count).map { ($0.lowerBound + range.lowerBound)..<($0.upperBound + range.lowerBound) }
+        }
+        var scenes: [ScalePlan.Scene] = []
+        var sample: [PlanarImage] = []
+        var index = 0
+        try input.run(
+            frame: { frame in
+                defer { index += 1 }
+                let scene = scenes.count
+                guard scene < ranges.count, samples[scene].contains(where: { $0.contains(index) }) else { return }
+                sample.append(try streamImage(frame, width: width, height: height, device: device).image)
+                guard index + 1 == samples[scene].last?.upperBound else { return }
+                let range = ranges[scene]
+                let sceneComplexity = starts.last { $0.frame <= range.lowerBound }?.complexity
+                let choice = try trials.choose(
+                    sample, name: "scene\(scene)", complexity: sceneComplexity, store: store, device: device, warn: warn,
+                    reporter: reporter)
+                scenes.append(ScalePlan.Scene(firstFrame: range.lowerBound, frames: range.count, choice: choice))
+                sample = []
+            }, otherPacket: { _ in })
+        guard scenes.count == ranges.count else {
+            throw NICError.corruptData("\(path): the second reading gave fewer frames than the first")
+        }
+        return try ScalePlan(scenes: scenes)
+    }
+
+    /// `--scale auto` for the whole stream: trial encodes of a sample of `path` at each of
+    /// `autoScales` (each route as the job would code it, with the user's encoder, rate control,
+    /// quality and preset (no slower than medium), decoded and upscaled as a player would
+    /// (`FrameUpscaler`), compared against the source frames (`ScaleChoice`). The trial files go
+    /// to a hidden folder beside `output`, removed afterwards. `progress` hears of each trial
+    /// frame as no frame done yet, and may cancel.
     static func chooseScale(
         input path: String, output: String, options: EncodeOptions, store: ModelStore, device: ComputeDevice,
         warn: @escaping (String) -> Void, progress: ProgressHandler? = nil, start: Double = monotonicSeconds()
@@ -24,25 +114,57 @@ extension VideoAICodec {
         let (width, height) = (Int(parameters.width), Int(parameters.height))
         let sample = try sampleFrames(input, width: width, height: height, device: device)
         guard !sample.isEmpty else { throw NICError.corruptData("\(path): no video frame could be decoded") }
-        var encoder = options.encoder
-        encoder.preset = trialPreset(encoder.preset)
-        let folder = try OutputFolder(pattern: output)
-        let name = OutputFile.baseName(of: output)
-        let containerExtension = name.lastIndex(of: ".").map { String(name[$0...]) } ?? ".mkv"
-        defer { folder.discard() }
-        let trials = try autoScales.map { scale -> ScaleChoice.Trial in
-            var routeOptions = options
-            routeOptions.scale = .fixed(scale)
-            let setting = scale == 1 ? nil : try chooseSetting(routeOptions, input: input, width: width, height: height, store: store)
-            let file = "\(folder.staging)/trial-x\(scale)\(containerExtension)"
-            return try trial(
-                sample, input: input, setting: setting, encoder: encoder, options: options, file: file, store: store,
-                device: device, warn: warn, reporter: reporter)
+        let trials = try TrialSet(output: output, options: options, input: input, width: width, height: height)
+        defer { trials.folder.discard() }
+        return try trials.choose(
+            sample, name: "stream", complexity: nil, store: store, device: device, warn: warn, reporter: reporter)
+    }
+
+    /// What the trials of one job share: the options, the trial encoder settings, the hidden
+    /// folder beside the output and its container.
+    struct TrialSet {
+        let options: EncodeOptions
+        let input: VideoInput
+        let width: Int, height: Int
+        let encoder: VideoEncoderSettings
+        let folder: OutputFolder
+        let containerExtension: String
+
+        init(output: String, options: EncodeOptions, input: VideoInput, width: Int, height: Int) throws {
+            self.options = options; self.input = input; self.width = width; self.height = height
+            var encoder = options.encoder
+            encoder.preset = trialPreset(encoder.preset)
+            self.encoder = encoder
+            folder = try OutputFolder(pattern: output)
+            let name = OutputFile.baseName(of: output)
+            containerExtension = name.lastIndex(of: ".").map { String(name[$0...]) } ?? ".mkv"
         }
-        let criterion: ScaleChoice.Criterion =
-            options.encoder.bitRate != nil
-            ? .distortionAtRate : .cost(lambda: ScaleChoice.lambda(qp: options.encoder.crf ?? defaultCRF(options.encoder)))
-        return try ScaleChoice(trials: trials, criterion: criterion)
+
+        /// The choice among `autoScales` for `sample` (frames of one scene or of the whole
+        /// stream); `complexity` refines the setting a target bit rate gives.
+        func choose(
+            _ sample: [PlanarImage], name: String, complexity: Double?, store: ModelStore, device: ComputeDevice,
+            warn: @escaping (String) -> Void, reporter: ProgressReporter
+        ) throws -> ScaleChoice {
+            let trials = try autoScales.map { scale -> ScaleChoice.Trial in
+                var routeOptions = options
+                routeOptions.scale = .fixed(scale)
+                let setting =
+                    scale == 1
+                    ? nil
+                    : try chooseSetting(
+                        routeOptions, input: input, width: width, height: height, store: store, complexity: complexity)
+                let file = "\(folder.staging)/trial-\(name)-x\(scale)\(containerExtension)"
+                defer { unlink(file) }
+                return try trial(
+                    sample, input: input, setting: setting, encoder: encoder, options: options, file: file, store: store,
+                    device: device, warn: warn, reporter: reporter)
+            }
+            let criterion: ScaleChoice.Criterion =
+                options.encoder.bitRate != nil
+                ? .distortionAtRate : .cost(lambda: ScaleChoice.lambda(qp: options.encoder.crf ?? defaultCRF(options.encoder)))
+            return try ScaleChoice(trials: trials, criterion: criterion)
+        }
     }
 
     /// The CRF x264 (23) and x265 (28) use when given neither a CRF nor a bit rate.

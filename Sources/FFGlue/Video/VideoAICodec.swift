@@ -50,9 +50,15 @@ public enum VideoAICodec {
         public var aiDataFrames = 0
         /// Encode with a per-scene setting choice: the scenes found.
         public var scenes = 0
-        /// Encode with `--scale auto`: the trials and the choice, and the seconds they took.
-        public var scaleChoice: ScaleChoice?
+        /// Encode with `--scale auto`: the trials and the choices, one per scene or one for the
+        /// stream, and the seconds they took.
+        public var scalePlan: ScalePlan?
         public var trialSeconds = 0.0
+        /// Encode with a per-scene scale: the changes of coded size in the stream.
+        public var sizeChanges = 0
+
+        /// The choice of a plan with one scale for the whole stream.
+        public var scaleChoice: ScaleChoice? { scalePlan?.scenes.count == 1 ? scalePlan?.scenes[0].choice : nil }
 
         /// Stream counts, bytes and time of a finished job.
         mutating func finish(input: VideoInput, output: VideoOutput, since start: Double) {
@@ -74,15 +80,17 @@ public enum VideoAICodec {
         if options.classicDownscale != nil && options.scale == .auto && options.settingID == nil {
             throw NICError.invalidArgument("a classic downscale needs a fixed scale or setting")
         }
-        var choice: ScaleChoice?
+        var plan: ScalePlan?
         if options.scale == .auto && options.settingID == nil {
-            choice = try chooseScale(
+            plan = try planScales(
                 input: path, output: output, options: options, store: store, device: device, warn: warn,
                 progress: progress, start: start)
         }
         let trialSeconds = monotonicSeconds() - start
         var streamOptions = options
-        if let choice { streamOptions.scale = .fixed(choice.chosen.scale) }
+        if let plan { streamOptions.scale = .fixed(plan.scenes[0].choice.chosen.scale) }
+        // A plan of several scenes names each scene's route (scale and setting) itself.
+        let scenePlan = (plan?.scenes.count ?? 0) > 1 ? plan : nil
         let input = try VideoInput(path: path, threads: device.threads, warn: warn)
         let parameters = input.videoStream.pointee.codecpar.pointee
         let (width, height) = (Int(parameters.width), Int(parameters.height))
@@ -91,30 +99,42 @@ public enum VideoAICodec {
             throw NICError.invalidArgument("a classic downscale needs scale 1.5 or 2")
         }
         let setting =
-            fullResolution ? nil : try chooseSetting(streamOptions, input: input, width: width, height: height, store: store)
+            try scenePlan.map { try sceneSetting($0.scenes[0], store: store) }
+            ?? (fullResolution ? nil : try chooseSetting(streamOptions, input: input, width: width, height: height, store: store))
         var route = try Route(setting: setting, width: width, height: height, store: store)
         let small = route.small
         let output = try VideoOutput(
             path: output, input: input, width: small.width, height: small.height,
             settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
-            warn: warn)
+            sizeChanges: (scenePlan?.sizeChanges ?? 0) > 0, warn: warn)
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
         }
         var record = route.record(options, codec: output.seiCodec ?? .h264)
         var report = Report(
             inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
-            setting: setting, scaleChoice: choice, trialSeconds: choice == nil ? 0 : trialSeconds)
+            setting: setting, scalePlan: plan, trialSeconds: plan == nil ? 0 : trialSeconds)
         let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         try reporter.report(framesDone: 0)
         var warnedResize = false
         // `auto` at a target bit rate: the setting follows each scene's content (at the stream's scale).
         let perScene =
             options.settingID == nil && options.encoder.bitRate != nil && options.classicDownscale == nil && setting != nil
+            && scenePlan == nil
         var analyzer = SceneAnalyzer()
-        let routeName = options.classicDownscale?.rawValue ?? (setting == nil ? "unscaled" : nil)
+        var frameIndex = 0
         try input.run(
             frame: { frame in
+                defer { frameIndex += 1 }
+                if let scene = scenePlan?.scene(startingAt: frameIndex), frameIndex > 0 {
+                    let next = try Route(setting: try sceneSetting(scene, store: store), width: width, height: height, store: store)
+                    if next.small != route.small {
+                        try output.restartEncoder(width: next.small.width, height: next.small.height)
+                        report.sizeChanges += 1
+                    }
+                    route = next
+                    record = route.record(options, codec: output.seiCodec ?? .h264)
+                }
                 let (image, resized) = try streamImage(frame, width: width, height: height, device: device)
                 if resized && !warnedResize {
                     warn(
@@ -143,7 +163,8 @@ public enum VideoAICodec {
                 defer { av_frame_free(&out) }
                 try output.write(out!, aiData: record, inputDuration: frameDuration(frame, input: input))
                 report.frames += 1
-                report.routes[routeName ?? "setting \(record.settingID)", default: 0] += 1
+                let routeName = options.classicDownscale?.rawValue ?? (route.setting == nil ? "unscaled" : "setting \(record.settingID)")
+                report.routes[routeName, default: 0] += 1
                 try reporter.report(framesDone: report.frames)
             }, otherPacket: { try output.copy($0, from: input) })
         try output.finish()
@@ -156,6 +177,12 @@ public enum VideoAICodec {
     static func checkBeforeOpening(input: String, output: String, encoder: VideoEncoderSettings) throws {
         try encoder.validate(rawFrames: VideoEncoderSettings.isRawFrames(path: output))
         try OutputFile.refuseSameFile(output: output, inputs: [input])
+    }
+
+    /// The setting a scene of a scale plan is coded with: its winning trial's (nil: full resolution).
+    static func sceneSetting(_ scene: ScalePlan.Scene, store: ModelStore) throws -> NNSetting? {
+        let id = scene.choice.chosen.settingID
+        return id == 0 ? nil : try store.setting(id: id)
     }
 
     /// The setting of `o`, or the selector's choice; `complexity` (SceneAnalyzer) refines the

@@ -91,13 +91,38 @@ final class VideoOutput {
     private(set) var framesWritten = 0
     private(set) var videoBytes = 0
 
-    /// `width` x `height` is the size of the frames `write` will get, in yuv420p.
+    /// For `restartEncoder`: what the encoder was opened with.
+    private let settings: VideoEncoderSettings
+    private let input: VideoInput
+    /// Whether the coded size may change mid-stream (`restartEncoder`): every key frame then
+    /// carries its parameter sets.
+    let sizeChanges: Bool
+    /// The video stream's last decoding timestamp written, in the stream's time base.
+    private var lastDTS: Int64 = .min
+
+    /// The muxers whose streams carry a change of coded size: parameter sets travel in band
+    /// with the key frame that starts the new size (MP4 and MOV keep one set in the header).
+    static let sizeChangingMuxers: Set<String> = ["matroska", "mpegts"]
+
+    /// Whether the output `path` names (.mkv, .ts) can change its coded size mid-stream.
+    static func carriesSizeChanges(path: String) -> Bool {
+        VideoEncoderSettings.muxerName(forOutput: path).map(sizeChangingMuxers.contains) ?? false
+    }
+
+    /// `width` x `height` is the size of the frames `write` will get, in yuv420p. `sizeChanges`:
+    /// the size may change at a key frame (`restartEncoder`), only where `carriesSizeChanges`.
     init(
         path: String, input: VideoInput, width: Int, height: Int, settings: VideoEncoderSettings,
-        warn: @escaping (String) -> Void
+        sizeChanges: Bool = false, warn: @escaping (String) -> Void
     ) throws {
         self.path = path
         self.warn = warn
+        self.settings = settings
+        self.input = input
+        self.sizeChanges = sizeChanges
+        if sizeChanges && !VideoOutput.carriesSizeChanges(path: path) {
+            throw NICError.internal("\(path): this container cannot change its coded size mid-stream")
+        }
         inputVideoTimeBase = input.videoStream.pointee.time_base
         var context: UnsafeMutablePointer<AVFormatContext>?
         try check(
@@ -123,7 +148,8 @@ final class VideoOutput {
                 context.pointee.url = av_strdup(folder.stagingPattern)
             }
             let (codec, sei) = try VideoOutput.openEncoder(
-                settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context)
+                settings, rawFrames: rawFrames, input: input, width: width, height: height, output: context,
+                repeatHeaders: sizeChanges)
             encoder = codec
             seiCodec = sei
             seiWriter = sei.map { AIDataSEI.Writer(codec: $0) }
@@ -161,7 +187,7 @@ final class VideoOutput {
 
     private static func openEncoder(
         _ s: VideoEncoderSettings, rawFrames: Bool, input: VideoInput, width: Int, height: Int,
-        output: UnsafeMutablePointer<AVFormatContext>
+        output: UnsafeMutablePointer<AVFormatContext>, repeatHeaders: Bool = false
     )
         throws -> (UnsafeMutablePointer<AVCodecContext>, Codec?)
     {
@@ -186,6 +212,7 @@ final class VideoOutput {
         var owned: UnsafeMutablePointer<AVCodecContext>? = context
         do {
             try configure(context, s, input: input, width: width, height: height, output: output)
+            if repeatHeaders { try repeatParameterSets(context) }
             try check(
                 avcodec_open2(context, codec, nil), "cannot open the \(name) encoder for \(width)x\(height)",
                 otherwise: NICError.invalidArgument)
@@ -231,6 +258,31 @@ final class VideoOutput {
         }
     }
 
+    /// Makes x264/x265 put their parameter sets before every key frame, also with a global
+    /// header: a player that starts or seeks anywhere finds the coded size of that part.
+    private static func repeatParameterSets(_ c: UnsafeMutablePointer<AVCodecContext>) throws {
+        switch c.pointee.codec_id {
+        case AV_CODEC_ID_H264: try setOption(c, "x264-params", "repeat-headers=1")
+        case AV_CODEC_ID_HEVC: try setOption(c, "x265-params", "log-level=error:repeat-headers=1")
+        default: throw NICError.invalidArgument("a change of coded size needs the libx264 or libx265 encoder")
+        }
+    }
+
+    /// Ends the coded sequence so far (every frame given to `write` is coded and written) and
+    /// goes on at `width` x `height` with a new encoder of the same settings, starting with a key
+    /// frame and its parameter sets. Only for an output opened with `sizeChanges`.
+    func restartEncoder(width: Int, height: Int) throws {
+        guard sizeChanges, let format, encoder != nil else {
+            throw NICError.internal("\(path): opened without size changes")
+        }
+        try check(avcodec_send_frame(encoder, nil), "\(path): encoding failed")
+        try drainEncoder()
+        let (codec, _) = try VideoOutput.openEncoder(
+            settings, rawFrames: false, input: input, width: width, height: height, output: format, repeatHeaders: true)
+        avcodec_free_context(&encoder)
+        encoder = codec
+    }
+
     private static func setOption(_ c: UnsafeMutablePointer<AVCodecContext>, _ key: String, _ value: String) throws {
         guard let priv = c.pointee.priv_data, av_opt_find(priv, key, nil, 0, 0) != nil else {
             throw NICError.invalidArgument("the encoder has no option \(key)")
@@ -245,7 +297,9 @@ final class VideoOutput {
             let source = input.format.pointee.streams[i]!
             if rawFrames { droppedStreams.append(i); continue }
             let id = source.pointee.codecpar.pointee.codec_id
-            if avformat_query_codec(format.pointee.oformat, id, FF_COMPLIANCE_NORMAL) != 1 {
+            // 0: the muxer cannot hold it; a negative answer means the muxer does not say
+            // (MPEG-TS), and its header is the judge.
+            if avformat_query_codec(format.pointee.oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
                 let kind = av_get_media_type_string(source.pointee.codecpar.pointee.codec_type).map { String(cString: $0) } ?? "data"
                 throw NICError.unsupportedFormat(
                     "\(path): the \(String(cString: format.pointee.oformat.pointee.name)) container cannot hold input stream \(i) (\(kind), \(String(cString: avcodec_get_name(id)))); use .mkv to keep it"
@@ -351,6 +405,13 @@ final class VideoOutput {
                 av_packet_rescale_ts(packet, encoder.pointee.time_base, videoOut.pointee.time_base)
             }
             packet.pointee.stream_index = videoOut.pointee.index
+            if sizeChanges && packet.pointee.dts != nic_av_nopts_value() {
+                // A restarted encoder's decoding delay must not reach back behind the last sequence.
+                if packet.pointee.dts <= lastDTS {
+                    throw NICError.internal("\(path): the encoder restarted with decoding timestamps before the last ones")
+                }
+                lastDTS = packet.pointee.dts
+            }
             try check(av_interleaved_write_frame(format, packet), "\(path): cannot write a video packet", otherwise: NICError.io)
         }
     }
