@@ -451,15 +451,23 @@ typedef struct NicVideoReport {
     int64_t ai_frames;         /**< decode: frames upscaled by their AI data's own setting */
     double seconds;            /**< wall-clock time of the whole job */
     double scaling_seconds;    /**< of which AI/classic scaling */
+    /* Since 0.3 (a report of the first layout ends here and gets nothing further): */
+    int scale_numerator;       /**< encode: original / coded size of the first frame (1/1: full resolution;
+                                    decode: 0/0) */
+    int scale_denominator;
+    int scale_scenes;          /**< encode with scale auto: scenes with a scale of their own (1: one scale
+                                    for the stream; 0: a fixed scale or setting) */
+    int size_changes;          /**< encode: changes of coded size in the stream (per-scene scales) */
 } NicVideoReport;
 
 /**
  * Server side: decodes `in_path` (any FFmpeg-readable file), AI-downscales every
  * frame, encodes with H.264/HEVC and writes `out_path` (container from its
  * extension) with each frame's AI data as SEI and every other stream copied.
- * Without a setting or scale, the scale of the whole stream (full resolution,
- * 3/2 or 2/1) is the one whose trial encodes of a sample of the stream cost the
- * least (docs/video.md); the trial files live in a hidden folder beside `out_path`.
+ * Without a setting or scale, the scale (full resolution, 3/2 or 2/1) is the one
+ * whose trial encodes cost the least: per scene for a Matroska or MPEG-TS output
+ * (the coded size then changes at a key frame), for the whole stream otherwise
+ * (docs/video.md); the trial files live in a hidden folder beside `out_path`.
  * `report` may be NULL. Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT,
  * UNSUPPORTED_FORMAT, CORRUPT_DATA, IO, MODEL, DIMENSIONS.
  */

@@ -129,7 +129,10 @@ private struct VideoJob {
             nic_video_options_init(&defaults)
             self.options = defaults
         }
-        if let report { try ImageBridge.checkSize(report.pointee.struct_size, MemoryLayout<NicVideoReport>.size, "NicVideoReport") }
+        if let report {
+            let firstLayout = MemoryLayout<NicVideoReport>.offset(of: \NicVideoReport.scale_numerator)!
+            try ImageBridge.checkSize(report.pointee.struct_size, firstLayout, "NicVideoReport")
+        }
         self.report = report
     }
 
@@ -155,6 +158,11 @@ private struct VideoJob {
         report.pointee.ai_frames = Int64(r.aiDataFrames)
         report.pointee.seconds = r.seconds
         report.pointee.scaling_seconds = r.scalingSeconds
+        guard report.pointee.struct_size >= MemoryLayout<NicVideoReport>.size else { return }
+        report.pointee.scale_numerator = Int32(r.codedScale?.numerator ?? 0)
+        report.pointee.scale_denominator = Int32(r.codedScale?.denominator ?? 0)
+        report.pointee.scale_scenes = Int32(r.scalePlan?.scenes.count ?? 0)
+        report.pointee.size_changes = Int32(r.sizeChanges)
     }
 }
 

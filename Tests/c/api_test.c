@@ -392,6 +392,45 @@ static void test_video_progress(NicContext *ctx, const char *clip, const char *f
     remove(output);
 }
 
+/* NicVideoReport of the current layout and of the first one (which ends before scale_numerator):
+ * the first gets its fields and nothing written beyond; a shorter one is refused. */
+static void test_video_report_layouts(NicContext *ctx, const char *clip, const char *folder)
+{
+    char output[1024], decoded[1024];
+    NicVideoOptions options;
+    NicVideoReport report;
+    unsigned char first[sizeof(NicVideoReport)];
+    NicVideoReport *old = (NicVideoReport *)(void *)first;
+    size_t first_size = offsetof(NicVideoReport, scale_numerator);
+    snprintf(output, sizeof output, "%s/report_out.mkv", folder);
+
+    nic_video_options_init(&options);
+    options.scale_numerator = 2;
+    options.scale_denominator = 1;
+    options.crf = 30;
+    options.preset = "ultrafast";
+    memset(&report, 0, sizeof report);
+    report.struct_size = sizeof report;
+    EXPECT(nic_video_ai_encode(ctx, clip, output, &options, &report) == NIC_OK);
+    EXPECT(report.frames > 3 && report.scale_numerator == 2 && report.scale_denominator == 1);
+    EXPECT(report.scale_scenes == 0 && report.size_changes == 0);
+
+    memset(first, 0xab, sizeof first);
+    old->struct_size = first_size;
+    EXPECT(nic_video_ai_encode(ctx, clip, output, &options, old) == NIC_OK);
+    EXPECT(old->frames == report.frames && first[first_size] == 0xab && first[sizeof first - 1] == 0xab);
+    old->struct_size = first_size - 1;
+    EXPECT(nic_video_ai_encode(ctx, clip, output, &options, old) == NIC_ERROR_STRUCT_SIZE);
+
+    memset(&report, 0xab, sizeof report);
+    report.struct_size = sizeof report;
+    snprintf(decoded, sizeof decoded, "%s/report_back.y4m", folder);
+    EXPECT(nic_video_ai_decode(ctx, output, decoded, NULL, &report) == NIC_OK);
+    EXPECT(report.scale_numerator == 0 && report.scale_denominator == 0 && report.size_changes == 0);
+    remove(output);
+    remove(decoded);
+}
+
 /* Video jobs with bad options and damaged input: statuses, the earlier output kept, and
  * FFmpeg's messages delivered to the log callback instead of the host's stderr. */
 static void test_video_hardening(const char *clip, const char *folder)
@@ -435,6 +474,7 @@ static void test_video_hardening(const char *clip, const char *folder)
     (void)nic_video_ai_decode(ctx, damaged, output, &options, NULL);
     EXPECT(strstr(logged, "ffmpeg: ") != NULL);
     test_video_progress(ctx, clip, folder);
+    test_video_report_layouts(ctx, clip, folder);
     nic_context_destroy(ctx);
 }
 

@@ -34,6 +34,8 @@ def test_encode_lists_ai_data_per_frame_and_decodes(ctx, tmp_path):
     write_y4m(src)
     report = ctx.video_ai_encode(src, small, scale=2, crf=28, preset="ultrafast")
     assert report["frames"] == 8 and (report["width"], report["height"]) == (96, 64)
+    assert (report["scale_numerator"], report["scale_denominator"]) == (2, 1)
+    assert report["scale_scenes"] == 0 and report["size_changes"] == 0
     frames = list(ctx.video_frames(small))
     assert len(frames) == 8
     assert [f["pts"] for f in frames] == sorted(f["pts"] for f in frames)
@@ -41,6 +43,7 @@ def test_encode_lists_ai_data_per_frame_and_decodes(ctx, tmp_path):
     assert frames[0]["aidata"]["original_width"] == 192 and frames[0]["aidata"]["quality_value"] == 2800
     decoded = ctx.video_ai_decode(small, back)
     assert decoded["frames"] == 8 and decoded["ai_frames"] == 8 and decoded["width"] == 192
+    assert (decoded["scale_numerator"], decoded["scale_denominator"]) == (0, 0)
     count, header = y4m_frames(back)
     assert count == 8 and b"W192" in header and b"H128" in header
 

@@ -163,6 +163,10 @@ class NicVideoReport(ctypes.Structure):
         ("ai_frames", ctypes.c_int64),
         ("seconds", ctypes.c_double),
         ("scaling_seconds", ctypes.c_double),
+        ("scale_numerator", ctypes.c_int),
+        ("scale_denominator", ctypes.c_int),
+        ("scale_scenes", ctypes.c_int),
+        ("size_changes", ctypes.c_int),
     ]
 
     def to_dict(self):

@@ -482,7 +482,9 @@ class Context:
         progress(frames_done, frames_expected or None, elapsed_seconds) is called before the
         first frame and after every frame (e.g. a tqdm bar's update); returning False cancels the
         job (NicError with NIC_ERROR_CANCELLED; no output file is left).
-        Returns the report: frames, width, height, setting_id, seconds, scaling_seconds."""
+        Returns the report: frames, width, height, setting_id, seconds, scaling_seconds,
+        scale_numerator / scale_denominator (the first frame's scale), scale_scenes (scenes given a
+        scale of their own by scale "auto"; 0 for a fixed scale) and size_changes."""
         options = self._video_options(setting_id, scale, encoder, crf, bit_rate, preset)
         return self._video_job(self._lib.nic_video_ai_encode, in_path, out_path, options, progress)
 

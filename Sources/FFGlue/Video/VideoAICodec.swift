@@ -56,6 +56,8 @@ public enum VideoAICodec {
         public var trialSeconds = 0.0
         /// Encode with a per-scene scale: the changes of coded size in the stream.
         public var sizeChanges = 0
+        /// Encode: original / coded size of the first frame (1/1: full resolution).
+        public var codedScale: (numerator: Int, denominator: Int)?
 
         /// The choice of a plan with one scale for the whole stream.
         public var scaleChoice: ScaleChoice? { scalePlan?.scenes.count == 1 ? scalePlan?.scenes[0].choice : nil }
@@ -113,7 +115,8 @@ public enum VideoAICodec {
         var record = route.record(options, codec: output.seiCodec ?? .h264)
         var report = Report(
             inputWidth: width, inputHeight: height, outputWidth: small.width, outputHeight: small.height,
-            setting: setting, scalePlan: plan, trialSeconds: plan == nil ? 0 : trialSeconds)
+            setting: setting, scalePlan: plan, trialSeconds: plan == nil ? 0 : trialSeconds,
+            codedScale: setting.map { ($0.scaleNumerator, $0.scaleDenominator) } ?? (1, 1))
         let reporter = ProgressReporter(handler: progress, expected: input.declaredFrameCount, start: start)
         try reporter.report(framesDone: 0)
         var warnedResize = false
