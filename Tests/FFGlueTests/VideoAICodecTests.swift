@@ -211,6 +211,28 @@ final class VideoAICodecTests: SyntheticModelTestCase {
             XCTAssertEqual([back.outputWidth, back.outputHeight, back.frames, back.aiDataFrames], [192, 128, 60, 60], "\(warnings)")
             XCTAssertEqual(back.routes["unscaled"], 30)
         }
+        // A corrupt record at the change of size: the frames after it fall back to the original
+        // size (their sizes do not fit the record in force), reported, none lost; a cut anywhere
+        // keeps the frames before it.
+        let bytes = try readFileBytes(path: path("auto.mkv"), limit: 1 << 24)
+        let uuid = AIDataRecord.seiUUID
+        let records = (0...(bytes.count - uuid.count)).filter { Array(bytes[$0..<($0 + uuid.count)]) == uuid }
+        XCTAssertEqual(records.count, 60)
+        var damaged = bytes
+        damaged[records[30] + uuid.count + 6] ^= 0x55
+        try writeFileBytes(damaged, path: path("damaged.mkv"))
+        warnings = []
+        let fallback = try decode("damaged.mkv", "damaged.y4m")
+        XCTAssertEqual([fallback.outputWidth, fallback.outputHeight, fallback.frames, fallback.aiDataFrames], [192, 128, 60, 30])
+        XCTAssertTrue(warnings.contains { $0.contains("corrupt") }, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("do not fit") }, "\(warnings)")
+        for end in [records[30] + 8, (records[30] + bytes.count) / 2] {
+            try writeFileBytes(Array(bytes.prefix(end)), path: path("cut.mkv"))
+            let cut = try decode("cut.mkv", "cut.y4m")
+            XCTAssertEqual([cut.outputWidth, cut.outputHeight], [192, 128])
+            XCTAssertGreaterThanOrEqual(cut.frames, 30)
+            XCTAssertLessThan(cut.frames, 60)
+        }
         // MP4 keeps one set of parameters: one choice over the whole stream.
         let report = try encode("scenes.y4m", "auto.mp4", options: .init(encoder: settings))
         XCTAssertEqual(report.scalePlan?.scenes.count, 1)
