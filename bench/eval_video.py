@@ -6,21 +6,24 @@ routes at a ladder of target bit rates, all H.264 (libx264, ABR, same preset), m
 frame against the decoded source frames:
 
   full     x264 at full resolution;
-  bicubic  FFmpeg bicubic to half size -> x264 -> FFmpeg bicubic back to full size;
-  ai       `nic ai-encode --scale 2 --bitrate R` (AI data in SEI per frame) -> `nic ai-decode` to Y4M.
+  ai       `nic ai-encode --scale S --bitrate R` (S: auto by default, `--ai-scale`; AI data in SEI
+           per frame, an MP4 so one scale per stream) -> `nic ai-decode` to Y4M;
+  bicubic  FFmpeg bicubic to the scale the ai route coded at that rate -> x264 -> FFmpeg bicubic
+           back to full size (the full route itself where ai kept full resolution).
 
 Rates are the bits of the video stream (sum of packet sizes, AI data SEI included) divided by
 frames; PSNR and SSIM come from FFmpeg's psnr and ssim filters (luma and all planes), per frame,
 averaged over the frames of a point. BD-rate (luma PSNR) of ai vs bicubic and ai vs full per clip,
 with piecewise cubic Hermite interpolation (PCHIP, as the JCT-VC/JVET common test conditions) and with
-Bjontegaard's single cubic fit (bench/rdcurves.py says why they differ).
+Bjontegaard's single cubic fit (bench/rdcurves.py says why they differ), and the worst luma PSNR
+gap of ai to full at equal rate anywhere on the ladder (`rdcurves.worst_psnr_gap`).
 
 Throughput (frames/s, wall clock, this machine, same run): decoding the source; nic's AI
-downscale and AI upscale stages (from its --json reports); x264 at full and at half size; and
+downscale and AI upscale stages (from its --json reports); x264 at full size and at the ai route's size; and
 `nic ai-decode` of the AI-encoded stream to 2x size with x264 veryfast, next to plain FFmpeg
 decode + Lanczos x2 + x264 veryfast of the same stream.
 
-  python3 bench/eval_video.py [--frames 60] [--clips NAME,...] [--models DIR] [--threads 2]
+  python3 bench/eval_video.py [--frames 60] [--clips NAME,...] [--ai-scale auto|2|1.5] [--models DIR] [--threads 2]
 
 writes OUT/video-aicodec.{json,md}. Progress goes to stderr.
 """
@@ -35,17 +38,19 @@ import sys
 import tempfile
 import time
 
-from rdcurves import INTERPOLATIONS, bd_rate
+from rdcurves import INTERPOLATIONS, bd_rate, worst_psnr_gap
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_VIDEO = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "video"))
 DEFAULT_NIC = os.path.join(REPO, ".build", "release", "nic")
 DEFAULT_OUT = os.path.join(REPO, "docs", "results")
 DEFAULT_CLIPS = ["kinoview_Jellyfish_1080_10s.mp4", "imageio_cockatoo_yuv420.mp4"]
-# Target bits per pixel per frame of the full-resolution video: a ladder from very low to good
-# quality for camera content (1080p30: 0.5 to 4 Mbit/s).
-DEFAULT_BPP = [0.008, 0.016, 0.032, 0.064]
-TARGET_BD_AI_VS_BICUBIC = -15.0
+# Target bits per pixel per frame of the full-resolution video: a ladder that spans the rates where
+# each scale wins (1080p30: 0.3 to 8 Mbit/s), geometric.
+DEFAULT_BPP = [0.005, 0.0087, 0.015, 0.026, 0.045, 0.077, 0.13]
+TARGET_BD_AI_VS_FULL = -8.0
+TARGET_WORST_GAP_DB = -0.1
+TARGET_BD_AI_VS_BICUBIC = -12.0
 
 
 class EvalError(Exception):
@@ -128,31 +133,36 @@ def mean(frames, key):
     return sum(f[key] for f in frames) / len(frames)
 
 
-def eval_clip(runner, clip, frames, bpp_ladder, work):
+def eval_clip(runner, clip, frames, bpp_ladder, work, ai_scale):
     name = os.path.splitext(os.path.basename(clip))[0]
     ref = os.path.join(work, name + "_ref.y4m")
     _, decode_s = runner.ffmpeg("-i", clip, "-frames:v", frames, "-an", "-sn", "-pix_fmt", "yuv420p", ref)
     width, height, fps = probe(clip)
-    half = f"scale={width // 2}:{height // 2}:flags=bicubic"
     up = f"scale={width}:{height}:flags=bicubic"
     points = {"full": [], "bicubic": [], "ai": []}
     speed = {"source_decode_fps": frames / decode_s}
     for bpp in bpp_ladder:
         kbps = max(20, round(bpp * width * height * fps / 1000))
         log(f"  {name}: {kbps} kbit/s")
-        for route in ("full", "bicubic", "ai"):
+        scale = None
+        for route in ("full", "ai", "bicubic"):
             out = os.path.join(work, f"{name}_{route}_{kbps}.mp4")
             if route == "full":
                 dt = runner.x264(ref, out, kbps)
                 q = quality(runner, out, ref, work)
                 speed.setdefault("x264_full_fps", []).append(frames / dt)
+            elif route == "bicubic" and scale == 1:
+                points["bicubic"].append(dict(points["full"][-1], frames=None, scale=1))
+                continue
             elif route == "bicubic":
-                dt = runner.x264(ref, out, kbps, vf=half)
+                small = f"scale={2 * round(width / scale / 2)}:{2 * round(height / scale / 2)}:flags=bicubic"
+                dt = runner.x264(ref, out, kbps, vf=small)
                 q = quality(runner, out, ref, work, upscale=up)
-                speed.setdefault("x264_half_fps", []).append(frames / dt)
+                speed.setdefault("x264_small_fps", []).append(frames / dt)
             else:
-                enc, _ = runner.nic_json("ai-encode", ref, out, "--scale", 2, "--bitrate", f"{kbps}k",
+                enc, _ = runner.nic_json("ai-encode", ref, out, "--scale", ai_scale, "--bitrate", f"{kbps}k",
                                          "--preset", runner.preset)
+                scale = round(width / enc["width"] * 2) / 2   # 1, 1.5 or 2
                 dec_path = os.path.join(work, f"{name}_ai_{kbps}.y4m")
                 dec, _ = runner.nic_json("ai-decode", out, dec_path)
                 # The encoder may change the setting per scene; the decoder must follow every frame's.
@@ -167,12 +177,15 @@ def eval_clip(runner, clip, frames, bpp_ladder, work):
                 "target_kbps": kbps, "kbps": bits / (frames / fps) / 1000, "bpp": bits / frames / (width * height),
                 "psnr_y": mean(q, "psnr_y"), "psnr": mean(q, "psnr"), "ssim_y": mean(q, "ssim_y"),
                 "ssim": mean(q, "ssim"), "frames": q if route != "full" else None,
-                **({"settings": enc["routes"]} if route == "ai" else {})})
+                **({"settings": enc["routes"], "scale": scale} if route == "ai" else {}),
+                **({"scale": scale} if route == "bicubic" else {})})
     speed.update(playback_speed(runner, name, points, work, width, height, frames))
     for k, v in list(speed.items()):
         if isinstance(v, list):
             speed[k] = sum(v) / len(v)
-    summary = {}
+    summary = {"worst_gap_ai_vs_full_psnr_y_db": worst_psnr_gap(
+        [p["bpp"] for p in points["full"]], [p["psnr_y"] for p in points["full"]],
+        [p["bpp"] for p in points["ai"]], [p["psnr_y"] for p in points["ai"]])}
     for ref_route in ("bicubic", "full"):
         a, b = points["ai"], points[ref_route]
         for interpolation in INTERPOLATIONS:
@@ -208,26 +221,42 @@ def write_markdown(path, meta, results):
     lines = ["# Video AI codec: rate-distortion and throughput", "",
              f"Generated by `{meta['command']}` on {meta['date']} ({meta['machine']}); "
              f"nic threads {meta['threads']}, x264 preset {meta['preset']}, first {meta['frames']} frames of each clip.",
-             "", "Routes at equal target bit rate (x264 ABR): **full** (x264 at full size), **bicubic** (FFmpeg bicubic "
-             "/2 → x264 → bicubic x2), **ai** (`nic ai-encode --scale 2` → `nic ai-decode`). Rate = video stream bits "
-             "(AI data SEI included); PSNR/SSIM from FFmpeg's filters, per frame vs the decoded source frames, averaged.",
-             "", f"Target: BD-rate ai vs bicubic ≤ {TARGET_BD_AI_VS_BICUBIC:.0f}% (luma PSNR).", "",
+             "", "Routes at equal target bit rate (x264 ABR): **full** (x264 at full size), **ai** (`nic ai-encode "
+             f"--scale {meta['ai_scale']}` → `nic ai-decode`), **bicubic** (FFmpeg bicubic down to the scale the ai "
+             "route coded at that rate → x264 → bicubic up; the full route where ai kept full resolution). Rate = video "
+             "stream bits (AI data SEI included); PSNR/SSIM from FFmpeg's filters, per frame vs the decoded source "
+             "frames, averaged.",
+             "", f"Targets (luma PSNR): ai vs full at most {-TARGET_WORST_GAP_DB:.1f} dB below at any rate and BD-rate "
+             f"≤ {TARGET_BD_AI_VS_FULL:.0f}% on average; ai vs bicubic ≤ {TARGET_BD_AI_VS_BICUBIC:.0f}%. The worst "
+             "gap compares at every point of either curve inside the rates both cover, the other curve interpolated "
+             "(PCHIP over log rate).", "",
              "BD-rate interpolates log rate against PSNR: **PCHIP** (piecewise cubic Hermite, as the JCT-VC/JVET "
              "common test conditions) and, in brackets, Bjøntegaard's single **cubic** fit through all points, "
              "which can bend back where a route's quality saturates (bench/rdcurves.py).", ""]
-    lines += ["| clip | BD-rate ai vs bicubic, PCHIP (cubic) | BD-rate ai vs full, PCHIP (cubic) |", "|---|---|---|"]
+    lines += ["| clip | BD-rate ai vs bicubic, PCHIP (cubic) | BD-rate ai vs full, PCHIP (cubic) | worst gap ai vs full |",
+              "|---|---|---|---|"]
     for r in results:
+        gap = r["summary"]["worst_gap_ai_vs_full_psnr_y_db"]
         lines.append(f"| {os.path.basename(r['clip'])} ({r['width']}x{r['height']}) | "
-                     f"{bd_cell(r['summary'], 'bicubic')} | {bd_cell(r['summary'], 'full')} |")
+                     f"{bd_cell(r['summary'], 'bicubic')} | {bd_cell(r['summary'], 'full')} | {fmt(gap, '{:+.2f} dB')} |")
+
+    def average(key):
+        values = [r["summary"][key] for r in results]
+        return None if any(v is None for v in values) else sum(values) / len(values)
+    gaps = [r["summary"]["worst_gap_ai_vs_full_psnr_y_db"] for r in results]
+    worst = None if None in gaps else min(gaps)
+    lines.append(f"| mean (worst gap: lowest) | {fmt(average('bd_rate_ai_vs_bicubic_psnr_y_pchip'), '{:+.1f}%')} | "
+                 f"{fmt(average('bd_rate_ai_vs_full_psnr_y_pchip'), '{:+.1f}%')} | {fmt(worst, '{:+.2f} dB')} |")
     for r in results:
         lines += ["", f"## {os.path.basename(r['clip'])} ({r['width']}x{r['height']}, {r['fps']:.2f} fps)", "",
-                  "| target kbit/s | route | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | settings (per scene) |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| target kbit/s | route | scale | kbit/s | PSNR-Y dB | PSNR dB | SSIM-Y | settings (per scene) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for i in range(len(r["points"]["ai"])):
             for route in ("full", "bicubic", "ai"):
                 p = r["points"][route][i]
-                lines.append(f"| {p['target_kbps']} | {route} | {p['kbps']:.0f} | {p['psnr_y']:.2f} | {p['psnr']:.2f} | "
-                             f"{p['ssim_y']:.4f} | {', '.join(k.split()[-1] for k in p.get('settings', {}))} |")
+                lines.append(f"| {p['target_kbps']} | {route} | {p.get('scale', 1):g} | {p['kbps']:.0f} | "
+                             f"{p['psnr_y']:.2f} | {p['psnr']:.2f} | {p['ssim_y']:.4f} | "
+                             f"{', '.join(k.split()[-1] for k in p.get('settings', {}))} |")
         sp = r["speed"]
         lines += ["", "Throughput (frames/s): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sp.items()))]
     with open(path, "w") as f:
@@ -244,6 +273,7 @@ def main():
     ap.add_argument("--models", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--preset", default="medium")
+    ap.add_argument("--ai-scale", default="auto", choices=["auto", "1", "1.5", "2"], help="the ai route's --scale")
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--name", default="video-aicodec")
     a = ap.parse_args()
@@ -252,14 +282,14 @@ def main():
     meta = {"command": "python3 bench/eval_video.py " + " ".join(shlex.quote(x) for x in sys.argv[1:]),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": a.threads, "preset": a.preset,
-            "frames": a.frames}
+            "frames": a.frames, "ai_scale": a.ai_scale}
     runner = Runner(a.nic, a.models, a.threads, a.preset)
     results = []
     with tempfile.TemporaryDirectory(prefix="nic-video-eval-") as work:
         for clip in a.clips.split(","):
             log(f"{clip}:")
             results.append(eval_clip(runner, os.path.join(a.video_dir, clip), a.frames,
-                                     [float(x) for x in a.bpp.split(",")], work))
+                                     [float(x) for x in a.bpp.split(",")], work, a.ai_scale))
             log(f"  {json.dumps(results[-1]['summary'])}")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, a.name + ".json"), "w") as f:

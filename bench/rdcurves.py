@@ -33,6 +33,33 @@ def bd_psnr(ref_bpp, ref_psnr, test_bpp, test_psnr, interpolation="pchip"):
     return None if mean_diff is None else float(mean_diff)
 
 
+def worst_psnr_gap(ref_bpp, ref_psnr, test_bpp, test_psnr):
+    """The lowest PSNR of test minus ref at equal rate (dB; negative: test below ref), at every
+    point of either curve inside the rate range both cover, the other curve's PSNR interpolated
+    by PCHIP over log rate. None when the rate ranges do not overlap or a curve has fewer than two
+    points."""
+    x1, y1 = _distinct_sorted(np.log(np.asarray(ref_bpp, float)), np.asarray(ref_psnr, float))
+    x2, y2 = _distinct_sorted(np.log(np.asarray(test_bpp, float)), np.asarray(test_psnr, float))
+    lo, hi = max(x1[0], x2[0]), min(x1[-1], x2[-1])
+    if min(len(x1), len(x2)) < 2 or hi < lo:
+        return None
+    d1, d2 = _pchip_slopes(x1, y1), _pchip_slopes(x2, y2)
+    gaps = [_hermite_value(x2, y2, d2, x) - y for x, y in zip(x1, y1) if lo <= x <= hi]
+    gaps += [y - _hermite_value(x1, y1, d1, x) for x, y in zip(x2, y2) if lo <= x <= hi]
+    return float(min(gaps))
+
+
+def _hermite_value(x, y, d, at):
+    """The Hermite cubic through (x, y, d) at `at` (within [x[0], x[-1]])."""
+    k = min(max(int(np.searchsorted(x, at, side="right")) - 1, 0), len(x) - 2)
+    h = x[k + 1] - x[k]
+    s = at - x[k]
+    secant = (y[k + 1] - y[k]) / h
+    c2 = (3 * secant - 2 * d[k] - d[k + 1]) / h
+    c3 = (d[k] + d[k + 1] - 2 * secant) / (h * h)
+    return float(y[k] + d[k] * s + c2 * s ** 2 + c3 * s ** 3)
+
+
 def _mean_difference(x1, y1, x2, y2, interpolation):
     """Mean of y2(x) - y1(x) over the common x range of two interpolated curves, or None."""
     if interpolation not in INTERPOLATIONS:

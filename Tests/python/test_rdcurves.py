@@ -78,3 +78,16 @@ def test_cubic_matches_the_closed_form_on_a_cubic_curve():
     r1 = np.exp(0.01 * (p - 35) ** 3 + 0.2 * p)
     r2 = r1 * math.exp(-0.1)
     assert rdcurves.bd_rate(r1, p, r2, p, "cubic") == pytest.approx((math.exp(-0.1) - 1) * 100)
+
+
+def test_worst_psnr_gap_at_equal_rate():
+    assert rdcurves.worst_psnr_gap(RATES, PSNRS, RATES, PSNRS) == pytest.approx(0.0, abs=1e-12)
+    # 0.2 dB better everywhere, at the reference's own rates: the worst gap is +0.2.
+    assert rdcurves.worst_psnr_gap(RATES, PSNRS, RATES, [p + 0.2 for p in PSNRS]) == pytest.approx(0.2)
+    # One point 0.5 dB below the reference curve (at a rate between two of its points) decides.
+    test_rates, test_psnrs = [100.0, 283.0, 800.0], [32.3, 0.0, 40.4]
+    x, y = np.log(RATES), np.asarray(PSNRS)
+    test_psnrs[1] = rdcurves._hermite_value(x, y, rdcurves._pchip_slopes(x, y), math.log(283.0)) - 0.5
+    assert rdcurves.worst_psnr_gap(RATES, PSNRS, test_rates, test_psnrs) == pytest.approx(-0.5)
+    # Rates that do not overlap: no answer.
+    assert rdcurves.worst_psnr_gap(RATES, PSNRS, [1000.0, 2000.0], [41.0, 42.0]) is None
