@@ -131,6 +131,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ImportError:
         print("nic-batch: Ray is not installed (pip install ray)", file=sys.stderr)
         return 2
+    if all(job.status != "pending" for job in jobs):
+        print_summary(jobs, time.monotonic() - started, args.json)
+        return 0
     start_ray(args)
     try:
         Runner(jobs, options, cpus=args.task_cpus, retries=args.retries, segment_seconds=args.segment_seconds,

@@ -102,6 +102,9 @@ class Runner:
                 coded = [tasks.coded_name(s, job.output) for s in plan.segments]
                 frames = sum(r["frames"] for r in state["reports"].values())
                 job.details["frames"] = frames
+                job.details["nodes"] = sorted({r["node"] for r in state["reports"].values()})
+                job.details["segment_seconds"] = [round(state["reports"][i]["seconds"], 3)
+                                                  for i in range(len(plan.segments))]
                 self._submit(tasks.join_video, self.light, "join", job, None,
                              plan, coded, frames, job.input, job.output, job.work_folder)
         elif step == "join":

@@ -96,7 +96,15 @@ def encode_segment(segment: str, coded: str, options: EncodeOptions, scale: floa
     arguments = options.video_arguments()
     arguments["scale"] = scale
     with _context(options) as ctx:
-        return ctx.video_ai_encode(segment, coded, **arguments)
+        report = ctx.video_ai_encode(segment, coded, **arguments)
+    return {**report, "node": _node()}
+
+
+def _node() -> str:
+    """The Ray node this task runs on."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
 
 
 def coded_name(segment: str, output: str) -> str:
