@@ -20,8 +20,9 @@ VENV        := $(abspath $(OUT)/venv)
 
 APT_PACKAGES := pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libdnnl-dev ffmpeg
 PIP_PACKAGES := numpy pytest ruff
-# What the Python tests' virtual environment needs besides the wheel.
-VENV_PACKAGES := numpy pytest Pillow
+# What the Python tests' virtual environment needs besides the wheel (Ray for nic.batch, whose
+# test starts a two-node cluster on this machine; Ray 2.60 on Debian 12's Python 3.11).
+VENV_PACKAGES := numpy pytest Pillow ray
 
 .PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python wheel \
         test-cli lint format bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
@@ -161,9 +162,10 @@ wheel: test-install
 
 ## The Python tests run against the installed wheel: a fresh virtual environment in build/venv
 ## (seeing the system's packages, so the training tests find PyTorch where it is installed;
-## NumPy, pytest, Pillow from PyPI when missing), the wheel installed into it, pytest run from
+## NumPy, pytest, Pillow and Ray from PyPI), the wheel installed into it, pytest run from
 ## build/ with NIC_LIBRARY and NIC_MODEL_DIR unset, so `import nic` is the wheel's with its
-## bundled library (test_package.py checks it). Then the package alone, in an isolated
+## bundled library (test_package.py checks it); test_batch.py runs nic.batch on a Ray cluster of
+## two nodes it starts and stops itself. Then the package alone, in an isolated
 ## build/venv-source, against the staged library.
 test-python: wheel
 	rm -rf $(VENV)

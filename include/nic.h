@@ -402,6 +402,34 @@ NIC_API NicStatus nic_upscale_frame(NicContext *ctx, const struct AVFrame *in, s
 /** Forgets the AI data carried between frames (after a seek or for a new stream). */
 NIC_API NicStatus nic_frame_reset(NicContext *ctx);
 
+/* ---- Image files: the AI codec end to end --------------------------------- */
+
+/** Options of nic_image_ai_encode(); 0 / NULL = default. */
+typedef struct NicImageAIOptions {
+    size_t struct_size;        /**< sizeof(NicImageAIOptions), set by nic_image_ai_options_init() */
+    int setting_id;            /**< NN setting; 0 = chosen from quality, resolution and content */
+    int scale_numerator;       /**< scale factor numerator/denominator: 2/1 or 3/2; 0 = chosen */
+    int scale_denominator;
+    const char *codec;         /**< small image's codec: "jpeg", "webp" or "png"; NULL = from out_path's extension */
+    int quality;               /**< JPEG/WebP quality 1...100; 0 = the codec's default */
+    int content_type;          /**< NicContentType */
+    int refine_steps;          /**< JPEG: encoder-side refinement steps 0...1000 through the setting's up network */
+} NicImageAIOptions;
+
+/** Sets struct_size and the defaults (everything 0 / NULL). */
+NIC_API void nic_image_ai_options_init(NicImageAIOptions *options);
+
+/**
+ * Server side, as `nic ai-encode` does for an image: reads `in_path` (PNG, JPEG,
+ * WebP, ...), AI-downscales it and writes `out_path` as a JPEG, WebP or PNG file with
+ * the AI data in its metadata. The file appears complete or not at all (written under
+ * a temporary name, then renamed). `options` and `aidata_out` (the record written) may
+ * be NULL. Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT (unknown codec, quality,
+ * setting or scale; output = input), UNSUPPORTED_FORMAT, CORRUPT_DATA, IO, MODEL, DIMENSIONS.
+ */
+NIC_API NicStatus nic_image_ai_encode(NicContext *ctx, const char *in_path, const char *out_path,
+                                      const NicImageAIOptions *options, NicAIData *aidata_out);
+
 /* ---- Video files: the AI codec end to end --------------------------------- */
 
 /** Options of nic_video_ai_encode() / nic_video_ai_decode(); 0 / NULL = default. */
@@ -473,6 +501,19 @@ typedef struct NicVideoReport {
  */
 NIC_API NicStatus nic_video_ai_encode(NicContext *ctx, const char *in_path, const char *out_path,
                                       const NicVideoOptions *options, NicVideoReport *report);
+
+/**
+ * The scale nic_video_ai_encode() would give the whole stream of `in_path` with these
+ * `options`, without encoding it: the options' scale or setting's scale when they name
+ * one, else the trial encodes' choice (docs/video.md; the trial files live in a hidden
+ * folder beside `out_path`, whose extension names the container). Lets a caller that
+ * codes a stream in pieces give every piece the same scale. Progress is reported as for
+ * nic_video_ai_encode() (no frame done). `*scale_numerator` / `*scale_denominator`: 1/1,
+ * 3/2 or 2/1. Errors as nic_video_ai_encode().
+ */
+NIC_API NicStatus nic_video_choose_scale(NicContext *ctx, const char *in_path, const char *out_path,
+                                         const NicVideoOptions *options, int *scale_numerator,
+                                         int *scale_denominator);
 
 /**
  * Device side: decodes `in_path`, upscales every frame by its AI data (the

@@ -21,17 +21,31 @@ public func nic_video_ai_encode(
     _ options: UnsafePointer<NicVideoOptions>?, _ report: UnsafeMutablePointer<NicVideoReport>?
 ) -> NicStatus {
     runVideoJob(context, inPath, outPath, options, report) { ctx, job in
-        var scale = VideoAICodec.EncodeOptions.Scale.auto
-        if job.options.scale_numerator > 0 && job.options.scale_denominator > 0 {
-            scale = .fixed(Double(job.options.scale_numerator) / Double(job.options.scale_denominator))
-        }
-        let encodeOptions = VideoAICodec.EncodeOptions(
-            scale: scale, settingID: job.options.setting_id > 0 ? Int(job.options.setting_id) : nil,
-            encoder: try job.encoderSettings(threads: ctx.device.threads))
-        return try VideoAICodec.encode(
-            input: job.input, output: job.output, options: encodeOptions,
+        try VideoAICodec.encode(
+            input: job.input, output: job.output, options: try job.encodeOptions(threads: ctx.device.threads),
             store: try ctx.models(), device: ctx.device,
             warn: { ctx.log(NIC_LOG_WARNING, $0) }, progress: ctx.progressHandler)
+    }
+}
+
+@_cdecl("nic_video_choose_scale")
+public func nic_video_choose_scale(
+    _ context: OpaquePointer?, _ inPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+    _ options: UnsafePointer<NicVideoOptions>?, _ numerator: UnsafeMutablePointer<Int32>?,
+    _ denominator: UnsafeMutablePointer<Int32>?
+) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let numerator, let denominator else { throw BoundaryError.nullPointer("scale pointers are NULL") }
+        let job = try VideoJob(inPath, outPath, options, nil)
+        let scale = try VideoAICodec.streamScale(
+            input: job.input, output: job.output, options: try job.encodeOptions(threads: ctx.device.threads),
+            store: try ctx.models(), device: ctx.device, warn: { ctx.log(NIC_LOG_WARNING, $0) },
+            progress: ctx.progressHandler)
+        // 1, 1.5 or 2 as a fraction of small integers.
+        let denominatorValue = scale.rounded() == scale ? 1 : 2
+        numerator.pointee = Int32((scale * Double(denominatorValue)).rounded())
+        denominator.pointee = Int32(denominatorValue)
     }
 }
 
@@ -134,6 +148,17 @@ private struct VideoJob {
             try ImageBridge.checkSize(report.pointee.struct_size, firstLayout, "NicVideoReport")
         }
         self.report = report
+    }
+
+    /// The options of the encode side: scale, setting, encoder.
+    func encodeOptions(threads: Int) throws -> VideoAICodec.EncodeOptions {
+        var scale = VideoAICodec.EncodeOptions.Scale.auto
+        if options.scale_numerator > 0 && options.scale_denominator > 0 {
+            scale = .fixed(Double(options.scale_numerator) / Double(options.scale_denominator))
+        }
+        return VideoAICodec.EncodeOptions(
+            scale: scale, settingID: options.setting_id > 0 ? Int(options.setting_id) : nil,
+            encoder: try encoderSettings(threads: threads))
     }
 
     func encoderSettings(threads: Int) throws -> VideoEncoderSettings {

@@ -107,3 +107,42 @@ def test_tqdm_progress_drives_a_bar(ctx, tmp_path):
     bar = Bar()
     ctx.video_ai_encode(src, small, scale=2, crf=28, preset="ultrafast", progress=nic.tqdm_progress(bar))
     assert (bar.total, bar.n, bar.refreshes) == (6, 6, 7)
+
+
+def test_choose_scale_is_the_encodes_scale(ctx, tmp_path):
+    src = tmp_path / "src.y4m"
+    write_y4m(src, 192, 128, 14)
+    assert ctx.video_choose_scale(src, tmp_path / "out.mp4", scale=1.5) == 1.5
+    assert ctx.video_choose_scale(src, tmp_path / "out.mp4", setting_id=8) == 2
+    chosen = ctx.video_choose_scale(src, tmp_path / "out.mp4", crf=30, preset="ultrafast")
+    assert chosen in (1, 1.5, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.y4m"]   # the trial folder is gone
+    report = ctx.video_ai_encode(src, tmp_path / "out.mp4", crf=30, preset="ultrafast")
+    assert report["width"] == {1: 192, 1.5: 128, 2: 96}[chosen]
+    with pytest.raises(nic.NicError) as e:
+        ctx.video_choose_scale(tmp_path / "missing.mp4", tmp_path / "out.mp4")
+    assert e.value.status == nic.NicStatus.NIC_ERROR_IO
+
+
+def test_image_ai_encode_writes_the_file_with_its_ai_data(ctx, tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    y, x = np.mgrid[0:120, 0:160]
+    pixels = np.stack([(x * 3) % 256, (y * 5) % 256, ((x + y) * 2) % 256], axis=2).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    record = ctx.image_ai_encode(tmp_path / "in.png", tmp_path / "out.jpg", scale=2, quality=80)
+    assert (record["original_width"], record["downscaled_width"], record["scale_numerator"]) == (160, 80, 2)
+    assert record["quality_value"] == 8000
+    with Image.open(tmp_path / "out.jpg") as small:
+        assert small.format == "JPEG" and small.size == (80, 60)
+    webp = ctx.image_ai_encode(tmp_path / "in.png", tmp_path / "out.webp", scale=1.5, content="screen")
+    assert webp["content_type"] == 2 and webp["downscaled_height"] == 80
+    for bad, status in (({"codec": "gif"}, nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT),
+                        ({"quality": 101}, nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT)):
+        with pytest.raises(nic.NicError) as e:
+            ctx.image_ai_encode(tmp_path / "in.png", tmp_path / "bad.jpg", **bad)
+        assert e.value.status == status
+    with pytest.raises(ValueError):
+        ctx.image_ai_encode(tmp_path / "in.png", tmp_path / "bad.jpg", content="cartoon")
+    with pytest.raises(nic.NicError):
+        ctx.image_ai_encode(tmp_path / "missing.png", tmp_path / "bad.jpg")
+    assert not (tmp_path / "bad.jpg").exists()

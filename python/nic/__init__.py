@@ -16,7 +16,7 @@ from . import _capi
 from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_MAX_DIMENSION, NIC_MAX_PIXELS, NIC_VERSION_MAJOR,
                     NIC_VERSION_MINOR, NIC_VERSION_NUMBER, NIC_VERSION_PATCH, NicAIData, NicConfig,
                     NicContextPtr, NicFrameAIData, NicImage, NicLogLevel, NicPixelFormat, NicResizeMethod,
-                    NicStatus, NicUpscaleInfo, NicVideoOptions, NicVideoReport)
+                    NicImageAIOptions, NicStatus, NicUpscaleInfo, NicVideoOptions, NicVideoReport)
 from .context import Context, parse_bit_rate, tqdm_progress
 from .errors import LibraryNotFoundError, NicError
 from .library import (bundled_model_dir, default_model_dir, library_path, load_library, status_string,
@@ -31,6 +31,7 @@ __version__ = f"{NIC_VERSION_MAJOR}.{NIC_VERSION_MINOR}.{NIC_VERSION_PATCH}"
 __all__ = [
     "NicStatus", "NicLogLevel", "NicPixelFormat", "NicResizeMethod",
     "NicConfig", "NicImage", "NicAIData", "NicUpscaleInfo", "NicVideoOptions", "NicVideoReport", "NicFrameAIData",
+    "NicImageAIOptions",
     "NicContextPtr",
     "NicError", "LibraryNotFoundError", "Context",
     "load_library", "library_path", "bundled_model_dir", "default_model_dir",

@@ -141,6 +141,19 @@ class NicVideoOptions(ctypes.Structure):
     ]
 
 
+class NicImageAIOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("setting_id", ctypes.c_int),
+        ("scale_numerator", ctypes.c_int),
+        ("scale_denominator", ctypes.c_int),
+        ("codec", ctypes.c_char_p),
+        ("quality", ctypes.c_int),
+        ("content_type", ctypes.c_int),
+        ("refine_steps", ctypes.c_int),
+    ]
+
+
 class NicProgress(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
@@ -227,6 +240,11 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "nic_video_options_init": (None, [P(NicVideoOptions)]),
         "nic_video_ai_encode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
                                           P(NicVideoReport)]),
+        "nic_video_choose_scale": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
+                                             P(ctypes.c_int), P(ctypes.c_int)]),
+        "nic_image_ai_options_init": (None, [P(NicImageAIOptions)]),
+        "nic_image_ai_encode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicImageAIOptions),
+                                          P(NicAIData)]),
         "nic_video_ai_decode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_char_p, P(NicVideoOptions),
                                           P(NicVideoReport)]),
         "nic_set_progress": (_c_enum, [NicContextPtr, NicProgressCallback, ctypes.c_void_p]),

@@ -12,10 +12,16 @@ from ._arrays import (as_image_array, as_plane, c_int_value, check_plane, dims_p
                       ptr)
 from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL, NIC_OK,
                     NIC_PIXEL_FORMAT_GRAY8, NIC_PIXEL_FORMAT_RGB24, NIC_PIXEL_FORMAT_YUV420P, NicAIData,
-                    NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicLogCallback,
-                    NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport, AIDATA_STATUS)
+                    NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicImageAIOptions,
+                    NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
+                    AIDATA_STATUS)
 from .errors import NicError
 from .library import default_model_dir, load_library
+
+#: The content types of AI data (NicContentType), by the names `nic ai-encode --content` takes.
+CONTENT_TYPES = {"natural": 1, "screen": 2, "animation": 3}
+#: The scale factors of the C API as fractions.
+_SCALES = {2: (2, 1), 1.5: (3, 2), 1: (1, 1)}
 
 #: An image argument: an HxWx3 (RGB) or HxW (gray) uint8 numpy array, or a Pillow image
 #: (converted to RGB).
@@ -423,6 +429,42 @@ class Context:
                 plane.shape[0], plane.shape[1], out.ctypes.data_as(fp), out_width, out_height, out_width))
         return out
 
+    # ---- image files ----------------------------------------------------
+
+    def image_ai_encode(self, in_path: Union[str, "os.PathLike[str]"], out_path: Union[str, "os.PathLike[str]"],
+                        setting_id: Optional[int] = None, scale: Optional[Union[float, str]] = None,
+                        codec: Optional[str] = None, quality: Optional[int] = None,
+                        content: Optional[str] = None, refine_steps: int = 0) -> Dict[str, int]:
+        """AI-downscales an image file and writes out_path (JPEG, WebP or PNG) with the AI data in
+        its metadata, as `nic ai-encode` does for an image; the file appears complete or not at
+        all. scale: None or "auto" (chosen from quality and resolution), 2 or 1.5; codec: "jpeg",
+        "webp" or "png" (None: from out_path's extension); quality: 1...100 for JPEG/WebP;
+        content: "natural", "screen" or "animation"; refine_steps: JPEG refinement steps.
+        Returns the AI data written (a dict of fields)."""
+        o = NicImageAIOptions()
+        self._lib.nic_image_ai_options_init(ctypes.byref(o))
+        if setting_id is not None:
+            o.setting_id = c_int_value(setting_id, "setting_id")
+        if scale is not None and scale != "auto":
+            if scale not in (2, 1.5):
+                raise ValueError("an image's scale must be \"auto\", 2 or 1.5")
+            o.scale_numerator, o.scale_denominator = _SCALES[scale]
+        if codec is not None:
+            o.codec = codec.encode()
+        if quality is not None:
+            o.quality = c_int_value(quality, "quality")
+        if content is not None:
+            if content not in CONTENT_TYPES:
+                raise ValueError(f"content must be one of {', '.join(CONTENT_TYPES)}, not {content!r}")
+            o.content_type = CONTENT_TYPES[content]
+        o.refine_steps = c_int_value(refine_steps, "refine_steps")
+        aidata = NicAIData()
+        self._lib.nic_aidata_init(ctypes.byref(aidata))
+        with self._lock:
+            self._check(self._lib.nic_image_ai_encode(self._h(), os.fsencode(in_path), os.fsencode(out_path),
+                                                      ctypes.byref(o), ctypes.byref(aidata)))
+        return aidata.to_dict()
+
     # ---- video files ----------------------------------------------------
 
     def _video_options(self, setting_id=None, scale=None, encoder=None, crf=None, bit_rate=None, preset=None,
@@ -432,7 +474,7 @@ class Context:
         if setting_id is not None:
             o.setting_id = c_int_value(setting_id, "setting_id")
         if scale is not None and scale != "auto":
-            o.scale_numerator, o.scale_denominator = {2: (2, 1), 1.5: (3, 2), 1: (1, 1)}.get(scale, (0, 0))
+            o.scale_numerator, o.scale_denominator = _SCALES.get(scale, (0, 0))
             if o.scale_numerator == 0:
                 raise ValueError("scale must be \"auto\", 1, 1.5 or 2")
         if encoder is not None:
@@ -447,19 +489,25 @@ class Context:
             o.width, o.height = (c_int_value(v, "size") for v in size)
         return o
 
+    @staticmethod
+    def _progress_callback(progress):
+        """The C callback calling progress(frames_done, frames_expected or None, elapsed), or None."""
+        if progress is None:
+            return None
+
+        def call(_, p):
+            try:
+                go_on = progress(p.contents.frames_done, p.contents.frames_expected or None,
+                                 p.contents.elapsed_seconds)
+            except BaseException:   # an exception in the callback cancels the job
+                return 1
+            return 1 if go_on is False else 0
+        return NicProgressCallback(call)
+
     def _video_job(self, function, in_path, out_path, options, progress=None):
         report = NicVideoReport()
         report.struct_size = ctypes.sizeof(NicVideoReport)
-        callback = None
-        if progress is not None:
-            def call(_, p):
-                try:
-                    go_on = progress(p.contents.frames_done, p.contents.frames_expected or None,
-                                     p.contents.elapsed_seconds)
-                except BaseException:   # an exception in the callback cancels the job
-                    return 1
-                return 1 if go_on is False else 0
-            callback = NicProgressCallback(call)
+        callback = self._progress_callback(progress)
         with self._lock:
             if callback is not None:
                 self._check(self._lib.nic_set_progress(self._h(), callback, None))
@@ -487,6 +535,32 @@ class Context:
         scale of their own by scale "auto"; 0 for a fixed scale) and size_changes."""
         options = self._video_options(setting_id, scale, encoder, crf, bit_rate, preset)
         return self._video_job(self._lib.nic_video_ai_encode, in_path, out_path, options, progress)
+
+    def video_choose_scale(self, in_path: Union[str, "os.PathLike[str]"], out_path: Union[str, "os.PathLike[str]"],
+                           setting_id: Optional[int] = None, scale: Optional[Union[float, str]] = None,
+                           encoder: Optional[str] = None, crf: Optional[float] = None,
+                           bit_rate: Optional[Union[int, str]] = None, preset: Optional[str] = None,
+                           progress: Optional[ProgressCallback] = None) -> float:
+        """The scale (1, 1.5 or 2) video_ai_encode() with these arguments would give the whole
+        stream of in_path, without encoding it: the setting's or the given scale, else the
+        trial encodes' choice (their files go to a hidden folder beside out_path, whose
+        extension names the container). Coding a stream in pieces at this scale gives every
+        piece the coded size of the whole-stream encode."""
+        options = self._video_options(setting_id, scale, encoder, crf, bit_rate, preset)
+        numerator, denominator = ctypes.c_int(), ctypes.c_int()
+        callback = self._progress_callback(progress)
+        with self._lock:
+            if callback is not None:
+                self._check(self._lib.nic_set_progress(self._h(), callback, None))
+            try:
+                self._check(self._lib.nic_video_choose_scale(
+                    self._h(), os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(options),
+                    ctypes.byref(numerator), ctypes.byref(denominator)))
+            finally:
+                if callback is not None:
+                    self._lib.nic_set_progress(self._h(), NicProgressCallback(), None)
+        scale_value = numerator.value / denominator.value
+        return int(scale_value) if scale_value == int(scale_value) else scale_value
 
     def video_ai_decode(self, in_path: Union[str, "os.PathLike[str]"], out_path: Union[str, "os.PathLike[str]"],
                         size: Optional[Tuple[int, int]] = None, encoder: Optional[str] = None,

@@ -167,6 +167,21 @@ extension VideoAICodec {
         }
     }
 
+    /// The scale `encode` gives the whole stream of `path` with `options`: the setting's scale,
+    /// the fixed scale, else the trials' choice (`chooseScale`). A caller that codes the stream
+    /// in pieces gives each piece this scale, so that they share one coded size.
+    public static func streamScale(
+        input path: String, output: String, options: EncodeOptions, store: ModelStore, device: ComputeDevice,
+        warn: @escaping (String) -> Void, progress: ProgressHandler? = nil
+    ) throws -> Double {
+        try checkBeforeOpening(input: path, output: output, encoder: options.encoder)
+        if let id = options.settingID { return try store.setting(id: id).scale }
+        if case .fixed(let scale) = options.scale { return scale }
+        return try chooseScale(
+            input: path, output: output, options: options, store: store, device: device, warn: warn, progress: progress
+        ).chosen.scale
+    }
+
     /// The CRF x264 (23) and x265 (28) use when given neither a CRF nor a bit rate.
     static func defaultCRF(_ e: VideoEncoderSettings) -> Double { e.encoder == "libx265" ? 28 : 23 }
 
