@@ -43,6 +43,8 @@ final class VideoAICodecTests: SyntheticModelTestCase {
             device: device, warn: warn)
     }
 
+    /// The AI data of every frame through H.264 and HEVC: the key frame carries the record, the
+    /// frames after it keep it, and each is upscaled by it.
     func testEveryFrameCarriesItsAIDataThroughH264AndHEVC() throws {
         // libx265 refuses pictures narrower than 64 pixels (see VideoOutput).
         try writeClip("clip.y4m", width: 256, height: 144, frames: 12)
@@ -54,15 +56,17 @@ final class VideoAICodecTests: SyntheticModelTestCase {
             let info = try VideoAICodec.inspect(path("small.\(container)"), warn: warn)
             XCTAssertEqual(info.frames.count, 12, encoder)
             XCTAssertEqual(info.frames.map(\.pts), info.frames.map(\.pts).sorted(), "display order")
+            var tracker = AIDataTracker(warn: warn)
             for frame in info.frames {
-                guard case .record(let r) = frame.found else { return XCTFail("\(encoder): frame \(frame.pts) without AI data") }
+                guard case .record(let r) = tracker.update(with: frame.found, pts: frame.pts) else {
+                    return XCTFail("\(encoder): frame \(frame.pts) without AI data")
+                }
                 XCTAssertEqual(r.settingID, 1)
                 XCTAssertEqual(r.codec, codec)
                 XCTAssertEqual([r.originalWidth, r.originalHeight, r.downscaledWidth, r.downscaledHeight], [256, 144, 128, 72])
                 XCTAssertEqual(r.qualityKind, .crf)
                 XCTAssertEqual(r.qualityValue, 3000)
             }
-            // Full records on key frames, repeat records between them (docs/ai-data.md §5.1).
             var forms: [String] = []
             let input = try VideoInput(path: path("small.\(container)"), threads: 1, warn: warn)
             try input.run(
@@ -74,7 +78,8 @@ final class VideoAICodecTests: SyntheticModelTestCase {
                     default: forms.append("none")
                     }
                 }, otherPacket: { _ in })
-            XCTAssertEqual(forms, ["key full"] + Array(repeating: "repeat", count: 11), encoder)
+            // A full record on the key frame; the frames after it keep it (docs/ai-data.md §5.1).
+            XCTAssertEqual(forms, ["key full"] + Array(repeating: "none", count: 11), encoder)
             let back = try decode("small.\(container)", "back.y4m")
             XCTAssertEqual(back.frames, 12)
             XCTAssertEqual(back.routes, ["setting 1": 12], encoder)
@@ -217,16 +222,16 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         let bytes = try readFileBytes(path: path("auto.mkv"), limit: 1 << 24)
         let uuid = AIDataRecord.seiUUID
         let records = (0...(bytes.count - uuid.count)).filter { Array(bytes[$0..<($0 + uuid.count)]) == uuid }
-        XCTAssertEqual(records.count, 60)
+        XCTAssertEqual(records.count, 2, "records on the two key frames only")
         var damaged = bytes
-        damaged[records[30] + uuid.count + 6] ^= 0x55
+        damaged[records[1] + uuid.count + 6] ^= 0x55
         try writeFileBytes(damaged, path: path("damaged.mkv"))
         warnings = []
         let fallback = try decode("damaged.mkv", "damaged.y4m")
         XCTAssertEqual([fallback.outputWidth, fallback.outputHeight, fallback.frames, fallback.aiDataFrames], [192, 128, 60, 30])
         XCTAssertTrue(warnings.contains { $0.contains("corrupt") }, "\(warnings)")
         XCTAssertTrue(warnings.contains { $0.contains("do not fit") }, "\(warnings)")
-        for end in [records[30] + 8, (records[30] + bytes.count) / 2] {
+        for end in [records[1] + 8, (records[1] + bytes.count) / 2] {
             try writeFileBytes(Array(bytes.prefix(end)), path: path("cut.mkv"))
             let cut = try decode("cut.mkv", "cut.y4m")
             XCTAssertEqual([cut.outputWidth, cut.outputHeight], [192, 128])
@@ -403,16 +408,17 @@ final class VideoAICodecTests: SyntheticModelTestCase {
 
     /// The AI data's share comes off the encoder's target, so the stream meets the rate asked for.
     func testAIDataShareIsTakenOffTheTargetRate() {
-        XCTAssertEqual(AIDataSEI.bytesPerFrame, 39)  // 4-byte prefix, 2-byte HEVC header, type, size, 16 + 14, stop
+        XCTAssertEqual(AIDataSEI.bytesPerKeyFrame, 56)  // 4-byte prefix, 2-byte HEVC header, type, size, 16 + 31, stop
         var notes: [String] = []
-        let share = { (rate: Int) in VideoAICodec.videoShare(of: .init(bitRate: rate), frameRate: 30) { notes.append($0) }.bitRate }
-        XCTAssertEqual(share(124_000), 124_000 - 39 * 8 * 30)
+        let share = { (rate: Int) in VideoAICodec.videoShare(of: .init(bitRate: rate)) { notes.append($0) }.bitRate }
+        XCTAssertEqual(share(124_000), 124_000 - 56 * 8)
         XCTAssertEqual(notes, [])
-        XCTAssertEqual(share(30_000), 30_000 - 39 * 8 * 30)
-        XCTAssertEqual(share(10_000), 5_000, "at most half")
-        XCTAssertEqual(notes.count, 2)
-        XCTAssertTrue(notes[0].contains("AI data takes 9 kbit/s of the 30 kbit/s"), notes[0])
-        XCTAssertEqual(VideoAICodec.videoShare(of: .init(crf: 23), frameRate: 30) { _ in }.crf, 23)
+        XCTAssertEqual(share(1_500), 1_500 - 56 * 8)
+        XCTAssertEqual(share(1_000), 552)
+        XCTAssertEqual(share(800), 400, "at most half")
+        XCTAssertEqual(notes.count, 3)
+        XCTAssertTrue(notes[0].contains("AI data takes about 0.448 kbit/s of the 1.5 kbit/s"), notes[0])
+        XCTAssertEqual(VideoAICodec.videoShare(of: .init(crf: 23)) { _ in }.crf, 23)
     }
 
     func testBitRatesTakeFFmpegSuffixes() throws {

@@ -25,9 +25,9 @@ public enum AIDataSEI {
         nalUnit(carrying: try record.serialized(), codec: codec)
     }
 
-    /// What the AI data of a frame between key frames adds to the stream: a repeat record's
-    /// NAL unit (HEVC's 2-byte header) behind a 4-byte start code or length prefix.
-    static let bytesPerFrame = 4 + nalUnit(carrying: [UInt8](repeating: 0xFF, count: AIDataRecord.repeatSize), codec: .hevc).count
+    /// What a key frame's AI data adds to the stream: a full record's NAL unit (HEVC's 2-byte
+    /// header) behind a 4-byte start code or length prefix.
+    static let bytesPerKeyFrame = 4 + nalUnit(carrying: [UInt8](repeating: 0xFF, count: AIDataRecord.version1Size), codec: .hevc).count
 
     /// The SEI NAL unit of one serialized record, full or repeat.
     static func nalUnit(carrying recordBytes: [UInt8], codec: Codec) -> [UInt8] {

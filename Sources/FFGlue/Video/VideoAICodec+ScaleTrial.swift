@@ -238,7 +238,7 @@ extension VideoAICodec {
         let route = try Route(setting: setting, width: width, height: height, store: store)
         let output = try VideoOutput(
             path: file, input: input, width: route.small.width, height: route.small.height,
-            settings: videoShare(of: encoder, frameRate: av_q2d(input.frameRate), warn: { _ in }), warn: warn)
+            settings: videoShare(of: encoder, warn: { _ in }), warn: warn)
         let record = route.record(options, codec: output.seiCodec ?? .h264)
         let period = max(1, av_rescale_q(1, av_inv_q(input.frameRate), input.videoStream.pointee.time_base))
         for (i, image) in sample.enumerated() {

@@ -107,7 +107,7 @@ public enum VideoAICodec {
         let small = route.small
         let output = try VideoOutput(
             path: output, input: input, width: small.width, height: small.height,
-            settings: videoShare(of: options.encoder, frameRate: av_q2d(input.frameRate), warn: warn),
+            settings: videoShare(of: options.encoder, warn: warn),
             sizeChanges: (scenePlan?.sizeChanges ?? 0) > 0, warn: warn)
         guard output.seiCodec != nil else {
             throw NICError.invalidArgument("AI data rides in H.264/HEVC SEI: use the libx264 or libx265 encoder")
@@ -216,14 +216,16 @@ public enum VideoAICodec {
 
     /// The encoder's settings with the AI data's share taken off a target bit rate, so that the
     /// stream, SEI included, comes out at the rate asked for (AI data never takes more than half).
-    static func videoShare(of e: VideoEncoderSettings, frameRate: Double, warn: (String) -> Void) -> VideoEncoderSettings {
+    static func videoShare(of e: VideoEncoderSettings, warn: (String) -> Void) -> VideoEncoderSettings {
         guard let target = e.bitRate else { return e }
-        let aiData = Int((Double(AIDataSEI.bytesPerFrame * 8) * max(1, frameRate)).rounded())
+        // A full record per key frame and per change of record: counted as one a second, more
+        // than x264's and x265's key frames (at most one every 250 frames plus scene cuts).
+        let aiData = AIDataSEI.bytesPerKeyFrame * 8
         var video = e
         video.bitRate = max(target / 2, target - aiData)
         if aiData > target / 4 {
             warn(
-                "AI data takes \(aiData / 1000) kbit/s of the \(target / 1000) kbit/s asked for; the video gets \(video.bitRate! / 1000) kbit/s"
+                "AI data takes about \(Double(aiData) / 1000) kbit/s of the \(Double(target) / 1000) kbit/s asked for; the video gets \(Double(video.bitRate!) / 1000) kbit/s"
             )
         }
         return video

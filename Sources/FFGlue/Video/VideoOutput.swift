@@ -78,8 +78,11 @@ final class VideoOutput {
     private(set) var droppedStreams: [Int] = []
     private(set) var seiCodec: Codec?
     private var seiWriter: AIDataSEI.Writer?
-    /// Per pts: the frame's AI data and duration, until its packet comes out.
-    private var pending: [Int64: (aiData: AIDataRecord?, duration: Int64)] = [:]
+    /// Per pts: the frame's AI data, whether it is the AI data of the frame before in display
+    /// order, and its duration, until its packet comes out.
+    private var pending: [Int64: (aiData: AIDataRecord?, sameAsBefore: Bool, duration: Int64)] = [:]
+    /// The AI data of the last frame given to `write`.
+    private var lastAIData: AIDataRecord?
     private var lastPTS: Int64 = .min
     private var renumbered = 0
     private var headerWritten = false
@@ -348,7 +351,8 @@ final class VideoOutput {
             range: encoder.pointee.pix_fmt == AV_PIX_FMT_RGB24 ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG)
         defer { av_frame_free(&converted) }
         if aiData != nil && seiWriter == nil { throw NICError.invalidArgument("AI data needs an H.264 or HEVC encoder") }
-        pending[pts] = (aiData, max(1, inputDuration))
+        pending[pts] = (aiData, aiData != nil && aiData == lastAIData, max(1, inputDuration))
+        lastAIData = aiData
         try check(avcodec_send_frame(encoder, converted ?? frame), "\(path): encoding failed")
         try drainEncoder()
         framesWritten += 1
@@ -392,8 +396,10 @@ final class VideoOutput {
             if ret == nic_averror_eagain() || ret == nic_averror_eof() { return }
             try check(ret, "\(path): encoding failed")
             let entry = pending.removeValue(forKey: packet.pointee.pts)
-            if let aiData = entry?.aiData, seiWriter != nil {
-                let keyFrame = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+            // AI data on key frames and where it changes (docs/ai-data.md §5.1); the frames between
+            // keep the record before them in display order.
+            let keyFrame = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+            if let entry, let aiData = entry.aiData, seiWriter != nil, keyFrame || !entry.sameAsBefore {
                 try insert(try seiWriter!.nalUnit(for: aiData, keyFrame: keyFrame), into: packet)
             }
             if packet.pointee.duration == 0, let duration = entry?.duration { packet.pointee.duration = duration }
