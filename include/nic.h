@@ -556,6 +556,9 @@ typedef struct NicEncodeOptions {
     int latent_steps;       /**< steps of latent optimisation 0...2000 (each about two syntheses);
                                  -1 = as `effort` says (default) */
     float latent_step_size; /**< Adam step size of the latent optimisation, 0.0001...1; 0 = default */
+    int dsq_states;         /**< dependent quantisation of the latents: 4 or 8 states (a version 2
+                                 .nic file), 0 = none; -1 = as `effort` says (default) */
+    float dsq_lambda;       /**< its weight of bits against squared latent error, (0, 100]; 0 = default */
 } NicEncodeOptions;
 
 /** Sets `options` to the defaults (quality 75, effort 0, every knob -1 / 0: as the effort

@@ -11,7 +11,8 @@ public func nic_encode_options_init(_ options: UnsafeMutablePointer<NicEncodeOpt
     guard let options else { return }
     options.pointee = NicEncodeOptions(
         struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75, refine_steps: -1,
-        effort: Int32(NeuralEncoderSearch.defaultEffort), latent_steps: -1, latent_step_size: 0)
+        effort: Int32(NeuralEncoderSearch.defaultEffort), latent_steps: -1, latent_step_size: 0, dsq_states: -1,
+        dsq_lambda: 0)
 }
 
 /// Quality and search of `NicEncodeOptions`, read only as far as the caller's `struct_size`:
@@ -25,13 +26,19 @@ func encodeSettings(_ options: UnsafePointer<NicEncodeOptions>?) throws -> (qual
     let quality = Int(raw.load(fromByteOffset: MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.quality)!, as: Int32.self))
     let refine = Int(raw.load(fromByteOffset: MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.refine_steps)!, as: Int32.self))
     var (effort, steps, stepSize) = (NeuralEncoderSearch.defaultEffort, -1, Float(0))
-    if size >= MemoryLayout<NicEncodeOptions>.size {
+    var (dsq, dsqLambda) = (-1, Float(0))
+    if size >= MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.dsq_states)! {
         (effort, steps, stepSize) = (Int(options.pointee.effort), Int(options.pointee.latent_steps), options.pointee.latent_step_size)
+    }
+    if size >= MemoryLayout<NicEncodeOptions>.size {
+        (dsq, dsqLambda) = (Int(options.pointee.dsq_states), options.pointee.dsq_lambda)
     }
     var search = try NeuralEncoderSearch.effort(effort)
     if refine != -1 { search.refinementSteps = refine }
     if steps != -1 { search.latentSteps = steps }
     if stepSize != 0 { search.latentStepSize = stepSize }
+    if dsq != -1 { search.dependentQuantization = dsq }
+    if dsqLambda != 0 { search.dependentQuantizationLambda = dsqLambda }
     try search.validate()
     return (quality, search)
 }

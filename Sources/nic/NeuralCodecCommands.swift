@@ -47,6 +47,10 @@ struct EncoderSearchOptions: ParsableArguments {
     var steps: Int?
     @Option(name: .customLong("step-size"), help: "Override: Adam step size of the latent optimisation.")
     var stepSize: Float?
+    @Option(help: "Override: dependent quantisation of the latents with 4 or 8 states (0 = off; a version 2 file).")
+    var dsq: Int?
+    @Option(name: .customLong("dsq-lambda"), help: "Override: weight of bits against squared latent error in the dependent quantisation.")
+    var dsqLambda: Float?
 
     func validate() throws {
         do { _ = try search() } catch let error as NICError { throw ValidationError(error.message) }
@@ -57,6 +61,8 @@ struct EncoderSearchOptions: ParsableArguments {
         if let refine { s.refinementSteps = refine }
         if let steps { s.latentSteps = steps }
         if let stepSize { s.latentStepSize = stepSize }
+        if let dsq { s.dependentQuantization = dsq }
+        if let dsqLambda { s.dependentQuantizationLambda = dsqLambda }
         try s.validate()
         return s
     }

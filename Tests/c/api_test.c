@@ -242,7 +242,15 @@ static void test_neural_codec(NicContext *ctx)
     nic_encode_options_init(&options);
     EXPECT(options.struct_size == sizeof options && options.quality == 75 && options.refine_steps == -1);
     EXPECT(options.effort == 0 && options.latent_steps == -1 && options.latent_step_size == 0.0f);
+    EXPECT(options.dsq_states == -1 && options.dsq_lambda == 0.0f);
     test_encode_options_layouts(ctx, &in);
+    options.dsq_states = 6;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.dsq_states = 8;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 2);
+    nic_free(data);
+    data = NULL;
+    options.dsq_states = -1;
     options.effort = 4;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
     options.effort = 1;

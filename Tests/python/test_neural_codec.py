@@ -46,7 +46,8 @@ def test_bad_input_is_a_clear_error(ctx):
         ctx.image_encode(smooth_image(40, 40), refine_steps=-1)
     assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
     for bad in ({"effort": 4}, {"effort": -1}, {"latent_steps": -1}, {"latent_steps": 2001}, {"latent_step_size": 0},
-                {"latent_step_size": float("nan")}):
+                {"latent_step_size": float("nan")}, {"dsq_states": 5}, {"dsq_states": -1}, {"dsq_lambda": 0},
+                {"dsq_lambda": 1000}):
         with pytest.raises(nic.NicError) as e:
             ctx.image_encode(smooth_image(40, 40), **bad)
         assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT, bad
@@ -59,3 +60,13 @@ def test_encoder_effort_searches_the_latents(ctx):
     img = smooth_image(64, 48)
     searched = ctx.image_encode(img, quality=50, effort=1, latent_steps=4, latent_step_size=0.05)
     assert ctx.image_decode(searched).shape == img.shape
+
+
+def test_dependent_quantisation_writes_a_version_2_file(ctx):
+    img = smooth_image(64, 48)
+    plain = ctx.image_encode(img, quality=50)
+    assert plain[4] == 1 and plain[7] == 0
+    for states, flags in ((4, 1), (8, 2)):
+        data = ctx.image_encode(img, quality=50, dsq_states=states, dsq_lambda=0.2)
+        assert data[4] == 2 and data[7] == flags
+        assert ctx.image_decode(data).shape == img.shape

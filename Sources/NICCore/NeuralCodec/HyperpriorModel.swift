@@ -18,6 +18,9 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     let hyperSynthesis: [ExactConvolution]
     let gains: GainLadder
     let zTables: CDFTables, yTables: CDFTables
+    /// The y tables of dependent quantisation's second quantiser, derived from `scaleTable`
+    /// (`DependentQuantization.quantiserOneTables`).
+    let yTablesQ1: CDFTables
     /// Gaussian scales of the y tables, ascending; `scaleBound` is the smallest scale.
     let scaleTable: [Float]
     let scaleBound: Float
@@ -60,6 +63,7 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
             throw NICError.model("the Gaussian scale table must be non-empty and ascending")
         }
         scaleBound = Float(a["scale_bound"]?.numberValue ?? Double(first))
+        yTablesQ1 = try DependentQuantization.quantiserOneTables(scaleTable: scaleTable)
         if let list = a["lambdas"] {
             guard let values = list.arrayValue?.compactMap({ $0.numberValue }), values.count == levels,
                 values.allSatisfy({ $0 > 0 && $0.isFinite })

@@ -2,7 +2,11 @@
 /// Specified in docs/nic-format.md; every field is checked before anything is allocated.
 public struct NICBitstream: Equatable, Sendable {
     public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]  // 0x8B "NIC"
-    public static let version: UInt8 = 1
+    /// Version 2 adds dependent quantisation (flags); a file without it is written as version 1.
+    public static let version: UInt8 = 2
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
+    /// Flags (byte 7) of version 2: bits 0–1 name the dependent quantisation.
+    static let dependentQuantizationCodes: [Int: UInt8] = [0: 0, 4: 1, 8: 2]
     static let headerBytes = 32
     static let trailerBytes = 4
     /// Largest image the codec accepts: its transforms need ~200 bytes per pixel.
@@ -20,14 +24,17 @@ public struct NICBitstream: Equatable, Sendable {
     public var zPayload: [UInt8]
     public var yPayload: [UInt8]
     public var correctionPayload: [UInt8]
+    /// States of the dependent quantisation of the latents (4 or 8); 0 for plain rounding.
+    public var dependentQuantization: Int
 
     public init(
         colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
-        zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = []
+        zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = [], dependentQuantization: Int = 0
     ) {
         self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
         self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
         self.correctionPayload = correctionPayload
+        self.dependentQuantization = dependentQuantization
     }
 
     public static func checkImageSize(width: Int, height: Int) throws {
@@ -44,7 +51,8 @@ public struct NICBitstream: Equatable, Sendable {
 
     public func serialized() -> [UInt8] {
         var out = NICBitstream.magic
-        out += [NICBitstream.version, colourFormat.rawValue, UInt8(quality), 0]
+        let flags = NICBitstream.dependentQuantizationCodes[dependentQuantization] ?? 0
+        out += [flags == 0 ? 1 : NICBitstream.version, colourFormat.rawValue, UInt8(quality), flags]
         out += (0..<4).reversed().map { UInt8(truncatingIfNeeded: modelID >> (8 * UInt32($0))) }
         for v in [width, height, zPayload.count, yPayload.count, correctionPayload.count] { out += littleEndian32(UInt32(v)) }
         out += zPayload
@@ -60,9 +68,10 @@ public struct NICBitstream: Equatable, Sendable {
             throw NICError.corruptData("not a .nic file: \(bytes.count) bytes is shorter than the \(minimum)-byte minimum")
         }
         guard Array(bytes[0..<4]) == NICBitstream.magic else { throw NICError.unsupportedFormat("not a .nic file (wrong magic)") }
-        guard bytes[4] == NICBitstream.version else {
+        guard NICBitstream.readableVersions.contains(bytes[4]) else {
             throw NICError.unsupportedFormat(
-                ".nic version \(bytes[4]) is not supported (this library reads version \(NICBitstream.version))")
+                ".nic version \(bytes[4]) is not supported (this library reads versions "
+                    + "\(NICBitstream.readableVersions.lowerBound)...\(NICBitstream.readableVersions.upperBound))")
         }
         let body = bytes[0..<bytes.count - 4]
         guard CRC32.checksum(body) == readLittleEndian32(bytes, at: bytes.count - 4) else {
@@ -71,7 +80,10 @@ public struct NICBitstream: Equatable, Sendable {
         guard let format = ColourFormat(rawValue: bytes[5]) else {
             throw NICError.unsupportedFormat("unknown .nic colour format \(bytes[5])")
         }
-        guard bytes[7] == 0 else { throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7])") }
+        let dependentQuantization = NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] }?.key
+        guard let dependentQuantization, bytes[4] >= 2 || bytes[7] == 0 else {
+            throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7]) in a version \(bytes[4]) file")
+        }
         let quality = Int(bytes[6])
         try NICBitstream.checkQuality(quality)
         let width = Int(readLittleEndian32(bytes, at: 12)), height = Int(readLittleEndian32(bytes, at: 16))
@@ -85,7 +97,8 @@ public struct NICBitstream: Equatable, Sendable {
         let z = NICBitstream.headerBytes, y = z + counts[0], c = y + counts[1]
         self.init(
             colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
-            zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c..<c + counts[2]]))
+            zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c..<c + counts[2]]),
+            dependentQuantization: dependentQuantization)
     }
 
     /// True when `bytes` start with the `.nic` magic.

@@ -75,21 +75,30 @@ public final class NeuralImageCodec {
         }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
-        var ySymbols = [Int32](repeating: 0, count: m * h * w)
+        let machine = DependentQuantization.StateMachine(states: search.dependentQuantization)
+        let ySymbols =
+            machine.map {
+                quantisedDependently(y, prior: prior, machine: $0, height: h, width: w, lambda: search.dependentQuantizationLambda)
+            }
+            ?? (0..<m * h * w).map { NeuralImageCodec.symbol(y[$0] - prior.mean(channel: $0 / (h * w), position: $0 % (h * w))) }
         for c in 0..<m {
+            var state = 0
             for p in 0..<h * w {
-                let (mean, table) = prior.entry(channel: c, position: p)
-                ySymbols[c * h * w + p] = NeuralImageCodec.symbol(y[c * h * w + p] - mean)
-                yCoder.encode(ySymbols[c * h * w + p], table: table, of: model.yTables)
+                let k = ySymbols[c * h * w + p], table = prior.table(channel: c, position: p)
+                let q1 = machine.map { $0.quantiser(state) == 1 } ?? false
+                yCoder.encode(k, table: table, of: q1 ? model.yTablesQ1 : model.yTables)
+                if let machine { state = machine.next(state, k) }
             }
         }
         let zPayload = zCoder.finish(), yPayload = yCoder.finish()
         endStage("entropy coding")
-        let correction = try lowFrequencyCorrection(image, symbols: ySymbols, prior: prior, height: h, width: w, quality: quality)
+        let correction = try lowFrequencyCorrection(
+            image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
         endStage("synthesis + colour correction")
         return NICBitstream(
             quality: quality, modelID: model.modelID, width: image.width, height: image.height,
-            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded()
+            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded(),
+            dependentQuantization: search.dependentQuantization
         ).serialized()
     }
 
@@ -110,6 +119,30 @@ public final class NeuralImageCodec {
             for i in y.indices { y[i] += target[i] - analysed[i] }
         }
         return y
+    }
+
+    /// The latents' symbols under dependent quantisation: one trellis search per channel.
+    private func quantisedDependently(
+        _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
+    ) -> [Int32] {
+        let plane = h * w
+        let costs = (DependentQuantization.BitCosts(model.yTables), DependentQuantization.BitCosts(model.yTablesQ1))
+        var symbols = [Int32](repeating: 0, count: y.count)
+        var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
+        for c in 0..<model.latentChannels {
+            for p in 0..<plane {
+                let (mean, table) = prior.entry(channel: c, position: p)
+                values[p] = y[c * plane + p] - mean
+                tables[p] = Int32(table)
+            }
+            let chosen = values.withUnsafeBufferPointer { v in
+                tables.withUnsafeBufferPointer { t in
+                    DependentQuantization.trellis(v, tables: t, machine: machine, costs: costs, lambda: lambda)
+                }
+            }
+            symbols.replaceSubrange((c * plane)..<((c + 1) * plane), with: chosen)
+        }
+        return symbols
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
@@ -162,13 +195,19 @@ public final class NeuralImageCodec {
         endStage("hyper-synthesis")
         var yDecoder = RANSDecoder(stream.yPayload)
         var ySymbols = [Int32](repeating: 0, count: m * h * w)
+        let machine = DependentQuantization.StateMachine(states: stream.dependentQuantization)
+        var state = 0
         for i in ySymbols.indices {
-            ySymbols[i] = try yDecoder.decode(table: prior.table(channel: i / (h * w), position: i % (h * w)), of: model.yTables)
+            if i % (h * w) == 0 { state = 0 }
+            let q1 = machine.map { $0.quantiser(state) == 1 } ?? false
+            ySymbols[i] = try yDecoder.decode(
+                table: prior.table(channel: i / (h * w), position: i % (h * w)), of: q1 ? model.yTablesQ1 : model.yTables)
+            if let machine { state = machine.next(state, ySymbols[i]) }
         }
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
         let correction = try LowFrequencyCorrection.decoded(stream.correctionPayload, paddedWidth: w * 16, paddedHeight: h * 16)
         endStage("entropy decoding (y)")
-        var xHat = try synthesis(ySymbols, prior: prior, height: h, width: w, quality: stream.quality)
+        var xHat = try synthesis(ySymbols, prior: prior, machine: machine, height: h, width: w, quality: stream.quality)
         if !correction.isZero { correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
         let image = try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
         endStage("synthesis")
@@ -177,9 +216,25 @@ public final class NeuralImageCodec {
 
     /// The decoder's image before cropping: latents from symbols and means, ×gain_y⁻¹, g_s in
     /// bands. [3][16h][16w] floats in [0, 1] scale.
-    private func synthesis(_ symbols: [Int32], prior: Prior, height h: Int, width w: Int, quality: Int) throws -> [Float] {
+    private func synthesis(
+        _ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, quality: Int
+    ) throws -> [Float] {
         var y = [Float](repeating: 0, count: symbols.count)
-        for i in y.indices { y[i] = Float(symbols[i]) + prior.mean(channel: i / (h * w), position: i % (h * w)) }
+        let plane = h * w
+        if let machine {
+            symbols.withUnsafeBufferPointer { all in
+                y.withUnsafeMutableBufferPointer { out in
+                    for c in 0..<model.latentChannels {
+                        DependentQuantization.reconstruct(
+                            UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
+                            into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
+                        ) { prior.mean(channel: c, position: $0) }
+                    }
+                }
+            }
+        } else {
+            for i in y.indices { y[i] = Float(symbols[i]) + prior.mean(channel: i / plane, position: i % plane) }
+        }
         return try synthesised(latents: y, height: h, width: w, quality: quality).toArray(on: device)
     }
 
@@ -194,10 +249,10 @@ public final class NeuralImageCodec {
 
     /// Encoder side: decodes what it coded and measures the low-frequency colour error.
     private func lowFrequencyCorrection(
-        _ image: PlanarImage, symbols: [Int32], prior: Prior, height h: Int, width w: Int,
-        quality: Int
+        _ image: PlanarImage, symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int,
+        width w: Int, quality: Int
     ) throws -> LowFrequencyCorrection {
-        let xHat = try synthesis(symbols, prior: prior, height: h, width: w, quality: quality)
+        let xHat = try synthesis(symbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
         return LowFrequencyCorrection.measure(original: image, decoded: xHat, paddedWidth: w * 16, paddedHeight: h * 16)
     }
 

@@ -1,0 +1,112 @@
+import XCTest
+@testable import NICCore
+
+/// Dependent quantisation of the latents: the state machines, Q1's tables (the same integers on
+/// every machine), the trellis search, and `.nic` version 2 files end to end.
+final class DependentQuantizationTests: XCTestCase {
+    func testStateMachines() throws {
+        XCTAssertNil(DependentQuantization.StateMachine(states: 6))
+        // The 4-state machine of H.266/VVC: from state s, parity 0 and 1 lead to ...
+        let four = try XCTUnwrap(DependentQuantization.StateMachine(states: 4))
+        XCTAssertEqual((0..<4).map { [four.next($0, 0), four.next($0, 1)] }, [[0, 2], [2, 0], [1, 3], [3, 1]])
+        XCTAssertEqual((0..<4).map(four.quantiser), [0, 0, 1, 1])
+        let eight = try XCTUnwrap(DependentQuantization.StateMachine(states: 8))
+        XCTAssertEqual((0..<8).map(eight.quantiser), [0, 0, 0, 0, 1, 1, 1, 1])
+        for s in 0..<8 {
+            XCTAssertNotEqual(eight.next(s, 0), eight.next(s, 1))
+            XCTAssertEqual(eight.next(s, -3), eight.next(s, 1), "parity of negative symbols")
+        }
+        XCTAssertEqual([0, 1, 2, -1, -2].map { DependentQuantization.reconstruction($0, quantiser: 1) }, [0, 0.5, 1.5, -0.5, -1.5])
+        XCTAssertEqual([0, 1, -2].map { DependentQuantization.reconstruction($0, quantiser: 0) }, [0, 1, -2])
+    }
+
+    /// Φ from basic operations against values to 1e-12, and Q1's tables as integers: any change of
+    /// the arithmetic (or a machine that computes it differently) changes the checksum, and files
+    /// would no longer decode.
+    func testQuantiserOneTablesAreTheSameIntegersEverywhere() throws {
+        XCTAssertEqual(DependentQuantization.normalCDF(0), 0.5, accuracy: 1e-15)
+        XCTAssertEqual(DependentQuantization.normalCDF(1), 0.841344746068543, accuracy: 1e-12)
+        XCTAssertEqual(DependentQuantization.normalCDF(-2.5), 0.00620966532577613, accuracy: 1e-13)
+        XCTAssertEqual(DependentQuantization.normalCDF(-6), 9.86587645037698e-10, accuracy: 1e-20)
+        XCTAssertEqual(DependentQuantization.exponential(1), 2.718281828459045, accuracy: 1e-15)
+        let scales: [Float] = [0.11, 0.5, 1, 3.7, 25, 256]
+        let tables = try DependentQuantization.quantiserOneTables(scaleTable: scales)
+        XCTAssertEqual(tables.symbolMin, [-2, -5, -8, -24, -154, -1566])
+        var crc: UInt32 = 0
+        tables.cdf.withUnsafeBytes { crc = CRC32.checksum(Array($0)) }
+        XCTAssertEqual(crc, 2_485_442_137, "checksum of the flat CDF array: \(String(crc, radix: 16))")
+        // A wide Gaussian gives Q1's narrow zero cell about half the mass of a unit cell.
+        let wide = tables.interval(4, 154 + 0).freq, unit = tables.interval(4, 154 + 3).freq
+        XCTAssertEqual(Double(wide) / Double(unit), 0.5, accuracy: 0.02)
+    }
+
+    /// The search against its own cost: for a tiny λ it reaches a finer reconstruction than plain
+    /// rounding (the two grids together are twice as fine), and the symbols it returns follow a
+    /// valid path whose squared error it can be held to.
+    func testTrellisFindsFinerReconstructions() throws {
+        let model = try XCTUnwrap(NeuralCodecTests.model, "no neural codec model")
+        let values = (0..<1000).map { Float($0) * 0.0173 - 8.6 }
+        let tables = [Int32](repeating: 40, count: values.count)
+        let costs = (DependentQuantization.BitCosts(model.yTables), DependentQuantization.BitCosts(model.yTablesQ1))
+        for states in [4, 8] {
+            let machine = try XCTUnwrap(DependentQuantization.StateMachine(states: states))
+            let symbols = values.withUnsafeBufferPointer { v in
+                tables.withUnsafeBufferPointer {
+                    DependentQuantization.trellis(v, tables: $0, machine: machine, costs: costs, lambda: 1e-4)
+                }
+            }
+            var reconstructed = [Float](repeating: 0, count: values.count)
+            symbols.withUnsafeBufferPointer { s in
+                reconstructed.withUnsafeMutableBufferPointer { DependentQuantization.reconstruct(s, machine: machine, into: $0) { _ in 0 } }
+            }
+            let error = zip(values, reconstructed).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(values.count)
+            let rounding = values.map { ($0 - $0.rounded()) * ($0 - $0.rounded()) }.reduce(0, +) / Float(values.count)
+            print("\(states) states: squared error \(error), rounding \(rounding)")
+            XCTAssertLessThan(error, 0.85 * rounding, "\(states) states")
+        }
+    }
+
+    func testVersionTwoFilesRoundTripAndVersionOneStays() throws {
+        let codec = try NeuralCodecTests.codec()
+        let image = try NeuralCodecTests.testImage(width: 96, height: 80)
+        let plain = try codec.encode(image, quality: 50)
+        XCTAssertEqual([plain[4], plain[7]], [1, 0], "a file without dependent quantisation stays version 1")
+        let plainPSNR = try Quality.psnr(image, try codec.decode(plain))
+        for (states, flags) in [(4, UInt8(1)), (8, 2)] {
+            let bytes = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: states))
+            XCTAssertEqual([bytes[4], bytes[7]], [2, flags])
+            XCTAssertEqual(try NICBitstream(parsing: bytes).dependentQuantization, states)
+            let decoded = try codec.decode(bytes)
+            XCTAssertEqual(try NeuralCodecTests.codec(threads: 2).decode(bytes).planes, decoded.planes)
+            XCTAssertGreaterThan(try Quality.psnr(image, decoded), plainPSNR - 1.5, "\(states) states")
+            // Flags a version 1 reader never wrote, or unknown ones: refused.
+            var v1 = bytes; v1[4] = 1
+            XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(v1))) {
+                XCTAssertTrue(($0 as? NICError)?.message.contains("flags") ?? false, "\($0)")
+            }
+            var unknown = bytes; unknown[7] = 3
+            XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(unknown)))
+            for n in stride(from: 0, to: bytes.count, by: 7) { XCTAssertThrowsError(try codec.decode(Array(bytes[0..<n]))) }
+        }
+        XCTAssertThrowsError(
+            try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 5)))
+    }
+
+    func testDamagedVersionTwoPayloadsGiveAnErrorOrAnImage() throws {
+        let codec = try NeuralCodecTests.codec()
+        let bytes = try codec.encode(
+            try NeuralCodecTests.testImage(width: 64, height: 48), quality: 40,
+            search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8))
+        var rng = SplitMix(seed: 3)
+        for _ in 0..<300 {
+            var damaged = bytes
+            damaged[32 + rng.below(damaged.count - 36)] ^= UInt8(1 << rng.below(8))
+            do {
+                let image = try codec.decode(NeuralCodecTests.withValidChecksum(damaged))
+                XCTAssertEqual([image.width, image.height], [64, 48])
+            } catch let error as NICError {
+                XCTAssertFalse(error.message.isEmpty)
+            }
+        }
+    }
+}
