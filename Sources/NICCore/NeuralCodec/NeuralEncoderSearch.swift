@@ -19,7 +19,7 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public static let latentStepSizeRange: ClosedRange<Float> = 0.0001...1
     public static let defaultLatentStepSize: Float = 0.02
     public static let dependentQuantizationStates = [0, 4, 8]
-    public static let defaultDependentQuantizationLambda: Float = 0.1
+    public static let defaultDependentQuantizationLambda: Float = 0.05
 
     public init(
         refinementSteps: Int, latentSteps: Int = 0, latentStepSize: Float = NeuralEncoderSearch.defaultLatentStepSize,
