@@ -72,13 +72,20 @@ func repairChecksum(_ file: inout [UInt8]) {
 }
 
 /// Files from the codec's own encoder (as `nic encode` writes them) at a few sizes and
-/// qualities, in each mode.
+/// qualities, in each mode, and with dependent quantisation.
 func nicSeeds() throws -> [(name: String, bytes: [UInt8])] {
     var seeds: [(name: String, bytes: [UInt8])] = []
     for (width, height, quality) in [(16, 16, 10), (40, 24, 50), (64, 64, 90), (100, 60, 30), (1, 3, 1)] {
         let file = try codec.encode(
             try TestPattern.make(width: width, height: height), quality: quality, search: NeuralEncoderSearch(refinementSteps: 0))
         for mode: UInt8 in [0, 1, 3] { seeds.append(("nic-\(width)x\(height)-q\(quality)-mode\(mode)", [mode] + file)) }
+    }
+    // Version 2 files: dependent quantisation with 4 and 8 states.
+    for states in [4, 8] {
+        let file = try codec.encode(
+            try TestPattern.make(width: 40, height: 24), quality: 50,
+            search: NeuralEncoderSearch(refinementSteps: 0, dependentQuantization: states))
+        for mode: UInt8 in [0, 3] { seeds.append(("nic-dsq\(states)-mode\(mode)", [mode] + file)) }
     }
     return seeds
 }
