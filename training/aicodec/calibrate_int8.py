@@ -5,14 +5,16 @@ For every chosen setting's up network, the training images (without the hold-out
 data.split_train_val) are brought to the small size the way the player receives them (luma through
 the setting's down network, or antialiased bicubic for a generic setting, rounded to 8 bits), the
 up network runs on them, and at the input of each convolution a high percentile of |x| over every
-value is taken (from a histogram with log-spaced bins, 0.2% wide). libnic quantises each
+value is taken (from a histogram with log-spaced bins, 0.2% wide). The default, 100, is the largest
+value seen: lower percentiles gain a little on photos but saturate on sharp synthetic content
+(docs/decisions/int8-inference.md). libnic quantises each
 convolution's input to signed 8 bits over -range...range with these ranges (per tensor) and the
 weights per output channel from the float weights themselves.
 
 Written as MODELS/<up weights stem>.int8.json next to the weights, and recorded with its sha256 in
 the setting's "up" entry of settings.json ("int8": {"ranges": FILE, "sha256": HEX}).
 
-  python3 training/aicodec/calibrate_int8.py [--models models] [--settings realtime|all|4,7] [--percentile 99.99]
+  python3 training/aicodec/calibrate_int8.py [--models models] [--settings realtime|all|4,7] [--percentile 100]
 """
 
 import argparse
@@ -93,7 +95,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="models")
     p.add_argument("--settings", default="realtime", help="realtime (the player's settings), all, or a list of IDs")
-    p.add_argument("--percentile", type=float, default=99.99)
+    p.add_argument("--percentile", type=float, default=100.0)
     p.add_argument("--limit", type=int, default=0, help="at most this many training images (0: all)")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
