@@ -59,9 +59,8 @@ final class Int8InferenceTests: XCTestCase {
 
     /// Every calibrated network: the int8 output stays close to float32 (PSNR against it above
     /// 35 dB on the synthetic test image, whose sharp edges and zone plate drive the activations
-    /// further than photos do: 38–46 dB measured with the shipped ranges on an AVX2 CPU, 33–37 dB
-    /// for settings 7–9 with ranges at the 99.999th percentile), and differs from it (the integer
-    /// path ran).
+    /// further than photos do: 43–46 dB for settings 7–9 with the shipped ranges on an AVX2 CPU,
+    /// 33–37 dB with ranges at the 99.999th percentile), and differs from it (the integer path ran).
     func testShippedInt8NetworksStayCloseToFloat() throws {
         let networks = try calibrated()
         XCTAssertFalse(networks.isEmpty, "no shipped network has int8 ranges")
