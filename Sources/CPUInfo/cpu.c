@@ -11,6 +11,21 @@ int cpuinfo_has_avx512f(void) {
     return __builtin_cpu_supports("avx512f");
 }
 
+int cpuinfo_has_avx512_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
+}
+
+int cpuinfo_has_avx_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+}
+
+int cpuinfo_has_avx512_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
 // Twelve independent accumulators hide the FMA latency (4 cycles, 2 ports).
 #define NIC_ACCUMULATORS 12
 

@@ -5,7 +5,8 @@ import NICCore
 
 /// The measurement behind `nic bench upscale`: a setting's AI up-scaling of 4:2:0 8-bit
 /// frames (luma through the network, chroma bicubic) from caller-style buffers with padded
-/// rows, as a player hands over decoded frames, into an output frame of the same kind.
+/// rows, as a player hands over decoded frames, into an output frame of the same kind, in the
+/// precision the device asks for (`ComputeDevice.precision`).
 public struct UpscaleBenchmark {
     public struct Result: Sendable {
         public let frames: Int
@@ -18,6 +19,8 @@ public struct UpscaleBenchmark {
         /// Resident memory before the first frame (model loaded) and the peak during the run.
         public let residentBeforeBytes: Int
         public let peakResidentBytes: Int
+        /// The precision the network ran in (the device's request on this CPU), and why.
+        public let precision: PrecisionPlan
     }
 
     public let store: ModelStore
@@ -34,6 +37,7 @@ public struct UpscaleBenchmark {
 
     public func run() throws -> Result {
         let network = try store.network(try store.setting(id: settingID), .up)
+        let precision = try network.precisionPlan(device.precision)
         let outWidth = network.outputLength(width), outHeight = network.outputLength(height)
         let before = UpscaleBenchmark.resident().current
         var input = FrameBuffer(width: width, height: height)
@@ -55,7 +59,7 @@ public struct UpscaleBenchmark {
         return Result(
             frames: frames, medianMs: timed.median * 1e3, p95Ms: timed.p95 * 1e3,
             fps: 1 / timed.median, flopsPerFrame: 2 * network.macsPerLowResPixel * Double(width * height),
-            residentBeforeBytes: before, peakResidentBytes: UpscaleBenchmark.resident().peak)
+            residentBeforeBytes: before, peakResidentBytes: UpscaleBenchmark.resident().peak, precision: precision)
     }
 
     /// VmRSS and VmHWM of this process, in bytes (0 where /proc is missing).

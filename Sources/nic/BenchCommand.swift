@@ -18,6 +18,8 @@ struct UpscaleBench: ParsableCommand {
     @Option(help: "Timed frames (after one warm-up frame).") var frames: Int = 30
     @Option(help: "Models directory (default: as the other commands).") var models: String?
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
+    @Option(help: "Network arithmetic: auto, fp32 or int8 (auto: int8 on CPUs with VNNI when the network has int8 ranges).")
+    var precision: String = "auto"
     @Flag(help: "Print one JSON object (last line).") var json = false
 
     func run() throws {
@@ -25,7 +27,7 @@ struct UpscaleBench: ParsableCommand {
             guard let (width, height) = parseSize(size) else { throw NICError.invalidArgument("--size must look like 960x540") }
             guard (1...100_000).contains(frames) else { throw NICError.invalidArgument("--frames must be 1...100000") }
             let options = try ModelOptions.parse(
-                models.map { ["--models", $0, "--threads", "\(threads)"] } ?? ["--threads", "\(threads)"])
+                (models.map { ["--models", $0] } ?? []) + ["--threads", "\(threads)", "--precision", precision])
             let device = try options.device()
             let bench = UpscaleBenchmark(
                 store: try options.store(), settingID: setting, width: width, height: height,
@@ -37,6 +39,7 @@ struct UpscaleBench: ParsableCommand {
                 print(
                     JSONValue.object([
                         "setting": .number(Double(setting)), "input": .string(size), "threads": .number(Double(device.threads)),
+                        "precision": .string(r.precision.precision.rawValue), "precision_reason": .string(r.precision.reason),
                         "frames": .number(Double(frames)), "fps": .number(rounded(r.fps, 2)),
                         "ms_median": .number(rounded(r.medianMs, 2)), "ms_p95": .number(rounded(r.p95Ms, 2)),
                         "gflops": .number(rounded(r.gflops, 1)), "peak_gflops": .number(rounded(peak, 1)),
@@ -49,6 +52,7 @@ struct UpscaleBench: ParsableCommand {
                 return
             }
             print("setting \(setting), \(size) yuv420p, \(device.threads) thread(s), \(frames) frames:")
+            print("  \(r.precision.precision.rawValue): \(r.precision.reason)")
             print("  \(fmt(r.fps)) frames/s, \(fmt(r.medianMs)) ms median, \(fmt(r.p95Ms)) ms p95")
             print(
                 "  network \(fmt(r.gflops)) GFLOP/s = \(fmt(100 * r.gflops / peak))% of \(fmt(peak)) GFLOP/s peak (\(PeakFLOPS.instructionSet))"

@@ -1,12 +1,15 @@
 import ArgumentParser
 import NICCore
 
-/// `--models DIR` and `--threads N`, shared by the commands that run networks.
+/// `--models DIR`, `--threads N` and `--precision P`, shared by the commands that run networks.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model directory holding settings.json (default: NIC_MODEL_DIR, the installed models, or ./models of a checkout).")
     var models: String?
 
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
+
+    @Option(help: "Network arithmetic: auto (int8 on CPUs with VNNI for networks with int8 ranges, else fp32), fp32 or int8.")
+    var precision: String = "auto"
 
     /// The model store, or an error naming where it looked.
     func store() throws -> ModelStore {
@@ -25,5 +28,9 @@ struct ModelOptions: ParsableArguments {
         return store
     }
 
-    func device() throws -> ComputeDevice { try ComputeDevice(threads: threads) }
+    func device() throws -> ComputeDevice {
+        let device = try ComputeDevice(threads: threads)
+        device.precision = try PrecisionRequest(parsing: precision)
+        return device
+    }
 }

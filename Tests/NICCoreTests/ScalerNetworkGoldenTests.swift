@@ -21,6 +21,7 @@ final class ScalerNetworkGoldenTests: XCTestCase {
         let store = try ModelStore(directory: modelDirectory)
         XCTAssertGreaterThanOrEqual(store.manifest.settings.count, 1)
         let device = try ComputeDevice(threads: 2)
+        device.precision = .fp32  // the reference arithmetic, whatever this CPU would choose
         var checked = Set<String>()
         for setting in store.manifest.settings {
             for (direction, file) in [(ScalerNetwork.Direction.down, setting.down), (.up, setting.up)] {
@@ -45,6 +46,7 @@ final class ScalerNetworkGoldenTests: XCTestCase {
     func testBandedForwardEqualsOnePass() throws {
         let store = try ModelStore(directory: modelDirectory)
         let device = try ComputeDevice(threads: 2)
+        device.precision = .fp32  // the reference arithmetic, whatever this CPU would choose
         var checked = Set<String>()
         for setting in store.manifest.settings {
             for (direction, file) in [(ScalerNetwork.Direction.down, setting.down), (.up, setting.up)] {
@@ -72,6 +74,7 @@ final class ScalerNetworkGoldenTests: XCTestCase {
     func testEveryShippedChromaNetworkMatchesPyTorch() throws {
         let store = try ModelStore(directory: modelDirectory)
         let device = try ComputeDevice(threads: 2)
+        device.precision = .fp32  // the reference arithmetic, whatever this CPU would choose
         var checked = Set<String>()
         for setting in store.manifest.settings {
             for file in setting.chroma.map(\.file) where checked.insert(file.weights).inserted {

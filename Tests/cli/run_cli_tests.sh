@@ -108,6 +108,14 @@ expect_failure resize "$png" "$dir/x.png" --scale 2 --method nearest
 expect_failure resize "$png" "$dir/x.tga" --scale 2
 expect_failure resize "$png" "$dir/no-such-dir/x.png" --scale 2
 expect_failure bench conv --threads -1
+# Precision: a setting with int8 ranges runs and reports int8 when asked; bf16, and int8 for a
+# network without ranges, are refused with their reason.
+"$nic" bench upscale --setting 7 --size 64x48 --frames 1 --threads 1 --precision int8 --json | tail -1 | python3 -c "
+import json, sys; r = json.load(sys.stdin); assert r['precision'] == 'int8' and r['precision_reason'] and r['peak_gflops'] > 0, r"
+expect_failure bench upscale --setting 7 --size 64x48 --frames 1 --precision bf16
+grep -q "bf16" "$dir/stderr" || fail "--precision bf16: $(cat "$dir/stderr")"
+expect_failure bench upscale --setting 4 --size 64x48 --frames 1 --precision int8
+grep -q "no calibrated int8 ranges" "$dir/stderr" || fail "int8 without ranges: $(cat "$dir/stderr")"
 
 # The neural image codec: round trip, same pixels for 1 and 2 threads and for the debug
 # build (when `swift build` made one beside the release build), clear failures.

@@ -8,6 +8,9 @@ meaning). A setting whose runs have not finished is left out and reported. For e
 weights go to OUT as fp32 safetensors (architecture in the metadata), and settings.json lists ID,
 scale, bucket, the codec quality ranges it serves, files with sha256, the training commands and
 the hold-out validation (real JPEG; ../shared/data/train hold-out, never trained on).
+An up network's int8 ranges (calibrate_int8.py) stay in its entry while its weights do not change
+(with --keep-missing or --reuse-validation, which read OUT/settings.json); new weights need a new
+calibration.
 """
 
 import argparse
@@ -162,6 +165,8 @@ def main():
             entry["down"] = net_file(written, down, f"{joint}_down.safetensors", a.out)
         entry["up"] = net_file(written, up, f"{up_run}_up.safetensors", a.out)
         old = previous.get(sid)
+        if old and old["up"].get("int8") and old["up"]["sha256"] == entry["up"]["sha256"]:
+            entry["up"] = {**entry["up"], "int8": old["up"]["int8"]}   # ranges calibrated for these very weights
         same_training = old and {k: v for k, v in old.get("training", {}).items() if k != "chroma"} == entry["training"]
         if a.reuse_validation and same_training and "validation" in old:
             entry["validation"] = old["validation"]

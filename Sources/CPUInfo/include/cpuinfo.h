@@ -8,6 +8,11 @@
 /// 1 when the CPU and OS support the instruction set, else 0.
 int cpuinfo_has_avx2_fma(void);
 int cpuinfo_has_avx512f(void);
+/// Integer dot-product instructions (oneDNN's fast int8 convolutions): AVX-512 VNNI or AVX-VNNI.
+int cpuinfo_has_avx512_vnni(void);
+int cpuinfo_has_avx_vnni(void);
+/// bfloat16 dot products (AVX512_BF16).
+int cpuinfo_has_avx512_bf16(void);
 
 /// Runs `iterations` rounds of independent fused multiply-adds with the widest
 /// vectors available and returns the number of floating-point operations done.

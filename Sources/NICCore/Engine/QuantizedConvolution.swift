@@ -113,3 +113,35 @@ public final class QuantizedConv2d: Layer {
         return plan.primitive.implementation
     }
 }
+
+/// Float32 values to the 8-bit integers a `QuantizedConv2d` takes: the step into a quantised chain.
+final class Quantize: Layer {
+    let into: QuantizedConv2d
+    init(into: QuantizedConv2d) { self.into = into }
+
+    func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor { try into.quantized(x, on: device) }
+}
+
+extension Sequential {
+    /// These layers with their convolutions in 8-bit integers: the input of the `i`-th
+    /// convolution quantised over −ranges[i]...ranges[i] (per tensor; weights per output channel),
+    /// each one writing its output straight as the next one's integers (activation fused), the
+    /// last one float32. The convolutions must follow one another; layers before the first and
+    /// after the last (pixel shuffles) stay float.
+    public func quantized(convolutionInputs ranges: [Float]) throws -> Sequential {
+        let positions = layers.indices.filter { layers[$0] is Conv2d }
+        guard let first = positions.first, let last = positions.last, positions == Array(first...last) else {
+            throw NICError.model("int8 inference needs consecutive convolutions")
+        }
+        guard ranges.count == positions.count else {
+            throw NICError.model("\(ranges.count) int8 ranges for \(positions.count) convolutions")
+        }
+        let convs = positions.map { layers[$0] as! Conv2d }
+        let quantized = try convs.indices.map { i in
+            try QuantizedConv2d(
+                convs[i], input: Quantization(maxAbs: ranges[i]),
+                output: i + 1 < convs.count ? Quantization(maxAbs: ranges[i + 1]) : nil)
+        }
+        return Sequential(Array(layers[..<first]) + [Quantize(into: quantized[0])] + quantized + Array(layers[(last + 1)...]))
+    }
+}

@@ -89,20 +89,32 @@ public final class ModelStore: Sendable {
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
         let (weights, architecture) = try verifiedWeights(file)
-        return try ScalerNetwork(architecture: architecture, weights: weights)
+        let calibration = try file.int8.map { ranges in
+            let bytes = try verifiedBytes(ranges.ranges, sha256: ranges.sha256, limit: 1 << 16)
+            do {
+                return try Int8Calibration(json: try JSONValue.parse(bytes), weightsSHA256: file.sha256)
+            } catch let error as NICError {
+                throw NICError.model("\(ranges.ranges): \(error.message)")
+            }
+        }
+        return try ScalerNetwork(architecture: architecture, weights: weights, int8: calibration)
+    }
+
+    /// A file of the model directory checked against its sha256 in the manifest.
+    private func verifiedBytes(_ name: String, sha256: String, limit: Int) throws -> [UInt8] {
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path: directory + "/" + name, limit: limit) } catch let error as NICError {
+            throw NICError.model("model file unusable: \(error.message)")
+        }
+        guard SHA256.hex(bytes) == sha256.lowercased() else {
+            throw NICError.model("\(name) does not match its sha256 in settings.json")
+        }
+        return bytes
     }
 
     /// A weights file checked against its sha256, and the architecture from its metadata.
     private func verifiedWeights(_ file: NNSetting.NetworkFile) throws -> (SafetensorsFile, JSONValue) {
-        let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: directory + "/" + file.weights, limit: SafetensorsFile.maxFileBytes) } catch let error
-            as NICError
-        {
-            throw NICError.model("model file unusable: \(error.message)")
-        }
-        guard SHA256.hex(bytes) == file.sha256.lowercased() else {
-            throw NICError.model("\(file.weights) does not match its sha256 in settings.json")
-        }
+        let bytes = try verifiedBytes(file.weights, sha256: file.sha256, limit: SafetensorsFile.maxFileBytes)
         let weights = try SafetensorsFile(bytes: bytes)
         guard let architecture = weights.metadata["architecture"] else {
             throw NICError.model("\(file.weights) has no architecture in its metadata")

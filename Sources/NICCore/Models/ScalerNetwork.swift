@@ -16,14 +16,18 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     let inputBlock: Int
     let outputBlock: Int
     let body: Sequential
+    /// The body in 8-bit integers (`Sequential.quantized`), when the network has calibrated int8
+    /// ranges; `body` stays the float32 reference.
+    let int8Body: Sequential?
     /// Input rows on each side that influence an output row: the convolutions' radii, counted
     /// at the input's resolution (they run after the unshuffle: one row there = inputBlock rows).
     let haloRows: Int
     let base: ResampleKernel
     let baseMode: ResampleMode
 
-    /// Builds the network from its architecture description and weights.
-    public init(architecture a: JSONValue, weights: SafetensorsFile) throws {
+    /// Builds the network from its architecture description and weights, with its int8 body
+    /// when `int8` ranges are given.
+    public init(architecture a: JSONValue, weights: SafetensorsFile, int8: Int8Calibration? = nil) throws {
         guard let kind = a["kind"]?.stringValue, let direction = Direction(rawValue: kind) else {
             throw NICError.model("architecture has no valid 'kind' (down or up)")
         }
@@ -41,11 +45,18 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         }
         inputBlock = inBlock; outputBlock = outBlock
         haloRows = stack.radius * inBlock
-        body = Sequential(stack.layers)
+        let body = Sequential(stack.layers)
+        self.body = body
+        int8Body = try int8.map { try body.quantized(convolutionInputs: $0.convolutionInputs) }
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
         baseMode = antialias ? .antialiased : .interpolate
         macsPerLowResPixel = a["macs_per_lr_pixel"]?.numberValue ?? 0
+    }
+
+    /// The precision `forward` runs in for `request` on `cpu`.
+    public func precisionPlan(_ request: PrecisionRequest, cpu: CPUFeatures = .current) throws -> PrecisionPlan {
+        try PrecisionPlan(requested: request, cpu: cpu, hasInt8Ranges: int8Body != nil)
     }
 
     /// Output size for an input of `size` pixels along one axis (exact for sizes on the block grid).
@@ -67,6 +78,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// rows)`, called concurrently from the workers with disjoint rows. Each band computes its own
     /// share of the bicubic base next to its detail, so no whole-frame intermediate exists and
     /// every step runs on all workers; the result does not depend on the bands or the workers.
+    /// The body runs in the precision `precisionPlan(device.precision)` chooses.
     public func forward(
         _ x: Tensor, outputHeight: Int, outputWidth: Int, on device: ComputeDevice,
         bandPixels: Int = ScalerNetwork.bandPixels,
@@ -76,6 +88,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
             throw NICError.invalidArgument("scaler networks take one plane, got \(x.shape)")
         }
         try ImageLimits.check(width: outputWidth, height: outputHeight)
+        let body = try precisionPlan(device.precision).precision == .int8 ? int8Body ?? self.body : self.body
         let input = try x.plain(on: device)
         let padded = try Self.padded(input, toMultipleOf: inputBlock)
         let base = RowResampler(

@@ -9,6 +9,14 @@ public struct NNSetting: Sendable, Equatable {
     public struct NetworkFile: Sendable, Equatable {
         public let weights: String
         public let sha256: String
+        /// The activation ranges for 8-bit inference (`Int8Calibration`), when calibrated.
+        public var int8: CalibrationFile? = nil
+    }
+
+    /// A file beside a network's weights, checked against its sha256 like them.
+    public struct CalibrationFile: Sendable, Equatable {
+        public let ranges: String
+        public let sha256: String
     }
 
     /// A quality range for one codec, e.g. JPEG quality 75...100 or x265 CRF 0...25.
@@ -105,7 +113,16 @@ public struct SettingsManifest: Sendable {
         guard let weights = j["weights"]?.stringValue, let sha = j["sha256"]?.stringValue, isPlainFileName(weights) else {
             throw NICError.model("settings.json has a network entry without a plain file name and sha256")
         }
-        return .init(weights: weights, sha256: sha)
+        return .init(weights: weights, sha256: sha, int8: try calibration(j["int8"]))
+    }
+
+    /// `"int8": {"ranges": FILE, "sha256": HEX}` of a network entry, or nothing.
+    private static func calibration(_ j: JSONValue?) throws -> NNSetting.CalibrationFile? {
+        guard let j, j != .null else { return nil }
+        guard let ranges = j["ranges"]?.stringValue, let sha = j["sha256"]?.stringValue, isPlainFileName(ranges) else {
+            throw NICError.model("settings.json has an int8 entry without a plain file name and sha256")
+        }
+        return .init(ranges: ranges, sha256: sha)
     }
 
     /// `"chroma": [{"weights", "sha256", "codecs": [...]}, ...]`, or nothing.

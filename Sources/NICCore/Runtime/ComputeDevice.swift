@@ -10,6 +10,8 @@ import CDNNL
 /// layers it runs are shared read-only between devices.
 public final class ComputeDevice {
     public let threads: Int
+    /// The precision networks run in on this device (`PrecisionPlan` decides what `auto` means).
+    public var precision: PrecisionRequest = .auto
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
     /// Compiled objects with the use count at which each was last used (least recently used

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Activation ranges for 8-bit inference of the shipped up networks.
+
+For every chosen setting's up network, the training images (without the hold-out of
+data.split_train_val) are brought to the small size the way the player receives them (luma through
+the setting's down network, or antialiased bicubic for a generic setting, rounded to 8 bits), the
+up network runs on them, and at the input of each convolution a high percentile of |x| over every
+value is taken (from a histogram with log-spaced bins, 0.2% wide). The default, 100, is the largest
+value seen: lower percentiles gain a little on photos but saturate on sharp synthetic content
+(docs/decisions/int8-inference.md). libnic quantises each
+convolution's input to signed 8 bits over -range...range with these ranges (per tensor) and the
+weights per output channel from the float weights themselves.
+
+Written as MODELS/<up weights stem>.int8.json next to the weights, and recorded with its sha256 in
+the setting's "up" entry of settings.json ("int8": {"ranges": FILE, "sha256": HEX}).
+
+  python3 training/aicodec/calibrate_int8.py [--models models] [--settings realtime|all|4,7] [--percentile 100]
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
+from training.aicodec.colour import luma_np  # noqa: E402
+from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.aicodec.nets import load_safetensors_net, out_size  # noqa: E402
+from training.files import sha256  # noqa: E402
+
+FORMAT = "libnic-int8-ranges"
+BINS = 8192
+LOG_LOW, LOG_HIGH = -6.0, 4.0   # |x| from 1e-6 to 1e4; smaller values count in the first bin
+
+
+def histogram(x):
+    """Counts of |x| in BINS log-spaced bins over 10^LOG_LOW...10^LOG_HIGH."""
+    logs = torch.log10(x.abs().flatten().double().clamp_min(10 ** LOG_LOW))
+    index = ((logs - LOG_LOW) / (LOG_HIGH - LOG_LOW) * BINS).long().clamp(0, BINS - 1)
+    return torch.bincount(index, minlength=BINS)
+
+
+def percentile(counts, p):
+    """The upper edge of the bin in which the cumulative share of values reaches p percent."""
+    cumulative = torch.cumsum(counts.double(), 0)
+    b = int(torch.searchsorted(cumulative, cumulative[-1] * p / 100.0))
+    return float(10 ** (LOG_LOW + (min(b, BINS - 1) + 1) * (LOG_HIGH - LOG_LOW) / BINS))
+
+
+@torch.no_grad()
+def small_luma(rgb, down, scale):
+    """The small image's luma in [0, 1] (8-bit levels) as the up network receives it."""
+    y = torch.from_numpy(luma_np(crop_multiple(rgb, 6)))[None, None]
+    size = out_size("down", scale, y.shape[-2], y.shape[-1])
+    small = down(y) if down is not None else F.interpolate(y, size=size, mode="bicubic", align_corners=False, antialias=True)
+    return (small.clamp(0, 1) * 255).round() / 255
+
+
+@torch.no_grad()
+def conv_input_histograms(up, images):
+    """One histogram of |x| per convolution input of `up` over all `images`."""
+    counts = [torch.zeros(BINS, dtype=torch.long) for _ in up.convs]
+
+    def count(i):
+        def hook(_, args):
+            counts[i].add_(histogram(args[0]))   # returns None: the input goes on unchanged
+        return hook
+
+    hooks = [c.register_forward_pre_hook(count(i)) for i, c in enumerate(up.convs)]
+    try:
+        for x in images:
+            up.body(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return counts
+
+
+def chosen_settings(manifest, which):
+    settings = manifest["settings"]
+    if which == "all":
+        return settings
+    if which == "realtime":
+        return [s for s in settings if s.get("realtime", s["kind"] == "joint")]
+    ids = {int(v) for v in which.split(",")}
+    return [s for s in settings if s["id"] in ids]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="models")
+    p.add_argument("--settings", default="realtime", help="realtime (the player's settings), all, or a list of IDs")
+    p.add_argument("--percentile", type=float, default=100.0)
+    p.add_argument("--limit", type=int, default=0, help="at most this many training images (0: all)")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    manifest_path = os.path.join(a.models, "settings.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    train, _ = split_train_val(list_train_images())
+    if a.limit:
+        train = train[:a.limit]
+    rgbs = [load_rgb(f) for f in train]
+    command = "python3 training/aicodec/calibrate_int8.py " + " ".join(sys.argv[1:])
+    smalls = {}   # per down network (or scale, for bicubic): the small images, computed once
+    for s in chosen_settings(manifest, a.settings):
+        scale = "2" if s["scale"] == [2, 1] else "1.5"
+        down_file = s["down"]["weights"] if s.get("down") else None
+        key = down_file or "bicubic" + scale
+        if key not in smalls:
+            down = load_safetensors_net(os.path.join(a.models, down_file)).eval() if down_file else None
+            smalls[key] = [small_luma(rgb, down, scale) for rgb in rgbs]
+        up_file = s["up"]["weights"]
+        up = load_safetensors_net(os.path.join(a.models, up_file)).eval()
+        ranges = [percentile(c, a.percentile) for c in conv_input_histograms(up, smalls[key])]
+        name = os.path.splitext(up_file)[0] + ".int8.json"
+        record = {"format": FORMAT, "version": 1, "network": up_file, "network_sha256": s["up"]["sha256"],
+                  "percentile": a.percentile, "images": len(rgbs), "command": command,
+                  "conv_inputs": [float(np.float32(r)) for r in ranges]}
+        with open(os.path.join(a.models, name), "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        s["up"]["int8"] = {"ranges": name, "sha256": sha256(os.path.join(a.models, name))}
+        print(f"setting {s['id']}: {name}: " + ", ".join(f"{r:.4g}" for r in ranges), file=sys.stderr)
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

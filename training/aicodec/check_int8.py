@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""What 8-bit inference costs in quality: the shipped up networks through libnic (the `nic` tool)
+in fp32 and in int8, on the 8-image hold-out of the training images (data.split_train_val; never
+calibrated or trained on).
+
+Per setting with int8 ranges: each hold-out image's luma (cropped to a multiple of 6) goes through
+the setting's down network (antialiased bicubic for a generic setting) to an 8-bit small image with
+no codec, the strictest case (the highest PSNR, where a small error shows most). `nic upscale
+--setting ID --precision fp32|int8` brings it back to the original size; reported per setting,
+as means over the images: luma PSNR of each precision against the original, their difference
+(the loss), and the PSNR of int8 against fp32. With --crf N the small image goes through x265
+intra at CRF N first (the HEVC settings' codec) instead of no codec.
+
+--exact adds the int8 network computed here with exact integer sums (PyTorch; weights per output
+channel, activations per tensor over the calibrated ranges, rounded and saturated as libnic does):
+what oneDNN computes on CPUs with VNNI. Without VNNI its AVX2 kernel halves the 8-bit weights
+(rounding them again) to keep its 16-bit pair sums from saturating, so `nic` there shows more loss.
+
+  python3 training/aicodec/check_int8.py [--nic .build/release/nic] [--models models] [--settings realtime|all|4,7]
+                                         [--crf N] [--exact]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
+from training.aicodec.calibrate_int8 import chosen_settings, small_luma  # noqa: E402
+from training.aicodec.colour import luma_np  # noqa: E402
+from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.aicodec.nets import load_safetensors_net  # noqa: E402
+from training.aicodec.real_codecs import x265_intra_roundtrip_gray  # noqa: E402
+
+
+def psnr(a, b):
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@torch.no_grad()
+def exact_int8(up, x, ranges):
+    """`up` on x (1, 1, h, w) in [0, 1] with its body in 8-bit integers: each convolution's input
+    rounded to integers of ranges[i] / 127 and saturated, weights rounded per output channel, sums exact
+    (integers in float64), then scaled back with the bias and the activation in float."""
+    h = F.pixel_unshuffle(x, up.r_in) if up.r_in > 1 else x
+    for i, c in enumerate(up.convs):
+        scale = ranges[i] / 127
+        q = (h / scale).round().clamp(-127, 127).double()
+        w_scale = c.weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-38) / 127
+        w = (c.weight / w_scale[:, None, None, None]).round().double()
+        h = (F.conv2d(q, w, padding=1).float() * (scale * w_scale)[None, :, None, None] + c.bias[None, :, None, None])
+        if i < len(up.convs) - 1:
+            h = F.leaky_relu(h, up.slope)
+    return up.base(x) + (F.pixel_shuffle(h, up.r_out) if up.r_out > 1 else h)
+
+
+def u8(t):
+    return (t[0, 0].detach().clamp(0, 1) * 255).round().numpy()
+
+
+def upscaled_luma(nic, models, setting, small_png, width, height, precision, threads, out_png):
+    subprocess.run([nic, "upscale", small_png, out_png, "--setting", str(setting), "--size", f"{width}x{height}",
+                    "--models", models, "--threads", str(threads), "--precision", precision],
+                   check=True, stdout=subprocess.DEVNULL)
+    with Image.open(out_png) as im:
+        return (luma_np(np.asarray(im.convert("RGB"))) * 255).round()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"))
+    p.add_argument("--models", default=os.path.join(REPO, "models"))
+    p.add_argument("--settings", default="realtime")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--crf", type=int, help="x265 intra CRF of the small image (default: no codec)")
+    p.add_argument("--exact", action="store_true", help="add the exact-integer int8 network (what VNNI CPUs compute)")
+    p.add_argument("--json", help="also write the table as JSON here")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    with open(os.path.join(a.models, "settings.json")) as f:
+        manifest = json.load(f)
+    _, holdout = split_train_val(list_train_images())
+    rgbs = [crop_multiple(load_rgb(f), 6) for f in holdout]
+    rows = []
+    print("setting  fp32 dB  int8 dB  loss dB  int8 vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in chosen_settings(manifest, a.settings):
+            if not s["up"].get("int8"):
+                continue
+            scale = "2" if s["scale"] == [2, 1] else "1.5"
+            down = load_safetensors_net(os.path.join(a.models, s["down"]["weights"])).eval() if s.get("down") else None
+            up = load_safetensors_net(os.path.join(a.models, s["up"]["weights"])).eval()
+            with open(os.path.join(a.models, s["up"]["int8"]["ranges"])) as f:
+                ranges = json.load(f)["conv_inputs"]
+            fp32, int8, between, exact, exact_between = [], [], [], [], []
+            for i, rgb in enumerate(rgbs):
+                original = (luma_np(rgb) * 255).round()
+                small = (small_luma(rgb, down, scale)[0, 0].numpy() * 255).round().astype(np.uint8)
+                if a.crf is not None:
+                    (small,), _ = x265_intra_roundtrip_gray([small], a.crf)
+                small_png = os.path.join(tmp, f"small{i}.png")
+                Image.fromarray(small, "L").save(small_png)
+                h, w = original.shape
+                out = {q: upscaled_luma(a.nic, a.models, s["id"], small_png, w, h, q, a.threads, os.path.join(tmp, f"{q}.png"))
+                       for q in ("fp32", "int8")}
+                fp32.append(psnr(out["fp32"], original)); int8.append(psnr(out["int8"], original))
+                between.append(psnr(out["int8"], out["fp32"]))
+                if a.exact:
+                    x = torch.from_numpy(small.astype(np.float32) / 255)[None, None]
+                    reference, integer = u8(up(x)), u8(exact_int8(up, x, ranges))
+                    exact.append(psnr(integer, original) - psnr(reference, original))
+                    exact_between.append(psnr(integer, reference))
+            row = {"setting": s["id"], "psnr_y_fp32": float(np.mean(fp32)), "psnr_y_int8": float(np.mean(int8)),
+                   "loss_db": float(np.mean(fp32) - np.mean(int8)), "psnr_y_int8_vs_fp32": float(np.mean(between))}
+            line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row['psnr_y_int8']:7.3f}  {row['loss_db']:7.4f}  "
+                    f"{row['psnr_y_int8_vs_fp32']:7.2f}")
+            if a.exact:
+                row["exact_loss_db"], row["exact_psnr_y_int8_vs_fp32"] = -float(np.mean(exact)), float(np.mean(exact_between))
+                line += f"  {'':13s}  {row['exact_loss_db']:7.4f}  {row['exact_psnr_y_int8_vs_fp32']:7.2f}"
+            rows.append(row)
+            print(line, flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"images": len(rgbs), "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
