@@ -42,14 +42,7 @@ public func nic_image_ai_encode(
 private func stillImageOptions(_ o: NicImageAIOptions, output: String) throws -> StillImageAICodec.EncodeOptions {
     let allowed: [Codec] = [.jpeg, .webp, .png]
     let named = o.codec.map { String(cString: $0) }
-    let fromExtension: Codec? = ImageFileFormat(path: output).flatMap {
-        switch $0 {
-        case .jpeg: return .jpeg
-        case .webp: return .webp
-        case .png: return .png
-        default: return nil
-        }
-    }
+    let fromExtension = ImageFileFormat(path: output)?.stillImageCodec
     guard let codec = named.map({ Codec(name: $0) }) ?? fromExtension, allowed.contains(codec) else {
         throw NICError.invalidArgument("unknown codec \(named ?? "for \(output)"); use jpeg, webp or png")
     }

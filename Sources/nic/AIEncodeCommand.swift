@@ -83,14 +83,7 @@ private func refinementNote(_ r: StillImageAICodec.EncodeResult) -> String {
 
 /// The small-image codec from --codec or the output's extension.
 func resolveCodec(_ name: String?, output: String, allowed: [Codec]) throws -> Codec {
-    let fromExtension: Codec? = ImageFileFormat(path: output).flatMap {
-        switch $0 {
-        case .jpeg: return .jpeg
-        case .webp: return .webp
-        case .png: return .png
-        default: return nil
-        }
-    }
+    let fromExtension = ImageFileFormat(path: output)?.stillImageCodec
     let names = allowed.compactMap(\.name).joined(separator: ", ")
     guard let codec = name.map({ Codec(name: $0) }) ?? fromExtension else {
         throw NICError.invalidArgument("unknown codec \(name ?? "for \(output)"); use one of \(names)")

@@ -135,6 +135,19 @@ public enum StillImageAICodec {
     }
 }
 
+extension ImageFileFormat {
+    /// The still-image codec a file of this format holds for the AI codec (JPEG, WebP, PNG); nil
+    /// for the others.
+    public var stillImageCodec: AIDataRecord.Codec? {
+        switch self {
+        case .jpeg: return .jpeg
+        case .webp: return .webp
+        case .png: return .png
+        default: return nil
+        }
+    }
+}
+
 extension AIDataRecord.Codec {
     /// The file format that holds a small image coded with this codec (video codecs: a PNG to
     /// code later).
