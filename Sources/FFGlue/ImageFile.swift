@@ -37,6 +37,14 @@ public struct ImageFileContents: Sendable {
     }
 }
 
+/// The size a still image file's header declares and its metadata text, read from its bytes
+/// without decoding the picture. Decoding may still fail, but a picture it returns has this size.
+public struct ImageFileHeader: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var metadataText: String?
+}
+
 /// Reading and writing still images through FFmpeg.
 ///
 /// Pixel conventions: rgb24 and gray8 are full range; yuv420p and yuv444p are BT.601
@@ -75,9 +83,22 @@ public enum ImageFile {
         return try decode(bytes, name: "'\(path)'", as: format)
     }
 
-    /// Like `readWithMetadata(path:as:)` for a file already in memory.
-    public static func readWithMetadata(data: [UInt8], as format: PixelFormat? = nil) throws -> ImageFileContents {
-        try decode(data, name: "the image data", as: format)
+    /// Like `readWithMetadata(path:as:)` for a file already in memory; `name` names it in errors.
+    public static func readWithMetadata(
+        data: [UInt8], as format: PixelFormat? = nil, name: String = "the image data"
+    ) throws -> ImageFileContents {
+        try decode(data, name: name, as: format)
+    }
+
+    /// What a file in memory declares before any pixel is decoded: the picture size in its
+    /// header and its metadata text (see `ImageFileHeader`); nil when the size is not declared
+    /// in a form read here (a damaged header, or another format: only decoding tells).
+    public static func header(data: [UInt8]) -> ImageFileHeader? {
+        data.withUnsafeBytes { raw in
+            declaredImageSize(raw).map {
+                ImageFileHeader(width: $0.width, height: $0.height, metadataText: ImageMetadata.text(ofFile: raw))
+            }
+        }
     }
 
     /// Writes `image` in the format its extension names (see `ImageFileFormat`).
@@ -130,9 +151,9 @@ public enum ImageFile {
     private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> ImageFileContents {
         let repaired = bytes.withUnsafeBytes(ImageMetadata.repairedForDecoding)
         return try (repaired ?? bytes).withUnsafeBytes { raw in
+            let text = ImageMetadata.text(ofFile: raw)
             var decoded: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
             defer { av_frame_free(&decoded) }
-            let text = ImageMetadata.text(of: decoded!)
             var reduced = try reducedToEightBits(decoded!)
             defer { av_frame_free(&reduced) }
             let picture = reduced ?? decoded!

@@ -1,11 +1,11 @@
-// Checks on the raw bytes of PNG, JPEG and BMP files before FFmpeg sees them, for two
+// Checks on the raw bytes of PNG, JPEG, BMP and WebP files before FFmpeg sees them, for two
 // things FFmpeg does not report clearly: absurd sizes (its decoders call them "invalid data")
 // and JPEGs cut short (it pads the missing blocks and returns a picture without complaint).
 
-/// Width and height declared by the file's header, or nil when the format is not one of
-/// these three or the header is incomplete (FFmpeg then decides).
+/// Width and height declared by the file's header (PNG, JPEG, BMP, or a WebP canvas), or nil
+/// when the format is another or the header is incomplete (FFmpeg then decides).
 func declaredImageSize(_ bytes: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
-    pngSize(bytes) ?? jpegSize(bytes) ?? bmpSize(bytes)
+    pngSize(bytes) ?? jpegSize(bytes) ?? bmpSize(bytes) ?? WebPContainer.canvasSize(of: bytes)
 }
 
 private func bigEndian(_ b: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int {
@@ -23,32 +23,40 @@ private func pngSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? 
     return (bigEndian(b, 16, 4), bigEndian(b, 20, 4))
 }
 
-/// JPEG: walk the marker segments after SOI up to the first start-of-frame (SOF0...SOF15,
-/// except DHT, JPG and DAC which share that range).
+/// JPEG: the first start-of-frame segment (SOF0...SOF15, except DHT, JPG and DAC which share
+/// that range).
 private func jpegSize(_ b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
     jpegFrame(b).map { ($0.width, $0.height) }
 }
 
 /// The first start-of-frame segment of a JPEG: its marker (which names the coding) and size.
 private func jpegFrame(_ b: UnsafeRawBufferPointer) -> (marker: UInt8, width: Int, height: Int)? {
+    let isFrame = { (marker: UInt8) in (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) }
+    guard let frame = jpegSegments(b)?.first(where: { isFrame($0.marker) }), frame.payload.count >= 5 else { return nil }
+    let height = bigEndian(b, frame.payload.lowerBound + 1, 2), width = bigEndian(b, frame.payload.lowerBound + 3, 2)
+    return height == 0 ? nil : (frame.marker, width, height)  // 0: height comes later (DNL)
+}
+
+/// The marker segments of a JPEG after SOI, up to the first scan (SOS) or end of image: each
+/// one's marker and the range of its payload (after the length field; the last one is cut at
+/// the end of `b`). The walk stops at anything that is not a marker segment. nil when `b` does
+/// not start with SOI.
+func jpegSegments(_ b: UnsafeRawBufferPointer) -> [(marker: UInt8, payload: Range<Int>)]? {
     guard b.count >= 4, b[0] == 0xFF, b[1] == 0xD8 else { return nil }
+    var segments: [(marker: UInt8, payload: Range<Int>)] = []
     var pos = 2
     while pos + 4 <= b.count {
-        guard b[pos] == 0xFF else { return nil }
+        guard b[pos] == 0xFF else { break }
         let marker = b[pos + 1]
         if marker == 0xFF { pos += 1; continue }  // fill byte
         if marker == 0x01 || (0xD0...0xD8).contains(marker) { pos += 2; continue }  // no length
-        if marker == 0xD9 || marker == 0xDA { return nil }  // EOI / SOS before any SOF
+        if marker == 0xD9 || marker == 0xDA { break }  // EOI / SOS
         let length = bigEndian(b, pos + 2, 2)
-        guard length >= 2 else { return nil }
-        if (0xC0...0xCF).contains(marker), ![0xC4, 0xC8, 0xCC].contains(marker) {
-            guard pos + 9 <= b.count else { return nil }
-            let height = bigEndian(b, pos + 5, 2), width = bigEndian(b, pos + 7, 2)
-            return height == 0 ? nil : (marker, width, height)  // 0: height comes later (DNL)
-        }
+        guard length >= 2 else { break }
+        segments.append((marker, pos + 4..<min(pos + 2 + length, b.count)))
         pos += 2 + length
     }
-    return nil
+    return segments
 }
 
 /// BMP: "BM", then a DIB header whose size tells its layout; negative height means top-down.

@@ -25,11 +25,10 @@ struct UpscaleRun {
         }
         try OutputFile.refuseSameFile(output: output, inputs: [input])
         if let requested { try ImageLimits.check(width: requested.width, height: requested.height) }
-        let contents = try ImageFile.readWithMetadata(path: input)
         let store = modelOptions.optionalStore()
         let device = try modelOptions.device()
         let options = AIDecodePlan.Options(size: requested, forcedMethod: forced, forcedSetting: settingOverride)
-        let result = try StillImageAICodec.decode(contents, options: options, store: store, device: device)
+        let result = try StillImageAICodec.decode(path: input, options: options, store: store, device: device)
         try ImageFile.write(result.image, path: output, quality: quality, inputs: [input])
         report(result)
     }

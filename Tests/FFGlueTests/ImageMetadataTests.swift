@@ -131,6 +131,36 @@ final class ImageMetadataTests: XCTestCase {
         XCTAssertEqual(imageDescription(tiff), text)
     }
 
+    /// Exif from other writers: a big-endian TIFF with several IFD0 entries before and after the
+    /// description, and a WebP EXIF chunk that starts with the `Exif\0\0` prefix.
+    func testTextIsReadFromExifOfEitherByteOrderAndPrefix() throws {
+        let value = Array(text.utf8) + [0]
+        var tiff: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A] + bigEndianBytes(UInt32(8)) + bigEndianBytes(UInt16(3))
+        let valueOffset = 8 + 2 + 3 * 12 + 4
+        tiff += bigEndianBytes(UInt16(0x0100)) + bigEndianBytes(UInt16(4)) + bigEndianBytes(UInt32(1)) + bigEndianBytes(UInt32(8))
+        tiff += bigEndianBytes(UInt16(0x010E)) + bigEndianBytes(UInt16(2)) + bigEndianBytes(UInt32(UInt32(value.count)))
+        tiff += bigEndianBytes(UInt32(UInt32(valueOffset)))
+        tiff += bigEndianBytes(UInt16(0x0112)) + bigEndianBytes(UInt16(3)) + bigEndianBytes(UInt32(1)) + [0, 1, 0, 0]
+        tiff += bigEndianBytes(UInt32(0)) + value
+        XCTAssertEqual(TIFFDescription.read(tiff), Array(text.utf8))
+        XCTAssertNil(TIFFDescription.read(tiff.prefix(valueOffset + 10)), "the value runs past the end")
+        XCTAssertEqual(TIFFDescription.read(TIFFDescription.build(Array("ab".utf8))), Array("ab".utf8), "inline value")
+
+        let plain = try ImageFile.encode(smoothImage(width: 8, height: 8), format: .jpeg)
+        let payload = JPEGExif.exifIdentifier + tiff
+        let jpeg = Array(plain[..<2]) + [0xFF, 0xE1] + bigEndianBytes(UInt16(payload.count + 2)) + payload + plain[2...]
+        XCTAssertEqual(try ImageFile.readWithMetadata(data: jpeg).metadataText, text)
+
+        let webp = try ImageFile.encode(smoothImage(width: 8, height: 8), format: .webp, metadataText: "x")
+        let chunks = try XCTUnwrap(WebPContainer.chunks(of: webp))
+        let exif = try XCTUnwrap(chunks.first { $0.isType("EXIF") })
+        var prefixed = Array(webp[..<(exif.data.lowerBound - 8)]) + Array("EXIF".utf8)
+        prefixed += littleEndianBytes(UInt32(payload.count)) + payload + (payload.count % 2 == 1 ? [0] : [])
+        prefixed.replaceSubrange(4..<8, with: littleEndianBytes(UInt32(prefixed.count - 8)))
+        XCTAssertEqual(try ImageFile.readWithMetadata(data: prefixed).metadataText, text)
+        XCTAssertEqual(ImageFile.header(data: prefixed), ImageFileHeader(width: 8, height: 8, metadataText: text))
+    }
+
     func testWebPExtendedLayout() throws {
         for sample in [text, text + "0"] {  // odd and even EXIF chunk sizes
             let bytes = try ImageFile.encode(smoothImage(width: 70, height: 30), format: .webp, metadataText: sample)

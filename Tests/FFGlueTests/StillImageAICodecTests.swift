@@ -164,4 +164,55 @@ final class StillImageAICodecTests: XCTestCase {
         XCTAssertThrowsError(try StillImageAICodec.encode(image, options: .init(codec: .png, settingID: 5), store: store, device: device))
         XCTAssertThrowsError(try StillImageAICodec.encode(image, options: .init(codec: .png, scale: 3), store: store, device: device))
     }
+
+    /// The output size is planned from the file's header: a picture whose output would pass the
+    /// limits (twice 16000x16000 here) is refused as too large before its pixels are decoded.
+    /// The files below cannot be decoded at all (a PNG whose IDAT is not deflate data, a JPEG
+    /// without scan data), so decoding first would report them as damaged instead.
+    func testOutputOverTheLimitsIsRefusedBeforeDecoding() throws {
+        var ihdr = bigEndianBytes(UInt32(16000)) + bigEndianBytes(UInt32(16000))
+        ihdr += [8, 2, 0, 0, 0]  // 8-bit RGB
+        let png =
+            PNGText.signature + PNGText.chunk(type: "IHDR", data: ihdr)
+            + PNGText.chunk(type: "IDAT", data: [UInt8](repeating: 0, count: 800_000)) + PNGText.chunk(type: "IEND", data: [])
+        var jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8] + bigEndianBytes(UInt16(16000)) + bigEndianBytes(UInt16(16000))
+        jpeg += [1, 1, 0x11, 0]
+        for _ in 0..<9 { jpeg += [0xFF, 0xFE, 0xFF, 0xFF] + [UInt8](repeating: 0x20, count: 0xFFFD) }  // comments
+        jpeg += [0xFF, 0xD9]
+        for (name, bytes) in [("big.png", png), ("big.jpg", jpeg)] {
+            let path = directory + "/" + name
+            try writeFileBytes(bytes, path: path)
+            XCTAssertEqual(ImageFile.header(data: bytes), ImageFileHeader(width: 16000, height: 16000, metadataText: nil))
+            XCTAssertThrowsError(
+                try StillImageAICodec.decode(path: path, options: .init(), store: nil, device: device), name
+            ) { error in
+                assertKind(error, "dimensions")
+                XCTAssertTrue("\(error)".contains("32000"), "\(error)")
+            }
+            // Asked for a size within the limits, the same file goes on to decoding (and fails there).
+            XCTAssertThrowsError(
+                try StillImageAICodec.decode(path: path, options: .init(size: (16000, 16000)), store: nil, device: device)
+            ) { error in assertKind(error, "corruptData") }
+        }
+    }
+
+    /// The plan from the header and the plan from the decoded picture agree on files with AI data.
+    func testDecodingFromAPathMatchesDecodingTheContents() throws {
+        let store = try ModelStore(directory: directory)
+        let original = try TestPattern.make(width: 99, height: 61)
+        for codec in [Codec.jpeg, .webp, .png] {
+            let encoded = try StillImageAICodec.encode(
+                original, options: .init(codec: codec, quality: 80, scale: 2), store: store, device: device)
+            let path = directory + "/small." + (codec == .jpeg ? "jpg" : codec == .webp ? "webp" : "png")
+            try writeFileBytes(encoded.bytes, path: path)
+            let header = try XCTUnwrap(ImageFile.header(data: encoded.bytes))
+            XCTAssertEqual([header.width, header.height], [encoded.record.downscaledWidth, encoded.record.downscaledHeight])
+            XCTAssertEqual(header.metadataText, try ImageFile.readWithMetadata(data: encoded.bytes).metadataText)
+            let fromPath = try StillImageAICodec.decode(path: path, options: .init(), store: store, device: device)
+            let fromContents = try decode(encoded.bytes, store: store)
+            XCTAssertEqual(fromPath.plan.route, fromContents.plan.route)
+            XCTAssertEqual([fromPath.plan.width, fromPath.plan.height], [99, 61])
+            XCTAssertEqual(fromPath.image.planes, fromContents.image.planes)
+        }
+    }
 }

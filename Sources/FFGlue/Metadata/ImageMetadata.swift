@@ -5,15 +5,12 @@ import NICCore
 /// Where the metadata text goes in each format, and how it comes back.
 ///
 /// Writing: FFmpeg's encoders write no image metadata, so the text is added to the encoded
-/// file (`PNGText`, `JPEGExif`, `WebPContainer`). Reading: FFmpeg 5.1's decoders already
-/// report it as frame metadata, the PNG decoder under the tEXt keyword, the JPEG and WebP
-/// decoders under the Exif tag name "ImageDescription"; the value is used when it is valid
-/// metadata text. Damaged metadata never stops decoding: FFmpeg skips Exif it cannot parse,
-/// and the two kinds of damage it does not skip are repaired beforehand (`repairedForDecoding`).
+/// file (`PNGText`, `JPEGExif`, `WebPContainer`). Reading takes the same places from the file's
+/// bytes, before and without decoding the picture (`text(ofFile:)`), so that what the text asks
+/// for can be checked first; the value is used when it is valid metadata text. Damaged metadata
+/// never stops decoding: it reads as no text, and the two kinds of damage FFmpeg's decoders
+/// would refuse are repaired before they see the file (`repairedForDecoding`).
 enum ImageMetadata {
-    /// Frame metadata keys that hold the text, tried in this order.
-    static let frameMetadataKeys = [PNGText.keyword, "ImageDescription"]
-
     /// `file`, a complete file of `format`, with `text` (validated already) added.
     static func embedding(_ text: [UInt8], in file: [UInt8], format: ImageFileFormat) throws -> [UInt8] {
         switch format {
@@ -31,14 +28,9 @@ enum ImageMetadata {
         PNGText.withoutDamagedAncillaryChunks(file) ?? WebPContainer.withoutBrokenTrailingChunk(file)
     }
 
-    /// The metadata text of a decoded frame, nil when it has none or it is not valid text.
-    static func text(of frame: UnsafeMutablePointer<AVFrame>) -> String? {
-        for key in frameMetadataKeys {
-            guard let entry = av_dict_get(frame.pointee.metadata, key, nil, 0) else { continue }
-            guard let value = entry.pointee.value else { return nil }
-            let bytes = UnsafeRawBufferPointer(start: value, count: strlen(value))
-            return MetadataText.decoded(bytes)
-        }
-        return nil
+    /// The metadata text of a PNG, JPEG or WebP file, nil when it has none, it is not valid
+    /// text, or the file is of another format.
+    static func text(ofFile file: UnsafeRawBufferPointer) -> String? {
+        PNGText.text(of: file) ?? JPEGExif.text(of: file) ?? WebPContainer.text(of: file)
     }
 }

@@ -18,4 +18,16 @@ enum JPEGExif {
         let segment: [UInt8] = [0xFF, 0xE1] + bigEndianBytes(UInt16(payload.count + 2)) + payload
         return Array(jpeg[..<2]) + segment + jpeg[2...]
     }
+
+    /// The metadata text of a JPEG: the ImageDescription of the first APP1 `Exif` segment before
+    /// the first scan, nil when there is none or its text is not valid metadata text.
+    static func text(of jpeg: UnsafeRawBufferPointer) -> String? {
+        guard let segments = jpegSegments(jpeg) else { return nil }
+        for segment in segments where segment.marker == 0xE1 {
+            let payload = jpeg[segment.payload]
+            guard payload.starts(with: exifIdentifier) else { continue }
+            return TIFFDescription.read(payload.dropFirst(exifIdentifier.count)).flatMap(MetadataText.decoded)
+        }
+        return nil
+    }
 }

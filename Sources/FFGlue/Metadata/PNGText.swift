@@ -20,6 +20,8 @@ enum PNGText {
 
     /// "IHDR" as a chunk type.
     private static let headerType: UInt32 = 0x4948_4452
+    /// "tEXt": a keyword, a NUL and Latin-1 text.
+    private static let textType: UInt32 = 0x7445_5874
     /// IDAT: the compressed picture.
     static let pictureDataType: UInt32 = 0x4944_4154
 
@@ -75,6 +77,20 @@ enum PNGText {
             position = dataStart + Int(length) + 4
         }
         return result
+    }
+
+    /// The metadata text of a PNG: that of its first `tEXt` chunk with keyword `nic-aidata` and a
+    /// correct CRC (a chunk with a wrong one is skipped, as libpng does), nil when there is none
+    /// or its text is not valid metadata text.
+    static func text(of png: UnsafeRawBufferPointer) -> String? {
+        let bytes = UnsafeBufferPointer(start: png.baseAddress?.assumingMemoryBound(to: UInt8.self), count: png.count)
+        let prefix = Array(keyword.utf8) + [0]
+        guard let chunks = chunks(of: bytes) else { return nil }
+        for chunk in chunks where chunk.type == textType && bytes.matches(prefix, at: chunk.data.lowerBound) {
+            guard crcMatches(chunk, in: bytes) else { continue }
+            return MetadataText.decoded(bytes[chunk.data.lowerBound + prefix.count..<chunk.data.upperBound])
+        }
+        return nil
     }
 
     private static func crcMatches(_ chunk: Chunk, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {

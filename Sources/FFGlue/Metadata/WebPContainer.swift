@@ -9,9 +9,10 @@ enum WebPContainer {
     private static let exifFlag: UInt8 = 0x08
     private static let alphaFlag: UInt8 = 0x10
 
+    /// One chunk: its four-letter type and where its data lies in the file.
     struct Chunk {
         var type: [UInt8]
-        var data: ArraySlice<UInt8>
+        var data: Range<Int>
 
         func isType(_ name: String) -> Bool { type.elementsEqual(name.utf8) }
     }
@@ -24,11 +25,11 @@ enum WebPContainer {
         var header: [UInt8]
         if chunks[0].isType("VP8X") {
             guard chunks[0].data.count >= 10 else { throw NICError.internal("the WebP encoder wrote a short VP8X chunk") }
-            header = Array(chunks[0].data)
+            header = Array(webp[chunks[0].data])
             header[0] |= exifFlag
         } else {
             guard let image = chunks.first(where: { $0.isType("VP8 ") || $0.isType("VP8L") }),
-                let canvas = canvas(of: image)
+                let canvas = canvas(of: image, in: webp)
             else {
                 throw NICError.internal("the WebP encoder's output holds no image chunk with a readable size")
             }
@@ -38,7 +39,7 @@ enum WebPContainer {
         }
         var body: [UInt8] = Array("WEBP".utf8) + chunk(Array("VP8X".utf8), header[...])
         for chunk in chunks where !chunk.isType("VP8X") && !chunk.isType("EXIF") {
-            body += self.chunk(chunk.type, chunk.data)
+            body += self.chunk(chunk.type, webp[chunk.data])
         }
         body += chunk(Array("EXIF".utf8), TIFFDescription.build(text)[...])
         guard body.count <= 0xFFFF_FFF0 else { throw NICError.invalidArgument("the WebP file would be too large") }
@@ -46,18 +47,19 @@ enum WebPContainer {
     }
 
     /// The chunks of a RIFF WebP file, or nil when it is not one or a chunk runs past the end.
-    static func chunks(of webp: [UInt8]) -> [Chunk]? {
-        guard webp.matches(Array("RIFF".utf8), at: 0), webp.matches(Array("WEBP".utf8), at: 8),
-            let riffSize = webp.littleEndian(at: 4, count: 4)
+    static func chunks<Bytes: Collection>(of webp: Bytes) -> [Chunk]? where Bytes.Element == UInt8, Bytes.Index == Int {
+        let start = webp.startIndex
+        guard webp.matches(Array("RIFF".utf8), at: start), webp.matches(Array("WEBP".utf8), at: start + 8),
+            let riffSize = webp.littleEndian(at: start + 4, count: 4)
         else { return nil }
-        let end = min(webp.count, 8 + Int(riffSize))
+        let end = start + min(webp.count, 8 + Int(riffSize))
         var result: [Chunk] = []
-        var position = 12
+        var position = start + 12
         while position + 8 <= end {
             guard let size = webp.littleEndian(at: position + 4, count: 4), Int(size) <= end - position - 8 else {
                 return nil
             }
-            result.append(Chunk(type: Array(webp[position..<position + 4]), data: webp[position + 8..<position + 8 + Int(size)]))
+            result.append(Chunk(type: Array(webp[position..<position + 4]), data: position + 8..<position + 8 + Int(size)))
             position += 8 + Int(size) + Int(size & 1)
         }
         return result
@@ -86,21 +88,49 @@ enum WebPContainer {
         return nil
     }
 
+    /// The canvas size a WebP file declares: its VP8X chunk's (24-bit sizes minus one), else
+    /// that of its first picture chunk; nil when it is not a WebP file whose chunks can be followed.
+    static func canvasSize<Bytes: Collection>(of webp: Bytes) -> (width: Int, height: Int)?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        guard let chunks = chunks(of: webp), let first = chunks.first else { return nil }
+        if first.isType("VP8X") {
+            guard first.data.count >= 10, let width = webp.littleEndian(at: first.data.lowerBound + 4, count: 3),
+                let height = webp.littleEndian(at: first.data.lowerBound + 7, count: 3)
+            else { return nil }
+            return (Int(width) + 1, Int(height) + 1)
+        }
+        guard let picture = chunks.first(where: { $0.isType("VP8 ") || $0.isType("VP8L") }),
+            let canvas = canvas(of: picture, in: webp)
+        else { return nil }
+        return (canvas.width, canvas.height)
+    }
+
     /// Width, height and alpha of the picture in a `VP8 ` (key frame header) or `VP8L`
-    /// (14-bit sizes after the 0x2F signature) chunk.
-    private static func canvas(of chunk: Chunk) -> (width: Int, height: Int, alpha: Bool)? {
-        let data = chunk.data
-        let start = data.startIndex
+    /// (14-bit sizes after the 0x2F signature) chunk of `webp`.
+    private static func canvas<Bytes: Collection>(of chunk: Chunk, in webp: Bytes) -> (width: Int, height: Int, alpha: Bool)?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        let start = chunk.data.lowerBound
         if chunk.isType("VP8 ") {
-            guard data.count >= 10, data[start] & 1 == 0, data.matches([0x9D, 0x01, 0x2A], at: start + 3),
-                let width = data.littleEndian(at: start + 6, count: 2),
-                let height = data.littleEndian(at: start + 8, count: 2)
+            guard chunk.data.count >= 10, webp[start] & 1 == 0, webp.matches([0x9D, 0x01, 0x2A], at: start + 3),
+                let width = webp.littleEndian(at: start + 6, count: 2),
+                let height = webp.littleEndian(at: start + 8, count: 2)
             else { return nil }
             let size = (Int(width & 0x3FFF), Int(height & 0x3FFF))
             return size.0 > 0 && size.1 > 0 ? (size.0, size.1, false) : nil
         }
-        guard data.count >= 5, data[start] == 0x2F, let bits = data.littleEndian(at: start + 1, count: 4) else { return nil }
+        guard chunk.data.count >= 5, webp[start] == 0x2F, let bits = webp.littleEndian(at: start + 1, count: 4) else {
+            return nil
+        }
         return (Int(bits & 0x3FFF) + 1, Int(bits >> 14 & 0x3FFF) + 1, bits >> 28 & 1 == 1)
+    }
+
+    /// The metadata text of a WebP file: the ImageDescription in its EXIF chunk (a TIFF
+    /// structure, with or without the `Exif\0\0` prefix some writers put in front).
+    static func text<Bytes: Collection>(of webp: Bytes) -> String? where Bytes.Element == UInt8, Bytes.Index == Int {
+        guard let exif = chunks(of: webp)?.first(where: { $0.isType("EXIF") }) else { return nil }
+        let data = webp[exif.data]
+        let tiff = data.starts(with: JPEGExif.exifIdentifier) ? data.dropFirst(JPEGExif.exifIdentifier.count) : data
+        return TIFFDescription.read(tiff).flatMap(MetadataText.decoded)
     }
 
     /// A chunk: type, little-endian size, data, one zero byte of padding when the size is odd.

@@ -109,6 +109,22 @@ public enum StillImageAICodec {
         public let record: AIDataRecord?
     }
 
+    /// Reads the image file at `path` and decodes it as `decode(_:options:store:device:)` does,
+    /// but plans from the file's header first: an output size over `ImageLimits` (asked for,
+    /// recorded, or twice a large picture) is refused before any pixel is decoded.
+    public static func decode(
+        path: String, options: AIDecodePlan.Options, store: ModelStore?, device: ComputeDevice
+    ) throws -> DecodeResult {
+        let bytes = try readFileBytes(path: path, limit: ImageFile.maxFileBytes)
+        if let header = ImageFile.header(data: bytes) {
+            _ = try AIDecodePlan(
+                found: findAIData(header.metadataText), imageWidth: header.width, imageHeight: header.height,
+                manifest: store?.manifest, options: options)
+        }
+        let contents = try ImageFile.readWithMetadata(data: bytes, name: "'\(path)'")
+        return try decode(contents, options: options, store: store, device: device)
+    }
+
     /// Reads the AI data of `contents` (if any) and upscales by the plan it leads to.
     public static func decode(
         _ contents: ImageFileContents, options: AIDecodePlan.Options, store: ModelStore?,
