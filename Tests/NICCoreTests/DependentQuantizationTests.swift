@@ -47,7 +47,7 @@ final class DependentQuantizationTests: XCTestCase {
         let model = try XCTUnwrap(NeuralCodecTests.model, "no neural codec model")
         let values = (0..<1000).map { Float($0) * 0.0173 - 8.6 }
         let tables = [Int32](repeating: 40, count: values.count)
-        let costs = (DependentQuantization.BitCosts(model.yTables), DependentQuantization.BitCosts(model.yTablesQ1))
+        let costs = model.yBitCosts
         for states in [4, 8] {
             let machine = try XCTUnwrap(DependentQuantization.StateMachine(states: states))
             let symbols = values.withUnsafeBufferPointer { v in

@@ -1,6 +1,7 @@
 // Still images and their metadata text: the PNG chunk walker and the repair of damaged
 // ancillary chunks (PNGText), the WebP RIFF walker and trailing-chunk repair (WebPContainer),
-// then, for inputs of at most 64 KiB, ImageFile.readWithMetadata(data:) (FFmpeg's demuxer and
+// the header read before decoding (ImageFile.header: declared size and text, which must agree
+// with the decode's), then, for inputs of at most 64 KiB, ImageFile.readWithMetadata(data:) (FFmpeg's demuxer and
 // decoder behind the in-memory AVIOContext, the PNG tEXt / JPEG and WebP Exif description)
 // and what the still-image AI decoder makes of the text (findAIData, AIDecodePlan).
 // FFmpeg allocations are capped at `maxFFmpegAllocation` (av_max_alloc), so that a few bytes
@@ -35,9 +36,18 @@ func fuzzOne(_ input: [UInt8]) {
     if let png = repaired.0, png.count > input.count { fuzzFail("PNG repair grew the file") }
     if let webp = repaired.1, webp.count > input.count { fuzzFail("WebP repair grew the file") }
 
+    let header = ImageFile.header(data: input)
     guard input.count <= maxDecodedInput, let contents = try? ImageFile.readWithMetadata(data: input) else { return }
     if let text = contents.metadataText, !MetadataText.isValid(Array(text.utf8)) {
         fuzzFail("readWithMetadata returned text that is not valid metadata text")
+    }
+    // The still-image decoder plans from the header before decoding: both must agree.
+    if let header {
+        if header.metadataText != contents.metadataText { fuzzFail("the header's metadata text differs from the decode's") }
+        if header.width != contents.image.width || header.height != contents.image.height {
+            fuzzFail(
+                "the header declares \(header.width)x\(header.height), the decode gives \(contents.image.width)x\(contents.image.height)")
+        }
     }
     let found = StillImageAICodec.findAIData(contents.metadataText)
     _ = try? AIDecodePlan(

@@ -37,21 +37,39 @@ public enum DependentQuantization {
         }
     }
 
+    /// The walk along one channel's latents in coding order: the quantiser of the next latent
+    /// (always Q0 without a machine), then `advance` past its symbol. The entropy coder, the
+    /// entropy decoder and the reconstruction all follow the states through this one walk.
+    struct Chain {
+        let machine: StateMachine?
+        private var state = 0
+
+        /// Starts in state 0, as every channel does.
+        init(_ machine: StateMachine?) { self.machine = machine }
+
+        /// 0 or 1: the quantiser of the next latent.
+        @inline(__always) var quantiser: Int { machine?.quantiser(state) ?? 0 }
+
+        @inline(__always) mutating func advance(_ symbol: Int32) {
+            if let machine { state = machine.next(state, symbol) }
+        }
+    }
+
     /// What symbol `k` stands for under quantiser `q`, relative to the mean.
     @inline(__always) static func reconstruction(_ k: Int32, quantiser q: Int) -> Float {
         q == 0 ? Float(k) : Float(k) - Float(k.signum()) * 0.5
     }
 
     /// The latents the symbols of one channel stand for (`mean(p)` per position), following the
-    /// state machine from state 0.
+    /// state machine from state 0 (nil: plain rounding, every symbol on the integer grid).
     static func reconstruct(
-        _ symbols: UnsafeBufferPointer<Int32>, machine: StateMachine, into latents: UnsafeMutableBufferPointer<Float>,
+        _ symbols: UnsafeBufferPointer<Int32>, machine: StateMachine?, into latents: UnsafeMutableBufferPointer<Float>,
         mean: (Int) -> Float
     ) {
-        var state = 0
+        var chain = Chain(machine)
         for p in symbols.indices {
-            latents[p] = mean(p) + reconstruction(symbols[p], quantiser: machine.quantiser(state))
-            state = machine.next(state, symbols[p])
+            latents[p] = mean(p) + reconstruction(symbols[p], quantiser: chain.quantiser)
+            chain.advance(symbols[p])
         }
     }
 
@@ -157,8 +175,9 @@ public enum DependentQuantization {
 
     // MARK: - The encoder's search
 
-    /// Bits of each symbol index of each table (−log2 of its frequency), for the search.
-    struct BitCosts {
+    /// Bits of each symbol index of each table (−log2 of its frequency), for the search. A model
+    /// builds those of its two quantisers' y tables once (`HyperpriorModel.yBitCosts`).
+    struct BitCosts: Sendable {
         let tables: CDFTables
         let bits: [Float]
 

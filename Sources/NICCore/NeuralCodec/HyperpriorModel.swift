@@ -21,12 +21,17 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     /// The y tables of dependent quantisation's second quantiser, derived from `scaleTable`
     /// (`DependentQuantization.quantiserOneTables`).
     let yTablesQ1: CDFTables
+    /// Bits per symbol of `yTables` and `yTablesQ1`, for the encoder's trellis search.
+    let yBitCosts: (q0: DependentQuantization.BitCosts, q1: DependentQuantization.BitCosts)
     /// Gaussian scales of the y tables, ascending; `scaleBound` is the smallest scale.
     let scaleTable: [Float]
     let scaleBound: Float
     /// The rate-distortion weight λ each gain level was trained for (loss bpp + λ·255²·MSE);
     /// nil in records that do not list them (encoder-side optimisation then is unavailable).
     let lambdas: [Float]?
+
+    /// The y tables of quantiser `q` (0 or 1, see `DependentQuantization.Chain`).
+    @inline(__always) func yTables(quantiser q: Int) -> CDFTables { q == 0 ? yTables : yTablesQ1 }
 
     /// `digest` is the sha256 of `bytes` when the caller has it already.
     public init(bytes: [UInt8], name: String, digest known: [UInt8]? = nil) throws {
@@ -64,6 +69,7 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
         }
         scaleBound = Float(a["scale_bound"]?.numberValue ?? Double(first))
         yTablesQ1 = try DependentQuantization.quantiserOneTables(scaleTable: scaleTable)
+        yBitCosts = (DependentQuantization.BitCosts(yTables), DependentQuantization.BitCosts(yTablesQ1))
         if let list = a["lambdas"] {
             guard let values = list.arrayValue?.compactMap({ $0.numberValue }), values.count == levels,
                 values.allSatisfy({ $0 > 0 && $0.isFinite })

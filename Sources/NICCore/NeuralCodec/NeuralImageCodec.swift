@@ -82,12 +82,11 @@ public final class NeuralImageCodec {
             }
             ?? (0..<m * h * w).map { NeuralImageCodec.symbol(y[$0] - prior.mean(channel: $0 / (h * w), position: $0 % (h * w))) }
         for c in 0..<m {
-            var state = 0
+            var chain = DependentQuantization.Chain(machine)
             for p in 0..<h * w {
-                let k = ySymbols[c * h * w + p], table = prior.table(channel: c, position: p)
-                let q1 = machine.map { $0.quantiser(state) == 1 } ?? false
-                yCoder.encode(k, table: table, of: q1 ? model.yTablesQ1 : model.yTables)
-                if let machine { state = machine.next(state, k) }
+                let k = ySymbols[c * h * w + p]
+                yCoder.encode(k, table: prior.table(channel: c, position: p), of: model.yTables(quantiser: chain.quantiser))
+                chain.advance(k)
             }
         }
         let zPayload = zCoder.finish(), yPayload = yCoder.finish()
@@ -126,7 +125,6 @@ public final class NeuralImageCodec {
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
     ) -> [Int32] {
         let plane = h * w
-        let costs = (DependentQuantization.BitCosts(model.yTables), DependentQuantization.BitCosts(model.yTablesQ1))
         var symbols = [Int32](repeating: 0, count: y.count)
         var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
         for c in 0..<model.latentChannels {
@@ -137,7 +135,7 @@ public final class NeuralImageCodec {
             }
             let chosen = values.withUnsafeBufferPointer { v in
                 tables.withUnsafeBufferPointer { t in
-                    DependentQuantization.trellis(v, tables: t, machine: machine, costs: costs, lambda: lambda)
+                    DependentQuantization.trellis(v, tables: t, machine: machine, costs: model.yBitCosts, lambda: lambda)
                 }
             }
             symbols.replaceSubrange((c * plane)..<((c + 1) * plane), with: chosen)
@@ -196,13 +194,13 @@ public final class NeuralImageCodec {
         var yDecoder = RANSDecoder(stream.yPayload)
         var ySymbols = [Int32](repeating: 0, count: m * h * w)
         let machine = DependentQuantization.StateMachine(states: stream.dependentQuantization)
-        var state = 0
-        for i in ySymbols.indices {
-            if i % (h * w) == 0 { state = 0 }
-            let q1 = machine.map { $0.quantiser(state) == 1 } ?? false
-            ySymbols[i] = try yDecoder.decode(
-                table: prior.table(channel: i / (h * w), position: i % (h * w)), of: q1 ? model.yTablesQ1 : model.yTables)
-            if let machine { state = machine.next(state, ySymbols[i]) }
+        for c in 0..<m {
+            var chain = DependentQuantization.Chain(machine)
+            for p in 0..<h * w {
+                let k = try yDecoder.decode(table: prior.table(channel: c, position: p), of: model.yTables(quantiser: chain.quantiser))
+                ySymbols[c * h * w + p] = k
+                chain.advance(k)
+            }
         }
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
         let correction = try LowFrequencyCorrection.decoded(stream.correctionPayload, paddedWidth: w * 16, paddedHeight: h * 16)
@@ -221,19 +219,15 @@ public final class NeuralImageCodec {
     ) throws -> [Float] {
         var y = [Float](repeating: 0, count: symbols.count)
         let plane = h * w
-        if let machine {
-            symbols.withUnsafeBufferPointer { all in
-                y.withUnsafeMutableBufferPointer { out in
-                    for c in 0..<model.latentChannels {
-                        DependentQuantization.reconstruct(
-                            UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
-                            into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
-                        ) { prior.mean(channel: c, position: $0) }
-                    }
+        symbols.withUnsafeBufferPointer { all in
+            y.withUnsafeMutableBufferPointer { out in
+                for c in 0..<model.latentChannels {
+                    DependentQuantization.reconstruct(
+                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
+                        into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
+                    ) { prior.mean(channel: c, position: $0) }
                 }
             }
-        } else {
-            for i in y.indices { y[i] = Float(symbols[i]) + prior.mean(channel: i / plane, position: i % plane) }
         }
         return try synthesised(latents: y, height: h, width: w, quality: quality).toArray(on: device)
     }
