@@ -104,6 +104,15 @@ NIC_API const char *nic_status_string(NicStatus status);
 
 typedef struct NicContext NicContext;
 
+/** Precision the up networks run in (NicConfig.precision; docs/engine.md, "int8"). */
+typedef enum NicPrecision {
+    NIC_PRECISION_AUTO = 0, /**< int8 where the CPU has VNNI and the network calibrated int8 ranges,
+                                 else fp32 (default) */
+    NIC_PRECISION_FP32 = 1, /**< always fp32 */
+    NIC_PRECISION_INT8 = 2  /**< int8 on any CPU; upscaling with a network that has no int8 ranges
+                                 fails with NIC_ERROR_INVALID_ARGUMENT */
+} NicPrecision;
+
 typedef struct NicConfig {
     size_t struct_size;        /**< sizeof(NicConfig), set by nic_config_init() */
     int threads;               /**< worker threads; 0 = one per CPU core (default) */
@@ -113,6 +122,9 @@ typedef struct NicConfig {
     NicLogLevel log_level;     /**< most verbose level delivered (default NIC_LOG_WARNING) */
     int generic_ai_fallback;   /**< 1 (default): images without usable AI data are upscaled with the
                                     generic AI setting; 0: with Lanczos */
+    /* Since 0.3: */
+    NicPrecision precision;    /**< default NIC_PRECISION_AUTO; nic_setting_precision() tells what it
+                                    means for a setting on this CPU */
 } NicConfig;
 
 /** Fills `cfg` with the defaults and sets its struct_size. Thread-safe. */
@@ -123,7 +135,8 @@ NIC_API void nic_config_init(NicConfig *cfg);
  * On success *out receives the context, to be released with
  * nic_context_destroy(); on failure *out is set to NULL and the status alone
  * tells why (NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT for a thread count
- * outside 0...256 or a log level that is not a NicLogLevel, OUT_OF_MEMORY). Thread-safe.
+ * outside 0...256, a log level that is not a NicLogLevel or a precision that is
+ * not a NicPrecision, OUT_OF_MEMORY). Thread-safe.
  */
 NIC_API NicStatus nic_context_create(const NicConfig *cfg, NicContext **out);
 
@@ -329,6 +342,17 @@ typedef struct NicUpscaleInfo {
 
 /** Fills `info` about the last nic_upscale() on `ctx`. Errors: NULL_POINTER, STRUCT_SIZE. */
 NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
+
+/**
+ * The precision the up network of `setting_id` runs in on this context
+ * (NIC_PRECISION_FP32 or NIC_PRECISION_INT8: NicConfig.precision resolved for
+ * this CPU and network), and in `*reason` (may be NULL; owned by the context,
+ * valid until its next call) why. Errors: NULL_POINTER, INVALID_ARGUMENT
+ * (unknown setting; NIC_PRECISION_INT8 asked for a network without int8 ranges),
+ * MODEL.
+ */
+NIC_API NicStatus nic_setting_precision(NicContext *ctx, int setting_id, NicPrecision *precision,
+                                        const char **reason);
 
 /**
  * Runs the up network of `setting_id` on one luma plane of floats in [0, 1]

@@ -80,6 +80,20 @@ public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutab
     return NIC_OK
 }
 
+@_cdecl("nic_setting_precision")
+public func nic_setting_precision(
+    _ context: OpaquePointer?, _ settingID: Int32, _ precision: UnsafeMutablePointer<NicPrecision>?,
+    _ reason: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> NicStatus {
+    guard let ctx = Context.from(context), let precision else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let store = try ctx.models()
+        let plan = try store.network(try store.setting(id: Int(settingID)), .up).precisionPlan(ctx.device.precision)
+        precision.pointee = plan.precision == .int8 ? NIC_PRECISION_INT8 : NIC_PRECISION_FP32
+        reason?.pointee = ctx.keepPrecisionReason(plan.reason)
+    }
+}
+
 extension ImageBridge {
     /// The caller's input and output images, which must share a pixel format.
     static func sameFormatPair(

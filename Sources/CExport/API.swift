@@ -28,7 +28,8 @@ public func nic_config_init(_ config: UnsafeMutablePointer<NicConfig>?) {
     guard let config else { return }
     config.pointee = NicConfig(
         struct_size: MemoryLayout<NicConfig>.size, threads: 0, model_dir: nil,
-        log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING, generic_ai_fallback: 1)
+        log_callback: nil, log_user_data: nil, log_level: NIC_LOG_WARNING, generic_ai_fallback: 1,
+        precision: NIC_PRECISION_AUTO)
 }
 
 @_cdecl("nic_context_create")
@@ -41,11 +42,16 @@ public func nic_context_create(
     var settings = NicConfig()
     nic_config_init(&settings)
     if let config {
-        guard config.pointee.struct_size >= MemoryLayout<NicConfig>.size else { return NIC_ERROR_STRUCT_SIZE }
-        settings = config.pointee
+        // Read only as far as the caller's struct_size: a struct of the first layout (up to
+        // generic_ai_fallback) keeps the defaults of later fields.
+        let size = config.pointee.struct_size
+        guard size >= MemoryLayout<NicConfig>.offset(of: \NicConfig.precision)! else { return NIC_ERROR_STRUCT_SIZE }
+        withUnsafeMutableBytes(of: &settings) { $0.copyMemory(from: UnsafeRawBufferPointer(start: config, count: min(size, $0.count))) }
+        settings.struct_size = MemoryLayout<NicConfig>.size
     }
     guard settings.threads >= 0, settings.threads <= 256,
-        (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue)
+        (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue),
+        (NIC_PRECISION_AUTO.rawValue...NIC_PRECISION_INT8.rawValue).contains(settings.precision.rawValue)
     else {
         return NIC_ERROR_INVALID_ARGUMENT
     }

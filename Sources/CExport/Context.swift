@@ -22,9 +22,13 @@ final class Context {
     private var imageCodec: NeuralImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
     var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
+    /// The reason nic_setting_precision returned last (C string or nil).
+    private var precisionReason: UnsafeMutablePointer<CChar>?
 
     init(config: NicConfig) throws {
-        device = try ComputeDevice(threads: Int(config.threads))
+        let device = try ComputeDevice(threads: Int(config.threads))
+        device.precision = Context.precisionRequest(config.precision)
+        self.device = device
         modelDirectory = config.model_dir.map { String(cString: $0) }
         logCallback = config.log_callback
         logUserData = config.log_user_data
@@ -36,6 +40,16 @@ final class Context {
     deinit {
         free(lastError)
         free(lastUpscale.reason)
+        free(precisionReason)
+    }
+
+    /// A NicPrecision (validated by nic_context_create) as the engine's request.
+    static func precisionRequest(_ p: NicPrecision) -> PrecisionRequest {
+        switch p {
+        case NIC_PRECISION_FP32: return .fp32
+        case NIC_PRECISION_INT8: return .int8
+        default: return .auto
+        }
     }
 
     /// The models of `model_dir`, else of the default location beside the installed library; loaded once.
@@ -90,6 +104,13 @@ final class Context {
     func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) {
         free(lastUpscale.reason)
         lastUpscale = (settingID, usedAIData, reason.map { strdup($0) })
+    }
+
+    /// `reason` as a C string owned by the context until the next call that replaces it.
+    func keepPrecisionReason(_ reason: String) -> UnsafePointer<CChar>? {
+        free(precisionReason)
+        precisionReason = strdup(reason)
+        return precisionReason.map { UnsafePointer($0) }
     }
 
     var lastErrorPointer: UnsafePointer<CChar> { UnsafePointer(lastError) }

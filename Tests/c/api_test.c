@@ -227,6 +227,73 @@ static void test_encode_options_layouts(NicContext *ctx, const NicImage *in)
     EXPECT(data == NULL);
 }
 
+/* NicConfig as libnic 0.2 laid it out, and the init of that layout (symbol version LIBNIC_0). */
+typedef struct ConfigV0 {
+    size_t struct_size;
+    int threads;
+    const char *model_dir;
+    NicLogCallback log_callback;
+    void *log_user_data;
+    NicLogLevel log_level;
+    int generic_ai_fallback;
+} ConfigV0;
+void nic_config_init_first_layout(ConfigV0 *config);
+__asm__(".symver nic_config_init_first_layout, nic_config_init@LIBNIC_0");
+
+/* Precision: the context's request, what it means for a setting, and a config of the first
+   layout (allocated to its exact size, so that reading past it is caught by the sanitizers). */
+static void test_precision(void)
+{
+    NicContext *ctx = NULL;
+    NicConfig config;
+    NicPrecision precision = NIC_PRECISION_AUTO;
+    const char *reason = NULL;
+    struct {
+        ConfigV0 config;
+        unsigned char guard[16];
+    } old;
+    ConfigV0 *exact = NULL;
+    size_t i, intact = 0;
+
+    nic_config_init(&config);
+    EXPECT(config.precision == NIC_PRECISION_AUTO);
+    config.precision = (NicPrecision)7;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_ERROR_INVALID_ARGUMENT && ctx == NULL);
+    config.precision = NIC_PRECISION_INT8;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
+    EXPECT(nic_setting_precision(ctx, 7, &precision, &reason) == NIC_OK);
+    EXPECT(precision == NIC_PRECISION_INT8 && reason != NULL && strlen(reason) > 0);
+    EXPECT(nic_setting_precision(ctx, 1, &precision, NULL) == NIC_ERROR_INVALID_ARGUMENT); /* no int8 ranges */
+    EXPECT(strstr(nic_last_error(ctx), "int8") != NULL);
+    EXPECT(nic_setting_precision(ctx, 4242, &precision, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_setting_precision(ctx, 7, NULL, NULL) == NIC_ERROR_NULL_POINTER);
+    nic_context_destroy(ctx);
+    config.precision = NIC_PRECISION_FP32;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
+    EXPECT(nic_setting_precision(ctx, 7, &precision, &reason) == NIC_OK && precision == NIC_PRECISION_FP32);
+    nic_context_destroy(ctx);
+
+    memset(&old, 0xA5, sizeof old);
+    nic_config_init_first_layout(&old.config);
+    for (i = 0; i < sizeof old.guard; i++) intact += old.guard[i] == 0xA5;
+    EXPECT(intact == sizeof old.guard);
+    EXPECT(old.config.struct_size == sizeof old.config && old.config.generic_ai_fallback == 1);
+    exact = (ConfigV0 *)malloc(sizeof *exact);
+    EXPECT(exact != NULL);
+    if (!exact) return;
+    *exact = old.config;
+    exact->threads = 1;
+    ctx = NULL;
+    EXPECT(nic_context_create((const NicConfig *)(const void *)exact, &ctx) == NIC_OK);
+    EXPECT(nic_context_threads(ctx) == 1);
+    /* The first layout has no precision: auto, which never takes int8 for a network without ranges. */
+    EXPECT(nic_setting_precision(ctx, 1, &precision, &reason) == NIC_OK && precision == NIC_PRECISION_FP32);
+    nic_context_destroy(ctx);
+    exact->struct_size = sizeof *exact - 1;
+    EXPECT(nic_context_create((const NicConfig *)(const void *)exact, &ctx) == NIC_ERROR_STRUCT_SIZE);
+    free(exact);
+}
+
 /* The neural image codec: encode to memory, decode, and refuse damaged data. */
 static void test_neural_codec(NicContext *ctx)
 {
@@ -491,6 +558,7 @@ int main(int argc, char **argv)
     NicContext *ctx = NULL;
     test_version_and_strings();
     test_contexts();
+    test_precision();
     if (nic_context_create(NULL, &ctx) != NIC_OK) {
         fprintf(stderr, "cannot create a default context\n");
         return 1;

@@ -67,3 +67,19 @@ def test_upscale_plane_gives_unrounded_network_output(ctx):
     assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
     with pytest.raises(nic.NicError):
         ctx.upscale_plane(31337, plane, 128, 96)
+
+
+def test_precision_is_the_contexts_request_resolved_per_setting():
+    with nic.Context(threads=1, precision="fp32") as c:
+        assert c.setting_precision(2) == ("fp32", "fp32 requested")
+    with nic.Context(threads=1) as c:  # auto: never int8 for a network without int8 ranges
+        precision, reason = c.setting_precision(2)
+        assert precision == "fp32" and "int8 ranges" in reason
+    with nic.Context(threads=1, precision="int8") as c:
+        with pytest.raises(nic.NicError) as e:
+            c.setting_precision(2)
+        assert e.value.status == nic.NIC_ERROR_INVALID_ARGUMENT and "int8" in str(e.value)
+        with pytest.raises(nic.NicError):
+            c.setting_precision(31337)
+    with pytest.raises(ValueError):
+        nic.Context(precision="bf16")

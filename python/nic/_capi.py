@@ -82,7 +82,12 @@ class NicConfig(ctypes.Structure):
         ("log_user_data", ctypes.c_void_p),
         ("log_level", _c_enum),
         ("generic_ai_fallback", ctypes.c_int),
+        ("precision", _c_enum),
     ]
+
+
+NIC_PRECISION_AUTO, NIC_PRECISION_FP32, NIC_PRECISION_INT8 = 0, 1, 2
+PRECISIONS = {"auto": NIC_PRECISION_AUTO, "fp32": NIC_PRECISION_FP32, "int8": NIC_PRECISION_INT8}
 
 
 NIC_AIDATA_MAX_BYTES = 255
@@ -235,6 +240,7 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "nic_downscale": (_c_enum, [NicContextPtr, P(NicImage), ctypes.c_int, P(NicImage), P(NicAIData)]),
         "nic_upscale": (_c_enum, [NicContextPtr, P(NicImage), P(NicAIData), P(NicImage)]),
         "nic_last_upscale_info": (_c_enum, [NicContextPtr, P(NicUpscaleInfo)]),
+        "nic_setting_precision": (_c_enum, [NicContextPtr, ctypes.c_int, P(_c_enum), P(ctypes.c_char_p)]),
         "nic_upscale_plane": (_c_enum, [NicContextPtr, ctypes.c_int, P(ctypes.c_float), ctypes.c_int, ctypes.c_int,
                                         ctypes.c_ssize_t, P(ctypes.c_float), ctypes.c_int, ctypes.c_int,
                                         ctypes.c_ssize_t]),

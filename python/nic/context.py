@@ -14,7 +14,7 @@ from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL
                     NIC_PIXEL_FORMAT_GRAY8, NIC_PIXEL_FORMAT_RGB24, NIC_PIXEL_FORMAT_YUV420P, NicAIData,
                     NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicImageAIOptions,
                     NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
-                    AIDATA_STATUS)
+                    AIDATA_STATUS, NIC_PRECISION_INT8, PRECISIONS)
 from .errors import NicError
 from .library import default_model_dir, load_library
 
@@ -77,6 +77,9 @@ class Context:
     log        optional callable(level: int, message: str); exceptions raised
                by it are swallowed (they cannot cross the C boundary)
     log_level  most verbose NicLogLevel delivered (None = library default)
+    precision  "auto" (int8 where the CPU has VNNI and the network int8 ranges), "fp32" or
+               "int8" (a network without int8 ranges then fails); setting_precision() tells
+               what it means for a setting here
 
     Use as a context manager (``with nic.Context() as ctx: ...``) or call close().
     The binding serialises calls on one Context with a lock.
@@ -90,7 +93,10 @@ class Context:
     model_dir: Optional[str]
 
     def __init__(self, threads: int = 0, model_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
-                 log: Optional[Callable[[int, str], Any]] = None, log_level: Optional[int] = None) -> None:
+                 log: Optional[Callable[[int, str], Any]] = None, log_level: Optional[int] = None,
+                 precision: str = "auto") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self._handle = None
         lib = load_library()
         self._lib = lib
@@ -114,6 +120,7 @@ class Context:
             cfg.log_callback = self._callback
         if log_level is not None:
             cfg.log_level = c_int_value(log_level, "log_level")
+        cfg.precision = PRECISIONS[precision]
         handle = NicContextPtr()
         status = lib.nic_context_create(ctypes.byref(cfg), ctypes.byref(handle))
         if status != NIC_OK:
@@ -361,6 +368,17 @@ class Context:
             reason = _decode(info.fallback_reason) if info.fallback_reason else None
         del keep
         return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+
+    def setting_precision(self, setting_id: int) -> Tuple[str, str]:
+        """(precision, reason): what the up network of setting_id runs in on this context,
+        "fp32" or "int8" (the context's precision resolved for this CPU and network), and why."""
+        precision = ctypes.c_int(0)
+        reason = ctypes.c_char_p()
+        with self._lock:
+            self._check(self._lib.nic_setting_precision(self._h(), c_int_value(setting_id, "setting_id"),
+                                                        ctypes.byref(precision), ctypes.byref(reason)))
+            text = _decode(reason.value) if reason.value else ""
+        return ("int8" if precision.value == NIC_PRECISION_INT8 else "fp32"), text
 
     # -- neural image codec ----------------------------------------------
 

@@ -15,4 +15,17 @@ typedef struct NicEncodeOptionsV0 {
 
 void nic_encode_options_init_v0(NicEncodeOptionsV0 *options);
 
+/* NicConfig as libnic 0.2 laid it out (48 bytes on LP64): up to generic_ai_fallback. */
+typedef struct NicConfigV0 {
+    size_t struct_size;
+    int threads;
+    const char *model_dir;
+    void (*log_callback)(void *user_data, int level, const char *message);
+    void *log_user_data;
+    int log_level;
+    int generic_ai_fallback;
+} NicConfigV0;
+
+void nic_config_init_v0(NicConfigV0 *config);
+
 #endif
