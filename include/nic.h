@@ -456,7 +456,6 @@ NIC_API NicStatus nic_image_ai_encode(NicContext *ctx, const char *in_path, cons
 
 /* ---- Video files: the AI codec end to end --------------------------------- */
 
-/** Options of nic_video_ai_encode() / nic_video_ai_decode(); 0 / NULL = default. */
 /** How far a long job is. */
 typedef struct NicProgress {
     size_t struct_size;        /**< sizeof(NicProgress) of the library that fills it */
@@ -478,6 +477,7 @@ typedef int (*NicProgressCallback)(void *user_data, const NicProgress *progress)
  *  default). `user_data` is passed back to it. Errors: NULL_POINTER (ctx). */
 NIC_API NicStatus nic_set_progress(NicContext *ctx, NicProgressCallback callback, void *user_data);
 
+/** Options of nic_video_ai_encode() / nic_video_ai_decode(); 0 / NULL = default. */
 typedef struct NicVideoOptions {
     size_t struct_size;        /**< sizeof(NicVideoOptions), set by nic_video_options_init() */
     int setting_id;            /**< encode: NN setting; 0 = chosen from rate, resolution and content */

@@ -467,6 +467,100 @@ static void test_video_progress(NicContext *ctx, const char *clip, const char *f
     remove(output);
 }
 
+/* A 24-bit BMP of w x h pixels with a smooth pattern (rows bottom-up, padded to 4 bytes). */
+static int write_bmp(const char *path, int w, int h)
+{
+    unsigned char header[54] = {'B', 'M'};
+    int row = (w * 3 + 3) / 4 * 4, x, y, i;
+    unsigned long size = 54ul + (unsigned long)row * (unsigned long)h;
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    for (i = 0; i < 4; i++) {
+        header[2 + i] = (unsigned char)(size >> (8 * i));
+        header[18 + i] = (unsigned char)((unsigned)w >> (8 * i));
+        header[22 + i] = (unsigned char)((unsigned)h >> (8 * i));
+    }
+    header[10] = 54; header[14] = 40; header[26] = 1; header[28] = 24;
+    fwrite(header, 1, sizeof header, f);
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < row; x++) fputc(x < w * 3 ? (x * 5 + y * 3) & 0xff : 0, f);
+    }
+    return fclose(f) == 0;
+}
+
+/* The image file route of the AI codec: encode a file with its AI data; refuse bad requests
+   without writing anything. */
+static void test_image_ai_encode(NicContext *ctx, const char *folder)
+{
+    char input[1024], output[1024];
+    NicImageAIOptions options;
+    NicAIData aidata;
+    FILE *f;
+    snprintf(input, sizeof input, "%s/ai_in.bmp", folder);
+    snprintf(output, sizeof output, "%s/ai_out.jpg", folder);
+    remove(output);
+    EXPECT(write_bmp(input, 96, 64));
+
+    nic_aidata_init(&aidata);
+    EXPECT(nic_image_ai_encode(ctx, input, output, NULL, &aidata) == NIC_OK);
+    EXPECT(aidata.setting_id > 0 && aidata.original_width == 96 && aidata.original_height == 64);
+    EXPECT(aidata.downscaled_width < 96 && aidata.codec == NIC_AI_CODEC_JPEG);
+    f = fopen(output, "rb");
+    EXPECT(f != NULL);
+    if (f) fclose(f);
+    remove(output);
+
+    nic_image_ai_options_init(&options);
+    options.scale_numerator = 2;
+    options.scale_denominator = 1;
+    options.codec = "png";
+    snprintf(output, sizeof output, "%s/ai_out.png", folder);
+    EXPECT(nic_image_ai_encode(ctx, input, output, &options, &aidata) == NIC_OK);
+    EXPECT(aidata.downscaled_width == 48 && aidata.downscaled_height == 32 && aidata.codec == NIC_AI_CODEC_PNG);
+    remove(output);
+
+    options.codec = "gif";
+    EXPECT(nic_image_ai_encode(ctx, input, output, &options, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    options.codec = NULL;
+    options.quality = 101;
+    EXPECT(nic_image_ai_encode(ctx, input, output, &options, NULL) == NIC_ERROR_INVALID_ARGUMENT);
+    options.quality = 0;
+    options.struct_size = 1;
+    EXPECT(nic_image_ai_encode(ctx, input, output, &options, NULL) == NIC_ERROR_STRUCT_SIZE);
+    f = fopen(output, "rb");
+    EXPECT(f == NULL); /* nothing written by the refused calls */
+    if (f) fclose(f);
+    EXPECT(nic_image_ai_encode(ctx, input, input, NULL, NULL) == NIC_ERROR_INVALID_ARGUMENT); /* output = input */
+    EXPECT(nic_image_ai_encode(ctx, output, output, NULL, NULL) == NIC_ERROR_IO);               /* missing input */
+    EXPECT(nic_image_ai_encode(ctx, NULL, output, NULL, NULL) == NIC_ERROR_NULL_POINTER);
+    remove(input);
+}
+
+/* The scale a whole-stream encode would take: as the options say, else by trial encodes. */
+static void test_video_choose_scale(NicContext *ctx, const char *clip, const char *folder)
+{
+    char output[1024];
+    NicVideoOptions options;
+    int num = 0, den = 0;
+    FILE *f;
+    snprintf(output, sizeof output, "%s/choose_out.mkv", folder);
+    nic_video_options_init(&options);
+    options.crf = 30;
+    options.preset = "ultrafast";
+    EXPECT(nic_video_choose_scale(ctx, clip, output, &options, &num, &den) == NIC_OK);
+    EXPECT((num == 1 && den == 1) || (num == 3 && den == 2) || (num == 2 && den == 1));
+    options.scale_numerator = 3;
+    options.scale_denominator = 2;
+    EXPECT(nic_video_choose_scale(ctx, clip, output, &options, &num, &den) == NIC_OK && num == 3 && den == 2);
+    options.scale_numerator = 0;
+    options.setting_id = 4242;
+    EXPECT(nic_video_choose_scale(ctx, clip, output, &options, &num, &den) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_video_choose_scale(ctx, clip, output, NULL, NULL, &den) == NIC_ERROR_NULL_POINTER);
+    f = fopen(output, "rb");
+    EXPECT(f == NULL); /* choosing writes no output */
+    if (f) fclose(f);
+}
+
 /* NicVideoReport of the current layout and of the first one (which ends before scale_numerator):
  * the first gets its fields and nothing written beyond; a shorter one is refused. */
 static void test_video_report_layouts(NicContext *ctx, const char *clip, const char *folder)
@@ -550,6 +644,8 @@ static void test_video_hardening(const char *clip, const char *folder)
     EXPECT(strstr(logged, "ffmpeg: ") != NULL);
     test_video_progress(ctx, clip, folder);
     test_video_report_layouts(ctx, clip, folder);
+    test_video_choose_scale(ctx, clip, folder);
+    test_image_ai_encode(ctx, folder);
     nic_context_destroy(ctx);
 }
 
