@@ -38,7 +38,8 @@ public struct ImageFileContents: Sendable {
 }
 
 /// The size a still image file's header declares and its metadata text, read from its bytes
-/// without decoding the picture. Decoding may still fail, but a picture it returns has this size.
+/// without decoding the picture. Decoding is the judge: it may fail, and in a damaged file
+/// (a JPEG whose segment lengths are wrong) find a picture of another size.
 public struct ImageFileHeader: Sendable, Equatable {
     public var width: Int
     public var height: Int
@@ -94,11 +95,11 @@ public enum ImageFile {
     /// header and its metadata text (see `ImageFileHeader`); nil when the size is not declared
     /// in a form read here (a damaged header, or another format: only decoding tells).
     public static func header(data: [UInt8]) -> ImageFileHeader? {
-        data.withUnsafeBytes { raw in
-            declaredImageSize(raw).map {
-                ImageFileHeader(width: $0.width, height: $0.height, metadataText: ImageMetadata.text(ofFile: raw))
-            }
-        }
+        guard let size = data.withUnsafeBytes(declaredImageSize) else { return nil }
+        // The text as decoding reads it: from the bytes FFmpeg is given.
+        let repaired = data.withUnsafeBytes(ImageMetadata.repairedForDecoding)
+        let text = (repaired ?? data).withUnsafeBytes { ImageMetadata.text(ofFile: $0) }
+        return ImageFileHeader(width: size.width, height: size.height, metadataText: text)
     }
 
     /// Writes `image` in the format its extension names (see `ImageFileFormat`).

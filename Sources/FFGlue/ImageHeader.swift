@@ -2,10 +2,10 @@
 // things FFmpeg does not report clearly: absurd sizes (its decoders call them "invalid data")
 // and JPEGs cut short (it pads the missing blocks and returns a picture without complaint).
 
-/// Width and height declared by the file's header (PNG, JPEG, BMP, or a WebP canvas), or nil
+/// Width and height declared by the file's header (PNG, JPEG, BMP, or the picture in a WebP file), or nil
 /// when the format is another or the header is incomplete (FFmpeg then decides).
 func declaredImageSize(_ bytes: UnsafeRawBufferPointer) -> (width: Int, height: Int)? {
-    pngSize(bytes) ?? jpegSize(bytes) ?? bmpSize(bytes) ?? WebPContainer.canvasSize(of: bytes)
+    pngSize(bytes) ?? jpegSize(bytes) ?? bmpSize(bytes) ?? WebPContainer.pictureSize(of: bytes)
 }
 
 private func bigEndian(_ b: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int {

@@ -88,18 +88,12 @@ enum WebPContainer {
         return nil
     }
 
-    /// The canvas size a WebP file declares: its VP8X chunk's (24-bit sizes minus one), else
-    /// that of its first picture chunk; nil when it is not a WebP file whose chunks can be followed.
-    static func canvasSize<Bytes: Collection>(of webp: Bytes) -> (width: Int, height: Int)?
+    /// The size of the picture a WebP file holds: that of its first `VP8 ` or `VP8L` chunk (what
+    /// FFmpeg decodes, whatever a VP8X chunk says of the canvas); nil when it is not a WebP file
+    /// whose chunks can be followed.
+    static func pictureSize<Bytes: Collection>(of webp: Bytes) -> (width: Int, height: Int)?
     where Bytes.Element == UInt8, Bytes.Index == Int {
-        guard let chunks = chunks(of: webp), let first = chunks.first else { return nil }
-        if first.isType("VP8X") {
-            guard first.data.count >= 10, let width = webp.littleEndian(at: first.data.lowerBound + 4, count: 3),
-                let height = webp.littleEndian(at: first.data.lowerBound + 7, count: 3)
-            else { return nil }
-            return (Int(width) + 1, Int(height) + 1)
-        }
-        guard let picture = chunks.first(where: { $0.isType("VP8 ") || $0.isType("VP8L") }),
+        guard let picture = chunks(of: webp)?.first(where: { $0.isType("VP8 ") || $0.isType("VP8L") }),
             let canvas = canvas(of: picture, in: webp)
         else { return nil }
         return (canvas.width, canvas.height)

@@ -111,7 +111,8 @@ public enum StillImageAICodec {
 
     /// Reads the image file at `path` and decodes it as `decode(_:options:store:device:)` does,
     /// but plans from the file's header first: an output size over `ImageLimits` (asked for,
-    /// recorded, or twice a large picture) is refused before any pixel is decoded.
+    /// recorded, or twice a large picture) is refused before any pixel is decoded. The plan
+    /// carried out is made again from the decoded picture.
     public static func decode(
         path: String, options: AIDecodePlan.Options, store: ModelStore?, device: ComputeDevice
     ) throws -> DecodeResult {
