@@ -1,6 +1,7 @@
 """nic.batch on a Ray cluster of two nodes started on this machine: a folder of two images and a
 video cut into segments; the joined video against the single-process encode (frames, pts, AI
-data, audio and subtitles); a rerun skips; a broken file fails alone; bad usage."""
+data, audio and subtitles); a rerun skips; a broken file fails alone; a killed worker's task runs
+again; Ctrl-C leaves nothing unfinished; bad usage."""
 
 import json
 import os
@@ -187,3 +188,66 @@ def test_bad_usage_is_reported_before_anything_runs(tmp_path):
     run = batch(tmp_path, "-o", tmp_path / "out", "--codec", "gif")
     assert run.returncode == 2 and "unknown codec" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def running_tasks(*names):
+    """PIDs of the Ray workers now running a task of one of these functions: a worker names
+    itself after its task ("ray::encode_segment") in its process title."""
+    titles = tuple(f"ray::{name}\0".encode() for name in names)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read(64).startswith(titles):
+                        pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def start_batch(*args):
+    return subprocess.Popen([sys.executable, "-m", "nic.batch", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ray_env())
+
+
+def wait_for_task(process, *names, timeout=240):
+    """The PID of a worker running one of `names`, waiting for one while the batch runs."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        pids = running_tasks(*names)
+        if pids:
+            return pids[0]
+        time.sleep(0.02)
+    return None
+
+
+def test_a_killed_worker_is_retried(cluster, sources, tmp_path):
+    out = tmp_path / "out"
+    process = start_batch(sources / "clip.mkv", "-o", out, "--address", cluster, "--segment-seconds", "1",
+                          "--json", *OPTIONS)
+    victim = wait_for_task(process, "plan_video", "encode_segment")
+    assert victim is not None, "no video task was seen running"
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    summary = json.loads(stdout)                                # Ray's messages do not reach stdout
+    assert (summary["done"], summary["failed"]) == (1, 0)
+    assert summary["files"][0]["frames"] == 100
+    assert sorted(os.listdir(out)) == ["clip.mkv"]
+    with nic.Context(threads=1) as ctx:
+        assert len(list(ctx.video_frames(out / "clip.mkv"))) == 100
+
+
+def test_ctrl_c_removes_unfinished_outputs(cluster, sources, tmp_path):
+    out = tmp_path / "out"
+    process = start_batch(sources / "clip.mkv", "-o", out, "--address", cluster, "--segment-seconds", "1",
+                          *OPTIONS)
+    assert wait_for_task(process, "plan_video", "encode_segment") is not None, "no video task was seen running"
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted; unfinished outputs removed" in stderr
+    assert time.monotonic() - started < 30
+    assert not out.exists() or os.listdir(out) == [], os.listdir(out)    # no work folder, no partial video

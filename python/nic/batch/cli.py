@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, TextIO
 
 from .jobs import BatchError, EncodeOptions, find_jobs, split_codecs
 from .runner import Runner, stderr_line
@@ -134,25 +134,38 @@ def main(argv: Optional[List[str]] = None) -> int:
     if all(job.status != "pending" for job in jobs):
         print_summary(jobs, time.monotonic() - started, args.json)
         return 0
+    summary = stdout_for_summary()
     start_ray(args)
     try:
         Runner(jobs, options, cpus=args.task_cpus, retries=args.retries, segment_seconds=args.segment_seconds,
                report=report).run()
     except KeyboardInterrupt:
-        print_summary(jobs, time.monotonic() - started, args.json)
+        print_summary(jobs, time.monotonic() - started, args.json, summary)
         print("nic-batch: interrupted; unfinished outputs removed", file=sys.stderr)
         return 130
-    print_summary(jobs, time.monotonic() - started, args.json)
+    print_summary(jobs, time.monotonic() - started, args.json, summary)
     return 1 if any(job.status == "failed" for job in jobs) else 0
 
 
-def print_summary(jobs, seconds: float, as_json: bool) -> None:
-    """The counts and every failure: one JSON object on stdout, or lines on stderr."""
+def stdout_for_summary() -> TextIO:
+    """The process's stdout, kept for the summary alone: file descriptor 1 then goes to stderr,
+    so that what Ray prints in this process (its messages about dead workers and retries) can
+    never mix into the summary a service parses."""
+    sys.stdout.flush()
+    kept = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    return kept
+
+
+def print_summary(jobs, seconds: float, as_json: bool, stdout: Optional[TextIO] = None) -> None:
+    """The counts and every failure: one JSON object on `stdout` (default: sys.stdout), or lines
+    on stderr."""
     counts = {status: sum(job.status == status for job in jobs) for status in ("done", "skipped", "failed")}
     if as_json:
         files = [{"input": job.input, "output": job.output, "kind": job.kind, "status": job.status,
                   **({"error": job.error} if job.error else {}), **job.details} for job in jobs]
-        print(json.dumps({**counts, "seconds": round(seconds, 3), "files": files}))
+        print(json.dumps({**counts, "seconds": round(seconds, 3), "files": files}), file=stdout or sys.stdout,
+              flush=True)
         return
     print(f"nic-batch: {counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
           f"in {seconds:.1f} s", file=sys.stderr)
