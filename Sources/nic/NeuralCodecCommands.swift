@@ -51,6 +51,13 @@ struct EncoderSearchOptions: ParsableArguments {
     var dsq: Int?
     @Option(name: .customLong("dsq-lambda"), help: "Override: weight of bits against squared latent error in the dependent quantisation.")
     var dsqLambda: Float?
+    @Option(
+        help: "Override: steps of substitution of the input through the codec (0 = off; each costs about two analyses and two syntheses).")
+    var substitute: Int?
+    @Option(name: .customLong("substitute-step-size"), help: "Override: Adam step size of the substitution (pixel values in 0...1).")
+    var substituteStepSize: Float?
+    @Option(help: "Override: substitution blocks of this many pixels a side, each with a step size from its variance (0 = one step size).")
+    var block: Int?
 
     func validate() throws {
         do { _ = try search() } catch let error as NICError { throw ValidationError(error.message) }
@@ -63,6 +70,9 @@ struct EncoderSearchOptions: ParsableArguments {
         if let stepSize { s.latentStepSize = stepSize }
         if let dsq { s.dependentQuantization = dsq }
         if let dsqLambda { s.dependentQuantizationLambda = dsqLambda }
+        if let substitute { s.substitutionSteps = substitute }
+        if let substituteStepSize { s.substitutionStepSize = substituteStepSize }
+        if let block { s.substitutionBlock = block }
         try s.validate()
         return s
     }

@@ -76,6 +76,42 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertLessThan(try cost(codec, image, quality: 50, bytes: optimised), try cost(codec, image, quality: 50, bytes: plain))
     }
 
+    /// Substitution of the input, whole and in tiles, with one step size and per block: the coded
+    /// file costs less than the plain analysis', and decodes with the unchanged decoder.
+    func testSubstitutionCostsLess() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        let image = try NeuralCodecTests.testImage(width: 130, height: 90)
+        let plain = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0))
+        let before = try cost(codec, image, quality: 50, bytes: plain)
+        for (tile, block) in [(LatentOptimisation.defaultTileLatents, 0), (3, 32)] {
+            codec.latentTileLatents = tile
+            let search = NeuralEncoderSearch(refinementSteps: 0, substitutionSteps: 15, substitutionBlock: block)
+            let substituted = try codec.encode(image, quality: 50, search: search)
+            let after = try cost(codec, image, quality: 50, bytes: substituted)
+            print("tiles of \(tile) latents, blocks of \(block): cost \(before) → \(after)")
+            XCTAssertLessThan(after, before * 0.995, "tiles of \(tile), blocks of \(block)")
+            let decoded = try codec.decode(substituted)
+            XCTAssertEqual([decoded.width, decoded.height], [130, 90])
+        }
+    }
+
+    /// Block step sizes follow the blocks' deviation, clamped: a flat block moves least.
+    func testBlockStepFactors() {
+        let (height, width) = (32, 48)
+        var x = [Float](repeating: 0.5, count: 3 * height * width)
+        for c in 0..<3 {
+            for i in 0..<height {
+                for j in 16..<48 { x[(c * height + i) * width + j] = (i + j) % 2 == 0 ? 0.2 : 0.8 }
+            }
+        }
+        let factors = Substitution(steps: 1, stepSize: 0.01, block: 16).stepFactors(x, height: height, width: width)
+        XCTAssertEqual(factors[0], Substitution.blockFactors.lowerBound)  // flat
+        XCTAssertGreaterThan(factors[20], 1)  // textured
+        XCTAssertEqual(
+            Substitution(steps: 1, stepSize: 0.01, block: 0).stepFactors(x, height: height, width: width),
+            [Float](repeating: 1, count: height * width))
+    }
+
     func testOutOfRangeKnobsAreArgumentErrors() throws {
         let codec = try NeuralCodecTests.codec()
         let image = try NeuralCodecTests.testImage(width: 32, height: 32)
@@ -84,6 +120,15 @@ final class LatentOptimisationTests: XCTestCase {
         ]
         for (refine, steps, size) in bad {
             let search = NeuralEncoderSearch(refinementSteps: refine, latentSteps: steps, latentStepSize: size)
+            XCTAssertThrowsError(try codec.encode(image, quality: 50, search: search)) { error in
+                guard case NICError.invalidArgument = error else { return XCTFail("\(search): \(error)") }
+            }
+        }
+        for (steps, size, block) in [
+            (-1, Float(0.002), 0), (2001, 0.002, 0), (5, 0, 0), (5, 0.5, 0), (5, .nan, 0), (5, 0.002, 8), (5, 0.002, 24),
+        ] {
+            let search = NeuralEncoderSearch(
+                refinementSteps: 0, substitutionSteps: steps, substitutionStepSize: size, substitutionBlock: block)
             XCTAssertThrowsError(try codec.encode(image, quality: 50, search: search)) { error in
                 guard case NICError.invalidArgument = error else { return XCTFail("\(search): \(error)") }
             }

@@ -70,75 +70,140 @@ struct LatentOptimisation {
         _ y: inout [Float], rows: Range<Int>, columns: Range<Int>, _ p: Problem, _ synthesis: Sequential,
         _ device: ComputeDevice
     ) throws {
-        let halo = LatentOptimisation.haloLatents
-        let (h, w) = (p.latentHeight, p.latentWidth)
-        let m = p.inverseGains.count
-        let tr = max(0, rows.lowerBound - halo)..<min(h, rows.upperBound + halo)
-        let tc = max(0, columns.lowerBound - halo)..<min(w, columns.upperBound + halo)
-        let (th, tw) = (tr.count, tc.count), plane = th * tw
-        // The tile's latents, prior and a mask of the latents it may move (the interior).
-        var ty = [Float](repeating: 0, count: m * plane)
-        var mean = ty, scale = ty
-        var movable = [Bool](repeating: false, count: plane)
-        for c in 0..<m {
-            for (i, row) in tr.enumerated() {
-                for (j, col) in tc.enumerated() {
-                    let g = (c * h + row) * w + col, l = (c * th + i) * tw + j
-                    ty[l] = y[g]; mean[l] = p.means[g]; scale[l] = p.scales[g]
+        let tile = Tile(rows: rows, columns: columns, p)
+        var ty = tile.latents(of: y)
+        var adam = Adam(count: ty.count, learningRate: learningRate)
+        for step in 0..<steps {
+            let gradient = try tile.gradient(ty, step: step, temperature: temperature(step: step), p, synthesis, device)
+            adam.learningRate = learningRate * (1 - Float(step) / Float(steps))
+            adam.step(&ty, gradient)
+        }
+        tile.store(ty, into: &y)
+    }
+
+    /// One tile of the latent plane: its interior (the latents it moves) and a halo of fixed
+    /// context, their prior, and the pixels of the interior inside the real image, which its
+    /// distortion counts.
+    struct Tile {
+        let rows: Range<Int>, columns: Range<Int>
+        /// The tile with its halo, in latents, and the pixels that covers (16 per latent).
+        let tileRows: Range<Int>, tileColumns: Range<Int>
+        let channels: Int, plane: Int
+        /// The whole latent plane's size.
+        let latentHeight: Int, latentWidth: Int
+        let mean: [Float], scale: [Float]
+        let movable: [Bool]
+        let pixelRows: Range<Int>, pixelColumns: Range<Int>
+        /// The image over the tile's pixels ([3][16·rows][16·columns]), zero outside `pixelRows` × `pixelColumns`.
+        let target: [Float]
+        /// Seeds the tile's rounding draws.
+        let key: UInt64
+
+        var height: Int { tileRows.count }
+        var width: Int { tileColumns.count }
+        var pixelHeight: Int { 16 * tileRows.count }
+        var pixelWidth: Int { 16 * tileColumns.count }
+
+        init(rows: Range<Int>, columns: Range<Int>, _ p: Problem) {
+            let halo = LatentOptimisation.haloLatents
+            let (h, w) = (p.latentHeight, p.latentWidth)
+            self.rows = rows; self.columns = columns
+            let tr = max(0, rows.lowerBound - halo)..<min(h, rows.upperBound + halo)
+            let tc = max(0, columns.lowerBound - halo)..<min(w, columns.upperBound + halo)
+            tileRows = tr; tileColumns = tc
+            latentHeight = h; latentWidth = w
+            let (th, tw) = (tr.count, tc.count)
+            channels = p.inverseGains.count; plane = th * tw
+            var mean = [Float](repeating: 0, count: channels * plane), scale = mean
+            for c in 0..<channels {
+                for (i, row) in tr.enumerated() {
+                    for (j, col) in tc.enumerated() {
+                        let g = (c * h + row) * w + col, l = (c * th + i) * tw + j
+                        mean[l] = p.means[g]; scale[l] = p.scales[g]
+                    }
                 }
             }
+            self.mean = mean; self.scale = scale
+            var movable = [Bool](repeating: false, count: plane)
+            for (i, row) in tr.enumerated() where rows.contains(row) {
+                for (j, col) in tc.enumerated() where columns.contains(col) { movable[i * tw + j] = true }
+            }
+            self.movable = movable
+            // The interior's pixels inside the real image (none where the interior lies in the
+            // padding: only its rate counts there).
+            func pixels(_ interior: Range<Int>, _ tile: Range<Int>, imageSize: Int) -> Range<Int> {
+                let lower = 16 * (interior.lowerBound - tile.lowerBound)
+                return lower..<max(lower, min(16 * (interior.upperBound - tile.lowerBound), imageSize - 16 * tile.lowerBound))
+            }
+            pixelRows = pixels(rows, tr, imageSize: p.imageHeight)
+            pixelColumns = pixels(columns, tc, imageSize: p.imageWidth)
+            let (ph, pw) = (16 * th, 16 * tw)
+            var target = [Float](repeating: 0, count: 3 * ph * pw)
+            let (fullH, fullW) = (p.image.height, p.image.width)
+            let (pixelRows, pixelColumns) = (self.pixelRows, self.pixelColumns)
+            p.image.withFloats { x in
+                for c in 0..<3 {
+                    for i in pixelRows {
+                        for j in pixelColumns {
+                            target[(c * ph + i) * pw + j] = x[(c * fullH + 16 * tr.lowerBound + i) * fullW + 16 * tc.lowerBound + j]
+                        }
+                    }
+                }
+            }
+            self.target = target
+            var seed = SplitMix(seed: UInt64(rows.lowerBound) << 32 | UInt64(columns.lowerBound))
+            key = seed.next()
         }
-        for (i, row) in tr.enumerated() where rows.contains(row) {
-            for (j, col) in tc.enumerated() where columns.contains(col) { movable[i * tw + j] = true }
+
+        /// The tile's latents out of the whole plane `y` ([M][h][w]).
+        func latents(of y: [Float]) -> [Float] {
+            var ty = [Float](repeating: 0, count: channels * plane)
+            for c in 0..<channels {
+                for (i, row) in tileRows.enumerated() {
+                    for (j, col) in tileColumns.enumerated() {
+                        ty[(c * height + i) * width + j] = y[(c * latentHeight + row) * latentWidth + col]
+                    }
+                }
+            }
+            return ty
         }
-        // The pixels the tile answers for: its interior's, inside the real image (none where the
-        // interior lies in the padding: only its rate counts there).
-        let (ph, pw) = (16 * th, 16 * tw)
-        func pixels(_ interior: Range<Int>, _ tile: Range<Int>, imageSize: Int) -> Range<Int> {
-            let lower = 16 * (interior.lowerBound - tile.lowerBound)
-            return lower..<max(lower, min(16 * (interior.upperBound - tile.lowerBound), imageSize - 16 * tile.lowerBound))
-        }
-        let pixelRows = pixels(rows, tr, imageSize: p.imageHeight), pixelColumns = pixels(columns, tc, imageSize: p.imageWidth)
-        var target = [Float](repeating: 0, count: 3 * ph * pw)
-        let (fullH, fullW) = (p.image.height, p.image.width)
-        p.image.withFloats { x in
-            for c in 0..<3 {
-                for i in pixelRows {
-                    for j in pixelColumns {
-                        target[(c * ph + i) * pw + j] = x[(c * fullH + 16 * tr.lowerBound + i) * fullW + 16 * tc.lowerBound + j]
+
+        /// Writes the interior of `ty` back into the whole plane `y`.
+        func store(_ ty: [Float], into y: inout [Float]) {
+            for c in 0..<channels {
+                for (i, row) in tileRows.enumerated() where rows.contains(row) {
+                    for (j, col) in tileColumns.enumerated() where columns.contains(col) {
+                        y[(c * latentHeight + row) * latentWidth + col] = ty[(c * height + i) * width + j]
                     }
                 }
             }
         }
-        let pixels = Float(p.imageWidth * p.imageHeight)
-        let distortionWeight = p.lambda * 255 * 255 * 2 / (3 * pixels)
-        var adam = Adam(count: ty.count, learningRate: learningRate)
-        var tileSeed = SplitMix(seed: UInt64(rows.lowerBound) << 32 | UInt64(columns.lowerBound))
-        let tileKey = tileSeed.next()
-        var soft = [Float](repeating: 0, count: ty.count), slope = soft, rateGradient = soft
-        var input = [Float](repeating: 0, count: ty.count)
-        for step in 0..<steps {
-            let tau = temperature(step: step)
+
+        /// The gradient of the loss L (see `LatentOptimisation`) with respect to the tile's latents
+        /// `ty` at step `step` (its rounding draws) and temperature `tau`; zero outside the interior.
+        func gradient(
+            _ ty: [Float], step: Int, temperature tau: Float, _ p: Problem, _ synthesis: Sequential, _ device: ComputeDevice
+        ) throws -> [Float] {
+            let (m, plane, th, tw, ph, pw) = (channels, plane, height, width, pixelHeight, pixelWidth)
+            let pixels = Float(p.imageWidth * p.imageHeight)
+            let distortionWeight = p.lambda * 255 * 255 * 2 / (3 * pixels)
+            var slope = [Float](repeating: 0, count: ty.count), rateGradient = slope, input = slope
             // ŷ = μ + round~(y − μ), dŷ/dy, and d bits / dŷ.
-            let draws = UInt64(step) << 32 ^ tileKey
-            soft.withUnsafeMutableBufferPointer { soft in
-                slope.withUnsafeMutableBufferPointer { slope in
-                    rateGradient.withUnsafeMutableBufferPointer { rateGradient in
-                        input.withUnsafeMutableBufferPointer { input in
-                            // Each worker writes its own channels' elements only.
-                            device.parallelFor(m) { channels in
-                                for c in channels {
-                                    for q in 0..<plane {
-                                        let l = c * plane + q
-                                        var noise = SplitMix(seed: draws ^ UInt64(l))
-                                        let (offset, derivative) = LatentOptimisation.annealedRounding(
-                                            ty[l] - mean[l], tau: tau, uniform: noise.open01())
-                                        soft[l] = mean[l] + offset
-                                        slope[l] = movable[q] ? derivative : 0
-                                        rateGradient[l] =
-                                            movable[q] ? LatentOptimisation.bitsGradient(offset, scale: scale[l]) / pixels : 0
-                                        input[l] = soft[l] * p.inverseGains[c]
-                                    }
+            let draws = UInt64(step) << 32 ^ key
+            slope.withUnsafeMutableBufferPointer { slope in
+                rateGradient.withUnsafeMutableBufferPointer { rateGradient in
+                    input.withUnsafeMutableBufferPointer { input in
+                        // Each worker writes its own channels' elements only.
+                        device.parallelFor(m) { channels in
+                            for c in channels {
+                                for q in 0..<plane {
+                                    let l = c * plane + q
+                                    var noise = SplitMix(seed: draws ^ UInt64(l))
+                                    let (offset, derivative) = LatentOptimisation.annealedRounding(
+                                        ty[l] - mean[l], tau: tau, uniform: noise.open01())
+                                    slope[l] = movable[q] ? derivative : 0
+                                    rateGradient[l] = movable[q] ? LatentOptimisation.bitsGradient(offset, scale: scale[l]) / pixels : 0
+                                    input[l] = (mean[l] + offset) * p.inverseGains[c]
                                 }
                             }
                         }
@@ -168,16 +233,9 @@ struct LatentOptimisation {
                     gradient[l] = (gradient[l] + synthesisGradient[l] * p.inverseGains[c]) * slope[l]
                 }
             }
-            adam.learningRate = learningRate * (1 - Float(step) / Float(steps))
-            adam.step(&ty, gradient)
-        }
-        for c in 0..<m {
-            for (i, row) in tr.enumerated() where rows.contains(row) {
-                for (j, col) in tc.enumerated() where columns.contains(col) { y[(c * h + row) * w + col] = ty[(c * th + i) * tw + j] }
-            }
+            return gradient
         }
     }
-
     /// Stochastic annealed rounding of `v` and its derivative: ⌊v⌋ + w with
     /// w = σ((atanh(r) − atanh(1 − r))/τ² + logit(u)/τ), r = v − ⌊v⌋ (kept off 0 and 1), u uniform:
     /// the two-way Gumbel-softmax between rounding down (logit −atanh(r)/τ) and up

@@ -13,6 +13,12 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public var dependentQuantization: Int
     /// Weight of bits against squared latent error in the dependent quantisation's search.
     public var dependentQuantizationLambda: Float
+    /// Steps of substitution of the input (`Substitution`): 0 is none.
+    public var substitutionSteps: Int
+    /// Adam step size of the substitution, in pixel values of [0, 1].
+    public var substitutionStepSize: Float
+    /// Side in pixels of the substitution's blocks with a step size of their own (0: one step size).
+    public var substitutionBlock: Int
 
     public static let refinementStepRange = 0...4
     public static let latentStepRange = 0...2000
@@ -20,17 +26,27 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public static let defaultLatentStepSize: Float = 0.02
     public static let dependentQuantizationStates = [0, 4, 8]
     public static let defaultDependentQuantizationLambda: Float = 0.05
+    public static let substitutionStepRange = 0...2000
+    public static let substitutionStepSizeRange: ClosedRange<Float> = 0.0001...0.1
+    public static let defaultSubstitutionStepSize: Float = 0.002
+    /// 0, or a block side in this range that is a multiple of 16.
+    public static let substitutionBlockRange = 16...1024
 
     public init(
         refinementSteps: Int, latentSteps: Int = 0, latentStepSize: Float = NeuralEncoderSearch.defaultLatentStepSize,
         dependentQuantization: Int = 0,
-        dependentQuantizationLambda: Float = NeuralEncoderSearch.defaultDependentQuantizationLambda
+        dependentQuantizationLambda: Float = NeuralEncoderSearch.defaultDependentQuantizationLambda,
+        substitutionSteps: Int = 0, substitutionStepSize: Float = NeuralEncoderSearch.defaultSubstitutionStepSize,
+        substitutionBlock: Int = 0
     ) {
         self.refinementSteps = refinementSteps
         self.latentSteps = latentSteps
         self.latentStepSize = latentStepSize
         self.dependentQuantization = dependentQuantization
         self.dependentQuantizationLambda = dependentQuantizationLambda
+        self.substitutionSteps = substitutionSteps
+        self.substitutionStepSize = substitutionStepSize
+        self.substitutionBlock = substitutionBlock
     }
 
     /// The presets, by effort: 0 is the fast encoder (analysis and one refinement pass), each
@@ -71,6 +87,19 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         }
         guard dependentQuantizationLambda > 0, dependentQuantizationLambda <= 100 else {
             throw NICError.invalidArgument("the dependent quantisation's λ must be in (0, 100], got \(dependentQuantizationLambda)")
+        }
+        guard Self.substitutionStepRange.contains(substitutionSteps) else {
+            throw NICError.invalidArgument("substitution steps must be in \(Self.substitutionStepRange), got \(substitutionSteps)")
+        }
+        guard Self.substitutionStepSizeRange.contains(substitutionStepSize) else {
+            throw NICError.invalidArgument(
+                "the substitution step size must be in \(Self.substitutionStepSizeRange.lowerBound)..."
+                    + "\(Self.substitutionStepSizeRange.upperBound), got \(substitutionStepSize)")
+        }
+        guard substitutionBlock == 0 || (Self.substitutionBlockRange.contains(substitutionBlock) && substitutionBlock % 16 == 0)
+        else {
+            throw NICError.invalidArgument(
+                "the substitution block must be 0 or a multiple of 16 in \(Self.substitutionBlockRange), got \(substitutionBlock)")
         }
     }
 }

@@ -37,8 +37,8 @@ public final class NeuralImageCodec {
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
         try NICBitstream.checkQuality(quality)
         try search.validate()
-        if search.latentSteps > 0, model.lambdas == nil {
-            throw NICError.model("\(model.name) does not list its rate-distortion weights: latent optimisation needs them")
+        if search.latentSteps > 0 || search.substitutionSteps > 0, model.lambdas == nil {
+            throw NICError.model("\(model.name) does not list its rate-distortion weights: encoder-side optimisation needs them")
         }
         let m = model.latentChannels
         startStages()
@@ -62,16 +62,30 @@ public final class NeuralImageCodec {
 
         let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
         endStage("hyper-synthesis")
-        if search.latentSteps > 0, let lambdas = model.lambdas {
+        if search.latentSteps > 0 || search.substitutionSteps > 0, let lambdas = model.lambdas {
             let (means, scales) = prior.channelsFirst(height: h, width: w)
             let problem = LatentOptimisation.Problem(
                 image: x, imageWidth: image.width, imageHeight: image.height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
                 lambda: GainLadder.lambda(lambdas, quality: quality))
-            var optimisation = LatentOptimisation(steps: search.latentSteps, learningRate: search.latentStepSize)
-            optimisation.tileLatents = latentTileLatents
-            y = try optimisation.optimised(y, problem, synthesis: model.synthesis, on: device)
-            endStage("latent optimisation")
+            if search.substitutionSteps > 0 {
+                // The substitute's latents replace the analysis' (and its refinement's).
+                let gains = GainLadder.geometric(model.gains.y, quality: quality)
+                var substitution = Substitution(
+                    steps: search.substitutionSteps, stepSize: search.substitutionStepSize, block: search.substitutionBlock)
+                substitution.tileLatents = latentTileLatents
+                let substitute = try substitution.substituted(
+                    problem, gains: gains, analysis: model.analysis, synthesis: model.synthesis, on: device)
+                y = try model.analysis.forward(substitute, on: device).toArray(on: device)
+                scaleChannels(&y, by: gains, plane: h * w)
+                endStage("substitution")
+            }
+            if search.latentSteps > 0 {
+                var optimisation = LatentOptimisation(steps: search.latentSteps, learningRate: search.latentStepSize)
+                optimisation.tileLatents = latentTileLatents
+                y = try optimisation.optimised(y, problem, synthesis: model.synthesis, on: device)
+                endStage("latent optimisation")
+            }
         }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }

@@ -15,12 +15,21 @@ struct Adam {
     }
 
     mutating func step(_ x: inout [Float], _ g: [Float]) {
+        step(&x, g) { _ in 1 }
+    }
+
+    /// A step in which element i moves with the step size times `rates[i]` (0: it stays).
+    mutating func step(_ x: inout [Float], _ g: [Float], scaledBy rates: [Float]) {
+        step(&x, g) { rates[$0] }
+    }
+
+    private mutating func step(_ x: inout [Float], _ g: [Float], rate: (Int) -> Float) {
         t += 1
         let c1 = 1 - pow(beta1, Float(t)), c2 = 1 - pow(beta2, Float(t))
         for i in x.indices {
             m[i] = beta1 * m[i] + (1 - beta1) * g[i]
             v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-            x[i] -= learningRate * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
+            x[i] -= learningRate * rate(i) * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
         }
     }
 }
