@@ -583,6 +583,11 @@ typedef struct NicEncodeOptions {
     int dsq_states;         /**< dependent quantisation of the latents: 4 or 8 states (a version 2
                                  .nic file), 0 = none; -1 = as `effort` says (default) */
     float dsq_lambda;       /**< its weight of bits against squared latent error, (0, 100]; 0 = default */
+    int substitute_steps;   /**< steps of substitution of the input through the codec 0...2000 (each about
+                                 two analyses and two syntheses); -1 = as `effort` says (default) */
+    float substitute_step_size; /**< its Adam step size in pixel values of [0, 1], 0.0001...0.1; 0 = default */
+    int substitute_block;   /**< blocks of this many pixels a side (a multiple of 16, 16...1024) get a step
+                                 size from their variance; 0 = one step size; -1 = as `effort` says (default) */
 } NicEncodeOptions;
 
 /** Sets `options` to the defaults (quality 75, effort 0, every knob -1 / 0: as the effort

@@ -310,7 +310,17 @@ static void test_neural_codec(NicContext *ctx)
     EXPECT(options.struct_size == sizeof options && options.quality == 75 && options.refine_steps == -1);
     EXPECT(options.effort == 0 && options.latent_steps == -1 && options.latent_step_size == 0.0f);
     EXPECT(options.dsq_states == -1 && options.dsq_lambda == 0.0f);
+    EXPECT(options.substitute_steps == -1 && options.substitute_step_size == 0.0f && options.substitute_block == -1);
     test_encode_options_layouts(ctx, &in);
+    options.substitute_block = 24; /* not a multiple of 16 */
+    options.substitute_steps = 2;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.substitute_block = 32;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1);
+    nic_free(data);
+    data = NULL;
+    options.substitute_steps = -1;
+    options.substitute_block = -1;
     options.dsq_states = 6;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
     options.dsq_states = 8;

@@ -47,7 +47,8 @@ def test_bad_input_is_a_clear_error(ctx):
     assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
     for bad in ({"effort": 4}, {"effort": -1}, {"latent_steps": -1}, {"latent_steps": 2001}, {"latent_step_size": 0},
                 {"latent_step_size": float("nan")}, {"dsq_states": 5}, {"dsq_states": -1}, {"dsq_lambda": 0},
-                {"dsq_lambda": 1000}):
+                {"dsq_lambda": 1000}, {"substitute_steps": 2001}, {"substitute_step_size": 0.5},
+                {"substitute_block": 8}):
         with pytest.raises(nic.NicError) as e:
             ctx.image_encode(smooth_image(40, 40), **bad)
         assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT, bad
@@ -60,6 +61,8 @@ def test_encoder_effort_searches_the_latents(ctx):
     img = smooth_image(64, 48)
     searched = ctx.image_encode(img, quality=50, effort=1, latent_steps=4, latent_step_size=0.05)
     assert ctx.image_decode(searched).shape == img.shape
+    substituted = ctx.image_encode(img, quality=50, substitute_steps=3, substitute_step_size=0.005, substitute_block=16)
+    assert ctx.image_decode(substituted).shape == img.shape
 
 
 def test_dependent_quantisation_writes_a_version_2_file(ctx):

@@ -385,14 +385,18 @@ class Context:
     def image_encode(self, array: ImageLike, quality: int = 75, refine_steps: Optional[int] = None,
                      effort: Optional[int] = None, latent_steps: Optional[int] = None,
                      latent_step_size: Optional[float] = None, dsq_states: Optional[int] = None,
-                     dsq_lambda: Optional[float] = None) -> bytes:
+                     dsq_lambda: Optional[float] = None, substitute_steps: Optional[int] = None,
+                     substitute_step_size: Optional[float] = None, substitute_block: Optional[int] = None) -> bytes:
         """Compresses an HxWx3 uint8 RGB array (or a Pillow image) with the neural codec;
         returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default) to 3, higher
         levels search the latents longer for smaller files; each knob of the effort can be
         overridden: refine_steps (refinement passes 0...4), latent_steps (latent optimisation
         steps 0...2000), latent_step_size (its Adam step size), dsq_states (dependent quantisation
-        of the latents with 4 or 8 states, 0 for none) and dsq_lambda (its weight of bits against
-        squared latent error). None: as the effort says."""
+        of the latents with 4 or 8 states, 0 for none), dsq_lambda (its weight of bits against
+        squared latent error), substitute_steps (substitution of the input 0...2000),
+        substitute_step_size (its Adam step size in pixel values of [0, 1]) and substitute_block
+        (blocks of that many pixels with a step size from their variance, 0 for one step size).
+        None: as the effort says."""
         array = as_image_array(array)
         fmt, channels = self._format_of(array)
         if channels != 3:
@@ -401,7 +405,8 @@ class Context:
         self._lib.nic_encode_options_init(ctypes.byref(options))
         options.quality = c_int_value(quality, "quality")
         for name, value in (("refine_steps", refine_steps), ("effort", effort), ("latent_steps", latent_steps),
-                            ("dsq_states", dsq_states)):
+                            ("dsq_states", dsq_states), ("substitute_steps", substitute_steps),
+                            ("substitute_block", substitute_block)):
             if value is not None:
                 v = c_int_value(value, name)
                 # -1 is the C API's "as the effort says"; here that is None.
@@ -413,6 +418,9 @@ class Context:
         if dsq_lambda is not None:
             weight = float(dsq_lambda)
             options.dsq_lambda = weight if weight != 0 else -1.0
+        if substitute_step_size is not None:
+            step = float(substitute_step_size)
+            options.substitute_step_size = step if step != 0 else -1.0
         src, keep = self._plane_image(array, fmt, channels)
         data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
         with self._lock:
