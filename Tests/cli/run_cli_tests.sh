@@ -139,6 +139,9 @@ expect_failure decode "$png" "$dir/x.png"
 grep -q "not a .nic file" "$dir/stderr" || fail "PNG given to decode: $(cat "$dir/stderr")"
 expect_failure encode "$png" "$dir/x.nic" --quality 0
 expect_failure encode "$dir/missing.png" "$dir/x.nic"
+expect_failure encode "$png" "$dir/x.nic" --substitute 2 --block 24
+grep -q "multiple of 16" "$dir/stderr" || fail "bad --block: $(cat "$dir/stderr")"
+[ ! -e "$dir/x.nic" ] || fail "a refused encode wrote its output"
 
 # Video: a generated clip with audio, subtitles and a title; AI data in every frame's SEI;
 # every frame, timestamp and other stream kept (compared with ffprobe).
