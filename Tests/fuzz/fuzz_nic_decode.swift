@@ -1,12 +1,14 @@
-// The .nic decoder (docs/nic-format.md): NICBitstream(parsing:) and NeuralImageCodec.decode
-// with the shipped model (models/neural), on one thread. The first input byte is a mode, the
-// rest the file:
+// The .nic decoder (docs/nic-format.md): NICBitstream(parsing:), the entropy decoding of both
+// payloads and the colour correction (NeuralImageCodec.entropyDecoded), and with bit 2 of the
+// mode the whole NeuralImageCodec.decode, with the shipped model (models/neural), on one thread.
+// The first input byte is a mode, the rest the file:
 //   bit 0  recompute the CRC-32 trailer over the mutated bytes, so inputs get past the checksum;
 //   bit 1  also make the header consistent (magic, version, the loaded model's ID, payload
-//          lengths that add up to the file), so inputs reach the entropy decoders.
+//          lengths that add up to the file), so inputs reach the entropy decoders;
+//   bit 2  run the synthesis too (the whole decode), which costs about 40 ms per 64x64 block
+//          here: without it, the fuzzer spends its time on the parsers and entropy decoders.
 // Images above `maxFuzzPixels` (8192, e.g. 128x64: two 64x64 blocks) are not decoded, the parser
-// still runs: decoding costs about 40 ms per 64x64 block here and must stay well below
-// libFuzzer's 1 s timeout.
+// still runs: a decode must stay well below libFuzzer's 1 s timeout.
 import Glibc
 @testable import NICCore
 
@@ -33,6 +35,12 @@ func fuzzOne(_ input: [UInt8]) {
     if mode & 3 != 0 { repairChecksum(&file) }
     guard let stream = try? NICBitstream(parsing: file) else { return }
     guard stream.width * stream.height <= maxFuzzPixels else { return }
+    if mode & 4 == 0 {
+        if let decoded = try? codec.entropyDecoded(file), decoded.stream.width != stream.width {
+            fuzzFail("entropy decoding changed the header")
+        }
+        return
+    }
     if let image = try? codec.decode(file) {
         guard image.width == stream.width, image.height == stream.height, image.format == .rgb24 else {
             fuzzFail("decoded \(image.width)x\(image.height) \(image.format) from a \(stream.width)x\(stream.height) file")
@@ -78,14 +86,14 @@ func nicSeeds() throws -> [(name: String, bytes: [UInt8])] {
     for (width, height, quality) in [(16, 16, 10), (40, 24, 50), (64, 64, 90), (100, 60, 30), (1, 3, 1)] {
         let file = try codec.encode(
             try TestPattern.make(width: width, height: height), quality: quality, search: NeuralEncoderSearch(refinementSteps: 0))
-        for mode: UInt8 in [0, 1, 3] { seeds.append(("nic-\(width)x\(height)-q\(quality)-mode\(mode)", [mode] + file)) }
+        for mode: UInt8 in [0, 1, 3, 7] { seeds.append(("nic-\(width)x\(height)-q\(quality)-mode\(mode)", [mode] + file)) }
     }
     // Version 2 files: dependent quantisation with 4 and 8 states.
     for states in [4, 8] {
         let file = try codec.encode(
             try TestPattern.make(width: 40, height: 24), quality: 50,
             search: NeuralEncoderSearch(refinementSteps: 0, dependentQuantization: states))
-        for mode: UInt8 in [0, 3] { seeds.append(("nic-dsq\(states)-mode\(mode)", [mode] + file)) }
+        for mode: UInt8 in [0, 3, 7] { seeds.append(("nic-dsq\(states)-mode\(mode)", [mode] + file)) }
     }
     return seeds
 }

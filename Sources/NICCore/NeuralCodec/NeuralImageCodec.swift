@@ -188,6 +188,30 @@ public final class NeuralImageCodec {
 
     public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
         startStages()
+        let d = try entropyDecoded(bytes)
+        let (h, w) = (d.latentHeight, d.latentWidth)
+        var xHat = try synthesis(
+            d.ySymbols, prior: d.prior, machine: d.machine, height: h, width: w, quality: d.stream.quality)
+        if !d.correction.isZero { d.correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
+        let image = try croppedImage(
+            xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: d.stream.width, height: d.stream.height)
+        endStage("synthesis")
+        return image
+    }
+
+    /// What a file holds before the synthesis: its header, the symbols of both payloads, the
+    /// prior they were decoded with, and the colour correction.
+    struct EntropyDecoded {
+        let stream: NICBitstream
+        let latentHeight: Int, latentWidth: Int
+        let prior: Prior
+        let machine: DependentQuantization.StateMachine?
+        let ySymbols: [Int32]
+        let correction: LowFrequencyCorrection
+    }
+
+    /// Parses `bytes` and decodes every symbol (all of the format's checks but the synthesis).
+    func entropyDecoded(_ bytes: [UInt8]) throws -> EntropyDecoded {
         let stream = try NICBitstream(parsing: bytes)
         guard stream.modelID == model.modelID else {
             throw NICError.model(
@@ -219,11 +243,9 @@ public final class NeuralImageCodec {
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
         let correction = try LowFrequencyCorrection.decoded(stream.correctionPayload, paddedWidth: w * 16, paddedHeight: h * 16)
         endStage("entropy decoding (y)")
-        var xHat = try synthesis(ySymbols, prior: prior, machine: machine, height: h, width: w, quality: stream.quality)
-        if !correction.isZero { correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
-        let image = try croppedImage(xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: stream.width, height: stream.height)
-        endStage("synthesis")
-        return image
+        return EntropyDecoded(
+            stream: stream, latentHeight: h, latentWidth: w, prior: prior, machine: machine, ySymbols: ySymbols,
+            correction: correction)
     }
 
     /// The decoder's image before cropping: latents from symbols and means, ×gain_y⁻¹, g_s in
@@ -313,7 +335,7 @@ public final class NeuralImageCodec {
 }
 
 /// The hyper-synthesis output (channels-last: M means, then M scales per position).
-private struct Prior {
+struct Prior {
     let model: HyperpriorModel
     let values: [Float]
 
