@@ -4,8 +4,9 @@
   python3 training/liff/measure.py --set holdout [--run training/runs/liff/c16 | --model models/liff/liff_rgb_c16.safetensors]
   python3 training/liff/measure.py --set ../shared/data/eval/kodak --nic .build/release/nic
 
-Each image (full size, W x H) is brought down by the factor (round(W / f) x round(H / f), bicubic
-antialiased, rounded to 8 bits: as in training) and back up to W x H by
+Each image (full size, W x H) is brought down by the factor (--factors; x:y for different factors
+per axis) to round(W / fx) x round(H / fy) (bicubic antialiased, rounded to 8 bits: as in
+training) and back up to W x H by
   - liff:        the model (PyTorch),
   - bicubic:     plain bicubic a = -0.75 (PyTorch; the LIFF base),
   - bicubic_nic: bicubic a = -0.5 with edge renormalisation (Pillow; the `nic --method bicubic` filter),
@@ -33,7 +34,20 @@ from training.aicodec.data import list_train_images, load_rgb, split_train_val  
 from training.liff.model import LIFF  # noqa: E402
 from training.liff.train import downscale, lr_size, psnr_u8, to_tensor  # noqa: E402
 
-FACTORS = (1.5, 2.0, 3.3)
+FACTORS = "1.5,2,3.3"
+
+
+def parse_factors(text):
+    """"1.5,2,1.5:3" -> [(1.5, 1.5), (2, 2), (1.5, 3)]: (x factor, y factor) pairs."""
+    pairs = []
+    for item in text.split(","):
+        fx, _, fy = item.partition(":")
+        pairs.append((float(fx), float(fy or fx)))
+    return pairs
+
+
+def key(fx, fy):
+    return f"x{fx:g}" if fx == fy else f"x{fx:g}:{fy:g}"
 
 
 def load_model(run=None, model=None):
@@ -62,26 +76,26 @@ def u8(t):
 
 
 @torch.no_grad()
-def measure(net, files, nic=None, threads=1):
-    rows = {f"x{f}": [] for f in FACTORS}
+def measure(net, files, factors, nic=None, threads=1):
+    rows = {key(fx, fy): [] for fx, fy in factors}
     tmp = tempfile.mkdtemp()
     for path in files:
         hr = to_tensor(load_rgb(path))
         _, _, h, w = hr.shape
-        for f in FACTORS:
-            lr = downscale(hr, lr_size(h, f), lr_size(w, f))
+        for fx, fy in factors:
+            lr = downscale(hr, lr_size(h, fy), lr_size(w, fx))
             base = F.interpolate(lr, size=(h, w), mode="bicubic", align_corners=False)
             liff = net(lr, h, w, base=base, row_chunk=32)
             pil = Image.fromarray(u8(lr)).resize((w, h), Image.BICUBIC)
             r = {"image": os.path.basename(path), "liff": psnr_u8(liff, hr), "bicubic": psnr_u8(base, hr),
-                 "bicubic_nic": psnr_u8(to_tensor(np.asarray(pil)), hr)}
+                 "bicubic_nic": psnr_u8(to_tensor(np.array(pil)), hr)}
             if nic:
                 src, out = os.path.join(tmp, "lr.png"), os.path.join(tmp, "out.png")
                 Image.fromarray(u8(lr)).save(src)
                 subprocess.run([nic, "upscale", src, out, "--size", f"{w}x{h}", "--method", "liff",
                                 "--threads", str(threads)], check=True, capture_output=True)
                 r["nic"] = psnr_u8(to_tensor(load_rgb(out)), hr)
-            rows[f"x{f}"].append(r)
+            rows[key(fx, fy)].append(r)
     summary = {}
     for k, rs in rows.items():
         mean = {m: float(np.mean([r[m] for r in rs])) for m in rs[0] if m != "image"}
@@ -97,16 +111,17 @@ def main():
     p.add_argument("--run")
     p.add_argument("--model", default=os.path.join(REPO, "models", "liff", "liff_rgb_c16.safetensors"))
     p.add_argument("--nic", help="nic binary: also measure the Swift inference")
+    p.add_argument("--factors", default=FACTORS, help="x factors, or x:y pairs (default %(default)s)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", help="write per-image results here")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     net = load_model(a.run, None if a.run else a.model)
     files = images(a.set)
-    summary, rows = measure(net, files, a.nic, a.threads)
+    summary, rows = measure(net, files, parse_factors(a.factors), a.nic, a.threads)
     print(f"{a.set}: {len(files)} images")
     cols = ["liff", "bicubic", "bicubic_nic"] + (["nic"] if a.nic else []) + ["gain_over_bicubic", "gain_over_bicubic_nic"]
-    print("| factor | " + " | ".join(cols) + " |")
+    print("| factor (x:y) | " + " | ".join(cols) + " |")
     for k, v in summary.items():
         print(f"| {k} | " + " | ".join(f"{v[c]:.2f}" for c in cols) + " |")
     if a.json:
