@@ -43,7 +43,8 @@ def downscale(hr, lr_h, lr_w):
 
 
 def lr_size(size, factor):
-    return max(1, int(round(size / factor)))
+    """size / factor rounded, kept where the factor stays within [1, 4] (round(1058 / 4) = 264 would be x4.008)."""
+    return min(size, max(1, int(round(size / factor)), -(-size // 4)))
 
 
 def psnr_u8(a, b):
