@@ -19,15 +19,19 @@ struct UpscaleRun {
             return (width: s.0, height: s.1)
         }
         var forced: ResizeMethod?
-        if let method {
-            guard let m = ResizeMethod(rawValue: method) else { throw NICError.invalidArgument("--method must be bicubic or lanczos") }
+        let liff = method == "liff"
+        if let method, !liff {
+            guard let m = ResizeMethod(rawValue: method) else {
+                throw NICError.invalidArgument("--method must be bicubic, lanczos or liff")
+            }
             forced = m
         }
         try OutputFile.refuseSameFile(output: output, inputs: [input])
         if let requested { try ImageLimits.check(width: requested.width, height: requested.height) }
         let store = modelOptions.optionalStore()
         let device = try modelOptions.device()
-        let options = AIDecodePlan.Options(size: requested, forcedMethod: forced, forcedSetting: settingOverride)
+        let options = AIDecodePlan.Options(
+            size: requested, forcedMethod: forced, forcedSetting: settingOverride, forcedLIFF: liff)
         let result = try StillImageAICodec.decode(path: input, options: options, store: store, device: device)
         try ImageFile.write(result.image, path: output, quality: quality, inputs: [input])
         report(result)
@@ -106,7 +110,8 @@ struct UpscaleCommand: ParsableCommand {
     @Argument(help: "Output image (.png, .jpg, .webp).") var output: String
     @Option(help: "Use this NN setting's up network regardless of the AI data.") var setting: Int?
     @Option(help: "Output size WIDTHxHEIGHT.") var size: String?
-    @Option(help: "Force a classic filter: lanczos or bicubic.") var method: String?
+    @Option(help: "Force a classic filter (lanczos or bicubic) or the LIFF up-scaler (liff: any factor 1 to 4 per axis).")
+    var method: String?
     @Option(help: "Quality of a JPEG/WebP output.") var quality: Int?
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object.") var json = false

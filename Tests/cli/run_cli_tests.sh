@@ -68,6 +68,14 @@ head -c 8 "$dir/for_jpeg.png" | od -An -c | grep -q "P   N   G" || fail "downsca
 "$nic" upscale "$dir/plain_half.png" "$dir/up2.png" --size 1280x720 2> "$dir/stderr" || fail "upscale without AI data failed"
 grep -q "no AI data" "$dir/stderr" || fail "upscale without AI data gave no warning"
 "$nic" upscale "$dir/plain_half.png" "$dir/up3.png" --size 1280x720 --method bicubic
+# LIFF: any factor from 1 to 4 per axis (here x2.5 by x1.5, odd sizes), whatever the AI data.
+"$nic" upscale "$dir/plain_half.png" "$dir/liff.png" --size 1601x541 --method liff --json | python3 -c "
+import json,sys; r=json.load(sys.stdin); assert r['route'] == 'liff' and r['fallback_reason'] is None and r['width'] == 1601, r"
+[ -s "$dir/liff.png" ] || fail "upscale --method liff wrote nothing"
+expect_failure upscale "$dir/plain_half.png" "$dir/x.png" --size 2561x720 --method liff
+grep -q "1 to 4" "$dir/stderr" || fail "LIFF beyond x4: $(cat "$dir/stderr")"
+expect_failure upscale "$dir/plain_half.png" "$dir/x.png" --size 639x720 --method liff
+expect_failure upscale "$dir/plain_half.png" "$dir/x.png" --size 1280x720 --method nearest
 # Damaged AI data: decoding still succeeds, with a warning.
 python3 - "$dir/small.png" "$dir/damaged.png" <<'PY'
 import sys
@@ -327,6 +335,8 @@ mkdir -p "$dir/badmodels"; printf '{"settings": [' > "$dir/badmodels/settings.js
   fail "upscale with a broken model directory failed: $(cat "$dir/stderr")"
 grep -q "without AI" "$dir/stderr" || fail "no warning about the broken model directory: $(cat "$dir/stderr")"
 python3 -c "import json; r=json.load(open('$dir/nomodel.json')); assert r['route'] == 'lanczos', r"
+"$nic" upscale "$png" "$dir/nomodel_liff.png" --models "$dir/badmodels" --method liff --size 1600x900 --json 2> "$dir/stderr" |
+  python3 -c "import json,sys; r=json.load(sys.stdin); assert r['route'] == 'lanczos' and 'LIFF' in r['fallback_reason'], r"
 expect_failure ai-encode "$png" "$dir/x.jpg" --models "$dir/badmodels"
 # Sizes beyond what can be written are refused at once.
 expect_failure resize "$png" "$dir/huge.png" --size 16384x16384

@@ -100,14 +100,15 @@ def test_sha256_and_save_json(tmp_path):
 
 
 TORCH_MODULES = ["training.aicodec.colour", "training.aicodec.data", "training.aicodec.nets",
-                 "training.aicodec.proxies", "training.aicodec.real_codecs"]
+                 "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model"]
 
 SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "training/aicodec/export.py",
            "training/aicodec/make_settings.py", "training/aicodec/make_model_golden.py",
            "training/aicodec/chroma_data.py", "training/aicodec/train_chroma.py",
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
-           "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py"]
+           "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
+           "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
 
 
 @pytest.mark.parametrize("module", TORCH_MODULES)
@@ -123,6 +124,28 @@ def test_scaler_net_starts_as_the_bicubic_route():
         net = ScalerNet(kind, scale)
         x = torch.rand(1, 1, size, size)
         assert torch.equal(net(x), net.base(x))
+
+
+def test_liff_grid_and_bicubic_start():
+    """nearest_grid is the nearest low-res pixel and the offset from its centre; with the filter MLPs'
+    last layers at zero the LIFF output is its bicubic base, at any size."""
+    torch = pytest.importorskip("torch")
+    from training.liff.model import LIFF, nearest_grid
+    for n, m in ((7, 7), (9, 13), (233, 768), (5, 20)):
+        index, offset = nearest_grid(n, m)
+        centre = (torch.arange(m, dtype=torch.float64) + 0.5) * n / m
+        assert torch.equal(index, torch.floor(centre).long())
+        assert torch.allclose(offset.double(), centre - index - 0.5, atol=1e-6)
+        assert offset.min() >= -0.5 and offset.max() < 0.5
+    net = LIFF(channels=4, width=8, depth=3, hidden=16)
+    with torch.no_grad():
+        for mlp in (net.mlp_x, net.mlp_y):
+            mlp[4].weight.zero_()
+            mlp[4].bias.zero_()
+    x = torch.rand(1, 3, 7, 9)
+    for h, w in ((7, 9), (17, 13), (28, 36)):
+        base = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", align_corners=False)
+        assert torch.equal(net(x, h, w), base)
 
 
 @pytest.fixture(scope="module")

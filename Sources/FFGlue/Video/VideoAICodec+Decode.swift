@@ -144,12 +144,13 @@ struct AIDataTracker {
 }
 
 extension AIDecodePlan {
-    /// "setting 3", "lanczos", "bicubic": how frames went, for reports.
+    /// "setting 3", "lanczos", "bicubic", "liff": how frames went, for reports.
     public var routeName: String {
         switch route {
         case .network(let id): return "setting \(id)"
         case .classic(let method): return method.rawValue
         case .unscaled: return "unscaled"
+        case .liff: return "liff"
         }
     }
 }

@@ -9,6 +9,8 @@ public struct AIDecodePlan: Sendable {
     public enum Route: Sendable, Equatable {
         case network(settingID: Int)
         case classic(ResizeMethod)
+        /// The LIFF up-scaler (`LIFFNetwork`, any factor from 1 to 4 per axis).
+        case liff
         /// The decoded image as it is: its AI data says it was coded at full resolution.
         case unscaled
     }
@@ -38,12 +40,15 @@ public struct AIDecodePlan: Sendable {
         public var forcedMethod: ResizeMethod?
         /// Force this NN setting's up network, ignoring the AI data's setting.
         public var forcedSetting: Int?
+        /// Force the LIFF up-scaler, ignoring AI data; the size must be the image's times 1 to 4
+        /// on each axis.
+        public var forcedLIFF = false
         public init(
             size: (width: Int, height: Int)? = nil, allowGenericFallback: Bool = true,
-            forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil
+            forcedMethod: ResizeMethod? = nil, forcedSetting: Int? = nil, forcedLIFF: Bool = false
         ) {
             self.size = size; self.allowGenericFallback = allowGenericFallback
-            self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting
+            self.forcedMethod = forcedMethod; self.forcedSetting = forcedSetting; self.forcedLIFF = forcedLIFF
         }
     }
 
@@ -63,6 +68,11 @@ public struct AIDecodePlan: Sendable {
         let size = options.size ?? recorded ?? (2 * imageWidth, 2 * imageHeight)
         try ImageLimits.check(width: size.0, height: size.1)
         (width, height) = size
+        if options.forcedLIFF {
+            try LIFFNetwork.checkSizes(input: (imageWidth, imageHeight), output: size)
+            (route, fallbackReason) = (.liff, nil)
+            return
+        }
         if let forced = options.forcedMethod {
             (route, fallbackReason) = (.classic(forced), nil)
             return

@@ -19,6 +19,9 @@ public enum AIUpscaler {
             return try ImageResize.resized(
                 image, width: plan.width, height: plan.height, method: method,
                 workers: device.workers)
+        case .liff:
+            guard let store else { throw NICError.model("no model directory for the LIFF up-scaler") }
+            return try store.liffNetwork().upscale(image, width: plan.width, height: plan.height, device: device)
         case .network(let id):
             guard let store else { throw NICError.model("no model directory for setting \(id)") }
             let setting = try store.setting(id: id)

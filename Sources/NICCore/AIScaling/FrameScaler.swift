@@ -20,6 +20,8 @@ public enum FrameScaler {
         case .classic(let method):
             try resamplePlane(0, source, into: destination, kernel: method.kernel, device: device, luma: true)
             chromaKernel = method.kernel
+        case .liff:
+            throw NICError.invalidArgument("the LIFF up-scaler takes RGB pictures, not video frames")
         case .unscaled:
             guard source.width == destination.width && source.height == destination.height else {
                 throw NICError.invalidArgument(

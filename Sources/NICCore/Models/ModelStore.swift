@@ -9,6 +9,7 @@ public final class ModelStore: Sendable {
     private let loaded = Mutex<[String: ScalerNetwork]>([:])
     private let loadedChroma = Mutex<[String: ChromaNetwork]>([:])
     private let neural = Mutex<HyperpriorModel?>(nil)
+    private let liff = Mutex<LIFFNetwork?>(nil)
 
     public init(directory: String) throws {
         self.directory = directory
@@ -64,27 +65,48 @@ public final class ModelStore: Sendable {
     /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
     public func neuralCodecModel() throws -> HyperpriorModel {
         if let cached = neural.withLock({ $0 }) { return cached }
-        let manifestPath = directory + "/neural/codec.json"
+        let (file, bytes, digest) = try recordedModel(folder: "neural", manifest: "codec.json", what: "neural codec")
+        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
+        neural.withLock { $0 = model }
+        return model
+    }
+
+    /// The LIFF arbitrary-scale up-scaler of record, named by `liff/liff.json`
+    /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
+    public func liffNetwork() throws -> LIFFNetwork {
+        if let cached = liff.withLock({ $0 }) { return cached }
+        let (file, bytes, _) = try recordedModel(folder: "liff", manifest: "liff.json", what: "LIFF")
+        let weights = try SafetensorsFile(bytes: bytes)
+        guard let architecture = weights.metadata["architecture"] else {
+            throw NICError.model("\(file) has no architecture in its metadata")
+        }
+        let network = try LIFFNetwork(architecture: try JSONValue.parse(architecture), weights: weights)
+        liff.withLock { $0 = network }
+        return network
+    }
+
+    /// The bytes and digest of the model file that `FOLDER/MANIFEST` (`{"model": FILE,
+    /// "sha256": HEX}`) names, checked against that digest.
+    private func recordedModel(folder: String, manifest name: String, what: String) throws -> (String, [UInt8], [UInt8]) {
+        let manifestPath = directory + "/" + folder + "/" + name
         let manifest: JSONValue
         do { manifest = try JSONValue.parse(try readFileBytes(path: manifestPath, limit: 1 << 16)) } catch let error as NICError {
-            throw NICError.model("no neural codec model in \(directory): \(error.message)")
+            throw NICError.model("no \(what) model in \(directory): \(error.message)")
         }
         guard let file = manifest["model"]?.stringValue, !file.contains("/"), let sha = manifest["sha256"]?.stringValue else {
             throw NICError.model("\(manifestPath) lacks \"model\" or \"sha256\"")
         }
         let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: directory + "/neural/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error
+        do { bytes = try readFileBytes(path: directory + "/" + folder + "/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error
             as NICError
         {
-            throw NICError.model("neural codec model unusable: \(error.message)")
+            throw NICError.model("\(what) model unusable: \(error.message)")
         }
         let digest = SHA256.digest(bytes)
         guard SHA256.hex(digest: digest) == sha.lowercased() else {
-            throw NICError.model("\(file) does not match its sha256 in codec.json")
+            throw NICError.model("\(file) does not match its sha256 in \(name)")
         }
-        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
-        neural.withLock { $0 = model }
-        return model
+        return (file, bytes, digest)
     }
 
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
