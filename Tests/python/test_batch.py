@@ -207,8 +207,11 @@ def running_tasks(*names):
 
 
 def start_batch(*args):
+    """The batch run as a child that takes Ctrl-C (SIGINT at its default even where this test runs
+    in the background of a shell, which ignores it there)."""
     return subprocess.Popen([sys.executable, "-m", "nic.batch", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ray_env())
+                            stderr=subprocess.PIPE, text=True, env=ray_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_task(process, *names, timeout=240):

@@ -31,7 +31,8 @@ class Runner:
         self.segment_seconds = segment_seconds
         self.report = report or (lambda line: None)
         common = {"max_retries": retries, "retry_exceptions": False}
-        self.coding = {"num_cpus": cpus, **common}
+        # Coding tasks spread over the nodes (Ray's default packs short tasks on the first free node).
+        self.coding = {"num_cpus": cpus, "scheduling_strategy": "SPREAD", **common}
         self.light = {"num_cpus": min(cpus, 0.5), **common}     # joining
         self.pending: Dict[Any, Tuple[str, Job, Any]] = {}
         self.state: Dict[int, Dict[str, Any]] = {}
