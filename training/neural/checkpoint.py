@@ -68,8 +68,13 @@ def read_curve(val_path):
 
 
 def meta_for(step, train_seconds, history, args, curve):
+    """The sidecar's content; paths inside the project are kept relative to it (no machine's paths)."""
+    def portable(v):
+        if isinstance(v, str) and os.path.isabs(v) and v.startswith(data.PROJECT + os.sep):
+            return os.path.relpath(v, data.PROJECT)
+        return v
     return {"step": step, "train_hours": round(train_seconds / 3600, 4), "history": history,
-            "args": {k: v for k, v in args.items() if k not in ("data", "cache")},
+            "args": {k: portable(v) for k, v in args.items() if k not in ("data", "cache")},
             "learning_curve": curve}
 
 
