@@ -331,6 +331,19 @@ NIC_API NicStatus nic_downscale(NicContext *ctx, const NicImage *in, int setting
  */
 NIC_API NicStatus nic_upscale(NicContext *ctx, const NicImage *in, const NicAIData *aidata, NicImage *out);
 
+/**
+ * Upscales `in` to the size of `out` (caller-allocated, same pixel format: RGB24
+ * or GRAY8) with the arbitrary-scale LIFF network of the model directory
+ * (docs/models.md): any output size from 1 to 4 times the input on each axis,
+ * the two factors independent (x1.37 by x2.5 is fine). No AI data is involved;
+ * for pictures AI-downscaled by a setting, nic_upscale() is the one to use.
+ * A missing or damaged LIFF model is an error here (nothing is written), not a
+ * fallback. Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not RGB24 or
+ * GRAY8, or `out`'s format differs), DIMENSIONS, INVALID_ARGUMENT (a factor
+ * outside 1 to 4, small stride), MODEL. One thread per context.
+ */
+NIC_API NicStatus nic_upscale_liff(NicContext *ctx, const NicImage *in, NicImage *out);
+
 /** What the last nic_upscale() on a context did. */
 typedef struct NicUpscaleInfo {
     size_t struct_size;          /**< sizeof(NicUpscaleInfo), set by the caller */

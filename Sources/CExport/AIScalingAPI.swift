@@ -70,6 +70,22 @@ public func nic_upscale(
     }
 }
 
+@_cdecl("nic_upscale_liff")
+public func nic_upscale_liff(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?, _ output: UnsafeMutablePointer<NicImage>?
+) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        let (src, dst) = try ImageBridge.sameFormatPair(input, output)
+        guard src.format == .rgb24 || src.format == .gray8 else {
+            throw NICError.unsupportedFormat("the LIFF up-scaler takes rgb24 or gray8 images, not \(src.format)")
+        }
+        try LIFFNetwork.checkSizes(input: (src.width, src.height), output: (dst.width, dst.height))
+        let network = try ctx.models().liffNetwork()
+        dst.store(try network.upscale(try src.copy(), width: dst.width, height: dst.height, device: ctx.device))
+    }
+}
+
 @_cdecl("nic_last_upscale_info")
 public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutablePointer<NicUpscaleInfo>?) -> NicStatus {
     guard let ctx = Context.from(context), let info else { return NIC_ERROR_NULL_POINTER }

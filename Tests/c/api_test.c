@@ -194,6 +194,75 @@ static void test_ai_scaling(NicContext *ctx)
     EXPECT(info.used_aidata == 0 && info.fallback_reason != NULL && strstr(info.fallback_reason, "4242") != NULL);
 }
 
+/* The arbitrary-scale LIFF up-scaler: independent factors per axis, a ramp stays a ramp, and
+   every refusal leaves the output untouched. */
+static void test_liff(NicContext *ctx)
+{
+    enum { W = 40, H = 30, OW = 55, OH = 75 };
+    static uint8_t rgb[W * H * 3], big[OH * OW * 3 + 16], gray[W * H], gray_big[OH * OW];
+    NicImage in, out, gin, gout;
+    NicConfig config;
+    NicContext *bare = NULL;
+    int x, y, worst = 0, untouched = 1;
+    size_t i;
+    for (y = 0; y < H; y++)
+        for (x = 0; x < W; x++) {
+            rgb[(y * W + x) * 3 + 0] = (uint8_t)(20 + 4 * x);
+            rgb[(y * W + x) * 3 + 1] = 128;
+            rgb[(y * W + x) * 3 + 2] = (uint8_t)(30 + 3 * y);
+            gray[y * W + x] = (uint8_t)(20 + 4 * x);
+        }
+    nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
+    in.planes[0] = rgb; in.strides[0] = W * 3;
+    nic_image_init(&out); out.format = NIC_PIXEL_FORMAT_RGB24; out.width = OW; out.height = OH;
+    out.planes[0] = big; out.strides[0] = OW * 3;
+    EXPECT(nic_upscale_liff(ctx, &in, &out) == NIC_OK);
+    /* Away from the borders the output samples the ramps at the mapped source position. */
+    for (y = 8; y < OH - 8; y++)
+        for (x = 8; x < OW - 8; x++) {
+            double sx = (x + 0.5) * W / OW - 0.5, sy = (y + 0.5) * H / OH - 0.5;
+            const uint8_t *p = big + (y * OW + x) * 3;
+            int e[3];
+            e[0] = abs((int)p[0] - (int)(20 + 4 * sx + 0.5));
+            e[1] = abs((int)p[1] - 128);
+            e[2] = abs((int)p[2] - (int)(30 + 3 * sy + 0.5));
+            for (i = 0; i < 3; i++) worst = e[i] > worst ? e[i] : worst;
+        }
+    EXPECT(worst <= 4);
+
+    gin = gray_image(gray, W, H);
+    gout = gray_image(gray_big, OW, OH);
+    EXPECT(nic_upscale_liff(ctx, &gin, &gout) == NIC_OK);
+    EXPECT(abs((int)gray_big[(OH / 2) * OW + OW / 2] - (int)big[((OH / 2) * OW + OW / 2) * 3]) <= 2);
+
+    memset(big, 0xA5, sizeof big);
+    out.width = W * 5; /* x5: beyond the network's range */
+    out.strides[0] = out.width * 3;
+    out.height = 2;
+    EXPECT(nic_upscale_liff(ctx, &in, &out) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(strstr(nic_last_error(ctx), "1 to 4") != NULL);
+    out.width = W - 1; out.height = H; out.strides[0] = out.width * 3; /* shrinking */
+    EXPECT(nic_upscale_liff(ctx, &in, &out) == NIC_ERROR_INVALID_ARGUMENT);
+    out.width = OW; out.height = OH; out.strides[0] = OW * 3;
+    EXPECT(nic_upscale_liff(ctx, &in, &gout) == NIC_ERROR_UNSUPPORTED_FORMAT);
+    in.format = NIC_PIXEL_FORMAT_YUV444P; out.format = NIC_PIXEL_FORMAT_YUV444P;
+    in.planes[1] = in.planes[2] = rgb; in.strides[1] = in.strides[2] = W;
+    out.planes[1] = out.planes[2] = big; out.strides[1] = out.strides[2] = OW;
+    EXPECT(nic_upscale_liff(ctx, &in, &out) == NIC_ERROR_UNSUPPORTED_FORMAT);
+    EXPECT(nic_upscale_liff(ctx, NULL, &out) == NIC_ERROR_NULL_POINTER);
+    in.format = NIC_PIXEL_FORMAT_RGB24; out.format = NIC_PIXEL_FORMAT_RGB24;
+    in.planes[1] = in.planes[2] = out.planes[1] = out.planes[2] = NULL;
+    in.strides[1] = in.strides[2] = out.strides[1] = out.strides[2] = 0;
+
+    nic_config_init(&config);
+    config.model_dir = "no-such-model-directory";
+    EXPECT(nic_context_create(&config, &bare) == NIC_OK);
+    EXPECT(nic_upscale_liff(bare, &in, &out) == NIC_ERROR_MODEL);
+    nic_context_destroy(bare);
+    for (i = 0; i < sizeof big; i++) untouched &= big[i] == 0xA5;
+    EXPECT(untouched);
+}
+
 /* A program built against the first layout of NicEncodeOptions (libnic 0.2) binds the init
    function of symbol version LIBNIC_0, which writes no further than that layout. */
 typedef struct EncodeOptionsV0 {
@@ -673,6 +742,7 @@ int main(int argc, char **argv)
     test_resize_constant_yuv(ctx);
     test_aidata(ctx);
     test_ai_scaling(ctx);
+    test_liff(ctx);
     test_neural_codec(ctx);
     test_hardening(ctx);
     nic_context_destroy(ctx);

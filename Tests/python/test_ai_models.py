@@ -83,3 +83,23 @@ def test_precision_is_the_contexts_request_resolved_per_setting():
             c.setting_precision(31337)
     with pytest.raises(ValueError):
         nic.Context(precision="bf16")
+
+
+def test_upscale_liff_any_factor_per_axis(ctx):
+    img = smooth_image()
+    small = img[::2, ::2].copy()  # 48x64
+    out = ctx.upscale_liff(small, 128, 96)
+    assert out.shape == (96, 128, 3) and out.dtype == np.uint8
+    assert psnr(img, out) > 30
+    odd = ctx.upscale_liff(small, 88, 150)  # x1.375 by x3.125
+    assert odd.shape == (150, 88, 3)
+    gray = ctx.upscale_liff(small[:, :, 0], 88, 150)
+    assert gray.shape == (150, 88) and np.abs(gray.astype(int) - odd[:, :, 0]).mean() < 2
+
+
+def test_upscale_liff_refuses_a_factor_outside_its_range(ctx):
+    small = smooth_image(24, 32)
+    for width, height in ((32 * 5, 24), (31, 24)):
+        with pytest.raises(nic.NicError) as e:
+            ctx.upscale_liff(small, width, height)
+        assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT and "1 to 4" in str(e.value)

@@ -240,6 +240,7 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
                                           P(ctypes.c_int), P(ctypes.c_int)]),
         "nic_downscale": (_c_enum, [NicContextPtr, P(NicImage), ctypes.c_int, P(NicImage), P(NicAIData)]),
         "nic_upscale": (_c_enum, [NicContextPtr, P(NicImage), P(NicAIData), P(NicImage)]),
+        "nic_upscale_liff": (_c_enum, [NicContextPtr, P(NicImage), P(NicImage)]),
         "nic_last_upscale_info": (_c_enum, [NicContextPtr, P(NicUpscaleInfo)]),
         "nic_setting_precision": (_c_enum, [NicContextPtr, ctypes.c_int, P(_c_enum), P(ctypes.c_char_p)]),
         "nic_upscale_plane": (_c_enum, [NicContextPtr, ctypes.c_int, P(ctypes.c_float), ctypes.c_int, ctypes.c_int,

@@ -369,6 +369,26 @@ class Context:
         del keep
         return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
 
+    def upscale_liff(self, array: ImageLike, width: int, height: int) -> np.ndarray:
+        """Upscales an HxWx3 or HxW uint8 array (or a Pillow image) to height x width with the
+        arbitrary-scale LIFF network: each axis 1 to 4 times the input, the two factors
+        independent. No AI data is involved (nic_upscale_liff). A factor outside 1 to 4 or a
+        missing LIFF model raises NicError."""
+        array = as_image_array(array)
+        fmt, channels = self._format_of(array)
+        width = c_int_value(width, "width")
+        height = c_int_value(height, "height")
+        src, keep = self._plane_image(array, fmt, channels)
+        shape = (height, width, 3) if channels == 3 else (height, width)
+        out, out_arr = self._alloc(shape, width, height)
+        dst = self._image(fmt, width, height)
+        dst.planes[0] = ptr(out_arr)
+        dst.strides[0] = max(width, 0) * channels
+        with self._lock:
+            self._check(self._lib.nic_upscale_liff(self._h(), ctypes.byref(src), ctypes.byref(dst)))
+        del keep
+        return out
+
     def setting_precision(self, setting_id: int) -> Tuple[str, str]:
         """(precision, reason): what the up network of setting_id runs in on this context,
         "fp32" or "int8" (the context's precision resolved for this CPU and network), and why."""
