@@ -23,7 +23,7 @@ struct SettingsCommand: ParsableCommand {
             for s in store.manifest.settings {
                 let ranges = s.qualityRanges.map { "\($0.codec.name ?? "?") \(rounded($0.low, 2))-\(rounded($0.high, 2))" }.joined(
                     separator: ", ")
-                let use = s.realTime ? "stills+video" : "stills"
+                let use = s.kind == .restoration ? "video" : s.realTime ? "stills+video" : "stills"
                 let codecs = s.chroma.flatMap(\.codecs).compactMap(\.name)
                 let chroma = codecs.isEmpty ? "" : "; chroma networks after \(codecs.joined(separator: ", "))"
                 print("  \(s.id)\t\(s.name)\tx\(fmt(s.scale))\t\(s.kind.rawValue)\t\(s.bucket)\t\(use)\t\(ranges)\(chroma)")

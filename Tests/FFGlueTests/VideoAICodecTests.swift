@@ -128,6 +128,73 @@ final class VideoAICodecTests: SyntheticModelTestCase {
         return (report, choice)
     }
 
+    /// The planes (Y, U, V) of each frame of a 4:2:0 Y4M file written by the decoder.
+    func y4mFrames(_ name: String, width: Int, height: Int) throws -> [[[UInt8]]] {
+        let bytes = try readFileBytes(path: path(name), limit: 1 << 26)
+        let sizes = [width * height, (width + 1) / 2 * ((height + 1) / 2), (width + 1) / 2 * ((height + 1) / 2)]
+        var at = try XCTUnwrap(bytes.firstIndex(of: 10)) + 1
+        var frames: [[[UInt8]]] = []
+        while at < bytes.count {
+            at = try XCTUnwrap(bytes[at...].firstIndex(of: 10)) + 1
+            var planes: [[UInt8]] = []
+            for size in sizes {
+                planes.append(Array(bytes[at..<(at + size)]))
+                at += size
+            }
+            frames.append(planes)
+        }
+        return frames
+    }
+
+    /// Full resolution with a restoration setting: the record names it at scale 1/1 and the
+    /// player runs its network on luma at the coded size, chroma as decoded; a player without
+    /// the setting shows the frames as decoded, and a codec it was not trained behind gets none.
+    func testFullResolutionNamesTheRestorationSettingOfItsCodec() throws {
+        try SyntheticModels.write(to: directory, restoration: true)
+        store = try ModelStore(directory: directory)
+        try writeClip("clip.y4m", width: 128, height: 96, frames: 8)
+        let x264 = VideoEncoderSettings(encoder: "libx264", crf: 30, preset: "ultrafast", threads: 1)
+        let report = try encode("clip.y4m", "x1.mp4", options: .init(scale: .fixed(1), encoder: x264))
+        XCTAssertEqual(report.setting?.id, 3)
+        XCTAssertEqual([report.outputWidth, report.outputHeight], [128, 96])
+        XCTAssertEqual(report.routes, ["setting 3": 8])
+        guard case .record(let r) = try VideoAICodec.inspect(path("x1.mp4"), warn: warn).frames.first?.found else {
+            return XCTFail("no AI data")
+        }
+        XCTAssertEqual([Int(r.settingID), Int(r.scaleNumerator), Int(r.scaleDenominator)], [3, 1, 1])
+        let back = try decode("x1.mp4", "back.y4m")
+        XCTAssertEqual([back.outputWidth, back.outputHeight, back.frames, back.aiDataFrames], [128, 96, 8, 8], "\(warnings)")
+        XCTAssertEqual(back.routes, ["setting 3": 8])
+
+        // Models without the setting (an older player): the frames as decoded, and why.
+        let older = try TemporaryDirectory(prefix: "nic-test").path
+        defer { TemporaryDirectory(path: older).remove() }
+        try SyntheticModels.write(to: older)
+        warnings = []
+        let plain = try decode("x1.mp4", "plain.y4m", store: try ModelStore(directory: older))
+        XCTAssertEqual([plain.outputWidth, plain.outputHeight, plain.frames], [128, 96, 8])
+        XCTAssertTrue(warnings.contains { $0.contains("unknown NN setting ID 3") }, "\(warnings)")
+        let restored = try y4mFrames("back.y4m", width: 128, height: 96)
+        let decoded = try y4mFrames("plain.y4m", width: 128, height: 96)
+        XCTAssertEqual(restored.count, 8)
+        XCTAssertEqual(decoded.count, 8)
+        for (a, b) in zip(restored, decoded) {
+            XCTAssertNotEqual(a[0], b[0], "the network changes luma")
+            XCTAssertEqual(a[1], b[1], "chroma as decoded")
+            XCTAssertEqual(a[2], b[2], "chroma as decoded")
+        }
+
+        // --scale auto: the full-resolution trial is judged after the restoration.
+        let auto = try encode("clip.y4m", "auto.mp4", options: .init(encoder: x264))
+        XCTAssertEqual(auto.scaleChoice?.trials.map(\.settingID).first, 3)
+
+        // x265: no restoration network was trained behind it.
+        let x265 = VideoEncoderSettings(encoder: "libx265", crf: 30, preset: "ultrafast", threads: 1)
+        let hevc = try encode("clip.y4m", "x1.mkv", options: .init(scale: .fixed(1), encoder: x265))
+        XCTAssertNil(hevc.setting)
+        XCTAssertEqual(hevc.routes, ["unscaled": 8])
+    }
+
     func testAutoScaleKeepsFullResolutionWhereNoUpscalerCanWin() throws {
         // Fresh noise every frame at a high rate: any downscale throws away what the bits pay for.
         var state: UInt64 = 1

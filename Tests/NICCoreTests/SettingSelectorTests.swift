@@ -126,12 +126,46 @@ final class SettingSelectorTests: XCTestCase {
                     contentType: .screen)), 1.5)
     }
 
+    /// Scale 1 takes the restoration setting of the codec's bucket; a codec without one gets
+    /// none, and no other scale ever takes a restoration setting.
+    func testRestorationServesOnlyItsCodecAtFullSize() throws {
+        var json = try manifest().settings.map(\.details)
+        for (id, bucket, crf) in [(20, "high", "[0,23]"), (21, "low", "[23.01,51]")] {
+            json.append(
+                try JSONValue.parse(
+                    #"{"id":\#(id),"kind":"restoration","scale":[1,1],"bucket":"\#(bucket)","quality_ranges":{"x264":\#(crf)},"up":{"weights":"r.safetensors","sha256":"00"}}"#
+                ))
+        }
+        let manifest = try SettingsManifest(
+            json: .object(["format": .string("libnic-settings"), "version": .number(1), "settings": .array(json)]))
+        XCTAssertEqual(manifest.setting(id: 20)?.kind, .restoration)
+        XCTAssertEqual(manifest.setting(id: 20)?.realTime, true)
+        let selector = SettingSelector(manifest: manifest)
+        func request(_ codec: Codec, _ crf: Double?, scale: Double? = nil) -> SettingSelector.Request {
+            .init(codec: codec, quality: crf, scale: scale, originalWidth: 1920, originalHeight: 1080, needsRealTime: true)
+        }
+        XCTAssertEqual(selector.restoration(request(.h264, 18))?.id, 20)
+        XCTAssertEqual(selector.restoration(request(.h264, 40))?.id, 21)
+        XCTAssertEqual(selector.restoration(request(.h264, 60))?.id, 21, "the nearest range")
+        XCTAssertNil(selector.restoration(request(.hevc, 18)))
+        XCTAssertThrowsError(try selector.select(request(.hevc, 18, scale: 1)))
+        for crf in [10.0, 30, 45] {
+            XCTAssertNotEqual(try selector.select(request(.h264, crf)).kind, .restoration)
+            XCTAssertNotEqual(try selector.select(request(.h264, crf, scale: 2)).kind, .restoration)
+        }
+    }
+
     func testManifestValidation() {
         for bad in [
             #"{"format":"other","version":1,"settings":[]}"#,
             #"{"format":"libnic-settings","version":1,"settings":[{"id":0,"kind":"joint","scale":[2,1]}]}"#,
             #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"../x","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
             #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[2,1],"up":{"weights":"u","sha256":"0"}}]}"#,
+            // Only a restoration setting keeps the size, with no down network.
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"joint","scale":[1,1],"up":{"weights":"u","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"restoration","scale":[2,1],"up":{"weights":"u","sha256":"0"}}]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"restoration","scale":[1,1],"up":{"weights":"u","sha256":"0"},"down":{"weights":"d","sha256":"0"}}]}"#,
+            #"{"format":"libnic-settings","version":1,"settings":[{"id":1,"kind":"generic","scale":[1,1],"up":{"weights":"u","sha256":"0"}}]}"#,
         ] {
             XCTAssertThrowsError(try SettingsManifest(json: try JSONValue.parse(bad)), bad)
         }

@@ -149,11 +149,8 @@ extension VideoAICodec {
             let trials = try autoScales.map { scale -> ScaleChoice.Trial in
                 var routeOptions = options
                 routeOptions.scale = .fixed(scale)
-                let setting =
-                    scale == 1
-                    ? nil
-                    : try chooseSetting(
-                        routeOptions, input: input, width: width, height: height, store: store, complexity: complexity)
+                let setting = try chooseSetting(
+                    routeOptions, input: input, width: width, height: height, store: store, complexity: complexity)
                 let file = "\(folder.staging)/trial-\(name)-x\(scale)\(containerExtension)"
                 defer { unlink(file) }
                 return try trial(
@@ -273,7 +270,8 @@ extension VideoAICodec {
     }
 
     /// How the job codes each frame: downscaled by a setting's down network to its (even) size,
-    /// or at full resolution (made even for 4:2:0 encoders).
+    /// or at full resolution (made even for 4:2:0 encoders), where the record may name a
+    /// restoration setting for the player.
     struct Route {
         var setting: NNSetting?
         var downscaler: Downscaler?
@@ -283,7 +281,8 @@ extension VideoAICodec {
         init(setting: NNSetting?, width: Int, height: Int, store: ModelStore) throws {
             self.setting = setting
             original = (width, height)
-            guard let setting else {
+            // Full resolution, with or without a restoration setting for the player.
+            guard let setting, setting.kind != .restoration else {
                 small = evenSize(width, height)
                 return
             }

@@ -102,7 +102,7 @@ public enum VideoAICodec {
         }
         let setting =
             try scenePlan.map { try sceneSetting($0.scenes[0], store: store) }
-            ?? (fullResolution ? nil : try chooseSetting(streamOptions, input: input, width: width, height: height, store: store))
+            ?? (try chooseSetting(streamOptions, input: input, width: width, height: height, store: store))
         var route = try Route(setting: setting, width: width, height: height, store: store)
         let small = route.small
         let output = try VideoOutput(
@@ -150,13 +150,15 @@ public enum VideoAICodec {
                     report.scenes += 1
                     var sceneOptions = streamOptions
                     sceneOptions.scale = .fixed(current.scale)
-                    let chosen = try chooseSetting(
+                    if let chosen = try chooseSetting(
                         sceneOptions, input: input, width: width, height: height, store: store,
                         complexity: scene.complexity)
-                    let chosenRoute = try Route(setting: chosen, width: width, height: height, store: store)
-                    if chosenRoute.small == small {
-                        route = chosenRoute
-                        record.settingID = UInt16(chosen.id)
+                    {
+                        let chosenRoute = try Route(setting: chosen, width: width, height: height, store: store)
+                        if chosenRoute.small == small {
+                            route = chosenRoute
+                            record.settingID = UInt16(chosen.id)
+                        }
                     }
                 }
                 let t0 = monotonicSeconds()
@@ -182,18 +184,20 @@ public enum VideoAICodec {
         try OutputFile.refuseSameFile(output: output, inputs: [input])
     }
 
-    /// The setting a scene of a scale plan is coded with: its winning trial's (nil: full resolution).
+    /// The setting a scene of a scale plan is coded with: its winning trial's (nil: full
+    /// resolution without a restoration setting).
     static func sceneSetting(_ scene: ScalePlan.Scene, store: ModelStore) throws -> NNSetting? {
         let id = scene.choice.chosen.settingID
         return id == 0 ? nil : try store.setting(id: id)
     }
 
     /// The setting of `o`, or the selector's choice; `complexity` (SceneAnalyzer) refines the
-    /// quality a target bit rate will give.
+    /// quality a target bit rate will give. At scale 1: the restoration setting trained behind
+    /// the encoder's codec, nil when there is none.
     static func chooseSetting(
         _ o: EncodeOptions, input: VideoInput, width: Int, height: Int,
         store: ModelStore, complexity: Double? = nil
-    ) throws -> NNSetting {
+    ) throws -> NNSetting? {
         if let id = o.settingID { return try store.setting(id: id) }
         var fixedScale: Double?
         if case .fixed(let scale) = o.scale { fixedScale = scale }
@@ -211,7 +215,8 @@ public enum VideoAICodec {
                 },
             scale: fixedScale, targetBitsPerPixel: bitsPerPixel, originalWidth: width, originalHeight: height,
             contentType: o.contentType, needsRealTime: true)
-        return try SettingSelector(manifest: store.manifest).select(request)
+        let selector = SettingSelector(manifest: store.manifest)
+        return fixedScale == 1 ? selector.restoration(request) : try selector.select(request)
     }
 
     /// The encoder's settings with the AI data's share taken off a target bit rate, so that the

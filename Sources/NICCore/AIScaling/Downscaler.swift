@@ -11,6 +11,8 @@ public enum Downscaler {
         switch setting.kind {
         case .joint: self = .network(try store.network(setting, .down))
         case .generic: self = .classic(numerator: setting.scaleNumerator, denominator: setting.scaleDenominator)
+        case .restoration:
+            throw NICError.invalidArgument("setting \(setting.id) restores full-resolution pictures; it does not downscale")
         }
     }
 

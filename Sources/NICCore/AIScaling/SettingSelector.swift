@@ -15,6 +15,8 @@
 ///    `Downscaler`).
 /// 3. Video needs up networks that keep up with playback (`NNSetting.realTime`); stills
 ///    take a larger up network where one covers the quality.
+/// 4. Scale 1 (only when asked for) selects among the restoration settings trained behind the
+///    codec (`restoration`).
 public struct SettingSelector {
     public struct Request: Sendable {
         public var codec: Codec
@@ -50,7 +52,9 @@ public struct SettingSelector {
             !$0.qualityRanges.isEmpty && ($0.realTime || !request.needsRealTime)
         }
         let scale = request.scale ?? chooseScale(request)
-        let candidates = selectable.filter { abs($0.scale - scale) < 1e-6 }
+        var candidates = selectable.filter { abs($0.scale - scale) < 1e-6 }
+        // A restoration network learnt one codec's artefacts: it serves no other codec.
+        if scale == 1 { candidates = candidates.filter { $0.qualityRanges.contains { $0.codec == request.codec } } }
         guard !candidates.isEmpty else {
             let offered = Set(selectable.map(\.scale)).sorted().map { "\($0)" }.joined(separator: ", ")
             throw NICError.invalidArgument("no NN setting for scale \(scale); available scales: \(offered)")
@@ -73,6 +77,15 @@ public struct SettingSelector {
             if let nearest = scored.map(\.1).min() { return largest(scored.filter { $0.1 == nearest }.map(\.0))! }
         }
         return largest(pool.filter { $0.bucket == "mid" }) ?? pool[0]
+    }
+
+    /// The restoration setting (scale 1/1) for a picture coded at full resolution by
+    /// `request.codec`, chosen by the bucket rules above; nil when none was trained behind that
+    /// codec: the picture is then shown as decoded.
+    public func restoration(_ request: Request) -> NNSetting? {
+        var atFullSize = request
+        atFullSize.scale = 1
+        return try? select(atFullSize)
     }
 
     /// Of equally fitting settings, one with a larger (not real-time) up network if any: the

@@ -31,10 +31,15 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         guard let kind = a["kind"]?.stringValue, let direction = Direction(rawValue: kind) else {
             throw NICError.model("architecture has no valid 'kind' (down or up)")
         }
+        // 1/1: a restoration network (up direction, identity base).
         guard let ratio = a["scale_rational"]?.arrayValue?.compactMap(\.intValue), ratio.count == 2,
-            ratio[0] > ratio[1], ratio[1] > 0
+            ratio[0] > ratio[1] || (ratio[0] == ratio[1] && direction == .up), ratio[1] > 0
         else {
             throw NICError.model("architecture has no valid 'scale_rational'")
+        }
+        let baseOp = a["residual_base"]?["op"]?.stringValue ?? "resize"
+        guard baseOp == (ratio[0] == ratio[1] ? "identity" : "resize") else {
+            throw NICError.model("residual_base '\(baseOp)' does not fit the scale \(ratio[0])/\(ratio[1])")
         }
         self.direction = direction
         (numerator, denominator) = direction == .up ? (ratio[0], ratio[1]) : (ratio[1], ratio[0])

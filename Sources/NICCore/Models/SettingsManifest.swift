@@ -1,9 +1,11 @@
 /// The NN settings a model directory offers (`settings.json`), as documented in
 /// docs/models.md. A setting pairs a down-scaling network (server side) with an
 /// up-scaling network (device side) for one scale factor and one codec-quality bucket;
-/// a generic setting has only an up network, for images that carry no AI data.
+/// a generic setting has only an up network, for images that carry no AI data; a
+/// restoration setting has only an up network at scale 1/1, which removes the codec's
+/// artefacts from pictures coded at full resolution.
 public struct NNSetting: Sendable, Equatable {
-    public enum Kind: String, Sendable { case joint, generic }
+    public enum Kind: String, Sendable { case joint, generic, restoration }
 
     /// Weights in safetensors; the architecture travels in its metadata ("architecture").
     public struct NetworkFile: Sendable, Equatable {
@@ -33,8 +35,8 @@ public struct NNSetting: Sendable, Equatable {
     public let scaleDenominator: Int
     public let bucket: String
     public let qualityRanges: [QualityRange]
-    /// The up network keeps up with video playback (manifest `realtime`; by default joint settings
-    /// do, generic ones do not). Video chooses only these; stills prefer the others when both cover
+    /// The up network keeps up with video playback (manifest `realtime`; by default joint and
+    /// restoration settings do, generic ones do not). Video chooses only these; stills prefer the others when both cover
     /// a quality, because larger up networks restore more.
     public let realTime: Bool
     public let down: NetworkFile?
@@ -86,10 +88,14 @@ public struct SettingsManifest: Sendable {
     private static func setting(_ j: JSONValue) throws -> NNSetting {
         guard let id = j["id"]?.intValue, (1...65535).contains(id),
             let kind = j["kind"]?.stringValue.flatMap(NNSetting.Kind.init(rawValue:)),
-            let scale = j["scale"]?.arrayValue?.compactMap(\.intValue), scale.count == 2, scale[1] > 0, scale[0] > scale[1],
+            let scale = j["scale"]?.arrayValue?.compactMap(\.intValue), scale.count == 2, scale[1] > 0, scale[0] >= scale[1],
             scale[0] <= 255, let up = try network(j["up"])
         else {
             throw NICError.model("settings.json has an incomplete setting: \(j.serialized.prefix(200))")
+        }
+        // Only a restoration setting keeps the size, and it always does.
+        guard (kind == .restoration) == (scale[0] == scale[1]) else {
+            throw NICError.model("setting \(id): a \(kind.rawValue) setting cannot have scale \(scale[0])/\(scale[1])")
         }
         // Codec names libnic does not know are ignored (a newer manifest may list more).
         let ranges = (j["quality_ranges"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.compactMap {
@@ -100,11 +106,12 @@ public struct SettingsManifest: Sendable {
             return .init(codec: codec, low: r[0], high: r[1])
         }
         let down = try network(j["down"])
-        guard kind == .generic || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
+        guard kind == .joint || down == nil else { throw NICError.model("\(kind.rawValue) setting \(id) has a down network") }
+        guard kind != .joint || down != nil else { throw NICError.model("joint setting \(id) has no down network") }
         return NNSetting(
             id: id, name: j["name"]?.stringValue ?? "setting \(id)", kind: kind,
             scaleNumerator: scale[0], scaleDenominator: scale[1], bucket: j["bucket"]?.stringValue ?? "",
-            qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind == .joint),
+            qualityRanges: ranges, realTime: j["realtime"]?.boolValue ?? (kind != .generic),
             down: down, up: up, chroma: try chromaNetworks(j["chroma"]), details: j)
     }
 
