@@ -96,10 +96,18 @@ public enum ImageFile {
     /// in a form read here (a damaged header, or another format: only decoding tells).
     public static func header(data: [UInt8]) -> ImageFileHeader? {
         guard let size = data.withUnsafeBytes(declaredImageSize) else { return nil }
-        // The text as decoding reads it: from the bytes FFmpeg is given.
-        let repaired = data.withUnsafeBytes(ImageMetadata.repairedForDecoding)
-        let text = (repaired ?? data).withUnsafeBytes { ImageMetadata.text(ofFile: $0) }
+        let text = withDecodingBytes(data) { _, text in text }
         return ImageFileHeader(width: size.width, height: size.height, metadataText: text)
+    }
+
+    /// `body` on the bytes FFmpeg is given for `data` (`ImageMetadata.repairedForDecoding`) and
+    /// the metadata text read from those same bytes, so that the header and decoding always
+    /// agree on the text.
+    private static func withDecodingBytes<T>(
+        _ data: [UInt8], _ body: (UnsafeRawBufferPointer, String?) throws -> T
+    ) rethrows -> T {
+        let repaired = data.withUnsafeBytes(ImageMetadata.repairedForDecoding)
+        return try (repaired ?? data).withUnsafeBytes { raw in try body(raw, ImageMetadata.text(ofFile: raw)) }
     }
 
     /// Writes `image` in the format its extension names (see `ImageFileFormat`).
@@ -150,9 +158,7 @@ public enum ImageFile {
     /// Decodes, then converts: 16-bit sources are reduced to 8 bits first, grey from RGB is
     /// computed here, everything else goes through swscale.
     private static func decode(_ bytes: [UInt8], name: String, as format: PixelFormat?) throws -> ImageFileContents {
-        let repaired = bytes.withUnsafeBytes(ImageMetadata.repairedForDecoding)
-        return try (repaired ?? bytes).withUnsafeBytes { raw in
-            let text = ImageMetadata.text(ofFile: raw)
+        try withDecodingBytes(bytes) { raw, text in
             var decoded: UnsafeMutablePointer<AVFrame>? = try decodeFirstPicture(raw, name: name)
             defer { av_frame_free(&decoded) }
             var reduced = try reducedToEightBits(decoded!)
