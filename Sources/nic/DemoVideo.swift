@@ -34,9 +34,10 @@ struct VideoDemo {
                 input: sourcePath, output: small,
                 options: .init(scale: .fixed(scale), encoder: encoder, classicDownscale: method),
                 store: store, device: device, warn: printWarning)
+            // Full resolution as a player without libnic shows it (no restoration setting).
             _ = try VideoAICodec.decode(
                 input: small, output: decoded,
-                options: .init(size: (width, height), forcedMethod: method),
+                options: .init(size: (width, height), forcedMethod: method ?? (scale == 1 ? .lanczos : nil)),
                 store: store, device: device, warn: printWarning)
             let quality = try VideoFile.psnr(source, try VideoFile.readFrames(path: decoded))
             let kbps = Double(encoded.videoBytes * 8) / (Double(frames) / 25) / 1000
