@@ -163,18 +163,22 @@ def main():
 
 
 def write_markdown(path, r):
+    levels = sorted({lv for row in r["curve"] for lv in row["levels"]}, key=int)
     lines = [f"# Neural codec learning curve ({r['run']})", "",
              "Hold-out of `../shared/data/train` (6 images, centre crops <= 768 px; never trained on). "
              "Model: validation logged during training (mean bpp, RGB PSNR). WebP: cwebp -m 6 on the same "
              "crops, PSNR interpolated at the model's rate. Gap = WebP − model (dB; positive = model worse).",
              "", "Command: `python3 training/neural/learning_curve.py --run " + r["run"]
              + (f" --max-step {r['max_step']}" if r.get("max_step") else "") + "`", "",
-             "| step | hours | " + " | ".join(f"level {lv}: bpp / dB / gap" for lv in sorted(r["curve"][-1]["levels"], key=int)) + " |",
-             "|---|---|" + "---|" * len(r["curve"][-1]["levels"])]
+             "| step | hours | " + " | ".join(f"level {lv}: bpp / dB / gap" for lv in levels) + " |",
+             "|---|---|" + "---|" * len(levels)]
     for row in r["curve"]:
         cells = []
-        for lv in sorted(row["levels"], key=int):
-            e = row["levels"][lv]
+        for lv in levels:
+            e = row["levels"].get(lv)
+            if e is None:  # not validated at this level then (the levels changed during the run)
+                cells.append("—")
+                continue
             gap = "n/a" if e["gap_db"] is None else f"{e['gap_db']:+.2f}"
             cells.append(f"{e['bpp']:.3f} / {e['psnr']:.2f} / {gap}")
         lines.append(f"| {row['step']} | {row['train_hours']} | " + " | ".join(cells) + " |")
