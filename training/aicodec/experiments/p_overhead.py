@@ -108,32 +108,53 @@ def main():
     p.add_argument("--crf", default="23,30,37")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--json", default=None, help="write the figures here")
+    p.add_argument("--bicubic-from", default=None,
+                   help="the bicubic route's figures from an earlier --json of the same clips, CRFs and frames "
+                        "(x264 and the reduction are deterministic: the same bytes and PSNR)")
     a = p.parse_args()
     torch.set_num_threads(1)
     crfs = [int(c) for c in a.crf.split(",")]
-    nets = {os.path.splitext(os.path.basename(d))[0]: load_safetensors_net(d) for d in a.down.split(",")}
-    ups = [None if u == "-" else load_safetensors_net(u) for u in a.up.split(",")] if a.up else [None] * len(nets)
-    if len(ups) != len(nets):
+    downs = a.down.split(",")
+    up_files = a.up.split(",") if a.up else ["-"] * len(downs)
+    if len(up_files) != len(downs):
         p.error("--up needs one up net (or -) per --down net")
-    ups = dict(zip(nets, ups))
+    stem = lambda f: os.path.splitext(os.path.basename(f))[0]  # noqa: E731
+    keys = [stem(d) + ("" if u == "-" else "+" + stem(u)) for d, u in zip(downs, up_files)]
+    nets = {k: load_safetensors_net(d) for k, d in zip(keys, downs)}
+    ups = {k: None if u == "-" else load_safetensors_net(u) for k, u in zip(keys, up_files)}
     ups["bicubic"] = None
     clips = sorted(f for f in os.listdir(a.clips) if f.endswith((".mp4", ".y4m", ".mkv")))
-    res = {"crf": crfs, "clips": clips, "nets": {n: {} for n in nets}, "bicubic": {}}
+    res = {"crf": crfs, "frames": a.frames, "clips": clips, "nets": {n: {} for n in nets}, "bicubic": {}}
+    ref = None
+    if a.bicubic_from:
+        with open(a.bicubic_from) as f:
+            ref = json.load(f)
+        if ref["crf"] != crfs or ref["clips"] != clips or ref.get("frames", a.frames) != a.frames:
+            p.error("--bicubic-from: another clip set, CRF list or frame count")
+        res["bicubic"] = ref["bicubic"]
     with tempfile.TemporaryDirectory(prefix="nic_poverhead_") as work:
         for c in clips:
             w, h = clip_size(os.path.join(a.clips, c))
             frames = luma_frames(os.path.join(a.clips, c), w, h, a.frames)
-            smalls = {"bicubic": small_luma(next(iter(nets.values())), frames, base=True)}
-            smalls.update({n: small_luma(net, frames) for n, net in nets.items()})
-            for name, small in smalls.items():
+            routes = [] if ref else [("bicubic", None, "bicubic")]
+            routes += [(k, d, k) for k, d in zip(keys, downs)]
+            smalls, coded = {}, {}     # per down net file: a net paired with two up nets is coded once
+            for name, dfile, _ in routes:
+                if dfile not in smalls:
+                    net = nets[name] if dfile else next(iter(nets.values()))
+                    smalls[dfile] = small_luma(net, frames, base=dfile is None)
+                small = smalls[dfile]
                 rec = {}
                 measure_quality = a.up is not None and (name == "bicubic" or ups[name] is not None)
                 for crf in crfs:
-                    intra, _ = x264_bytes(small, crf, True, work)
-                    gop, inter, *dec = x264_bytes(small, crf, False, work, decode=measure_quality)
+                    if (dfile, crf) not in coded:
+                        intra, _ = x264_bytes(small, crf, True, work)
+                        gop, inter, dec = x264_bytes(small, crf, False, work, decode=True)
+                        coded[dfile, crf] = intra, gop, inter, dec
+                    intra, gop, inter, dec = coded[dfile, crf]
                     rec[str(crf)] = {"intra": intra, "gop": gop, "inter": inter}
                     if measure_quality:
-                        rec[str(crf)]["psnr_y"] = round(up_psnr(ups[name], dec[0], frames), 4)
+                        rec[str(crf)]["psnr_y"] = round(up_psnr(ups[name], dec, frames), 4)
                 (res["bicubic"] if name == "bicubic" else res["nets"][name])[c] = rec
             print(c, json.dumps({n: res["nets"][n][c] for n in nets}), "bicubic", json.dumps(res["bicubic"][c]),
                   file=sys.stderr, flush=True)
