@@ -9,6 +9,7 @@ each network. The summary takes, per network, the CRFs of its bucket (x264 bucke
 models/settings.json: high 0-23, mid 24-31, low 32-44): mean gain over the clips and the worst
 clip; and the BD-rate (bench/rdcurves.py, PCHIP) of x264 + restoration (the bucket's network at
 each CRF, plain decode where no network covers the CRF) against x264 alone, per clip over --crfs.
+A network runs only on its bucket's CRFs unless --all-nets.
 
   python3 training/aicodec/experiments/make_holdout_clips.py --out training/runs/x1r_eval/holdout_clips \
       --frames 30 --size 720x480
@@ -98,7 +99,8 @@ def summary(res, nets, crfs):
                          "worst_gain_db": round(gains[worst], 3), "worst_clip": worst,
                          "plain_psnr": round(float(np.mean([res[c][str(crf)]["psnr"]["plain"] for c in clips])), 3)})
     cross = {b: {str(crf): round(float(np.mean([res[c][str(crf)]["psnr"][b] - res[c][str(crf)]["psnr"]["plain"]
-                                                 for c in clips])), 3) for crf in crfs} for b in nets}
+                                                 for c in clips])), 3)
+                 for crf in crfs if b in res[clips[0]][str(crf)]["psnr"]} for b in nets}
     bd = {}
     for c in clips:
         bpp = [res[c][str(crf)]["bpp"] for crf in crfs]
@@ -132,6 +134,7 @@ def main():
     p.add_argument("--crfs", default="20,26,30,34,38")
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--all-nets", action="store_true", help="every network at every CRF (default: its bucket's CRFs)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     nets = {}
@@ -155,6 +158,8 @@ def main():
             assert dec.shape == src.shape, (dec.shape, src.shape)
             ps = {"plain": float(np.mean([psnr_u8(d, s) for d, s in zip(dec, src)]))}
             for b, net in nets.items():
+                if not a.all_nets and bucket_of(crf) != b:
+                    continue
                 ps[b] = float(np.mean([psnr_u8(restore(net, d), s) for d, s in zip(dec, src)]))
             res[name][str(crf)] = {"bpp": nbytes * 8 / (w * h * len(src)), "bytes": nbytes, "psnr": ps}
             print(name, crf, json.dumps({k: round(v, 3) for k, v in ps.items()}),

@@ -14,7 +14,11 @@ preset medium, default B-frames, yuv420p, one thread), one CRF per batch drawn f
 range (train.X264_BUCKETS: high 16-24, mid 24-32, low 32-44). A share --p-tv-range of the batches
 is first mapped to limited ("TV") range luma, 16 + 219/255 * Y, as camera video stores it. The net
 learns on every decoded frame (intra, P and B): loss = 1000 * MSE against the 8-bit source frames
-in [0, 1].
+in [0, 1] (--loss mse), or (--loss rel) the mean over frames of 10 log10((MSE_net + e) / (MSE_decode + e)),
+e = 2e-6 (57 dB): minus the mean dB gain, so that clean frames (little to restore, where a net tuned
+to the MSE of textured frames over-smooths) weigh as much as textured ones. --max-zoom Z first
+reduces each clip's source crop by a random factor in [1, Z] (antialiased bicubic), for softer
+content like camera video's.
 
   python3 training/aicodec/train_restore.py --bucket mid --steps 1500 --out training/runs/x1r_mid
   python3 training/aicodec/train_restore.py --bucket high --init training/runs/x1r_mid --steps 800 \
@@ -33,6 +37,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
@@ -54,6 +59,8 @@ def parse():
     p.add_argument("--crop", type=int, default=96, help="clip size, pixels (even)")
     p.add_argument("--clip-frames", type=int, default=8)
     p.add_argument("--max-shift", type=float, default=2.0, help="largest camera step, pixels per frame")
+    p.add_argument("--max-zoom", type=float, default=1.0, help="source crops reduced by a random factor up to this")
+    p.add_argument("--loss", choices=["mse", "rel"], default="mse")
     p.add_argument("--p-static", type=float, default=0.4, help="share of clips from a still camera")
     p.add_argument("--p-tv-range", type=float, default=0.5, help="share of batches in limited-range luma")
     p.add_argument("--width", type=int, default=16, help="hidden channels")
@@ -64,6 +71,7 @@ def parse():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--init", default=None, help="a restore run directory, checkpoint or x1r_*_up.safetensors to start from")
     p.add_argument("--out", required=True)
+    p.add_argument("--stop-after", type=int, default=None, help="end the run at this step (the schedule still spans --steps)")
     p.add_argument("--ckpt-minutes", type=float, default=4.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--threads", type=int, default=1, help="torch and x264 threads")
@@ -72,9 +80,12 @@ def parse():
     a.crf_min = lo if a.crf_min is None else a.crf_min
     # X264_BUCKETS' upper ends are the next bucket's first CRF; the bucket's own CRFs stop below it
     a.crf_max = (hi - 1 if a.bucket != "low" else hi) if a.crf_max is None else a.crf_max
-    if a.crop % 2 or a.max_shift * (a.clip_frames - 1) > CLIP_MARGIN - 2:
-        p.error(f"--crop must be even and the pan within {CLIP_MARGIN - 2} pixels")
+    if a.crop % 2 or a.max_shift * (a.clip_frames - 1) / 2 > CLIP_MARGIN - 2 or a.max_zoom < 1:
+        p.error(f"--crop must be even, the pan within {CLIP_MARGIN - 2} pixels of the centre and --max-zoom >= 1")
     return a
+
+
+REL_EPS = 2e-6   # --loss rel: MSE floor (57 dB), so that frames coded almost losslessly do not dominate
 
 
 def lr_at(a, step):
@@ -89,9 +100,26 @@ def tv_range(y_u8):
     return np.round(16.0 + y_u8.astype(np.float32) * (219.0 / 255.0)).astype(np.uint8)
 
 
+def zoomed_crops(a, sampler, rng):
+    """A batch of luma crops of crop + 2 CLIP_MARGIN pixels, each reduced by a random factor in
+    [1, --max-zoom] (antialiased bicubic) from a larger crop."""
+    size = a.crop + 2 * CLIP_MARGIN
+    if a.max_zoom <= 1:
+        return sampler.batch(a.batch, size)
+    big = sampler.batch(a.batch, int(math.ceil(size * a.max_zoom)))
+    out = []
+    for i, k in enumerate(rng.uniform(1.0, a.max_zoom, size=a.batch)):
+        s = int(round(size * k))
+        o = (big.shape[-1] - s) // 2
+        win = big[i:i + 1, :, o:o + s, o:o + s]
+        out.append(win if s == size else F.interpolate(win, size=(size, size), mode="bicubic", align_corners=False,
+                                                       antialias=True).clamp(0, 1))
+    return torch.cat(out)
+
+
 def restore_batch(a, sampler, crf, rng, threads):
     """(decoded frames, source frames) of one batch of coded pans, [N, 1, crop, crop] in [0, 1]."""
-    big = sampler.batch(a.batch, a.crop + 2 * CLIP_MARGIN)
+    big = zoomed_crops(a, sampler, rng)
     frames = camera_pans(big, a.crop, a.clip_frames, a.max_shift, a.p_static, rng)
     tiles = [[to_u8(f[i]) for i in range(a.batch)] for f in frames]
     if rng.random() < a.p_tv_range:
@@ -141,8 +169,7 @@ def main():
         torch.set_rng_state(st["torch_rng"])
         step = st["step"]
         print(f"resumed from {ck} at step {step}", flush=True)
-    else:
-        save_json(os.path.join(a.out, "config.json"), cfg)
+    save_json(os.path.join(a.out, "config.json"), cfg)
     print(json.dumps({k: cfg[k] for k in ("bucket", "crf_min", "crf_max", "up_width", "up_depth",
                                           "up_macs_per_lr_pixel")}), flush=True)
     logf = open(os.path.join(a.out, "log.jsonl"), "a")
@@ -157,7 +184,8 @@ def main():
 
     acc, nacc = {}, 0
     t_ck = t_log = time.time()
-    while step < a.steps:
+    end = a.steps if a.stop_after is None else min(a.steps, a.stop_after)
+    while step < end:
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step)
         crf = int(rng.integers(a.crf_min, a.crf_max + 1))
@@ -166,14 +194,17 @@ def main():
             inp, src = restore_batch(a, sampler, crf, rng, a.threads)
         t_codec = time.time() - t0
         mse = ((net(inp) - src) ** 2).mean(dim=(1, 2, 3))
-        loss = mse.mean() * 1000.0
+        plain = ((inp - src) ** 2).mean(dim=(1, 2, 3))
+        if a.loss == "rel":
+            loss = (10 * torch.log10((mse + REL_EPS) / (plain + REL_EPS))).mean()
+        else:
+            loss = mse.mean() * 1000.0
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         opt.step()
         step += 1
         with torch.no_grad():
-            plain = ((inp - src) ** 2).mean(dim=(1, 2, 3))
             gain = (10 * torch.log10((plain + 1e-8) / (mse.detach() + 1e-8))).mean().item()
         for k, v in (("loss", loss.item()), ("dB_gain_vs_decode", gain), ("codec_sec", t_codec), ("crf", crf)):
             acc[k] = acc.get(k, 0.0) + v
@@ -190,7 +221,7 @@ def main():
             save(ck)
             t_ck = time.time()
     save(ck)
-    save(os.path.join(a.out, "final.pt"), final=True)
+    save(os.path.join(a.out, "final.pt"), final=True)   # an --init of a later run prefers final.pt
     print("done", step, flush=True)
 
 
