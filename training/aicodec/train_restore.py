@@ -20,12 +20,12 @@ to the MSE of textured frames over-smooths) weigh as much as textured ones. --ma
 reduces each clip's source crop by a random factor in [1, Z] (antialiased bicubic), for softer
 content like camera video's.
 
-  python3 training/aicodec/train_restore.py --bucket mid --steps 1500 --out training/runs/x1r_mid
-  python3 training/aicodec/train_restore.py --bucket high --init training/runs/x1r_mid --steps 800 \
-      --out training/runs/x1r_high
+  python3 training/aicodec/train_restore.py --bucket mid --steps 1400 --out training/runs/x1r_mid
+  python3 training/aicodec/train_restore.py --bucket mid --crf-min 18 --init training/runs/x1r_mid --loss rel \
+      --max-zoom 2.5 --max-shift 6 --lr 3e-4 --warmup 10 --steps 600 --seed 3 --out training/runs/x1r3_mid
 
 Resumable (rerun the same command); writes config.json, log.jsonl, ckpt.pt and final.pt ({"up": state
-dict, "config"}; export.py reads it). run_restore.sh holds the commands of the shipped nets.
+dict, "config"}; export.py reads it). run_restore.sh holds the exact commands of the measured nets.
 """
 
 import argparse
