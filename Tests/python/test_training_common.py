@@ -107,6 +107,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/chroma_data.py", "training/aicodec/train_chroma.py",
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
+           "training/aicodec/train_restore.py", "training/aicodec/eval_restore.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
 
@@ -124,6 +125,19 @@ def test_scaler_net_starts_as_the_bicubic_route():
         net = ScalerNet(kind, scale)
         x = torch.rand(1, 1, size, size)
         assert torch.equal(net(x), net.base(x))
+
+
+def test_restore_net_starts_as_the_plain_decode():
+    """Scale "1" (1x restoration): identity base, output size = input size, the described format."""
+    torch = pytest.importorskip("torch")
+    from training.aicodec.nets import ScalerNet
+    net = ScalerNet("up", "1")
+    x = torch.rand(1, 1, 20, 36)
+    assert torch.equal(net(x), x)
+    d = net.describe()
+    assert d["scale"] == "1" and d["scale_rational"] == [1, 1] and d["residual_base"] == {"op": "identity"}
+    assert d["block_mapping"] == {"hr": [2, 2], "lr": [2, 2]} and d["macs_per_lr_pixel"] == 1440
+    assert [layer["op"] for layer in d["layers"]] == ["pixel_unshuffle"] + ["conv2d"] * 4 + ["pixel_shuffle"]
 
 
 def test_liff_grid_and_bicubic_start():
@@ -182,7 +196,7 @@ for a in "$@"; do
   prev=$a
 done
 case $script in
-  training/aicodec/train.py) mkdir -p "$out"; touch "$out/final.pt" ;;
+  training/aicodec/train.py|training/aicodec/train_restore.py) mkdir -p "$out"; touch "$out/final.pt" ;;
   training/aicodec/export.py) touch "$out/${name}_up.safetensors" "$out/${name}_down.safetensors" ;;
   training/aicodec/chroma_data.py) touch "$out" ;;
   training/aicodec/train_chroma.py) mkdir -p "$out"; touch "$out/$(basename "$out")_chroma.safetensors" ;;
@@ -194,7 +208,7 @@ PIPELINES = [["run_x2.sh"], ["run_x2_still.sh"], ["run_x15.sh"], ["run_still_rd.
              ["run_video_temporal.sh"], ["run_hevc.sh", "1.5"], ["run_hevc.sh", "2"]] + \
             [["run_chroma.sh", s, c] for s in ("1.5", "2") for c in ("jpeg", "webp", "x265")] + \
             [["run_still_rd.sh", "2", "jpeg"], ["run_still_rd.sh", "1.5", "x265"], ["run_still_rd.sh", "2", "x265"],
-             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"]]
+             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"], ["run_restore.sh"]]
 
 
 def test_pipelines_run_every_recorded_command_verbatim(tmp_path):

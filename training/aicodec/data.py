@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from training.aicodec.colour import luma_np
+from training.aicodec.proxies import translate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_TRAIN = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "train"))
@@ -72,3 +73,18 @@ class CropSampler:
 
     def set_state(self, s):
         self.rng.bit_generator.state = s
+
+
+def camera_pans(big, crop, frames, max_shift, p_static, rng):
+    """Clips of a moving camera over a batch of luma crops `big` ([B, 1, crop + 2m, crop + 2m],
+    m >= the whole pan plus the bicubic support): per sample a steady pan in a random direction at
+    a random speed up to `max_shift` pixels per frame (a share `p_static` from a still camera),
+    centred on the crop, sub-pixel steps by bicubic interpolation. Returns `frames` tensors
+    [B, 1, crop, crop]."""
+    B, m = big.shape[0], (big.shape[-1] - crop) // 2
+    angle = rng.uniform(0, 2 * np.pi, size=B)
+    speed = rng.uniform(0, max_shift, size=B) * (rng.random(B) >= p_static)
+    vy = torch.from_numpy((speed * np.sin(angle)).astype(np.float32))
+    vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
+    start = -(frames - 1) / 2
+    return [translate(big, vy * (start + k), vx * (start + k))[..., m:m + crop, m:m + crop] for k in range(frames)]

@@ -3,13 +3,15 @@
 
   python3 training/aicodec/export.py training/runs/x2_joint --name x2_joint --out training/runs/export
 
-writes OUT/NAME_down.safetensors (not for generic runs), OUT/NAME_up.safetensors and OUT/NAME.json:
+writes OUT/NAME_down.safetensors (not for generic or restore runs), OUT/NAME_up.safetensors and OUT/NAME.json:
   networks.{down,up}: file, sha256, bytes, architecture (layer list for the Swift engine: op,
                       in/out channels, kernel, padding, activation, shuffle factors, residual base)
   training:           the command, config and steps of the run (and of the joint run it started from)
   validation:         hold-out PSNR with real JPEG (validate.py): AI (or generic) route vs bicubic route
                       vs full-resolution JPEG, per quality and as BD-rate (skip with --no-validate).
 The architecture JSON is also stored in each safetensors file's metadata under "architecture".
+A 1x restoration run (train_restore.py, mode "restore") has only its up net and no JPEG validation
+(its measurements: eval_restore.py); its sidecar's crf_range is the bucket's CRFs it trained on.
 """
 
 import argparse
@@ -46,11 +48,14 @@ def main():
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     down, up, cfg = load_nets(a.run)
+    restore = cfg.get("mode") == "restore"
     generic = cfg.get("mode") == "generic"
     side = {"name": a.name, "scale": cfg["scale"], "mode": cfg.get("mode"),
             "quality_range": [cfg.get("qmin"), cfg.get("qmax")] if cfg.get("mode") == "finetune" else None,
             "networks": {}}
-    if not generic:
+    if restore:
+        side["crf_range"] = [cfg["crf_min"], cfg["crf_max"]]
+    if down is not None and not generic:
         side["networks"]["down"] = write_net(down, os.path.join(a.out, f"{a.name}_down.safetensors"))
     side["networks"]["up"] = write_net(up, os.path.join(a.out, f"{a.name}_up.safetensors"))
     side["training"] = {"command": cfg.get("command"), "config": cfg}
@@ -59,7 +64,7 @@ def main():
         if ic and os.path.exists(ic):
             with open(ic) as f:
                 side["training"]["init_config"] = json.load(f)
-    if not a.no_validate:
+    if not a.no_validate and not restore:
         qs = [int(x) for x in a.qualities.split(",") if x]
         routes = ["generic" if generic else "ai", "bicubic", "full"]
         res = evaluate(down, up, cfg["scale"], qs, routes=routes, log=lambda s: print(s, file=sys.stderr))

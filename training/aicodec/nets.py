@@ -2,7 +2,7 @@
 
 - Scale "2":   HR (2h, 2w)  <-> LR (h, w).
   Scale "1.5": HR (3h, 3w)  <-> LR (2h, 2w); 3x3 HR pixels map to 2x2 LR pixels (block mapping).
-- Every network is `base + body`, base = bicubic resize of the input to the output size
+- Every network is `base + body`, base = bicubic resize (identity at scale "1") of the input to the output size
   (antialias=True for down-scaling, False for up-scaling; align_corners=False), body = optional
   PixelUnshuffle -> conv3x3 chain (LeakyReLU(0.1) after all but the last) -> optional PixelShuffle.
   Networks work on 1-channel luma in [0, 1].
@@ -20,6 +20,7 @@ SHUFFLE = {
     ("up", "2"): (1, 2),
     ("down", "1.5"): (3, 2),
     ("up", "1.5"): (2, 3),
+    ("up", "1"): (2, 2),
 }
 
 DEFAULT_WIDTH = {
@@ -27,10 +28,16 @@ DEFAULT_WIDTH = {
     ("up", "2"): 16,
     ("down", "1.5"): 64,
     ("up", "1.5"): 32,
+    ("up", "1"): 16,
 }
+
+# The exact scale factor (numerator, denominator) of each scale.
+SCALE_RATIONAL = {"2": [2, 1], "1.5": [3, 2], "1": [1, 1]}
 
 
 def out_size(kind, scale, h, w):
+    if scale == "1":
+        return (h, w)
     if scale == "2":
         return (h // 2, w // 2) if kind == "down" else (h * 2, w * 2)
     if scale == "1.5":
@@ -60,11 +67,11 @@ def run_convs(convs, h, slope):
 
 
 class ScalerNet(nn.Module):
-    """base (bicubic resize) + conv body with pixel (un)shuffle. Works on 1-channel luma in [0, 1]."""
+    """base (bicubic resize; identity at scale "1") + conv body with pixel (un)shuffle. Works on 1-channel luma in [0, 1]."""
 
     def __init__(self, kind, scale, width=None, depth=4, slope=0.1):
         super().__init__()
-        assert kind in ("down", "up") and scale in ("2", "1.5")
+        assert (kind, scale) in SHUFFLE
         self.kind, self.scale, self.slope = kind, scale, slope
         self.r_in, self.r_out = SHUFFLE[(kind, scale)]
         self.width = width or DEFAULT_WIDTH[(kind, scale)]
@@ -73,6 +80,8 @@ class ScalerNet(nn.Module):
         self.convs = residual_convs(chans, slope)   # starts exactly at the bicubic route
 
     def base(self, x):
+        if self.scale == "1":
+            return x
         size = out_size(self.kind, self.scale, x.shape[-2], x.shape[-1])
         return F.interpolate(x, size=size, mode="bicubic", align_corners=False,
                              antialias=(self.kind == "down"))
@@ -109,16 +118,21 @@ class ScalerNet(nn.Module):
             })
         if self.r_out > 1:
             layers.append({"op": "pixel_shuffle", "factor": self.r_out})
+        if self.scale == "1":
+            base = {"op": "identity"}
+        else:
+            base = {"op": "resize", "mode": "bicubic", "align_corners": False,
+                    "antialias": self.kind == "down",
+                    "cubic_coeff_a": -0.5 if self.kind == "down" else -0.75,
+                    "size": "output size (exact: x2 -> /2 or *2; x1.5 -> *2/3 or *3/2)"}
         return {
             "kind": self.kind, "scale": self.scale,
-            "scale_rational": [2, 1] if self.scale == "2" else [3, 2],
-            "block_mapping": ({"hr": [3, 3], "lr": [2, 2]} if self.scale == "1.5" else {"hr": [2, 2], "lr": [1, 1]}),
+            "scale_rational": SCALE_RATIONAL[self.scale],
+            "block_mapping": {"2": {"hr": [2, 2], "lr": [1, 1]}, "1.5": {"hr": [3, 3], "lr": [2, 2]},
+                              "1": {"hr": [2, 2], "lr": [2, 2]}}[self.scale],
             "input": {"planes": "Y", "range": [0.0, 1.0], "colour": "BT.601 full range (JPEG), Y = 0.299R+0.587G+0.114B"},
             "layers": layers,
-            "residual_base": {"op": "resize", "mode": "bicubic", "align_corners": False,
-                              "antialias": self.kind == "down",
-                              "cubic_coeff_a": -0.5 if self.kind == "down" else -0.75,
-                              "size": "output size (exact: x2 -> /2 or *2; x1.5 -> *2/3 or *3/2)"},
+            "residual_base": base,
             "output": "residual_base(input) + layers(input); clamp to [0, 1] when converting to 8 bits",
             "macs_per_lr_pixel": self.macs_per_lr_pixel(),
             "parameters": sum(p.numel() for p in self.parameters()),
@@ -133,7 +147,8 @@ def load_safetensors_net(path):
         state = {k: f.get_tensor(k) for k in f.keys()}
     convs = [k for k in state if k.endswith(".weight")]
     width = state[convs[0]].shape[0]
-    net = ScalerNet(arch["kind"], "2" if list(arch["scale_rational"]) == [2, 1] else "1.5", width, len(convs))
+    scale = next(k for k, v in SCALE_RATIONAL.items() if v == list(arch["scale_rational"]))
+    net = ScalerNet(arch["kind"], scale, width, len(convs))
     net.load_state_dict(state)
     return net
 

@@ -64,26 +64,28 @@ def luma_frames(path, width, height, frames=None):
                      for i in range(len(raw) // size)])
 
 
-def x264_clip_roundtrip_gray(clip_tiles_u8, crf):
+def x264_clip_roundtrip_gray(clip_tiles_u8, crf, threads=None):
     """A clip of luma tiles through real x264 as a camera would send it: frame k's tiles
     (clip_tiles_u8[k], equal HxW uint8) laid out as one mosaic picture, the frames coded as one
-    sequence with x264's default structure (preset medium, B-frames, CRF `crf`). Returns the
-    decoded tiles per frame and the bytes of the stream."""
+    sequence with x264's default structure (preset medium, B-frames, CRF `crf`). `threads`: the
+    encoder's and decoder's threads (None: ffmpeg's default). Returns the decoded tiles per frame
+    and the bytes of the stream."""
     grids = [_tile_grid(tiles)[0] for tiles in clip_tiles_u8]
     cols = _tile_grid(clip_tiles_u8[0])[1]
     H, W = grids[0].shape
     H2, W2 = H + H % 2, W + W % 2
     chroma = np.full((H2 // 2) * (W2 // 2) * 2, 128, np.uint8).tobytes()
+    thr = [] if threads is None else ["-threads", str(threads)]
     raw = b""
     for g in grids:
         f = np.zeros((H2, W2), np.uint8)
         f[:H, :W] = g
         raw += f.tobytes() + chroma
     enc = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W2}x{H2}",
-                          "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
+                          "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), *thr,
                           "-x264-params", "log-level=error", "-f", "h264", "-"],
                          input=raw, capture_output=True, check=True).stdout
-    dec = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+    dec = subprocess.run(["ffmpeg", "-v", "error", *thr, "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
                          input=enc, capture_output=True, check=True).stdout
     frame_bytes = H2 * W2 + len(chroma)
     if len(dec) != len(grids) * frame_bytes:

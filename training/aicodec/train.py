@@ -65,7 +65,7 @@ import torch.nn.functional as F
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
 from training.aicodec.colour import luma_np, to_u8  # noqa: E402
-from training.aicodec.data import CropSampler, list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.aicodec.data import CropSampler, camera_pans, list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.aicodec.metrics import psnr  # noqa: E402
 from training.aicodec.nets import ScalerNet, grown, load_safetensors_net  # noqa: E402
 from training.aicodec.proxies import PROXY_TABLES, jpeg_proxy, pframe_proxy, quantize8_ste, translate  # noqa: E402
@@ -162,13 +162,8 @@ def small_images(a, down, hr):
 def clip_batch(a, down, big, crf, rng):
     """--clip-frames: (decoded small frames, original frames) of a batch of pans cut from `big`
     (crops with CLIP_MARGIN), all frames but the first, as [N, 1, h, w] tensors."""
-    B, c, m = big.shape[0], a.crop, CLIP_MARGIN
-    angle = rng.uniform(0, 2 * np.pi, size=B)
-    speed = rng.uniform(0, a.max_shift, size=B) * (rng.random(B) >= a.p_static)
-    vy = torch.from_numpy((speed * np.sin(angle)).astype(np.float32))
-    vx = torch.from_numpy((speed * np.cos(angle)).astype(np.float32))
-    start = -(a.clip_frames - 1) / 2
-    frames = [translate(big, vy * (start + k), vx * (start + k))[..., m:m + c, m:m + c] for k in range(a.clip_frames)]
+    B = big.shape[0]
+    frames = camera_pans(big, a.crop, a.clip_frames, a.max_shift, a.p_static, rng)
     tiles = [[to_u8(s[i]) for i in range(B)] for s in (small_images(a, down, f) for f in frames)]
     decoded, _ = x264_clip_roundtrip_gray(tiles, crf)
     small = np.stack([np.stack(d) for d in decoded[1:]]).astype(np.float32) / 255.0

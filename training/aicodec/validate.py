@@ -41,11 +41,14 @@ def load_nets(path):
                 break
     st = torch.load(path, map_location="cpu", weights_only=False)
     cfg = st["config"]
-    down = ScalerNet("down", cfg["scale"], cfg.get("down_width"), cfg.get("down_depth", 4))
-    down.load_state_dict(st["down"])
+    down = None
+    if "down" in st:   # a restoration run (train_restore.py, scale "1") has no down net
+        down = ScalerNet("down", cfg["scale"], cfg.get("down_width"), cfg.get("down_depth", 4))
+        down.load_state_dict(st["down"])
+        down.eval()
     up = ScalerNet("up", cfg["scale"], cfg.get("up_width"), cfg.get("up_depth", 4))
     up.load_state_dict(st["up"])
-    return down.eval(), up.eval(), cfg
+    return down, up.eval(), cfg
 
 
 def u8(t):
