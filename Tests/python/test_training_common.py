@@ -108,6 +108,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
+           "training/neural/grow.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
 
 
