@@ -109,6 +109,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/experiments/make_holdout_clips.py",
            "training/aicodec/train_restore.py", "training/aicodec/eval_restore.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
+           "training/neural/grow.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
 
 

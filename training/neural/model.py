@@ -375,3 +375,125 @@ def describe(model):
                               "t = s - l; g = g[l]^(1-t) * g[l+1]^t (all four gain tensors)",
         "scale_bound": SCALE_BOUND, "likelihood_bound": LIKELIHOOD_BOUND, "lambdas": model.lambdas,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Function-preserving growth (a wider model that computes what a narrower one does)
+# --------------------------------------------------------------------------------------------
+
+# The factorised density of a new z channel: all factors 0, biases 0 but the last (0.01), every
+# softplus(matrix) = a, so the cumulative is sigmoid(81 a^5 z + 0.01) = sigmoid(GROW_Z_SLOPE z + 0.01):
+# P(z = 0) ~ 1 - 2 sigmoid(-20), about 6e-9 bits.
+GROW_Z_SLOPE = 40.0
+
+
+@torch.no_grad()
+def grow(src, N2, M2, seed=0):
+    """A model with N2 >= src.N hidden / hyper-latent channels and M2 >= src.M latent channels whose
+    reconstruction is the source's and whose rate exceeds it by a negligible constant at the start.
+
+    Every old channel keeps its index (the scale channels of h_s move from M.. to M2..). New channels:
+      - the analysis outputs of new latents (g_a.6) and of new hyper-latents (h_a.4) have zero
+        weights and bias, so y_new = z_new = 0; the hyper-synthesis rows of the new means are zero
+        (mean 0), those of the new scales zero with bias SCALE_BOUND (scale 0.11), so
+        y_hat_new = round(0 - 0) + 0 = 0 exactly and each new latent costs -log2(erf(0.5 / (0.11
+        sqrt 2))) = 7.9e-6 bits (rounded latents); a new z channel's density is a steep logistic at 0
+        (GROW_Z_SLOPE), ~6e-9 bits per hyper-latent;
+      - a new hidden unit (GDN / LReLU layers) gets random incoming weights (normal, the std of the
+        layer's old weights) and zero weights towards the old units; GDN / IGDN keep beta 1 and a
+        diagonal gamma 0.1 for it, with zero gamma between old and new channels;
+      - the layers whose new inputs are exactly 0 at the start (g_s.0 from y_hat, h_s.0 from z_hat,
+        h_a.0 from y) get random weights from them, so the new latents receive gradient at once
+        (the distortion reaches y_new through g_s.0; a zero there and in g_a.6 would be a saddle
+        where neither moves);
+      - gains of a new channel: the mean of the old channels' log-gains at each level.
+    """
+    N, M = src.N, src.M
+    if N2 < N or M2 < M or M2 % 2:
+        raise ValueError(f"cannot grow N={N}, M={M} to N={N2}, M={M2} (widths only grow; M even)")
+    dst = MeanScaleHyperprior(N2, M2, src.lambdas)
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(shape, std):
+        return torch.randn(shape, generator=gen) * std
+
+    def grow_conv(d, s, out_idx=None, inputs_zero=False, new_out="random", new_bias=0.0):
+        """Copy conv s into the wider conv d; out_idx: where the old output channels go in d."""
+        w, wd = s.weight, d.weight
+        if isinstance(s, nn.ConvTranspose2d):            # (in, out, kH, kW) -> view as (out, in, ...)
+            w, wd = w.transpose(0, 1), wd.transpose(0, 1)
+        cout, cin = w.shape[:2]
+        cout2, cin2 = wd.shape[:2]
+        out_idx = torch.arange(cout) if out_idx is None else out_idx
+        is_new = torch.ones(cout2, dtype=torch.bool)
+        is_new[out_idx] = False
+        std = float(w.std())
+        full = torch.zeros(wd.shape)
+        if new_out == "random":
+            full[is_new] = randn((int(is_new.sum()),) + tuple(wd.shape[1:]), std)
+        old = torch.zeros((cout,) + tuple(wd.shape[1:]))
+        old[:, :cin] = w
+        if inputs_zero and cin2 > cin:
+            old[:, cin:] = randn((cout, cin2 - cin) + tuple(wd.shape[2:]), std)
+        full[out_idx] = old
+        wd.copy_(full)
+        b = torch.full((cout2,), float(new_bias))
+        b[out_idx] = s.bias
+        d.bias.copy_(b)
+
+    def grow_gdn(d, s):
+        c = s.beta_p.numel()
+        d.beta_p[:c] = s.beta_p
+        d.gamma_p[:c, :c] = s.gamma_p            # cross terms stay at their bound: gamma 0
+
+    # analysis: new y channels are 0
+    for i in (0, 2, 4):
+        grow_conv(dst.g_a[i], src.g_a[i])
+        grow_gdn(dst.g_a[i + 1], src.g_a[i + 1])
+    grow_conv(dst.g_a[6], src.g_a[6], new_out="zero")
+    # synthesis: y_hat_new = 0, so g_s.0 may read it with random weights
+    grow_conv(dst.g_s[0], src.g_s[0], inputs_zero=True)
+    for i in (2, 4):
+        grow_gdn(dst.g_s[i - 1], src.g_s[i - 1])
+        grow_conv(dst.g_s[i], src.g_s[i])
+    grow_gdn(dst.g_s[5], src.g_s[5])
+    grow_conv(dst.g_s[6], src.g_s[6])
+    # hyper-analysis: reads y (new channels 0); new z channels are 0
+    grow_conv(dst.h_a[0], src.h_a[0], inputs_zero=True)
+    grow_conv(dst.h_a[2], src.h_a[2])
+    grow_conv(dst.h_a[4], src.h_a[4], new_out="zero")
+    # hyper-synthesis: reads z_hat (new channels 0); new means 0, new scales at the bound
+    grow_conv(dst.h_s[0], src.h_s[0], inputs_zero=True)
+    grow_conv(dst.h_s[2], src.h_s[2])
+    grow_conv(dst.h_s[4], src.h_s[4], out_idx=torch.cat([torch.arange(M), M2 + torch.arange(M)]),
+              new_out="zero")
+    dst.h_s[4].bias[M2 + M:] = SCALE_BOUND
+    # gains
+    for name in ("gain_y", "gain_y_inv", "gain_z", "gain_z_inv"):
+        g = getattr(src, name).log
+        gd = getattr(dst, name).log
+        gd[:, :g.shape[1]] = g
+        gd[:, g.shape[1]:] = g.mean(1, keepdim=True)
+    # factorised prior: old channels copied, new ones a steep logistic at 0
+    eb, ebd = src.entropy_bottleneck, dst.entropy_bottleneck
+    a = (GROW_Z_SLOPE / 81.0) ** 0.2                 # filters 3-3-3-3: slope = 3^4 a^5
+    for k in range(len(eb.matrices)):
+        ebd.matrices[k][:N] = eb.matrices[k]
+        ebd.matrices[k][N:] = math.log(math.expm1(a))
+        ebd.biases[k][:N] = eb.biases[k]
+        ebd.biases[k][N:] = 0.0
+    # off-centre by a hair: likelihood() picks the tail by sign(lo + hi), which is 0 at an exactly
+    # symmetric density (it would give P = 0)
+    ebd.biases[-1][N:] = 0.01
+    for k in range(len(eb.factors)):
+        ebd.factors[k][:N] = eb.factors[k]
+        ebd.factors[k][N:] = 0.0
+    return dst
+
+
+def grow_rate_bound(new_y, new_z):
+    """Upper bound on the extra bits of a grown model at the start (rounded latents): new_y new
+    latents at scale SCALE_BOUND and new_z new hyper-latents under the GROW_Z_SLOPE logistic."""
+    py = math.erf(0.5 / (SCALE_BOUND * math.sqrt(2.0)))
+    pz = 1.0 / (1.0 + math.exp(-GROW_Z_SLOPE / 2)) - 1.0 / (1.0 + math.exp(GROW_Z_SLOPE / 2))
+    return -new_y * math.log2(py) - new_z * math.log2(pz)

@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import LAMBDAS, MeanScaleHyperprior, ladder, load_inference_state_dict  # noqa: E402
+from model import LAMBDAS, MeanScaleHyperprior, grow, ladder, load_inference_state_dict  # noqa: E402
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -63,8 +63,13 @@ def parse(argv=None):
     p.add_argument("--levels-below", type=int, default=0,
                    help="gain levels under the base ladder (model.ladder); --init-from a model with fewer "
                         "extrapolates the new levels' gains from its two lowest")
-    p.add_argument("--N", type=int, default=64)
-    p.add_argument("--M", type=int, default=96)
+    p.add_argument("--N", type=int, default=64, help="hidden and hyper-latent channels")
+    p.add_argument("--M", type=int, default=96, help="latent channels")
+    p.add_argument("--grow-seed", type=int, default=0,
+                   help="--init-from a narrower model (smaller N or M) grows it to --N/--M, function-preserving "
+                        "(model.grow); this seeds the new units' random weights")
+    p.add_argument("--levels", default=None,
+                   help="train only on these gain levels, e.g. '5,6,7,8,9' (default: all of the ladder)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256, help="crop size (multiple of 64; 128 is too small for the hyperprior, see README)")
     p.add_argument("--lr", type=float, default=1e-4)
@@ -213,7 +218,7 @@ def main(argv=None):
         if a.init_from.endswith(".safetensors") and checkpoint.is_resumable(a.init_from):
             sd, meta = checkpoint.read(a.init_from)
             levels_below = meta["args"].get("levels_below", 0)
-            src = MeanScaleHyperprior(a.N, a.M, ladder(levels_below))
+            src = MeanScaleHyperprior(meta["args"].get("N", 64), meta["args"].get("M", 96), ladder(levels_below))
             src.load_state_dict(sd)
             src_step, history = int(meta["step"]), meta.get("history", [])
             train_seconds = float(meta.get("train_hours", 0.0)) * 3600
@@ -221,7 +226,8 @@ def main(argv=None):
         elif a.init_from.endswith(".safetensors"):
             from safetensors.torch import load_file
             sd = load_file(a.init_from)
-            src = MeanScaleHyperprior(a.N, a.M, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)))
+            n_src, m_src = sd["g_a.6.weight"].shape[1], sd["g_a.6.weight"].shape[0]
+            src = MeanScaleHyperprior(n_src, m_src, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)))
             load_inference_state_dict(src, sd)
             side = os.path.splitext(a.init_from)[0] + ".json"
             if os.path.exists(side):
@@ -233,13 +239,18 @@ def main(argv=None):
                 carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
         else:
             ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
-            src = MeanScaleHyperprior(a.N, a.M, ladder(ck["args"].get("levels_below", 0)))
+            src = MeanScaleHyperprior(ck["args"].get("N", 64), ck["args"].get("M", 96),
+                                      ladder(ck["args"].get("levels_below", 0)))
             src.load_state_dict(ck["model"])
             src_step, history = ck["step"], ck.get("history", [])
             train_seconds = ck.get("train_seconds", 0.0)
         if src.levels > model.levels:
             raise SystemExit(f"--init-from has {src.levels} gain levels; --levels-below gives only {model.levels}")
         src.extend_levels_below(model.levels - src.levels)
+        if (src.N, src.M) != (a.N, a.M):
+            print(f"growing N={src.N}, M={src.M} to N={a.N}, M={a.M} (function-preserving)", flush=True)
+            history = history + [{"grow": {"from": [src.N, src.M], "to": [a.N, a.M], "seed": a.grow_seed}}]
+            src = grow(src, a.N, a.M, seed=a.grow_seed)
         model.load_state_dict(src.state_dict())
         step = src_step if a.start_step is None else a.start_step
         history = history + [{"init_from": a.init_from, "source_step": src_step, "start_step": step}]
@@ -265,6 +276,10 @@ def main(argv=None):
     val_levels = [int(v) for v in a.val_levels.split(",") if v != ""]
     L = model.levels
     lam = torch.tensor(model.lambdas)
+    train_levels = np.arange(L) if a.levels is None else np.array([int(v) for v in a.levels.split(",") if v != ""])
+    if len(train_levels) == 0 or train_levels.min() < 0 or train_levels.max() >= L:
+        raise SystemExit(f"--levels must name levels of the {L}-level ladder")
+    K = len(train_levels)
     use_fid = a.fid_weight > 0
 
     def run_val(tag):
@@ -298,9 +313,9 @@ def main(argv=None):
             g["lr"] = lr
         xb = torch.from_numpy(sampler.batch(a.batch)).permute(0, 3, 1, 2).float() / 255.0
         if a.level_sampling == "perm":
-            lv = np.concatenate([sampler.rng.permutation(L) for _ in range((a.batch + L - 1) // L)])[:a.batch]
+            lv = train_levels[np.concatenate([sampler.rng.permutation(K) for _ in range((a.batch + K - 1) // K)])[:a.batch]]
         else:
-            lv = np.full(a.batch, sampler.rng.integers(L))
+            lv = np.full(a.batch, train_levels[sampler.rng.integers(K)])
         lv_t = torch.from_numpy(lv).long()
         out = model(xb, lv_t.float(), fid=use_fid)
         mse = (out["x_hat"] - xb).pow(2).flatten(1).mean(1)

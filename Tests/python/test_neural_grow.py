@@ -1,0 +1,85 @@
+"""training/neural/model.grow: a wider model grown from a narrower one reconstructs exactly what
+the narrower one does and codes at the same rate but for the stated constant (new latents at
+scale 0.11, new hyper-latents under a steep density at 0), and its new channels get gradient.
+Also: train.py --levels trains only on the named gain levels. Skipped where PyTorch is missing.
+"""
+
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "training", "neural"))
+import model as nm  # noqa: E402
+
+
+def small_trained_like(N, M, seed):
+    """A random model whose GDN, gains and prior are away from their initial values."""
+    torch.manual_seed(seed)
+    m = nm.MeanScaleHyperprior(N, M, nm.ladder(2))
+    with torch.no_grad():
+        for gdn in [x for x in m.modules() if isinstance(x, nm.GDN)]:
+            gdn.gamma_p.add_(0.05 * torch.rand_like(gdn.gamma_p))
+            gdn.beta_p.mul_(1 + 0.2 * torch.rand_like(gdn.beta_p))
+        for gu in (m.gain_y, m.gain_y_inv, m.gain_z, m.gain_z_inv):
+            gu.log.add_(0.1 * torch.randn_like(gu.log))
+    return m.eval()
+
+
+@pytest.mark.parametrize("N,M,N2,M2", [(16, 24, 16, 48), (16, 24, 24, 48)])
+def test_grown_model_reconstructs_the_same_and_costs_at_most_the_bound(N, M, N2, M2):
+    torch.set_num_threads(1)
+    src = small_trained_like(N, M, 3)
+    dst = nm.grow(src, N2, M2, seed=5).eval()
+    assert (dst.N, dst.M) == (N2, M2)
+    torch.manual_seed(11)
+    x = torch.rand(1, 3, 128, 192)
+    levels = [0, 4, 9, 6.5]
+    n_y, n_z = (M2 - M) * (128 // 16) * (192 // 16), (N2 - N) * (128 // 64) * (192 // 64)
+    bound = nm.grow_rate_bound(n_y, n_z)
+    assert bound < 8e-6 * n_y + 1e-8 * n_z + 1e-12      # 7.9e-6 bits per new latent, 6e-9 per new z
+    for (b0, x0), (b1, x1) in zip(src.evaluate(x, levels), dst.evaluate(x, levels)):
+        assert torch.allclose(x0, x1, atol=1e-5, rtol=0)
+        assert torch.equal(torch.round(x0.clamp(0, 1) * 255), torch.round(x1.clamp(0, 1) * 255))
+        # float32 sums of ~10^4 bits: a relative 1e-5 on top of the bound
+        assert b0 <= b1 + 1e-5 * b0
+        assert b1 - b0 <= bound + 1e-5 * b0
+    # the training pass: the same reconstruction (straight-through rounding)
+    lv = torch.tensor([1.0, 8.0])
+    xb = torch.rand(2, 3, 128, 128)
+    assert torch.allclose(src(xb, lv)["x_hat"], dst(xb, lv)["x_hat"], atol=1e-5, rtol=0)
+
+
+def test_new_channels_receive_gradient():
+    src = small_trained_like(16, 24, 4)
+    dst = nm.grow(src, 16, 48, seed=1).train()
+    xb = torch.rand(2, 3, 128, 128)
+    out = dst(xb, torch.tensor([5.0, 9.0]))
+    loss = (out["bits_y"] + out["bits_z"]).mean() / 128 ** 2 + 100 * (out["x_hat"] - xb).pow(2).mean()
+    loss.backward()
+    assert float(dst.g_a[6].weight.grad[24:].abs().sum()) > 0      # analysis rows of the new latents
+    assert float(dst.h_s[4].weight.grad[24:48].abs().sum()) > 0     # their means
+    assert float(dst.h_s[4].weight.grad[48 + 24:].abs().sum()) > 0  # their scales
+
+
+def test_grow_refuses_to_narrow():
+    src = small_trained_like(16, 24, 1)
+    with pytest.raises(ValueError):
+        nm.grow(src, 8, 24)
+
+
+def test_training_on_a_level_subset_uses_only_those_levels(tmp_path, monkeypatch):
+    import json
+
+    import train
+    monkeypatch.setattr(train, "RUNS", str(tmp_path))
+    if not os.path.isdir(train.data.DEFAULT_DATA):
+        pytest.skip("no training data on this machine")
+    train.main(["--run", "lv", "--N", "8", "--M", "12", "--crop", "64", "--batch", "4", "--steps", "6",
+                "--log-every", "3", "--levels", "7,9", "--levels-below", "2", "--val-levels", "",
+                "--snapshot-every", "0"])
+    with open(tmp_path / "lv" / "train.jsonl") as f:
+        seen = {lv for line in f for lv in json.loads(line)["levels"]}
+    assert seen == {"7", "9"}
