@@ -170,8 +170,9 @@ def eval_clip(runner, clip, frames, bpp_ladder, work, ai_scale):
                     raise EvalError(f"{name}: AI decode did not use the AI data of every frame: {dec['routes']}")
                 q = quality(runner, dec_path, ref, work)
                 os.remove(dec_path)
-                speed.setdefault("ai_downscale_fps", []).append(enc["scaling_fps"])
-                speed.setdefault("ai_upscale_fps", []).append(dec["scaling_fps"])
+                if scale > 1:  # a point kept at full resolution runs no network
+                    speed.setdefault("ai_downscale_fps", []).append(enc["scaling_fps"])
+                    speed.setdefault("ai_upscale_fps", []).append(dec["scaling_fps"])
             bits = video_bits(out)
             points[route].append({
                 "target_kbps": kbps, "kbps": bits / (frames / fps) / 1000, "bpp": bits / frames / (width * height),
@@ -197,9 +198,12 @@ def eval_clip(runner, clip, frames, bpp_ladder, work, ai_scale):
 
 
 def playback_speed(runner, name, points, work, width, height, frames):
-    """nic ai-decode (AI upscale + x264 veryfast) vs FFmpeg decode + Lanczos + x264 veryfast, same stream."""
-    mid = points["ai"][len(points["ai"]) // 2]["target_kbps"]
-    stream = os.path.join(work, f"{name}_ai_{mid}.mp4")
+    """nic ai-decode (AI upscale + x264 veryfast) vs FFmpeg decode + Lanczos + x264 veryfast, same stream:
+    the ai route's stream of the highest rate that auto downscaled (none: nothing to measure)."""
+    scaled = [p for p in points["ai"] if p["scale"] > 1]
+    if not scaled:
+        return {}
+    stream = os.path.join(work, f"{name}_ai_{scaled[-1]['target_kbps']}.mp4")
     nic_out, ff_out = os.path.join(work, "play_nic.mp4"), os.path.join(work, "play_ff.mp4")
     report, nic_s = runner.nic_json("ai-decode", stream, nic_out, "--preset", "veryfast", "--crf", 23)
     _, ff_s = runner.ffmpeg("-threads", runner.threads, "-i", stream, "-vf", f"scale={width}:{height}:flags=lanczos",
