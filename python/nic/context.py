@@ -231,11 +231,7 @@ class Context:
         src.planes[0] = ptr(src_arr)
         src.strides[0] = src_stride
 
-        shape = (height, width, 3) if channels == 3 else (height, width)
-        out, out_arr = self._alloc(shape, width, height)
-        dst = self._image(fmt, width, height)
-        dst.planes[0] = ptr(out_arr)
-        dst.strides[0] = max(width, 0) * channels
+        out, dst, out_arr = self._output_image(fmt, channels, width, height)
         self._call_resize(src, dst, method)
         return out
 
@@ -354,11 +350,7 @@ class Context:
             aidata = self.aidata_parse(aidata)
         data = self._aidata(aidata) if aidata is not None else None
         src, keep = self._plane_image(array, fmt, channels)
-        shape = (height, width, 3) if channels == 3 else (height, width)
-        out, out_arr = self._alloc(shape, width, height)
-        dst = self._image(fmt, width, height)
-        dst.planes[0] = ptr(out_arr)
-        dst.strides[0] = max(width, 0) * channels
+        out, dst, out_arr = self._output_image(fmt, channels, width, height)
         info = NicUpscaleInfo()
         info.struct_size = ctypes.sizeof(NicUpscaleInfo)
         with self._lock:
@@ -379,11 +371,7 @@ class Context:
         width = c_int_value(width, "width")
         height = c_int_value(height, "height")
         src, keep = self._plane_image(array, fmt, channels)
-        shape = (height, width, 3) if channels == 3 else (height, width)
-        out, out_arr = self._alloc(shape, width, height)
-        dst = self._image(fmt, width, height)
-        dst.planes[0] = ptr(out_arr)
-        dst.strides[0] = max(width, 0) * channels
+        out, dst, out_arr = self._output_image(fmt, channels, width, height)
         with self._lock:
             self._check(self._lib.nic_upscale_liff(self._h(), ctypes.byref(src), ctypes.byref(dst)))
         del keep
@@ -659,6 +647,16 @@ class Context:
         img.planes[0] = ptr(arr)
         img.strides[0] = stride
         return img, arr
+
+    def _output_image(self, fmt, channels, width, height):
+        """(array, NicImage describing it, the buffer to keep alive during the call) for a
+        one-plane rgb24/gray8 output of width x height (see _alloc for sizes nic.h rules out)."""
+        shape = (height, width, 3) if channels == 3 else (height, width)
+        out, out_arr = self._alloc(shape, width, height)
+        dst = self._image(fmt, width, height)
+        dst.planes[0] = ptr(out_arr)
+        dst.strides[0] = max(width, 0) * channels
+        return out, dst, out_arr
 
     @staticmethod
     def _alloc(shape, width, height):
