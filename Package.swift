@@ -31,11 +31,12 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CNicAPI"),
         .target(name: "CPUInfo"),
+        .target(name: "CKernels"),
         // Entry points for programs built against earlier layouts of nic.h's structs.
         .target(name: "CABICompat"),
 
         // Swift modules; data flows FFGlue -> NICCore -> FFGlue, CExport only translates.
-        .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo", "CNicAPI"]),
+        .target(name: "NICCore", dependencies: ["CDNNL", "CPUInfo", "CKernels", "CNicAPI"]),
         .target(name: "FFGlue", dependencies: ["CFFmpeg", "NICCore"]),
         // The benchmarks behind `nic bench`: part of the tool, not of the shipped library.
         .target(name: "NICBench", dependencies: ["NICCore", "CDNNL", "CPUInfo"]),

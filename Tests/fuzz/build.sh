@@ -8,11 +8,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${FUZZ_OUT:-$ROOT/.build-fuzz}
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
-mkdir -p "$OUT/obj" "$OUT/modules" "$OUT/cpuinfo" "$OUT/bin"
+mkdir -p "$OUT/obj" "$OUT/modules" "$OUT/bin"
 
 SAN="-sanitize=fuzzer,address"
 SWIFTFLAGS="-package-name libnic -O -g -swift-version 5 -parse-as-library -enable-testing -wmo $SAN"
-SWIFTFLAGS="$SWIFTFLAGS -I $OUT/modules -I $OUT/cpuinfo -I $ROOT/Sources/CDNNL -I $ROOT/Sources/CFFmpeg -I $ROOT/Sources/CNicAPI"
+SWIFTFLAGS="$SWIFTFLAGS -I $OUT/modules -I $ROOT/Sources/CDNNL -I $ROOT/Sources/CFFmpeg -I $ROOT/Sources/CNicAPI"
 SWIFTFLAGS="$SWIFTFLAGS $(pkg-config --cflags-only-I libavformat libavcodec libavutil libswscale | sed 's/-I/-Xcc -I/g')"
 LIBS="$(pkg-config --libs libavformat libavcodec libavutil libswscale) -ldnnl -lgomp"
 
@@ -24,20 +24,25 @@ stale() {   # stale OUTPUT SOURCE...
     return 1
 }
 
-# CPUInfo: the C target, with the module map SwiftPM would generate.
-cat > "$OUT/cpuinfo/module.modulemap.new" <<MAP
-module CPUInfo {
-    header "$ROOT/Sources/CPUInfo/include/cpuinfo.h"
-    export *
-}
-MAP
-cmp -s "$OUT/cpuinfo/module.modulemap.new" "$OUT/cpuinfo/module.modulemap" 2>/dev/null \
-    || mv "$OUT/cpuinfo/module.modulemap.new" "$OUT/cpuinfo/module.modulemap"
-rm -f "$OUT/cpuinfo/module.modulemap.new"
-if stale "$OUT/obj/cpuinfo.o" "$ROOT/Sources/CPUInfo/cpu.c"; then
-    "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I "$ROOT/Sources/CPUInfo/include" \
-        -c "$ROOT/Sources/CPUInfo/cpu.c" -o "$OUT/obj/cpuinfo.o"
-fi
+# The C targets, each with the module map SwiftPM would generate.
+C_OBJECTS=""
+for target in CPUInfo CKernels; do
+    dir="$OUT/c/$target"
+    mkdir -p "$dir"
+    header=$(ls "$ROOT/Sources/$target/include/"*.h)
+    printf 'module %s {\n    header "%s"\n    export *\n}\n' "$target" "$header" > "$dir/module.modulemap.new"
+    cmp -s "$dir/module.modulemap.new" "$dir/module.modulemap" 2>/dev/null \
+        || mv "$dir/module.modulemap.new" "$dir/module.modulemap"
+    rm -f "$dir/module.modulemap.new"
+    for source in "$ROOT/Sources/$target/"*.c; do
+        object="$OUT/obj/$target-$(basename "$source" .c).o"
+        if stale "$object" "$source" "$header"; then
+            "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I "$ROOT/Sources/$target/include" -c "$source" -o "$object"
+        fi
+        C_OBJECTS="$C_OBJECTS $object"
+    done
+    SWIFTFLAGS="$SWIFTFLAGS -I $dir"
+done
 
 build_module() {   # build_module NAME [OBJECT OF A MODULE IT IMPORTS]
     name=$1; shift
@@ -58,11 +63,12 @@ if [ $# -eq 0 ]; then
 fi
 for harness in "$@"; do
     src="$ROOT/Tests/fuzz/$harness.swift"
-    if stale "$OUT/bin/$harness" "$src" "$OUT/obj/NICCore.o" "$OUT/obj/FFGlue.o" "$ROOT/Tests/fuzz/FuzzSupport.swift"; then
+    # shellcheck disable=SC2086
+    if stale "$OUT/bin/$harness" "$src" "$OUT/obj/NICCore.o" "$OUT/obj/FFGlue.o" "$ROOT/Tests/fuzz/FuzzSupport.swift" $C_OBJECTS; then
         echo "fuzz build: $harness"
         # shellcheck disable=SC2086
         "$SWIFTC" $SWIFTFLAGS -module-name "$harness" "$src" "$ROOT/Tests/fuzz/FuzzSupport.swift" \
-            "$OUT/obj/NICCore.o" "$OUT/obj/FFGlue.o" "$OUT/obj/cpuinfo.o" \
+            "$OUT/obj/NICCore.o" "$OUT/obj/FFGlue.o" $C_OBJECTS \
             -use-ld=lld $LIBS -o "$OUT/bin/$harness"
     fi
 done

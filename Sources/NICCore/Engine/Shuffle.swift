@@ -1,3 +1,5 @@
+import CKernels
+
 /// Depth-to-space: (N, C*r*r, H, W) -> (N, C, H*r, W*r), PyTorch `PixelShuffle`.
 public final class PixelShuffle: Layer {
     public let factor: Int
@@ -10,8 +12,8 @@ public final class PixelShuffle: Layer {
         }
         let c = x.channels / (r * r), h = x.height, w = x.width
         let out = try Tensor(zeros: [x.batch, c, h * r, w * r])
-        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, on: device) { planar, spread, s, d in
-            for x in 0..<w { d[spread + x * r] = s[planar + x] }
+        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, shuffle: true, on: device) { planar, spread in
+            nic_kernel_interleave(planar, h * w, Int32(r), w, spread)
         }
         return out
     }
@@ -29,20 +31,22 @@ public final class PixelUnshuffle: Layer {
         }
         let c = x.channels, h = x.height / r, w = x.width / r
         let out = try Tensor(zeros: [x.batch, c * r * r, h, w])
-        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, on: device) { planar, spread, s, d in
-            for x in 0..<w { d[planar + x] = s[spread + x * r] }
+        try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, shuffle: false, on: device) { spread, planar in
+            nic_kernel_deinterleave(spread, Int32(r), w, h * w, planar)
         }
         return out
     }
 }
 
 /// The index walk both shuffles share: for every batch-channel `nc` of the spread tensor
-/// (N, C, H*r, W*r), row `y` of the planar one and sub-position (i, j), the row of `w` planar
-/// values starting at `planar` pairs with the values `r` apart starting at `spread`.
+/// (N, C, H*r, W*r), row `y` of the planar one and sub-row `i`, the spread row y·r + i pairs with
+/// the rows `y` of the r planar channels (nc·r + i)·r + j (H·W values apart), whose values it
+/// interleaves. `row(source, destination)` gets the planar rows and the spread row, in the
+/// direction of the copy: planar to spread for a shuffle, spread to planar for an unshuffle.
 enum ShuffleRows {
     static func copy(
-        _ x: Tensor, into out: Tensor, c: Int, h: Int, w: Int, r: Int, on device: ComputeDevice,
-        row: (_ planar: Int, _ spread: Int, _ s: UnsafeMutableBufferPointer<Float>, _ d: UnsafeMutableBufferPointer<Float>) -> Void
+        _ x: Tensor, into out: Tensor, c: Int, h: Int, w: Int, r: Int, shuffle: Bool, on device: ComputeDevice,
+        row: (_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>) -> Void
     ) throws {
         let src = try x.plain(on: device)
         src.withFloats { s in
@@ -51,8 +55,12 @@ enum ShuffleRows {
                     for index in rows {
                         let (nc, y) = index.quotientAndRemainder(dividingBy: h)
                         for i in 0..<r {
-                            for j in 0..<r {
-                                row(((nc * r + i) * r + j) * h * w + y * w, nc * h * r * w * r + (y * r + i) * w * r + j, s, d)
+                            let planar = (nc * r + i) * r * h * w + y * w
+                            let spread = nc * h * r * w * r + (y * r + i) * w * r
+                            if shuffle {
+                                row(s.baseAddress! + planar, d.baseAddress! + spread)
+                            } else {
+                                row(s.baseAddress! + spread, d.baseAddress! + planar)
                             }
                         }
                     }

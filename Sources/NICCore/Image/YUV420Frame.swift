@@ -1,3 +1,5 @@
+import CKernels
+
 /// The three planes of a 4:2:0 video frame in memory owned by someone else (an AVFrame's,
 /// say), read and written in place. Samples are bytes for 8-bit video and little-endian
 /// 16-bit words holding `bitDepth` bits (yuv420p10le and the like) above that.
@@ -44,8 +46,7 @@ public struct YUV420Frame {
                 let src = UnsafeRawPointer(view.base + y * view.stride).assumingMemoryBound(to: UInt16.self)
                 for x in 0..<view.width { row[x] = Float(UInt16(littleEndian: src[x])) * gain + offset }
             } else {
-                let src = view.row(y)
-                for x in 0..<view.width { row[x] = Float(src[x]) * gain + offset }
+                nic_kernel_widen_u8(view.row(y), view.width, gain, offset, row)
             }
         }
     }
@@ -65,8 +66,7 @@ public struct YUV420Frame {
                 let dst = UnsafeMutableRawPointer(view.base + y * view.stride).assumingMemoryBound(to: UInt16.self)
                 for x in 0..<view.width { dst[x] = UInt16(min(max(row[x] * gain + offset + 0.5, 0), top)).littleEndian }
             } else {
-                let dst = view.row(y)
-                for x in 0..<view.width { dst[x] = UInt8(min(max(row[x] * gain + offset + 0.5, 0), top)) }
+                nic_kernel_narrow_u8(row, view.width, gain, offset, top, view.row(y))
             }
         }
     }

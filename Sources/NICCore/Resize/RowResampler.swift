@@ -1,3 +1,5 @@
+import CKernels
+
 /// Separable resampling of one float plane, any range of output rows at a time, from any
 /// thread: a band pipeline computes the rows it needs next to the data that uses them instead
 /// of a whole resized plane. Each output value is the same whatever the ranges (same filter
@@ -9,12 +11,21 @@ struct RowResampler: Sendable {
     let sourceHeight: Int
     private let horizontal: FilterBank
     private let vertical: FilterBank
+    /// The horizontal bank as the row kernels take it: first indices in 32 bits, weights tap by
+    /// tap, and its repeating interior where it has one.
+    private let rowFirst: [Int32]
+    private let rowWeights: [Float]
+    private let periodic: PeriodicBank?
 
     init(source: (width: Int, height: Int), output: (width: Int, height: Int), kernel: ResampleKernel, mode: ResampleMode) {
         (outputWidth, outputHeight) = (output.width, output.height)
         sourceHeight = source.height
         horizontal = FilterBank(inputSize: source.width, outputSize: output.width, kernel: kernel, mode: mode)
         vertical = FilterBank(inputSize: source.height, outputSize: output.height, kernel: kernel, mode: mode)
+        let (taps, width) = (horizontal.taps, output.width)
+        rowFirst = horizontal.first.map { Int32($0) }
+        rowWeights = (0..<taps * width).map { [horizontal] i in horizontal.weights[(i % width) * taps + i / width] }
+        periodic = PeriodicBank(horizontal, inputSize: source.width, outputSize: width)
     }
 
     /// Output rows `rows` of the plane at `source` (rows `sourceStride` floats apart) into
@@ -37,8 +48,7 @@ struct RowResampler: Sendable {
                 for t in 0..<taps {
                     let w = weights[y * taps + t]
                     if w == 0 { continue }
-                    let line = temp + (vertical.first[y] + t - firstSource) * outputWidth
-                    for i in 0..<outputWidth { out[i] += w * line[i] }
+                    nic_kernel_accumulate(w, temp + (vertical.first[y] + t - firstSource) * outputWidth, outputWidth, out)
                 }
             }
         }
@@ -62,15 +72,28 @@ struct RowResampler: Sendable {
     }
 
     private func resampleRow(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let taps = horizontal.taps
-        horizontal.weights.withUnsafeBufferPointer { weights in
-            horizontal.first.withUnsafeBufferPointer { first in
-                for x in 0..<outputWidth {
-                    let s = source + first[x], w = weights.baseAddress! + x * taps
-                    var sum: Float = 0
-                    for t in 0..<taps { sum += w[t] * s[t] }
-                    out[x] = sum
-                }
+        var (start, end) = (0, outputWidth)  // what the periodic kernel leaves to the general one
+        if let p = periodic,
+            nic_kernel_resample_periodic(
+                source, p.weights, p.offsets, Int32(p.period), Int32(p.step), Int32(horizontal.taps),
+                p.blocks.lowerBound, p.blocks.upperBound, out) != 0
+        {
+            (start, end) = (p.blocks.lowerBound * p.period, p.blocks.upperBound * p.period)
+            general(source, 0..<start, into: out)
+            general(source, end..<outputWidth, into: out)
+        } else {
+            general(source, 0..<outputWidth, into: out)
+        }
+    }
+
+    private func general(_ source: UnsafePointer<Float>, _ columns: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        guard !columns.isEmpty else { return }
+        let x = columns.lowerBound
+        rowFirst.withUnsafeBufferPointer { first in
+            rowWeights.withUnsafeBufferPointer { weights in
+                nic_kernel_resample_row(
+                    source, first.baseAddress! + x, weights.baseAddress! + x, Int32(horizontal.taps), outputWidth,
+                    columns.count, out + x)
             }
         }
     }
@@ -99,5 +122,41 @@ struct RowResampler: Sendable {
                 for t in 0..<taps { s[t] += horizontal.weights[x * taps + t] * g }
             }
         }
+    }
+}
+
+/// The interior of a filter bank that repeats: outputs period·i + f, for blocks i in `blocks`,
+/// read source samples step·i + offsets[f] ... with the weights of phase f (weights[f·taps + t]),
+/// bit for bit the bank's own. Resampling by period/step (2/1, 3/2) has one; the outputs near
+/// the edges, whose windows are clamped, fall outside it.
+struct PeriodicBank: Sendable {
+    let period: Int, step: Int
+    let offsets: [Int32]
+    let weights: [Float]
+    let blocks: Range<Int>
+
+    /// nil when the bank does not repeat with a period of at most 4 outputs over 3 blocks or more.
+    init?(_ bank: FilterBank, inputSize: Int, outputSize: Int) {
+        var (a, b) = (inputSize, outputSize)
+        while b != 0 { (a, b) = (b, a % b) }
+        let (period, step, taps) = (outputSize / a, inputSize / a, bank.taps)
+        let count = outputSize / period
+        guard period <= 4, count >= 3 else { return nil }
+        let middle = count / 2
+        // Block i repeats the middle block, shifted by (i - middle) steps.
+        func repeats(_ i: Int) -> Bool {
+            (0..<period).allSatisfy { f in
+                let (x, m) = (i * period + f, middle * period + f)
+                return bank.first[x] == bank.first[m] + (i - middle) * step
+                    && (0..<taps).allSatisfy { bank.weights[x * taps + $0].bitPattern == bank.weights[m * taps + $0].bitPattern }
+            }
+        }
+        var (low, high) = (middle, middle + 1)
+        while low > 0 && repeats(low - 1) { low -= 1 }
+        while high < count && repeats(high) { high += 1 }
+        guard high - low >= 3 else { return nil }
+        self.period = period; self.step = step; blocks = low..<high
+        offsets = (0..<period).map { Int32(bank.first[middle * period + $0] - middle * step) }
+        weights = (0..<period * taps).map { bank.weights[middle * period * taps + $0] }
     }
 }
