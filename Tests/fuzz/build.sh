@@ -26,18 +26,18 @@ stale() {   # stale OUTPUT SOURCE...
 
 # The C targets, each with the module map SwiftPM would generate.
 C_OBJECTS=""
-for target in CPUInfo CKernels; do
-    dir="$OUT/c/$target"
+for module in CPUInfo CKernels; do
+    dir="$OUT/c/$module"
     mkdir -p "$dir"
-    header=$(ls "$ROOT/Sources/$target/include/"*.h)
-    printf 'module %s {\n    header "%s"\n    export *\n}\n' "$target" "$header" > "$dir/module.modulemap.new"
+    header=$(ls "$ROOT/Sources/$module/include/"*.h)
+    printf 'module %s {\n    header "%s"\n    export *\n}\n' "$module" "$header" > "$dir/module.modulemap.new"
     cmp -s "$dir/module.modulemap.new" "$dir/module.modulemap" 2>/dev/null \
         || mv "$dir/module.modulemap.new" "$dir/module.modulemap"
     rm -f "$dir/module.modulemap.new"
-    for source in "$ROOT/Sources/$target/"*.c; do
-        object="$OUT/obj/$target-$(basename "$source" .c).o"
+    for source in "$ROOT/Sources/$module/"*.c; do
+        object="$OUT/obj/$module-$(basename "$source" .c).o"
         if stale "$object" "$source" "$header"; then
-            "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I "$ROOT/Sources/$target/include" -c "$source" -o "$object"
+            "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I "$ROOT/Sources/$module/include" -c "$source" -o "$object"
         fi
         C_OBJECTS="$C_OBJECTS $object"
     done
