@@ -7,9 +7,18 @@ PyTorch), runs it with onnxruntime and runs libnic's `nic_upscale_plane` (throug
 Python package) on the same luma frames with the same thread count, checks that the outputs match
 (max abs error on [0, 1] pixels) and prints both speeds and their ratio.
 
-  python3 bench/compare_ort.py --setting 1 --size 960x540 --frames 20 --threads 2 [--json]
+  python3 bench/compare_ort.py --setting 1 --size 960x540 --frames 20 --threads 2 [--precision P] [--ort-int8] [--json]
 
-The last line with --json: {"libnic_ms", "ort_ms", "ratio" (libnic / ORT), "max_abs_err", ...}.
+libnic runs in the precision asked for (`--precision`, the context option: auto, fp32, int8 ...;
+auto resolves per CPU and network, and the result says what it ran in). `--ort-int8` also runs
+ONNX Runtime's 8-bit model of the same network: the graph quantised by onnxruntime.quantization
+(QDQ, weights per output channel, activations calibrated on the first frames). Outputs are
+checked against ONNX Runtime's float32 output: max abs error ≤ 1e-3 for fp32, PSNR ≥ 40 dB for
+8-bit arithmetic. The fp32 peak (FMA burst on every worker) comes from `nic bench upscale` when
+a `nic` tool is found (`--nic`, else next to the library, else on PATH).
+
+The last line with --json: {"libnic_ms", "ort_ms", "ratio" (libnic / ORT fp32), "precision",
+"max_abs_err", "psnr_db", "peak_gflops", and with --ort-int8 "ort_int8_ms", "ratio_int8", ...}.
 Times are medians over the frames after one warm-up frame per phase, in one run: each side runs all its
 frames as one phase (ORT's pool threads spin between runs and slow down a libnic call made meanwhile:
 measured 36 vs 23 ms when alternating), phases in rounds libnic, ORT, libnic, ORT.
@@ -17,8 +26,11 @@ measured 36 vs 23 ms when alternating), phases in rounds libnic, ORT, libnic, OR
 import argparse
 import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -27,7 +39,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(REPO, "python"))  # the package of this checkout when none is installed
 import nic  # noqa: E402
 
-MAX_ABS_ERR = 1e-3
+MAX_ABS_ERR = 1e-3   # fp32 against ORT fp32
+MIN_PSNR_DB = 40.0   # 8-bit arithmetic against ORT fp32
 
 
 def read_safetensors(path):
@@ -126,6 +139,60 @@ def median_after_warmup(times, frames):
     return float(np.median(kept))
 
 
+def psnr(a, b):
+    """PSNR in dB of b against a, pixels in [0, 1]."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+
+
+def ort_int8_session(model, clips, opts):
+    """ONNX Runtime session of `model` quantised to 8 bits (QDQ, per-channel weights, activations
+    calibrated on `clips`)."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Frames(CalibrationDataReader):
+        def __init__(self):
+            self.left = iter([{"input": f[None, None]} for f in clips])
+
+        def get_next(self):
+            return next(self.left, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
+        onnx.save(model, src)
+        quantize_static(src, dst, Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv"])
+        with open(dst, "rb") as f:
+            return ort.InferenceSession(f.read(), opts, providers=["CPUExecutionProvider"])
+
+
+def measured_peak(nic_tool, setting, models, threads):
+    """The fp32 peak in GFLOP/s that `nic bench upscale` measures on `threads` workers, or None."""
+    if not nic_tool:
+        return None
+    try:
+        out = subprocess.run([nic_tool, "bench", "upscale", "--setting", str(setting), "--size", "64x64",
+                              "--frames", "1", "--threads", str(threads), "--models", models, "--json"],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])["peak_gflops"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError):
+        return None
+
+
+def find_nic_tool(explicit):
+    if explicit:
+        return explicit
+    library = os.environ.get("NIC_LIBRARY")
+    if library:
+        beside = os.path.join(os.path.dirname(os.path.abspath(library)), "nic")
+        if os.access(beside, os.X_OK):
+            return beside
+    return shutil.which("nic")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--setting", type=int, default=1)
@@ -133,6 +200,10 @@ def main():
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default=os.path.join(REPO, "models"))
+    ap.add_argument("--precision", default="fp32", choices=sorted(nic._capi.PRECISIONS),
+                    help="libnic's precision (default fp32)")
+    ap.add_argument("--ort-int8", action="store_true", help="also time ONNX Runtime's 8-bit (QDQ) model")
+    ap.add_argument("--nic", help="nic tool for the peak measurement")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     import onnxruntime as ort
@@ -152,24 +223,43 @@ def main():
     session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
     clips = frames(a.frames + 1, height, width)
-    ort_ms, nic_ms, err = [], [], 0.0
-    with nic.Context(threads=a.threads, model_dir=a.models) as ctx:
+    int8_session = ort_int8_session(model, clips[:8], opts) if a.ort_int8 else None
+    ort_ms, int8_ms, nic_ms, err, worst_psnr, int8_psnr = [], [], [], 0.0, float("inf"), float("inf")
+    with nic.Context(threads=a.threads, model_dir=a.models, precision=a.precision) as ctx:
+        precision, reason = ctx.setting_precision(a.setting)
         for _ in range(ROUNDS):
             ours = [timed(nic_ms, lambda f=f: ctx.upscale_plane(a.setting, f, out_w, out_h)) for f in clips]
             theirs = [timed(ort_ms, lambda f=f: session.run(["output"], {"input": f[None, None]})[0][0, 0]) for f in clips]
             err = max(err, max(float(np.abs(o - t).max()) for o, t in zip(ours, theirs)))
+            worst_psnr = min(worst_psnr, min(psnr(t, o) for o, t in zip(ours, theirs)))
+            if int8_session is not None:
+                q = [timed(int8_ms, lambda f=f: int8_session.run(["output"], {"input": f[None, None]})[0][0, 0])
+                     for f in clips]
+                int8_psnr = min(int8_psnr, min(psnr(t, o) for o, t in zip(q, theirs)))
+    libnic, theirs_ms = median_after_warmup(nic_ms, a.frames), median_after_warmup(ort_ms, a.frames)
+    matches = err <= MAX_ABS_ERR if precision == "fp32" else worst_psnr >= MIN_PSNR_DB
     result = {"setting": a.setting, "size": a.size, "threads": a.threads, "frames": a.frames,
-              "libnic_ms": round(median_after_warmup(nic_ms, a.frames), 2),
-              "ort_ms": round(median_after_warmup(ort_ms, a.frames), 2),
-              "ratio": round(median_after_warmup(nic_ms, a.frames) / median_after_warmup(ort_ms, a.frames), 3),
-              "max_abs_err": float(f"{err:.3g}"),
-              "outputs_match": err <= MAX_ABS_ERR, "onnxruntime": ort.__version__}
+              "precision": precision, "precision_reason": reason,
+              "libnic_ms": round(libnic, 2), "ort_ms": round(theirs_ms, 2), "ratio": round(libnic / theirs_ms, 3),
+              "max_abs_err": float(f"{err:.3g}"), "psnr_db": round(float(worst_psnr), 2),
+              "outputs_match": bool(matches), "onnxruntime": ort.__version__,
+              "peak_gflops": measured_peak(find_nic_tool(a.nic), a.setting, a.models, a.threads)}
+    if int8_session is not None:
+        ort_int8 = median_after_warmup(int8_ms, a.frames)
+        result.update({"ort_int8_ms": round(ort_int8, 2), "ratio_int8": round(libnic / ort_int8, 3),
+                       "ort_int8_psnr_db": round(float(int8_psnr), 2)})
     if not a.json:
         print(f"setting {a.setting}, {a.size} luma, {a.threads} thread(s), median of {a.frames} frames:")
-        print(f"  libnic {result['libnic_ms']} ms, ONNX Runtime {result['ort_ms']} ms, ratio {result['ratio']}")
-        print(f"  max abs error {result['max_abs_err']} ({'match' if result['outputs_match'] else 'MISMATCH'}, limit {MAX_ABS_ERR})")
+        print(f"  libnic ({precision}: {reason}) {result['libnic_ms']} ms, ONNX Runtime fp32 {result['ort_ms']} ms, "
+              f"ratio {result['ratio']}")
+        if int8_session is not None:
+            print(f"  ONNX Runtime int8 {result['ort_int8_ms']} ms, ratio {result['ratio_int8']}, "
+                  f"{result['ort_int8_psnr_db']} dB against its fp32")
+        limit = f"max abs error ≤ {MAX_ABS_ERR}" if precision == "fp32" else f"PSNR ≥ {MIN_PSNR_DB} dB"
+        print(f"  against ORT fp32: max abs error {result['max_abs_err']}, worst PSNR {result['psnr_db']} dB "
+              f"({'match' if matches else 'MISMATCH'}, {limit}); fp32 peak {result['peak_gflops']} GFLOP/s")
     print(json.dumps(result))
-    if not result["outputs_match"]:
+    if not matches:
         sys.exit(1)
 
 
