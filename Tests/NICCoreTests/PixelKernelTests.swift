@@ -72,22 +72,16 @@ final class PixelKernelTests: XCTestCase {
     }
 
     func testPeriodicBankCoversTheInteriorOfRationalScales() throws {
-        let x2 = try XCTUnwrap(
-            PeriodicBank(
-                FilterBank(inputSize: 960, outputSize: 1920, kernel: .bicubic(a: -0.75), mode: .interpolate),
-                inputSize: 960, outputSize: 1920))
+        func bank(_ n: Int, _ m: Int, _ kernel: ResampleKernel, _ mode: ResampleMode) -> PeriodicBank? {
+            PeriodicBank(FilterBank(inputSize: n, outputSize: m, kernel: kernel, mode: mode), inputSize: n, outputSize: m)
+        }
+        let x2 = try XCTUnwrap(bank(960, 1920, .bicubic(a: -0.75), .interpolate))
         XCTAssertEqual([x2.period, x2.step], [2, 1])
         XCTAssertGreaterThanOrEqual(x2.blocks.count, 956)
-        let x15 = try XCTUnwrap(
-            PeriodicBank(
-                FilterBank(inputSize: 852, outputSize: 1278, kernel: .bicubic(a: -0.5), mode: .antialiased),
-                inputSize: 852, outputSize: 1278))
+        let x15 = try XCTUnwrap(bank(852, 1278, .bicubic(a: -0.5), .antialiased))
         XCTAssertEqual([x15.period, x15.step], [3, 2])
         XCTAssertGreaterThanOrEqual(x15.blocks.count, 420)
-        XCTAssertNil(
-            PeriodicBank(
-                FilterBank(inputSize: 100, outputSize: 163, kernel: .bicubic(a: -0.5), mode: .antialiased),
-                inputSize: 100, outputSize: 163))
+        XCTAssertNil(bank(100, 163, .bicubic(a: -0.5), .antialiased))
     }
 
     func testSampleConversionsEqualTheScalarExpressions() throws {
