@@ -18,7 +18,10 @@ struct UpscaleBench: ParsableCommand {
     @Option(help: "Timed frames (after one warm-up frame).") var frames: Int = 30
     @Option(help: "Models directory (default: as the other commands).") var models: String?
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
-    @Option(help: "Network arithmetic: auto, fp32 or int8 (auto: int8 on CPUs with VNNI when the network has int8 ranges).")
+    @Option(
+        help:
+            "Network arithmetic: auto, fp32, bf16 or int8 (auto: int8 on CPUs with VNNI when the network has int8 ranges, else bf16 on CPUs with AVX512_BF16)."
+    )
     var precision: String = "auto"
     @Flag(help: "Print one JSON object (last line).") var json = false
 
