@@ -36,16 +36,14 @@ public final class BFloat16Conv2d: Layer {
 }
 
 extension Sequential {
-    /// These layers with their convolutions in bfloat16 (`BFloat16Conv2d`), each one writing its
-    /// output as bfloat16 for the next (activation fused), the last one float32. The convolutions
-    /// must follow one another; layers before the first and after the last (pixel shuffles) stay
-    /// float.
-    public func bfloat16() throws -> Sequential {
-        let positions = layers.indices.filter { layers[$0] is Conv2d }
-        guard let first = positions.first, let last = positions.last, positions == Array(first...last) else {
-            throw NICError.model("bf16 inference needs consecutive convolutions")
-        }
-        let convs = positions.map { BFloat16Conv2d(layers[$0] as! Conv2d, floatOutput: $0 == last) }
-        return Sequential(Array(layers[..<first]) + convs + Array(layers[(last + 1)...]))
+    /// These layers with every convolution in bfloat16 (`BFloat16Conv2d`, activation fused): one
+    /// followed by another convolution writes bfloat16 for it, any other float32, so the other
+    /// layers (pixel shuffles) stay float.
+    public func bfloat16() -> Sequential {
+        Sequential(
+            layers.indices.map { i in
+                guard let conv = layers[i] as? Conv2d else { return layers[i] }
+                return BFloat16Conv2d(conv, floatOutput: !(i + 1 < layers.count && layers[i + 1] is Conv2d))
+            })
     }
 }

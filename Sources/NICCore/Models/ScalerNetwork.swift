@@ -55,7 +55,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         let body = Sequential(stack.layers)
         self.body = body
         int8Body = try int8.map { try body.quantized(convolutionInputs: $0.convolutionInputs) }
-        bf16Body = try body.bfloat16()
+        bf16Body = body.bfloat16()
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
         baseMode = antialias ? .antialiased : .interpolate
