@@ -116,6 +116,17 @@ final class BFloat16InferenceTests: XCTestCase {
         }
     }
 
+    /// A shipped setting without int8 ranges: auto runs its up network in bf16 on a CPU with
+    /// AVX512_BF16 and its down network (the encoder's) in float32 on any CPU.
+    func testShippedNetworksAutoPlans() throws {
+        let store = try store
+        let setting = try store.setting(id: 4)
+        XCTAssertNil(setting.up.int8)
+        XCTAssertEqual(try store.network(setting, .up).precisionPlan(.auto, cpu: bf16CPU).precision, .bf16)
+        XCTAssertEqual(try store.network(setting, .up).precisionPlan(.auto, cpu: CPUFeatures()).precision, .fp32)
+        XCTAssertEqual(try store.network(setting, .down).precisionPlan(.auto, cpu: bf16CPU).precision, .fp32)
+    }
+
     /// The bands do not depend on the workers, each runs on one thread: one and two threads give
     /// the same bits in bf16 too (a frame tall enough for several bands).
     func testBF16OutputIsTheSameOnOneAndTwoThreads() throws {
