@@ -104,13 +104,15 @@ NIC_API const char *nic_status_string(NicStatus status);
 
 typedef struct NicContext NicContext;
 
-/** Precision the up networks run in (NicConfig.precision; docs/engine.md, "int8"). */
+/** Precision the up networks run in (NicConfig.precision; docs/engine.md, "Precision"). */
 typedef enum NicPrecision {
     NIC_PRECISION_AUTO = 0, /**< int8 where the CPU has VNNI and the network calibrated int8 ranges,
-                                 else fp32 (default) */
+                                 else bf16 where the CPU has AVX512_BF16, else fp32 (default) */
     NIC_PRECISION_FP32 = 1, /**< always fp32 */
-    NIC_PRECISION_INT8 = 2  /**< int8 on any CPU; upscaling with a network that has no int8 ranges
+    NIC_PRECISION_INT8 = 2, /**< int8 on any CPU; upscaling with a network that has no int8 ranges
                                  fails with NIC_ERROR_INVALID_ARGUMENT */
+    NIC_PRECISION_BF16 = 3  /**< bfloat16 convolutions (float32 sums); on a CPU without
+                                 AVX512_BF16 upscaling fails with NIC_ERROR_INVALID_ARGUMENT */
 } NicPrecision;
 
 typedef struct NicConfig {
@@ -358,10 +360,11 @@ NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
 
 /**
  * The precision the up network of `setting_id` runs in on this context
- * (NIC_PRECISION_FP32 or NIC_PRECISION_INT8: NicConfig.precision resolved for
- * this CPU and network), and in `*reason` (may be NULL; owned by the context,
- * valid until its next call) why. Errors: NULL_POINTER, INVALID_ARGUMENT
- * (unknown setting; NIC_PRECISION_INT8 asked for a network without int8 ranges),
+ * (NIC_PRECISION_FP32, NIC_PRECISION_BF16 or NIC_PRECISION_INT8: NicConfig.precision
+ * resolved for this CPU and network), and in `*reason` (may be NULL; owned by the
+ * context, valid until its next call) why. Errors: NULL_POINTER, INVALID_ARGUMENT
+ * (unknown setting; NIC_PRECISION_INT8 asked for a network without int8 ranges,
+ * NIC_PRECISION_BF16 on a CPU without AVX512_BF16),
  * MODEL.
  */
 NIC_API NicStatus nic_setting_precision(NicContext *ctx, int setting_id, NicPrecision *precision,

@@ -105,7 +105,11 @@ public func nic_setting_precision(
     return ctx.run {
         let store = try ctx.models()
         let plan = try store.network(try store.setting(id: Int(settingID)), .up).precisionPlan(ctx.device.precision)
-        precision.pointee = plan.precision == .int8 ? NIC_PRECISION_INT8 : NIC_PRECISION_FP32
+        switch plan.precision {
+        case .fp32: precision.pointee = NIC_PRECISION_FP32
+        case .bf16: precision.pointee = NIC_PRECISION_BF16
+        case .int8: precision.pointee = NIC_PRECISION_INT8
+        }
         reason?.pointee = ctx.keepPrecisionReason(plan.reason)
     }
 }

@@ -51,7 +51,7 @@ public func nic_context_create(
     }
     guard settings.threads >= 0, settings.threads <= 256,
         (NIC_LOG_ERROR.rawValue...NIC_LOG_DEBUG.rawValue).contains(settings.log_level.rawValue),
-        (NIC_PRECISION_AUTO.rawValue...NIC_PRECISION_INT8.rawValue).contains(settings.precision.rawValue)
+        (NIC_PRECISION_AUTO.rawValue...NIC_PRECISION_BF16.rawValue).contains(settings.precision.rawValue)
     else {
         return NIC_ERROR_INVALID_ARGUMENT
     }

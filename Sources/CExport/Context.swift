@@ -47,6 +47,7 @@ final class Context {
     static func precisionRequest(_ p: NicPrecision) -> PrecisionRequest {
         switch p {
         case NIC_PRECISION_FP32: return .fp32
+        case NIC_PRECISION_BF16: return .bf16
         case NIC_PRECISION_INT8: return .int8
         default: return .auto
         }

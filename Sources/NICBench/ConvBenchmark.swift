@@ -63,6 +63,19 @@ public struct ConvBenchmark {
         }
     }
 
+    /// The same convolution in bfloat16 (`BFloat16Conv2d`), between two bfloat16 layers: bfloat16
+    /// input already in the primitive's layout, bfloat16 output. For CPUs with AVX512_BF16.
+    public func runEngineBF16() throws -> Result {
+        let (device, conv, input) = try setUp()
+        let b = BFloat16Conv2d(conv, floatOutput: false)
+        let warm = try b.forward(input, on: device)
+        let steady = try device.converted(input, to: warm.desc)
+        let implementation = try b.implementation(for: steady, on: device)
+        return try measure("onednn \(ConvBenchmark.oneDNNVersion) bf16 (\(implementation))") {
+            _ = try b.forward(steady, on: device)
+        }
+    }
+
     public func runIm2colGemm() throws -> Result {
         let k = kernel, c = channels, h = height, w = width
         let weights = ConvBenchmark.values(c * c * k * k, seed: 1)

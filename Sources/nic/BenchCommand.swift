@@ -18,7 +18,10 @@ struct UpscaleBench: ParsableCommand {
     @Option(help: "Timed frames (after one warm-up frame).") var frames: Int = 30
     @Option(help: "Models directory (default: as the other commands).") var models: String?
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
-    @Option(help: "Network arithmetic: auto, fp32 or int8 (auto: int8 on CPUs with VNNI when the network has int8 ranges).")
+    @Option(
+        help:
+            "Network arithmetic: auto, fp32, bf16 or int8 (auto: int8 on CPUs with VNNI when the network has int8 ranges, else bf16 on CPUs with AVX512_BF16)."
+    )
     var precision: String = "auto"
     @Flag(help: "Print one JSON object (last line).") var json = false
 
@@ -65,7 +68,9 @@ struct UpscaleBench: ParsableCommand {
 struct ConvBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "3x3 32->32 convolution on 960x540: the engine (fp32 and int8) vs. im2col + SGEMM, and the machine's peak.")
+        abstract:
+            "3x3 32->32 convolution on 960x540: the engine (fp32, int8, and bf16 on AVX512_BF16 CPUs) vs. im2col + SGEMM, and the machine's peak."
+    )
 
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 1
     @Option(help: "Timed repetitions per variant.") var repeats: Int = 10
@@ -78,6 +83,7 @@ struct ConvBench: ParsableCommand {
             let engine = try bench.runEngine()
             let alternative = try bench.runIm2colGemm()
             let int8 = try bench.runEngineInt8()
+            let bf16 = CPUFeatures.current.avx512BF16 ? try bench.runEngineBF16() : nil
             let peak = PeakFLOPS.measure(threads: resolved)
             if json {
                 print(
@@ -99,6 +105,12 @@ struct ConvBench: ParsableCommand {
                             "ms": .number(rounded(int8.medianMs)),
                             "speedup_vs_fp32": .number(rounded(engine.medianMs / int8.medianMs, 2)),
                         ]),
+                        "bf16": bf16.map { b in
+                            .object([
+                                "name": .string(b.name), "gflops": .number(rounded(b.gflops)), "ms": .number(rounded(b.medianMs)),
+                                "speedup_vs_fp32": .number(rounded(engine.medianMs / b.medianMs, 2)),
+                            ])
+                        } ?? .null,
                     ]).serialized)
                 return
             }
@@ -109,6 +121,11 @@ struct ConvBench: ParsableCommand {
             print(
                 "  \(int8.name): \(fmt(int8.medianMs)) ms, \(fmt(int8.gflops)) giga-ops/s, \(rounded(engine.medianMs / int8.medianMs, 2))x fp32"
             )
+            if let bf16 {
+                print(
+                    "  \(bf16.name): \(fmt(bf16.medianMs)) ms, \(fmt(bf16.gflops)) GFLOP/s, \(rounded(engine.medianMs / bf16.medianMs, 2))x fp32"
+                )
+            }
             print(
                 "  peak (\(PeakFLOPS.instructionSet) FMA micro-benchmark): \(fmt(peak)) GFLOP/s; engine reaches \(fmt(100 * engine.gflops / peak))%"
             )

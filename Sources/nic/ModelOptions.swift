@@ -8,7 +8,10 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: "Worker threads (0 = one per core).") var threads: Int = 0
 
-    @Option(help: "Network arithmetic: auto (int8 on CPUs with VNNI for networks with int8 ranges, else fp32), fp32 or int8.")
+    @Option(
+        help:
+            "Network arithmetic: auto (int8 on CPUs with VNNI for networks with int8 ranges, else bf16 on CPUs with AVX512_BF16, else fp32), fp32, bf16 or int8."
+    )
     var precision: String = "auto"
 
     /// The model store, or an error naming where it looked.
@@ -31,6 +34,7 @@ struct ModelOptions: ParsableArguments {
     func device() throws -> ComputeDevice {
         let device = try ComputeDevice(threads: threads)
         device.precision = try PrecisionRequest(parsing: precision)
+        try device.precision.check(on: .current)
         return device
     }
 }

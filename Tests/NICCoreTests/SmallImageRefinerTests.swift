@@ -21,6 +21,7 @@ final class SmallImageRefinerTests: XCTestCase {
     /// up network (sizes off the block grid), and the trace's output is the network's output.
     func testInputGradientMatchesFiniteDifferences() throws {
         let device = try ComputeDevice(threads: 1)
+        device.precision = .fp32  // the trace is the float32 network; auto may take bf16 or int8
         for id in [2, 5] {
             let setting = try XCTUnwrap(try store.manifest.settings.first { $0.id == id })
             let network = try store.network(setting, .up)

@@ -341,6 +341,14 @@ static void test_precision(void)
     EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
     EXPECT(nic_setting_precision(ctx, 7, &precision, &reason) == NIC_OK && precision == NIC_PRECISION_FP32);
     nic_context_destroy(ctx);
+    /* bf16: bfloat16 on a CPU with AVX512_BF16, else an error that names it. */
+    config.precision = NIC_PRECISION_BF16;
+    EXPECT(nic_context_create(&config, &ctx) == NIC_OK);
+    if (nic_setting_precision(ctx, 7, &precision, &reason) == NIC_OK)
+        EXPECT(precision == NIC_PRECISION_BF16 && strcmp(reason, "bf16 requested") == 0);
+    else
+        EXPECT(strstr(nic_last_error(ctx), "AVX512_BF16") != NULL);
+    nic_context_destroy(ctx);
 
     memset(&old, 0xA5, sizeof old);
     nic_config_init_first_layout(&old.config);
@@ -356,7 +364,7 @@ static void test_precision(void)
     EXPECT(nic_context_create((const NicConfig *)(const void *)exact, &ctx) == NIC_OK);
     EXPECT(nic_context_threads(ctx) == 1);
     /* The first layout has no precision: auto, which never takes int8 for a network without ranges. */
-    EXPECT(nic_setting_precision(ctx, 1, &precision, &reason) == NIC_OK && precision == NIC_PRECISION_FP32);
+    EXPECT(nic_setting_precision(ctx, 1, &precision, &reason) == NIC_OK && precision != NIC_PRECISION_INT8);
     nic_context_destroy(ctx);
     exact->struct_size = sizeof *exact - 1;
     EXPECT(nic_context_create((const NicConfig *)(const void *)exact, &ctx) == NIC_ERROR_STRUCT_SIZE);

@@ -14,7 +14,7 @@ from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL
                     NIC_PIXEL_FORMAT_GRAY8, NIC_PIXEL_FORMAT_RGB24, NIC_PIXEL_FORMAT_YUV420P, NicAIData,
                     NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicImageAIOptions,
                     NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
-                    AIDATA_STATUS, NIC_PRECISION_INT8, PRECISIONS)
+                    AIDATA_STATUS, PRECISIONS)
 from .errors import NicError
 from .library import default_model_dir, load_library
 
@@ -77,9 +77,10 @@ class Context:
     log        optional callable(level: int, message: str); exceptions raised
                by it are swallowed (they cannot cross the C boundary)
     log_level  most verbose NicLogLevel delivered (None = library default)
-    precision  "auto" (int8 where the CPU has VNNI and the network int8 ranges), "fp32" or
-               "int8" (a network without int8 ranges then fails); setting_precision() tells
-               what it means for a setting here
+    precision  "auto" (int8 where the CPU has VNNI and the network int8 ranges, else bf16 where
+               the CPU has AVX512_BF16, else fp32), "fp32", "bf16" (fails on a CPU without
+               AVX512_BF16) or "int8" (a network without int8 ranges then fails);
+               setting_precision() tells what it means for a setting here
 
     Use as a context manager (``with nic.Context() as ctx: ...``) or call close().
     The binding serialises calls on one Context with a lock.
@@ -379,14 +380,14 @@ class Context:
 
     def setting_precision(self, setting_id: int) -> Tuple[str, str]:
         """(precision, reason): what the up network of setting_id runs in on this context,
-        "fp32" or "int8" (the context's precision resolved for this CPU and network), and why."""
+        "fp32", "bf16" or "int8" (the context's precision resolved for this CPU and network), and why."""
         precision = ctypes.c_int(0)
         reason = ctypes.c_char_p()
         with self._lock:
             self._check(self._lib.nic_setting_precision(self._h(), c_int_value(setting_id, "setting_id"),
                                                         ctypes.byref(precision), ctypes.byref(reason)))
             text = _decode(reason.value) if reason.value else ""
-        return ("int8" if precision.value == NIC_PRECISION_INT8 else "fp32"), text
+        return next(name for name, value in PRECISIONS.items() if value == precision.value), text
 
     # -- neural image codec ----------------------------------------------
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What 8-bit inference costs in quality: the shipped up networks through libnic (the `nic` tool)
-in fp32 and in int8, on the 8-image hold-out of the training images (data.split_train_val; never
+"""What 8-bit (or bfloat16) inference costs in quality: the shipped up networks through libnic (the
+`nic` tool) in fp32 and in int8 (or bf16), on the 8-image hold-out of the training images (data.split_train_val; never
 calibrated or trained on).
 
 Per setting with int8 ranges: each hold-out image's luma (cropped to a multiple of 6) goes through
@@ -11,13 +11,16 @@ as means over the images: luma PSNR of each precision against the original, thei
 (the loss), and the PSNR of int8 against fp32. With --crf N the small image goes through x265
 intra at CRF N first (the HEVC settings' codec) instead of no codec.
 
+--precision bf16 compares `nic upscale --precision bf16` with fp32 instead, for every chosen
+setting (bf16 needs no ranges; it needs a CPU with AVX512_BF16); the columns are then bf16's.
+
 --exact adds the int8 network computed here with exact integer sums (PyTorch; weights per output
 channel, activations per tensor over the calibrated ranges, rounded and saturated as libnic does):
 what oneDNN computes on CPUs with VNNI. Without VNNI its AVX2 kernel halves the 8-bit weights
 (rounding them again) to keep its 16-bit pair sums from saturating, so `nic` there shows more loss.
 
   python3 training/aicodec/check_int8.py [--nic .build/release/nic] [--models models] [--settings realtime|all|4,7]
-                                         [--crf N] [--exact]
+                                         [--crf N] [--exact] [--precision int8|bf16]
 """
 
 import argparse
@@ -83,25 +86,30 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--crf", type=int, help="x265 intra CRF of the small image (default: no codec)")
     p.add_argument("--exact", action="store_true", help="add the exact-integer int8 network (what VNNI CPUs compute)")
+    p.add_argument("--precision", choices=("int8", "bf16"), default="int8", help="the precision compared with fp32")
     p.add_argument("--json", help="also write the table as JSON here")
     a = p.parse_args()
+    if a.exact and a.precision != "int8":
+        p.error("--exact is for --precision int8")
+    q = a.precision
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.models, "settings.json")) as f:
         manifest = json.load(f)
     _, holdout = split_train_val(list_train_images())
     rgbs = [crop_multiple(load_rgb(f), 6) for f in holdout]
     rows = []
-    print("setting  fp32 dB  int8 dB  loss dB  int8 vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
+    print(f"setting  fp32 dB  {q} dB  loss dB  {q} vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
     with tempfile.TemporaryDirectory() as tmp:
         for s in chosen_settings(manifest, a.settings):
-            if not s["up"].get("int8"):
+            if q == "int8" and not s["up"].get("int8"):
                 continue
             scale = "2" if s["scale"] == [2, 1] else "1.5"
             down = load_safetensors_net(os.path.join(a.models, s["down"]["weights"])).eval() if s.get("down") else None
             up = load_safetensors_net(os.path.join(a.models, s["up"]["weights"])).eval()
-            with open(os.path.join(a.models, s["up"]["int8"]["ranges"])) as f:
-                ranges = json.load(f)["conv_inputs"]
-            fp32, int8, between, exact, exact_between = [], [], [], [], []
+            if a.exact:
+                with open(os.path.join(a.models, s["up"]["int8"]["ranges"])) as f:
+                    ranges = json.load(f)["conv_inputs"]
+            fp32, other, between, exact, exact_between = [], [], [], [], []
             for i, rgb in enumerate(rgbs):
                 original = (luma_np(rgb) * 255).round()
                 small = (small_luma(rgb, down, scale)[0, 0].numpy() * 255).round().astype(np.uint8)
@@ -110,19 +118,19 @@ def main():
                 small_png = os.path.join(tmp, f"small{i}.png")
                 Image.fromarray(small, "L").save(small_png)
                 h, w = original.shape
-                out = {q: upscaled_luma(a.nic, a.models, s["id"], small_png, w, h, q, a.threads, os.path.join(tmp, f"{q}.png"))
-                       for q in ("fp32", "int8")}
-                fp32.append(psnr(out["fp32"], original)); int8.append(psnr(out["int8"], original))
-                between.append(psnr(out["int8"], out["fp32"]))
+                out = {r: upscaled_luma(a.nic, a.models, s["id"], small_png, w, h, r, a.threads, os.path.join(tmp, f"{r}.png"))
+                       for r in ("fp32", q)}
+                fp32.append(psnr(out["fp32"], original)); other.append(psnr(out[q], original))
+                between.append(psnr(out[q], out["fp32"]))
                 if a.exact:
                     x = torch.from_numpy(small.astype(np.float32) / 255)[None, None]
                     reference, integer = u8(up(x)), u8(exact_int8(up, x, ranges))
                     exact.append(psnr(integer, original) - psnr(reference, original))
                     exact_between.append(psnr(integer, reference))
-            row = {"setting": s["id"], "psnr_y_fp32": float(np.mean(fp32)), "psnr_y_int8": float(np.mean(int8)),
-                   "loss_db": float(np.mean(fp32) - np.mean(int8)), "psnr_y_int8_vs_fp32": float(np.mean(between))}
-            line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row['psnr_y_int8']:7.3f}  {row['loss_db']:7.4f}  "
-                    f"{row['psnr_y_int8_vs_fp32']:7.2f}")
+            row = {"setting": s["id"], "psnr_y_fp32": float(np.mean(fp32)), f"psnr_y_{q}": float(np.mean(other)),
+                   "loss_db": float(np.mean(fp32) - np.mean(other)), f"psnr_y_{q}_vs_fp32": float(np.mean(between))}
+            line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row[f'psnr_y_{q}']:7.3f}  {row['loss_db']:7.4f}  "
+                    f"{row[f'psnr_y_{q}_vs_fp32']:7.2f}")
             if a.exact:
                 row["exact_loss_db"], row["exact_psnr_y_int8_vs_fp32"] = -float(np.mean(exact)), float(np.mean(exact_between))
                 line += f"  {'':13s}  {row['exact_loss_db']:7.4f}  {row['exact_psnr_y_int8_vs_fp32']:7.2f}"
@@ -130,7 +138,7 @@ def main():
             print(line, flush=True)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"images": len(rgbs), "rows": rows}, f, indent=1)
+            json.dump({"images": len(rgbs), "precision": q, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

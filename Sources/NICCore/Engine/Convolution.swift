@@ -97,14 +97,15 @@ final class WeightedPlan {
         return out
     }
 
-    /// The descriptors every weighted layer starts from: layouts left to oneDNN ("any").
+    /// The descriptors every weighted layer starts from: layouts left to oneDNN ("any"); input
+    /// and weights of type `data`, the output of type `output`, the bias always float32.
     struct Descriptors {
         var src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t, dst: dnnl_memory_desc_t
-        init(_ g: WeightedGeometry) throws {
-            src = try DNNL.desc(g.inputShape, tag: dnnl_format_tag_any)
-            weights = try DNNL.desc(g.weightShape, tag: dnnl_format_tag_any)
+        init(_ g: WeightedGeometry, data: dnnl_data_type_t = dnnl_f32, output: dnnl_data_type_t = dnnl_f32) throws {
+            src = try DNNL.desc(g.inputShape, tag: dnnl_format_tag_any, type: data)
+            weights = try DNNL.desc(g.weightShape, tag: dnnl_format_tag_any, type: data)
             bias = try DNNL.desc([g.weightShape[0]], tag: dnnl_a)
-            dst = try DNNL.desc(g.outputShape, tag: dnnl_format_tag_any)
+            dst = try DNNL.desc(g.outputShape, tag: dnnl_format_tag_any, type: output)
         }
     }
 
@@ -115,9 +116,16 @@ final class WeightedPlan {
         return postOps
     }
 
-    static func convolution(_ conv: Conv2d, input x: Tensor, device: ComputeDevice) throws -> WeightedPlan {
+    /// `conv` on `x`'s shape with input and weights of type `data` and an output of type `output`
+    /// (float32 by default; bfloat16 for `BFloat16Conv2d`, which oneDNN sums in float32). The
+    /// float32 weights are converted to `data` once, in the reorder into the primitive's layout; an
+    /// input of another type is converted on each run (`run`).
+    static func convolution(
+        _ conv: Conv2d, input x: Tensor, device: ComputeDevice,
+        data: dnnl_data_type_t = dnnl_f32, output: dnnl_data_type_t = dnnl_f32
+    ) throws -> WeightedPlan {
         let g = try conv.geometry(input: x)
-        var d = try Descriptors(g)
+        var d = try Descriptors(g, data: data, output: output)
         var op = dnnl_convolution_desc_t()
         try DNNL.check(
             dnnl_convolution_forward_desc_init(

@@ -22,56 +22,76 @@ public struct CPUFeatures: Sendable, Equatable {
     var vnniName: String? { avx512VNNI ? "AVX512_VNNI" : avxVNNI ? "AVX_VNNI" : nil }
 }
 
-/// The arithmetic a network's convolutions run in: float32 (the reference) or 8-bit integers
-/// (`QuantizedConv2d`, with calibrated activation ranges).
+/// The arithmetic a network's convolutions run in: float32 (the reference), bfloat16
+/// (`BFloat16Conv2d`, float32 sums) or 8-bit integers (`QuantizedConv2d`, with calibrated
+/// activation ranges).
 public enum InferencePrecision: String, Sendable {
-    case fp32, int8
+    case fp32, bf16, int8
 }
 
 /// What a context asks for: a precision, or `auto` for `PrecisionPlan`'s choice.
 public enum PrecisionRequest: String, Sendable, CaseIterable {
-    case auto, fp32, int8
+    case auto, fp32, bf16, int8
 
-    /// "auto", "fp32" or "int8"; anything else (bf16 included) is an error that says why.
-    public init(parsing text: String, cpu: CPUFeatures = .current) throws {
-        if let request = PrecisionRequest(rawValue: text.lowercased()) {
-            self = request
-            return
+    /// "auto", "fp32", "bf16" or "int8" (any case); anything else is an error that says why.
+    public init(parsing text: String) throws {
+        guard let request = PrecisionRequest(rawValue: text.lowercased()) else {
+            throw NICError.invalidArgument("unknown precision \"\(text)\" (choose auto, fp32, bf16 or int8)")
         }
-        if text.lowercased() == "bf16" {
-            throw NICError.invalidArgument(
-                cpu.avx512BF16
-                    ? "bf16 inference is not implemented (choose auto, fp32 or int8)"
-                    : "bf16 inference needs a CPU with AVX512_BF16, which this one lacks (choose auto, fp32 or int8)")
+        self = request
+    }
+
+    /// Throws when no network can run this request on `cpu`: bf16 without AVX512_BF16.
+    public func check(on cpu: CPUFeatures) throws {
+        guard self != .bf16 || cpu.avx512BF16 else {
+            throw NICError.invalidArgument("bf16 requested, but the CPU lacks AVX512_BF16 (choose auto, fp32 or int8)")
         }
-        throw NICError.invalidArgument("unknown precision \"\(text)\" (choose auto, fp32 or int8)")
     }
 }
 
 /// The precision a network runs in, and why: chosen from the request, the CPU and whether the
-/// network has calibrated int8 ranges. `auto` takes int8 only where the integer convolutions
-/// pay: on CPUs with VNNI (docs/decisions/int8-inference.md has the measurements).
+/// network has calibrated int8 ranges. `auto` takes int8 where the integer convolutions pay (CPUs
+/// with VNNI) and the network has ranges, else bfloat16 for an up network on CPUs with
+/// AVX512_BF16, else float32 (docs/decisions/int8-inference.md has the measurements).
 public struct PrecisionPlan: Sendable, Equatable {
     public let precision: InferencePrecision
     public let reason: String
 
-    /// Throws when int8 is forced on a network without ranges.
-    public init(requested: PrecisionRequest, cpu: CPUFeatures, hasInt8Ranges: Bool) throws {
+    /// Throws when int8 is forced on a network without ranges, or bf16 on a CPU without
+    /// AVX512_BF16. `bf16Measured`: whether bf16's speed and loss were measured on this kind of
+    /// network (the up networks; auto keeps the down networks of the encoder in float32).
+    public init(requested: PrecisionRequest, cpu: CPUFeatures, hasInt8Ranges: Bool, bf16Measured: Bool = true) throws {
         switch requested {
         case .fp32:
             (precision, reason) = (.fp32, "fp32 requested")
+        case .bf16:
+            try requested.check(on: cpu)
+            (precision, reason) = (.bf16, "bf16 requested")
         case .int8:
             guard hasInt8Ranges else {
                 throw NICError.invalidArgument("int8 requested, but the network has no calibrated int8 ranges in settings.json")
             }
             (precision, reason) = (.int8, "int8 requested")
         case .auto:
-            if !hasInt8Ranges {
-                (precision, reason) = (.fp32, "the network has no calibrated int8 ranges")
-            } else if let vnni = cpu.vnniName {
+            if hasInt8Ranges, let vnni = cpu.vnniName {
                 (precision, reason) = (.int8, "the CPU has \(vnni) and the network has int8 ranges")
+            } else if cpu.avx512BF16 && bf16Measured {
+                (precision, reason) = (
+                    .bf16,
+                    hasInt8Ranges
+                        ? "the CPU has AVX512_BF16 but no VNNI, where int8 is not worth its loss"
+                        : "the network has no calibrated int8 ranges and the CPU has AVX512_BF16"
+                )
+            } else if cpu.avx512BF16 {
+                (precision, reason) = (
+                    .fp32,
+                    "auto takes bf16 for up networks only, and "
+                        + (hasInt8Ranges ? "the CPU has no VNNI" : "the network has no calibrated int8 ranges")
+                )
+            } else if !hasInt8Ranges {
+                (precision, reason) = (.fp32, "the network has no calibrated int8 ranges and the CPU no AVX512_BF16")
             } else {
-                (precision, reason) = (.fp32, "the CPU has no VNNI, where int8 is not worth its loss")
+                (precision, reason) = (.fp32, "the CPU has no VNNI, where int8 is not worth its loss, and no AVX512_BF16")
             }
         }
     }

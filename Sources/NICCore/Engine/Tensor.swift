@@ -4,7 +4,7 @@ import CDNNL
 #endif
 
 /// An NCHW tensor in 64-byte aligned memory that it owns: float32, or 8-bit integers between
-/// quantised layers (`QuantizedConv2d`).
+/// quantised layers (`QuantizedConv2d`), or bfloat16 between bfloat16 layers (`BFloat16Conv2d`).
 ///
 /// Its layout is whatever the backend chose (`desc`): plain NCHW for tensors that
 /// Swift code reads or writes, or oneDNN's channel-blocked layouts between
@@ -66,7 +66,7 @@ public final class Tensor {
 
     public var count: Int { shape.reduce(1, *) }
 
-    /// The element type (dnnl_f32 unless the tensor holds quantised integers).
+    /// The element type (dnnl_f32 unless the tensor holds quantised integers or bfloat16).
     var dataType: dnnl_data_type_t { desc.data_type }
 
     /// Calls `body` with the values in NCHW order, keeping the tensor alive meanwhile.
@@ -79,7 +79,7 @@ public final class Tensor {
     }
 
     /// The same values in plain NCHW float32 layout (self when already so); the integers of a
-    /// quantised tensor become floats without their scale.
+    /// quantised tensor become floats without their scale, bfloat16 values exact floats.
     public func plain(on device: ComputeDevice) throws -> Tensor {
         if isPlain && dataType == dnnl_f32 { return self }
         let out = try Tensor(zeros: shape)

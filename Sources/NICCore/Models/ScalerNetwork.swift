@@ -19,6 +19,8 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// The body in 8-bit integers (`Sequential.quantized`), when the network has calibrated int8
     /// ranges; `body` stays the float32 reference.
     let int8Body: Sequential?
+    /// The body with its convolutions in bfloat16 (`Sequential.bfloat16`), sharing `body`'s weights.
+    let bf16Body: Sequential
     /// Input rows on each side that influence an output row: the convolutions' radii, counted
     /// at the input's resolution (they run after the unshuffle: one row there = inputBlock rows).
     let haloRows: Int
@@ -53,6 +55,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         let body = Sequential(stack.layers)
         self.body = body
         int8Body = try int8.map { try body.quantized(convolutionInputs: $0.convolutionInputs) }
+        bf16Body = body.bfloat16()
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
         baseMode = antialias ? .antialiased : .interpolate
@@ -61,7 +64,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
 
     /// The precision `forward` runs in for `request` on `cpu`.
     public func precisionPlan(_ request: PrecisionRequest, cpu: CPUFeatures = .current) throws -> PrecisionPlan {
-        try PrecisionPlan(requested: request, cpu: cpu, hasInt8Ranges: int8Body != nil)
+        try PrecisionPlan(requested: request, cpu: cpu, hasInt8Ranges: int8Body != nil, bf16Measured: direction == .up)
     }
 
     /// Output size for an input of `size` pixels along one axis (exact for sizes on the block grid).
@@ -93,7 +96,12 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
             throw NICError.invalidArgument("scaler networks take one plane, got \(x.shape)")
         }
         try ImageLimits.check(width: outputWidth, height: outputHeight)
-        let body = try precisionPlan(device.precision).precision == .int8 ? int8Body ?? self.body : self.body
+        let body: Sequential
+        switch try precisionPlan(device.precision).precision {
+        case .fp32: body = self.body
+        case .bf16: body = bf16Body
+        case .int8: body = int8Body ?? self.body
+        }
         let input = try x.plain(on: device)
         let padded = try Self.padded(input, toMultipleOf: inputBlock)
         let base = RowResampler(
