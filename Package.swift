@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CNicAPI"),
         .target(name: "CPUInfo"),
-        .target(name: "CKernels"),
+        .target(name: "CKernels", dependencies: ["CPUInfo"]),
         // Entry points for programs built against earlier layouts of nic.h's structs.
         .target(name: "CABICompat"),
 

@@ -1,114 +1,95 @@
 #include "kernels.h"
 
+#include "cpuinfo.h"
+
 // Products and sums are rounded one by one, as in Swift: no fused multiply-add.
 #pragma clang fp contract(off)
 
-// One copy of each kernel per instruction set; the dynamic loader picks one (ifunc).
-#define NIC_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+// One copy of each kernel per instruction set, chosen at every call from the CPU's features
+// (CPUInfo). Not ifunc (target_clones): resolvers run while the loader relocates, before a
+// sanitizer's runtime is up, and crashed ThreadSanitizer builds.
+#define NIC_PASTE_(name, isa) name##_##isa
+#define NIC_PASTE(name, isa) NIC_PASTE_(name, isa)
+#define NIC_NAME(name) NIC_PASTE(name, NIC_ISA)
 
-NIC_KERNEL void nic_kernel_widen_u8(const uint8_t *restrict source, size_t count, float gain, float offset, float *restrict out) {
-    for (size_t i = 0; i < count; i++) out[i] = (float)source[i] * gain + offset;
+#define NIC_ISA avx512
+#define NIC_TARGET __attribute__((target("avx512f")))
+#include "kernels_body.h"
+#undef NIC_ISA
+#undef NIC_TARGET
+
+#define NIC_ISA avx2
+#define NIC_TARGET __attribute__((target("avx2,fma")))
+#include "kernels_body.h"
+#undef NIC_ISA
+#undef NIC_TARGET
+
+#define NIC_ISA baseline
+#define NIC_TARGET
+#include "kernels_body.h"
+#undef NIC_ISA
+#undef NIC_TARGET
+
+enum { ISA_BASELINE, ISA_AVX2, ISA_AVX512 };
+
+static int isa(void) { return cpuinfo_has_avx512f() ? ISA_AVX512 : cpuinfo_has_avx2_fma() ? ISA_AVX2 : ISA_BASELINE; }
+
+#define NIC_CALL(name, args)                  \
+    switch (isa()) {                          \
+    case ISA_AVX512: name##_avx512 args; break; \
+    case ISA_AVX2: name##_avx2 args; break;   \
+    default: name##_baseline args; break;     \
+    }
+
+void nic_kernel_widen_u8(const uint8_t *restrict source, size_t count, float gain, float offset, float *restrict out) {
+    NIC_CALL(widen_u8, (source, count, gain, offset, out))
 }
 
-NIC_KERNEL void nic_kernel_narrow_u8(const float *restrict values, size_t count, float gain, float offset, float top,
-                                     uint8_t *restrict out) {
-    for (size_t i = 0; i < count; i++) {
-        float v = values[i] * gain + offset + 0.5f;
-        v = v > 0.0f ? v : 0.0f;  // NaN -> 0
-        v = v < top ? v : top;
-        out[i] = (uint8_t)(int32_t)v;
-    }
+void nic_kernel_narrow_u8(const float *restrict values, size_t count, float gain, float offset, float top,
+                          uint8_t *restrict out) {
+    NIC_CALL(narrow_u8, (values, count, gain, offset, top, out))
 }
 
-NIC_KERNEL void nic_kernel_resample_row(const float *restrict source, const int32_t *restrict first,
-                                        const float *restrict weights, int taps, size_t stride, size_t count,
-                                        float *restrict out) {
-    for (size_t x = 0; x < count; x++) out[x] = 0.0f;
-    // Tap by tap over the whole row: each output still adds its terms in tap order.
-    for (int t = 0; t < taps; t++) {
-        const float *w = weights + (size_t)t * stride;
-        const float *s = source + t;
-        for (size_t x = 0; x < count; x++) out[x] += w[x] * s[first[x]];
-    }
+void nic_kernel_resample_row(const float *restrict source, const int32_t *restrict first,
+                             const float *restrict weights, int taps, size_t stride, size_t count,
+                             float *restrict out) {
+    NIC_CALL(resample_row, (source, first, weights, taps, stride, count, out))
 }
-
-// Blocks i0..<i1 of a periodic bank, for fixed P, Q and TAPS so that the compiler unrolls the
-// phases and taps and vectorises over the blocks (strided loads, interleaved stores).
-#define NIC_PERIODIC(P, Q, TAPS)                                                                           \
-    NIC_KERNEL static void periodic_##P##_##Q##_##TAPS(const float *restrict source,                       \
-                                                       const float *restrict weights,                      \
-                                                       const int32_t *restrict offsets, size_t i0,         \
-                                                       size_t i1, float *restrict out) {                   \
-        for (size_t i = i0; i < i1; i++)                                                                   \
-            for (int f = 0; f < (P); f++) {                                                                \
-                const float *s = source + (Q) * i + offsets[f];                                            \
-                float sum = 0.0f;                                                                          \
-                for (int t = 0; t < (TAPS); t++) sum += weights[f * (TAPS) + t] * s[t];                    \
-                out[(P) * i + f] = sum;                                                                    \
-            }                                                                                              \
-    }
-// x2 and x1.5; 4 taps: cubic interpolation, 5: cubic antialiased, 6 and 7: Lanczos-3.
-NIC_PERIODIC(2, 1, 4)
-NIC_PERIODIC(2, 1, 5)
-NIC_PERIODIC(2, 1, 6)
-NIC_PERIODIC(2, 1, 7)
-NIC_PERIODIC(3, 2, 4)
-NIC_PERIODIC(3, 2, 5)
-NIC_PERIODIC(3, 2, 6)
-NIC_PERIODIC(3, 2, 7)
 
 int nic_kernel_resample_periodic(const float *restrict source, const float *restrict weights,
                                  const int32_t *restrict offsets, int period, int step, int taps, size_t i0,
                                  size_t i1, float *restrict out) {
-    void (*kernel)(const float *restrict, const float *restrict, const int32_t *restrict, size_t, size_t,
-                   float *restrict) = 0;
-    if (period == 2 && step == 1) {
-        if (taps == 4) kernel = periodic_2_1_4;
-        if (taps == 5) kernel = periodic_2_1_5;
-        if (taps == 6) kernel = periodic_2_1_6;
-        if (taps == 7) kernel = periodic_2_1_7;
-    } else if (period == 3 && step == 2) {
-        if (taps == 4) kernel = periodic_3_2_4;
-        if (taps == 5) kernel = periodic_3_2_5;
-        if (taps == 6) kernel = periodic_3_2_6;
-        if (taps == 7) kernel = periodic_3_2_7;
+    switch (isa()) {
+    case ISA_AVX512: return periodic_avx512(source, weights, offsets, period, step, taps, i0, i1, out);
+    case ISA_AVX2: return periodic_avx2(source, weights, offsets, period, step, taps, i0, i1, out);
+    default: return periodic_baseline(source, weights, offsets, period, step, taps, i0, i1, out);
     }
-    if (!kernel) return 0;
-    kernel(source, weights, offsets, i0, i1, out);
-    return 1;
 }
 
-NIC_KERNEL void nic_kernel_accumulate(float weight, const float *restrict line, size_t count, float *restrict out) {
-    for (size_t i = 0; i < count; i++) out[i] += weight * line[i];
+void nic_kernel_accumulate(float weight, const float *restrict line, size_t count, float *restrict out) {
+    NIC_CALL(accumulate, (weight, line, count, out))
 }
-
-// Pixel (un)shuffle rows for factors 2 and 3; other factors take the plain loop.
-#define NIC_SHUFFLE(R)                                                                                     \
-    NIC_KERNEL static void interleave_##R(const float *restrict planar, size_t plane_stride, size_t count, \
-                                          float *restrict spread) {                                        \
-        for (size_t x = 0; x < count; x++)                                                                 \
-            for (int j = 0; j < (R); j++) spread[x * (R) + j] = planar[j * plane_stride + x];              \
-    }                                                                                                      \
-    NIC_KERNEL static void deinterleave_##R(const float *restrict spread, size_t count, size_t plane_stride, \
-                                            float *restrict planar) {                                      \
-        for (size_t x = 0; x < count; x++)                                                                 \
-            for (int j = 0; j < (R); j++) planar[j * plane_stride + x] = spread[x * (R) + j];              \
-    }
-NIC_SHUFFLE(2)
-NIC_SHUFFLE(3)
 
 void nic_kernel_interleave(const float *restrict planar, size_t plane_stride, int factor, size_t count,
                            float *restrict spread) {
-    if (factor == 2) return interleave_2(planar, plane_stride, count, spread);
-    if (factor == 3) return interleave_3(planar, plane_stride, count, spread);
-    for (size_t x = 0; x < count; x++)
-        for (int j = 0; j < factor; j++) spread[x * (size_t)factor + j] = planar[j * plane_stride + x];
+    if (factor == 2) {
+        NIC_CALL(interleave_2, (planar, plane_stride, count, spread))
+    } else if (factor == 3) {
+        NIC_CALL(interleave_3, (planar, plane_stride, count, spread))
+    } else {
+        for (size_t x = 0; x < count; x++)
+            for (int j = 0; j < factor; j++) spread[x * (size_t)factor + j] = planar[j * plane_stride + x];
+    }
 }
 
 void nic_kernel_deinterleave(const float *restrict spread, int factor, size_t count, size_t plane_stride,
                              float *restrict planar) {
-    if (factor == 2) return deinterleave_2(spread, count, plane_stride, planar);
-    if (factor == 3) return deinterleave_3(spread, count, plane_stride, planar);
-    for (size_t x = 0; x < count; x++)
-        for (int j = 0; j < factor; j++) planar[j * plane_stride + x] = spread[x * (size_t)factor + j];
+    if (factor == 2) {
+        NIC_CALL(deinterleave_2, (spread, count, plane_stride, planar))
+    } else if (factor == 3) {
+        NIC_CALL(deinterleave_3, (spread, count, plane_stride, planar))
+    } else {
+        for (size_t x = 0; x < count; x++)
+            for (int j = 0; j < factor; j++) planar[j * plane_stride + x] = spread[x * (size_t)factor + j];
+    }
 }

@@ -24,9 +24,12 @@ stale() {   # stale OUTPUT SOURCE...
     return 1
 }
 
-# The C targets, each with the module map SwiftPM would generate.
+# The C targets, each with the module map SwiftPM would generate (CKernels includes CPUInfo's header).
+C_MODULES="CPUInfo CKernels"
+C_INCLUDES=""
+for module in $C_MODULES; do C_INCLUDES="$C_INCLUDES -I $ROOT/Sources/$module/include"; done
 C_OBJECTS=""
-for module in CPUInfo CKernels; do
+for module in $C_MODULES; do
     dir="$OUT/c/$module"
     mkdir -p "$dir"
     header=$(ls "$ROOT/Sources/$module/include/"*.h)
@@ -36,8 +39,9 @@ for module in CPUInfo CKernels; do
     rm -f "$dir/module.modulemap.new"
     for source in "$ROOT/Sources/$module/"*.c; do
         object="$OUT/obj/$module-$(basename "$source" .c).o"
-        if stale "$object" "$source" "$header"; then
-            "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I "$ROOT/Sources/$module/include" -c "$source" -o "$object"
+        # shellcheck disable=SC2086
+        if stale "$object" "$source" "$ROOT/Sources/$module/"*.h $header; then
+            "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address $C_INCLUDES -c "$source" -o "$object"
         fi
         C_OBJECTS="$C_OBJECTS $object"
     done

@@ -1,5 +1,5 @@
 // Pixel loops of the player path in C, compiled for several instruction sets
-// (AVX-512, AVX2, baseline x86-64) and chosen by the loader for the CPU at hand:
+// (AVX-512, AVX2, baseline x86-64) and chosen at run time for the CPU at hand:
 // Swift has no per-function target attributes, and compiled for baseline x86-64
 // these loops run on 4-wide SSE or scalar code.
 //

@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -16,17 +15,13 @@ public enum TensorMemory {
         var free: [Int: [UnsafeMutableRawPointer]] = [:]
         var retained = 0
     }
-    /// The lock lives in an object: a global `Mutex` itself is accessed as a modified variable on
-    /// every `withLock` in debug builds, which ThreadSanitizer reports as a race between threads.
-    private final class Shared: Sendable {
-        let mutex = Mutex(Cache())
-    }
-    private static let shared = Shared()
+    /// Every worker allocates here: a lock ThreadSanitizer sees (`PthreadLocked`).
+    private static let shared = PthreadLocked(Cache())
 
     /// 64-byte aligned memory of `bytes` bytes (contents undefined), or nil when out of memory.
     static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer? {
         if bytes >= smallest,
-            let reused = shared.mutex.withLock({ c -> UnsafeMutableRawPointer? in
+            let reused = shared.withLock({ c -> UnsafeMutableRawPointer? in
                 guard let pointer = c.free[bytes]?.popLast() else { return nil }
                 c.retained -= bytes
                 return pointer
@@ -41,7 +36,7 @@ public enum TensorMemory {
 
     /// Frees every kept block (a library user destroying its context gets the memory back).
     public static func trim() {
-        let blocks = shared.mutex.withLock { c -> [UnsafeMutableRawPointer] in
+        let blocks = shared.withLock { c -> [UnsafeMutableRawPointer] in
             defer { c = Cache() }
             return c.free.values.flatMap { $0 }
         }
@@ -49,13 +44,13 @@ public enum TensorMemory {
     }
 
     /// Bytes currently kept for reuse.
-    static var retainedBytes: Int { shared.mutex.withLock { $0.retained } }
+    static var retainedBytes: Int { shared.withLock { $0.retained } }
 
     /// Returns memory from `allocate` of the same size.
     static func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
         let kept =
             bytes >= smallest
-            && shared.mutex.withLock { c -> Bool in
+            && shared.withLock { c -> Bool in
                 guard c.retained + bytes <= retainedLimit else { return false }
                 c.free[bytes, default: []].append(pointer)
                 c.retained += bytes
