@@ -9,7 +9,8 @@ straight-through estimator. The ranges start at calibrate_int8's percentile-100 
 largest |x| at each convolution input) of the original float network on training images, the
 shipped choice, and stay fixed; with --learn-ranges they are trained too, their gradient the one
 the straight-through rounding gives a quantiser's step (as in learned step size quantisation,
-LSQ), at --range-lr-mult times the weights' learning rate.
+LSQ), at --range-lr-mult times the weights' learning rate, and with --range-floor F none below F
+times its calibrated value.
 
 Training crops (the training images without the hold-out of data.split_train_val) are prepared as
 calibrate_int8 prepares whole images: luma through the setting's own down network to the small
@@ -64,6 +65,8 @@ def parse():
     p.add_argument("--percentile", type=float, default=100.0, help="calibration percentile of the fixed ranges")
     p.add_argument("--learn-ranges", action="store_true", help="train the ranges with the weights")
     p.add_argument("--range-lr-mult", type=float, default=10.0, help="--learn-ranges: their learning rate over --lr")
+    p.add_argument("--range-floor", type=float, default=0.0,
+                   help="--learn-ranges: no range below this share of its calibrated value (sharp content saturates less)")
     p.add_argument("--calib-images", type=int, default=0, help="training images for the ranges (0: all)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
@@ -114,6 +117,7 @@ def main():
     up = copy.deepcopy(teacher).train()
     for prm in up.parameters():
         prm.requires_grad_(True)
+    floor = torch.tensor(record["conv_inputs"]) * a.range_floor + 1e-3
     groups = [{"params": list(up.parameters()), "mult": 1.0}]
     if a.learn_ranges:
         groups.append({"params": [ranges], "mult": a.range_lr_mult})
@@ -148,7 +152,7 @@ def main():
         opt.step()
         if a.learn_ranges:
             with torch.no_grad():
-                ranges.clamp_(min=1e-3)
+                torch.maximum(ranges, floor, out=ranges)
         step += 1
         with torch.no_grad():   # the fine-tuned weights in float32 on the same batch
             sums["float_loss"] += float(((up(small) - target) ** 2).mean() * 1000.0)
