@@ -174,9 +174,12 @@ def main():
     up.eval()
     weights = os.path.join(a.out, f"{name}_up.safetensors")
     info = write_net(up, weights)
-    save_json(os.path.join(a.out, f"{name}_up.int8.json"),
-              ranges_record(info["file"], sha256(weights), a.percentile, record["images"], command,
-                            ranges.detach().tolist()))
+    out_record = ranges_record(info["file"], sha256(weights), a.percentile, record["images"], command,
+                               ranges.detach().tolist())
+    # the percentile and images are those of the starting ranges; learned ranges moved from them
+    out_record["qat"] = {"from": up_file, "from_sha256": setting["up"]["sha256"], "steps": a.steps,
+                         "target": a.target, "ranges": "learned" if a.learn_ranges else "fixed"}
+    save_json(os.path.join(a.out, f"{name}_up.int8.json"), out_record)
     print("wrote", weights, flush=True)
 
 
