@@ -53,12 +53,17 @@ def percentile(counts, p):
 
 
 @torch.no_grad()
-def small_luma(rgb, down, scale):
-    """The small image's luma in [0, 1] (8-bit levels) as the up network receives it."""
-    y = torch.from_numpy(luma_np(crop_multiple(rgb, 6)))[None, None]
+def small_of(y, down, scale):
+    """Luma y (n, 1, h, w) in [0, 1], sides multiples of 6, brought to the small size by the down
+    network (antialiased bicubic when `down` is None) and rounded to 8-bit levels."""
     size = out_size("down", scale, y.shape[-2], y.shape[-1])
     small = down(y) if down is not None else F.interpolate(y, size=size, mode="bicubic", align_corners=False, antialias=True)
     return (small.clamp(0, 1) * 255).round() / 255
+
+
+def small_luma(rgb, down, scale):
+    """The small image's luma in [0, 1] (8-bit levels) as the up network receives it."""
+    return small_of(torch.from_numpy(luma_np(crop_multiple(rgb, 6)))[None, None], down, scale)
 
 
 @torch.no_grad()
@@ -79,6 +84,23 @@ def conv_input_histograms(up, images):
         for h in hooks:
             h.remove()
     return counts
+
+
+def calibrated_ranges(up, images, p):
+    """The p-th percentile of |x| at each convolution input of `up` over all `images`."""
+    return [percentile(c, p) for c in conv_input_histograms(up, images)]
+
+
+def ranges_record(network_file, network_sha256, p, images, command, ranges):
+    """The ranges file's content (FORMAT) for the network `network_file`."""
+    return {"format": FORMAT, "version": 1, "network": network_file, "network_sha256": network_sha256,
+            "percentile": p, "images": images, "command": command,
+            "conv_inputs": [float(np.float32(r)) for r in ranges]}
+
+
+def setting_scale(setting):
+    """The nets.py scale ("2" or "1.5") of a settings.json entry."""
+    return "2" if setting["scale"] == [2, 1] else "1.5"
 
 
 def chosen_settings(manifest, which):
@@ -110,7 +132,7 @@ def main():
     command = "python3 training/aicodec/calibrate_int8.py " + " ".join(sys.argv[1:])
     smalls = {}   # per down network (or scale, for bicubic): the small images, computed once
     for s in chosen_settings(manifest, a.settings):
-        scale = "2" if s["scale"] == [2, 1] else "1.5"
+        scale = setting_scale(s)
         down_file = s["down"]["weights"] if s.get("down") else None
         key = down_file or "bicubic" + scale
         if key not in smalls:
@@ -118,11 +140,9 @@ def main():
             smalls[key] = [small_luma(rgb, down, scale) for rgb in rgbs]
         up_file = s["up"]["weights"]
         up = load_safetensors_net(os.path.join(a.models, up_file)).eval()
-        ranges = [percentile(c, a.percentile) for c in conv_input_histograms(up, smalls[key])]
+        ranges = calibrated_ranges(up, smalls[key], a.percentile)
         name = os.path.splitext(up_file)[0] + ".int8.json"
-        record = {"format": FORMAT, "version": 1, "network": up_file, "network_sha256": s["up"]["sha256"],
-                  "percentile": a.percentile, "images": len(rgbs), "command": command,
-                  "conv_inputs": [float(np.float32(r)) for r in ranges]}
+        record = ranges_record(up_file, s["up"]["sha256"], a.percentile, len(rgbs), command, ranges)
         with open(os.path.join(a.models, name), "w") as f:
             json.dump(record, f, indent=1)
             f.write("\n")

@@ -19,8 +19,15 @@ channel, activations per tensor over the calibrated ranges, rounded and saturate
 what oneDNN computes on CPUs with VNNI. Without VNNI its AVX2 kernel halves the 8-bit weights
 (rounding them again) to keep its 16-bit pair sums from saturating, so `nic` there shows more loss.
 
+--weights FILE evaluates another up network for one setting (quantisation-aware fine-tuned weights,
+qat_int8.py) in place of the shipped one, with --ranges FILE (or the setting's shipped ranges), in
+PyTorch only: fp32 and exact int8 against the original, their difference and int8 against fp32,
+and int8 against fp32 (float outputs) on libnic's synthetic test image (192x128), the bound of
+Int8InferenceTests.
+
   python3 training/aicodec/check_int8.py [--nic .build/release/nic] [--models models] [--settings realtime|all|4,7]
                                          [--crf N] [--exact] [--precision int8|bf16]
+  python3 training/aicodec/check_int8.py --settings 4 --weights W.safetensors --ranges W.int8.json
 """
 
 import argparse
@@ -37,7 +44,7 @@ from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
-from training.aicodec.calibrate_int8 import chosen_settings, small_luma  # noqa: E402
+from training.aicodec.calibrate_int8 import chosen_settings, setting_scale, small_luma  # noqa: E402
 from training.aicodec.colour import luma_np  # noqa: E402
 from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.aicodec.nets import load_safetensors_net  # noqa: E402
@@ -49,21 +56,61 @@ def psnr(a, b):
     return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-@torch.no_grad()
-def exact_int8(up, x, ranges):
+def ste_round(t):
+    """Rounding with the straight-through estimator: rounded values, the identity's gradient."""
+    return t + (t.round() - t).detach()
+
+
+def int8_forward(up, x, ranges, ste=False):
     """`up` on x (1, 1, h, w) in [0, 1] with its body in 8-bit integers: each convolution's input
-    rounded to integers of ranges[i] / 127 and saturated, weights rounded per output channel, sums exact
-    (integers in float64), then scaled back with the bias and the activation in float."""
+    rounded to integers of ranges[i] / 127 and saturated, weights rounded per output channel, sums exact,
+    then scaled back with the bias and the activation in float.
+
+    ste=False: the sums in float64. ste=True (quantisation-aware training): the same values with
+    float32 sums, exact too (every partial sum is an integer below 127 * 127 * 9 * 32 < 2^24 for
+    up to 32 input channels), rounding with the straight-through estimator (saturated inputs pass
+    no gradient) and the weight scales held constant in the backward pass."""
     h = F.pixel_unshuffle(x, up.r_in) if up.r_in > 1 else x
     for i, c in enumerate(up.convs):
+        assert not ste or c.in_channels <= 32, "float32 sums are exact for up to 32 input channels"
         scale = ranges[i] / 127
-        q = (h / scale).round().clamp(-127, 127).double()
-        w_scale = c.weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-38) / 127
-        w = (c.weight / w_scale[:, None, None, None]).round().double()
-        h = (F.conv2d(q, w, padding=1).float() * (scale * w_scale)[None, :, None, None] + c.bias[None, :, None, None])
+        w_scale = c.weight.detach().abs().amax(dim=(1, 2, 3)).clamp_min(1e-38) / 127
+        if ste:
+            q = ste_round(h / scale).clamp(-127, 127)
+            w = ste_round(c.weight / w_scale[:, None, None, None])
+            total = F.conv2d(q, w, padding=1)
+        else:
+            q = (h / scale).round().clamp(-127, 127).double()
+            w = (c.weight / w_scale[:, None, None, None]).round().double()
+            total = F.conv2d(q, w, padding=1).float()
+        h = total * (scale * w_scale)[None, :, None, None] + c.bias[None, :, None, None]
         if i < len(up.convs) - 1:
             h = F.leaky_relu(h, up.slope)
     return up.base(x) + (F.pixel_shuffle(h, up.r_out) if up.r_out > 1 else h)
+
+
+@torch.no_grad()
+def exact_int8(up, x, ranges):
+    """int8_forward with float64 sums, no gradient: what oneDNN computes on VNNI CPUs."""
+    return int8_forward(up, x, ranges)
+
+
+def test_pattern_luma(width=192, height=128):
+    """Luma in [0, 1] of libnic's synthetic photo-like test image (TestPattern in NICCore: sky
+    gradient and sun, a zone plate, a building with windows, grain), the image on which
+    Int8InferenceTests bounds int8 against float32 (above 35 dB)."""
+    v, u = np.meshgrid(np.arange(height) / height, np.arange(width) / width, indexing="ij")
+    y, x = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    sun = np.exp(-((u - 0.75) ** 2 + (v - 0.2) ** 2) * 60)
+    rgb = np.stack([90 + 80 * v + 120 * sun, 130 + 60 * v + 100 * sun, 200 - 70 * v + 40 * sun], -1)
+    zone = (u < 0.45) & (v > 0.55)
+    rgb[zone] = (128 + 110 * np.cos((u * u + (1 - v) ** 2) * 900))[zone][:, None]
+    building = (u > 0.5) & (u < 0.9) & (v > 0.45)
+    rgb[building] = [60, 55, 65]
+    rgb[building & ((x // 6) % 3 == 1) & ((y // 8) % 3 == 1)] = [230, 210, 120]
+    noise = (((x * 73856093) ^ (y * 19349663)) & 15) - 7.5
+    rgb = np.clip(np.floor(rgb + noise[..., None] * 0.6 + 0.5), 0, 255).astype(np.uint8)
+    return torch.from_numpy(luma_np(rgb).astype(np.float32))[None, None]
 
 
 def u8(t):
@@ -87,27 +134,44 @@ def main():
     p.add_argument("--crf", type=int, help="x265 intra CRF of the small image (default: no codec)")
     p.add_argument("--exact", action="store_true", help="add the exact-integer int8 network (what VNNI CPUs compute)")
     p.add_argument("--precision", choices=("int8", "bf16"), default="int8", help="the precision compared with fp32")
+    p.add_argument("--weights", help="evaluate this up network (a safetensors file) in place of the setting's, in "
+                                     "PyTorch only: fp32 and exact int8 (`nic` runs only the shipped networks)")
+    p.add_argument("--ranges", help="with --weights: its int8 ranges file (default: the setting's shipped ranges)")
     p.add_argument("--json", help="also write the table as JSON here")
     a = p.parse_args()
     if a.exact and a.precision != "int8":
         p.error("--exact is for --precision int8")
+    if a.weights and a.precision != "int8":
+        p.error("--weights is for --precision int8")
+    if a.ranges and not a.weights:
+        p.error("--ranges goes with --weights")
     q = a.precision
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.models, "settings.json")) as f:
         manifest = json.load(f)
+    settings = chosen_settings(manifest, a.settings)
+    if a.weights and len(settings) != 1:
+        p.error("--weights replaces one setting's up network: give one setting ID")
     _, holdout = split_train_val(list_train_images())
     rgbs = [crop_multiple(load_rgb(f), 6) for f in holdout]
     rows = []
-    print(f"setting  fp32 dB  {q} dB  loss dB  {q} vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
+    if a.weights:
+        print("setting  fp32 dB  exact int8 dB  loss dB  int8 vs fp32 dB  test pattern: int8 vs fp32 dB   (PyTorch, "
+              + os.path.basename(a.weights) + ")")
+    else:
+        print(f"setting  fp32 dB  {q} dB  loss dB  {q} vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
     with tempfile.TemporaryDirectory() as tmp:
-        for s in chosen_settings(manifest, a.settings):
-            if q == "int8" and not s["up"].get("int8"):
+        for s in settings:
+            ranges_file = a.ranges or (os.path.join(a.models, s["up"]["int8"]["ranges"]) if s["up"].get("int8") else None)
+            if q == "int8" and ranges_file is None:
+                if a.weights:
+                    p.error(f"setting {s['id']} ships no int8 ranges: give --ranges")
                 continue
-            scale = "2" if s["scale"] == [2, 1] else "1.5"
+            scale = setting_scale(s)
             down = load_safetensors_net(os.path.join(a.models, s["down"]["weights"])).eval() if s.get("down") else None
-            up = load_safetensors_net(os.path.join(a.models, s["up"]["weights"])).eval()
-            if a.exact:
-                with open(os.path.join(a.models, s["up"]["int8"]["ranges"])) as f:
+            up = load_safetensors_net(a.weights or os.path.join(a.models, s["up"]["weights"])).eval()
+            if a.exact or a.weights:
+                with open(ranges_file) as f:
                     ranges = json.load(f)["conv_inputs"]
             fp32, other, between, exact, exact_between = [], [], [], [], []
             for i, rgb in enumerate(rgbs):
@@ -115,23 +179,39 @@ def main():
                 small = (small_luma(rgb, down, scale)[0, 0].numpy() * 255).round().astype(np.uint8)
                 if a.crf is not None:
                     (small,), _ = x265_intra_roundtrip_gray([small], a.crf)
-                small_png = os.path.join(tmp, f"small{i}.png")
-                Image.fromarray(small, "L").save(small_png)
-                h, w = original.shape
-                out = {r: upscaled_luma(a.nic, a.models, s["id"], small_png, w, h, r, a.threads, os.path.join(tmp, f"{r}.png"))
-                       for r in ("fp32", q)}
-                fp32.append(psnr(out["fp32"], original)); other.append(psnr(out[q], original))
-                between.append(psnr(out[q], out["fp32"]))
-                if a.exact:
+                if not a.weights:
+                    small_png = os.path.join(tmp, f"small{i}.png")
+                    Image.fromarray(small, "L").save(small_png)
+                    h, w = original.shape
+                    out = {r: upscaled_luma(a.nic, a.models, s["id"], small_png, w, h, r, a.threads, os.path.join(tmp, f"{r}.png"))
+                           for r in ("fp32", q)}
+                    fp32.append(psnr(out["fp32"], original)); other.append(psnr(out[q], original))
+                    between.append(psnr(out[q], out["fp32"]))
+                if a.exact or a.weights:
                     x = torch.from_numpy(small.astype(np.float32) / 255)[None, None]
-                    reference, integer = u8(up(x)), u8(exact_int8(up, x, ranges))
-                    exact.append(psnr(integer, original) - psnr(reference, original))
-                    exact_between.append(psnr(integer, reference))
+                    with torch.no_grad():
+                        reference = u8(up(x))
+                    integer = u8(exact_int8(up, x, ranges))
+                    if a.weights:
+                        fp32.append(psnr(reference, original)); other.append(psnr(integer, original))
+                        between.append(psnr(integer, reference))
+                    else:
+                        exact.append(psnr(integer, original) - psnr(reference, original))
+                        exact_between.append(psnr(integer, reference))
             row = {"setting": s["id"], "psnr_y_fp32": float(np.mean(fp32)), f"psnr_y_{q}": float(np.mean(other)),
                    "loss_db": float(np.mean(fp32) - np.mean(other)), f"psnr_y_{q}_vs_fp32": float(np.mean(between))}
-            line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row[f'psnr_y_{q}']:7.3f}  {row['loss_db']:7.4f}  "
-                    f"{row[f'psnr_y_{q}_vs_fp32']:7.2f}")
-            if a.exact:
+            if a.weights:
+                pattern = test_pattern_luma()
+                with torch.no_grad():
+                    mse = float(((exact_int8(up, pattern, ranges) - up(pattern)) ** 2).mean())
+                row.update(weights=os.path.basename(a.weights), ranges=os.path.basename(ranges_file), computed="pytorch, exact int8",
+                           test_pattern_int8_vs_fp32=10 * np.log10(1 / mse))
+                line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row['psnr_y_int8']:13.3f}  {row['loss_db']:7.4f}  "
+                        f"{row['psnr_y_int8_vs_fp32']:7.2f}  {row['test_pattern_int8_vs_fp32']:7.2f}")
+            else:
+                line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row[f'psnr_y_{q}']:7.3f}  {row['loss_db']:7.4f}  "
+                        f"{row[f'psnr_y_{q}_vs_fp32']:7.2f}")
+            if a.exact and not a.weights:
                 row["exact_loss_db"], row["exact_psnr_y_int8_vs_fp32"] = -float(np.mean(exact)), float(np.mean(exact_between))
                 line += f"  {'':13s}  {row['exact_loss_db']:7.4f}  {row['exact_psnr_y_int8_vs_fp32']:7.2f}"
             rows.append(row)
