@@ -1,11 +1,12 @@
-// Container-level video decoding: the input bytes are written to a temporary file and read by
-// VideoAICodec.inspect (VideoInput: FFmpeg's demuxer picked from the content, the video
-// decoder on one thread, AIDataSEI.Reader on every frame), as `nic info` does. Bounds that keep
-// one input far below 1 s: at most `maxFrames` frames are taken (the visitor stops the job),
-// and FFmpeg allocations are capped at `maxFFmpegAllocation` (av_max_alloc), so that pictures
-// above about 1 megapixel fail to allocate instead of decoding slowly; the library must handle
-// that failure like any other. The file is opened by path, so demuxers that follow references
-// to other local files (playlists) may read them, as they would in `nic info`.
+// Container-level video decoding: VideoAICodec.inspect (VideoInput: FFmpeg's demuxer picked from
+// the content, the video decoder on one thread, AIDataSEI.Reader on every frame) reads the input
+// by path, as `nic info` does. The input lives in an unlinked shared-memory file named by its
+// descriptor (/proc/self/fd/N), so handing it over costs no file system write per input. Bounds
+// that keep one input far below 1 s: at most `maxFrames` frames are taken (the visitor stops the
+// job), and FFmpeg allocations are capped at `maxFFmpegAllocation` (av_max_alloc), so that
+// pictures above about 1 megapixel fail to allocate instead of decoding slowly; the library must
+// handle that failure like any other. The demuxer may not open other files (VideoInput refuses
+// nested opens), so playlists and references to other files fail as they do in `nic info`.
 import CFFmpeg
 import Glibc
 @testable import FFGlue
@@ -13,8 +14,17 @@ import Glibc
 
 let maxFrames = 8
 let maxFFmpegAllocation = 2 << 20
-let workDirectory = fuzzTemporaryDirectory("video")
-let inputPath = workDirectory + "/input"
+
+/// The descriptor of the input's file: created in shared memory and unlinked at once, so nothing
+/// is left behind, however the process ends.
+let inputDescriptor: Int32 = {
+    let name = "/nic-fuzz-video-\(getpid())"
+    let descriptor = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0o600)
+    guard descriptor >= 0 else { fuzzFail("cannot create the shared-memory file \(name): \(String(cString: strerror(errno)))") }
+    shm_unlink(name)
+    return descriptor
+}()
+let inputPath = "/proc/self/fd/\(inputDescriptor)"
 
 struct EnoughFrames: Error {}
 
@@ -22,13 +32,18 @@ func fuzzSetUp() {
     FFmpegLogging.silence()
     fuzzWriteSeedsIfAsked(videoSeeds)
     av_max_alloc(maxFFmpegAllocation)
-    atexit {
-        unlink(inputPath); rmdir(workDirectory)
-    }
+    _ = inputDescriptor
+}
+
+/// Makes the input file hold exactly `bytes`.
+func setInput(_ bytes: [UInt8]) {
+    guard bytes.isEmpty || pwrite(inputDescriptor, bytes, bytes.count, 0) == bytes.count,
+        ftruncate(inputDescriptor, off_t(bytes.count)) == 0
+    else { fuzzFail("cannot write the input file: \(String(cString: strerror(errno)))") }
 }
 
 func fuzzOne(_ input: [UInt8]) {
-    fuzzWriteFile(inputPath, input)
+    setInput(input)
     var frames = 0
     do {
         let stream = try VideoAICodec.inspect(

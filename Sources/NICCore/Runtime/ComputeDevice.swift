@@ -68,6 +68,10 @@ public final class ComputeDevice {
             compiled[key]!.lastUse = uses
             return entry.value
         }
+        // oneDNN fixes a primitive's thread count when it is created (OpenMP's count for the
+        // calling thread), so set it as `execute` does: else a one-thread device whose thread
+        // had not executed anything yet compiles primitives that fork a team of every CPU.
+        omp_set_num_threads(Int32(threads))
         let value = try build()
         if compiled.count >= ComputeDevice.cacheCapacity, let oldest = compiled.min(by: { $0.value.lastUse < $1.value.lastUse }) {
             compiled.removeValue(forKey: oldest.key)
