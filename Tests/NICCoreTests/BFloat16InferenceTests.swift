@@ -91,14 +91,6 @@ final class BFloat16InferenceTests: XCTestCase {
 
     var store: ModelStore { get throws { try ModelStore(directory: ScalerNetworkGoldenTests.repository + "/models") } }
 
-    func output(_ network: ScalerNetwork, _ x: Tensor, _ precision: PrecisionRequest, threads: Int) throws -> [Float] {
-        let device = try ComputeDevice(threads: threads)
-        device.precision = precision
-        let out = try network.forward(
-            x, outputHeight: network.outputLength(x.height), outputWidth: network.outputLength(x.width), on: device)
-        return try out.toArray(on: device)
-    }
-
     /// Shipped networks of each kind (x2 and x1.5, video and stills): the bf16 output stays above
     /// 55 dB PSNR against float32 on the synthetic test image (62–69 dB measured for settings 1,
     /// 4, 7 and 13 on an AVX512_BF16 CPU; int8 gives 43–46 dB there), and differs from it.
@@ -108,7 +100,8 @@ final class BFloat16InferenceTests: XCTestCase {
         let x = try LumaChroma(try TestPattern.make(width: 192, height: 128)).luma
         for id in [1, 4, 7, 13] {
             let network = try store.network(try store.setting(id: id), .up)
-            let reference = try output(network, x, .fp32, threads: 2), bf16 = try output(network, x, .bf16, threads: 2)
+            let reference = try network.output(for: x, precision: .fp32, threads: 2),
+                bf16 = try network.output(for: x, precision: .bf16, threads: 2)
             XCTAssertEqual(bf16.count, reference.count)
             let mse = zip(bf16, reference).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(reference.count)
             XCTAssertGreaterThan(mse, 0, "setting \(id): identical to float32")
@@ -133,6 +126,6 @@ final class BFloat16InferenceTests: XCTestCase {
         try skipWithoutBF16()
         let network = try store.network(try store.setting(id: 4), .up)
         let x = try LumaChroma(try TestPattern.make(width: 200, height: 410)).luma
-        XCTAssertTrue(try output(network, x, .bf16, threads: 1) == output(network, x, .bf16, threads: 2))
+        XCTAssertTrue(try network.output(for: x, precision: .bf16, threads: 1) == network.output(for: x, precision: .bf16, threads: 2))
     }
 }

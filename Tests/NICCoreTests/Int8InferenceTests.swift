@@ -17,14 +17,6 @@ final class Int8InferenceTests: XCTestCase {
         try LumaChroma(try TestPattern.make(width: width, height: height)).luma
     }
 
-    func output(_ network: ScalerNetwork, _ x: Tensor, _ precision: PrecisionRequest, threads: Int) throws -> [Float] {
-        let device = try ComputeDevice(threads: threads)
-        device.precision = precision
-        let out = try network.forward(
-            x, outputHeight: network.outputLength(x.height), outputWidth: network.outputLength(x.width), on: device)
-        return try out.toArray(on: device)
-    }
-
     func testAutoTakesInt8OnlyWithVNNIAndRanges() throws {
         let vnni = CPUFeatures(avx512VNNI: true), avxVNNI = CPUFeatures(avxVNNI: true), plain = CPUFeatures()
         XCTAssertEqual(try PrecisionPlan(requested: .auto, cpu: vnni, hasInt8Ranges: true).precision, .int8)
@@ -65,8 +57,8 @@ final class Int8InferenceTests: XCTestCase {
         XCTAssertFalse(networks.isEmpty, "no shipped network has int8 ranges")
         let x = try luma(width: 192, height: 128)
         for (setting, network) in networks {
-            let reference = try output(network, x, .fp32, threads: 2)
-            let int8 = try output(network, x, .int8, threads: 2)
+            let reference = try network.output(for: x, precision: .fp32, threads: 2)
+            let int8 = try network.output(for: x, precision: .int8, threads: 2)
             XCTAssertEqual(int8.count, reference.count)
             let mse = zip(int8, reference).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(reference.count)
             XCTAssertGreaterThan(mse, 0, "setting \(setting.id): identical to float32")
@@ -79,8 +71,8 @@ final class Int8InferenceTests: XCTestCase {
     func testInt8OutputIsTheSameOnOneAndTwoThreads() throws {
         let x = try luma(width: 200, height: 410)
         for (setting, network) in try calibrated() {
-            let one = try output(network, x, .int8, threads: 1)
-            let two = try output(network, x, .int8, threads: 2)
+            let one = try network.output(for: x, precision: .int8, threads: 1)
+            let two = try network.output(for: x, precision: .int8, threads: 2)
             XCTAssertTrue(one == two, "setting \(setting.id): int8 output differs between 1 and 2 threads")
         }
     }
@@ -90,5 +82,15 @@ final class Int8InferenceTests: XCTestCase {
             let plan = try network.precisionPlan(.auto)
             XCTAssertEqual(plan.precision, CPUFeatures.current.hasVNNI ? .int8 : .fp32, plan.reason)
         }
+    }
+}
+
+extension ScalerNetwork {
+    /// The network's output for `x` at its natural size, on a device of `threads` workers asking for `precision`.
+    func output(for x: Tensor, precision: PrecisionRequest, threads: Int) throws -> [Float] {
+        let device = try ComputeDevice(threads: threads)
+        device.precision = precision
+        let out = try forward(x, outputHeight: outputLength(x.height), outputWidth: outputLength(x.width), on: device)
+        return try out.toArray(on: device)
     }
 }
