@@ -8,11 +8,15 @@ import XCTest
 /// OpenMP state: a thread that has not run a device yet starts at one per CPU.
 final class ComputeDeviceTests: XCTestCase {
     final class Compiled {}
+    /// What the compiling thread saw, handed back to the test's thread (after the semaphore).
+    final class Outcome: @unchecked Sendable {
+        var seen: Int32 = 0
+        var failure: Error?
+    }
 
     /// OpenMP's thread count seen while a `threads`-thread device compiles, on a new thread.
     func countWhileCompiling(threads: Int) throws -> Int32 {
-        var seen: Int32 = 0
-        var failure: Error?
+        let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             defer { done.signal() }
@@ -20,17 +24,17 @@ final class ComputeDeviceTests: XCTestCase {
                 let device = try ComputeDevice(threads: threads)
                 let input = try Tensor(zeros: [1, 1, 4, 4])
                 _ = try device.cached(Compiled(), input: input.desc) { () -> Compiled in
-                    seen = omp_get_max_threads()
+                    outcome.seen = omp_get_max_threads()
                     return Compiled()
                 }
             } catch {
-                failure = error
+                outcome.failure = error
             }
         }
         thread.start()
         done.wait()
-        if let failure { throw failure }
-        return seen
+        if let failure = outcome.failure { throw failure }
+        return outcome.seen
     }
 
     func testCompilesWithItsOwnThreadCount() throws {
