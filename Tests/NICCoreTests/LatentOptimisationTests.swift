@@ -94,21 +94,30 @@ final class LatentOptimisationTests: XCTestCase {
         }
     }
 
-    /// Consistency passes change only which hyper-latents and symbols are coded: the file decodes
-    /// with the unchanged decoder, and none is the same as no pass.
+    /// Consistency passes and the fixed-point check change only which hyper-latents and symbols
+    /// are coded: the file decodes with the unchanged decoder, and no pass is the same as none.
     func testConsistencyPassesDecode() throws {
         let codec = try NeuralCodecTests.codec(threads: 2)
         let image = try NeuralCodecTests.testImage(width: 130, height: 90)
         let plain = try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1))
         XCTAssertEqual(plain, try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, consistencyPasses: 0)))
         let plainPSNR = try Quality.psnr(image, try codec.decode(plain))
-        for (passes, states) in [(1, 0), (4, 0), (4, 8)] {
-            let search = NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: states, consistencyPasses: passes)
+        XCTAssertEqual(plain, try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, fixedPointPasses: 0)))
+        for (passes, states, fixed) in [(1, 0, 0), (4, 0, 0), (4, 8, 2), (0, 0, 2), (0, 8, 1)] {
+            let search = NeuralEncoderSearch(
+                refinementSteps: 1, dependentQuantization: states, consistencyPasses: passes, fixedPointPasses: fixed)
             let bytes = try codec.encode(image, quality: 20, search: search)
             XCTAssertEqual(try NICBitstream(parsing: bytes).dependentQuantization, states)
             let decoded = try codec.decode(bytes)
             XCTAssertEqual([decoded.width, decoded.height], [130, 90])
-            XCTAssertGreaterThan(try Quality.psnr(image, decoded), plainPSNR - 1, "\(passes) passes, \(states) states")
+            XCTAssertGreaterThan(try Quality.psnr(image, decoded), plainPSNR - 1, "\(passes) + \(fixed) passes, \(states) states")
+        }
+        for fixed in [-1, NeuralEncoderSearch.fixedPointPassRange.upperBound + 1] {
+            XCTAssertThrowsError(
+                try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, fixedPointPasses: fixed))
+            ) {
+                guard case NICError.invalidArgument = $0 else { return XCTFail("\(fixed) fixed-point passes: \($0)") }
+            }
         }
         for passes in [-1, NeuralEncoderSearch.consistencyPassRange.upperBound + 1] {
             XCTAssertThrowsError(
