@@ -100,7 +100,8 @@ def test_sha256_and_save_json(tmp_path):
 
 
 TORCH_MODULES = ["training.aicodec.colour", "training.aicodec.data", "training.aicodec.nets",
-                 "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model"]
+                 "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model",
+                 "training.layered.model", "training.layered.rd"]
 
 SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "training/aicodec/export.py",
            "training/aicodec/make_settings.py", "training/aicodec/make_model_golden.py",
@@ -110,7 +111,8 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/train_restore.py", "training/aicodec/eval_restore.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
            "training/neural/grow.py",
-           "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
+           "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py",
+           "training/layered/train.py"]
 
 
 @pytest.mark.parametrize("module", TORCH_MODULES)
@@ -161,6 +163,35 @@ def test_liff_grid_and_bicubic_start():
     for h, w in ((7, 9), (17, 13), (28, 36)):
         base = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", align_corners=False)
         assert torch.equal(net(x, h, w), base)
+
+
+def test_layered_sizes_and_coding():
+    """Layer sizes follow the factors (odd sizes, at most x4 per step); real coding gives every
+    layer at its size in 8 bits; a training step moves the residual codec and never the base."""
+    torch = pytest.importorskip("torch")
+    from training.layered.model import LayeredCodec, layer_sizes
+    from training.layered.rd import versions_of
+    from training.liff.model import LIFF
+    from training.neural.model import MeanScaleHyperprior
+    assert layer_sizes((683, 1024), (1.5, 1.78)) == [(256, 383), (384, 575), (683, 1024)]
+    assert layer_sizes((100, 100), (9.0,)) == [(25, 25), (100, 100)]
+    torch.manual_seed(0)
+    codec = LayeredCodec(MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8),
+                         MeanScaleHyperprior(8, 8))
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 2.0))
+    assert [tuple(v.shape[-2:]) for v in vs] == [(15, 23), (22, 35), (45, 70)]
+    layers = codec.code(vs, 3)
+    assert [tuple(r.shape[-2:]) for _, r in layers] == [(15, 23), (22, 35), (45, 70)]
+    assert all(b > 0 for b, _ in layers)
+    assert all(torch.equal(torch.round(r * 255), r * 255) for _, r in layers)
+    before = {k: v.clone() for k, v in codec.state_dict().items()}
+    opt = torch.optim.Adam(codec.residual.parameters(), lr=1e-2)
+    _, out = codec.train()(vs, 3)
+    sum(bits / 1000 + mse for bits, mse in out).backward()
+    opt.step()
+    after = codec.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("base.", "liff.")))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("residual."))
 
 
 @pytest.fixture(scope="module")
