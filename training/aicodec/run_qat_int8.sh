@@ -17,3 +17,4 @@ qat() {
   python3 training/aicodec/ship_int8.py $R/$name
   echo done > $R/$name.shipped
 }
+qat qat10_floor --setting 10 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.75
