@@ -109,6 +109,8 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
            "training/aicodec/train_restore.py", "training/aicodec/eval_restore.py",
+           "training/aicodec/calibrate_int8.py", "training/aicodec/check_int8.py", "training/aicodec/qat_int8.py",
+           "training/aicodec/ship_int8.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
            "training/neural/grow.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py",
@@ -232,6 +234,8 @@ case $script in
   training/aicodec/export.py) touch "$out/${name}_up.safetensors" "$out/${name}_down.safetensors" ;;
   training/aicodec/chroma_data.py) touch "$out" ;;
   training/aicodec/train_chroma.py) mkdir -p "$out"; touch "$out/$(basename "$out")_chroma.safetensors" ;;
+  training/aicodec/qat_int8.py) mkdir -p "$out" ;;
+  training/aicodec/ship_int8.py) ;;
   *) exit 3 ;;
 esac
 """
@@ -240,7 +244,8 @@ PIPELINES = [["run_x2.sh"], ["run_x2_still.sh"], ["run_x15.sh"], ["run_still_rd.
              ["run_video_temporal.sh"], ["run_hevc.sh", "1.5"], ["run_hevc.sh", "2"]] + \
             [["run_chroma.sh", s, c] for s in ("1.5", "2") for c in ("jpeg", "webp", "x265")] + \
             [["run_still_rd.sh", "2", "jpeg"], ["run_still_rd.sh", "1.5", "x265"], ["run_still_rd.sh", "2", "x265"],
-             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"], ["run_restore.sh"]]
+             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"], ["run_restore.sh"],
+             ["run_qat_int8.sh"]]
 
 
 def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
@@ -267,7 +272,7 @@ def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
     ran = {line.strip().replace("nice -n 5 ", "") for line in log.read_text().splitlines()}
     with open(os.path.join(REPO, "models", "settings.json")) as f:
         settings = json.load(f)["settings"]
-    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"),
+    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"), s["training"].get("int8"),
                                                 *s["training"].get("chroma", {}).values()) if c}
     assert len(recorded) >= 30
     assert sorted(recorded - ran) == []
