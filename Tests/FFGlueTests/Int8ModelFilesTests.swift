@@ -2,7 +2,8 @@ import XCTest
 @testable import NICCore
 
 /// An up network's int8 ranges file is checked like its weights: its sha256 in settings.json,
-/// and the weights it was calibrated for.
+/// and the weights it was calibrated for; so are separate int8 weights (`"network"` in the int8
+/// entry), which must also have the float network's architecture.
 final class Int8ModelFilesTests: XCTestCase {
     var directory = ""
     let weights = SyntheticModels.network(kind: "up", inBlock: 1, outBlock: 2, ratio: [2, 1], seed: 5)
@@ -10,15 +11,29 @@ final class Int8ModelFilesTests: XCTestCase {
     override func setUpWithError() throws { directory = try TemporaryDirectory(prefix: "nic-int8").path }
     override func tearDown() { TemporaryDirectory(path: directory).remove() }
 
+    /// Weights of the same architecture as `weights`, other values (as quantisation-aware
+    /// fine-tuning gives).
+    let qatWeights = SyntheticModels.network(kind: "up", inBlock: 1, outBlock: 2, ratio: [2, 1], seed: 11)
+
     /// A model directory with one generic x2 setting whose up network has the ranges file `ranges`;
-    /// `recordedSHA` replaces the ranges' true sha256 in the manifest.
-    func store(ranges: String, recordedSHA: String? = nil) throws -> ModelStore {
+    /// `recordedSHA` replaces the ranges' true sha256 in the manifest. With `int8Weights`, the int8
+    /// entry names them as `up_qat.safetensors` (written unless `writeInt8Weights` is false), with
+    /// `int8WeightsSHA` in place of their true sha256 when given.
+    func store(
+        ranges: String, recordedSHA: String? = nil, int8Weights: [UInt8]? = nil, int8WeightsSHA: String? = nil,
+        writeInt8Weights: Bool = true
+    ) throws -> ModelStore {
         try writeFileBytes(weights, path: directory + "/up.safetensors")
         try writeFileBytes(Array(ranges.utf8), path: directory + "/up.int8.json")
         let sha = recordedSHA ?? SHA256.hex(Array(ranges.utf8))
+        var network = ""
+        if let int8Weights {
+            if writeInt8Weights { try writeFileBytes(int8Weights, path: directory + "/up_qat.safetensors") }
+            network = #","network":{"weights":"up_qat.safetensors","sha256":"\#(int8WeightsSHA ?? SHA256.hex(int8Weights))"}"#
+        }
         let manifest = #"""
             {"format":"libnic-settings","version":1,"settings":[{"id":9,"kind":"generic","scale":[2,1],"bucket":"any",
-             "up":{"weights":"up.safetensors","sha256":"\#(SHA256.hex(weights))","int8":{"ranges":"up.int8.json","sha256":"\#(sha)"}}}]}
+             "up":{"weights":"up.safetensors","sha256":"\#(SHA256.hex(weights))","int8":{"ranges":"up.int8.json","sha256":"\#(sha)"\#(network)}}}]}
             """#
         try writeFileBytes(Array(manifest.utf8), path: directory + "/settings.json")
         return try ModelStore(directory: directory)
@@ -53,6 +68,69 @@ final class Int8ModelFilesTests: XCTestCase {
     func testRangesMustCoverEveryConvolution() throws {
         let store = try store(ranges: ranges(for: SHA256.hex(weights), "[1.0]"))
         XCTAssertThrowsError(try network(store))
+    }
+
+    /// The network's output for a fixed 8×8 input in `precision`.
+    func output(_ network: ScalerNetwork, _ precision: PrecisionRequest) throws -> [Float] {
+        let device = try ComputeDevice(threads: 1)
+        device.precision = precision
+        let x = try Tensor(shape: [1, 1, 8, 8], values: (0..<64).map { Float(($0 * 37) % 64) / 64 })
+        return try network.forward(x, outputHeight: 16, outputWidth: 16, on: device).toArray(on: device)
+    }
+
+    func testSeparateInt8WeightsBuildTheInt8BodyAndLeaveTheFloatOne() throws {
+        let separate = try network(try store(ranges: ranges(for: SHA256.hex(qatWeights)), int8Weights: qatWeights))
+        let float = try ScalerNetwork(
+            architecture: try JSONValue.parse(try SafetensorsFile(bytes: weights).metadata["architecture"]!),
+            weights: try SafetensorsFile(bytes: weights))
+        let fromQAT = try ScalerNetwork(
+            architecture: try JSONValue.parse(try SafetensorsFile(bytes: qatWeights).metadata["architecture"]!),
+            weights: try SafetensorsFile(bytes: qatWeights), int8: try Int8Calibration(convolutionInputs: [1.0, 0.5]))
+        XCTAssertEqual(try separate.precisionPlan(.int8).precision, .int8)
+        XCTAssertEqual(try output(separate, .fp32), try output(float, .fp32), "the float body is the float weights'")
+        XCTAssertEqual(try output(separate, .int8), try output(fromQAT, .int8), "the int8 body is the int8 weights'")
+        XCTAssertNotEqual(try output(separate, .int8), try output(fromQAT, .fp32))
+    }
+
+    func testSeparateInt8WeightsNeedTheirOwnRanges() throws {
+        let store = try store(ranges: ranges(for: SHA256.hex(weights)), int8Weights: qatWeights)
+        XCTAssertThrowsError(try network(store)) { XCTAssertTrue("\($0)".contains("other weights"), "\($0)") }
+    }
+
+    func testSeparateInt8WeightsMustMatchTheirSHA256() throws {
+        let store = try store(
+            ranges: ranges(for: SHA256.hex(qatWeights)), int8Weights: qatWeights, int8WeightsSHA: String(repeating: "0", count: 64))
+        XCTAssertThrowsError(try network(store)) { error in
+            XCTAssertTrue("\(error)".contains("up_qat.safetensors does not match its sha256"), "\(error)")
+        }
+    }
+
+    func testMissingSeparateInt8WeightsAreAModelError() throws {
+        let store = try store(ranges: ranges(for: SHA256.hex(qatWeights)), int8Weights: qatWeights, writeInt8Weights: false)
+        XCTAssertThrowsError(try network(store)) { error in
+            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("up_qat.safetensors"), message)
+        }
+    }
+
+    func testSeparateInt8WeightsMustHaveTheFloatArchitecture() throws {
+        let other = SyntheticModels.network(kind: "up", inBlock: 2, outBlock: 3, ratio: [3, 2], seed: 5)
+        let store = try store(ranges: ranges(for: SHA256.hex(other)), int8Weights: other)
+        XCTAssertThrowsError(try network(store)) { error in
+            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("another architecture"), message)
+        }
+    }
+
+    func testInt8WeightsEntryNeedsAFileAndSHA256() throws {
+        try writeFileBytes(weights, path: directory + "/up.safetensors")
+        let manifest = #"""
+            {"format":"libnic-settings","version":1,"settings":[{"id":9,"kind":"generic","scale":[2,1],"bucket":"any",
+             "up":{"weights":"up.safetensors","sha256":"\#(SHA256.hex(weights))",
+                   "int8":{"ranges":"up.int8.json","sha256":"00","network":{"weights":"../up.safetensors","sha256":"00"}}}}]}
+            """#
+        try writeFileBytes(Array(manifest.utf8), path: directory + "/settings.json")
+        XCTAssertThrowsError(try ModelStore(directory: directory)) { XCTAssertTrue("\($0)".contains("int8 weights"), "\($0)") }
     }
 
     func testNetworkWithoutRangesRefusesForcedInt8() throws {

@@ -113,7 +113,7 @@ final class BFloat16InferenceTests: XCTestCase {
     /// AVX512_BF16 and its down network (the encoder's) in float32 on any CPU.
     func testShippedNetworksAutoPlans() throws {
         let store = try store
-        let setting = try store.setting(id: 4)
+        let setting = try store.setting(id: 1)
         XCTAssertNil(setting.up.int8)
         XCTAssertEqual(try store.network(setting, .up).precisionPlan(.auto, cpu: bf16CPU).precision, .bf16)
         XCTAssertEqual(try store.network(setting, .up).precisionPlan(.auto, cpu: CPUFeatures()).precision, .fp32)

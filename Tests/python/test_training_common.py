@@ -100,7 +100,8 @@ def test_sha256_and_save_json(tmp_path):
 
 
 TORCH_MODULES = ["training.aicodec.colour", "training.aicodec.data", "training.aicodec.nets",
-                 "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model"]
+                 "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model",
+                 "training.layered.model", "training.layered.rd"]
 
 SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "training/aicodec/export.py",
            "training/aicodec/make_settings.py", "training/aicodec/make_model_golden.py",
@@ -108,9 +109,12 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/experiments/compare_up_nets.py", "training/aicodec/experiments/temporal_probe.py",
            "training/aicodec/experiments/make_holdout_clips.py",
            "training/aicodec/train_restore.py", "training/aicodec/eval_restore.py",
+           "training/aicodec/calibrate_int8.py", "training/aicodec/check_int8.py", "training/aicodec/qat_int8.py",
+           "training/aicodec/ship_int8.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
            "training/neural/grow.py",
-           "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py"]
+           "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py",
+           "training/layered/train.py"]
 
 
 @pytest.mark.parametrize("module", TORCH_MODULES)
@@ -163,6 +167,35 @@ def test_liff_grid_and_bicubic_start():
         assert torch.equal(net(x, h, w), base)
 
 
+def test_layered_sizes_and_coding():
+    """Layer sizes follow the factors (odd sizes, at most x4 per step); real coding gives every
+    layer at its size in 8 bits; a training step moves the residual codec and never the base."""
+    torch = pytest.importorskip("torch")
+    from training.layered.model import LayeredCodec, layer_sizes
+    from training.layered.rd import versions_of
+    from training.liff.model import LIFF
+    from training.neural.model import MeanScaleHyperprior
+    assert layer_sizes((683, 1024), (1.5, 1.78)) == [(256, 383), (384, 575), (683, 1024)]
+    assert layer_sizes((100, 100), (9.0,)) == [(25, 25), (100, 100)]
+    torch.manual_seed(0)
+    codec = LayeredCodec(MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8),
+                         MeanScaleHyperprior(8, 8))
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 2.0))
+    assert [tuple(v.shape[-2:]) for v in vs] == [(15, 23), (22, 35), (45, 70)]
+    layers = codec.code(vs, 3)
+    assert [tuple(r.shape[-2:]) for _, r in layers] == [(15, 23), (22, 35), (45, 70)]
+    assert all(b > 0 for b, _ in layers)
+    assert all(torch.equal(torch.round(r * 255), r * 255) for _, r in layers)
+    before = {k: v.clone() for k, v in codec.state_dict().items()}
+    opt = torch.optim.Adam(codec.residual.parameters(), lr=1e-2)
+    _, out = codec.train()(vs, 3)
+    sum(bits / 1000 + mse for bits, mse in out).backward()
+    opt.step()
+    after = codec.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("base.", "liff.")))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("residual."))
+
+
 @pytest.fixture(scope="module")
 def help_runs(tmp_path_factory):
     """`python3 PATH --help` of every script, started together (each imports torch once), from a
@@ -201,6 +234,8 @@ case $script in
   training/aicodec/export.py) touch "$out/${name}_up.safetensors" "$out/${name}_down.safetensors" ;;
   training/aicodec/chroma_data.py) touch "$out" ;;
   training/aicodec/train_chroma.py) mkdir -p "$out"; touch "$out/$(basename "$out")_chroma.safetensors" ;;
+  training/aicodec/qat_int8.py) mkdir -p "$out" ;;
+  training/aicodec/ship_int8.py) ;;
   *) exit 3 ;;
 esac
 """
@@ -209,7 +244,8 @@ PIPELINES = [["run_x2.sh"], ["run_x2_still.sh"], ["run_x15.sh"], ["run_still_rd.
              ["run_video_temporal.sh"], ["run_hevc.sh", "1.5"], ["run_hevc.sh", "2"]] + \
             [["run_chroma.sh", s, c] for s in ("1.5", "2") for c in ("jpeg", "webp", "x265")] + \
             [["run_still_rd.sh", "2", "jpeg"], ["run_still_rd.sh", "1.5", "x265"], ["run_still_rd.sh", "2", "x265"],
-             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"], ["run_restore.sh"]]
+             ["experiments/run_hevc_still.sh", "2"], ["experiments/run_video_buckets.sh"], ["run_restore.sh"],
+             ["run_qat_int8.sh"]]
 
 
 def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
@@ -236,7 +272,7 @@ def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
     ran = {line.strip().replace("nice -n 5 ", "") for line in log.read_text().splitlines()}
     with open(os.path.join(REPO, "models", "settings.json")) as f:
         settings = json.load(f)["settings"]
-    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"),
+    recorded = {c for s in settings for c in (s["training"].get("up"), s["training"].get("down"), s["training"].get("int8"),
                                                 *s["training"].get("chroma", {}).values()) if c}
     assert len(recorded) >= 30
     assert sorted(recorded - ran) == []

@@ -9,7 +9,10 @@ no codec, the strictest case (the highest PSNR, where a small error shows most).
 --setting ID --precision fp32|int8` brings it back to the original size; reported per setting,
 as means over the images: luma PSNR of each precision against the original, their difference
 (the loss), and the PSNR of int8 against fp32. With --crf N the small image goes through x265
-intra at CRF N first (the HEVC settings' codec) instead of no codec.
+intra at CRF N first (the HEVC settings' codec) instead of no codec; with --x264-crf N through
+x264 (a P picture, real_codecs.x264_roundtrip_gray), with --jpeg Q through JPEG at quality Q
+(the x1.5 stills' and x264 settings' codecs). A setting whose int8 entry names separate int8
+weights (`"network"`) runs them in its int8 body: `nic` does, and so does --exact here.
 
 --precision bf16 compares `nic upscale --precision bf16` with fp32 instead, for every chosen
 setting (bf16 needs no ranges; it needs a CPU with AVX512_BF16); the columns are then bf16's.
@@ -28,6 +31,11 @@ Int8InferenceTests.
   python3 training/aicodec/check_int8.py [--nic .build/release/nic] [--models models] [--settings realtime|all|4,7]
                                          [--crf N] [--exact] [--precision int8|bf16]
   python3 training/aicodec/check_int8.py --settings 4 --weights W.safetensors --ranges W.int8.json
+  python3 training/aicodec/check_int8.py --settings 4 --int8-weights W.safetensors --ranges W.int8.json
+
+--int8-weights FILE is the shipping case of separate int8 weights: fp32 from the setting's own up
+network, exact int8 from FILE with --ranges, so the loss is against the setting's float output and
+the test pattern compares the two networks as Int8InferenceTests does.
 """
 
 import argparse
@@ -48,7 +56,7 @@ from training.aicodec.calibrate_int8 import chosen_settings, setting_scale, smal
 from training.aicodec.colour import luma_np  # noqa: E402
 from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.aicodec.nets import load_safetensors_net  # noqa: E402
-from training.aicodec.real_codecs import x265_intra_roundtrip_gray  # noqa: E402
+from training.aicodec.real_codecs import jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray  # noqa: E402
 
 
 def psnr(a, b):
@@ -132,45 +140,57 @@ def main():
     p.add_argument("--settings", default="realtime")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--crf", type=int, help="x265 intra CRF of the small image (default: no codec)")
+    p.add_argument("--x264-crf", type=int, help="x264 CRF of the small image, coded as a P picture (default: no codec)")
+    p.add_argument("--jpeg", type=int, help="JPEG quality of the small image (default: no codec)")
     p.add_argument("--exact", action="store_true", help="add the exact-integer int8 network (what VNNI CPUs compute)")
     p.add_argument("--precision", choices=("int8", "bf16"), default="int8", help="the precision compared with fp32")
     p.add_argument("--weights", help="evaluate this up network (a safetensors file) in place of the setting's, in "
                                      "PyTorch only: fp32 and exact int8 (`nic` runs only the shipped networks)")
-    p.add_argument("--ranges", help="with --weights: its int8 ranges file (default: the setting's shipped ranges)")
+    p.add_argument("--int8-weights", help="separate int8 weights (qat_int8.py) for one setting, in PyTorch only: fp32 from the "
+                                          "setting's (or --weights') up network, exact int8 from these with --ranges")
+    p.add_argument("--ranges", help="with --weights or --int8-weights: the int8 ranges file (default: the setting's shipped ranges)")
     p.add_argument("--json", help="also write the table as JSON here")
     a = p.parse_args()
     if a.exact and a.precision != "int8":
         p.error("--exact is for --precision int8")
-    if a.weights and a.precision != "int8":
-        p.error("--weights is for --precision int8")
-    if a.ranges and not a.weights:
-        p.error("--ranges goes with --weights")
+    if (a.weights or a.int8_weights) and a.precision != "int8":
+        p.error("--weights and --int8-weights are for --precision int8")
+    if a.ranges and not (a.weights or a.int8_weights):
+        p.error("--ranges goes with --weights or --int8-weights")
+    pytorch = bool(a.weights or a.int8_weights)
+    if sum(c is not None for c in (a.crf, a.x264_crf, a.jpeg)) > 1:
+        p.error("choose one codec: --crf, --x264-crf or --jpeg")
     q = a.precision
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.models, "settings.json")) as f:
         manifest = json.load(f)
     settings = chosen_settings(manifest, a.settings)
-    if a.weights and len(settings) != 1:
-        p.error("--weights replaces one setting's up network: give one setting ID")
+    if pytorch and len(settings) != 1:
+        p.error("--weights and --int8-weights replace one setting's up network: give one setting ID")
     _, holdout = split_train_val(list_train_images())
     rgbs = [crop_multiple(load_rgb(f), 6) for f in holdout]
     rows = []
-    if a.weights:
+    if pytorch:
         print("setting  fp32 dB  exact int8 dB  loss dB  int8 vs fp32 dB  test pattern: int8 vs fp32 dB   (PyTorch, "
-              + os.path.basename(a.weights) + ")")
+              + " / int8 ".join(os.path.basename(w) for w in (a.weights, a.int8_weights) if w) + ")")
     else:
         print(f"setting  fp32 dB  {q} dB  loss dB  {q} vs fp32 dB" + ("  exact int8:    loss dB  vs fp32 dB" if a.exact else ""))
     with tempfile.TemporaryDirectory() as tmp:
         for s in settings:
             ranges_file = a.ranges or (os.path.join(a.models, s["up"]["int8"]["ranges"]) if s["up"].get("int8") else None)
             if q == "int8" and ranges_file is None:
-                if a.weights:
+                if pytorch:
                     p.error(f"setting {s['id']} ships no int8 ranges: give --ranges")
                 continue
             scale = setting_scale(s)
             down = load_safetensors_net(os.path.join(a.models, s["down"]["weights"])).eval() if s.get("down") else None
             up = load_safetensors_net(a.weights or os.path.join(a.models, s["up"]["weights"])).eval()
-            if a.exact or a.weights:
+            shipped8 = None if a.weights else ((s["up"].get("int8") or {}).get("network") or {}).get("weights")
+            if a.int8_weights or shipped8:   # separate int8 weights
+                up8 = load_safetensors_net(a.int8_weights or os.path.join(a.models, shipped8)).eval()
+            else:
+                up8 = up
+            if a.exact or pytorch:
                 with open(ranges_file) as f:
                     ranges = json.load(f)["conv_inputs"]
             fp32, other, between, exact, exact_between = [], [], [], [], []
@@ -179,7 +199,11 @@ def main():
                 small = (small_luma(rgb, down, scale)[0, 0].numpy() * 255).round().astype(np.uint8)
                 if a.crf is not None:
                     (small,), _ = x265_intra_roundtrip_gray([small], a.crf)
-                if not a.weights:
+                elif a.x264_crf is not None:
+                    (small,), _ = x264_roundtrip_gray([small], a.x264_crf)
+                elif a.jpeg is not None:
+                    small, _ = jpeg_roundtrip_gray(small, a.jpeg)
+                if not pytorch:
                     small_png = os.path.join(tmp, f"small{i}.png")
                     Image.fromarray(small, "L").save(small_png)
                     h, w = original.shape
@@ -187,12 +211,12 @@ def main():
                            for r in ("fp32", q)}
                     fp32.append(psnr(out["fp32"], original)); other.append(psnr(out[q], original))
                     between.append(psnr(out[q], out["fp32"]))
-                if a.exact or a.weights:
+                if a.exact or pytorch:
                     x = torch.from_numpy(small.astype(np.float32) / 255)[None, None]
                     with torch.no_grad():
                         reference = u8(up(x))
-                    integer = u8(exact_int8(up, x, ranges))
-                    if a.weights:
+                    integer = u8(exact_int8(up8, x, ranges))
+                    if pytorch:
                         fp32.append(psnr(reference, original)); other.append(psnr(integer, original))
                         between.append(psnr(integer, reference))
                     else:
@@ -200,18 +224,20 @@ def main():
                         exact_between.append(psnr(integer, reference))
             row = {"setting": s["id"], "psnr_y_fp32": float(np.mean(fp32)), f"psnr_y_{q}": float(np.mean(other)),
                    "loss_db": float(np.mean(fp32) - np.mean(other)), f"psnr_y_{q}_vs_fp32": float(np.mean(between))}
-            if a.weights:
+            if pytorch:
                 pattern = test_pattern_luma()
                 with torch.no_grad():
-                    mse = float(((exact_int8(up, pattern, ranges) - up(pattern)) ** 2).mean())
-                row.update(weights=os.path.basename(a.weights), ranges=os.path.basename(ranges_file), computed="pytorch, exact int8",
-                           test_pattern_int8_vs_fp32=10 * np.log10(1 / mse))
+                    mse = float(((exact_int8(up8, pattern, ranges) - up(pattern)) ** 2).mean())
+                row.update(weights=os.path.basename(a.weights or s["up"]["weights"]), ranges=os.path.basename(ranges_file),
+                           computed="pytorch, exact int8", test_pattern_int8_vs_fp32=10 * np.log10(1 / mse))
+                if a.int8_weights:
+                    row["int8_weights"] = os.path.basename(a.int8_weights)
                 line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row['psnr_y_int8']:13.3f}  {row['loss_db']:7.4f}  "
                         f"{row['psnr_y_int8_vs_fp32']:7.2f}  {row['test_pattern_int8_vs_fp32']:7.2f}")
             else:
                 line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row[f'psnr_y_{q}']:7.3f}  {row['loss_db']:7.4f}  "
                         f"{row[f'psnr_y_{q}_vs_fp32']:7.2f}")
-            if a.exact and not a.weights:
+            if a.exact and not pytorch:
                 row["exact_loss_db"], row["exact_psnr_y_int8_vs_fp32"] = -float(np.mean(exact)), float(np.mean(exact_between))
                 line += f"  {'':13s}  {row['exact_loss_db']:7.4f}  {row['exact_psnr_y_int8_vs_fp32']:7.2f}"
             rows.append(row)

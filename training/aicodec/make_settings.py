@@ -8,9 +8,11 @@ meaning). A setting whose runs have not finished is left out and reported. For e
 weights go to OUT as fp32 safetensors (architecture in the metadata), and settings.json lists ID,
 scale, bucket, the codec quality ranges it serves, files with sha256, the training commands and
 the hold-out validation (real JPEG; ../shared/data/train hold-out, never trained on).
-An up network's int8 ranges (calibrate_int8.py) stay in its entry while its weights do not change
-(with --keep-missing or --reuse-validation, which read OUT/settings.json); new weights need a new
-calibration.
+An up network's int8 ranges (calibrate_int8.py), and separate int8 weights with their ranges and
+training command ("int8": {..., "network": ...}, "training": {"int8": ...}; qat_int8.py,
+run_qat_int8.sh), stay in its entry while its weights do not change (with --keep-missing or
+--reuse-validation, which read OUT/settings.json); new weights need a new calibration or
+fine-tuning.
 """
 
 import argparse
@@ -167,7 +169,10 @@ def main():
         old = previous.get(sid)
         if old and old["up"].get("int8") and old["up"]["sha256"] == entry["up"]["sha256"]:
             entry["up"] = {**entry["up"], "int8": old["up"]["int8"]}   # ranges calibrated for these very weights
-        same_training = old and {k: v for k, v in old.get("training", {}).items() if k != "chroma"} == entry["training"]
+            if old.get("training", {}).get("int8"):
+                entry["training"]["int8"] = old["training"]["int8"]
+        same_training = old and {k: v for k, v in old.get("training", {}).items() if k not in ("chroma", "int8")} == \
+            {k: v for k, v in entry["training"].items() if k != "int8"}
         if a.reuse_validation and same_training and "validation" in old:
             entry["validation"] = old["validation"]
         elif not a.no_validate:

@@ -10,7 +10,9 @@ largest |x| at each convolution input) of the original float network on training
 shipped choice, and stay fixed; with --learn-ranges they are trained too, their gradient the one
 the straight-through rounding gives a quantiser's step (as in learned step size quantisation,
 LSQ), at --range-lr-mult times the weights' learning rate, and with --range-floor F none below F
-times its calibrated value.
+times its calibrated value. --ranges-only learns the ranges alone and keeps the original
+weights (writes OUT/<weights stem>.int8.json, ranges for the shipped weights, named as
+calibrate_int8 names them).
 
 Training crops (the training images without the hold-out of data.split_train_val) are prepared as
 calibrate_int8 prepares whole images: luma through the setting's own down network to the small
@@ -65,6 +67,8 @@ def parse():
     p.add_argument("--percentile", type=float, default=100.0, help="calibration percentile of the fixed ranges")
     p.add_argument("--learn-ranges", action="store_true", help="train the ranges with the weights")
     p.add_argument("--range-lr-mult", type=float, default=10.0, help="--learn-ranges: their learning rate over --lr")
+    p.add_argument("--ranges-only", action="store_true",
+                   help="learn the ranges alone (implies --learn-ranges): the original weights stay, at the ranges' learning rate")
     p.add_argument("--range-floor", type=float, default=0.0,
                    help="--learn-ranges: no range below this share of its calibrated value (sharp content saturates less)")
     p.add_argument("--calib-images", type=int, default=0, help="training images for the ranges (0: all)")
@@ -74,6 +78,8 @@ def parse():
     a = p.parse_args()
     if a.crop % 6:
         p.error("--crop must be a multiple of 6")
+    if a.ranges_only:
+        a.learn_ranges = True
     return a
 
 
@@ -116,9 +122,9 @@ def main():
 
     up = copy.deepcopy(teacher).train()
     for prm in up.parameters():
-        prm.requires_grad_(True)
+        prm.requires_grad_(not a.ranges_only)
     floor = torch.tensor(record["conv_inputs"]) * a.range_floor + 1e-3
-    groups = [{"params": list(up.parameters()), "mult": 1.0}]
+    groups = [] if a.ranges_only else [{"params": list(up.parameters()), "mult": 1.0}]
     if a.learn_ranges:
         groups.append({"params": [ranges], "mult": a.range_lr_mult})
     opt = torch.optim.Adam(groups, lr=a.lr)
@@ -172,6 +178,15 @@ def main():
             sums, t_log = {"loss": 0.0, "float_loss": 0.0, "n": 0}, now
 
     up.eval()
+    if a.ranges_only:   # the learned ranges of the original weights, under their name
+        out_record = ranges_record(up_file, setting["up"]["sha256"], a.percentile, record["images"], command,
+                                   ranges.detach().tolist())
+        out_record["qat"] = {"from": up_file, "from_sha256": setting["up"]["sha256"], "steps": a.steps,
+                             "target": a.target, "ranges": "learned, weights fixed"}
+        path = os.path.join(a.out, os.path.splitext(up_file)[0] + ".int8.json")
+        save_json(path, out_record)
+        print("wrote", path, flush=True)
+        return
     weights = os.path.join(a.out, f"{name}_up.safetensors")
     info = write_net(up, weights)
     out_record = ranges_record(info["file"], sha256(weights), a.percentile, record["images"], command,

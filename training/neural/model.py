@@ -295,6 +295,14 @@ class MeanScaleHyperprior(nn.Module):
         return res
 
 
+def pad64(x):
+    """x padded on the right and bottom to a multiple of 64 by repeating the last row and column,
+    as the codec pads every image (docs/nic-format.md)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 64, (-w) % 64
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
+
+
 def quality_to_level(q, levels):
     """--quality 1..100 -> continuous gain level in [0, L-1] (linear; level l <-> q = 1 + 99 l/(L-1))."""
     q = min(max(float(q), 1.0), 100.0)

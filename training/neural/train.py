@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import LAMBDAS, MeanScaleHyperprior, grow, ladder, load_inference_state_dict  # noqa: E402
+from model import LAMBDAS, MeanScaleHyperprior, grow, ladder, load_inference_state_dict, pad64  # noqa: E402
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -123,12 +123,6 @@ STOP = {"flag": False, "sig": None}
 def _on_signal(signum, frame):
     STOP["flag"] = True
     STOP["sig"] = signum
-
-
-def pad64(x):
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % 64, (-w) % 64
-    return F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
 
 
 def load_val(a, names):

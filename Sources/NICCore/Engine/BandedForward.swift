@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Horizontal bands of a feature map, run round-robin on single-threaded devices, one per
 /// worker: no barrier inside a band, each band stays in its core's cache, and which worker runs
 /// a band never changes its result.
@@ -15,7 +13,7 @@ struct Bands {
     /// error any band throws is rethrown after all workers have finished.
     func run(on device: ComputeDevice, _ body: (Range<Int>, ComputeDevice) throws -> Void) throws {
         let devices = try device.workerDevices()
-        let failure = Mutex<Error?>(nil)
+        let failure = PthreadLocked<Error?>(nil)
         Workers(count: devices.count).parallelFor(devices.count) { workers in
             for w in workers {
                 for b in stride(from: w, to: ranges.count, by: devices.count) {

@@ -1,15 +1,13 @@
-import Synchronization
-
 /// A model directory: its manifest and the networks loaded from it on first use.
 /// Networks are verified against the manifest's sha256 and then shared read-only,
 /// so one store serves any number of contexts and threads.
 public final class ModelStore: Sendable {
     public let directory: String
     public let manifest: SettingsManifest
-    private let loaded = Mutex<[String: ScalerNetwork]>([:])
-    private let loadedChroma = Mutex<[String: ChromaNetwork]>([:])
-    private let neural = Mutex<HyperpriorModel?>(nil)
-    private let liff = Mutex<LIFFNetwork?>(nil)
+    private let loaded = PthreadLocked<[String: ScalerNetwork]>([:])
+    private let loadedChroma = PthreadLocked<[String: ChromaNetwork]>([:])
+    private let neural = PthreadLocked<HyperpriorModel?>(nil)
+    private let liff = PthreadLocked<LIFFNetwork?>(nil)
 
     public init(directory: String) throws {
         self.directory = directory
@@ -55,7 +53,7 @@ public final class ModelStore: Sendable {
     /// A chroma network a setting names (`NNSetting.chromaNetwork(after:)`).
     public func chromaNetwork(_ file: NNSetting.NetworkFile) throws -> ChromaNetwork {
         if let cached = loadedChroma.withLock({ $0[file.weights] }) { return cached }
-        let (weights, architecture) = try verifiedWeights(file)
+        let (weights, architecture) = try verifiedWeights(.init(weights: file.weights, sha256: file.sha256))
         let network = try ChromaNetwork(architecture: architecture, weights: weights)
         loadedChroma.withLock { $0[file.weights] = network }
         return network
@@ -109,17 +107,26 @@ public final class ModelStore: Sendable {
         return (file, bytes, digest)
     }
 
+    /// A scaler network with its int8 body when the entry has ranges: built from the float
+    /// weights, or from the entry's separate int8 weights, whose ranges they must then be.
     private func load(_ file: NNSetting.NetworkFile) throws -> ScalerNetwork {
-        let (weights, architecture) = try verifiedWeights(file)
-        let calibration = try file.int8.map { ranges in
-            let bytes = try verifiedBytes(ranges.ranges, sha256: ranges.sha256, limit: 1 << 16)
-            do {
-                return try Int8Calibration(json: try JSONValue.parse(bytes), weightsSHA256: file.sha256)
-            } catch let error as NICError {
-                throw NICError.model("\(ranges.ranges): \(error.message)")
-            }
+        let (weights, architecture) = try verifiedWeights(.init(weights: file.weights, sha256: file.sha256))
+        guard let ranges = file.int8 else { return try ScalerNetwork(architecture: architecture, weights: weights) }
+        let int8Network = try ranges.network.map { try verifiedWeights($0) }
+        let bytes = try verifiedBytes(ranges.ranges, sha256: ranges.sha256, limit: 1 << 16)
+        let calibration: Int8Calibration
+        do {
+            calibration = try Int8Calibration(json: try JSONValue.parse(bytes), weightsSHA256: ranges.network?.sha256 ?? file.sha256)
+        } catch let error as NICError {
+            throw NICError.model("\(ranges.ranges): \(error.message)")
         }
-        return try ScalerNetwork(architecture: architecture, weights: weights, int8: calibration)
+        do {
+            return try ScalerNetwork(
+                architecture: architecture, weights: weights, int8: calibration,
+                int8Weights: int8Network.map { (architecture: $0.1, weights: $0.0) })
+        } catch let error as NICError where ranges.network != nil {
+            throw NICError.model("\(file.weights) with int8 weights \(ranges.network!.weights): \(error.message)")
+        }
     }
 
     /// A file of the model directory checked against its sha256 in the manifest.
@@ -135,7 +142,7 @@ public final class ModelStore: Sendable {
     }
 
     /// A weights file checked against its sha256, and the architecture from its metadata.
-    private func verifiedWeights(_ file: NNSetting.NetworkFile) throws -> (SafetensorsFile, JSONValue) {
+    private func verifiedWeights(_ file: NNSetting.WeightsFile) throws -> (SafetensorsFile, JSONValue) {
         let bytes = try verifiedBytes(file.weights, sha256: file.sha256, limit: SafetensorsFile.maxFileBytes)
         let weights = try SafetensorsFile(bytes: bytes)
         guard let architecture = weights.metadata["architecture"] else {

@@ -28,8 +28,12 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     let baseMode: ResampleMode
 
     /// Builds the network from its architecture description and weights, with its int8 body
-    /// when `int8` ranges are given.
-    public init(architecture a: JSONValue, weights: SafetensorsFile, int8: Int8Calibration? = nil) throws {
+    /// when `int8` ranges are given: from `int8Weights` when given (separate weights for 8 bits,
+    /// of the same architecture), else from `weights`.
+    public init(
+        architecture a: JSONValue, weights: SafetensorsFile, int8: Int8Calibration? = nil,
+        int8Weights: (architecture: JSONValue, weights: SafetensorsFile)? = nil
+    ) throws {
         guard let kind = a["kind"]?.stringValue, let direction = Direction(rawValue: kind) else {
             throw NICError.model("architecture has no valid 'kind' (down or up)")
         }
@@ -54,7 +58,15 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         haloRows = stack.radius * inBlock
         let body = Sequential(stack.layers)
         self.body = body
-        int8Body = try int8.map { try body.quantized(convolutionInputs: $0.convolutionInputs) }
+        if let int8Weights {
+            guard int8Weights.architecture == a else {
+                throw NICError.model("the int8 weights have another architecture than the float network")
+            }
+            guard int8 != nil else { throw NICError.model("int8 weights without int8 ranges") }
+        }
+        let int8Source =
+            try int8Weights.map { Sequential(try LayerStack($0.architecture, $0.weights, network: "int8 weights").layers) } ?? body
+        int8Body = try int8.map { try int8Source.quantized(convolutionInputs: $0.convolutionInputs) }
         bf16Body = body.bfloat16()
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))

@@ -19,6 +19,15 @@ public struct NNSetting: Sendable, Equatable {
     public struct CalibrationFile: Sendable, Equatable {
         public let ranges: String
         public let sha256: String
+        /// Separate weights the int8 body is built from (quantisation-aware fine-tuned), when the
+        /// entry names them; the ranges are then those weights' and the float body keeps its own.
+        public var network: WeightsFile? = nil
+    }
+
+    /// A weights file and its sha256.
+    public struct WeightsFile: Sendable, Equatable {
+        public let weights: String
+        public let sha256: String
     }
 
     /// A quality range for one codec, e.g. JPEG quality 75...100 or x265 CRF 0...25.
@@ -123,13 +132,21 @@ public struct SettingsManifest: Sendable {
         return .init(weights: weights, sha256: sha, int8: try calibration(j["int8"]))
     }
 
-    /// `"int8": {"ranges": FILE, "sha256": HEX}` of a network entry, or nothing.
+    /// `"int8": {"ranges": FILE, "sha256": HEX}` of a network entry, optionally with
+    /// `"network": {"weights": FILE, "sha256": HEX}` (separate int8 weights), or nothing.
     private static func calibration(_ j: JSONValue?) throws -> NNSetting.CalibrationFile? {
         guard let j, j != .null else { return nil }
         guard let ranges = j["ranges"]?.stringValue, let sha = j["sha256"]?.stringValue, isPlainFileName(ranges) else {
             throw NICError.model("settings.json has an int8 entry without a plain file name and sha256")
         }
-        return .init(ranges: ranges, sha256: sha)
+        var network: NNSetting.WeightsFile? = nil
+        if let n = j["network"], n != .null {
+            guard let weights = n["weights"]?.stringValue, let wsha = n["sha256"]?.stringValue, isPlainFileName(weights) else {
+                throw NICError.model("settings.json has int8 weights (\"network\") without a plain file name and sha256")
+            }
+            network = .init(weights: weights, sha256: wsha)
+        }
+        return .init(ranges: ranges, sha256: sha, network: network)
     }
 
     /// `"chroma": [{"weights", "sha256", "codecs": [...]}, ...]`, or nothing.

@@ -72,15 +72,14 @@ struct RowResampler: Sendable {
     }
 
     private func resampleRow(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        var (start, end) = (0, outputWidth)  // what the periodic kernel leaves to the general one
         if let p = periodic,
             nic_kernel_resample_periodic(
                 source, p.weights, p.offsets, Int32(p.period), Int32(p.step), Int32(horizontal.taps),
                 p.blocks.lowerBound, p.blocks.upperBound, out) != 0
         {
-            (start, end) = (p.blocks.lowerBound * p.period, p.blocks.upperBound * p.period)
-            general(source, 0..<start, into: out)
-            general(source, end..<outputWidth, into: out)
+            // The periodic kernel did the repeating interior; the edges are left to the general one.
+            general(source, 0..<p.blocks.lowerBound * p.period, into: out)
+            general(source, p.blocks.upperBound * p.period..<outputWidth, into: out)
         } else {
             general(source, 0..<outputWidth, into: out)
         }

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Quantisation-aware int8 for the shipped up networks whose post-training ranges lose more than
+# 0.05 dB (docs/decisions/int8-inference.md, "Quantisation-aware fine-tuning"). Runs after models/
+# holds the float networks (make_settings.py): each qat_int8.py run starts from a setting's shipped
+# up network and ship_int8.py puts the result into models/ (separate int8 weights and their learned
+# ranges, or learned ranges alone for the shipped weights), recording the command in the setting's
+# "training" as "int8". One thread each; resumable: rerun to continue.
+#   sh training/aicodec/run_qat_int8.sh        (from anywhere)
+set -e
+cd "$(dirname "$0")/../.."
+R=training/runs
+mkdir -p $R
+qat() {
+  name=$1; shift
+  [ -f $R/$name.shipped ] && return 0
+  python3 training/aicodec/qat_int8.py "$@" --out $R/$name >> $R/$name.out 2>&1
+  python3 training/aicodec/ship_int8.py $R/$name
+  echo done > $R/$name.shipped
+}
+qat qat10_floor --setting 10 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.75

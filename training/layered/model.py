@@ -1,0 +1,91 @@
+"""Spatially scalable neural coding: one bitstream, several sizes of one picture.
+
+    layer 0 (base):  the neural codec (training/neural/model.py, frozen) codes the smallest version
+    layer k >= 1:    pred_k = LIFF(recon_{k-1}) up-scaled to the size of version k
+                     the residual version_k - pred_k is coded by a residual codec, shared by
+                     every enhancement layer: recon_k = pred_k + decoded residual (8-bit)
+
+The residual codec is the same mean-scale hyperprior with gain levels as the image codec (another
+set of weights, started from the image codec's), so one quality level picks the operating point
+of every layer, and the decoder of a layer is the codec's decoder plus a LIFF pass and an
+addition. Sizes are free: any factor from 1 to 4 between neighbouring layers, odd sizes included
+(every codec input is padded to a multiple of 64 by repeating edges, and cropped back).
+
+Training (train.py): the combined rate-distortion loss over the enhancement layers with the one
+lambda of the level; the base layer frozen and coded with real rounding; in the enhancement
+layers noisy latents for the rate and straight-through rounded ones for the reconstruction that
+the next layer predicts from.
+"""
+
+import torch
+
+from training.liff.model import LIFF
+from training.neural.model import MeanScaleHyperprior, pad64, quantize8_ste
+
+
+def round8(x):
+    """A decoder's output picture: clamped to [0, 1] and rounded to 8 bits."""
+    return torch.round(x.clamp(0, 1) * 255) / 255
+
+
+def layer_sizes(top, factors):
+    """Sizes (h, w) of every layer, smallest first, from the top layer's size and the factor of
+    each step (top down: factors[-1] relates the two largest layers). Each size is the larger one
+    divided by its factor, rounded, at least 1 and at most 4 times smaller."""
+    sizes = [tuple(top)]
+    for f in reversed(factors):
+        h, w = sizes[0]
+        sizes.insert(0, tuple(min(n, max(1, int(round(n / f)), -(-n // 4))) for n in (h, w)))
+    return sizes
+
+
+class LayeredCodec(torch.nn.Module):
+    def __init__(self, base: MeanScaleHyperprior, liff: LIFF, residual: MeanScaleHyperprior):
+        super().__init__()
+        if residual.levels != base.levels:
+            raise ValueError(f"the residual codec has {residual.levels} levels, the base {base.levels}")
+        self.base, self.liff, self.residual = base, liff, residual
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.base.eval()
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.base.eval()   # frozen: never in training mode
+        return self
+
+    @torch.no_grad()
+    def code_base(self, x, level):
+        """(bits, 8-bit reconstruction) of the base layer, real rounding. x: (1, 3, h, w)."""
+        h, w = x.shape[-2:]
+        bits, x_hat = self.base.evaluate(pad64(x), [level])[0]
+        return bits, round8(x_hat[..., :h, :w])
+
+    def forward(self, versions, level):
+        """Training pass over one picture. versions: [(1, 3, h_k, w_k)] smallest first, in [0, 1];
+        level: int. Returns per enhancement layer (bits, mse), with gradients, and the base bits."""
+        base_bits, recon = self.code_base(versions[0], level)
+        lv = torch.full((1,), float(level))
+        layers = []
+        for x in versions[1:]:
+            h, w = x.shape[-2:]
+            pred = self.liff(recon, h, w)
+            out = self.residual(pad64(x - pred), lv)
+            x_hat = pred + out["x_hat"][..., :h, :w]
+            layers.append((out["bits_y"][0] + out["bits_z"][0], (x_hat - x).pow(2).mean()))
+            recon = quantize8_ste(x_hat.clamp(0, 1))
+        return base_bits, layers
+
+    @torch.no_grad()
+    def code(self, versions, level):
+        """Real coding of every layer (rounded latents, rate from the model's likelihoods of the
+        symbols): [(bits, 8-bit reconstruction)] per layer, smallest first."""
+        bits, recon = self.code_base(versions[0], level)
+        out = [(bits, recon)]
+        for x in versions[1:]:
+            h, w = x.shape[-2:]
+            pred = self.liff(recon, h, w, row_chunk=64)
+            bits, r_hat = self.residual.evaluate(pad64(x - pred), [level])[0]
+            recon = round8(pred + r_hat[..., :h, :w])
+            out.append((bits, recon))
+        return out
