@@ -38,7 +38,7 @@ struct EncodeCommand: ParsableCommand {
 struct EncoderSearchOptions: ParsableArguments {
     @Option(
         help:
-            "Encoder effort 0-\(NeuralEncoderSearch.effortRange.upperBound): 0 is fast (one refinement pass, 8-state dependent quantisation), higher levels search the latents longer (smaller files, slower encoding)."
+            "Encoder effort 0-\(NeuralEncoderSearch.effortRange.upperBound): 0 is fast (one refinement pass, 8-state dependent quantisation, consistency and fixed-point passes), higher levels search the latents longer (smaller files, slower encoding)."
     )
     var effort: Int = NeuralEncoderSearch.defaultEffort
     @Option(help: "Override: refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")

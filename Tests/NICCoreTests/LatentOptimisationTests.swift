@@ -169,7 +169,7 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertEqual(
             NeuralEncoderSearch.efforts,
             [
-                NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8),
+                NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
