@@ -591,8 +591,10 @@ typedef struct NicEncodeOptions {
     int refine_steps;       /**< refinement passes 0...4 after the analysis (each one synthesis and one
                                  analysis); -1 = as `effort` says (default) */
     /* Since 0.3: */
-    int effort;             /**< 0 (fast, default) ... 3: higher levels search the latents longer for
-                                 smaller files (docs/neural-codec.md) */
+    int effort;             /**< 0 (fast, default: one refinement pass, 8-state dependent quantisation
+                                 (a version 2 .nic file), consistency and fixed-point passes) ... 3:
+                                 higher levels search the latents longer for smaller files
+                                 (docs/neural-codec.md) */
     int latent_steps;       /**< steps of latent optimisation 0...2000 (each about two syntheses);
                                  -1 = as `effort` says (default) */
     float latent_step_size; /**< Adam step size of the latent optimisation, 0.0001...1; 0 = default */

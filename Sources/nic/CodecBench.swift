@@ -50,6 +50,8 @@ struct CodecBench: ParsableCommand {
                         "refine": .number(Double(search.refinementSteps)),
                         "steps": .number(Double(search.latentSteps)), "step_size": .number(Double(search.latentStepSize)),
                         "dsq": .number(Double(search.dependentQuantization)),
+                        "consistency": .number(Double(search.consistencyPasses)),
+                        "fixed_point": .number(Double(search.fixedPointPasses)),
                         "threads": .number(Double(device.threads)),
                         "bytes": .number(Double(bytes.count)), "bpp": .number(rounded(bpp, 5)), "psnr": .number(rounded(psnr, 3)),
                         "encode_ms": .number(rounded(enc, 1)), "decode_ms": .number(rounded(dec, 1)),

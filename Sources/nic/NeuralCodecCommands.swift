@@ -38,7 +38,7 @@ struct EncodeCommand: ParsableCommand {
 struct EncoderSearchOptions: ParsableArguments {
     @Option(
         help:
-            "Encoder effort 0-\(NeuralEncoderSearch.effortRange.upperBound): 0 is fast, higher levels search the latents longer (smaller files, slower encoding)."
+            "Encoder effort 0-\(NeuralEncoderSearch.effortRange.upperBound): 0 is fast (one refinement pass, 8-state dependent quantisation, consistency and fixed-point passes), higher levels search the latents longer (smaller files, slower encoding)."
     )
     var effort: Int = NeuralEncoderSearch.defaultEffort
     @Option(help: "Override: refinement passes 0-4 (each costs a synthesis and an analysis; 0 = plain analysis).")
@@ -58,6 +58,16 @@ struct EncoderSearchOptions: ParsableArguments {
     var substituteStepSize: Float?
     @Option(help: "Override: substitution blocks of this many pixels a side, each with a step size from its variance (0 = one step size).")
     var block: Int?
+    @Option(
+        help:
+            "Override: passes that re-derive the hyper-latents from the coded latents until both agree (0 = off; steadier re-encoding).")
+    var consistency: Int?
+    @Option(
+        name: .customLong("fixed-point"),
+        help:
+            "Override: passes of the fixed-point check after quantisation (0 = off; each costs a synthesis and an analysis; steadier re-encoding)."
+    )
+    var fixedPoint: Int?
 
     func validate() throws {
         do { _ = try search() } catch let error as NICError { throw ValidationError(error.message) }
@@ -73,6 +83,8 @@ struct EncoderSearchOptions: ParsableArguments {
         if let substitute { s.substitutionSteps = substitute }
         if let substituteStepSize { s.substitutionStepSize = substituteStepSize }
         if let block { s.substitutionBlock = block }
+        if let consistency { s.consistencyPasses = consistency }
+        if let fixedPoint { s.fixedPointPasses = fixedPoint }
         try s.validate()
         return s
     }

@@ -69,8 +69,10 @@ final class DependentQuantizationTests: XCTestCase {
     func testVersionTwoFilesRoundTripAndVersionOneStays() throws {
         let codec = try NeuralCodecTests.codec()
         let image = try NeuralCodecTests.testImage(width: 96, height: 80)
-        let plain = try codec.encode(image, quality: 50)
+        let plain = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1))
         XCTAssertEqual([plain[4], plain[7]], [1, 0], "a file without dependent quantisation stays version 1")
+        let standard = try codec.encode(image, quality: 50)
+        XCTAssertEqual([standard[4], standard[7]], [2, 2], "effort 0 quantises with 8 states")
         let plainPSNR = try Quality.psnr(image, try codec.decode(plain))
         for (states, flags) in [(4, UInt8(1)), (8, 2)] {
             let bytes = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: states))

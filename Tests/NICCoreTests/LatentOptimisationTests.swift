@@ -76,6 +76,58 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertLessThan(try cost(codec, image, quality: 50, bytes: optimised), try cost(codec, image, quality: 50, bytes: plain))
     }
 
+    /// The dependent quantisation's trellis quantises the searched latents: a version 2 file
+    /// that the unchanged decoder reads, close in quality to the search with plain rounding.
+    func testDependentQuantisationEndsTheSearch() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        let image = try NeuralCodecTests.testImage(width: 130, height: 90)
+        let rounded = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0, latentSteps: 10))
+        let roundedPSNR = try Quality.psnr(image, try codec.decode(rounded))
+        for states in [4, 8] {
+            let bytes = try codec.encode(
+                image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0, latentSteps: 10, dependentQuantization: states))
+            XCTAssertEqual(try NICBitstream(parsing: bytes).dependentQuantization, states)
+            XCTAssertNotEqual(bytes, rounded)
+            let decoded = try codec.decode(bytes)
+            XCTAssertEqual([decoded.width, decoded.height], [130, 90])
+            XCTAssertGreaterThan(try Quality.psnr(image, decoded), roundedPSNR - 1, "\(states) states")
+        }
+    }
+
+    /// Consistency passes and the fixed-point check change only which hyper-latents and symbols
+    /// are coded: the file decodes with the unchanged decoder, and no pass is the same as none.
+    func testConsistencyPassesDecode() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        let image = try NeuralCodecTests.testImage(width: 130, height: 90)
+        let plain = try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1))
+        XCTAssertEqual(plain, try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, consistencyPasses: 0)))
+        let plainPSNR = try Quality.psnr(image, try codec.decode(plain))
+        XCTAssertEqual(plain, try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, fixedPointPasses: 0)))
+        for (passes, states, fixed) in [(1, 0, 0), (4, 0, 0), (4, 8, 2), (0, 0, 2), (0, 8, 1)] {
+            let search = NeuralEncoderSearch(
+                refinementSteps: 1, dependentQuantization: states, consistencyPasses: passes, fixedPointPasses: fixed)
+            let bytes = try codec.encode(image, quality: 20, search: search)
+            XCTAssertEqual(try NICBitstream(parsing: bytes).dependentQuantization, states)
+            let decoded = try codec.decode(bytes)
+            XCTAssertEqual([decoded.width, decoded.height], [130, 90])
+            XCTAssertGreaterThan(try Quality.psnr(image, decoded), plainPSNR - 1, "\(passes) + \(fixed) passes, \(states) states")
+        }
+        for fixed in [-1, NeuralEncoderSearch.fixedPointPassRange.upperBound + 1] {
+            XCTAssertThrowsError(
+                try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, fixedPointPasses: fixed))
+            ) {
+                guard case NICError.invalidArgument = $0 else { return XCTFail("\(fixed) fixed-point passes: \($0)") }
+            }
+        }
+        for passes in [-1, NeuralEncoderSearch.consistencyPassRange.upperBound + 1] {
+            XCTAssertThrowsError(
+                try codec.encode(image, quality: 20, search: NeuralEncoderSearch(refinementSteps: 1, consistencyPasses: passes))
+            ) {
+                guard case NICError.invalidArgument = $0 else { return XCTFail("\(passes) passes: \($0)") }
+            }
+        }
+    }
+
     /// Substitution of the input, whole and in tiles, with one step size and per block: the coded
     /// file costs less than the plain analysis', and decodes with the unchanged decoder.
     func testSubstitutionCostsLess() throws {
@@ -110,6 +162,21 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertEqual(
             Substitution(steps: 1, stepSize: 0.01, block: 0).stepFactors(x, height: height, width: width),
             [Float](repeating: 1, count: height * width))
+    }
+
+    /// The presets of `--effort`, as docs/neural-codec.md lists them.
+    func testEffortPresets() throws {
+        XCTAssertEqual(
+            NeuralEncoderSearch.efforts,
+            [
+                NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2),
+                NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
+                NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
+                NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
+            ])
+        XCTAssertEqual(NeuralEncoderSearch.standard, try NeuralEncoderSearch.effort(0))
+        XCTAssertEqual(NeuralEncoderSearch.standard.dependentQuantizationLambda, 0.05)
+        for search in NeuralEncoderSearch.efforts { XCTAssertNoThrow(try search.validate()) }
     }
 
     func testOutOfRangeKnobsAreArgumentErrors() throws {

@@ -392,12 +392,16 @@ static void test_neural_codec(NicContext *ctx)
     options.substitute_block = 24; /* not a multiple of 16 */
     options.substitute_steps = 2;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
-    options.substitute_block = 32;
-    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1);
+    options.substitute_block = 32; /* effort 0 quantises with 8 states: a version 2 file */
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 2);
     nic_free(data);
     data = NULL;
     options.substitute_steps = -1;
     options.substitute_block = -1;
+    options.dsq_states = 0;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1 && data[7] == 0);
+    nic_free(data);
+    data = NULL;
     options.dsq_states = 6;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
     options.dsq_states = 8;

@@ -67,8 +67,10 @@ def test_encoder_effort_searches_the_latents(ctx):
 
 def test_dependent_quantisation_writes_a_version_2_file(ctx):
     img = smooth_image(64, 48)
-    plain = ctx.image_encode(img, quality=50)
+    plain = ctx.image_encode(img, quality=50, dsq_states=0)
     assert plain[4] == 1 and plain[7] == 0
+    default = ctx.image_encode(img, quality=50)
+    assert default[4] == 2 and default[7] == 2, "effort 0 quantises with 8 states"
     for states, flags in ((4, 1), (8, 2)):
         data = ctx.image_encode(img, quality=50, dsq_states=states, dsq_lambda=0.2)
         assert data[4] == 2 and data[7] == flags

@@ -397,8 +397,10 @@ class Context:
                      dsq_lambda: Optional[float] = None, substitute_steps: Optional[int] = None,
                      substitute_step_size: Optional[float] = None, substitute_block: Optional[int] = None) -> bytes:
         """Compresses an HxWx3 uint8 RGB array (or a Pillow image) with the neural codec;
-        returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default) to 3, higher
-        levels search the latents longer for smaller files; each knob of the effort can be
+        returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default: one refinement
+        pass, 8-state dependent quantisation (a version 2 file), consistency and fixed-point
+        passes) to 3, higher levels search the latents longer for smaller files; each knob of
+        the effort can be
         overridden: refine_steps (refinement passes 0...4), latent_steps (latent optimisation
         steps 0...2000), latent_step_size (its Adam step size), dsq_states (dependent quantisation
         of the latents with 4 or 8 states, 0 for none), dsq_lambda (its weight of bits against

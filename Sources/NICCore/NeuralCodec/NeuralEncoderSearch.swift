@@ -19,6 +19,12 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public var substitutionStepSize: Float
     /// Side in pixels of the substitution's blocks with a step size of their own (0: one step size).
     public var substitutionBlock: Int
+    /// Passes that re-derive the hyper-latents from the coded latents until both agree (0: the
+    /// hyper-latents of the search's latents). Makes re-encoding a decoded image more stable.
+    public var consistencyPasses: Int
+    /// Passes of the fixed-point check after quantisation (`NeuralImageCodec.fixedPointChecked`):
+    /// 0 is none. Makes re-encoding a decoded image more stable.
+    public var fixedPointPasses: Int
 
     public static let refinementStepRange = 0...4
     public static let latentStepRange = 0...2000
@@ -31,13 +37,16 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public static let defaultSubstitutionStepSize: Float = 0.002
     /// 0, or a block side in this range that is a multiple of 16.
     public static let substitutionBlockRange = 16...1024
+    public static let consistencyPassRange = 0...8
+    public static let fixedPointPassRange = 0...8
 
     public init(
         refinementSteps: Int, latentSteps: Int = 0, latentStepSize: Float = NeuralEncoderSearch.defaultLatentStepSize,
         dependentQuantization: Int = 0,
         dependentQuantizationLambda: Float = NeuralEncoderSearch.defaultDependentQuantizationLambda,
         substitutionSteps: Int = 0, substitutionStepSize: Float = NeuralEncoderSearch.defaultSubstitutionStepSize,
-        substitutionBlock: Int = 0
+        substitutionBlock: Int = 0, consistencyPasses: Int = 0,
+        fixedPointPasses: Int = 0
     ) {
         self.refinementSteps = refinementSteps
         self.latentSteps = latentSteps
@@ -47,12 +56,16 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         self.substitutionSteps = substitutionSteps
         self.substitutionStepSize = substitutionStepSize
         self.substitutionBlock = substitutionBlock
+        self.consistencyPasses = consistencyPasses
+        self.fixedPointPasses = fixedPointPasses
     }
 
-    /// The presets, by effort: 0 is the fast encoder (analysis and one refinement pass), each
-    /// level above spends more latent-optimisation steps.
+    /// The presets, by effort: 0 is the fast encoder (analysis, one refinement pass, the 8-state
+    /// dependent quantisation, 4 consistency passes and 2 fixed-point passes), each level above
+    /// spends more latent-optimisation steps (with plain rounding: the dependent quantisation of
+    /// the searched latents measured worse).
     public static let efforts: [NeuralEncoderSearch] = [
-        NeuralEncoderSearch(refinementSteps: 1),
+        NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
@@ -100,6 +113,12 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         else {
             throw NICError.invalidArgument(
                 "the substitution block must be 0 or a multiple of 16 in \(Self.substitutionBlockRange), got \(substitutionBlock)")
+        }
+        guard Self.consistencyPassRange.contains(consistencyPasses) else {
+            throw NICError.invalidArgument("consistency passes must be in \(Self.consistencyPassRange), got \(consistencyPasses)")
+        }
+        guard Self.fixedPointPassRange.contains(fixedPointPasses) else {
+            throw NICError.invalidArgument("fixed-point passes must be in \(Self.fixedPointPassRange), got \(fixedPointPasses)")
         }
     }
 }

@@ -48,19 +48,17 @@ public final class NeuralImageCodec {
         let (h, w) = ((x.height) / 16, (x.width) / 16)
         guard y.count == m * h * w else { throw NICError.internal("analysis output has an unexpected size") }
         scaleChannels(&y, by: GainLadder.geometric(model.gains.y, quality: quality), plane: h * w)
+        let analysed = y
         if search.refinementSteps > 0 {
             y = try refinedLatents(y, steps: search.refinementSteps, height: h, width: w, quality: quality)
             endStage("refinement")
         }
 
-        var z = try model.hyperAnalysis.forward(try Tensor(shape: [1, m, h, w], values: y), on: device).toArray(on: device)
         let zPlane = (h / 4) * (w / 4)
-        guard z.count == model.hyperChannels * zPlane else { throw NICError.internal("hyper-analysis output has an unexpected size") }
-        scaleChannels(&z, by: GainLadder.geometric(model.gains.z, quality: quality), plane: zPlane)
-        let zSymbols = z.map(NeuralImageCodec.symbol)
+        var zSymbols = try hyperSymbols(y, height: h, width: w, quality: quality)
         endStage("hyper-analysis")
 
-        let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+        var prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
         endStage("hyper-synthesis")
         if search.latentSteps > 0 || search.substitutionSteps > 0, let lambdas = model.lambdas {
             let (means, scales) = prior.channelsFirst(height: h, width: w)
@@ -87,14 +85,29 @@ public final class NeuralImageCodec {
                 endStage("latent optimisation")
             }
         }
+        let machine = DependentQuantization.StateMachine(states: search.dependentQuantization)
+        var ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+        if search.consistencyPasses > 0 {
+            // Hyper-latents that agree with the coded latents: a decoded image that re-encodes to
+            // nearly these latents then gets the same means, so the same symbols.
+            for _ in 0..<search.consistencyPasses {
+                let coded = reconstructed(ySymbols, prior: prior, machine: machine, height: h, width: w)
+                let agreeing = try hyperSymbols(coded, height: h, width: w, quality: quality)
+                if agreeing == zSymbols { break }
+                zSymbols = agreeing
+                prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+                ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+            }
+            endStage("consistency")
+        }
+        if search.fixedPointPasses > 0 {
+            ySymbols = try fixedPointChecked(
+                ySymbols, target: analysed, image: image, padded: x, prior: prior,
+                machine: machine, search: search, height: h, width: w, quality: quality)
+            endStage("fixed-point check")
+        }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
-        let machine = DependentQuantization.StateMachine(states: search.dependentQuantization)
-        let ySymbols =
-            machine.map {
-                quantisedDependently(y, prior: prior, machine: $0, height: h, width: w, lambda: search.dependentQuantizationLambda)
-            }
-            ?? (0..<m * h * w).map { NeuralImageCodec.symbol(y[$0] - prior.mean(channel: $0 / (h * w), position: $0 % (h * w))) }
         for c in 0..<m {
             var chain = DependentQuantization.Chain(machine)
             for p in 0..<h * w {
@@ -130,6 +143,109 @@ public final class NeuralImageCodec {
             guard analysed.count == y.count else { throw NICError.internal("refinement analysis has an unexpected size") }
             scaleChannels(&analysed, by: gains, plane: h * w)
             for i in y.indices { y[i] += target[i] - analysed[i] }
+        }
+        return y
+    }
+
+    /// The fixed-point check: from the coded latents ŷ, passes of y ← ŷ + (t − g_a(g_s(ŷ))) (t the
+    /// image's analysis), each quantised again, until the symbols repeat; of the symbols met, those
+    /// of the lowest bits + λ·255²·MSE of their synthesis against the image (MSE alone in a model
+    /// without λ). A decoded image is a fixed point of this step, so a decoded image re-encodes to
+    /// its own symbols more often than after the refinement alone.
+    private func fixedPointChecked(
+        _ symbols: [Int32], target: [Float], image: PlanarImage, padded x: Tensor, prior: Prior,
+        machine: DependentQuantization.StateMachine?, search: NeuralEncoderSearch, height h: Int, width w: Int, quality: Int
+    ) throws -> [Int32] {
+        let gains = GainLadder.geometric(model.gains.y, quality: quality)
+        let lambda = model.lambdas.map { GainLadder.lambda($0, quality: quality) * 255 * 255 }
+        let pixels = try x.toArray(on: device)
+        let (imageWidth, imageHeight) = (image.width, image.height)
+        var candidate = symbols
+        var best: (symbols: [Int32], cost: Float) = (symbols, .infinity)
+        for pass in 0...search.fixedPointPasses {
+            let coded = reconstructed(candidate, prior: prior, machine: machine, height: h, width: w)
+            // What the decoder shows: the synthesis with its colour correction.
+            var decoded = try synthesised(latents: coded, height: h, width: w, quality: quality).toArray(on: device)
+            let correction = LowFrequencyCorrection.measure(original: image, decoded: decoded, paddedWidth: w * 16, paddedHeight: h * 16)
+            if !correction.isZero { correction.apply(to: &decoded, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
+            for i in decoded.indices { decoded[i] = (min(max(decoded[i], 0), 1) * 255).rounded(.toNearestOrEven) / 255 }
+            var squared: Float = 0
+            for c in 0..<3 {
+                for r in 0..<imageHeight {
+                    let o = (c * h * 16 + r) * w * 16
+                    for q in o..<(o + imageWidth) {
+                        let d = decoded[q] - pixels[q]
+                        squared += d * d
+                    }
+                }
+            }
+            let mse = squared / Float(3 * imageWidth * imageHeight)
+            let cost =
+                lambda.map { bits(candidate, prior: prior, machine: machine, plane: h * w) / Float(imageWidth * imageHeight) + $0 * mse }
+                ?? mse
+            if cost < best.cost { best = (candidate, cost) }
+            if pass == search.fixedPointPasses { break }
+            let shown = try Tensor(shape: [1, 3, h * 16, w * 16], values: decoded)
+            var analysed = try model.analysis.forward(shown, on: device).toArray(on: device)
+            guard analysed.count == coded.count else { throw NICError.internal("fixed-point analysis has an unexpected size") }
+            scaleChannels(&analysed, by: gains, plane: h * w)
+            var next = coded
+            for i in next.indices { next[i] += target[i] - analysed[i] }
+            let requantised = quantised(
+                next, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+            if requantised == candidate { break }
+            candidate = requantised
+        }
+        return best.symbols
+    }
+
+    /// Bits of the latents' symbols under `prior` (the tables' frequencies, as the trellis counts them).
+    private func bits(_ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, plane: Int) -> Float {
+        var total: Float = 0
+        for c in 0..<model.latentChannels {
+            var chain = DependentQuantization.Chain(machine)
+            for p in 0..<plane {
+                let k = symbols[c * plane + p], t = prior.table(channel: c, position: p)
+                total += chain.quantiser == 0 ? model.yBitCosts.q0.cost(k, table: t) : model.yBitCosts.q1.cost(k, table: t)
+                chain.advance(k)
+            }
+        }
+        return total
+    }
+
+    /// The hyper-latents' symbols of gain-scaled latents [M][h][w]: h_a, ×gain_z, rounding.
+    private func hyperSymbols(_ y: [Float], height h: Int, width w: Int, quality: Int) throws -> [Int32] {
+        var z = try model.hyperAnalysis.forward(try Tensor(shape: [1, model.latentChannels, h, w], values: y), on: device)
+            .toArray(on: device)
+        let zPlane = (h / 4) * (w / 4)
+        guard z.count == model.hyperChannels * zPlane else { throw NICError.internal("hyper-analysis output has an unexpected size") }
+        scaleChannels(&z, by: GainLadder.geometric(model.gains.z, quality: quality), plane: zPlane)
+        return z.map(NeuralImageCodec.symbol)
+    }
+
+    /// The symbols of latents y under `prior`: rounding, or the dependent quantisation's search.
+    private func quantised(
+        _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, lambda: Float
+    ) -> [Int32] {
+        if let machine { return quantisedDependently(y, prior: prior, machine: machine, height: h, width: w, lambda: lambda) }
+        return (0..<y.count).map { NeuralImageCodec.symbol(y[$0] - prior.mean(channel: $0 / (h * w), position: $0 % (h * w))) }
+    }
+
+    /// The gain-scaled latents the decoder reconstructs from `symbols`.
+    private func reconstructed(
+        _ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int
+    ) -> [Float] {
+        var y = [Float](repeating: 0, count: symbols.count)
+        let plane = h * w
+        symbols.withUnsafeBufferPointer { all in
+            y.withUnsafeMutableBufferPointer { out in
+                for c in 0..<model.latentChannels {
+                    DependentQuantization.reconstruct(
+                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
+                        into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
+                    ) { prior.mean(channel: c, position: $0) }
+                }
+            }
         }
         return y
     }
@@ -253,18 +369,7 @@ public final class NeuralImageCodec {
     private func synthesis(
         _ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, quality: Int
     ) throws -> [Float] {
-        var y = [Float](repeating: 0, count: symbols.count)
-        let plane = h * w
-        symbols.withUnsafeBufferPointer { all in
-            y.withUnsafeMutableBufferPointer { out in
-                for c in 0..<model.latentChannels {
-                    DependentQuantization.reconstruct(
-                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
-                        into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
-                    ) { prior.mean(channel: c, position: $0) }
-                }
-            }
-        }
+        let y = reconstructed(symbols, prior: prior, machine: machine, height: h, width: w)
         return try synthesised(latents: y, height: h, width: w, quality: quality).toArray(on: device)
     }
 
