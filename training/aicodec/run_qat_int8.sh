@@ -18,3 +18,6 @@ qat() {
   echo done > $R/$name.shipped
 }
 qat qat10_floor --setting 10 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.75
+qat qat11_floor09 --setting 11 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.9
+qat qat12_floor09 --setting 12 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.9
+qat qat6_floor09 --setting 6 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.9
