@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from typing import List, Optional, TextIO
+from typing import List, NoReturn, Optional, TextIO
 
 from .jobs import BatchError, EncodeOptions, find_jobs, split_codecs
 from .runner import Runner, stderr_line
@@ -142,9 +142,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print_summary(jobs, time.monotonic() - started, args.json, summary)
         print("nic-batch: interrupted; unfinished outputs removed", file=sys.stderr)
-        return 130
+        exit_now(130, summary)
     print_summary(jobs, time.monotonic() - started, args.json, summary)
     return 1 if any(job.status == "failed" for job in jobs) else 0
+
+
+def exit_now(status: int, *streams: TextIO) -> NoReturn:
+    """Ends the process at once with `status`, after flushing `streams` and the standard ones,
+    without Ray's shutdown: after a Ctrl-C the replies of cancelled tasks can make Ray's core
+    worker abort the process while it shuts down, which would replace the status. The cluster
+    releases the tasks of a driver that is gone."""
+    for stream in (*streams, sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(status)
 
 
 def stdout_for_summary() -> TextIO:

@@ -137,17 +137,22 @@ class Runner:
         self.report(f"[{self.finished}/{len(self.jobs)}] {job.input}: FAILED: {job.error}")
 
     def _abandon(self) -> None:
-        """Ctrl-C: cancels every task and removes the unfinished jobs' files."""
+        """Ctrl-C: removes the unfinished jobs' files, cancels every task, and removes the files
+        again, for a task that wrote before it was stopped. The files go first: cancelling can
+        make Ray's core worker abort this process (an internal check on task replies that race
+        with the cancellation), and nothing unfinished may be left behind if it does."""
+        unfinished = [job for job in self.jobs if job.status == "pending"]
+        for job in unfinished:
+            job.status, job.error = "failed", "interrupted"
+            remove_work_folder(job)
         for ref in list(self.pending):
             try:
                 self.ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001 - the task may be gone already
                 pass
         self.pending.clear()
-        for job in self.jobs:
-            if job.status == "pending":
-                job.status, job.error = "failed", "interrupted"
-                remove_work_folder(job)
+        for job in unfinished:
+            remove_work_folder(job)
 
 
 def remove_work_folder(job: Job) -> None:
