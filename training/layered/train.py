@@ -27,14 +27,13 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 from training.files import save_json  # noqa: E402
-from training.layered.model import LayeredCodec, layer_sizes, round8  # noqa: E402
-from training.layered.rd import measure  # noqa: E402
+from training.layered.model import LayeredCodec  # noqa: E402
+from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import data  # noqa: E402
 from training.neural.encoder_optimisation import load_record  # noqa: E402
@@ -164,10 +163,7 @@ def main():
         total = 0.0
         for i in range(a.batch):
             top = crops[i:i + 1]
-            factors = sample_factors(sampler.rng, a)
-            sizes = layer_sizes(top.shape[-2:], factors)
-            versions = [round8(F.interpolate(top, size=s, mode="bicubic", antialias=True, align_corners=False))
-                        for s in sizes[:-1]] + [top]
+            versions = versions_of(top, sample_factors(sampler.rng, a))
             level = int(sampler.rng.integers(residual.levels))
             _, layers = codec(versions, level)
             loss = sum(bits / (v.shape[-2] * v.shape[-1]) + lam[level] * 255 ** 2 * mse
