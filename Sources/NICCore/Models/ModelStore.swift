@@ -7,7 +7,8 @@ public final class ModelStore: Sendable {
     private let loaded = PthreadLocked<[String: ScalerNetwork]>([:])
     private let loadedChroma = PthreadLocked<[String: ChromaNetwork]>([:])
     private let neural = PthreadLocked<HyperpriorModel?>(nil)
-    private let liff = PthreadLocked<LIFFNetwork?>(nil)
+    private let liff = PthreadLocked<(network: LIFFNetwork, modelID: UInt32)?>(nil)
+    private let residual = PthreadLocked<HyperpriorModel?>(nil)
 
     public init(directory: String) throws {
         self.directory = directory
@@ -71,16 +72,31 @@ public final class ModelStore: Sendable {
 
     /// The LIFF arbitrary-scale up-scaler of record, named by `liff/liff.json`
     /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
-    public func liffNetwork() throws -> LIFFNetwork {
+    public func liffNetwork() throws -> LIFFNetwork { try liffModel().network }
+
+    /// The LIFF network of record and its model ID (the first four bytes of its file's sha256,
+    /// big-endian), as layered `.nic` files name it.
+    public func liffModel() throws -> (network: LIFFNetwork, modelID: UInt32) {
         if let cached = liff.withLock({ $0 }) { return cached }
-        let (file, bytes, _) = try recordedModel(folder: "liff", manifest: "liff.json", what: "LIFF")
+        let (file, bytes, digest) = try recordedModel(folder: "liff", manifest: "liff.json", what: "LIFF")
         let weights = try SafetensorsFile(bytes: bytes)
         guard let architecture = weights.metadata["architecture"] else {
             throw NICError.model("\(file) has no architecture in its metadata")
         }
         let network = try LIFFNetwork(architecture: try JSONValue.parse(architecture), weights: weights)
-        liff.withLock { $0 = network }
-        return network
+        let loaded = (network: network, modelID: digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        liff.withLock { $0 = loaded }
+        return loaded
+    }
+
+    /// The residual codec of layered coding, named by `layered/residual.json`
+    /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
+    public func residualCodecModel() throws -> HyperpriorModel {
+        if let cached = residual.withLock({ $0 }) { return cached }
+        let (file, bytes, digest) = try recordedModel(folder: "layered", manifest: "residual.json", what: "layered residual codec")
+        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
+        residual.withLock { $0 = model }
+        return model
     }
 
     /// The bytes and digest of the model file that `FOLDER/MANIFEST` (`{"model": FILE,

@@ -69,6 +69,9 @@ public struct NICBitstream: Equatable, Sendable {
         }
         guard Array(bytes[0..<4]) == NICBitstream.magic else { throw NICError.unsupportedFormat("not a .nic file (wrong magic)") }
         guard NICBitstream.readableVersions.contains(bytes[4]) else {
+            if bytes[4] == NICLayeredBitstream.version {
+                throw NICError.unsupportedFormat("a layered .nic file (version 3): decode it with the layered decoder")
+            }
             throw NICError.unsupportedFormat(
                 ".nic version \(bytes[4]) is not supported (this library reads versions "
                     + "\(NICBitstream.readableVersions.lowerBound)...\(NICBitstream.readableVersions.upperBound))")
@@ -105,8 +108,8 @@ public struct NICBitstream: Equatable, Sendable {
     public static func hasMagic(_ bytes: some Collection<UInt8>) -> Bool { Array(bytes.prefix(4)) == magic }
 }
 
-private func littleEndian32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32($0))) } }
+func littleEndian32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32($0))) } }
 
-private func readLittleEndian32(_ b: [UInt8], at i: Int) -> UInt32 {
+func readLittleEndian32(_ b: [UInt8], at i: Int) -> UInt32 {
     (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + $1]) << (8 * UInt32($1)) }
 }

@@ -35,14 +35,37 @@ public final class NeuralImageCodec {
     public func encode(_ image: PlanarImage, quality: Int, search: NeuralEncoderSearch = .standard) throws -> [UInt8] {
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
         try NICBitstream.checkImageSize(width: image.width, height: image.height)
+        startStages()
+        return try encoded(try paddedInput(image), width: image.width, height: image.height, image: image, quality: quality, search: search)
+    }
+
+    /// Codes a signal that is not an image: `x` ([1, 3, H, W], padded to the stride by repeating
+    /// the last row and column, any values) of which the top-left `width` x `height` counts.
+    /// The decoder's `synthesisOutput` returns it unclamped. No colour correction; the searches
+    /// that assume pixels in [0, 1] (substitution, fixed-point check) are refused.
+    func encode(signal x: Tensor, width: Int, height: Int, quality: Int, search: NeuralEncoderSearch) throws -> [UInt8] {
+        try NICBitstream.checkImageSize(width: width, height: height)
+        let s = model.stride
+        guard x.shape == [1, 3, (height + s - 1) / s * s, (width + s - 1) / s * s] else {
+            throw NICError.internal("a coded signal must be padded to the stride")
+        }
+        guard search.substitutionSteps == 0, search.fixedPointPasses == 0 else {
+            throw NICError.invalidArgument("substitution and the fixed-point check code pictures, not residuals")
+        }
+        startStages()
+        return try encoded(x, width: width, height: height, image: nil, quality: quality, search: search)
+    }
+
+    /// The encoder on the padded input `x`; `image` is the picture it holds (nil for a signal).
+    private func encoded(
+        _ x: Tensor, width: Int, height: Int, image: PlanarImage?, quality: Int, search: NeuralEncoderSearch
+    ) throws -> [UInt8] {
         try NICBitstream.checkQuality(quality)
         try search.validate()
         if search.latentSteps > 0 || search.substitutionSteps > 0, model.lambdas == nil {
             throw NICError.model("\(model.name) does not list its rate-distortion weights: encoder-side optimisation needs them")
         }
         let m = model.latentChannels
-        startStages()
-        let x = try paddedInput(image)
         var y = try model.analysis.forward(x, on: device).toArray(on: device)
         endStage("analysis")
         let (h, w) = ((x.height) / 16, (x.width) / 16)
@@ -63,7 +86,7 @@ public final class NeuralImageCodec {
         if search.latentSteps > 0 || search.substitutionSteps > 0, let lambdas = model.lambdas {
             let (means, scales) = prior.channelsFirst(height: h, width: w)
             let problem = LatentOptimisation.Problem(
-                image: x, imageWidth: image.width, imageHeight: image.height, latentHeight: h, latentWidth: w,
+                image: x, imageWidth: width, imageHeight: height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
                 lambda: GainLadder.lambda(lambdas, quality: quality))
             if search.substitutionSteps > 0 {
@@ -100,7 +123,7 @@ public final class NeuralImageCodec {
             }
             endStage("consistency")
         }
-        if search.fixedPointPasses > 0 {
+        if search.fixedPointPasses > 0, let image {
             ySymbols = try fixedPointChecked(
                 ySymbols, target: analysed, image: image, padded: x, prior: prior,
                 machine: machine, search: search, height: h, width: w, quality: quality)
@@ -118,12 +141,16 @@ public final class NeuralImageCodec {
         }
         let zPayload = zCoder.finish(), yPayload = yCoder.finish()
         endStage("entropy coding")
-        let correction = try lowFrequencyCorrection(
-            image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
-        endStage("synthesis + colour correction")
+        var correction: [UInt8] = []
+        if let image {
+            correction = try lowFrequencyCorrection(
+                image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality
+            ).encoded()
+            endStage("synthesis + colour correction")
+        }
         return NICBitstream(
-            quality: quality, modelID: model.modelID, width: image.width, height: image.height,
-            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction.encoded(),
+            quality: quality, modelID: model.modelID, width: width, height: height,
+            zPayload: zPayload, yPayload: yPayload, correctionPayload: correction,
             dependentQuantization: search.dependentQuantization
         ).serialized()
     }
@@ -303,16 +330,25 @@ public final class NeuralImageCodec {
     // MARK: decode
 
     public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
+        let out = try synthesisOutput(bytes)
+        let image = try croppedImage(
+            out.values, paddedWidth: out.paddedWidth, paddedHeight: out.paddedHeight, width: out.stream.width,
+            height: out.stream.height)
+        endStage("synthesis")
+        return image
+    }
+
+    /// What the decoder shows before clamping and rounding: the synthesis with its colour
+    /// correction, [3][paddedHeight][paddedWidth] in [0, 1] scale, of which the top-left
+    /// `stream.width` x `stream.height` counts.
+    func synthesisOutput(_ bytes: [UInt8]) throws -> (stream: NICBitstream, values: [Float], paddedWidth: Int, paddedHeight: Int) {
         startStages()
         let d = try entropyDecoded(bytes)
         let (h, w) = (d.latentHeight, d.latentWidth)
         var xHat = try synthesis(
             d.ySymbols, prior: d.prior, machine: d.machine, height: h, width: w, quality: d.stream.quality)
         if !d.correction.isZero { d.correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
-        let image = try croppedImage(
-            xHat, paddedWidth: w * 16, paddedHeight: h * 16, width: d.stream.width, height: d.stream.height)
-        endStage("synthesis")
-        return image
+        return (d.stream, xHat, w * 16, h * 16)
     }
 
     /// What a file holds before the synthesis: its header, the symbols of both payloads, the
