@@ -59,7 +59,7 @@ struct DownscaleCommand: ParsableCommand {
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show an image's size and AI data, or a video's AI data per frame.")
+        abstract: "Show an image's size and AI data, a .nic file's layers, or a video's AI data per frame.")
 
     @Argument(help: "Image or video file.") var input: String
     @Flag(help: "Print one JSON object.") var json = false
@@ -67,6 +67,9 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if VideoAICodec.isVideoFile(input) { return try showVideo() }
+            if let bytes = try? readFileBytes(path: input, limit: NeuralImageCodec.maxFileBytes), NICBitstream.hasMagic(bytes) {
+                return try showNIC(bytes)
+            }
             let contents = try ImageFile.readWithMetadata(path: input)
             var fields: [String: JSONValue] = [
                 "file": .string(input), "width": .number(Double(contents.image.width)),
@@ -86,6 +89,37 @@ struct InfoCommand: ParsableCommand {
 }
 
 extension InfoCommand {
+    /// The layers of a `.nic` file (one for a single-layer file).
+    func showNIC(_ bytes: [UInt8]) throws {
+        let (liff, layers) = try LayeredImageCodec.inspect(bytes)
+        let top = layers.last!.size
+        if !json {
+            let prediction = liff.map { ", predicted by LIFF model \(hex8($0))" } ?? ""
+            print("\(input): .nic, \(top), \(bytes.count) bytes, \(layers.count) layer\(layers.count == 1 ? "" : "s")\(prediction)")
+            for (k, layer) in layers.enumerated() {
+                let state = layer.whole ? "quality \(layer.quality!), model \(hex8(layer.modelID!))" : "missing (file cut short)"
+                print("  layer \(k): \(layer.size), \(layer.bytes) bytes, \(state)")
+            }
+            return
+        }
+        let list: [JSONValue] = layers.map { layer in
+            var fields: [String: JSONValue] = [
+                "width": .number(Double(layer.size.width)), "height": .number(Double(layer.size.height)),
+                "bytes": .number(Double(layer.bytes)), "whole": .bool(layer.whole),
+            ]
+            if let q = layer.quality { fields["quality"] = .number(Double(q)) }
+            if let m = layer.modelID { fields["model_id"] = .string(hex8(m)) }
+            return .object(fields)
+        }
+        var fields: [String: JSONValue] = [
+            "file": .string(input), "kind": .string("nic"), "version": .number(Double(bytes[4])),
+            "width": .number(Double(top.width)), "height": .number(Double(top.height)), "bytes": .number(Double(bytes.count)),
+            "layers": .array(list),
+        ]
+        if let liff { fields["liff_model_id"] = .string(hex8(liff)) }
+        print(JSONValue.object(fields).serialized)
+    }
+
     func showVideo() throws {
         var summary = (frames: 0, withAIData: 0, corrupt: 0)
         let info = try VideoAICodec.inspect(input, warn: printWarning) { frame in

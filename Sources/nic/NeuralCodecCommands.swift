@@ -6,31 +6,72 @@ import NICCore
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
-        abstract: "Compress an image with the neural image codec into a .nic file.")
+        abstract: "Compress an image with the neural image codec into a .nic file, optionally layered (several sizes in one file).")
 
     @Argument(help: "Input image (PNG, JPEG, WebP, BMP, or anything FFmpeg decodes).") var input: String
     @Argument(help: "Output .nic file.") var output: String
     @Option(help: "Quality 1 (smallest) to 100 (best).") var quality: Int = 75
+    @Option(
+        help:
+            "A layered file: the layer sizes, smallest first, the last the input's size, e.g. 480x320,960x640 (each step 1 to 4 times larger per axis)."
+    )
+    var layers: String?
+    @Option(
+        help:
+            "A layered file: the factor between neighbouring layers, smallest first, e.g. 2,1.5 (each above 1 and at most 4; sizes rounded)."
+    )
+    var scales: String?
     @OptionGroup var search: EncoderSearchOptions
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+        guard layers == nil || scales == nil else { throw ValidationError("give at most one of --layers and --scales") }
+        if let layers, parseLayerSizes(layers) == nil {
+            throw ValidationError("--layers must list sizes like 480x320,960x640")
+        }
+        if let scales, parseFactors(scales) == nil { throw ValidationError("--scales must list factors like 2,1.5") }
     }
 
     func run() throws {
         try runReportingErrors {
-            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
             try OutputFile.refuseSameFile(output: output, inputs: [input])
+            let device = try modelOptions.device()
             let image = try ImageFile.read(path: input, as: .rgb24)
-            let bytes = try codec.encode(image, quality: quality, search: try search.search())
+            let top = NICLayeredBitstream.Size(width: image.width, height: image.height)
+            var sizes: [NICLayeredBitstream.Size]?
+            if let layers, let parsed = parseLayerSizes(layers) { sizes = parsed }
+            if let scales, let factors = parseFactors(scales) { sizes = try LayeredImageCodec.layerSizes(top: top, factors: factors) }
+            let bytes: [UInt8]
+            if let sizes {
+                let codec = try LayeredImageCodec(store: try modelOptions.store(), device: device)
+                bytes = try codec.encode(image, sizes: sizes, quality: quality, search: try search.search())
+            } else {
+                let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: device)
+                bytes = try codec.encode(image, quality: quality, search: try search.search())
+            }
             try writeFileBytes(bytes, path: output, inputs: [input])
             let bpp = Double(bytes.count * 8) / Double(image.width * image.height)
+            let layerList = sizes.map { ", layers " + $0.map(\.description).joined(separator: ",") } ?? ""
             print(
-                "\(output): \(image.width)x\(image.height), quality \(quality), \(bytes.count) bytes, "
+                "\(output): \(image.width)x\(image.height)\(layerList), quality \(quality), \(bytes.count) bytes, "
                     + fixed(bpp, 4) + " bpp")
         }
     }
+}
+
+/// Parses "480x320,960x640" into sizes (nil unless every item is a positive WIDTHxHEIGHT).
+func parseLayerSizes(_ text: String) -> [NICLayeredBitstream.Size]? {
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { parseSize(String($0)) }
+    guard !items.isEmpty, items.allSatisfy({ $0 != nil }) else { return nil }
+    return items.map { NICLayeredBitstream.Size(width: $0!.0, height: $0!.1) }
+}
+
+/// Parses "2,1.5" into factors (nil unless every item is a finite number).
+func parseFactors(_ text: String) -> [Double]? {
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { Double(String($0)) }
+    guard !items.isEmpty, items.allSatisfy({ $0?.isFinite ?? false }) else { return nil }
+    return items.map { $0! }
 }
 
 /// The encoder's search (`nic encode`, `nic bench codec`): a preset by effort, each knob of which
@@ -98,13 +139,28 @@ struct DecodeCommand: ParsableCommand {
 
     @Argument(help: "Input .nic file.") var input: String
     @Argument(help: "Output image; .png keeps every decoded pixel.") var output: String
+    @Option(help: "The layer to decode of a layered file, 0 = the smallest (default: the largest).") var layer: Int?
     @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        if let layer, layer < 0 { throw ValidationError("--layer must be 0 or more") }
+    }
 
     func run() throws {
         try runReportingErrors {
-            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
             try OutputFile.refuseSameFile(output: output, inputs: [input])
-            let image = try codec.decode(try readFileBytes(path: input, limit: NeuralImageCodec.maxFileBytes))
+            let bytes = try readFileBytes(path: input, limit: NeuralImageCodec.maxFileBytes)
+            let image: PlanarImage
+            if NICLayeredBitstream.isLayered(bytes) {
+                image = try LayeredImageCodec(store: try modelOptions.store(), device: try modelOptions.device()).decode(
+                    bytes, layer: layer)
+            } else {
+                if let layer, layer != 0 {
+                    throw NICError.invalidArgument("layer \(layer) does not exist: \(input) is a single-layer .nic file (layer 0)")
+                }
+                let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
+                image = try codec.decode(bytes)
+            }
             try ImageFile.write(image, path: output, inputs: [input])
         }
     }

@@ -157,6 +157,49 @@ expect_failure encode "$png" "$dir/x.nic" --substitute 2 --block 24
 grep -q "multiple of 16" "$dir/stderr" || fail "bad --block: $(cat "$dir/stderr")"
 [ ! -e "$dir/x.nic" ] || fail "a refused encode wrote its output"
 
+# Layered .nic files: three sizes in one file, each layer decodable alone, also from a file cut
+# after it; `info` lists the layers.
+"$nic" resize "$png" "$dir/l.png" --size 301x183
+"$nic" encode "$dir/l.png" "$dir/l.nic" --scales 2,1.5 --quality 40 --effort 0 > "$dir/stdout"
+grep -q "layers 100x61,201x122,301x183" "$dir/stdout" || fail "layered encode: $(cat "$dir/stdout")"
+"$nic" encode "$dir/l.png" "$dir/l2.nic" --layers 100x61,201x122,301x183 --quality 40 --effort 0 > /dev/null
+cmp -s "$dir/l.nic" "$dir/l2.nic" || fail "--layers and --scales naming the same sizes code differently"
+"$nic" info "$dir/l.nic" | grep -q "layer 1: 201x122" || fail "nic info lists no layers"
+"$nic" info "$dir/l.nic" --json > "$dir/linfo.json"
+python3 - "$dir/linfo.json" "$dir/l.nic" "$dir/lcut.nic" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["version"] == 3 and [(l["width"], l["height"]) for l in i["layers"]] == [(100, 61), (201, 122), (301, 183)], i
+assert all(l["whole"] for l in i["layers"]) and i["liff_model_id"], i
+data = open(sys.argv[2], "rb").read()
+header = 16 + 12 * len(i["layers"])
+assert header + sum(l["bytes"] for l in i["layers"]) == len(data), i
+open(sys.argv[3], "wb").write(data[:header + i["layers"][0]["bytes"] + i["layers"][1]["bytes"]])
+PY
+"$nic" decode "$dir/l.nic" "$dir/l1.png" --layer 1
+"$nic" info "$dir/l1.png" --json | python3 -c "import json,sys; i=json.load(sys.stdin); assert (i['width'], i['height']) == (201, 122), i"
+"$nic" decode "$dir/l.nic" "$dir/ltop.png"
+"$nic" info "$dir/ltop.png" --json | python3 -c "import json,sys; i=json.load(sys.stdin); assert (i['width'], i['height']) == (301, 183), i"
+"$nic" decode "$dir/lcut.nic" "$dir/lcut1.png" --layer 1
+cmp -s "$dir/l1.png" "$dir/lcut1.png" || fail "layer 1 of a file cut after it differs"
+"$nic" info "$dir/lcut.nic" | grep -q "layer 2: 301x183.*missing" || fail "nic info of a cut file: $("$nic" info "$dir/lcut.nic")"
+expect_failure decode "$dir/lcut.nic" "$dir/x.png"
+grep -q "layer 2 is missing" "$dir/stderr" || fail "decode of a cut layered file: $(cat "$dir/stderr")"
+expect_failure decode "$dir/l.nic" "$dir/x.png" --layer 3
+grep -q "layers 0...2" "$dir/stderr" || fail "decode --layer 3: $(cat "$dir/stderr")"
+expect_failure decode "$dir/n.nic" "$dir/x.png" --layer 1
+expect_failure decode "$dir/l.nic" "$dir/x.png" --layer -1
+expect_failure encode "$dir/l.png" "$dir/x.nic" --layers 100x61,201x122
+grep -q "picture's size" "$dir/stderr" || fail "--layers without the input's size: $(cat "$dir/stderr")"
+expect_failure encode "$dir/l.png" "$dir/x.nic" --layers 60x61,301x183
+grep -q "more than 4 times" "$dir/stderr" || fail "--layers with a factor above 4: $(cat "$dir/stderr")"
+expect_failure encode "$dir/l.png" "$dir/x.nic" --layers 201x122,100x61,301x183
+expect_failure encode "$dir/l.png" "$dir/x.nic" --layers 100x61,201
+expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 5
+expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 2,x
+expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 2 --layers 150x92,301x183
+[ ! -e "$dir/x.nic" ] || fail "a refused layered encode wrote its output"
+
 # Video: a generated clip with audio, subtitles and a title; AI data in every frame's SEI;
 # every frame, timestamp and other stream kept (compared with ffprobe).
 printf '1\n00:00:00,200 --> 00:00:01,000\nhello\n\n2\n00:00:01,200 --> 00:00:01,800\nworld\n' > "$dir/subs.srt"

@@ -506,7 +506,7 @@ struct Prior {
 }
 
 /// A model ID as 8 hex digits.
-func hex8(_ v: UInt32) -> String {
+public func hex8(_ v: UInt32) -> String {
     let hex = String(v, radix: 16)
     return String(repeating: "0", count: 8 - hex.count) + hex
 }
