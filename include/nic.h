@@ -624,7 +624,8 @@ NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const
                                    uint8_t **data, size_t *size);
 
 /**
- * Decodes a .nic file held in memory. `image` must have been set up with
+ * Decodes a .nic file held in memory (a layered file: its largest layer, see
+ * nic_image_decode_layer()). `image` must have been set up with
  * nic_image_init(); on success it describes an RGB24 image whose pixels libnic
  * allocated (plane 0 only): release them with nic_image_free(). Decoding gives the
  * same pixels for any thread count. Errors: NULL_POINTER, STRUCT_SIZE,
@@ -632,6 +633,56 @@ NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const
  * damaged: checksum or payload), DIMENSIONS, MODEL (coded with another model).
  */
 NIC_API NicStatus nic_image_decode(NicContext *ctx, const uint8_t *data, size_t size, NicImage *image);
+
+/* Layered .nic files (docs/nic-format.md, version 3): one picture at up to 8 sizes ("layers",
+ * smallest first), each decodable from the layers up to it; a file cut short decodes up to its
+ * last whole layer. Also uses the model directory's layered/residual.json and liff/liff.json. */
+
+/** A layer's size in pixels. */
+typedef struct NicLayerSize {
+    int width;
+    int height;
+} NicLayerSize;
+
+/**
+ * Compresses an RGB24 image into a layered .nic file: `layers` lists `layer_count`
+ * (1...8) sizes, smallest first, each at least as large as the one before on both
+ * axes and larger on one, by at most 4 times per axis; the last is the image's size.
+ * `options` (NULL: defaults) applies to every layer (substitution and the
+ * fixed-point check to the smallest only). Output and errors as nic_image_encode();
+ * INVALID_ARGUMENT also for a layer list that breaks these rules.
+ */
+NIC_API NicStatus nic_image_encode_layered(NicContext *ctx, const NicImage *image, const NicEncodeOptions *options,
+                                           const NicLayerSize *layers, size_t layer_count, uint8_t **data,
+                                           size_t *size);
+
+/**
+ * Decodes layer `layer` (0 = the smallest; -1 = the largest) of a .nic file (a
+ * single-layer file has layer 0 only), reading only the layers up to it; output
+ * as nic_image_decode(). Errors as nic_image_decode(); INVALID_ARGUMENT for a
+ * layer the file does not have; CORRUPT_DATA for a layer the bytes do not hold
+ * whole (a file cut short).
+ */
+NIC_API NicStatus nic_image_decode_layer(NicContext *ctx, const uint8_t *data, size_t size, int layer,
+                                         NicImage *image);
+
+/** One layer of a .nic file, as nic_image_read_layers() lists them. */
+typedef struct NicLayerInfo {
+    int width;
+    int height;
+    size_t bytes;   /**< the layer's stream length as the file declares it */
+    int whole;      /**< 1 when the bytes hold the whole layer (it can be decoded), 0 when cut short */
+    int quality;    /**< the layer's quality 1...100, 0 when not whole */
+} NicLayerInfo;
+
+/**
+ * Lists the layers of a .nic file, smallest first (one for a single-layer file),
+ * from its headers and checksums without decoding. `*layers` is allocated by
+ * libnic (free it with nic_free()); `*count` is its length. Errors: NULL_POINTER,
+ * UNSUPPORTED_FORMAT, CORRUPT_DATA, DIMENSIONS.
+ */
+NIC_API NicStatus nic_image_read_layers(NicContext *ctx, const uint8_t *data, size_t size, NicLayerInfo **layers,
+                                        size_t *count);
 
 /** Frees the pixels of an image filled by nic_image_decode() and resets it (NULL is ignored).
  *  nic_image_decode() refuses (INVALID_ARGUMENT) an image that still holds pixels. */

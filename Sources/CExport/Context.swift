@@ -20,6 +20,7 @@ final class Context {
     private var modelStore: ModelStore?
     private var upscaler: FrameUpscaler?
     private var imageCodec: NeuralImageCodec?
+    private var layeredImageCodec: LayeredImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
     var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
     /// The reason nic_setting_precision returned last (C string or nil).
@@ -94,6 +95,14 @@ final class Context {
         if let imageCodec { return imageCodec }
         let made = NeuralImageCodec(model: try models().neuralCodecModel(), device: device)
         imageCodec = made
+        return made
+    }
+
+    /// The layered codec (image codec, residual codec, LIFF) on this context's device: created on first use.
+    func layeredCodec() throws -> LayeredImageCodec {
+        if let layeredImageCodec { return layeredImageCodec }
+        let made = try LayeredImageCodec(store: try models(), device: device)
+        layeredImageCodec = made
         return made
     }
 

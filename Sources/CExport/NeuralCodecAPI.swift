@@ -73,10 +73,50 @@ public func nic_image_encode(
     }
 }
 
+@_cdecl("nic_image_encode_layered")
+public func nic_image_encode_layered(
+    _ context: OpaquePointer?, _ input: UnsafePointer<NicImage>?,
+    _ options: UnsafePointer<NicEncodeOptions>?, _ layers: UnsafePointer<NicLayerSize>?, _ layerCount: Int,
+    _ data: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    _ size: UnsafeMutablePointer<Int>?
+) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let data, let size, let layers else { throw BoundaryError.nullPointer("layers, output data or size pointer is NULL") }
+        data.pointee = nil; size.pointee = 0
+        guard (1...NICLayeredBitstream.maxLayers).contains(layerCount) else {
+            throw NICError.invalidArgument("layer_count \(layerCount) is outside 1...\(NICLayeredBitstream.maxLayers)")
+        }
+        let sizes = (0..<layerCount).map { NICLayeredBitstream.Size(width: Int(layers[$0].width), height: Int(layers[$0].height)) }
+        let (quality, search) = try encodeSettings(options)
+        let image = try ImageBridge(input, role: "input")
+        guard image.format == .rgb24 else { throw NICError.unsupportedFormat("nic_image_encode_layered takes RGB24 images") }
+        let bytes = try ctx.layeredCodec().encode(try image.copy(), sizes: sizes, quality: quality, search: search)
+        let buffer = try mallocBytes(bytes.count)
+        bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
+        data.pointee = buffer; size.pointee = bytes.count
+    }
+}
+
 @_cdecl("nic_image_decode")
 public func nic_image_decode(
     _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int,
     _ output: UnsafeMutablePointer<NicImage>?
+) -> NicStatus {
+    decodeImage(context, data, size, layer: -1, output)
+}
+
+@_cdecl("nic_image_decode_layer")
+public func nic_image_decode_layer(
+    _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int, _ layer: Int32,
+    _ output: UnsafeMutablePointer<NicImage>?
+) -> NicStatus {
+    decodeImage(context, data, size, layer: Int(layer), output)
+}
+
+/// Layer `layer` (-1: the largest) of a single-layer or layered file into `output`.
+private func decodeImage(
+    _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int, layer: Int, _ output: UnsafeMutablePointer<NicImage>?
 ) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
@@ -85,10 +125,17 @@ public func nic_image_decode(
         guard output.pointee.planes.0 == nil else {
             throw NICError.invalidArgument("the output image already holds pixels: release them with nic_image_free() first")
         }
-        guard size >= 0, size <= NeuralImageCodec.maxFileBytes else {
-            throw NICError.invalidArgument("input size \(size) is outside 0...\(NeuralImageCodec.maxFileBytes) bytes")
+        let bytes = try inputBytes(data, size)
+        guard layer >= -1 else { throw NICError.invalidArgument("layer \(layer) is not a layer (0 and up, or -1 for the largest)") }
+        let image: PlanarImage
+        if NICLayeredBitstream.isLayered(bytes) {
+            image = try ctx.layeredCodec().decode(bytes, layer: layer == -1 ? nil : layer)
+        } else {
+            guard layer <= 0 else {
+                throw NICError.invalidArgument("layer \(layer) does not exist: a single-layer .nic file has only layer 0")
+            }
+            image = try ctx.neuralCodec().decode(bytes)
         }
-        let image = try ctx.neuralCodec().decode(Array(UnsafeBufferPointer(start: data, count: size)))
         let pixels = image.planes[0]
         let buffer = try mallocBytes(pixels.count)
         pixels.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: pixels.count) }
@@ -100,6 +147,37 @@ public func nic_image_decode(
         described.strides.0 = image.width * 3
         output.pointee = described
     }
+}
+
+@_cdecl("nic_image_read_layers")
+public func nic_image_read_layers(
+    _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int,
+    _ layers: UnsafeMutablePointer<UnsafeMutablePointer<NicLayerInfo>?>?, _ count: UnsafeMutablePointer<Int>?
+) -> NicStatus {
+    guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
+    return ctx.run {
+        guard let data, let layers, let count else { throw BoundaryError.nullPointer("input data, layers or count is NULL") }
+        layers.pointee = nil; count.pointee = 0
+        let info = try LayeredImageCodec.inspect(try inputBytes(data, size))
+        guard
+            let list = malloc(info.layers.count * MemoryLayout<NicLayerInfo>.stride)?.bindMemory(
+                to: NicLayerInfo.self, capacity: info.layers.count)
+        else { throw NICError.outOfMemory("cannot allocate the list of \(info.layers.count) layers") }
+        for (k, layer) in info.layers.enumerated() {
+            list[k] = NicLayerInfo(
+                width: Int32(layer.size.width), height: Int32(layer.size.height), bytes: layer.bytes, whole: layer.whole ? 1 : 0,
+                quality: Int32(layer.quality ?? 0))
+        }
+        layers.pointee = list; count.pointee = info.layers.count
+    }
+}
+
+/// A .nic file's bytes from the caller's buffer, within the largest file libnic reads.
+private func inputBytes(_ data: UnsafePointer<UInt8>, _ size: Int) throws -> [UInt8] {
+    guard size >= 0, size <= NeuralImageCodec.maxFileBytes else {
+        throw NICError.invalidArgument("input size \(size) is outside 0...\(NeuralImageCodec.maxFileBytes) bytes")
+    }
+    return Array(UnsafeBufferPointer(start: data, count: size))
 }
 
 @_cdecl("nic_image_free")

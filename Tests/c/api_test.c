@@ -452,6 +452,68 @@ static void test_neural_codec(NicContext *ctx)
 /* Messages the log callback received, for checking where FFmpeg's lines went. */
 static char logged[8192];
 
+/* Layered .nic files: three sizes in one file, each layer alone, the list, a file cut short. */
+static void test_layered_codec(NicContext *ctx)
+{
+    enum { W = 45, H = 33 };
+    uint8_t rgb[W * H * 3];
+    uint8_t *data = NULL;
+    size_t size = 0, count = 0, i, header, k;
+    NicImage in, out, top;
+    NicEncodeOptions options;
+    NicLayerInfo *list = NULL;
+    const NicLayerSize layers[3] = {{15, 11}, {27, 20}, {W, H}};
+    const NicLayerSize bad[2] = {{10, 11}, {W, H}}; /* more than 4 times wider */
+    for (i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(((i % (W * 3)) * 2 + (i / (W * 3)) * 3) & 0xff);
+    nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
+    in.planes[0] = rgb; in.strides[0] = W * 3;
+    nic_encode_options_init(&options);
+    options.quality = 30;
+    options.effort = 0;
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, bad, 2, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 2, &data, &size) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 0, &data, &size) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 9, &data, &size) == NIC_ERROR_INVALID_ARGUMENT);
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, NULL, 3, &data, &size) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 3, &data, &size) == NIC_OK && data != NULL && data[4] == 3);
+    EXPECT(nic_image_read_layers(ctx, data, size, &list, &count) == NIC_OK && count == 3 && list != NULL);
+    header = 16 + 12 * 3;
+    for (k = 0; k < 3 && list != NULL && count == 3; k++) {
+        EXPECT(list[k].width == layers[k].width && list[k].height == layers[k].height && list[k].whole == 1);
+        EXPECT(list[k].quality == 30);
+        nic_image_init(&out);
+        EXPECT(nic_image_decode_layer(ctx, data, size, (int)k, &out) == NIC_OK);
+        EXPECT(out.width == layers[k].width && out.height == layers[k].height && out.planes[0] != NULL);
+        nic_image_free(&out);
+        header += list[k].bytes;
+    }
+    EXPECT(header == size);
+    nic_image_init(&top);
+    nic_image_init(&out);
+    EXPECT(nic_image_decode(ctx, data, size, &top) == NIC_OK && top.width == W && top.height == H);
+    EXPECT(nic_image_decode_layer(ctx, data, size, -1, &out) == NIC_OK && out.width == W);
+    EXPECT(top.planes[0] != NULL && out.planes[0] != NULL && memcmp(top.planes[0], out.planes[0], W * H * 3) == 0);
+    nic_image_free(&out);
+    nic_image_free(&top);
+    nic_image_init(&out);
+    EXPECT(nic_image_decode_layer(ctx, data, size, 3, &out) == NIC_ERROR_INVALID_ARGUMENT && out.planes[0] == NULL);
+    EXPECT(nic_image_decode_layer(ctx, data, size, -2, &out) == NIC_ERROR_INVALID_ARGUMENT);
+    if (list != NULL && count == 3) {
+        size_t cut = 16 + 12 * 3 + list[0].bytes; /* only layer 0 whole */
+        EXPECT(nic_image_decode_layer(ctx, data, cut, 1, &out) == NIC_ERROR_CORRUPT_DATA);
+        EXPECT(nic_image_decode_layer(ctx, data, cut, 0, &out) == NIC_OK && out.width == 15 && out.height == 11);
+        nic_image_free(&out);
+        nic_free(list);
+        list = NULL;
+        EXPECT(nic_image_read_layers(ctx, data, cut, &list, &count) == NIC_OK && count == 3);
+        EXPECT(list != NULL && list[0].whole == 1 && list[1].whole == 0 && list[2].whole == 0 && list[2].quality == 0);
+    }
+    nic_free(list);
+    EXPECT(nic_image_read_layers(ctx, data, 10, &list, &count) == NIC_ERROR_CORRUPT_DATA && list == NULL && count == 0);
+    EXPECT(nic_image_read_layers(ctx, data, size, NULL, &count) == NIC_ERROR_NULL_POINTER);
+    nic_free(data);
+}
+
 static void collect_log(void *user_data, NicLogLevel level, const char *message)
 {
     size_t used = strlen(logged);
@@ -756,6 +818,7 @@ int main(int argc, char **argv)
     test_ai_scaling(ctx);
     test_liff(ctx);
     test_neural_codec(ctx);
+    test_layered_codec(ctx);
     test_hardening(ctx);
     nic_context_destroy(ctx);
     if (argc == 3) test_video_hardening(argv[1], argv[2]);
