@@ -75,3 +75,33 @@ def test_dependent_quantisation_writes_a_version_2_file(ctx):
         data = ctx.image_encode(img, quality=50, dsq_states=states, dsq_lambda=0.2)
         assert data[4] == 2 and data[7] == flags
         assert ctx.image_decode(data).shape == img.shape
+
+
+def test_layered_file_decodes_every_layer(ctx):
+    img = smooth_image(33, 45)   # 33 rows of 45 pixels
+    sizes = [(15, 11), (27, 20), (45, 33)]
+    data = ctx.image_encode(img, quality=30, layers=sizes)
+    assert data[4] == 3
+    layers = ctx.image_layers(data)
+    assert [(la["width"], la["height"]) for la in layers] == sizes
+    assert all(la["whole"] == 1 and la["quality"] == 30 for la in layers)
+    assert 16 + 12 * 3 + sum(la["bytes"] for la in layers) == len(data)
+    for k, (w, h) in enumerate(sizes):
+        assert ctx.image_decode(data, layer=k).shape == (h, w, 3)
+    top = ctx.image_decode(data)
+    assert np.array_equal(top, ctx.image_decode(data, layer=2)) and psnr(img, top) > 20
+    cut = data[:16 + 12 * 3 + layers[0]["bytes"]]
+    assert ctx.image_decode(cut, layer=0).shape == (11, 15, 3)
+    assert [la["whole"] for la in ctx.image_layers(cut)] == [1, 0, 0]
+    with pytest.raises(nic.NicError):
+        ctx.image_decode(cut, layer=1)
+    with pytest.raises(nic.NicError):
+        ctx.image_decode(data, layer=3)
+    with pytest.raises(ValueError):
+        ctx.image_decode(data, layer=-1)
+    with pytest.raises(nic.NicError):
+        ctx.image_encode(img, layers=[(10, 11), (45, 33)])   # more than 4 times wider
+    with pytest.raises(ValueError):
+        ctx.image_encode(img, layers=[])
+    single = ctx.image_encode(img, quality=30)
+    assert len(ctx.image_layers(single)) == 1 and ctx.image_decode(single, layer=0).shape == img.shape

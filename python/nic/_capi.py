@@ -219,6 +219,15 @@ class NicEncodeOptions(ctypes.Structure):
                 ("substitute_step_size", ctypes.c_float), ("substitute_block", ctypes.c_int)]
 
 
+class NicLayerSize(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int)]
+
+
+class NicLayerInfo(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("bytes", ctypes.c_size_t),
+                ("whole", ctypes.c_int), ("quality", ctypes.c_int)]
+
+
 def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     """Sets restype/argtypes of every nic_* function on `lib`; AttributeError names a missing one."""
     P = ctypes.POINTER
@@ -264,6 +273,12 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "nic_image_encode": (_c_enum, [NicContextPtr, P(NicImage), P(NicEncodeOptions), P(P(ctypes.c_uint8)),
                                        P(ctypes.c_size_t)]),
         "nic_image_decode": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(NicImage)]),
+        "nic_image_encode_layered": (_c_enum, [NicContextPtr, P(NicImage), P(NicEncodeOptions), P(NicLayerSize),
+                                               ctypes.c_size_t, P(P(ctypes.c_uint8)), P(ctypes.c_size_t)]),
+        "nic_image_decode_layer": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+                                             P(NicImage)]),
+        "nic_image_read_layers": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(P(NicLayerInfo)),
+                                            P(ctypes.c_size_t)]),
         "nic_image_free": (None, [P(NicImage)]),
         "nic_free": (None, [ctypes.c_void_p]),
     }

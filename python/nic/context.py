@@ -4,7 +4,7 @@ codec, video files)."""
 import ctypes
 import os
 import threading
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from ._arrays import (as_image_array, as_plane, c_int_value, check_plane, dims_p
 from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL, NIC_OK,
                     NIC_PIXEL_FORMAT_GRAY8, NIC_PIXEL_FORMAT_RGB24, NIC_PIXEL_FORMAT_YUV420P, NicAIData,
                     NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicImageAIOptions,
-                    NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
+                    NicLayerInfo, NicLayerSize, NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
                     AIDATA_STATUS, PRECISIONS)
 from .errors import NicError
 from .library import default_model_dir, load_library
@@ -395,7 +395,8 @@ class Context:
                      effort: Optional[int] = None, latent_steps: Optional[int] = None,
                      latent_step_size: Optional[float] = None, dsq_states: Optional[int] = None,
                      dsq_lambda: Optional[float] = None, substitute_steps: Optional[int] = None,
-                     substitute_step_size: Optional[float] = None, substitute_block: Optional[int] = None) -> bytes:
+                     substitute_step_size: Optional[float] = None, substitute_block: Optional[int] = None,
+                     layers: Optional[Sequence[Tuple[int, int]]] = None) -> bytes:
         """Compresses an HxWx3 uint8 RGB array (or a Pillow image) with the neural codec;
         returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default: one refinement
         pass, 8-state dependent quantisation (a version 2 file), consistency and fixed-point
@@ -407,7 +408,9 @@ class Context:
         squared latent error), substitute_steps (substitution of the input 0...2000),
         substitute_step_size (its Adam step size in pixel values of [0, 1]) and substitute_block
         (blocks of that many pixels with a step size from their variance, 0 for one step size).
-        None: as the effort says."""
+        None: as the effort says. layers: a layered file (docs/nic-format.md, version 3) of these
+        (width, height) sizes, smallest first, the last the array's; image_decode(data, layer)
+        then decodes any of them."""
         array = as_image_array(array)
         fmt, channels = self._format_of(array)
         if channels != 3:
@@ -432,30 +435,60 @@ class Context:
         if substitute_step_size is not None:
             step = float(substitute_step_size)
             options.substitute_step_size = step if step != 0 else -1.0
+        sizes = None
+        if layers is not None:
+            pairs = list(layers)
+            if not 1 <= len(pairs) <= 8 or any(len(p) != 2 for p in pairs):
+                raise ValueError("layers must list 1...8 (width, height) sizes")
+            sizes = (NicLayerSize * len(pairs))(*[NicLayerSize(c_int_value(w, "layer width"),
+                                                               c_int_value(h, "layer height")) for w, h in pairs])
         src, keep = self._plane_image(array, fmt, channels)
         data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
         with self._lock:
-            self._check(self._lib.nic_image_encode(self._h(), ctypes.byref(src), ctypes.byref(options),
-                                                   ctypes.byref(data), ctypes.byref(size)))
+            if sizes is None:
+                status = self._lib.nic_image_encode(self._h(), ctypes.byref(src), ctypes.byref(options),
+                                                    ctypes.byref(data), ctypes.byref(size))
+            else:
+                status = self._lib.nic_image_encode_layered(self._h(), ctypes.byref(src), ctypes.byref(options),
+                                                            sizes, len(sizes), ctypes.byref(data), ctypes.byref(size))
+            self._check(status)
         del keep
         try:
             return ctypes.string_at(data, size.value)
         finally:
             self._lib.nic_free(data)
 
-    def image_decode(self, data: bytes) -> np.ndarray:
-        """Decodes .nic bytes; returns an HxWx3 uint8 RGB array."""
+    def image_decode(self, data: bytes, layer: Optional[int] = None) -> np.ndarray:
+        """Decodes .nic bytes; returns an HxWx3 uint8 RGB array. layer: of a layered file, the
+        layer to decode (0 = the smallest; None = the largest); a single-layer file has layer 0."""
         data = bytes(data)
         image = NicImage()
         self._lib.nic_image_init(ctypes.byref(image))
+        which = -1 if layer is None else c_int_value(layer, "layer")
+        if layer is not None and which < 0:
+            raise ValueError("layer must be 0 or more (None for the largest)")
         with self._lock:
-            self._check(self._lib.nic_image_decode(self._h(), data, len(data), ctypes.byref(image)))
+            self._check(self._lib.nic_image_decode_layer(self._h(), data, len(data), which, ctypes.byref(image)))
         try:
             h, w = image.height, image.width
             flat = np.ctypeslib.as_array(image.planes[0], shape=(h * w * 3,))
             return flat.reshape(h, w, 3).copy()
         finally:
             self._lib.nic_image_free(ctypes.byref(image))
+
+    def image_layers(self, data: bytes) -> List[Dict[str, int]]:
+        """The layers of .nic bytes, smallest first (one for a single-layer file), from the
+        headers without decoding: width, height, bytes (as declared), whole (0 when the bytes
+        were cut short before the layer's end) and quality (0 when not whole)."""
+        data = bytes(data)
+        layers, count = ctypes.POINTER(NicLayerInfo)(), ctypes.c_size_t()
+        with self._lock:
+            self._check(self._lib.nic_image_read_layers(self._h(), data, len(data), ctypes.byref(layers),
+                                                        ctypes.byref(count)))
+        try:
+            return [{name: getattr(layers[i], name) for name, _ in NicLayerInfo._fields_} for i in range(count.value)]
+        finally:
+            self._lib.nic_free(layers)
 
     def upscale_plane(self, setting_id: int, plane: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
         """Runs the up network of `setting_id` on an HxW float32 luma plane in [0, 1]; returns
