@@ -177,6 +177,8 @@ final class LayeredCodecTests: XCTestCase {
         }
         XCTAssertThrowsError(try codec.encode(image, sizes: [], quality: 10))
         XCTAssertThrowsError(try codec.encode(image, sizes: [Size(width: 20, height: 15), Size(width: 40, height: 30)], quality: 0))
+        // The single-layer reader names a layered file as such.
+        XCTAssertThrowsError(try codec.base.decode(bytes)) { XCTAssertTrue("\($0)".contains("layered"), "\($0)") }
         // A single-layer file decodes as layer 0 only.
         let single = try codec.base.encode(image, quality: 10, search: Self.plain)
         XCTAssertEqual(try codec.decode(single).planes, try codec.base.decode(single).planes)
