@@ -199,6 +199,13 @@ expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 5
 expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 2,x
 expect_failure encode "$dir/l.png" "$dir/x.nic" --scales 2 --layers 150x92,301x183
 [ ! -e "$dir/x.nic" ] || fail "a refused layered encode wrote its output"
+# Several bands of the synthesis and of LIFF: the same file and pixels with 1 and 2 threads.
+"$nic" encode "$png" "$dir/lb1.nic" --layers 640x360,1280x720 --quality 30 --threads 1 > /dev/null
+"$nic" encode "$png" "$dir/lb2.nic" --layers 640x360,1280x720 --quality 30 --threads 2 > /dev/null
+cmp -s "$dir/lb1.nic" "$dir/lb2.nic" || fail "layered encode differs between 1 and 2 threads"
+"$nic" decode "$dir/lb1.nic" "$dir/lb1.png" --threads 1
+"$nic" decode "$dir/lb1.nic" "$dir/lb2.png" --threads 2
+cmp -s "$dir/lb1.png" "$dir/lb2.png" || fail "layered decode differs between 1 and 2 threads"
 
 # Video: a generated clip with audio, subtitles and a title; AI data in every frame's SEI;
 # every frame, timestamp and other stream kept (compared with ffprobe).
