@@ -32,9 +32,11 @@ if running; then
     exit 0
 fi
 
-# The plan: 400k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it, then
-# 1e-5; then the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps).
-TOTAL=400000
+# The plan: 104k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it (step
+# 88,400), then 1e-5; then the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k
+# steps). The budget was 400k until the hold-out stayed flat at 1e-4 from step 75k to 88k
+# (docs/decisions/neural-training.md, "The learning-rate drop").
+TOTAL=104000
 DEC_RUN=${RUN}_decoder
 DEC_DIR=training/runs/neural/$DEC_RUN
 DEC_OUT=training/neural/checkpoint/n64m96_decoder.safetensors
