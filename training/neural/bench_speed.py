@@ -47,8 +47,7 @@ def measure(images, threads, precision, channels_last, steps, warmup, batch, cro
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         lv = torch.from_numpy(sampler.rng.permutation(model.levels)[:batch]).long()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(xb, lv.float())
+        out = model(xb, lv.float(), bf16=precision == "bf16")
         mse = (out["x_hat"].float() - xb).pow(2).flatten(1).mean(1)
         bpp = (out["bits_y"] + out["bits_z"]).float() / (crop * crop)
         loss = (bpp + lam[lv] * 255.0 ** 2 * mse).mean()

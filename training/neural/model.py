@@ -248,21 +248,32 @@ class MeanScaleHyperprior(nn.Module):
         means, scales = p[:, :self.M], p[:, self.M:]
         return means, scales
 
-    def forward(self, x, level, fid=False):
+    def transform(self, net, x, bf16):
+        """One of the four transforms; with `bf16`, under CPU autocast (its convolutions in
+        bfloat16), the result back in float32."""
+        if not bf16:
+            return net(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return net(x).float()
+
+    def forward(self, x, level, fid=False, bf16=False):
         """Training pass. x: [B,3,H,W] in [0,1], H and W multiples of 64; level: float [B].
 
         Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean.
-        Returns a dict with x_hat, per-sample bits and (if fid) the feature-identity MSE per sample.
+        `bf16`: the transforms' convolutions in bfloat16; gains, noise, rounding and likelihoods
+        stay float32. Returns a dict with x_hat, per-sample bits and (if fid) the feature-identity
+        MSE per sample.
         """
-        y = self.g_a(x)
+        y = self.transform(self.g_a, x, bf16)
         yg = y * self.gain_y.at(level)
-        z = self.h_a(yg) * self.gain_z.at(level)
+        z = self.transform(self.h_a, yg, bf16) * self.gain_z.at(level)
         z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
         z_hat = ste_round(z)
-        means, scales = self.hyper_params(z_hat, level)
+        p = self.transform(self.h_s, z_hat * self.gain_z_inv.at(level), bf16)
+        means, scales = p[:, :self.M], p[:, self.M:]
         y_lik = gaussian_likelihood(yg + torch.empty_like(yg).uniform_(-0.5, 0.5), means, scales)
         y_hat = ste_round(yg - means) + means
-        x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
+        x_hat = self.transform(self.g_s, y_hat * self.gain_y_inv.at(level), bf16)
         out = {
             "x_hat": x_hat,
             "bits_y": -torch.log2(y_lik).flatten(1).sum(1),
@@ -272,7 +283,7 @@ class MeanScaleHyperprior(nn.Module):
             # Feature identity: F0 = quantised latent of the image (what the decoder sees), F1 = latent of
             # the decoded 8-bit image re-encoded by the same g_a; gradient flows through both passes.
             x1 = quantize8_ste(x_hat)
-            y1 = self.g_a(x1) * self.gain_y.at(level)
+            y1 = self.transform(self.g_a, x1, bf16) * self.gain_y.at(level)
             out["fid"] = (y_hat - y1).pow(2).flatten(1).mean(1)
         return out
 

@@ -84,6 +84,9 @@ def parse(argv=None):
                    help="perm: every batch holds the levels in a random permutation (one level per sample, "
                         "all levels when batch = #levels); batch: one random level for the whole batch")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--bf16", action="store_true",
+                   help="the transforms' convolutions in bfloat16 (CPU autocast; for CPUs with native bfloat16); "
+                        "entropy model and validation stay float32")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
@@ -311,7 +314,7 @@ def main(argv=None):
         else:
             lv = np.full(a.batch, train_levels[sampler.rng.integers(K)])
         lv_t = torch.from_numpy(lv).long()
-        out = model(xb, lv_t.float(), fid=use_fid)
+        out = model(xb, lv_t.float(), fid=use_fid, bf16=a.bf16)
         mse = (out["x_hat"] - xb).pow(2).flatten(1).mean(1)
         bpp = (out["bits_y"] + out["bits_z"]) / (a.crop * a.crop)
         loss = (bpp + lam[lv_t] * 255.0 ** 2 * mse).mean()
