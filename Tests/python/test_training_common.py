@@ -132,6 +132,25 @@ def test_scaler_net_starts_as_the_bicubic_route():
         assert torch.equal(net(x), net.base(x))
 
 
+def test_neural_bf16_pass_keeps_the_entropy_model_in_float32():
+    torch = pytest.importorskip("torch")
+    from training.neural.model import MeanScaleHyperprior, ladder
+    torch.manual_seed(0)
+    model = MeanScaleHyperprior(16, 24, ladder(2))
+    x = torch.rand(2, 3, 64, 64)
+    level = torch.tensor([1.0, 7.0])
+    torch.manual_seed(1)
+    ref = model(x, level)
+    torch.manual_seed(1)
+    out = model(x, level, bf16=True)
+    for key in ("x_hat", "bits_y", "bits_z"):
+        assert out[key].dtype == torch.float32
+    assert torch.allclose(out["bits_y"] + out["bits_z"], ref["bits_y"] + ref["bits_z"], rtol=0.05)
+    assert float((out["x_hat"] - ref["x_hat"]).abs().max()) < 0.05
+    (out["bits_y"].sum() + out["x_hat"].pow(2).sum()).backward()
+    assert model.g_a[0].weight.grad is not None and torch.isfinite(model.g_a[0].weight.grad).all()
+
+
 def test_restore_net_starts_as_the_plain_decode():
     """Scale "1" (1x restoration): identity base, output size = input size, the described format."""
     torch = pytest.importorskip("torch")
