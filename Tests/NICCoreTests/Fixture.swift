@@ -32,3 +32,15 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count)
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// The case of a `NICError` by name (`"other"` for the rest), for asserting which error a call throws.
+func errorKind(_ e: NICError) -> String {
+    switch e {
+    case .invalidArgument: return "invalidArgument"
+    case .unsupportedFormat: return "unsupportedFormat"
+    case .dimensions: return "dimensions"
+    case .model: return "model"
+    case .corruptData: return "corruptData"
+    default: return "other"
+    }
+}

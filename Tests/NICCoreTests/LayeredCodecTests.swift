@@ -67,7 +67,7 @@ final class LayeredCodecTests: XCTestCase {
             XCTAssertEqual(try codec.decode(prefix, layer: k).planes, decoded.planes)
             if k == 2 { XCTAssertEqual(try codec.decode(bytes).planes, decoded.planes) }
         }
-        XCTAssertThrowsError(try codec.decode(bytes, layer: 3)) { XCTAssertEqual(($0 as? NICError).map(kind), "invalidArgument") }
+        XCTAssertThrowsError(try codec.decode(bytes, layer: 3)) { XCTAssertEqual(($0 as? NICError).map(errorKind), "invalidArgument") }
     }
 
     func testTwoLayersWithOneAxisUnchangedAndIdenticalForTwoThreads() throws {
@@ -122,7 +122,7 @@ final class LayeredCodecTests: XCTestCase {
 
         func expect(_ damaged: [UInt8], _ expected: String, _ text: String, line: UInt = #line) {
             XCTAssertThrowsError(try codec.decode(damaged), line: line) {
-                XCTAssertEqual(($0 as? NICError).map(kind), expected, "\($0)", line: line)
+                XCTAssertEqual(($0 as? NICError).map(errorKind), expected, "\($0)", line: line)
                 XCTAssertTrue("\($0)".contains(text), "\($0)", line: line)
             }
         }
@@ -163,14 +163,14 @@ final class LayeredCodecTests: XCTestCase {
         expect(header { $0[11] ^= 1 }, "model", "LIFF")
         let swapped = NICLayeredBitstream(liffModelID: file.liffModelID, sizes: file.sizes, payloads: [file.payloads[0], file.payloads[0]])
         XCTAssertThrowsError(try NICLayeredBitstream(parsing: swapped.serialized())) {
-            XCTAssertEqual(($0 as? NICError).map(kind), "corruptData")
+            XCTAssertEqual(($0 as? NICError).map(errorKind), "corruptData")
         }
         // Encoder arguments.
         XCTAssertThrowsError(try codec.encode(image, sizes: [Size(width: 20, height: 15)], quality: 10)) {
-            XCTAssertEqual(($0 as? NICError).map(kind), "invalidArgument")
+            XCTAssertEqual(($0 as? NICError).map(errorKind), "invalidArgument")
         }
         XCTAssertThrowsError(try codec.encode(image, sizes: [Size(width: 9, height: 15), Size(width: 40, height: 30)], quality: 10)) {
-            XCTAssertEqual(($0 as? NICError).map(kind), "invalidArgument")
+            XCTAssertEqual(($0 as? NICError).map(errorKind), "invalidArgument")
         }
         XCTAssertThrowsError(try codec.encode(image, sizes: [], quality: 10))
         XCTAssertThrowsError(try codec.encode(image, sizes: [Size(width: 20, height: 15), Size(width: 40, height: 30)], quality: 0))
@@ -179,18 +179,7 @@ final class LayeredCodecTests: XCTestCase {
         // A single-layer file decodes as layer 0 only.
         let single = try codec.base.encode(image, quality: 10, search: Self.plain)
         XCTAssertEqual(try codec.decode(single).planes, try codec.base.decode(single).planes)
-        XCTAssertThrowsError(try codec.decode(single, layer: 1)) { XCTAssertEqual(($0 as? NICError).map(kind), "invalidArgument") }
+        XCTAssertThrowsError(try codec.decode(single, layer: 1)) { XCTAssertEqual(($0 as? NICError).map(errorKind), "invalidArgument") }
         XCTAssertEqual(try LayeredImageCodec.inspect(single).layers.count, 1)
-    }
-
-    func kind(_ e: NICError) -> String {
-        switch e {
-        case .invalidArgument: return "invalidArgument"
-        case .unsupportedFormat: return "unsupportedFormat"
-        case .dimensions: return "dimensions"
-        case .model: return "model"
-        case .corruptData: return "corruptData"
-        default: return "other"
-        }
     }
 }

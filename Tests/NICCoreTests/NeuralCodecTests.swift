@@ -111,17 +111,17 @@ final class NeuralCodecTests: XCTestCase {
         XCTAssertEqual(stream.serialized(), bytes)
 
         var wrongMagic = bytes; wrongMagic[1] = 0x58
-        XCTAssertThrowsError(try codec.decode(wrongMagic)) { XCTAssertEqual(($0 as? NICError).map(kind), "unsupportedFormat") }
+        XCTAssertThrowsError(try codec.decode(wrongMagic)) { XCTAssertEqual(($0 as? NICError).map(errorKind), "unsupportedFormat") }
         var wrongVersion = bytes; wrongVersion[4] = 9
         XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(wrongVersion))) {
             XCTAssertTrue(($0 as? NICError)?.message.contains("version 9") ?? false)
         }
         stream.width = 1 << 30
-        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(errorKind), "dimensions") }
         stream.width = 4096; stream.height = 4097  // within each side's limit, too many pixels
-        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "dimensions") }
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(errorKind), "dimensions") }
         stream.width = 32; stream.height = 32; stream.modelID ^= 1
-        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(kind), "model") }
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) { XCTAssertEqual(($0 as? NICError).map(errorKind), "model") }
         XCTAssertThrowsError(try codec.encode(try testImage(width: 8, height: 8), quality: 0))
         XCTAssertThrowsError(try codec.encode(try testImage(width: 8, height: 8), quality: 101))
     }
@@ -140,17 +140,6 @@ final class NeuralCodecTests: XCTestCase {
         let crc = CRC32.checksum(out)
         out += (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * UInt32($0))) }
         return out
-    }
-
-    func kind(_ e: NICError) -> String {
-        switch e {
-        case .invalidArgument: return "invalidArgument"
-        case .unsupportedFormat: return "unsupportedFormat"
-        case .dimensions: return "dimensions"
-        case .model: return "model"
-        case .corruptData: return "corruptData"
-        default: return "other"
-        }
     }
 }
 
