@@ -243,8 +243,8 @@ class MeanScaleHyperprior(nn.Module):
         self.levels = len(self.lambdas)
 
     # ---- pieces (shared by training, validation and export) ----
-    def hyper_params(self, z_hat, level):
-        p = self.h_s(z_hat * self.gain_z_inv.at(level))
+    def hyper_params(self, z_hat, level, bf16=False):
+        p = self.transform(self.h_s, z_hat * self.gain_z_inv.at(level), bf16)
         means, scales = p[:, :self.M], p[:, self.M:]
         return means, scales
 
@@ -269,8 +269,7 @@ class MeanScaleHyperprior(nn.Module):
         z = self.transform(self.h_a, yg, bf16) * self.gain_z.at(level)
         z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
         z_hat = ste_round(z)
-        p = self.transform(self.h_s, z_hat * self.gain_z_inv.at(level), bf16)
-        means, scales = p[:, :self.M], p[:, self.M:]
+        means, scales = self.hyper_params(z_hat, level, bf16)
         y_lik = gaussian_likelihood(yg + torch.empty_like(yg).uniform_(-0.5, 0.5), means, scales)
         y_hat = ste_round(yg - means) + means
         x_hat = self.transform(self.g_s, y_hat * self.gain_y_inv.at(level), bf16)
