@@ -22,6 +22,11 @@ encoded again, 50 times at one fixed quality; PSNR against the original at every
 nic with and without encoder refinement, the feature-identity model if given, and JPEG.
 
   python3 bench/eval_neural.py [--models DIR] [--fid-models DIR] [--limit N] [--generations 50]
+                               [--baselines-from docs/results/neural-kodak.json] [--no-refine-0]
+
+--baselines-from takes the other codecs' points from an earlier result of the same images instead of
+coding them again (their tools and settings are fixed here, so only the codec under test changes);
+the result names the file it took them from. --no-refine-0 leaves out the "nic refine 0" variant.
 
 writes docs/results/neural-kodak.{json,md,png}. Timing (encode/decode ms of 768x512 images on
 `--threads` threads) comes from the same `nic bench codec` runs: run it on an idle machine.
@@ -154,6 +159,26 @@ def nic_generation(nic, models, q, refine=None, extra=(), threads=1):
     return code
 
 
+def load_baselines(path, images, codecs):
+    """The mean curves of `codecs` from an earlier result: {codec: [(q, bpp, psnr)]}. Refuses a result
+    of other images or other settings, which would make the comparison meaningless."""
+    with open(path) as f:
+        earlier = json.load(f)
+    names = [os.path.basename(i) for i in images]
+    if earlier.get("images") != names:
+        raise SystemExit(f"--baselines-from {path}: measured on other images ({len(earlier.get('images', []))} "
+                         f"there, {len(names)} here)")
+    out = {}
+    for c in codecs:
+        pts = earlier.get("curves", {}).get(c)
+        if pts is None:
+            raise SystemExit(f"--baselines-from {path}: no {c} curve")
+        if [p["q"] for p in pts] != LADDERS[c]:
+            raise SystemExit(f"--baselines-from {path}: {c} was measured at other settings")
+        out[c] = [(p["q"], p["bpp"], p["psnr"]) for p in pts]
+    return out
+
+
 def plot(path, curves, succ, title):
     """Rate-distortion curves (left) and mean PSNR per re-compression generation (right)."""
     import matplotlib
@@ -195,6 +220,9 @@ def main():
     p.add_argument("--successive-quality", type=int, default=58)
     p.add_argument("--jpeg-successive-quality", type=int, default=75)
     p.add_argument("--out", default=os.path.join(REPO, "docs", "results", "neural-kodak"))
+    p.add_argument("--baselines-from", metavar="JSON",
+                   help="an earlier result of this script on the same images: take the --codecs points from it")
+    p.add_argument("--no-refine-0", action="store_true", help="leave out the \"nic refine 0\" variant")
     a = p.parse_args()
     check_model_dir(a.models, "--models")
     if a.fid_models:
@@ -204,11 +232,12 @@ def main():
     if a.limit:
         images = images[:a.limit]
     codecs = [c for c in a.codecs.split(",") if c]
+    baselines = load_baselines(a.baselines_from, images, codecs) if a.baselines_from else {}
     # nic variants: the default encoder and the plain analysis (no refinement)
-    variants = {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
+    variants = {"nic": (a.models, None)} if a.no_refine_0 else {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
     nic_qs = nic_qualities(a.models)
     points = {name: {q: [] for q in nic_qs} for name in variants}
-    points.update({c: {q: [] for q in LADDERS[c]} for c in codecs})
+    points.update({c: {q: [] for q in LADDERS[c]} for c in codecs if c not in baselines})
     timing = {"encode_ms": [], "decode_ms": []}
     for i, image in enumerate(images):
         for name, (models, refine) in variants.items():
@@ -222,12 +251,15 @@ def main():
         pixels = original.shape[0] * original.shape[1]
         with tempfile.TemporaryDirectory() as tmp:
             for c in codecs:
+                if c in baselines:
+                    continue
                 for q in LADDERS[c]:
                     size, decoded = code_with(c, q, image, tmp)
                     points[c][q].append((size * 8 / pixels, psnr(original, decoded)))
         print(f"[{i + 1}/{len(images)}] {os.path.basename(image)}", file=sys.stderr, flush=True)
 
     curves = {name: mean_curve(v) for name, v in points.items()}
+    curves.update(baselines)
     bd = {}
     for name, pts in curves.items():
         if name == "nic":
@@ -247,8 +279,9 @@ def main():
         print(f"successive compression: {name}", file=sys.stderr, flush=True)
         succ.setdefault("nic", {})[name] = successive(nic_generation(a.nic, a.models, a.successive_quality),
                                                       original, a.generations)
-        succ.setdefault("nic refine 0", {})[name] = successive(
-            nic_generation(a.nic, a.models, a.successive_quality, refine=0), original, a.generations)
+        if "nic refine 0" in variants:
+            succ.setdefault("nic refine 0", {})[name] = successive(
+                nic_generation(a.nic, a.models, a.successive_quality, refine=0), original, a.generations)
         if a.fid_models:
             succ.setdefault("nic-fid", {})[name] = successive(
                 nic_generation(a.nic, a.fid_models, a.successive_quality), original, a.generations)
@@ -264,6 +297,8 @@ def main():
         "date": datetime.date.today().isoformat(),
         "command": "python3 bench/eval_neural.py " + " ".join(sys.argv[1:]),
         "images": [os.path.basename(i) for i in images],
+        "baselines_from": ({"file": os.path.relpath(a.baselines_from, REPO), "codecs": sorted(baselines)}
+                           if baselines else None),
         "model": {"file": record["model"], "sha256": record["sha256"], "step": sidecar.get("step"),
                   "train_hours": sidecar.get("train_hours")},
         "curves": {k: [{"q": q, "bpp": round(b, 5), "psnr": round(s, 3)} for q, b, s in v] for k, v in curves.items()},
@@ -286,7 +321,11 @@ def main():
 def write_markdown(path, r):
     lines = [f"# Neural image codec on Kodak ({len(r['images'])} images)", "",
              f"Measured {r['date']} with `{r['command']}`; model `{r['model']['file']}` "
-             f"(step {r['model']['step']}, {r['model']['train_hours']} training hours).", "",
+             f"(step {r['model']['step']}, {r['model']['train_hours']} training hours).", ""]
+    if r.get("baselines_from"):
+        lines += [f"The points of {', '.join(r['baselines_from']['codecs'])} are those of "
+                  f"`{r['baselines_from']['file']}` (the same images, tools and settings), not coded again.", ""]
+    lines += [
              "## BD-rate (RGB PSNR; negative = fewer bits for the first codec)", "",
              "| pair | BD-rate |", "|---|---|"]
     for k, v in r["bd_rate_percent"].items():
