@@ -24,3 +24,9 @@ def save_json(path, obj):
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
     os.replace(tmp, path)
+
+
+def neural_record(models):
+    """Path of the neural codec record that `models`/neural/codec.json names (the one libnic loads)."""
+    with open(os.path.join(models, "neural", "codec.json")) as f:
+        return os.path.join(models, "neural", json.load(f)["model"])

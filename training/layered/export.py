@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
-from training.files import sha256  # noqa: E402
+from training.files import neural_record, sha256  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import export_record as R  # noqa: E402
 from training.neural.encoder_optimisation import load_record  # noqa: E402
@@ -45,8 +45,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", required=True, help="best.pt or last.pt of training/layered/train.py")
     p.add_argument("--out", required=True, help="output path without suffix (or ending in .safetensors)")
-    p.add_argument("--record", default=os.path.join(REPO, "models/neural/n64m96_ladder10.safetensors"),
-                   help="the base record the run was trained with (architecture, gain ladder, scale table)")
+    p.add_argument("--record", default=neural_record(os.path.join(REPO, "models")),
+                   help="the base record the run was trained with (architecture, gain ladder, scale table; "
+                        "default: the one models/neural/codec.json names)")
     p.add_argument("--liff", default=os.path.join(REPO, "models/liff/liff_rgb_c16.safetensors"))
     a = p.parse_args()
 

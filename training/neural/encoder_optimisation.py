@@ -14,7 +14,7 @@ cost less in bpp + lambda * 255^2 * MSE. Methods compared here, each from the sa
 Rates are the model's own likelihoods of the hard-rounded symbols (what rANS codes, to within its
 table precision); PSNR after 8-bit rounding. BD-rate (PCHIP) of every method against `refine`.
 
-  python3 training/neural/encoder_optimisation.py --record models/neural/n64m96_ladder10.safetensors \
+  python3 training/neural/encoder_optimisation.py --record models/neural/<record>.safetensors \
       --levels 0,3,6,9 --steps 150 --max-side 512 [--images 3]
 
 Images: the training run's fixed hold-out (data.split), never the evaluation sets.
@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 from bench.rdcurves import bd_rate  # noqa: E402
+from training.files import neural_record  # noqa: E402
 from training.neural import data  # noqa: E402
 from training.neural.model import (  # noqa: E402
     LAMBDAS,
@@ -181,7 +182,8 @@ def holdout(max_side, n):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--record", default=os.path.join(ROOT, "models", "neural", "n64m96_ladder10.safetensors"))
+    p.add_argument("--record", default=neural_record(os.path.join(ROOT, "models")),
+                   help="a neural codec record (default: the one models/neural/codec.json names)")
     p.add_argument("--levels", default="0,3,6,9")
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=0.02)
