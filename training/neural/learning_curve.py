@@ -19,6 +19,7 @@ Writes OUT.json, OUT.md and OUT.png.
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -141,10 +142,12 @@ def main():
             continue
         b, c = np.polyfit(np.log2([s for s, _ in series]), [g for _, g in series], 1)
         entry = {"fit_points": len(series), "gap_now_db": series[-1][1], "db_per_doubling": round(-b, 3)}
-        if b < 0:
+        if b < 0 and -c / b <= math.log2(100 * series[-1][0]):
             step = 2 ** (-c / b)
             entry.update({"projected_step": int(step),
                           "projected_train_hours": round(log[-1]["train_hours"] + (step - log[-1]["step"]) / steps_per_hour, 1)})
+        elif b < 0:
+            entry["projection"] = "beyond 100× the steps so far"
         projection[level] = entry
 
     with open(os.path.join(run_dir, "config.json")) as f:
@@ -188,7 +191,7 @@ def write_markdown(path, r):
               "|---|---|---|---|---|"]
     for lv, e in r["projection_to_webp"].items():
         lines.append(f"| {lv} | {e['gap_now_db']:+.2f} dB | {e['db_per_doubling']:.2f} | "
-                     f"{e.get('projected_step', 'not converging')} | {e.get('projected_train_hours', '—')} |")
+                     f"{e.get('projected_step', e.get('projection', 'not converging'))} | {e.get('projected_train_hours', '—')} |")
     if r.get("train_vs_holdout"):
         lines += ["", "## Training loss against hold-out loss (bpp + λ·255²·MSE; growing difference = fitting the "
                   "training photos)", "", "| step | level: train / hold-out / difference |", "|---|---|"]
