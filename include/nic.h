@@ -41,7 +41,7 @@ extern "C" {
 
 /** Version of this header; compare with nic_version_number() at run time. */
 #define NIC_VERSION_MAJOR 0
-#define NIC_VERSION_MINOR 3
+#define NIC_VERSION_MINOR 4
 #define NIC_VERSION_PATCH 0
 #define NIC_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
 
@@ -86,7 +86,7 @@ typedef enum NicLogLevel {
  */
 typedef void (*NicLogCallback)(void *user_data, NicLogLevel level, const char *message);
 
-/** Library version as a string, e.g. "0.2.0". Static storage; thread-safe. */
+/** Library version as a string, e.g. "0.4.0". Static storage; thread-safe. */
 NIC_API const char *nic_version(void);
 
 /** Library version as NIC_VERSION_NUMBER(major, minor, patch). Thread-safe. */
