@@ -50,6 +50,22 @@ struct ImageBridge {
         }
     }
 
+    /// The stride of a caller's array of `count` structs of type `T` that start with
+    /// `struct_size`: the elements' struct_size, the same in every one, at least `known` (the
+    /// struct's first layout) and a multiple of the struct's alignment.
+    static func arrayStride<T>(_ base: UnsafeRawPointer, count: Int, of _: T.Type, known: Int, _ what: String) throws -> Int {
+        let stride = count > 0 ? base.load(as: Int.self) : MemoryLayout<T>.stride
+        try checkSize(stride, known, what)
+        guard stride % MemoryLayout<T>.alignment == 0 else {
+            throw BoundaryError.structSize("\(what) struct_size \(stride) is not the size of a struct (set it to sizeof(\(what)))")
+        }
+        for k in 1..<max(1, count) where (base + k * stride).load(as: Int.self) != stride {
+            throw BoundaryError.structSize(
+                "\(what) element \(k) has struct_size \((base + k * stride).load(as: Int.self)), element 0 \(stride)")
+        }
+        return stride
+    }
+
     static func format(_ f: NicPixelFormat) -> PixelFormat? {
         switch f {
         case NIC_PIXEL_FORMAT_YUV420P: return .yuv420p
