@@ -491,6 +491,9 @@ static void test_layer_struct_sizes(NicContext *ctx, const NicImage *in, const N
     info[5].struct_size = sizeof(NicLayerInfo) + 8;
     EXPECT(nic_image_read_layers(ctx, data, size, info, NIC_MAX_LAYERS, &count) == NIC_ERROR_STRUCT_SIZE && count == 0);
     info[5].struct_size = sizeof(NicLayerInfo);
+    info[0].struct_size = (size_t)1 << 40; /* not a size: never used as the stride */
+    EXPECT(nic_image_read_layers(ctx, data, size, info, NIC_MAX_LAYERS, &count) == NIC_ERROR_STRUCT_SIZE && count == 0);
+    info[0].struct_size = sizeof(NicLayerInfo);
     /* A capacity below the file's layers: the count, and only the first elements written. */
     EXPECT(nic_image_read_layers(ctx, data, size, NULL, 0, &count) == NIC_OK && count == 3);
     EXPECT(nic_image_read_layers(ctx, data, size, info, 1, &count) == NIC_OK && count == 3);
