@@ -24,7 +24,7 @@ PIP_PACKAGES := numpy pytest ruff
 # test starts a two-node cluster on this machine; Ray 2.60 on Debian 12's Python 3.11).
 VENV_PACKAGES := numpy pytest Pillow ray
 
-.PHONY: all deps build install uninstall run test test-swift test-install test-c test-headers test-python wheel \
+.PHONY: all deps build install uninstall run test test-swift test-install test-library test-c test-headers test-python wheel \
         test-cli lint format bench fixtures fuzz fuzz-build fuzz-ci clean sanitize sanitize-address sanitize-thread sanitize-c \
         valgrind ci
 

@@ -15,6 +15,8 @@
  *    larger one is accepted and the fields this version does not know are
  *    ignored. A program built against an earlier layout keeps calling the init
  *    function of that layout (symbol versions), which writes no further.
+ *    In an array of such structs every element has the same struct_size, which
+ *    is also the array's stride.
  *  - Image buffers are owned by the caller unless a function says otherwise.
  *  - The library never prints and never calls exit/abort on bad input.
  *    Distinct contexts may be used from distinct threads at the same time; one
@@ -41,7 +43,7 @@ extern "C" {
 
 /** Version of this header; compare with nic_version_number() at run time. */
 #define NIC_VERSION_MAJOR 0
-#define NIC_VERSION_MINOR 3
+#define NIC_VERSION_MINOR 4
 #define NIC_VERSION_PATCH 0
 #define NIC_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
 
@@ -86,7 +88,7 @@ typedef enum NicLogLevel {
  */
 typedef void (*NicLogCallback)(void *user_data, NicLogLevel level, const char *message);
 
-/** Library version as a string, e.g. "0.2.0". Static storage; thread-safe. */
+/** Library version as a string, e.g. "0.4.0". Static storage; thread-safe. */
 NIC_API const char *nic_version(void);
 
 /** Library version as NIC_VERSION_NUMBER(major, minor, patch). Thread-safe. */
@@ -634,23 +636,29 @@ NIC_API NicStatus nic_image_encode(NicContext *ctx, const NicImage *image, const
  */
 NIC_API NicStatus nic_image_decode(NicContext *ctx, const uint8_t *data, size_t size, NicImage *image);
 
-/* Layered .nic files (docs/nic-format.md, version 3): one picture at up to 8 sizes ("layers",
- * smallest first), each decodable from the layers up to it; a file cut short decodes up to its
- * last whole layer. Also uses the model directory's layered/residual.json and liff/liff.json. */
+/* Layered .nic files (docs/nic-format.md, version 3): one picture at up to NIC_MAX_LAYERS sizes
+ * ("layers", smallest first), each decodable from the layers up to it; a file cut short decodes
+ * up to its last whole layer. Also uses the model directory's layered/residual.json and
+ * liff/liff.json. Since 0.4. */
+
+/** Most layers a .nic file has. */
+#define NIC_MAX_LAYERS 8
 
 /** A layer's size in pixels. */
 typedef struct NicLayerSize {
+    size_t struct_size; /**< sizeof(NicLayerSize), set by the caller in every element */
     int width;
     int height;
 } NicLayerSize;
 
 /**
  * Compresses an RGB24 image into a layered .nic file: `layers` lists `layer_count`
- * (1...8) sizes, smallest first, each at least as large as the one before on both
+ * (1...NIC_MAX_LAYERS) sizes, smallest first, each at least as large as the one before on both
  * axes and larger on one, by at most 4 times per axis; the last is the image's size.
  * `options` (NULL: defaults) applies to every layer (substitution and the
  * fixed-point check to the smallest only). Output and errors as nic_image_encode();
- * INVALID_ARGUMENT also for a layer list that breaks these rules.
+ * INVALID_ARGUMENT also for a layer list that breaks these rules, STRUCT_SIZE also for its
+ * struct_size.
  */
 NIC_API NicStatus nic_image_encode_layered(NicContext *ctx, const NicImage *image, const NicEncodeOptions *options,
                                            const NicLayerSize *layers, size_t layer_count, uint8_t **data,
@@ -668,6 +676,7 @@ NIC_API NicStatus nic_image_decode_layer(NicContext *ctx, const uint8_t *data, s
 
 /** One layer of a .nic file, as nic_image_read_layers() lists them. */
 typedef struct NicLayerInfo {
+    size_t struct_size; /**< sizeof(NicLayerInfo), set by the caller in every element */
     int width;
     int height;
     size_t bytes;   /**< the layer's stream length as the file declares it */
@@ -677,12 +686,15 @@ typedef struct NicLayerInfo {
 
 /**
  * Lists the layers of a .nic file, smallest first (one for a single-layer file),
- * from its headers and checksums without decoding. `*layers` is allocated by
- * libnic (free it with nic_free()); `*count` is its length. Errors: NULL_POINTER,
- * UNSUPPORTED_FORMAT, CORRUPT_DATA, DIMENSIONS.
+ * from its headers and checksums without decoding, into the caller's array of
+ * `capacity` elements (NIC_MAX_LAYERS always suffice; `layers` may be NULL when
+ * `capacity` is 0): `*count` receives the file's number of layers, of which up to
+ * `capacity` are filled (struct_size is left as it is). On failure `*count`
+ * is 0 and nothing is written. Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT,
+ * CORRUPT_DATA, DIMENSIONS.
  */
-NIC_API NicStatus nic_image_read_layers(NicContext *ctx, const uint8_t *data, size_t size, NicLayerInfo **layers,
-                                        size_t *count);
+NIC_API NicStatus nic_image_read_layers(NicContext *ctx, const uint8_t *data, size_t size, NicLayerInfo *layers,
+                                        size_t capacity, size_t *count);
 
 /** Frees the pixels of an image filled by nic_image_decode() and resets it (NULL is ignored).
  *  nic_image_decode() refuses (INVALID_ARGUMENT) an image that still holds pixels. */

@@ -44,10 +44,29 @@ struct ImageBridge {
         self.format = format; self.width = width; self.height = height; self.planes = planes
     }
 
+    /// More than any struct of nic.h will grow to: a larger struct_size in an array is not a size.
+    static let largestStruct = 1 << 16
+
     static func checkSize(_ given: Int, _ known: Int, _ what: String) throws {
         guard given >= known else {
             throw BoundaryError.structSize("\(what) struct_size is \(given), at least \(known) expected: call its init function")
         }
+    }
+
+    /// The stride of a caller's array of `count` structs of type `T` that start with
+    /// `struct_size`: the elements' struct_size, the same in every one, at least `known` (the
+    /// struct's first layout), a multiple of the struct's alignment and at most `largestStruct`.
+    static func arrayStride<T>(_ base: UnsafeRawPointer, count: Int, of _: T.Type, known: Int, _ what: String) throws -> Int {
+        let stride = count > 0 ? base.load(as: Int.self) : MemoryLayout<T>.stride
+        try checkSize(stride, known, what)
+        guard stride % MemoryLayout<T>.alignment == 0, stride <= largestStruct else {
+            throw BoundaryError.structSize("\(what) struct_size \(stride) is not the size of a struct (set it to sizeof(\(what)))")
+        }
+        for k in 1..<max(1, count) where (base + k * stride).load(as: Int.self) != stride {
+            throw BoundaryError.structSize(
+                "\(what) element \(k) has struct_size \((base + k * stride).load(as: Int.self)), element 0 \(stride)")
+        }
+        return stride
     }
 
     static func format(_ f: NicPixelFormat) -> PixelFormat? {

@@ -87,7 +87,12 @@ public func nic_image_encode_layered(
         guard (1...NICLayeredBitstream.maxLayers).contains(layerCount) else {
             throw NICError.invalidArgument("layer_count \(layerCount) is outside 1...\(NICLayeredBitstream.maxLayers)")
         }
-        let sizes = (0..<layerCount).map { NICLayeredBitstream.Size(width: Int(layers[$0].width), height: Int(layers[$0].height)) }
+        let stride = try ImageBridge.arrayStride(
+            layers, count: layerCount, of: NicLayerSize.self, known: MemoryLayout<NicLayerSize>.size, "NicLayerSize")
+        let sizes = (0..<layerCount).map { k in
+            let layer = (UnsafeRawPointer(layers) + k * stride).assumingMemoryBound(to: NicLayerSize.self).pointee
+            return NICLayeredBitstream.Size(width: Int(layer.width), height: Int(layer.height))
+        }
         let (quality, search) = try encodeSettings(options)
         let image = try ImageBridge(input, role: "input")
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("nic_image_encode_layered takes RGB24 images") }
@@ -152,23 +157,29 @@ private func decodeImage(
 @_cdecl("nic_image_read_layers")
 public func nic_image_read_layers(
     _ context: OpaquePointer?, _ data: UnsafePointer<UInt8>?, _ size: Int,
-    _ layers: UnsafeMutablePointer<UnsafeMutablePointer<NicLayerInfo>?>?, _ count: UnsafeMutablePointer<Int>?
+    _ layers: UnsafeMutablePointer<NicLayerInfo>?, _ capacity: Int, _ count: UnsafeMutablePointer<Int>?
 ) -> NicStatus {
     guard let ctx = Context.from(context) else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
-        guard let data, let layers, let count else { throw BoundaryError.nullPointer("input data, layers or count is NULL") }
-        layers.pointee = nil; count.pointee = 0
-        let info = try LayeredImageCodec.inspect(try inputBytes(data, size))
-        guard
-            let list = malloc(info.layers.count * MemoryLayout<NicLayerInfo>.stride)?.bindMemory(
-                to: NicLayerInfo.self, capacity: info.layers.count)
-        else { throw NICError.outOfMemory("cannot allocate the list of \(info.layers.count) layers") }
-        for (k, layer) in info.layers.enumerated() {
-            list[k] = NicLayerInfo(
-                width: Int32(layer.size.width), height: Int32(layer.size.height), bytes: layer.bytes, whole: layer.whole ? 1 : 0,
-                quality: Int32(layer.quality ?? 0))
+        guard let data, let count, layers != nil || capacity == 0 else {
+            throw BoundaryError.nullPointer("input data, count or layers (with a capacity) is NULL")
         }
-        layers.pointee = list; count.pointee = info.layers.count
+        count.pointee = 0
+        // Only the elements a file can fill are read and written (capacity is a size_t).
+        let usable = Int(min(UInt(bitPattern: capacity), UInt(NICLayeredBitstream.maxLayers)))
+        let list = UnsafeMutableRawPointer(layers)
+        let stride =
+            try list.map {
+                try ImageBridge.arrayStride(
+                    $0, count: usable, of: NicLayerInfo.self, known: MemoryLayout<NicLayerInfo>.size, "NicLayerInfo")
+            } ?? 0
+        let info = try LayeredImageCodec.inspect(try inputBytes(data, size))
+        for (k, layer) in info.layers.prefix(usable).enumerated() {
+            (list! + k * stride).assumingMemoryBound(to: NicLayerInfo.self).pointee = NicLayerInfo(
+                struct_size: stride, width: Int32(layer.size.width), height: Int32(layer.size.height), bytes: layer.bytes,
+                whole: layer.whole ? 1 : 0, quality: Int32(layer.quality ?? 0))
+        }
+        count.pointee = info.layers.count
     }
 }
 

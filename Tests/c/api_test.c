@@ -452,6 +452,64 @@ static void test_neural_codec(NicContext *ctx)
 /* Messages the log callback received, for checking where FFmpeg's lines went. */
 static char logged[8192];
 
+/* NicLayerSize and NicLayerInfo as a later header might lay them out: a field appended. */
+typedef struct LayerSizeNext {
+    NicLayerSize size;
+    int appended;
+} LayerSizeNext;
+typedef struct LayerInfoNext {
+    NicLayerInfo info;
+    int appended;
+} LayerInfoNext;
+
+/* The struct_size rules of the layered arrays: too small or unequal sizes are refused, a larger
+   struct (a later header) is accepted and only this version's fields are written. */
+static void test_layer_struct_sizes(NicContext *ctx, const NicImage *in, const NicEncodeOptions *options,
+                                    const uint8_t *data, size_t size)
+{
+    NicLayerSize layers[2] = {{sizeof(NicLayerSize), 15, 11}, {sizeof(NicLayerSize), 45, 33}};
+    LayerSizeNext next[2] = {{{sizeof(LayerSizeNext), 15, 11}, 7}, {{sizeof(LayerSizeNext), 45, 33}, 7}};
+    NicLayerInfo info[NIC_MAX_LAYERS];
+    LayerInfoNext later[3];
+    uint8_t *out = NULL;
+    size_t out_size = 0, count = 99, k;
+    layers[0].struct_size = sizeof(NicLayerSize) - 1;
+    EXPECT(nic_image_encode_layered(ctx, in, options, layers, 2, &out, &out_size) == NIC_ERROR_STRUCT_SIZE && out == NULL);
+    layers[0].struct_size = sizeof(NicLayerSize);
+    layers[1].struct_size = 0; /* not set in every element */
+    EXPECT(nic_image_encode_layered(ctx, in, options, layers, 2, &out, &out_size) == NIC_ERROR_STRUCT_SIZE && out == NULL);
+    EXPECT(nic_image_encode_layered(ctx, in, options, (const NicLayerSize *)(const void *)next, 2, &out, &out_size) == NIC_OK);
+    EXPECT(out != NULL && out[4] == 3);
+    nic_free(out);
+
+    memset(info, 0xA5, sizeof info);
+    for (k = 0; k < NIC_MAX_LAYERS; k++) info[k].struct_size = sizeof(NicLayerInfo);
+    info[0].struct_size = sizeof(NicLayerInfo) - 1;
+    EXPECT(nic_image_read_layers(ctx, data, size, info, NIC_MAX_LAYERS, &count) == NIC_ERROR_STRUCT_SIZE && count == 0);
+    EXPECT(info[1].width == (int)0xA5A5A5A5);
+    info[0].struct_size = sizeof(NicLayerInfo);
+    info[5].struct_size = sizeof(NicLayerInfo) + 8;
+    EXPECT(nic_image_read_layers(ctx, data, size, info, NIC_MAX_LAYERS, &count) == NIC_ERROR_STRUCT_SIZE && count == 0);
+    info[5].struct_size = sizeof(NicLayerInfo);
+    info[0].struct_size = (size_t)1 << 40; /* not a size: never used as the stride */
+    EXPECT(nic_image_read_layers(ctx, data, size, info, NIC_MAX_LAYERS, &count) == NIC_ERROR_STRUCT_SIZE && count == 0);
+    info[0].struct_size = sizeof(NicLayerInfo);
+    /* A capacity below the file's layers: the count, and only the first elements written. */
+    EXPECT(nic_image_read_layers(ctx, data, size, NULL, 0, &count) == NIC_OK && count == 3);
+    EXPECT(nic_image_read_layers(ctx, data, size, info, 1, &count) == NIC_OK && count == 3);
+    EXPECT(info[0].width == 15 && info[0].struct_size == sizeof(NicLayerInfo) && info[1].width == (int)0xA5A5A5A5);
+    EXPECT(nic_image_read_layers(ctx, data, size, NULL, 1, &count) == NIC_ERROR_NULL_POINTER);
+
+    memset(later, 0xA5, sizeof later);
+    for (k = 0; k < 3; k++) later[k].info.struct_size = sizeof(LayerInfoNext);
+    EXPECT(nic_image_read_layers(ctx, data, size, (NicLayerInfo *)(void *)later, 3, &count) == NIC_OK && count == 3);
+    for (k = 0; k < 3; k++) {
+        EXPECT(later[k].info.struct_size == sizeof(LayerInfoNext) && later[k].info.whole == 1);
+        EXPECT(later[k].appended == (int)0xA5A5A5A5);
+    }
+    EXPECT(later[0].info.width == 15 && later[1].info.width == 27 && later[2].info.width == 45 && later[2].info.height == 33);
+}
+
 /* Layered .nic files: three sizes in one file, each layer alone, the list, a file cut short. */
 static void test_layered_codec(NicContext *ctx)
 {
@@ -461,10 +519,11 @@ static void test_layered_codec(NicContext *ctx)
     size_t size = 0, count = 0, i, header, k;
     NicImage in, out, top;
     NicEncodeOptions options;
-    NicLayerInfo *list = NULL;
-    const NicLayerSize layers[3] = {{15, 11}, {27, 20}, {W, H}};
-    const NicLayerSize bad[2] = {{10, 11}, {W, H}}; /* more than 4 times wider */
+    NicLayerInfo list[NIC_MAX_LAYERS];
+    const NicLayerSize layers[3] = {{sizeof(NicLayerSize), 15, 11}, {sizeof(NicLayerSize), 27, 20}, {sizeof(NicLayerSize), W, H}};
+    const NicLayerSize bad[2] = {{sizeof(NicLayerSize), 10, 11}, {sizeof(NicLayerSize), W, H}}; /* more than 4 times wider */
     for (i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(((i % (W * 3)) * 2 + (i / (W * 3)) * 3) & 0xff);
+    for (k = 0; k < NIC_MAX_LAYERS; k++) list[k].struct_size = sizeof list[k];
     nic_image_init(&in); in.format = NIC_PIXEL_FORMAT_RGB24; in.width = W; in.height = H;
     in.planes[0] = rgb; in.strides[0] = W * 3;
     nic_encode_options_init(&options);
@@ -476,9 +535,9 @@ static void test_layered_codec(NicContext *ctx)
     EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 9, &data, &size) == NIC_ERROR_INVALID_ARGUMENT);
     EXPECT(nic_image_encode_layered(ctx, &in, &options, NULL, 3, &data, &size) == NIC_ERROR_NULL_POINTER);
     EXPECT(nic_image_encode_layered(ctx, &in, &options, layers, 3, &data, &size) == NIC_OK && data != NULL && data[4] == 3);
-    EXPECT(nic_image_read_layers(ctx, data, size, &list, &count) == NIC_OK && count == 3 && list != NULL);
+    EXPECT(nic_image_read_layers(ctx, data, size, list, NIC_MAX_LAYERS, &count) == NIC_OK && count == 3);
     header = 16 + 12 * 3;
-    for (k = 0; k < 3 && list != NULL && count == 3; k++) {
+    for (k = 0; k < 3 && count == 3; k++) {
         EXPECT(list[k].width == layers[k].width && list[k].height == layers[k].height && list[k].whole == 1);
         EXPECT(list[k].quality == 30);
         nic_image_init(&out);
@@ -488,6 +547,7 @@ static void test_layered_codec(NicContext *ctx)
         header += list[k].bytes;
     }
     EXPECT(header == size);
+    if (data != NULL) test_layer_struct_sizes(ctx, &in, &options, data, size);
     nic_image_init(&top);
     nic_image_init(&out);
     EXPECT(nic_image_decode(ctx, data, size, &top) == NIC_OK && top.width == W && top.height == H);
@@ -498,19 +558,16 @@ static void test_layered_codec(NicContext *ctx)
     nic_image_init(&out);
     EXPECT(nic_image_decode_layer(ctx, data, size, 3, &out) == NIC_ERROR_INVALID_ARGUMENT && out.planes[0] == NULL);
     EXPECT(nic_image_decode_layer(ctx, data, size, -2, &out) == NIC_ERROR_INVALID_ARGUMENT);
-    if (list != NULL && count == 3) {
+    if (count == 3) {
         size_t cut = 16 + 12 * 3 + list[0].bytes; /* only layer 0 whole */
         EXPECT(nic_image_decode_layer(ctx, data, cut, 1, &out) == NIC_ERROR_CORRUPT_DATA);
         EXPECT(nic_image_decode_layer(ctx, data, cut, 0, &out) == NIC_OK && out.width == 15 && out.height == 11);
         nic_image_free(&out);
-        nic_free(list);
-        list = NULL;
-        EXPECT(nic_image_read_layers(ctx, data, cut, &list, &count) == NIC_OK && count == 3);
-        EXPECT(list != NULL && list[0].whole == 1 && list[1].whole == 0 && list[2].whole == 0 && list[2].quality == 0);
+        EXPECT(nic_image_read_layers(ctx, data, cut, list, NIC_MAX_LAYERS, &count) == NIC_OK && count == 3);
+        EXPECT(list[0].whole == 1 && list[1].whole == 0 && list[2].whole == 0 && list[2].quality == 0);
     }
-    nic_free(list);
-    EXPECT(nic_image_read_layers(ctx, data, 10, &list, &count) == NIC_ERROR_CORRUPT_DATA && list == NULL && count == 0);
-    EXPECT(nic_image_read_layers(ctx, data, size, NULL, &count) == NIC_ERROR_NULL_POINTER);
+    EXPECT(nic_image_read_layers(ctx, data, 10, list, NIC_MAX_LAYERS, &count) == NIC_ERROR_CORRUPT_DATA && count == 0);
+    EXPECT(nic_image_read_layers(ctx, data, size, list, NIC_MAX_LAYERS, NULL) == NIC_ERROR_NULL_POINTER);
     nic_free(data);
 }
 

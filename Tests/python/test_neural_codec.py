@@ -83,6 +83,7 @@ def test_layered_file_decodes_every_layer(ctx):
     data = ctx.image_encode(img, quality=30, layers=sizes)
     assert data[4] == 3
     layers = ctx.image_layers(data)
+    assert all(set(la) == {"width", "height", "bytes", "whole", "quality"} for la in layers)
     assert [(la["width"], la["height"]) for la in layers] == sizes
     assert all(la["whole"] == 1 and la["quality"] == 30 for la in layers)
     assert 16 + 12 * 3 + sum(la["bytes"] for la in layers) == len(data)
@@ -103,5 +104,7 @@ def test_layered_file_decodes_every_layer(ctx):
         ctx.image_encode(img, layers=[(10, 11), (45, 33)])   # more than 4 times wider
     with pytest.raises(ValueError):
         ctx.image_encode(img, layers=[])
+    with pytest.raises(ValueError):
+        ctx.image_encode(img, layers=[(45, 33)] * (nic.NIC_MAX_LAYERS + 1))
     single = ctx.image_encode(img, quality=30)
     assert len(ctx.image_layers(single)) == 1 and ctx.image_decode(single, layer=0).shape == img.shape

@@ -13,7 +13,7 @@ directory of every Context.
 """
 
 from . import _capi
-from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_MAX_DIMENSION, NIC_MAX_PIXELS, NIC_VERSION_MAJOR,
+from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_MAX_DIMENSION, NIC_MAX_LAYERS, NIC_MAX_PIXELS, NIC_VERSION_MAJOR,
                     NIC_VERSION_MINOR, NIC_VERSION_NUMBER, NIC_VERSION_PATCH, NicAIData, NicConfig,
                     NicContextPtr, NicFrameAIData, NicImage, NicLogLevel, NicPixelFormat, NicResizeMethod,
                     NicImageAIOptions, NicStatus, NicUpscaleInfo, NicVideoOptions, NicVideoReport)
@@ -37,5 +37,5 @@ __all__ = [
     "load_library", "library_path", "bundled_model_dir", "default_model_dir",
     "version", "version_number", "status_string", "parse_bit_rate", "tqdm_progress",
     "NIC_VERSION_MAJOR", "NIC_VERSION_MINOR", "NIC_VERSION_PATCH", "NIC_VERSION_NUMBER",
-    "NIC_MAX_DIMENSION", "NIC_MAX_PIXELS", "NIC_AIDATA_MAX_BYTES", "__version__",
+    "NIC_MAX_DIMENSION", "NIC_MAX_PIXELS", "NIC_MAX_LAYERS", "NIC_AIDATA_MAX_BYTES", "__version__",
 ] + _capi.ENUM_CONSTANTS

@@ -9,6 +9,7 @@ from ._header import package_version
 NIC_VERSION_MAJOR, NIC_VERSION_MINOR, NIC_VERSION_PATCH = package_version()
 NIC_MAX_DIMENSION = 16384
 NIC_MAX_PIXELS = 16000 * 16000
+NIC_MAX_LAYERS = 8
 
 
 def NIC_VERSION_NUMBER(major: int, minor: int, patch: int) -> int:
@@ -220,12 +221,12 @@ class NicEncodeOptions(ctypes.Structure):
 
 
 class NicLayerSize(ctypes.Structure):
-    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int)]
+    _fields_ = [("struct_size", ctypes.c_size_t), ("width", ctypes.c_int), ("height", ctypes.c_int)]
 
 
 class NicLayerInfo(ctypes.Structure):
-    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("bytes", ctypes.c_size_t),
-                ("whole", ctypes.c_int), ("quality", ctypes.c_int)]
+    _fields_ = [("struct_size", ctypes.c_size_t), ("width", ctypes.c_int), ("height", ctypes.c_int),
+                ("bytes", ctypes.c_size_t), ("whole", ctypes.c_int), ("quality", ctypes.c_int)]
 
 
 def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -277,8 +278,8 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
                                                ctypes.c_size_t, P(P(ctypes.c_uint8)), P(ctypes.c_size_t)]),
         "nic_image_decode_layer": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                                              P(NicImage)]),
-        "nic_image_read_layers": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(P(NicLayerInfo)),
-                                            P(ctypes.c_size_t)]),
+        "nic_image_read_layers": (_c_enum, [NicContextPtr, ctypes.c_char_p, ctypes.c_size_t, P(NicLayerInfo),
+                                            ctypes.c_size_t, P(ctypes.c_size_t)]),
         "nic_image_free": (None, [P(NicImage)]),
         "nic_free": (None, [ctypes.c_void_p]),
     }

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._arrays import (as_image_array, as_plane, c_int_value, check_plane, dims_plausible, method_value,
                       ptr)
-from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL, NIC_OK,
+from ._capi import (NIC_AIDATA_MAX_BYTES, NIC_AIDATA_PRESENT, NIC_ERROR_INTERNAL, NIC_MAX_LAYERS, NIC_OK,
                     NIC_PIXEL_FORMAT_GRAY8, NIC_PIXEL_FORMAT_RGB24, NIC_PIXEL_FORMAT_YUV420P, NicAIData,
                     NicConfig, NicContextPtr, NicEncodeOptions, NicFrameAIData, NicImage, NicImageAIOptions,
                     NicLayerInfo, NicLayerSize, NicLogCallback, NicProgressCallback, NicUpscaleInfo, NicVideoOptions, NicVideoReport,
@@ -438,9 +438,9 @@ class Context:
         sizes = None
         if layers is not None:
             pairs = list(layers)
-            if not 1 <= len(pairs) <= 8 or any(len(p) != 2 for p in pairs):
-                raise ValueError("layers must list 1...8 (width, height) sizes")
-            sizes = (NicLayerSize * len(pairs))(*[NicLayerSize(c_int_value(w, "layer width"),
+            if not 1 <= len(pairs) <= NIC_MAX_LAYERS or any(len(p) != 2 for p in pairs):
+                raise ValueError(f"layers must list 1...{NIC_MAX_LAYERS} (width, height) sizes")
+            sizes = (NicLayerSize * len(pairs))(*[NicLayerSize(ctypes.sizeof(NicLayerSize), c_int_value(w, "layer width"),
                                                                c_int_value(h, "layer height")) for w, h in pairs])
         src, keep = self._plane_image(array, fmt, channels)
         data, size = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
@@ -481,14 +481,14 @@ class Context:
         headers without decoding: width, height, bytes (as declared), whole (0 when the bytes
         were cut short before the layer's end) and quality (0 when not whole)."""
         data = bytes(data)
-        layers, count = ctypes.POINTER(NicLayerInfo)(), ctypes.c_size_t()
+        layers, count = (NicLayerInfo * NIC_MAX_LAYERS)(), ctypes.c_size_t()
+        for layer in layers:
+            layer.struct_size = ctypes.sizeof(NicLayerInfo)
         with self._lock:
-            self._check(self._lib.nic_image_read_layers(self._h(), data, len(data), ctypes.byref(layers),
+            self._check(self._lib.nic_image_read_layers(self._h(), data, len(data), layers, NIC_MAX_LAYERS,
                                                         ctypes.byref(count)))
-        try:
-            return [{name: getattr(layers[i], name) for name, _ in NicLayerInfo._fields_} for i in range(count.value)]
-        finally:
-            self._lib.nic_free(layers)
+        return [{name: getattr(layers[i], name) for name, _ in NicLayerInfo._fields_ if name != "struct_size"}
+                for i in range(count.value)]
 
     def upscale_plane(self, setting_id: int, plane: np.ndarray, out_width: int, out_height: int) -> np.ndarray:
         """Runs the up network of `setting_id` on an HxW float32 luma plane in [0, 1]; returns

@@ -86,7 +86,11 @@ public final class LayeredImageCodec {
                 let signal = try paddedResidual(version, minus: prediction)
                 bytes = try residual.encode(
                     signal: signal, width: size.width, height: size.height, quality: quality, search: residualSearch)
-                recon = try reconstructed(bytes, prediction: prediction, size: size)
+                recon = try reconstructed(bytes, size: size) { values, pw, ph in
+                    prediction.withUnsafeBufferPointer {
+                        Self.add($0, width: size.width, firstRow: 0, to: values, paddedWidth: pw, paddedHeight: ph)
+                    }
+                }
             }
             payloads.append(bytes)
         }
@@ -139,13 +143,32 @@ public final class LayeredImageCodec {
         let streams = try (0...top).map { try file.payload(layer: $0) }  // a missing layer fails before any work
         var recon = try base.decode(streams[0])
         for k in stride(from: 1, through: top, by: 1) {
-            recon = try reconstructed(streams[k], prediction: try predicted(from: recon, size: file.sizes[k]), size: file.sizes[k])
+            // The tensor blocks kept from the layer below have sizes this layer's bands do not
+            // use: give them back rather than hold them beside this layer's.
+            TensorMemory.trim()
+            let (below, size) = (recon, file.sizes[k])
+            recon = try reconstructed(streams[k], size: size) {
+                try addPrediction(from: below, size: size, to: $0, paddedWidth: $1, paddedHeight: $2)
+            }
         }
         return recon
     }
 
     /// LIFF's up-scale of `image` to `size`, unclamped: [3][height][width].
     private func predicted(from image: PlanarImage, size: Size) throws -> [Float] {
+        var prediction = [Float](repeating: 0, count: 3 * size.width * size.height)
+        try prediction.withUnsafeMutableBufferPointer {
+            try addPrediction(from: image, size: size, to: $0.baseAddress!, paddedWidth: size.width, paddedHeight: size.height)
+        }
+        return prediction
+    }
+
+    /// Adds LIFF's up-scale of `image` to `size`, unclamped, to `values` ([3][paddedHeight]
+    /// [paddedWidth], of which the top-left `size` counts) band by band as LIFF finishes its rows:
+    /// no picture of floats is needed besides `values`.
+    private func addPrediction(
+        from image: PlanarImage, size: Size, to values: UnsafeMutablePointer<Float>, paddedWidth pw: Int, paddedHeight ph: Int
+    ) throws {
         try LIFFNetwork.checkSizes(input: (image.width, image.height), output: (size.width, size.height))
         let (w, h) = (image.width, image.height)
         let x = try Tensor(zeros: [1, 3, h, w])
@@ -157,28 +180,40 @@ public final class LayeredImageCodec {
                 }
             }
         }
-        return try liff.forward(x, outputHeight: size.height, outputWidth: size.width, on: device).toArray(on: device)
+        try liff.forward(x, outputHeight: size.height, outputWidth: size.width, on: device) { first, rows in
+            Self.add(rows, width: size.width, firstRow: first, to: values, paddedWidth: pw, paddedHeight: ph)
+        }
     }
 
-    /// A layer's picture: its prediction plus the residual stream's synthesis, clamped to [0, 1]
-    /// and rounded to 8 bits.
-    private func reconstructed(_ stream: [UInt8], prediction: [Float], size: Size) throws -> PlanarImage {
-        let out = try residual.synthesisOutput(stream)
-        guard out.stream.width == size.width, out.stream.height == size.height, prediction.count == 3 * size.width * size.height
-        else {
-            throw NICError.corruptData("a layer's stream is \(out.stream.width)x\(out.stream.height), its layer \(size)")
-        }
-        let (w, h, pw, ph) = (size.width, size.height, out.paddedWidth, out.paddedHeight)
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
+    /// values[c][firstRow + r][x] += rows[c][r][x]: `rows` holds three planes of rows `width` wide,
+    /// one after the other; `values` is [3][paddedHeight][paddedWidth].
+    private static func add(
+        _ rows: UnsafeBufferPointer<Float>, width: Int, firstRow: Int, to values: UnsafeMutablePointer<Float>, paddedWidth pw: Int,
+        paddedHeight ph: Int
+    ) {
+        let plane = rows.count / 3
         for c in 0..<3 {
-            for yy in 0..<h {
-                for xx in 0..<w {
-                    let v = (prediction[(c * h + yy) * w + xx] + out.values[(c * ph + yy) * pw + xx]) * 255
-                    rgb[(yy * w + xx) * 3 + c] = v.isNaN ? 0 : UInt8(min(max(v, 0), 255).rounded(.toNearestOrEven))
-                }
+            let source = rows.baseAddress! + c * plane, target = values + (c * ph + firstRow) * pw
+            for r in 0..<plane / width {
+                for xx in 0..<width { target[r * pw + xx] += source[r * width + xx] }
             }
         }
-        return try PlanarImage(format: .rgb24, width: w, height: h, planes: [rgb])
+    }
+
+    /// A layer's picture: the residual stream's synthesis, to which `addPrediction(values,
+    /// paddedWidth, paddedHeight)` adds the layer's prediction, clamped to [0, 1] and rounded to
+    /// 8 bits (as the image codec's pictures).
+    private func reconstructed(
+        _ stream: [UInt8], size: Size,
+        addPrediction: (_ values: UnsafeMutablePointer<Float>, _ paddedWidth: Int, _ paddedHeight: Int) throws -> Void
+    ) throws -> PlanarImage {
+        var out = try residual.synthesisOutput(stream)
+        guard out.stream.width == size.width, out.stream.height == size.height else {
+            throw NICError.corruptData("a layer's stream is \(out.stream.width)x\(out.stream.height), its layer \(size)")
+        }
+        let (pw, ph) = (out.paddedWidth, out.paddedHeight)
+        try out.values.withUnsafeMutableBufferPointer { try addPrediction($0.baseAddress!, pw, ph) }
+        return try NeuralImageCodec.croppedImage(out.values, paddedWidth: pw, paddedHeight: ph, width: size.width, height: size.height)
     }
 
     // MARK: inspect

@@ -331,7 +331,7 @@ public final class NeuralImageCodec {
 
     public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
         let out = try synthesisOutput(bytes)
-        let image = try croppedImage(
+        let image = try Self.croppedImage(
             out.values, paddedWidth: out.paddedWidth, paddedHeight: out.paddedHeight, width: out.stream.width,
             height: out.stream.height)
         endStage("synthesis")
@@ -427,7 +427,9 @@ public final class NeuralImageCodec {
         return LowFrequencyCorrection.measure(original: image, decoded: xHat, paddedWidth: w * 16, paddedHeight: h * 16)
     }
 
-    private func croppedImage(_ x: [Float], paddedWidth pw: Int, paddedHeight ph: Int, width: Int, height: Int) throws -> PlanarImage {
+    /// The top-left `width` x `height` of `x` ([3][ph][pw] in [0, 1] scale), clamped and rounded to
+    /// 8 bits: a decoded picture.
+    static func croppedImage(_ x: [Float], paddedWidth pw: Int, paddedHeight ph: Int, width: Int, height: Int) throws -> PlanarImage {
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
         for c in 0..<3 {
             for yy in 0..<height {
