@@ -37,6 +37,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,21 @@ def nic_qualities(models):
     with open(os.path.join(models, "neural", record)) as f:
         levels = json.load(f)["architecture"]["levels"]
     return [round(1 + 99 * l / (levels - 1)) for l in range(levels)]
+
+
+TOOLS = {"jpeg": ("cjpeg", "djpeg"), "webp": ("cwebp", "dwebp"), "avif": ("avifenc", "avifdec"),
+         "jxl": ("cjxl", "djxl"), "x265": ("ffmpeg",)}
+
+
+def check_tools(nic, codecs, successive):
+    """Fail before the long run, not after it: every tool the run will call must be installed."""
+    need = [t for c in codecs for t in TOOLS[c]] + (list(TOOLS["jpeg"]) if successive else [])
+    missing = sorted({t for t in need if shutil.which(t) is None})
+    if not os.access(nic, os.X_OK):
+        missing.insert(0, nic)
+    if missing:
+        raise SystemExit("missing tools: " + ", ".join(missing) + " (Debian: webp libavif-bin libjxl-tools "
+                         "libjpeg-turbo-progs ffmpeg; nic: make build)")
 
 
 LADDERS = {
@@ -233,6 +249,7 @@ def main():
         images = images[:a.limit]
     codecs = [c for c in a.codecs.split(",") if c]
     baselines = load_baselines(a.baselines_from, images, codecs) if a.baselines_from else {}
+    check_tools(a.nic, [c for c in codecs if c not in baselines], a.generations > 0 and a.successive_images > 0)
     # nic variants: the default encoder and the plain analysis (no refinement)
     variants = {"nic": (a.models, None)} if a.no_refine_0 else {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
     nic_qs = nic_qualities(a.models)
