@@ -7,16 +7,28 @@ likelihoods of the rounded symbols; PSNR: RGB, 8-bit):
 
 A configuration is the list of factors between neighbouring layers, smallest first; every
 version is the bicubic antialiased down-scale of the picture, rounded to 8 bits.
+
+  python3 training/layered/rd.py --ckpt training/runs/layered/r1/best.pt [--out measure.json]
+
+measures a checkpoint of train.py (its fp32 residual codec and LIFF model) on train.py's hold-out
+with the base record of --record (default: the record models/neural/codec.json names), at the
+configurations and levels train.py validates with.
 """
 
+import argparse
+import json
 import math
+import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.rdcurves import bd_rate
-from training.layered.model import layer_sizes, round8
+if __name__ == "__main__":   # run as a script: the repository root, for the `training` package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from bench.rdcurves import bd_rate  # noqa: E402
+from training.layered.model import LayeredCodec, layer_sizes, round8  # noqa: E402
 
 
 def versions_of(picture, factors):
@@ -64,3 +76,41 @@ def measure(codec, pictures, configs, levels):
             "layer_psnr": (layer_psnr / n).round(3).tolist(),
         }
     return results
+
+
+def main():
+    from training.files import neural_record
+    from training.layered import train
+    from training.liff.measure import load_model as load_liff
+    from training.neural.encoder_optimisation import load_record
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ckpt", required=True, help="best.pt or last.pt of training/layered/train.py")
+    p.add_argument("--record", default=neural_record(os.path.join(repo, "models")),
+                   help="the base codec (default: the record models/neural/codec.json names)")
+    p.add_argument("--liff", default=os.path.join(repo, "models/liff/liff_rgb_c16.safetensors"))
+    p.add_argument("--crop", type=int, default=384)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="write the full measurement here (JSON)")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    residual = load_record(a.record)
+    residual.load_state_dict(ck["residual"])
+    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual)
+    codec.liff.load_state_dict(ck["liff"])
+    _, pictures = train.hold_out(a.crop)
+    val = measure(codec, pictures, train.VAL_CONFIGS, train.VAL_LEVELS)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(val, f, indent=1)
+    print(f"step {ck['state']['step']}, base {os.path.basename(a.record)}")
+    for name, v in val.items():
+        print(f"{name}: {v['bd_vs_simulcast']:+.2f}% vs simulcast, {v['bd_vs_single']:+.2f}% vs single layer; "
+              f"layered bpp {v['layered']['bpp']} dB {v['layered']['psnr']}; "
+              f"single bpp {v['single']['bpp']} dB {v['single']['psnr']}")
+
+
+if __name__ == "__main__":
+    main()
