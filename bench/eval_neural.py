@@ -176,8 +176,9 @@ def nic_generation(nic, models, q, refine=None, extra=(), threads=1):
 
 
 def load_baselines(path, images, codecs):
-    """The mean curves of `codecs` from an earlier result: {codec: [(q, bpp, psnr)]}. Refuses a result
-    of other images or other settings, which would make the comparison meaningless."""
+    """The mean curves of `codecs` from an earlier result, {codec: [(q, bpp, psnr)]}, and the date they
+    were coded. Refuses a result of other images or other settings, which would make the comparison
+    meaningless."""
     with open(path) as f:
         earlier = json.load(f)
     names = [os.path.basename(i) for i in images]
@@ -192,7 +193,8 @@ def load_baselines(path, images, codecs):
         if [p["q"] for p in pts] != LADDERS[c]:
             raise SystemExit(f"--baselines-from {path}: {c} was measured at other settings")
         out[c] = [(p["q"], p["bpp"], p["psnr"]) for p in pts]
-    return out
+    # the date the points were coded: an earlier result may itself have taken them from another
+    return out, (earlier.get("baselines_from") or {}).get("measured") or earlier.get("date")
 
 
 def plot(path, curves, succ, title):
@@ -248,7 +250,7 @@ def main():
     if a.limit:
         images = images[:a.limit]
     codecs = [c for c in a.codecs.split(",") if c]
-    baselines = load_baselines(a.baselines_from, images, codecs) if a.baselines_from else {}
+    baselines, baselines_date = load_baselines(a.baselines_from, images, codecs) if a.baselines_from else ({}, None)
     check_tools(a.nic, [c for c in codecs if c not in baselines], a.generations > 0 and a.successive_images > 0)
     # nic variants: the default encoder and the plain analysis (no refinement)
     variants = {"nic": (a.models, None)} if a.no_refine_0 else {"nic": (a.models, None), "nic refine 0": (a.models, 0)}
@@ -314,8 +316,8 @@ def main():
         "date": datetime.date.today().isoformat(),
         "command": "python3 bench/eval_neural.py " + " ".join(sys.argv[1:]),
         "images": [os.path.basename(i) for i in images],
-        "baselines_from": ({"file": os.path.relpath(a.baselines_from, REPO), "codecs": sorted(baselines)}
-                           if baselines else None),
+        "baselines_from": ({"file": os.path.relpath(a.baselines_from, REPO), "codecs": sorted(baselines),
+                            "measured": baselines_date} if baselines else None),
         "model": {"file": record["model"], "sha256": record["sha256"], "step": sidecar.get("step"),
                   "train_hours": sidecar.get("train_hours")},
         "curves": {k: [{"q": q, "bpp": round(b, 5), "psnr": round(s, 3)} for q, b, s in v] for k, v in curves.items()},
@@ -340,8 +342,9 @@ def write_markdown(path, r):
              f"Measured {r['date']} with `{r['command']}`; model `{r['model']['file']}` "
              f"(step {r['model']['step']}, {r['model']['train_hours']} training hours).", ""]
     if r.get("baselines_from"):
-        lines += [f"The points of {', '.join(r['baselines_from']['codecs'])} are those of "
-                  f"`{r['baselines_from']['file']}` (the same images, tools and settings), not coded again.", ""]
+        lines += [f"The points of {', '.join(r['baselines_from']['codecs'])} were coded on "
+                  f"{r['baselines_from']['measured']} (the same images, tools and settings) and taken from the "
+                  f"result then in `{r['baselines_from']['file']}`, not coded again.", ""]
     lines += [
              "## BD-rate (RGB PSNR; negative = fewer bits for the first codec)", "",
              "| pair | BD-rate |", "|---|---|"]
