@@ -98,6 +98,8 @@ def parse(argv=None):
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
     p.add_argument("--val-minutes", type=float, default=20.0)
+    p.add_argument("--val-every", type=int, default=0,
+                   help="also validate every N steps (at the same steps in every run: for A/B forks; 0 = off)")
     p.add_argument("--val-levels", default="0,4,7")
     p.add_argument("--val-max-side", type=int, default=768, help="centre-crop hold-out images to at most this")
     p.add_argument("--val-at-start", action="store_true", help="also validate before the first step")
@@ -400,7 +402,10 @@ def main(argv=None):
             save()
             last_ckpt = time.time()
         lr_changed = lr_at(a, step) != last_lr
-        if time.time() - last_val >= a.val_minutes * 60 or lr_changed:
+        if a.val_every and step % a.val_every == 0:
+            run_val(f"step_{step}")
+            last_val = time.time()
+        elif time.time() - last_val >= a.val_minutes * 60 or lr_changed:
             run_val(f"lr_change_to_{lr_at(a, step):g}" if lr_changed else "periodic")
             last_val = time.time()
         last_lr = lr_at(a, step)
