@@ -146,6 +146,8 @@ def main():
     run_dir = os.path.dirname(os.path.abspath(ckpt_path))
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     args = ck["args"]
+    if args.get("context"):
+        raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
     model = MeanScaleHyperprior(args["N"], args["M"], ladder(args.get("levels_below", 0)))
     model.load_state_dict(ck["model"])
     model.eval()

@@ -17,6 +17,11 @@ Tensor layout of the model (state_dict keys of `inference_state_dict`):
   gain.y, gain.y_inv            [L, M] positive gains (encoder side: y*gain.y[l]; decoder: y_hat*gain.y_inv[l])
   gain.z, gain.z_inv            [L, N] the same for the hyper-latent z
   (entropy_bottleneck.* are training-only: the exported record carries CDF tables instead)
+With context="checkerboard" (research option; the Swift engine does not decode it yet):
+  context.{weight,bias}         Conv2d k5 s1 p2 M->2M over the quantised anchors, masked to the 12 taps of
+                                anchor positions ((dy + dx) odd)
+  entropy_parameters.{0,2,4}.*  Conv2d k1: 4M->2M, LReLU, 2M->2M, LReLU, 2M->2M (corrections of the non-anchors'
+                                means and log-scales; the last layer starts at zero)
 """
 
 import math
@@ -184,6 +189,47 @@ def deconv(cin, cout, k=5, s=2):
     return nn.ConvTranspose2d(cin, cout, k, stride=s, padding=k // 2, output_padding=s - 1)
 
 
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose kernel taps outside `mask` ([kH, kW], 0/1) are zero (kept zero in the
+    weights too, so that the stored weights are the effective ones)."""
+
+    def __init__(self, cin, cout, mask):
+        k = mask.shape[-1]
+        super().__init__(cin, cout, k, stride=1, padding=k // 2)
+        self.register_buffer("mask", mask.to(torch.float32).view(1, 1, k, k), persistent=False)
+        with torch.no_grad():
+            self.weight.mul_(self.mask)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+CONTEXTS = ("checkerboard",)
+
+
+def checkerboard_anchors(h, w, device=None):
+    """[1, 1, h, w] bool: the anchors of the checkerboard context, latents with (row + col) even.
+    They are coded first, from the hyperprior alone; the others, (row + col) odd, second."""
+    r = torch.arange(h, device=device).view(h, 1)
+    c = torch.arange(w, device=device).view(1, w)
+    return ((r + c) % 2 == 0).view(1, 1, h, w)
+
+
+def checkerboard_mask(k=5):
+    """[k, k] 0/1: the taps of a k x k kernel that fall on anchors when centred on a non-anchor
+    ((dy + dx) odd; 12 of 25 for k = 5). The centre is never read."""
+    d = torch.arange(k) - k // 2
+    return ((d.view(k, 1) + d.view(1, k)) % 2 != 0).to(torch.float32)
+
+
+def context_macs_per_pixel(M, k=5):
+    """Multiply-accumulates per image pixel of the checkerboard branch (a latent covers 16 x 16
+    pixels; context conv and entropy parameters run at the non-anchors, half of the latents)."""
+    taps = int(checkerboard_mask(k).sum())
+    per_latent = taps * M * 2 * M + 4 * M * 2 * M + 2 * (2 * M) * (2 * M)
+    return per_latent / 2 / 256
+
+
 class GainUnits(nn.Module):
     """Per-level positive gains stored as logs; continuous levels interpolate the logs linearly
     (= exponential interpolation of the gains, g = g_l^(1-t) * g_{l+1}^t)."""
@@ -204,11 +250,19 @@ class GainUnits(nn.Module):
 
 
 class MeanScaleHyperprior(nn.Module):
-    def __init__(self, N=64, M=96, lambdas=LAMBDAS):
+    """context=None: means and scales of y from the hyperprior alone. context="checkerboard" (He et
+    al. 2021): two passes; the anchors (checkerboard_anchors) keep the hyperprior's means and
+    scales, the other latents get corrections from `entropy_parameters` applied to the hyperprior's
+    output and a masked 5x5 convolution (`context`) of the quantised anchors. The corrections start
+    at zero, so a context model with a plain model's weights (add_context) computes what it does."""
+
+    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None):
         super().__init__()
         assert M % 2 == 0
+        if context not in (None,) + CONTEXTS:
+            raise ValueError(f"unknown context model {context!r} (known: {', '.join(CONTEXTS)})")
         levels = len(lambdas)
-        self.N, self.M, self.levels, self.lambdas = N, M, levels, list(lambdas)
+        self.N, self.M, self.levels, self.lambdas, self.context_kind = N, M, levels, list(lambdas), context
         self.g_a = nn.Sequential(conv(3, N, 5, 2), GDN(N), conv(N, N, 5, 2), GDN(N),
                                  conv(N, N, 5, 2), GDN(N), conv(N, M, 5, 2))
         self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
@@ -227,6 +281,23 @@ class MeanScaleHyperprior(nn.Module):
         self.gain_z = GainUnits(levels, N)
         self.gain_z_inv = GainUnits(levels, N)
         self.entropy_bottleneck = FactorizedPrior(N)
+        if context == "checkerboard":
+            # its own random stream: the global one (training noise) does not depend on the design
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                self.context = MaskedConv2d(M, 2 * M, checkerboard_mask(5))
+                self.entropy_parameters = nn.Sequential(conv(4 * M, 2 * M, 1, 1), nn.LeakyReLU(LRELU_SLOPE),
+                                                        conv(2 * M, 2 * M, 1, 1), nn.LeakyReLU(LRELU_SLOPE),
+                                                        conv(2 * M, 2 * M, 1, 1))
+            with torch.no_grad():
+                self.entropy_parameters[4].weight.zero_()
+                self.entropy_parameters[4].bias.zero_()
+
+    def context_parameters(self):
+        """The parameters of the context branch (empty for a plain model)."""
+        if self.context_kind is None:
+            return []
+        return list(self.context.parameters()) + list(self.entropy_parameters.parameters())
 
     @torch.no_grad()
     def extend_levels_below(self, k):
@@ -248,6 +319,20 @@ class MeanScaleHyperprior(nn.Module):
         means, scales = p[:, :self.M], p[:, self.M:]
         return means, scales
 
+    def context_params(self, y_hat, means, scales, bf16=False):
+        """Means and scales of every latent given the hyperprior's (`means`, `scales`) and the
+        quantised latents `y_hat` (gained domain), of which only the anchors are read: the anchors'
+        are returned unchanged, the non-anchors' corrected (mean + d, max(scale, bound) * exp(e)).
+        A plain model returns its inputs."""
+        if self.context_kind is None:
+            return means, scales
+        anchors = checkerboard_anchors(y_hat.shape[-2], y_hat.shape[-1], y_hat.device)
+        ctx = self.transform(self.context, y_hat * anchors, bf16)
+        d = self.transform(self.entropy_parameters, torch.cat([means, scales, ctx], 1), bf16)
+        means_c = means + d[:, :self.M]
+        scales_c = lower_bound(scales, SCALE_BOUND) * torch.exp(d[:, self.M:])
+        return torch.where(anchors, means, means_c), torch.where(anchors, scales, scales_c)
+
     def transform(self, net, x, bf16):
         """One of the four transforms; with `bf16`, under CPU autocast (its convolutions in
         bfloat16), the result back in float32."""
@@ -259,7 +344,8 @@ class MeanScaleHyperprior(nn.Module):
     def forward(self, x, level, fid=False, bf16=False):
         """Training pass. x: [B,3,H,W] in [0,1], H and W multiples of 64; level: float [B].
 
-        Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean.
+        Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean;
+        the context branch reads the anchors of the same straight-through y_hat.
         `bf16`: the transforms' convolutions in bfloat16; gains, noise, rounding and likelihoods
         stay float32. Returns a dict with x_hat, per-sample bits and (if fid) the feature-identity
         MSE per sample.
@@ -270,6 +356,9 @@ class MeanScaleHyperprior(nn.Module):
         z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
         z_hat = ste_round(z)
         means, scales = self.hyper_params(z_hat, level, bf16)
+        if self.context_kind is not None:
+            # the anchors as the decoder has them after the first pass (their means are final)
+            means, scales = self.context_params(ste_round(yg - means) + means, means, scales, bf16)
         y_lik = gaussian_likelihood(yg + torch.empty_like(yg).uniform_(-0.5, 0.5), means, scales)
         y_hat = ste_round(yg - means) + means
         x_hat = self.transform(self.g_s, y_hat * self.gain_y_inv.at(level), bf16)
@@ -298,6 +387,8 @@ class MeanScaleHyperprior(nn.Module):
             z_hat = torch.round(self.h_a(yg) * self.gain_z.at(level))
             z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
             means, scales = self.hyper_params(z_hat, level)
+            if self.context_kind is not None:
+                means, scales = self.context_params(torch.round(yg - means) + means, means, scales)
             y_hat = torch.round(yg - means) + means
             y_bits = -torch.log2(gaussian_likelihood(y_hat, means, scales)).sum()
             x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
@@ -339,6 +430,12 @@ def inference_state_dict(model):
         out[f"gain.{name}"] = torch.exp(getattr(model, "gain_" + name).log.detach())
     for k, v in model.entropy_bottleneck.state_dict().items():
         out[f"entropy_bottleneck.{k}"] = v.detach().clone()
+    if model.context_kind is not None:
+        out["context.weight"] = (model.context.weight * model.context.mask).detach().clone()
+        out["context.bias"] = model.context.bias.detach().clone()
+        for i in (0, 2, 4):
+            out[f"entropy_parameters.{i}.weight"] = model.entropy_parameters[i].weight.detach().clone()
+            out[f"entropy_parameters.{i}.bias"] = model.entropy_parameters[i].bias.detach().clone()
     return out
 
 
@@ -357,6 +454,12 @@ def load_inference_state_dict(model, sd):
             getattr(model, "gain_" + name).log.copy_(torch.log(sd[f"gain.{name}"].clamp_min(1e-8)))
         eb = {k[len("entropy_bottleneck."):]: v for k, v in sd.items() if k.startswith("entropy_bottleneck.")}
         model.entropy_bottleneck.load_state_dict(eb)
+        if model.context_kind is not None:
+            model.context.weight.copy_(sd["context.weight"])
+            model.context.bias.copy_(sd["context.bias"])
+            for i in (0, 2, 4):
+                model.entropy_parameters[i].weight.copy_(sd[f"entropy_parameters.{i}.weight"])
+                model.entropy_parameters[i].bias.copy_(sd[f"entropy_parameters.{i}.bias"])
 
 
 def describe(model):
@@ -378,7 +481,7 @@ def describe(model):
             elif isinstance(m, nn.LeakyReLU):
                 layers.append({"op": "leaky_relu", "negative_slope": m.negative_slope})
         return layers
-    return {
+    arch = {
         "type": "mean_scale_hyperprior_gain", "N": model.N, "M": model.M, "levels": model.levels,
         "stride": 64, "g_a": seq("g_a"), "g_s": seq("g_s"), "h_a": seq("h_a"), "h_s": seq("h_s"),
         "dataflow": [
@@ -393,6 +496,24 @@ def describe(model):
                               "t = s - l; g = g[l]^(1-t) * g[l+1]^t (all four gain tensors)",
         "scale_bound": SCALE_BOUND, "likelihood_bound": LIKELIHOOD_BOUND, "lambdas": model.lambdas,
     }
+    if model.context_kind == "checkerboard":
+        mask = checkerboard_mask(model.context.kernel_size[0])
+        arch["context"] = {
+            "type": "checkerboard", "anchors": "latents with (row + col) even; the others are non-anchors",
+            "context": {"name": "context", "op": "conv2d", "in": model.M, "out": 2 * model.M,
+                        "kernel": mask.shape[0], "stride": 1, "padding": mask.shape[0] // 2,
+                        "taps": [[int(dy), int(dx)] for dy, dx in mask.nonzero().tolist()]},
+            "entropy_parameters": seq("entropy_parameters"),
+            "macs_per_pixel": context_macs_per_pixel(model.M, mask.shape[0]),
+            "dataflow": [
+                "pass 1: anchors coded with the hyperprior's means / scales: y_hat_a = round(y - means) + means",
+                "a = y_hat at the anchors, 0 at the non-anchors;  c = context(a)   (zero padding)",
+                "d = entropy_parameters(concat(means, p[:, M:] (raw scales), c))   (at the non-anchors)",
+                "pass 2: non-anchors: means' = means + d[:, :M], scales' = max(p[:, M:], scale_bound) * "
+                "exp(d[:, M:]), then max(scales', scale_bound); y_hat = round(y - means') + means'",
+            ],
+        }
+    return arch
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +548,8 @@ def grow(src, N2, M2, seed=0):
       - gains of a new channel: the mean of the old channels' log-gains at each level.
     """
     N, M = src.N, src.M
+    if src.context_kind is not None:
+        raise ValueError("grow() takes a plain model (grow first, then add_context)")
     if N2 < N or M2 < M or M2 % 2:
         raise ValueError(f"cannot grow N={N}, M={M} to N={N2}, M={M2} (widths only grow; M even)")
     dst = MeanScaleHyperprior(N2, M2, src.lambdas)
@@ -506,6 +629,20 @@ def grow(src, N2, M2, seed=0):
     for k in range(len(eb.factors)):
         ebd.factors[k][:N] = eb.factors[k]
         ebd.factors[k][N:] = 0.0
+    return dst
+
+
+@torch.no_grad()
+def add_context(src, kind):
+    """A copy of the plain model `src` with a context branch of `kind` that computes exactly what
+    `src` does (the branch's corrections start at zero: the last entropy-parameters layer is 0)."""
+    if src.context_kind is not None:
+        raise ValueError(f"the model already has a {src.context_kind} context")
+    with torch.random.fork_rng():          # the caller's random stream is left as it was
+        dst = MeanScaleHyperprior(src.N, src.M, src.lambdas, context=kind)
+    missing, unexpected = dst.load_state_dict(src.state_dict(), strict=False)
+    new = {k for k in dst.state_dict() if k.startswith(("context.", "entropy_parameters."))}
+    assert not unexpected and set(missing) == new, (missing, unexpected)
     return dst
 
 

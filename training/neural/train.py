@@ -44,7 +44,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import LAMBDAS, MeanScaleHyperprior, grow, ladder, load_inference_state_dict, pad64  # noqa: E402
+from model import (  # noqa: E402
+    CONTEXTS, LAMBDAS, MeanScaleHyperprior, add_context, grow, ladder, load_inference_state_dict, pad64)
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -68,6 +69,12 @@ def parse(argv=None):
     p.add_argument("--grow-seed", type=int, default=0,
                    help="--init-from a narrower model (smaller N or M) grows it to --N/--M, function-preserving "
                         "(model.grow); this seeds the new units' random weights")
+    p.add_argument("--context", choices=CONTEXTS, default=None,
+                   help="add a context model (research: the Swift engine does not decode it); --init-from a plain "
+                        "model adds it function-preserving (model.add_context)")
+    p.add_argument("--context-lr", type=float, default=None,
+                   help="learning rate of the context branch's parameters (default: --lr; the same schedule "
+                        "multipliers apply)")
     p.add_argument("--levels", default=None,
                    help="train only on these gain levels, e.g. '5,6,7,8,9' (default: all of the ladder)")
     p.add_argument("--batch", type=int, default=4)
@@ -91,6 +98,8 @@ def parse(argv=None):
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-minutes", type=float, default=5.0)
     p.add_argument("--val-minutes", type=float, default=20.0)
+    p.add_argument("--val-every", type=int, default=0,
+                   help="also validate every N steps (at the same steps in every run: for A/B forks; 0 = off)")
     p.add_argument("--val-levels", default="0,4,7")
     p.add_argument("--val-max-side", type=int, default=768, help="centre-crop hold-out images to at most this")
     p.add_argument("--val-at-start", action="store_true", help="also validate before the first step")
@@ -140,9 +149,10 @@ def load_val(a, names):
 
 
 def validate(model, val, levels):
-    """bpp from the likelihoods with rounded latents, RGB PSNR of the 8-bit reconstruction."""
+    """bpp from the likelihoods with rounded latents, RGB PSNR of the 8-bit reconstruction, and the
+    loss bpp + lambda * 255^2 * MSE of the level (means over the images)."""
     model.eval()
-    acc = {lv: {"bpp": [], "psnr": []} for lv in levels}
+    acc = {lv: {"bpp": [], "psnr": [], "loss": []} for lv in levels}
     for _, x in val:
         h, w = x.shape[-2:]
         for lv, (bits, xh) in zip(levels, model.evaluate(pad64(x), levels)):
@@ -150,8 +160,9 @@ def validate(model, val, levels):
             mse = float(F.mse_loss(xh, x))
             acc[lv]["bpp"].append(bits / (h * w))
             acc[lv]["psnr"].append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            acc[lv]["loss"].append(bits / (h * w) + model.lambdas[int(lv)] * 255.0 ** 2 * mse)
     model.train()
-    return {str(lv): {"bpp": float(np.mean(v["bpp"])), "psnr": float(np.mean(v["psnr"]))} for lv, v in acc.items()}
+    return {str(lv): {k: float(np.mean(v[k])) for k in ("bpp", "psnr", "loss")} for lv, v in acc.items()}
 
 
 def carry_learning_curve(points, val_path):
@@ -194,8 +205,15 @@ def main(argv=None):
 
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below))
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below), context=a.context)
+    ctx_params = model.context_parameters()
+    ctx_ids = {id(q) for q in ctx_params}
+    groups = [{"params": [q for q in model.parameters() if id(q) not in ctx_ids]}]
+    lr_scales = [1.0]
+    if ctx_params:
+        groups.append({"params": ctx_params})
+        lr_scales.append((a.context_lr or a.lr) / a.lr)
+    opt = torch.optim.Adam(groups, lr=a.lr)
     sampler = data.CropSampler(train_imgs, a.crop, a.seed)
     step, train_seconds, history = 0, 0.0, []
 
@@ -237,7 +255,7 @@ def main(argv=None):
         else:
             ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
             src = MeanScaleHyperprior(ck["args"].get("N", 64), ck["args"].get("M", 96),
-                                      ladder(ck["args"].get("levels_below", 0)))
+                                      ladder(ck["args"].get("levels_below", 0)), context=ck["args"].get("context"))
             src.load_state_dict(ck["model"])
             src_step, history = ck["step"], ck.get("history", [])
             train_seconds = ck.get("train_seconds", 0.0)
@@ -248,6 +266,12 @@ def main(argv=None):
             print(f"growing N={src.N}, M={src.M} to N={a.N}, M={a.M} (function-preserving)", flush=True)
             history = history + [{"grow": {"from": [src.N, src.M], "to": [a.N, a.M], "seed": a.grow_seed}}]
             src = grow(src, a.N, a.M, seed=a.grow_seed)
+        if src.context_kind != a.context:
+            if src.context_kind is not None:
+                raise SystemExit(f"--init-from has a {src.context_kind} context model; --context says {a.context}")
+            print(f"adding a {a.context} context model (function-preserving)", flush=True)
+            history = history + [{"add_context": a.context}]
+            src = add_context(src, a.context)
         model.load_state_dict(src.state_dict())
         step = src_step if a.start_step is None else a.start_step
         history = history + [{"init_from": a.init_from, "source_step": src_step, "start_step": step}]
@@ -306,8 +330,8 @@ def main(argv=None):
             break
         tstep = time.time()
         lr = lr_at(a, step)
-        for g in opt.param_groups:
-            g["lr"] = lr
+        for g, scale in zip(opt.param_groups, lr_scales):
+            g["lr"] = lr * scale
         xb = torch.from_numpy(sampler.batch(a.batch)).permute(0, 3, 1, 2).float() / 255.0
         if a.level_sampling == "perm":
             lv = train_levels[np.concatenate([sampler.rng.permutation(K) for _ in range((a.batch + K - 1) // K)])[:a.batch]]
@@ -378,7 +402,10 @@ def main(argv=None):
             save()
             last_ckpt = time.time()
         lr_changed = lr_at(a, step) != last_lr
-        if time.time() - last_val >= a.val_minutes * 60 or lr_changed:
+        if a.val_every and step % a.val_every == 0:
+            run_val(f"step_{step}")
+            last_val = time.time()
+        elif time.time() - last_val >= a.val_minutes * 60 or lr_changed:
             run_val(f"lr_change_to_{lr_at(a, step):g}" if lr_changed else "periodic")
             last_val = time.time()
         last_lr = lr_at(a, step)
