@@ -1,6 +1,8 @@
 #!/bin/sh
 # Starts (or leaves running) the neural codec's training in the background: the main run, resumed
-# from the best state available, and once it has reached its budget the decoder fine-tune:
+# from the best state available; once it has reached its budget the design A/B (two forks of its
+# final state, one thread each: the plain model and the checkerboard context model), then the
+# decoder fine-tune. The main run resumes from:
 #   1. training/runs/neural/$RUN/ckpt_latest.pt   (same machine: model, Adam, step, RNG, sampler)
 #   2. training/neural/checkpoint/n64m96.safetensors   (committed: fp32 weights, step, curve)
 #   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
@@ -22,7 +24,8 @@ THREADS=${NIC_TRAIN_THREADS:-2}
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
-    for f in "$PIDFILE" "training/runs/neural/${RUN}_decoder/pid"; do
+    for f in "$PIDFILE" training/runs/neural/ctx_A_plain/pid training/runs/neural/ctx_B_cb/pid \
+        "training/runs/neural/${RUN}_decoder/pid"; do
         if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then kill -TERM "$(cat "$f")"; echo "stopping pid $(cat "$f") ($f)"; fi
     done
     exit 0
@@ -33,8 +36,8 @@ if running; then
 fi
 
 # The plan: 104k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it (step
-# 88,400), then 1e-5; then the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k
-# steps). The budget was 400k until the hold-out stayed flat at 1e-4 from step 75k to 88k
+# 88,400), then 1e-5; then the design A/B to step 124k; then the decoder fine-tune on hard-rounded
+# latents (finetune_decoder.py, 20k steps). The budget was 400k until the hold-out stayed flat at 1e-4 from step 75k to 88k
 # (docs/decisions/neural-training.md, "The learning-rate drop").
 TOTAL=104000
 DEC_RUN=${RUN}_decoder
@@ -49,8 +52,9 @@ if [ -f "$DEC_OUT" ]; then
     exit 0
 fi
 
-# Steps done by the main run: its full checkpoint, else the committed one.
-main_step=$(python3 - "$DIR/ckpt_latest.pt" "$COMMITTED" <<'PY'
+# Steps done by a run: its full checkpoint ($1), else the committed one ($2), else 0.
+steps_of() {
+    python3 - "$1" "$2" <<'PY'
 import json, os, sys
 if os.path.exists(sys.argv[1]):
     import torch
@@ -60,7 +64,8 @@ elif os.path.exists(sys.argv[2]):
 else:
     print(0)
 PY
-)
+}
+main_step=$(steps_of "$DIR/ckpt_latest.pt" "$COMMITTED")
 
 lower_priority() {  # $1 = pid of a child that calls setsid
     # Lowest weight for the run's autogroup (nice alone is ignored across autogroups). Only once
@@ -73,6 +78,38 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 }
 
 if [ "$main_step" -ge "$TOTAL" ]; then
+    # The design A/B (docs/decisions/neural-training.md, "Checkerboard context model"): two forks
+    # of the main run's final state with the same seed, data order and lr 1e-5, one thread each; B
+    # adds the checkerboard context branch (its own lr 1e-3). Both validate at the same steps.
+    AB_TOTAL=124000
+    forks=""
+    for fork in ctx_A_plain ctx_B_cb; do
+        FDIR=training/runs/neural/$fork
+        if [ -f "$FDIR/pid" ] && kill -0 "$(cat "$FDIR/pid")" 2>/dev/null; then
+            forks="$forks $fork (running, pid $(cat "$FDIR/pid"))"
+            continue
+        fi
+        [ "$(steps_of "$FDIR/ckpt_latest.pt" "")" -lt "$AB_TOTAL" ] || continue
+        mkdir -p "$FDIR"
+        DESIGN=""
+        [ "$fork" = ctx_B_cb ] && DESIGN="--context checkerboard --context-lr 1e-3"
+        START=""
+        [ -f "$FDIR/ckpt_latest.pt" ] || START="--init-from $COMMITTED --val-at-start"
+        # shellcheck disable=SC2086
+        OMP_WAIT_POLICY=PASSIVE setsid python3 training/neural/train.py --run "$fork" --resume $DESIGN $START \
+            --levels-below 2 --threads 1 --crop 256 --batch 4 --lr 1e-5 --total-steps "$AB_TOTAL" --seed 1 \
+            --val-levels 0,2,6,9 --val-minutes 1000 --val-every 400 --ckpt-minutes 5 --snapshot-every 0 \
+            >> "$FDIR/stdout.log" 2>&1 < /dev/null &
+        PID=$!
+        echo "$PID" > "$FDIR/pid"
+        lower_priority "$PID"
+        forks="$forks $fork (started, pid $PID)"
+    done
+    if [ -n "$forks" ]; then
+        echo "main run complete (step $main_step); design A/B until step $AB_TOTAL:$forks; logs: training/runs/neural/ctx_*/"
+        exit 0
+    fi
+
     mkdir -p "$DEC_DIR"
     SRC=$DIR/ckpt_latest.pt
     [ -f "$SRC" ] || SRC=$COMMITTED
