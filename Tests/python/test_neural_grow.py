@@ -1,6 +1,7 @@
 """training/neural/model.grow: a wider model grown from a narrower one reconstructs exactly what
 the narrower one does and codes at the same rate but for the stated constant (new latents at
-scale 0.11, new hyper-latents under a steep density at 0), and its new channels get gradient.
+scale 0.11 or the scale asked for, new hyper-latents under a steep density at 0), and its new
+channels get gradient; grown_masks marks exactly the elements grow() added.
 Also: train.py --levels trains only on the named gain levels. Skipped where PyTorch is missing.
 """
 
@@ -64,6 +65,33 @@ def test_new_channels_receive_gradient():
     assert float(dst.h_s[4].weight.grad[48 + 24:].abs().sum()) > 0  # their scales
 
 
+def test_new_scale_keeps_the_reconstruction_and_costs_its_bound():
+    src = small_trained_like(16, 24, 6)
+    dst = nm.grow(src, 16, 48, seed=2, new_scale=0.3).eval()
+    x = torch.rand(1, 3, 128, 128)
+    n_y = 24 * 8 * 8
+    bound = nm.grow_rate_bound(n_y, 0, new_scale=0.3)
+    assert 0.14 * n_y < bound < 0.15 * n_y                   # 0.145 bits per new latent
+    for (b0, x0), (b1, x1) in zip(src.evaluate(x, [2, 9]), dst.evaluate(x, [2, 9])):
+        assert torch.equal(torch.round(x0.clamp(0, 1) * 255), torch.round(x1.clamp(0, 1) * 255))
+        assert b1 - b0 <= bound + 1e-5 * b0 and b1 - b0 > 0.9 * bound
+    with pytest.raises(ValueError):
+        nm.grow(src, 16, 48, new_scale=0.05)
+
+
+@pytest.mark.parametrize("N2,M2", [(16, 48), (24, 48), (24, 24)])
+def test_grown_masks_mark_exactly_what_grow_added(N2, M2):
+    src = small_trained_like(16, 24, 7)
+    dst = nm.grow(src, N2, M2, seed=3, new_scale=0.2)
+    masks = nm.grown_masks(dst, 16, 24)
+    old = dict(src.named_parameters())
+    assert set(masks) == set(old)
+    for name, prm in dst.named_parameters():
+        # the elements not marked are the source's, in the same order
+        assert torch.equal(prm.detach()[~masks[name]], old[name].detach().flatten()), name
+    assert any(bool(m.any()) for m in masks.values()) == ((N2, M2) != (16, 24))
+
+
 def test_grow_refuses_to_narrow():
     src = small_trained_like(16, 24, 1)
     with pytest.raises(ValueError):
@@ -83,3 +111,35 @@ def test_training_on_a_level_subset_uses_only_those_levels(tmp_path, monkeypatch
     with open(tmp_path / "lv" / "train.jsonl") as f:
         seen = {lv for line in f for lv in json.loads(line)["levels"]}
     assert seen == {"7", "9"}
+
+
+def test_grown_lr_mult_scales_the_new_elements_updates(tmp_path, monkeypatch):
+    """One training step of a model grown from a checkpoint, with and without --grown-lr-mult: the
+    same start and the same batch, so the optimiser's updates agree, except that those of the
+    elements the growth added are multiplied."""
+    import train
+    monkeypatch.setattr(train, "RUNS", str(tmp_path))
+    if not os.path.isdir(train.data.DEFAULT_DATA):
+        pytest.skip("no training data on this machine")
+    src = small_trained_like(8, 12, 9)
+    source = tmp_path / "small.pt"
+    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2}, "step": 0}, source)
+    common = ["--init-from", str(source), "--N", "8", "--M", "16", "--levels-below", "2", "--grow-scale", "0.3", "--crop", "64",
+              "--batch", "2", "--steps", "1", "--val-levels", "", "--snapshot-every", "0", "--seed", "4"]
+    train.main(["--run", "g1"] + common)
+    train.main(["--run", "g10"] + common + ["--grown-lr-mult", "10"])
+    start = nm.grow(src, 8, 16, new_scale=0.3)
+    masks = nm.grown_masks(start, 8, 12)
+    s0 = dict(start.named_parameters())
+    s1 = torch.load(tmp_path / "g1" / "ckpt_latest.pt", weights_only=False)["model"]
+    s10 = torch.load(tmp_path / "g10" / "ckpt_latest.pt", weights_only=False)["model"]
+    moved = 0
+    for name, m in masks.items():
+        d1, d10 = s1[name] - s0[name].detach(), s10[name] - s0[name].detach()
+        assert torch.allclose(d10[~m], d1[~m], atol=1e-7), name
+        assert torch.allclose(d10[m], 10 * d1[m], atol=1e-6), name
+        moved += int((d1[m] != 0).sum())
+    assert moved > 0
+    with pytest.raises(SystemExit):   # a model that was not grown has no new elements
+        train.main(["--run", "g0", "--N", "8", "--M", "12", "--crop", "64", "--batch", "2", "--steps", "1",
+                    "--val-levels", "", "--snapshot-every", "0", "--grown-lr-mult", "10"])

@@ -101,7 +101,7 @@ def test_sha256_and_save_json(tmp_path):
 
 TORCH_MODULES = ["training.aicodec.colour", "training.aicodec.data", "training.aicodec.nets",
                  "training.aicodec.proxies", "training.aicodec.real_codecs", "training.liff.model",
-                 "training.layered.model", "training.layered.rd"]
+                 "training.layered.model", "training.layered.rd", "training.aicodec.synthetic"]
 
 SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "training/aicodec/export.py",
            "training/aicodec/make_settings.py", "training/aicodec/make_model_golden.py",
@@ -295,3 +295,17 @@ def test_pipelines_run_every_recorded_command_verbatim(tmp_path):
                                                 *s["training"].get("chroma", {}).values()) if c}
     assert len(recorded) >= 30
     assert sorted(recorded - ran) == []
+
+
+def test_synthetic_graphics_are_repeatable_sharp_and_in_range():
+    pytest.importorskip("torch")
+    import numpy as np
+    from training.aicodec.synthetic import graphics_luma
+    a = graphics_luma(6, 48, np.random.default_rng(5))
+    b = graphics_luma(6, 48, np.random.default_rng(5))
+    assert a.shape == (6, 1, 48, 48) and a.dtype == b.dtype
+    assert bool((a == b).all())
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    # hard edges: neighbouring pixels a third of the range apart, which photos rarely show
+    steps = (a[..., 1:] - a[..., :-1]).abs().amax(dim=(1, 2, 3))
+    assert int((steps > 0.33).sum()) >= 3

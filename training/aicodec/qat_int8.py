@@ -20,7 +20,11 @@ size, rounded to 8 bits, no codec. --target float (default) distils: the loss is
 int8 network against the original float network on the same small image, so the fine-tuning
 learns to compute the float function in 8 bits without moving it towards the codec-free
 images (the shipped up networks were fine-tuned on real codecs). --target original: the MSE
-against the original crop instead.
+against the original crop instead. --synthetic S replaces a share S of each batch by synthetic
+graphics crops (synthetic.graphics_luma: text, bars, lines, gratings, hard-edged shapes), prepared
+and distilled alike, so that learned ranges and weights also serve content sharper than photos;
+--synthetic-direct D gives a share D of those crops to the up network directly, drawn at the small
+size (graphics composited at the coded size, sharper than a down network ever makes them).
 
 Writes OUT/NAME_up.safetensors (the fine-tuned float weights, as export.py writes networks),
 OUT/NAME_up.int8.json (their ranges: the fixed or the learned ones), OUT/original_up.int8.json
@@ -39,6 +43,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,7 +52,8 @@ from training.aicodec.calibrate_int8 import calibrated_ranges, ranges_record, se
 from training.aicodec.check_int8 import int8_forward  # noqa: E402
 from training.aicodec.data import CropSampler, list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.aicodec.export import write_net  # noqa: E402
-from training.aicodec.nets import load_safetensors_net  # noqa: E402
+from training.aicodec.nets import load_safetensors_net, out_size  # noqa: E402
+from training.aicodec.synthetic import graphics_luma  # noqa: E402
 from training.files import save_json, sha256  # noqa: E402
 
 
@@ -71,6 +77,11 @@ def parse():
                    help="learn the ranges alone (implies --learn-ranges): the original weights stay, at the ranges' learning rate")
     p.add_argument("--range-floor", type=float, default=0.0,
                    help="--learn-ranges: no range below this share of its calibrated value (sharp content saturates less)")
+    p.add_argument("--synthetic", type=float, default=0.0,
+                   help="share of each batch made of synthetic graphics crops (0...1)")
+    p.add_argument("--synthetic-direct", type=float, default=0.0,
+                   help="share of the synthetic crops drawn at the small size and given to the up network "
+                        "directly (--target float only)")
     p.add_argument("--calib-images", type=int, default=0, help="training images for the ranges (0: all)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
@@ -78,6 +89,12 @@ def parse():
     a = p.parse_args()
     if a.crop % 6:
         p.error("--crop must be a multiple of 6")
+    if not 0 <= a.synthetic < 1:
+        p.error("--synthetic must be in [0, 1)")
+    if not 0 <= a.synthetic_direct <= 1:
+        p.error("--synthetic-direct must be in [0, 1]")
+    if a.synthetic_direct and a.target != "float":
+        p.error("--synthetic-direct has no original crop to target: it needs --target float")
     if a.ranges_only:
         a.learn_ranges = True
     return a
@@ -129,10 +146,16 @@ def main():
         groups.append({"params": [ranges], "mult": a.range_lr_mult})
     opt = torch.optim.Adam(groups, lr=a.lr)
     sampler = CropSampler(train, a.seed)
+    n_synthetic = round(a.batch * a.synthetic)
+    n_direct = round(n_synthetic * a.synthetic_direct)
+    small_side = out_size("down", scale, a.crop, a.crop)[0]
+    synthetic_rng = np.random.default_rng([a.seed, 1])
     step, ckpt = 0, os.path.join(a.out, "ckpt.pt")
     if os.path.exists(ckpt):
         state = torch.load(ckpt, weights_only=False)
         up.load_state_dict(state["up"]); opt.load_state_dict(state["opt"]); sampler.set_state(state["sampler"])
+        if "synthetic_rng" in state:
+            synthetic_rng.bit_generator.state = state["synthetic_rng"]
         with torch.no_grad():
             ranges.copy_(state["ranges"])
         torch.set_rng_state(state["torch_rng"]); step = state["step"]
@@ -148,8 +171,13 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step) * g["mult"]
         with torch.no_grad():
-            hr = sampler.batch(a.batch, a.crop)
+            hr = sampler.batch(a.batch - n_synthetic, a.crop)
+            if n_synthetic > n_direct:
+                hr = torch.cat([hr, graphics_luma(n_synthetic - n_direct, a.crop, synthetic_rng)])
             small = small_of(hr, down, scale)
+            if n_direct:
+                direct = (graphics_luma(n_direct, small_side, synthetic_rng) * 255).round() / 255
+                small = torch.cat([small, direct])
             target = teacher(small) if a.target == "float" else hr
         out = int8_forward(up, small, list(ranges) if a.learn_ranges else record["conv_inputs"], ste=True)
         loss = ((out - target) ** 2).mean() * 1000.0
@@ -173,6 +201,7 @@ def main():
                 f.write(json.dumps(rec) + "\n")
             print(json.dumps(rec), flush=True)
             torch.save({"up": up.state_dict(), "opt": opt.state_dict(), "sampler": sampler.state(),
+                        "synthetic_rng": synthetic_rng.bit_generator.state,
                         "torch_rng": torch.get_rng_state(), "ranges": ranges.detach().clone(), "step": step}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
             sums, t_log = {"loss": 0.0, "float_loss": 0.0, "n": 0}, now

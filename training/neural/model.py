@@ -527,16 +527,18 @@ GROW_Z_SLOPE = 40.0
 
 
 @torch.no_grad()
-def grow(src, N2, M2, seed=0):
+def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND):
     """A model with N2 >= src.N hidden / hyper-latent channels and M2 >= src.M latent channels whose
     reconstruction is the source's and whose rate exceeds it by a negligible constant at the start.
 
     Every old channel keeps its index (the scale channels of h_s move from M.. to M2..). New channels:
       - the analysis outputs of new latents (g_a.6) and of new hyper-latents (h_a.4) have zero
         weights and bias, so y_new = z_new = 0; the hyper-synthesis rows of the new means are zero
-        (mean 0), those of the new scales zero with bias SCALE_BOUND (scale 0.11), so
+        (mean 0), those of the new scales zero with bias `new_scale` (by default the bound, 0.11), so
         y_hat_new = round(0 - 0) + 0 = 0 exactly and each new latent costs -log2(erf(0.5 / (0.11
-        sqrt 2))) = 7.9e-6 bits (rounded latents); a new z channel's density is a steep logistic at 0
+        sqrt 2))) = 7.9e-6 bits (rounded latents; grow_rate_bound); a larger `new_scale` costs more
+        bits at the start (0.3: 0.145 bits per new latent) but lowers the rate a new latent pays to
+        leave 0, so that training opens the new channels sooner; a new z channel's density is a steep logistic at 0
         (GROW_Z_SLOPE), ~6e-9 bits per hyper-latent;
       - a new hidden unit (GDN / LReLU layers) gets random incoming weights (normal, the std of the
         layer's old weights) and zero weights towards the old units; GDN / IGDN keep beta 1 and a
@@ -550,6 +552,8 @@ def grow(src, N2, M2, seed=0):
     N, M = src.N, src.M
     if src.context_kind is not None:
         raise ValueError("grow() takes a plain model (grow first, then add_context)")
+    if not new_scale >= SCALE_BOUND:
+        raise ValueError(f"new_scale {new_scale} is below the scale bound {SCALE_BOUND}")
     if N2 < N or M2 < M or M2 % 2:
         raise ValueError(f"cannot grow N={N}, M={M} to N={N2}, M={M2} (widths only grow; M even)")
     dst = MeanScaleHyperprior(N2, M2, src.lambdas)
@@ -608,7 +612,7 @@ def grow(src, N2, M2, seed=0):
     grow_conv(dst.h_s[2], src.h_s[2])
     grow_conv(dst.h_s[4], src.h_s[4], out_idx=torch.cat([torch.arange(M), M2 + torch.arange(M)]),
               new_out="zero")
-    dst.h_s[4].bias[M2 + M:] = SCALE_BOUND
+    dst.h_s[4].bias[M2 + M:] = new_scale
     # gains
     for name in ("gain_y", "gain_y_inv", "gain_z", "gain_z_inv"):
         g = getattr(src, name).log
@@ -646,9 +650,52 @@ def add_context(src, kind):
     return dst
 
 
-def grow_rate_bound(new_y, new_z):
+def grown_masks(model, N, M):
+    """{parameter name: bool mask} of the elements of `model` (grown by `grow` from widths N, M) that
+    grow() created: those indexed by a new channel in any dimension. Every other element is one of
+    the source model's parameters."""
+    N2, M2 = model.N, model.M
+    new = {"N": (N, N2), "M": (M, M2), "S": (M * 3 // 2, M2 * 3 // 2)}
+
+    def channel_mask(kind, size):
+        m = torch.zeros(size, dtype=torch.bool)
+        if kind == "MS":   # h_s.4's outputs: means [0, M2), scales [M2, 2 M2)
+            m[M:M2] = True
+            m[M2 + M:] = True
+        elif kind is not None:
+            m[new[kind][0]:new[kind][1]] = True
+        return m
+
+    # the channel kind of each dimension (None: not a channel dimension); transposed convolutions
+    # are (in, out, kH, kW)
+    kinds = {"g_a.0.weight": ("N", None), "g_a.6.weight": ("M", "N"), "g_a.6.bias": ("M",),
+             "g_s.0.weight": ("M", "N"), "g_s.6.weight": ("N", None), "g_s.6.bias": (None,),
+             "h_a.0.weight": ("N", "M"), "h_s.0.weight": ("N", "M"), "h_s.0.bias": ("M",),
+             "h_s.2.weight": ("M", "S"), "h_s.2.bias": ("S",), "h_s.4.weight": ("MS", "S"), "h_s.4.bias": ("MS",),
+             "gain_y.log": (None, "M"), "gain_y_inv.log": (None, "M"),
+             "gain_z.log": (None, "N"), "gain_z_inv.log": (None, "N")}
+    masks = {}
+    for name, prm in model.named_parameters():
+        if name in kinds:
+            dims = kinds[name]
+        elif name.startswith("entropy_bottleneck."):
+            dims = ("N",)
+        elif name.startswith(("g_a.", "g_s.", "h_a.")):   # N -> N convolutions, GDN beta and gamma
+            dims = ("N",) * min(prm.dim(), 2)
+        else:
+            raise ValueError(f"grown_masks: no channel layout for {name}")
+        mask = torch.zeros(prm.shape, dtype=torch.bool)
+        for d, kind in enumerate(dims):
+            shape = [1] * prm.dim()
+            shape[d] = prm.shape[d]
+            mask |= channel_mask(kind, prm.shape[d]).view(shape)
+        masks[name] = mask
+    return masks
+
+
+def grow_rate_bound(new_y, new_z, new_scale=SCALE_BOUND):
     """Upper bound on the extra bits of a grown model at the start (rounded latents): new_y new
-    latents at scale SCALE_BOUND and new_z new hyper-latents under the GROW_Z_SLOPE logistic."""
-    py = math.erf(0.5 / (SCALE_BOUND * math.sqrt(2.0)))
+    latents at scale `new_scale` and new_z new hyper-latents under the GROW_Z_SLOPE logistic."""
+    py = math.erf(0.5 / (new_scale * math.sqrt(2.0)))
     pz = 1.0 / (1.0 + math.exp(-GROW_Z_SLOPE / 2)) - 1.0 / (1.0 + math.exp(GROW_Z_SLOPE / 2))
     return -new_y * math.log2(py) - new_z * math.log2(pz)

@@ -45,7 +45,8 @@ sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
 from model import (  # noqa: E402
-    CONTEXTS, LAMBDAS, MeanScaleHyperprior, add_context, grow, ladder, load_inference_state_dict, pad64)
+    CONTEXTS, LAMBDAS, SCALE_BOUND, MeanScaleHyperprior, add_context, grow, grown_masks, ladder,
+    load_inference_state_dict, pad64)
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -69,6 +70,12 @@ def parse(argv=None):
     p.add_argument("--grow-seed", type=int, default=0,
                    help="--init-from a narrower model (smaller N or M) grows it to --N/--M, function-preserving "
                         "(model.grow); this seeds the new units' random weights")
+    p.add_argument("--grow-scale", type=float, default=SCALE_BOUND,
+                   help="growing: the new latents' starting scale (model.grow's new_scale; above the bound, "
+                        "they start costing bits but open sooner)")
+    p.add_argument("--grown-lr-mult", type=float, default=1.0,
+                   help="a grown model (this run or an earlier one grew it): the optimiser's updates of the "
+                        "elements the growth added (model.grown_masks) are multiplied by this")
     p.add_argument("--context", choices=CONTEXTS, default=None,
                    help="add a context model (research: the Swift engine does not decode it); --init-from a plain "
                         "model adds it function-preserving (model.add_context)")
@@ -264,8 +271,9 @@ def main(argv=None):
         src.extend_levels_below(model.levels - src.levels)
         if (src.N, src.M) != (a.N, a.M):
             print(f"growing N={src.N}, M={src.M} to N={a.N}, M={a.M} (function-preserving)", flush=True)
-            history = history + [{"grow": {"from": [src.N, src.M], "to": [a.N, a.M], "seed": a.grow_seed}}]
-            src = grow(src, a.N, a.M, seed=a.grow_seed)
+            history = history + [{"grow": {"from": [src.N, src.M], "to": [a.N, a.M], "seed": a.grow_seed,
+                                           "new_scale": a.grow_scale}}]
+            src = grow(src, a.N, a.M, seed=a.grow_seed, new_scale=a.grow_scale)
         if src.context_kind != a.context:
             if src.context_kind is not None:
                 raise SystemExit(f"--init-from has a {src.context_kind} context model; --context says {a.context}")
@@ -278,6 +286,12 @@ def main(argv=None):
         print(f"initialised from {a.init_from} (source step {src_step}); starting at step {step}", flush=True)
     history = history + [{"command": command, "start_step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}]
 
+    new_elements = {}   # name -> mask of the elements the last growth added (--grown-lr-mult)
+    if a.grown_lr_mult != 1.0:
+        grows = [h["grow"] for h in history if "grow" in h]
+        if not grows or tuple(grows[-1]["to"]) != (a.N, a.M):
+            raise SystemExit("--grown-lr-mult needs a model grown to --N/--M (by this run or the one it starts from)")
+        new_elements = {k: m for k, m in grown_masks(model, *grows[-1]["from"]).items() if m.any()}
     cfg = dict(vars(a), lambdas=model.lambdas, val_images=val_names, n_train_images=len(train_imgs),
                params=sum(p.numel() for p in model.parameters()), torch=torch.__version__)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -355,7 +369,14 @@ def main(argv=None):
         loss.backward()
         if a.clip_grad > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
+        if new_elements:
+            prms = dict(model.named_parameters())
+            before = {k: prms[k].detach()[m].clone() for k, m in new_elements.items()}
         opt.step()
+        if new_elements:
+            with torch.no_grad():
+                for k, m in new_elements.items():
+                    prms[k][m] = before[k] + a.grown_lr_mult * (prms[k][m] - before[k])
         step += 1
         train_seconds += time.time() - tstep
 
