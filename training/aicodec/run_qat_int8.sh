@@ -22,3 +22,4 @@ qat qat11_floor09 --setting 11 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ra
 qat qat12_floor09 --setting 12 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.9
 qat qat6_floor09 --setting 6 --steps 1500 --lr 3e-4 --lr-final 1e-5 --learn-ranges --range-floor 0.9
 qat qat4_lsq5k --setting 4 --steps 5000 --lr 5e-4 --lr-final 1e-5 --learn-ranges
+qat qat5_b32 --setting 5 --steps 3000 --batch 32 --lr 5e-4 --lr-final 1e-5 --learn-ranges
