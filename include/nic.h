@@ -344,7 +344,7 @@ NIC_API NicStatus nic_upscale(NicContext *ctx, const NicImage *in, const NicAIDa
  * A missing or damaged LIFF model is an error here (nothing is written), not a
  * fallback. Errors: NULL_POINTER, STRUCT_SIZE, UNSUPPORTED_FORMAT (not RGB24 or
  * GRAY8, or `out`'s format differs), DIMENSIONS, INVALID_ARGUMENT (a factor
- * outside 1 to 4, small stride), MODEL. One thread per context.
+ * outside 1 to 4, small stride), MODEL. One thread per context. Since 0.3.
  */
 NIC_API NicStatus nic_upscale_liff(NicContext *ctx, const NicImage *in, NicImage *out);
 
@@ -367,7 +367,7 @@ NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
  * context, valid until its next call) why. Errors: NULL_POINTER, INVALID_ARGUMENT
  * (unknown setting; NIC_PRECISION_INT8 asked for a network without int8 ranges,
  * NIC_PRECISION_BF16 on a CPU without AVX512_BF16),
- * MODEL.
+ * MODEL. Since 0.3.
  */
 NIC_API NicStatus nic_setting_precision(NicContext *ctx, int setting_id, NicPrecision *precision,
                                         const char **reason);
@@ -458,7 +458,7 @@ typedef struct NicImageAIOptions {
     int refine_steps;          /**< JPEG: encoder-side refinement steps 0...1000 through the setting's up network */
 } NicImageAIOptions;
 
-/** Sets struct_size and the defaults (everything 0 / NULL). */
+/** Sets struct_size and the defaults (everything 0 / NULL). Since 0.3. */
 NIC_API void nic_image_ai_options_init(NicImageAIOptions *options);
 
 /**
@@ -468,6 +468,7 @@ NIC_API void nic_image_ai_options_init(NicImageAIOptions *options);
  * a temporary name, then renamed). `options` and `aidata_out` (the record written) may
  * be NULL. Errors: NULL_POINTER, STRUCT_SIZE, INVALID_ARGUMENT (unknown codec, quality,
  * setting or scale; output = input), UNSUPPORTED_FORMAT, CORRUPT_DATA, IO, MODEL, DIMENSIONS.
+ * Since 0.3.
  */
 NIC_API NicStatus nic_image_ai_encode(NicContext *ctx, const char *in_path, const char *out_path,
                                       const NicImageAIOptions *options, NicAIData *aidata_out);
@@ -551,7 +552,7 @@ NIC_API NicStatus nic_video_ai_encode(NicContext *ctx, const char *in_path, cons
  * folder beside `out_path`, whose extension names the container). Lets a caller that
  * codes a stream in pieces give every piece the same scale. Progress is reported as for
  * nic_video_ai_encode() (no frame done). `*scale_numerator` / `*scale_denominator`: 1/1,
- * 3/2 or 2/1. Errors as nic_video_ai_encode().
+ * 3/2 or 2/1. Errors as nic_video_ai_encode(). Since 0.3.
  */
 NIC_API NicStatus nic_video_choose_scale(NicContext *ctx, const char *in_path, const char *out_path,
                                          const NicVideoOptions *options, int *scale_numerator,

@@ -11,17 +11,19 @@ fi
 soname=$(readelf -d "$lib" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libnic.so.0" ] || { echo "FAIL: soname is '$soname'"; exit 1; }
 
-# Symbol versions: the functions added in 0.4 and the inits whose struct grew in 0.3 under
-# their version (those inits also under LIBNIC_0, for the first layout), every other function
-# under LIBNIC_0 only.
-since_0_3="nic_config_init nic_encode_options_init"
+# Symbol versions: the functions added in 0.3 and 0.4 and the inits whose struct grew in 0.3
+# under their version (those inits also under LIBNIC_0, for the first layout), every other
+# function under LIBNIC_0 only.
+grown_0_3="nic_config_init nic_encode_options_init"
+since_0_3="nic_setting_precision nic_upscale_liff nic_image_ai_encode nic_image_ai_options_init nic_video_choose_scale"
 since_0_4="nic_image_encode_layered nic_image_decode_layer nic_image_read_layers"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $3}' | sort > "$tmp/exported"
-echo $since_0_3 $since_0_4 | tr ' ' '\n' > "$tmp/later"
+echo $grown_0_3 $since_0_3 $since_0_4 | tr ' ' '\n' > "$tmp/later"
 {
-  for f in $since_0_3; do echo "$f@@LIBNIC_0.3"; echo "$f@LIBNIC_0"; done
+  for f in $grown_0_3; do echo "$f@@LIBNIC_0.3"; echo "$f@LIBNIC_0"; done
+  for f in $since_0_3; do echo "$f@@LIBNIC_0.3"; done
   for f in $since_0_4; do echo "$f@@LIBNIC_0.4"; done
   sed 's/@.*//' "$tmp/exported" | sort -u | grep -vxF -f "$tmp/later" | sed 's/$/@@LIBNIC_0/'
 } | sort > "$tmp/expected"
