@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "training", "neural"))
 import model as nm  # noqa: E402
-from test_neural_grow import small_trained_like  # noqa: E402
+from test_neural_grow import small_trained_like, train_module  # noqa: E402
 
 
 def with_random_context(src, seed):
@@ -137,10 +137,7 @@ def test_context_description_and_inference_state_dict_round_trip():
 
 
 def test_train_adds_a_context_to_a_plain_checkpoint(tmp_path, monkeypatch):
-    import train
-    monkeypatch.setattr(train, "RUNS", str(tmp_path))
-    if not os.path.isdir(train.data.DEFAULT_DATA):
-        pytest.skip("no training data on this machine")
+    train = train_module(tmp_path, monkeypatch)
     common = ["--N", "8", "--M", "12", "--crop", "64", "--batch", "2", "--log-every", "2", "--val-levels", "",
               "--snapshot-every", "0", "--levels-below", "2"]
     train.main(["--run", "plain", "--steps", "2"] + common)

@@ -16,6 +16,16 @@ sys.path.insert(0, os.path.join(REPO, "training", "neural"))
 import model as nm  # noqa: E402
 
 
+def train_module(tmp_path, monkeypatch):
+    """training/neural/train.py with its run folders under tmp_path; skips the test where the
+    training data is missing."""
+    import train
+    monkeypatch.setattr(train, "RUNS", str(tmp_path))
+    if not os.path.isdir(train.data.DEFAULT_DATA):
+        pytest.skip("no training data on this machine")
+    return train
+
+
 def small_trained_like(N, M, seed):
     """A random model whose GDN, gains and prior are away from their initial values."""
     torch.manual_seed(seed)
@@ -101,10 +111,7 @@ def test_grow_refuses_to_narrow():
 def test_training_on_a_level_subset_uses_only_those_levels(tmp_path, monkeypatch):
     import json
 
-    import train
-    monkeypatch.setattr(train, "RUNS", str(tmp_path))
-    if not os.path.isdir(train.data.DEFAULT_DATA):
-        pytest.skip("no training data on this machine")
+    train = train_module(tmp_path, monkeypatch)
     train.main(["--run", "lv", "--N", "8", "--M", "12", "--crop", "64", "--batch", "4", "--steps", "6",
                 "--log-every", "3", "--levels", "7,9", "--levels-below", "2", "--val-levels", "",
                 "--snapshot-every", "0"])
@@ -117,10 +124,7 @@ def test_grown_lr_mult_scales_the_new_elements_updates(tmp_path, monkeypatch):
     """One training step of a model grown from a checkpoint, with and without --grown-lr-mult: the
     same start and the same batch, so the optimiser's updates agree, except that those of the
     elements the growth added are multiplied."""
-    import train
-    monkeypatch.setattr(train, "RUNS", str(tmp_path))
-    if not os.path.isdir(train.data.DEFAULT_DATA):
-        pytest.skip("no training data on this machine")
+    train = train_module(tmp_path, monkeypatch)
     src = small_trained_like(8, 12, 9)
     source = tmp_path / "small.pt"
     torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2}, "step": 0}, source)

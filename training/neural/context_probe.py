@@ -78,8 +78,7 @@ def main():
         out = []
         for lv in levels:
             level = torch.full((x.shape[0],), float(lv))
-            yg = y * m.gain_y.at(level)
-            z_hat = torch.round(m.h_a(yg) * m.gain_z.at(level))
+            yg, z_hat = m.gained_latents(y, level)
             out.append((lv, yg) + m.hyper_params(z_hat, level))
         return out
 

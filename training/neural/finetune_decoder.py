@@ -64,8 +64,7 @@ def load_source(path):
 def hard_rounded_latents(model, x, level):
     """The synthesis input a real decoder forms (no gradient: the encoder side is frozen)."""
     with torch.no_grad():
-        yg = model.g_a(x) * model.gain_y.at(level)
-        z_hat = torch.round(model.h_a(yg) * model.gain_z.at(level))
+        yg, z_hat = model.gained_latents(model.g_a(x), level)
         means, _ = model.hyper_params(z_hat, level)
         return torch.round(yg - means) + means
 

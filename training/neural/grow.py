@@ -86,8 +86,7 @@ def usage(model, args, old_m, levels, step):
         bits_all = bits_new = nonzero = count = y_new = y_old = 0.0
         level = torch.full((1,), float(lv))
         for _, x in val:
-            yg = model.g_a(T.pad64(x)) * model.gain_y.at(level)
-            z_hat = torch.round(model.h_a(yg) * model.gain_z.at(level))
+            yg, z_hat = model.gained_latents(model.g_a(T.pad64(x)), level)
             means, scales = model.hyper_params(z_hat, level)
             sym = torch.round(yg - means)
             bits = -torch.log2(gaussian_likelihood(sym + means, means, scales))[0]

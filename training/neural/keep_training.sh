@@ -1,8 +1,8 @@
 #!/bin/sh
 # Starts (or leaves running) the neural codec's training in the background: the main run, resumed
-# from the best state available; once it has reached its budget the design A/B (two forks of its
-# final state, one thread each: the plain model and the checkerboard context model), then the
-# decoder fine-tune. The main run resumes from:
+# from the best state available; once it has reached its budget the design A/B (three forks of its
+# final state, one thread each: the plain model, the checkerboard context model and a model with
+# more latent channels), then the decoder fine-tune. The main run resumes from:
 #   1. training/runs/neural/$RUN/ckpt_latest.pt   (same machine: model, Adam, step, RNG, sampler)
 #   2. training/neural/checkpoint/n64m96.safetensors   (committed: fp32 weights, step, curve)
 #   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
@@ -25,6 +25,7 @@ running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
     for f in "$PIDFILE" training/runs/neural/ctx_A_plain/pid training/runs/neural/ctx_B_cb/pid \
+        training/runs/neural/cap_C_m192/pid \
         "training/runs/neural/${RUN}_decoder/pid"; do
         if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then kill -TERM "$(cat "$f")"; echo "stopping pid $(cat "$f") ($f)"; fi
     done
@@ -78,12 +79,14 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 }
 
 if [ "$main_step" -ge "$TOTAL" ]; then
-    # The design A/B (docs/decisions/neural-training.md, "Checkerboard context model"): two forks
-    # of the main run's final state with the same seed, data order and lr 1e-5, one thread each; B
-    # adds the checkerboard context branch (its own lr 1e-3). Both validate at the same steps.
+    # The design A/B (docs/decisions/neural-training.md, "Checkerboard context model" and "More
+    # latent channels, opened"): forks of the main run's final state with the same seed, data
+    # order and lr 1e-5, one thread each; B adds the checkerboard context branch (its own lr
+    # 1e-3), C grows M to 192 with the new latents' scales at 0.3 and their updates 10x. All
+    # validate at the same steps as A, the plain model.
     AB_TOTAL=124000
     forks=""
-    for fork in ctx_A_plain ctx_B_cb; do
+    for fork in ctx_A_plain ctx_B_cb cap_C_m192; do
         FDIR=training/runs/neural/$fork
         if [ -f "$FDIR/pid" ] && kill -0 "$(cat "$FDIR/pid")" 2>/dev/null; then
             forks="$forks $fork (running, pid $(cat "$FDIR/pid"))"
@@ -93,6 +96,7 @@ if [ "$main_step" -ge "$TOTAL" ]; then
         mkdir -p "$FDIR"
         DESIGN=""
         [ "$fork" = ctx_B_cb ] && DESIGN="--context checkerboard --context-lr 1e-3"
+        [ "$fork" = cap_C_m192 ] && DESIGN="--N 64 --M 192 --grow-scale 0.3 --grown-lr-mult 10"
         START=""
         [ -f "$FDIR/ckpt_latest.pt" ] || START="--init-from $COMMITTED --val-at-start"
         # shellcheck disable=SC2086
@@ -106,7 +110,7 @@ if [ "$main_step" -ge "$TOTAL" ]; then
         forks="$forks $fork (started, pid $PID)"
     done
     if [ -n "$forks" ]; then
-        echo "main run complete (step $main_step); design A/B until step $AB_TOTAL:$forks; logs: training/runs/neural/ctx_*/"
+        echo "main run complete (step $main_step); design A/B until step $AB_TOTAL:$forks; logs: training/runs/neural/{ctx,cap}_*/"
         exit 0
     fi
 

@@ -319,6 +319,13 @@ class MeanScaleHyperprior(nn.Module):
         means, scales = p[:, :self.M], p[:, self.M:]
         return means, scales
 
+    @torch.no_grad()
+    def gained_latents(self, y, level):
+        """The analysis output y at gain `level` (float [B]): (gained y, rounded hyper-latents z_hat),
+        as the codec quantises them."""
+        yg = y * self.gain_y.at(level)
+        return yg, torch.round(self.h_a(yg) * self.gain_z.at(level))
+
     def context_params(self, y_hat, means, scales, bf16=False):
         """Means and scales of every latent given the hyperprior's (`means`, `scales`) and the
         quantised latents `y_hat` (gained domain), of which only the anchors are read: the anchors'
@@ -383,8 +390,7 @@ class MeanScaleHyperprior(nn.Module):
         res = []
         for lv in levels:
             level = torch.full((x.shape[0],), float(lv))
-            yg = y * self.gain_y.at(level)
-            z_hat = torch.round(self.h_a(yg) * self.gain_z.at(level))
+            yg, z_hat = self.gained_latents(y, level)
             z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
             means, scales = self.hyper_params(z_hat, level)
             if self.context_kind is not None:
