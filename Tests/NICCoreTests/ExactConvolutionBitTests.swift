@@ -3,9 +3,9 @@ import XCTest
 @testable import NICCore
 
 /// `ExactConvolution` bit for bit against a plain scalar loop: bias, then `+ x * w` over
-/// (ky, kx, input channel), each product and sum rounded on its own, for every geometry of the
-/// hyper-synthesis and hyper-analysis, awkward channel counts and sizes, 1 and 2 workers and
-/// every instruction set the kernel has.
+/// (ky, kx, input channel), each product and sum rounded on its own, for the convolution
+/// geometries of the codec's hyper networks, awkward channel counts and sizes, 1 and 2 workers
+/// and every instruction set the kernel has that the CPU runs.
 final class ExactConvolutionBitTests: XCTestCase {
     struct Geometry {
         let kernel: Int, stride: Int, padding: Int, outputPadding: Int, transposed: Bool
