@@ -1,0 +1,32 @@
+// The exact convolution of the neural codec's hyper-synthesis (ExactConvolution.swift) in C,
+// compiled for several instruction sets and chosen at run time for the CPU at hand.
+//
+// Every output is bias, then + x * w over the taps in (ky, kx, input channel) order, each
+// product and each sum rounded on its own (no fused multiply-add, no reassociation); taps that
+// fall outside the input (or, transposed, between the stride's input positions) are skipped.
+// Vector lanes are independent output channels, so every instruction set gives the same bits.
+#ifndef NIC_EXACT_CONV_H
+#define NIC_EXACT_CONV_H
+#include <stdint.h>
+
+typedef struct {
+    int32_t in_height, in_width, in_channels;
+    int32_t out_height, out_width, out_channels;
+    /// Output channels of `weights` and `bias`: out_channels rounded up to a multiple of 16.
+    int32_t padded_out;
+    int32_t kernel, stride, padding;
+    /// 1 for a transposed convolution.
+    int32_t transposed;
+    /// 1 to apply a leaky ReLU with `slope` (v < 0 ? v * slope : v).
+    int32_t leaky;
+    float slope;
+} nic_exact_conv_geometry;
+
+/// Output rows row0..<row1 of the layer into out (out_height x out_width x out_channels).
+/// source: in_height x in_width x in_channels; weights: [ky][kx][in][padded_out];
+/// bias: padded_out values. isa: 0 for the best the CPU has, else at most 1 baseline x86-64,
+/// 2 AVX2, 3 AVX-512 (for tests: every choice gives the same bits). Returns 0, or -1 when out of memory.
+int nic_exact_conv_rows(const nic_exact_conv_geometry *geometry, const float *source, const float *weights,
+                        const float *bias, int32_t row0, int32_t row1, float *out, int32_t isa);
+
+#endif
