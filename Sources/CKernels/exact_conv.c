@@ -9,7 +9,7 @@
 
 /// The taps of output `o` (a row or a column) that read the input (0..<limit), in tap order:
 /// tap indices in `ks`, input indices in `is`; returns their number.
-static int32_t nic_exact_taps(const nic_exact_conv_geometry *g, int32_t o, int32_t limit, int32_t *ks, int32_t *is) {
+static int32_t nic_exact_taps(const libnic_exact_conv_geometry *g, int32_t o, int32_t limit, int32_t *ks, int32_t *is) {
     int32_t n = 0;
     for (int32_t k = 0; k < g->kernel; k++) {
         int32_t i;
@@ -63,7 +63,7 @@ static int32_t nic_exact_taps(const nic_exact_conv_geometry *g, int32_t o, int32
 #undef NIC_VW
 #undef NIC_CBMAX
 
-int nic_exact_conv_rows(const nic_exact_conv_geometry *geometry, const float *source, const float *weights,
+int libnic_exact_conv_rows(const libnic_exact_conv_geometry *geometry, const float *source, const float *weights,
                         const float *bias, int32_t row0, int32_t row1, float *out, int32_t isa) {
     const size_t k = (size_t)geometry->kernel;
     int32_t *scratch = malloc((6 * k + 2 * k * k + 1) * sizeof *scratch);

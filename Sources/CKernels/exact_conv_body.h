@@ -77,7 +77,7 @@ static void (*const NIC_NAME(blocks)[4][4])(const float *restrict, const int32_t
 // Output pixels in groups of up to 4 that read the same taps: neighbours for a convolution,
 // pixels `stride` apart (one output parity) for a transposed one, so the inputs they read are
 // `stride` resp. 1 pixels apart and every group needs one list of taps, no test per tap.
-NIC_TARGET static void NIC_NAME(rows)(const nic_exact_conv_geometry *g, const float *source, const float *weights,
+NIC_TARGET static void NIC_NAME(rows)(const libnic_exact_conv_geometry *g, const float *source, const float *weights,
                                       const float *bias, int32_t row0, int32_t row1, float *out, int32_t *scratch) {
     const int32_t k = g->kernel;
     int32_t *ky_list = scratch, *iy_list = ky_list + k, *kx_list = iy_list + k, *ix_list = kx_list + k;

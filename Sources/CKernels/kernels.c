@@ -41,22 +41,22 @@ static int isa(void) { return cpuinfo_has_avx512f() ? ISA_AVX512 : cpuinfo_has_a
     default: name##_baseline args; break;     \
     }
 
-void nic_kernel_widen_u8(const uint8_t *restrict source, size_t count, float gain, float offset, float *restrict out) {
+void libnic_kernel_widen_u8(const uint8_t *restrict source, size_t count, float gain, float offset, float *restrict out) {
     NIC_CALL(widen_u8, (source, count, gain, offset, out))
 }
 
-void nic_kernel_narrow_u8(const float *restrict values, size_t count, float gain, float offset, float top,
+void libnic_kernel_narrow_u8(const float *restrict values, size_t count, float gain, float offset, float top,
                           uint8_t *restrict out) {
     NIC_CALL(narrow_u8, (values, count, gain, offset, top, out))
 }
 
-void nic_kernel_resample_row(const float *restrict source, const int32_t *restrict first,
+void libnic_kernel_resample_row(const float *restrict source, const int32_t *restrict first,
                              const float *restrict weights, int taps, size_t stride, size_t count,
                              float *restrict out) {
     NIC_CALL(resample_row, (source, first, weights, taps, stride, count, out))
 }
 
-int nic_kernel_resample_periodic(const float *restrict source, const float *restrict weights,
+int libnic_kernel_resample_periodic(const float *restrict source, const float *restrict weights,
                                  const int32_t *restrict offsets, int period, int step, int taps, size_t i0,
                                  size_t i1, float *restrict out) {
     switch (isa()) {
@@ -66,11 +66,11 @@ int nic_kernel_resample_periodic(const float *restrict source, const float *rest
     }
 }
 
-void nic_kernel_accumulate(float weight, const float *restrict line, size_t count, float *restrict out) {
+void libnic_kernel_accumulate(float weight, const float *restrict line, size_t count, float *restrict out) {
     NIC_CALL(accumulate, (weight, line, count, out))
 }
 
-void nic_kernel_interleave(const float *restrict planar, size_t plane_stride, int factor, size_t count,
+void libnic_kernel_interleave(const float *restrict planar, size_t plane_stride, int factor, size_t count,
                            float *restrict spread) {
     if (factor == 2) {
         NIC_CALL(interleave_2, (planar, plane_stride, count, spread))
@@ -82,7 +82,7 @@ void nic_kernel_interleave(const float *restrict planar, size_t plane_stride, in
     }
 }
 
-void nic_kernel_deinterleave(const float *restrict spread, int factor, size_t count, size_t plane_stride,
+void libnic_kernel_deinterleave(const float *restrict spread, int factor, size_t count, size_t plane_stride,
                              float *restrict planar) {
     if (factor == 2) {
         NIC_CALL(deinterleave_2, (spread, count, plane_stride, planar))

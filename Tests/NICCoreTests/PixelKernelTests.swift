@@ -90,7 +90,7 @@ final class PixelKernelTests: XCTestCase {
         let (gain, offset): (Float, Float) = (219, 16)
         var out = [UInt8](repeating: 7, count: values.count)
         values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBufferPointer { nic_kernel_narrow_u8(v.baseAddress!, values.count, gain, offset, 255, $0.baseAddress!) }
+            out.withUnsafeMutableBufferPointer { libnic_kernel_narrow_u8(v.baseAddress!, values.count, gain, offset, 255, $0.baseAddress!) }
         }
         for (i, v) in values.enumerated() {
             let level = v * gain + offset + 0.5
@@ -100,7 +100,7 @@ final class PixelKernelTests: XCTestCase {
         var floats = [Float](repeating: .nan, count: bytes.count)
         bytes.withUnsafeBufferPointer { b in
             floats.withUnsafeMutableBufferPointer {
-                nic_kernel_widen_u8(b.baseAddress!, bytes.count, 1 / gain, -offset / gain, $0.baseAddress!)
+                libnic_kernel_widen_u8(b.baseAddress!, bytes.count, 1 / gain, -offset / gain, $0.baseAddress!)
             }
         }
         XCTAssertEqual(floats.map(\.bitPattern), bytes.map { (Float($0) * (1 / gain) + -offset / gain).bitPattern })

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The shared library exports only nic_*, each under its symbol version (libnic.map), and needs
-# nothing from the Swift toolchain.
+# The shared library exports only nic_*, exactly the functions nic.h declares, each under its
+# symbol version (libnic.map), and needs nothing from the Swift toolchain.
 set -eu
 lib="$1"
 extra=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^nic_' || true)
@@ -20,6 +20,14 @@ since_0_4="nic_image_encode_layered nic_image_decode_layer nic_image_read_layers
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $3}' | sort > "$tmp/exported"
+
+# Exactly the functions nic.h declares: nothing internal, nothing missing.
+header="$(dirname "$0")/../../include/nic.h"
+tr '\n' ' ' < "$header" | grep -o 'NIC_API [^;{]*(' | grep -o 'nic_[a-z0-9_]*(' | tr -d '(' | sort -u > "$tmp/declared"
+sed 's/@.*//' "$tmp/exported" | sort -u > "$tmp/names"
+if ! diff "$tmp/declared" "$tmp/names" > "$tmp/diff"; then
+  echo "FAIL: $lib's functions differ from those nic.h declares (<: nic.h only, >: library only):"; cat "$tmp/diff"; exit 1
+fi
 echo $grown_0_3 $since_0_3 $since_0_4 | tr ' ' '\n' > "$tmp/later"
 {
   for f in $grown_0_3; do echo "$f@@LIBNIC_0.3"; echo "$f@LIBNIC_0"; done

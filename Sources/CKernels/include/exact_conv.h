@@ -5,6 +5,9 @@
 // product and each sum rounded on its own (no fused multiply-add, no reassociation); taps that
 // fall outside the input (or, transposed, between the stride's input positions) are skipped.
 // Vector lanes are independent output channels, so every instruction set gives the same bits.
+//
+// Internal to libnic: the names start with libnic_, not nic_, so the shared library (which
+// exports nic_* only, Sources/CExport/libnic.map) does not export them.
 #ifndef NIC_EXACT_CONV_H
 #define NIC_EXACT_CONV_H
 #include <stdint.h>
@@ -20,13 +23,13 @@ typedef struct {
     /// 1 to apply a leaky ReLU with `slope` (v < 0 ? v * slope : v).
     int32_t leaky;
     float slope;
-} nic_exact_conv_geometry;
+} libnic_exact_conv_geometry;
 
 /// Output rows row0..<row1 of the layer into out (out_height x out_width x out_channels).
 /// source: in_height x in_width x in_channels; weights: [ky][kx][in][padded_out];
 /// bias: padded_out values. isa: 0 for the best the CPU has, else at most 1 baseline x86-64,
 /// 2 AVX2, 3 AVX-512 (for tests: every choice gives the same bits). Returns 0, or -1 when out of memory.
-int nic_exact_conv_rows(const nic_exact_conv_geometry *geometry, const float *source, const float *weights,
+int libnic_exact_conv_rows(const libnic_exact_conv_geometry *geometry, const float *source, const float *weights,
                         const float *bias, int32_t row0, int32_t row1, float *out, int32_t isa);
 
 #endif

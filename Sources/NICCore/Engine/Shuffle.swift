@@ -13,7 +13,7 @@ public final class PixelShuffle: Layer {
         let c = x.channels / (r * r), h = x.height, w = x.width
         let out = try Tensor(zeros: [x.batch, c, h * r, w * r])
         try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, shuffle: true, on: device) { planar, spread in
-            nic_kernel_interleave(planar, h * w, Int32(r), w, spread)
+            libnic_kernel_interleave(planar, h * w, Int32(r), w, spread)
         }
         return out
     }
@@ -32,7 +32,7 @@ public final class PixelUnshuffle: Layer {
         let c = x.channels, h = x.height / r, w = x.width / r
         let out = try Tensor(zeros: [x.batch, c * r * r, h, w])
         try ShuffleRows.copy(x, into: out, c: c, h: h, w: w, r: r, shuffle: false, on: device) { spread, planar in
-            nic_kernel_deinterleave(spread, Int32(r), w, h * w, planar)
+            libnic_kernel_deinterleave(spread, Int32(r), w, h * w, planar)
         }
         return out
     }

@@ -46,7 +46,7 @@ public struct YUV420Frame {
                 let src = UnsafeRawPointer(view.base + y * view.stride).assumingMemoryBound(to: UInt16.self)
                 for x in 0..<view.width { row[x] = Float(UInt16(littleEndian: src[x])) * gain + offset }
             } else {
-                nic_kernel_widen_u8(view.row(y), view.width, gain, offset, row)
+                libnic_kernel_widen_u8(view.row(y), view.width, gain, offset, row)
             }
         }
     }
@@ -66,7 +66,7 @@ public struct YUV420Frame {
                 let dst = UnsafeMutableRawPointer(view.base + y * view.stride).assumingMemoryBound(to: UInt16.self)
                 for x in 0..<view.width { dst[x] = UInt16(min(max(row[x] * gain + offset + 0.5, 0), top)).littleEndian }
             } else {
-                nic_kernel_narrow_u8(row, view.width, gain, offset, top, view.row(y))
+                libnic_kernel_narrow_u8(row, view.width, gain, offset, top, view.row(y))
             }
         }
     }

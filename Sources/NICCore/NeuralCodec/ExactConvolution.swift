@@ -6,7 +6,7 @@ import CKernels
 /// order; never fused multiply-add, never reassociated. Lanes of the SIMD vectors are
 /// independent outputs, so the vector width does not change any result.
 ///
-/// The loops are C (`nic_exact_conv_rows`, compiled without contraction for AVX-512, AVX2 and
+/// The loops are C (`libnic_exact_conv_rows`, compiled without contraction for AVX-512, AVX2 and
 /// baseline x86-64): groups of up to 4 output pixels that read the same taps keep their
 /// accumulators for up to 64 output channels in registers across the whole tap loop and share
 /// each weight load; a transposed convolution groups pixels of one output parity, so no tap
@@ -80,7 +80,7 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
         let (oh, ow) = outputSize(height: height, width: width)
         guard oh > 0, ow > 0 else { throw NICError.dimensions("input \(width)x\(height) too small for the hyper-synthesis") }
         var out = [Float](repeating: 0, count: oh * ow * outChannels)
-        var geometry = nic_exact_conv_geometry(
+        var geometry = libnic_exact_conv_geometry(
             in_height: Int32(height), in_width: Int32(width), in_channels: Int32(inChannels),
             out_height: Int32(oh), out_width: Int32(ow), out_channels: Int32(outChannels),
             padded_out: Int32(paddedOut), kernel: Int32(kernel), stride: Int32(stride), padding: Int32(padding),
@@ -94,7 +94,7 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
                             let (dstBase, stBase) = (UnsafeSendable(dst.baseAddress!), UnsafeSendable(st.baseAddress!))
                             withUnsafePointer(to: &geometry) { g in
                                 workers.parallelFor(oh) { rows in
-                                    stBase.pointer[rows.lowerBound] = nic_exact_conv_rows(
+                                    stBase.pointer[rows.lowerBound] = libnic_exact_conv_rows(
                                         g, src.baseAddress!, w.baseAddress!, b.baseAddress!, Int32(rows.lowerBound),
                                         Int32(rows.upperBound), dstBase.pointer, instructionSet)
                                 }

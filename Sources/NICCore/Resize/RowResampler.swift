@@ -48,7 +48,7 @@ struct RowResampler: Sendable {
                 for t in 0..<taps {
                     let w = weights[y * taps + t]
                     if w == 0 { continue }
-                    nic_kernel_accumulate(w, temp + (vertical.first[y] + t - firstSource) * outputWidth, outputWidth, out)
+                    libnic_kernel_accumulate(w, temp + (vertical.first[y] + t - firstSource) * outputWidth, outputWidth, out)
                 }
             }
         }
@@ -73,7 +73,7 @@ struct RowResampler: Sendable {
 
     private func resampleRow(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         if let p = periodic,
-            nic_kernel_resample_periodic(
+            libnic_kernel_resample_periodic(
                 source, p.weights, p.offsets, Int32(p.period), Int32(p.step), Int32(horizontal.taps),
                 p.blocks.lowerBound, p.blocks.upperBound, out) != 0
         {
@@ -90,7 +90,7 @@ struct RowResampler: Sendable {
         let x = columns.lowerBound
         rowFirst.withUnsafeBufferPointer { first in
             rowWeights.withUnsafeBufferPointer { weights in
-                nic_kernel_resample_row(
+                libnic_kernel_resample_row(
                     source, first.baseAddress! + x, weights.baseAddress! + x, Int32(horizontal.taps), outputWidth,
                     columns.count, out + x)
             }
