@@ -112,7 +112,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/calibrate_int8.py", "training/aicodec/check_int8.py", "training/aicodec/qat_int8.py",
            "training/aicodec/ship_int8.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
-           "training/neural/grow.py", "training/neural/context_probe.py",
+           "training/neural/grow.py", "training/neural/context_probe.py", "training/neural/grid_stability.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py",
            "training/layered/train.py"]
 
