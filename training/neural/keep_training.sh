@@ -1,8 +1,8 @@
 #!/bin/sh
 # Starts (or leaves running) the neural codec's training in the background: the main run, resumed
-# from the best state available; once it has reached its budget the design A/B (three forks of its
-# final state, one thread each: the plain model, the checkerboard context model and a model with
-# more latent channels), then the decoder fine-tune. The main run resumes from:
+# from the best state available; once it has reached its budget the design A/B (forks of its
+# final state, one thread each: the plain model and a model with more latent channels; a third,
+# the checkerboard context model, has ended), then the decoder fine-tune. The main run resumes from:
 #   1. training/runs/neural/$RUN/ckpt_latest.pt   (same machine: model, Adam, step, RNG, sampler)
 #   2. training/neural/checkpoint/n64m96.safetensors   (committed: fp32 weights, step, curve)
 #   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
@@ -81,12 +81,13 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 if [ "$main_step" -ge "$TOTAL" ]; then
     # The design A/B (docs/decisions/neural-training.md, "Checkerboard context model" and "More
     # latent channels, opened"): forks of the main run's final state with the same seed, data
-    # order and lr 1e-5, one thread each; B adds the checkerboard context branch (its own lr
-    # 1e-3), C grows M to 192 with the new latents' scales at 0.3 and their updates 10x. All
-    # validate at the same steps as A, the plain model.
+    # order and lr 1e-5, one thread each. B (ctx_B_cb: the checkerboard context branch, its own
+    # lr 1e-3) was stopped at step 112,640, its question answered for now; C grows M to 192 with
+    # the new latents' scales at 0.3 and their updates 10x. C validates at the same steps as A,
+    # the plain model.
     AB_TOTAL=124000
     forks=""
-    for fork in ctx_A_plain ctx_B_cb cap_C_m192; do
+    for fork in ctx_A_plain cap_C_m192; do
         FDIR=training/runs/neural/$fork
         if [ -f "$FDIR/pid" ] && kill -0 "$(cat "$FDIR/pid")" 2>/dev/null; then
             forks="$forks $fork (running, pid $(cat "$FDIR/pid"))"
@@ -95,7 +96,6 @@ if [ "$main_step" -ge "$TOTAL" ]; then
         [ "$(steps_of "$FDIR/ckpt_latest.pt" "")" -lt "$AB_TOTAL" ] || continue
         mkdir -p "$FDIR"
         DESIGN=""
-        [ "$fork" = ctx_B_cb ] && DESIGN="--context checkerboard --context-lr 1e-3"
         [ "$fork" = cap_C_m192 ] && DESIGN="--N 64 --M 192 --grow-scale 0.3 --grown-lr-mult 10"
         START=""
         [ -f "$FDIR/ckpt_latest.pt" ] || START="--init-from $COMMITTED --val-at-start"
