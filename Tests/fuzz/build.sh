@@ -24,7 +24,8 @@ stale() {   # stale OUTPUT SOURCE...
     return 1
 }
 
-# The C targets, each with the module map SwiftPM would generate (CKernels includes CPUInfo's header).
+# The C targets, each with the module map SwiftPM would generate (one header line per public
+# header; CKernels includes CPUInfo's header).
 C_MODULES="CPUInfo CKernels"
 C_INCLUDES=""
 for module in $C_MODULES; do C_INCLUDES="$C_INCLUDES -I $ROOT/Sources/$module/include"; done
@@ -33,7 +34,11 @@ for module in $C_MODULES; do
     dir="$OUT/c/$module"
     mkdir -p "$dir"
     header=$(ls "$ROOT/Sources/$module/include/"*.h)
-    printf 'module %s {\n    header "%s"\n    export *\n}\n' "$module" "$header" > "$dir/module.modulemap.new"
+    {
+        printf 'module %s {\n' "$module"
+        for h in $header; do printf '    header "%s"\n' "$h"; done
+        printf '    export *\n}\n'
+    } > "$dir/module.modulemap.new"
     cmp -s "$dir/module.modulemap.new" "$dir/module.modulemap" 2>/dev/null \
         || mv "$dir/module.modulemap.new" "$dir/module.modulemap"
     rm -f "$dir/module.modulemap.new"
