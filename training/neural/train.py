@@ -292,6 +292,7 @@ def main(argv=None):
         if not grows or tuple(grows[-1]["to"]) != (a.N, a.M):
             raise SystemExit("--grown-lr-mult needs a model grown to --N/--M (by this run or the one it starts from)")
         new_elements = {k: m for k, m in grown_masks(model, *grows[-1]["from"]).items() if m.any()}
+    grown_params = {k: q for k, q in model.named_parameters() if k in new_elements}
     cfg = dict(vars(a), lambdas=model.lambdas, val_images=val_names, n_train_images=len(train_imgs),
                params=sum(p.numel() for p in model.parameters()), torch=torch.__version__)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -370,13 +371,13 @@ def main(argv=None):
         if a.clip_grad > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
         if new_elements:
-            prms = dict(model.named_parameters())
-            before = {k: prms[k].detach()[m].clone() for k, m in new_elements.items()}
+            before = {k: grown_params[k].detach()[m].clone() for k, m in new_elements.items()}
         opt.step()
         if new_elements:
             with torch.no_grad():
                 for k, m in new_elements.items():
-                    prms[k][m] = before[k] + a.grown_lr_mult * (prms[k][m] - before[k])
+                    q = grown_params[k]
+                    q[m] = before[k] + a.grown_lr_mult * (q[m] - before[k])
         step += 1
         train_seconds += time.time() - tstep
 
