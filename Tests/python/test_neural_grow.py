@@ -39,12 +39,14 @@ def small_trained_like(N, M, seed):
     return m.eval()
 
 
-@pytest.mark.parametrize("N,M,N2,M2", [(16, 24, 16, 48), (16, 24, 24, 48)])
-def test_grown_model_reconstructs_the_same_and_costs_at_most_the_bound(N, M, N2, M2):
+@pytest.mark.parametrize("N,M,N2,M2,Na2", [(16, 24, 16, 48, None), (16, 24, 24, 48, None), (16, 24, 16, 24, 40),
+                                          (16, 24, 24, 48, 32)])
+def test_grown_model_reconstructs_the_same_and_costs_at_most_the_bound(N, M, N2, M2, Na2):
     torch.set_num_threads(1)
     src = small_trained_like(N, M, 3)
-    dst = nm.grow(src, N2, M2, seed=5).eval()
-    assert (dst.N, dst.M) == (N2, M2)
+    dst = nm.grow(src, N2, M2, seed=5, Na2=Na2).eval()
+    assert (dst.N, dst.M, dst.Na) == (N2, M2, Na2 or N2)
+    assert dst.g_a[2].weight.shape[:2] == (Na2 or N2,) * 2 and dst.g_s[2].weight.shape[:2] == (N2, N2)
     torch.manual_seed(11)
     x = torch.rand(1, 3, 128, 192)
     levels = [0, 4, 9, 6.5]
@@ -89,23 +91,40 @@ def test_new_scale_keeps_the_reconstruction_and_costs_its_bound():
         nm.grow(src, 16, 48, new_scale=0.05)
 
 
-@pytest.mark.parametrize("N2,M2", [(16, 48), (24, 48), (24, 24)])
-def test_grown_masks_mark_exactly_what_grow_added(N2, M2):
+@pytest.mark.parametrize("N2,M2,Na2", [(16, 48, None), (24, 48, None), (24, 24, None), (16, 24, 32), (24, 48, 40)])
+def test_grown_masks_mark_exactly_what_grow_added(N2, M2, Na2):
     src = small_trained_like(16, 24, 7)
-    dst = nm.grow(src, N2, M2, seed=3, new_scale=0.2)
+    dst = nm.grow(src, N2, M2, seed=3, new_scale=0.2, Na2=Na2)
     masks = nm.grown_masks(dst, 16, 24)
     old = dict(src.named_parameters())
     assert set(masks) == set(old)
     for name, prm in dst.named_parameters():
         # the elements not marked are the source's, in the same order
         assert torch.equal(prm.detach()[~masks[name]], old[name].detach().flatten()), name
-    assert any(bool(m.any()) for m in masks.values()) == ((N2, M2) != (16, 24))
+    assert any(bool(m.any()) for m in masks.values()) == ((N2, M2, Na2 or N2) != (16, 24, 16))
+    if Na2:   # a wider analysis alone adds elements of the analysis only
+        assert {k for k, m in nm.grown_masks(nm.grow(src, 16, 24, Na2=Na2), 16, 24).items() if m.any()} == \
+            {k for k, _ in src.named_parameters() if k.startswith("g_a.")} - {"g_a.6.bias"}   # M outputs
+
+
+def test_a_wider_analysis_is_described_for_the_engine_and_grows_from_a_record_s_widths():
+    m = nm.grow(small_trained_like(16, 24, 2), 16, 24, Na2=32)
+    arch = nm.describe(m)
+    assert (arch["N"], arch["M"], arch["N_analysis"]) == (16, 24, 32)
+    chain = [(layer["in"], layer["out"]) for layer in arch["g_a"] if "in" in layer]
+    assert chain == [(3, 32), (32, 32), (32, 32), (32, 24)]
+    assert [(layer["in"], layer["out"]) for layer in arch["g_s"] if "in" in layer] == [(24, 16), (16, 16), (16, 16), (16, 3)]
+    again = nm.from_args({"N": 16, "M": 24, "Na": 32, "levels_below": 2})
+    again.load_state_dict(m.state_dict())       # the same shapes
+    assert nm.from_args({"N": 16, "M": 24, "levels_below": 2}).Na == 16
 
 
 def test_grow_refuses_to_narrow():
     src = small_trained_like(16, 24, 1)
     with pytest.raises(ValueError):
         nm.grow(src, 8, 24)
+    with pytest.raises(ValueError):
+        nm.grow(nm.grow(src, 16, 24, Na2=32), 16, 24, Na2=24)
 
 
 def test_training_on_a_level_subset_uses_only_those_levels(tmp_path, monkeypatch):

@@ -1,7 +1,11 @@
 """The committed resumable checkpoint: the training-form weights in float32 without the optimizer
-state (about 7 MB), plus a JSON sidecar with the step, the training hours, the command history and
+state (at most 8 MiB), plus a JSON sidecar with the step, the training hours, the command history and
 the hold-out learning curve so far. It is what a new machine resumes from when
 training/runs/neural/<run>/ is missing (train.py --init-from <file>.safetensors).
+
+A run that trains the encoder alone (train.py --train encoder, from a record) stores only the
+encoder's tensors (model.is_encoder_parameter); the sidecar's "decoder_from" names the record
+(path in the repository and sha256) that holds everything else, unchanged.
 
     # write it from a run's latest full checkpoint (done at every milestone by train.py itself)
     python3 training/neural/checkpoint.py --from training/runs/neural/main/ckpt_latest.pt
@@ -17,8 +21,12 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
+from model import from_args, from_record, is_encoder_parameter  # noqa: E402
 
-DEFAULT_PATH = os.path.join(HERE, "checkpoint", "n64m96.safetensors")
+sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
+from training.files import sha256  # noqa: E402
+
+DEFAULT_PATH = os.path.join(HERE, "checkpoint", "n64m192_enc128.safetensors")
 FORM = "training-fp32"
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -60,6 +68,21 @@ def read(path):
     return load_file(path), meta
 
 
+def read_model(path):
+    """(model, meta) of a checkpoint written by write(); an encoder-only one gets the rest of its
+    weights from the record its sidecar names, which must be unchanged."""
+    sd, meta = read(path)
+    model = from_args(meta["args"])
+    if "decoder_from" in meta:
+        rec = meta["decoder_from"]
+        record = os.path.join(data.PROJECT, rec["record"])
+        if not os.path.exists(record) or sha256(record) != rec["sha256"]:
+            raise SystemExit(f"{path}: its decoder record {rec['record']} is missing or has changed")
+        sd = dict({k: v for k, v in from_record(record).state_dict().items() if not is_encoder_parameter(k)}, **sd)
+    model.load_state_dict(sd)
+    return model, meta
+
+
 def read_curve(val_path):
     if not os.path.exists(val_path):
         return []
@@ -67,15 +90,43 @@ def read_curve(val_path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def portable(v):
+    """A path inside the project relative to it (no machine's paths in committed files)."""
+    if isinstance(v, str) and os.path.isabs(v) and v.startswith(data.PROJECT + os.sep):
+        return os.path.relpath(v, data.PROJECT)
+    return v
+
+
+def decoder_source(init_from):
+    """The "decoder_from" of an encoder-only run started with --init-from `init_from`: the record
+    itself, or the one a committed encoder-only checkpoint names."""
+    src = init_from or ""
+    if src.endswith(".safetensors") and os.path.exists(src):
+        if not is_resumable(src):
+            return {"record": portable(os.path.abspath(src)), "sha256": sha256(src)}
+        with open(sidecar(src)) as f:
+            meta = json.load(f)
+        if "decoder_from" in meta:
+            return meta["decoder_from"]
+    raise SystemExit("an encoder-only run starts from a record (--init-from RECORD.safetensors) "
+                     "or from an encoder-only checkpoint")
+
+
 def meta_for(step, train_seconds, history, args, curve):
-    """The sidecar's content; paths inside the project are kept relative to it (no machine's paths)."""
-    def portable(v):
-        if isinstance(v, str) and os.path.isabs(v) and v.startswith(data.PROJECT + os.sep):
-            return os.path.relpath(v, data.PROJECT)
-        return v
-    return {"step": step, "train_hours": round(train_seconds / 3600, 4), "history": history,
+    """The sidecar's content; for an encoder-only run also "decoder_from"."""
+    meta = {"step": step, "train_hours": round(train_seconds / 3600, 4), "history": history,
             "args": {k: portable(v) for k, v in args.items() if k not in ("data", "cache")},
             "learning_curve": curve}
+    if args.get("train") == "encoder":
+        meta["decoder_from"] = decoder_source(args.get("init_from"))
+    return meta
+
+
+def committed_state(state_dict, meta):
+    """The tensors the committed checkpoint holds: all, or the encoder's alone (see the top)."""
+    if "decoder_from" in meta:
+        return {k: v for k, v in state_dict.items() if is_encoder_parameter(k)}
+    return state_dict
 
 
 def main():
@@ -87,7 +138,7 @@ def main():
     curve = read_curve(os.path.join(os.path.dirname(a.src), "val.jsonl"))
     curve = [c for c in curve if c["step"] <= ck["step"]]
     meta = meta_for(ck["step"], ck.get("train_seconds", 0.0), ck.get("history", []), ck["args"], curve)
-    size = write(ck["model"], meta, a.out)
+    size = write(committed_state(ck["model"], meta), meta, a.out)
     print(f"wrote {os.path.relpath(a.out, data.PROJECT)} ({size} bytes, step {ck['step']})")
 
 

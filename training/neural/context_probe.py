@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 import train as T  # noqa: E402
-from model import CONTEXTS, MeanScaleHyperprior, add_context, gaussian_likelihood, ladder, pad64, ste_round  # noqa: E402
+from model import CONTEXTS, add_context, from_args, gaussian_likelihood, pad64, ste_round  # noqa: E402
 
 
 def main():
@@ -58,7 +58,7 @@ def main():
 
     ck = torch.load(a.src, map_location="cpu", weights_only=False)
     args = ck["args"]
-    plain = MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)))
+    plain = from_args(args)
     plain.load_state_dict(ck["model"])
     m = add_context(plain, a.context).eval()
     for q in m.parameters():

@@ -37,19 +37,12 @@ sys.path.insert(0, ROOT)
 from bench.rdcurves import bd_rate  # noqa: E402
 from training.files import neural_record  # noqa: E402
 from training.neural import data  # noqa: E402
-from training.neural.model import (  # noqa: E402
-    LAMBDAS,
-    MeanScaleHyperprior, gaussian_likelihood, ladder, load_inference_state_dict)
+from training.neural.model import from_record, gaussian_likelihood  # noqa: E402
 
 
 def load_record(path):
-    from safetensors.torch import load_file
-    from safetensors import safe_open
-    with safe_open(path, "pt") as f:
-        arch = json.loads(f.metadata()["architecture"])
-    sd = {k: v for k, v in load_file(path).items() if not k.startswith("entropy.")}
-    model = MeanScaleHyperprior(arch["N"], arch["M"], ladder(arch["levels"] - len(LAMBDAS)))
-    load_inference_state_dict(model, sd)
+    """A record's model for inference: evaluation mode, no gradients."""
+    model = from_record(path)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

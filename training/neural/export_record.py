@@ -54,7 +54,7 @@ def portable(obj):
 sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
-from model import MeanScaleHyperprior, describe, inference_state_dict, ladder  # noqa: E402
+from model import describe, from_args, inference_state_dict  # noqa: E402
 import train as T  # noqa: E402
 from training.files import sha256  # noqa: E402
 
@@ -126,7 +126,7 @@ def gaussian_tables(scale_table):
     return tables
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--run", help="run name under training/runs/neural/ (uses ckpt_latest.pt)")
@@ -139,7 +139,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--default", action="store_true",
                    help="also point codec.json beside OUT at this record (the model `nic encode` uses)")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
 
     ckpt_path = a.ckpt or os.path.join(T.RUNS, a.run, "ckpt_latest.pt")
@@ -148,7 +148,7 @@ def main():
     args = ck["args"]
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
-    model = MeanScaleHyperprior(args["N"], args["M"], ladder(args.get("levels_below", 0)))
+    model = from_args(args)
     model.load_state_dict(ck["model"])
     model.eval()
 

@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import MeanScaleHyperprior, ladder  # noqa: E402
+from model import from_args  # noqa: E402
 from train import RUNS, atomic_save, load_val, validate  # noqa: E402
 
 STOP = {"flag": False}
@@ -49,16 +49,12 @@ def decoder_parameters(model):
 def load_source(path):
     """(model, step, training seconds, args) from a run's full checkpoint (.pt) or a committed training-form checkpoint."""
     if path.endswith(".safetensors"):
-        sd, meta = checkpoint.read(path)
-        levels_below = meta["args"].get("levels_below", 0)
-        args, step, seconds = meta["args"], int(meta["step"]), float(meta.get("train_hours", 0.0)) * 3600
-    else:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        sd, args, step, seconds = ck["model"], ck["args"], int(ck["step"]), float(ck.get("train_seconds", 0.0))
-        levels_below = args.get("levels_below", 0)
-    model = MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(levels_below))
-    model.load_state_dict(sd)
-    return model, step, seconds, args
+        model, meta = checkpoint.read_model(path)
+        return model, int(meta["step"]), float(meta.get("train_hours", 0.0)) * 3600, meta["args"]
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = from_args(ck["args"])
+    model.load_state_dict(ck["model"])
+    return model, int(ck["step"]), float(ck.get("train_seconds", 0.0)), ck["args"]
 
 
 def hard_rounded_latents(model, x, level):

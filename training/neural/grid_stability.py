@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 import train as T  # noqa: E402
-from model import SCALE_BOUND, MeanScaleHyperprior, ladder, pad64, quality_to_level  # noqa: E402
+from model import SCALE_BOUND, from_args, pad64, quality_to_level  # noqa: E402
 
 
 def unit_bin_mass(k, mean, scale):
@@ -77,7 +77,7 @@ def main():
     torch.set_num_threads(a.threads)
     ck = torch.load(a.src, map_location="cpu", weights_only=False)
     args = ck["args"]
-    m = MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)))
+    m = from_args(args)
     m.load_state_dict(ck["model"])
     m.eval()
     ns = argparse.Namespace(data=data.DEFAULT_DATA, cache=os.path.join(T.RUNS, "cache"), val_max_side=a.max_side)

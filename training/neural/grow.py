@@ -26,7 +26,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from model import MeanScaleHyperprior, grow, ladder  # noqa: E402
+from model import from_args, grow  # noqa: E402
 
 
 def main():
@@ -34,6 +34,7 @@ def main():
     p.add_argument("--from", dest="src", required=True, help="a .pt checkpoint written by train.py")
     p.add_argument("--N", type=int, default=None, help="new hidden / hyper-latent width (default: unchanged)")
     p.add_argument("--M", type=int, default=None, help="new latent width (default: unchanged)")
+    p.add_argument("--Na", type=int, default=None, help="new hidden width of the analysis (default: max(new N, old))")
     p.add_argument("--seed", type=int, default=0, help="seed of the new units' random weights")
     p.add_argument("--out", help="the grown checkpoint (.pt)")
     p.add_argument("--usage", type=int, default=0, metavar="OLD_M",
@@ -46,7 +47,7 @@ def main():
 
     ck = torch.load(a.src, map_location="cpu", weights_only=False)
     args = dict(ck["args"])
-    src = MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)))
+    src = from_args(args)
     src.load_state_dict(ck["model"])
     if a.usage:
         usage(src, args, a.usage, [int(v) for v in a.usage_levels.split(",")], ck["step"])
@@ -54,9 +55,10 @@ def main():
     if not a.out:
         p.error("--out is required (or --usage)")
     n2, m2 = a.N or src.N, a.M or src.M
-    dst = grow(src, n2, m2, seed=a.seed)
-    args.update(N=n2, M=m2, grow_seed=a.seed)
-    history = ck.get("history", []) + [{"grow": {"from": [src.N, src.M], "to": [n2, m2], "seed": a.seed}}]
+    dst = grow(src, n2, m2, seed=a.seed, Na2=a.Na or None)
+    args.update(N=n2, M=m2, Na=dst.Na, grow_seed=a.seed)
+    history = ck.get("history", []) + [{"grow": {"from": [src.N, src.M, src.Na], "to": [n2, m2, dst.Na],
+                                                 "seed": a.seed}}]
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     torch.save({"model": dst.state_dict(), "step": ck["step"], "train_seconds": ck.get("train_seconds", 0.0),
                 "history": history, "args": args}, a.out)

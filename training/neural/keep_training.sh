@@ -1,61 +1,59 @@
 #!/bin/sh
-# Starts (or leaves running) the neural codec's training in the background: the main run, resumed
-# from the best state available; once it has reached its budget the design A/B (forks of its
-# final state, one thread each: the plain model and a model with more latent channels; a third,
-# the checkerboard context model, has ended), then the decoder fine-tune. The main run resumes from:
-#   1. training/runs/neural/$RUN/ckpt_latest.pt   (same machine: model, Adam, step, RNG, sampler)
-#   2. training/neural/checkpoint/n64m96.safetensors   (committed: fp32 weights, step, curve)
-#   3. the default record models/neural/<record>.safetensors   (fp16 weights, step, curve)
-# The run gets its own process group (setsid) and the lowest CPU weight for its autogroup, so the
-# rest of the work on the machine is not slowed down. The plan (budget, schedule) is fixed here so
-# that every start continues the same run; see training/neural/README.md, "The main run".
+# Starts (or leaves running) the neural codec's training in the background: the current stage of
+# the plan below, resumed from the best state available. Each run gets its own process group
+# (setsid) and the lowest CPU weight for its autogroup, so that the rest of the work on the
+# machine is not slowed down. The plan is fixed here so that every start continues the same run;
+# its history and measurements are in docs/decisions/neural-training.md.
+#
+#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k
+#   done     the design A/B from its final state: 96 more latent channels (M 192) won at step
+#            122,071: record n64m192_122k
+#   now      enc_D_na128: the encoder alone, with an analysis twice as wide (Na 128), trained
+#            against that record's frozen decoder until step 140k (lr 1e-4, then 1e-5 from 135.8k).
+#            Files coded before decode as they did. It resumes from
+#              1. training/runs/neural/enc_D_na128/ckpt_latest.pt   (same machine: model, Adam, RNG)
+#              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
+#              3. the record models/neural/n64m192_122k.safetensors
+#   then     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5)
+#            of the encoder run's final state
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
 set -eu
 cd "$(dirname "$0")/../.."
 
-RUN=main_n64m96
+RUN=enc_D_na128
 DIR=training/runs/neural/$RUN
-PIDFILE=$DIR/pid
-COMMITTED=training/neural/checkpoint/n64m96.safetensors
+RECORD=models/neural/n64m192_122k.safetensors
+COMMITTED=training/neural/checkpoint/n64m192_enc128.safetensors
+TOTAL=140000
+DEC_RUN=${RUN}_decoder
+DEC_DIR=training/runs/neural/$DEC_RUN
+DEC_OUT=training/neural/checkpoint/n64m192_enc128_decoder.safetensors
 THREADS=${NIC_TRAIN_THREADS:-2}
 
-running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
-    for f in "$PIDFILE" training/runs/neural/ctx_A_plain/pid training/runs/neural/ctx_B_cb/pid \
-        training/runs/neural/cap_C_m192/pid \
-        "training/runs/neural/${RUN}_decoder/pid"; do
-        if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then kill -TERM "$(cat "$f")"; echo "stopping pid $(cat "$f") ($f)"; fi
+    for d in "$DIR" "$DEC_DIR"; do
+        if running "$d"; then kill -TERM "$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
     done
     exit 0
 fi
-if running; then
-    echo "$RUN is running (pid $(cat "$PIDFILE")); log: $DIR/stdout.log"
-    exit 0
-fi
-
-# The plan: 104k steps in all; 1e-4 (warm restart of the step-70k record) until 85% of it (step
-# 88,400), then 1e-5; then the design A/B to step 124k; then the decoder fine-tune on hard-rounded
-# latents (finetune_decoder.py, 20k steps). The budget was 400k until the hold-out stayed flat at 1e-4 from step 75k to 88k
-# (docs/decisions/neural-training.md, "The learning-rate drop").
-TOTAL=104000
-DEC_RUN=${RUN}_decoder
-DEC_DIR=training/runs/neural/$DEC_RUN
-DEC_OUT=training/neural/checkpoint/n64m96_decoder.safetensors
-if [ -f "$DEC_DIR/pid" ] && kill -0 "$(cat "$DEC_DIR/pid")" 2>/dev/null; then
-    echo "$DEC_RUN is running (pid $(cat "$DEC_DIR/pid")); log: $DEC_DIR/stdout.log"
-    exit 0
-fi
+for d in "$DIR" "$DEC_DIR"; do
+    if running "$d"; then
+        echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
+        exit 0
+    fi
+done
 if [ -f "$DEC_OUT" ]; then
     echo "training is complete: $DEC_OUT holds the fine-tuned codec (export it with export_record.py)"
     exit 0
 fi
 
-# Steps done by a run: its full checkpoint ($1), else the committed one ($2), else 0.
+# Steps done by the run: its full checkpoint, else the committed one, else 0.
 steps_of() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$DIR/ckpt_latest.pt" "$COMMITTED" <<'PY'
 import json, os, sys
 if os.path.exists(sys.argv[1]):
     import torch
@@ -66,7 +64,6 @@ else:
     print(0)
 PY
 }
-main_step=$(steps_of "$DIR/ckpt_latest.pt" "$COMMITTED")
 
 lower_priority() {  # $1 = pid of a child that calls setsid
     # Lowest weight for the run's autogroup (nice alone is ignored across autogroups). Only once
@@ -78,72 +75,34 @@ lower_priority() {  # $1 = pid of a child that calls setsid
     fi
 }
 
-if [ "$main_step" -ge "$TOTAL" ]; then
-    # The design A/B (docs/decisions/neural-training.md, "Checkerboard context model" and "More
-    # latent channels, opened"): forks of the main run's final state with the same seed, data
-    # order and lr 1e-5, one thread each. B (ctx_B_cb: the checkerboard context branch, its own
-    # lr 1e-3) was stopped at step 112,640, its question answered for now; C grows M to 192 with
-    # the new latents' scales at 0.3 and their updates 10x. C validates at the same steps as A,
-    # the plain model.
-    AB_TOTAL=124000
-    forks=""
-    for fork in ctx_A_plain cap_C_m192; do
-        FDIR=training/runs/neural/$fork
-        if [ -f "$FDIR/pid" ] && kill -0 "$(cat "$FDIR/pid")" 2>/dev/null; then
-            forks="$forks $fork (running, pid $(cat "$FDIR/pid"))"
-            continue
-        fi
-        [ "$(steps_of "$FDIR/ckpt_latest.pt" "")" -lt "$AB_TOTAL" ] || continue
-        mkdir -p "$FDIR"
-        DESIGN=""
-        [ "$fork" = cap_C_m192 ] && DESIGN="--N 64 --M 192 --grow-scale 0.3 --grown-lr-mult 10"
-        START=""
-        [ -f "$FDIR/ckpt_latest.pt" ] || START="--init-from $COMMITTED --val-at-start"
-        # shellcheck disable=SC2086
-        OMP_WAIT_POLICY=PASSIVE setsid python3 training/neural/train.py --run "$fork" --resume $DESIGN $START \
-            --levels-below 2 --threads 1 --crop 256 --batch 4 --lr 1e-5 --total-steps "$AB_TOTAL" --seed 1 \
-            --val-levels 0,2,6,9 --val-minutes 1000 --val-every 400 --ckpt-minutes 5 --snapshot-every 0 \
-            >> "$FDIR/stdout.log" 2>&1 < /dev/null &
-        PID=$!
-        echo "$PID" > "$FDIR/pid"
-        lower_priority "$PID"
-        forks="$forks $fork (started, pid $PID)"
-    done
-    if [ -n "$forks" ]; then
-        echo "main run complete (step $main_step); design A/B until step $AB_TOTAL:$forks; logs: training/runs/neural/{ctx,cap}_*/"
-        exit 0
-    fi
-
-    mkdir -p "$DEC_DIR"
+# Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
+# spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
+export OMP_WAIT_POLICY=PASSIVE
+mkdir -p "$DIR" "$DEC_DIR"
+if [ "$(steps_of)" -ge "$TOTAL" ]; then
     SRC=$DIR/ckpt_latest.pt
     [ -f "$SRC" ] || SRC=$COMMITTED
-    OMP_WAIT_POLICY=PASSIVE setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
+    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
         --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
     PID=$!
     echo "$PID" > "$DEC_DIR/pid"
     lower_priority "$PID"
-    echo "main run complete (step $main_step); started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
+    echo "$RUN is complete; started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
     exit 0
 fi
 
-mkdir -p "$DIR"
-if [ -f "$DIR/ckpt_latest.pt" ]; then
-    FROM=""
-elif [ -f "$COMMITTED" ]; then
-    FROM="--init-from $COMMITTED"
-else
-    RECORD=$(python3 -c "import json;print(json.load(open('models/neural/codec.json'))['model'])")
-    FROM="--init-from models/neural/$RECORD"
-fi
-
-# Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
-# spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
-export OMP_WAIT_POLICY=PASSIVE
-setsid python3 training/neural/train.py --run "$RUN" --resume $FROM --levels-below 2 \
-    --threads "$THREADS" --crop 256 --batch 4 --lr 1e-4 --lr-schedule 0.85:0.1 --total-steps "$TOTAL" \
-    --val-levels 0,2,6,9 --val-minutes 30 --ckpt-minutes 5 --snapshot-every 10000 \
-    --milestone-every 100000 >> "$DIR/stdout.log" 2>&1 < /dev/null &
+# The source of the weights where the run has no full checkpoint here; with one, --init-from only
+# names the decoder the encoder is trained against.
+FROM=$RECORD
+[ -f "$COMMITTED" ] && FROM=$COMMITTED
+START=""
+[ -f "$DIR/ckpt_latest.pt" ] || START="--val-at-start"
+# shellcheck disable=SC2086
+setsid python3 training/neural/train.py --run "$RUN" --resume --init-from "$FROM" $START \
+    --N 64 --M 192 --Na 128 --train encoder --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
+    --lr 1e-4 --lr-schedule 0.97:0.1 --total-steps "$TOTAL" --seed 1 --val-levels 0,2,6,9 --val-every 400 \
+    --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 >> "$DIR/stdout.log" 2>&1 < /dev/null &
 PID=$!
-echo "$PID" > "$PIDFILE"
+echo "$PID" > "$DIR/pid"
 lower_priority "$PID"
-echo "started $RUN (pid $PID, $THREADS threads${FROM:+, $FROM}); log: $DIR/stdout.log"
+echo "started $RUN (pid $PID, $THREADS threads, from $( [ -f "$DIR/ckpt_latest.pt" ] && echo "$DIR/ckpt_latest.pt" || echo "$FROM")); log: $DIR/stdout.log"

@@ -256,15 +256,16 @@ class MeanScaleHyperprior(nn.Module):
     output and a masked 5x5 convolution (`context`) of the quantised anchors. The corrections start
     at zero, so a context model with a plain model's weights (add_context) computes what it does."""
 
-    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None):
+    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None, Na=None):
         super().__init__()
         assert M % 2 == 0
         if context not in (None,) + CONTEXTS:
             raise ValueError(f"unknown context model {context!r} (known: {', '.join(CONTEXTS)})")
         levels = len(lambdas)
-        self.N, self.M, self.levels, self.lambdas, self.context_kind = N, M, levels, list(lambdas), context
-        self.g_a = nn.Sequential(conv(3, N, 5, 2), GDN(N), conv(N, N, 5, 2), GDN(N),
-                                 conv(N, N, 5, 2), GDN(N), conv(N, M, 5, 2))
+        Na = Na or N        # the analysis' hidden width: the encoder alone runs it, so it costs no decode time
+        self.N, self.M, self.Na, self.levels, self.lambdas, self.context_kind = N, M, Na, levels, list(lambdas), context
+        self.g_a = nn.Sequential(conv(3, Na, 5, 2), GDN(Na), conv(Na, Na, 5, 2), GDN(Na),
+                                 conv(Na, Na, 5, 2), GDN(Na), conv(Na, M, 5, 2))
         self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
                                  deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(LRELU_SLOPE),
@@ -292,6 +293,12 @@ class MeanScaleHyperprior(nn.Module):
             with torch.no_grad():
                 self.entropy_parameters[4].weight.zero_()
                 self.entropy_parameters[4].bias.zero_()
+
+    def encoder_parameters(self):
+        """What only the encoder applies (analysis, hyper-analysis and their gains): training these
+        alone keeps the decoder, its entropy tables and every file coded before bit-exactly as they
+        were."""
+        return [q for name, q in self.named_parameters() if is_encoder_parameter(name)]
 
     def context_parameters(self):
         """The parameters of the context branch (empty for a plain model)."""
@@ -402,6 +409,20 @@ class MeanScaleHyperprior(nn.Module):
         return res
 
 
+ENCODER_MODULES = ("g_a", "h_a", "gain_y", "gain_z")
+
+
+def is_encoder_parameter(name):
+    """True for a parameter (state-dict name) that only the encoder applies."""
+    return name.split(".")[0] in ENCODER_MODULES
+
+
+def from_args(args, context=None):
+    """The model a run's arguments (train.py's, as saved in its checkpoints) describe, untrained."""
+    return MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)),
+                               context=context, Na=args.get("Na") or None)
+
+
 def pad64(x):
     """x padded on the right and bottom to a multiple of 64 by repeating the last row and column,
     as the codec pads every image (docs/nic-format.md)."""
@@ -468,6 +489,16 @@ def load_inference_state_dict(model, sd):
                 model.entropy_parameters[i].bias.copy_(sd[f"entropy_parameters.{i}.bias"])
 
 
+def from_record(path):
+    """The model of an fp16 record (export_record.py), in training form (float32)."""
+    from safetensors.torch import load_file
+    sd = load_file(path)
+    n, m, na = sd["h_a.0.weight"].shape[0], sd["g_a.6.weight"].shape[0], sd["g_a.6.weight"].shape[1]
+    model = MeanScaleHyperprior(n, m, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)), Na=na)
+    load_inference_state_dict(model, {k: v for k, v in sd.items() if not k.startswith("entropy.")})
+    return model
+
+
 def describe(model):
     """Layer list for the Swift engine (names = tensor-name prefixes in the record)."""
     def seq(name):
@@ -488,7 +519,8 @@ def describe(model):
                 layers.append({"op": "leaky_relu", "negative_slope": m.negative_slope})
         return layers
     arch = {
-        "type": "mean_scale_hyperprior_gain", "N": model.N, "M": model.M, "levels": model.levels,
+        "type": "mean_scale_hyperprior_gain", "N": model.N, "M": model.M, "N_analysis": model.Na,
+        "levels": model.levels,
         "stride": 64, "g_a": seq("g_a"), "g_s": seq("g_s"), "h_a": seq("h_a"), "h_s": seq("h_s"),
         "dataflow": [
             "x: RGB in [0,1], NCHW, padded on the right/bottom to a multiple of 64 (replicate padding)",
@@ -533,9 +565,11 @@ GROW_Z_SLOPE = 40.0
 
 
 @torch.no_grad()
-def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND):
-    """A model with N2 >= src.N hidden / hyper-latent channels and M2 >= src.M latent channels whose
-    reconstruction is the source's and whose rate exceeds it by a negligible constant at the start.
+def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND, Na2=None):
+    """A model with N2 >= src.N hidden / hyper-latent channels, M2 >= src.M latent channels and
+    Na2 >= src.Na hidden channels in the analysis (default: max(N2, src.Na), so a model whose
+    analysis is as wide as the rest stays so) whose reconstruction is the source's and whose rate
+    exceeds it by a negligible constant at the start.
 
     Every old channel keeps its index (the scale channels of h_s move from M.. to M2..). New channels:
       - the analysis outputs of new latents (g_a.6) and of new hyper-latents (h_a.4) have zero
@@ -556,13 +590,15 @@ def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND):
       - gains of a new channel: the mean of the old channels' log-gains at each level.
     """
     N, M = src.N, src.M
+    Na2 = Na2 or max(N2, src.Na)
     if src.context_kind is not None:
         raise ValueError("grow() takes a plain model (grow first, then add_context)")
     if not new_scale >= SCALE_BOUND:
         raise ValueError(f"new_scale {new_scale} is below the scale bound {SCALE_BOUND}")
-    if N2 < N or M2 < M or M2 % 2:
-        raise ValueError(f"cannot grow N={N}, M={M} to N={N2}, M={M2} (widths only grow; M even)")
-    dst = MeanScaleHyperprior(N2, M2, src.lambdas)
+    if N2 < N or M2 < M or M2 % 2 or Na2 < src.Na:
+        raise ValueError(f"cannot grow N={N}, M={M}, Na={src.Na} to N={N2}, M={M2}, Na={Na2} "
+                         "(widths only grow; M even)")
+    dst = MeanScaleHyperprior(N2, M2, src.lambdas, Na=Na2)
     gen = torch.Generator().manual_seed(seed)
 
     def randn(shape, std):
@@ -649,19 +685,19 @@ def add_context(src, kind):
     if src.context_kind is not None:
         raise ValueError(f"the model already has a {src.context_kind} context")
     with torch.random.fork_rng():          # the caller's random stream is left as it was
-        dst = MeanScaleHyperprior(src.N, src.M, src.lambdas, context=kind)
+        dst = MeanScaleHyperprior(src.N, src.M, src.lambdas, context=kind, Na=src.Na)
     missing, unexpected = dst.load_state_dict(src.state_dict(), strict=False)
     new = {k for k in dst.state_dict() if k.startswith(("context.", "entropy_parameters."))}
     assert not unexpected and set(missing) == new, (missing, unexpected)
     return dst
 
 
-def grown_masks(model, N, M):
-    """{parameter name: bool mask} of the elements of `model` (grown by `grow` from widths N, M) that
-    grow() created: those indexed by a new channel in any dimension. Every other element is one of
-    the source model's parameters."""
+def grown_masks(model, N, M, Na=None):
+    """{parameter name: bool mask} of the elements of `model` (grown by `grow` from widths N, M and
+    analysis width Na, default N) that grow() created: those indexed by a new channel in any
+    dimension. Every other element is one of the source model's parameters."""
     N2, M2 = model.N, model.M
-    new = {"N": (N, N2), "M": (M, M2), "S": (M * 3 // 2, M2 * 3 // 2)}
+    new = {"N": (N, N2), "M": (M, M2), "S": (M * 3 // 2, M2 * 3 // 2), "A": (Na or N, model.Na)}
 
     def channel_mask(kind, size):
         m = torch.zeros(size, dtype=torch.bool)
@@ -674,7 +710,7 @@ def grown_masks(model, N, M):
 
     # the channel kind of each dimension (None: not a channel dimension); transposed convolutions
     # are (in, out, kH, kW)
-    kinds = {"g_a.0.weight": ("N", None), "g_a.6.weight": ("M", "N"), "g_a.6.bias": ("M",),
+    kinds = {"g_a.0.weight": ("A", None), "g_a.6.weight": ("M", "A"), "g_a.6.bias": ("M",),
              "g_s.0.weight": ("M", "N"), "g_s.6.weight": ("N", None), "g_s.6.bias": (None,),
              "h_a.0.weight": ("N", "M"), "h_s.0.weight": ("N", "M"), "h_s.0.bias": ("M",),
              "h_s.2.weight": ("M", "S"), "h_s.2.bias": ("S",), "h_s.4.weight": ("MS", "S"), "h_s.4.bias": ("MS",),
@@ -686,7 +722,9 @@ def grown_masks(model, N, M):
             dims = kinds[name]
         elif name.startswith("entropy_bottleneck."):
             dims = ("N",)
-        elif name.startswith(("g_a.", "g_s.", "h_a.")):   # N -> N convolutions, GDN beta and gamma
+        elif name.startswith("g_a."):                   # Na -> Na convolutions, GDN beta and gamma
+            dims = ("A",) * min(prm.dim(), 2)
+        elif name.startswith(("g_s.", "h_a.")):          # N -> N convolutions, GDN beta and gamma
             dims = ("N",) * min(prm.dim(), 2)
         else:
             raise ValueError(f"grown_masks: no channel layout for {name}")

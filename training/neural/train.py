@@ -45,8 +45,8 @@ sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
 from model import (  # noqa: E402
-    CONTEXTS, LAMBDAS, SCALE_BOUND, MeanScaleHyperprior, add_context, grow, grown_masks, ladder,
-    load_inference_state_dict, pad64)
+    CONTEXTS, SCALE_BOUND, MeanScaleHyperprior, add_context, from_args, from_record, grow, grown_masks, ladder,
+    pad64)
 
 RUNS = os.path.join(data.PROJECT, "training", "runs", "neural")
 
@@ -67,6 +67,12 @@ def parse(argv=None):
                         "extrapolates the new levels' gains from its two lowest")
     p.add_argument("--N", type=int, default=64, help="hidden and hyper-latent channels")
     p.add_argument("--M", type=int, default=96, help="latent channels")
+    p.add_argument("--Na", type=int, default=0,
+                   help="hidden channels of the analysis (0 = --N): the encoder alone runs it, so a wider "
+                        "analysis costs no decode time")
+    p.add_argument("--train", choices=("all", "encoder"), default="all",
+                   help="encoder: train only what the encoder alone applies (model.encoder_parameters); the "
+                        "decoder, the entropy model and the files it decodes stay as they were")
     p.add_argument("--grow-seed", type=int, default=0,
                    help="--init-from a narrower model (smaller N or M) grows it to --N/--M, function-preserving "
                         "(model.grow); this seeds the new units' random weights")
@@ -212,10 +218,20 @@ def main(argv=None):
 
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below), context=a.context)
+    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below), context=a.context, Na=a.Na or None)
+    widths = (model.N, model.M, model.Na)
     ctx_params = model.context_parameters()
     ctx_ids = {id(q) for q in ctx_params}
-    groups = [{"params": [q for q in model.parameters() if id(q) not in ctx_ids]}]
+    trained = model.parameters() if a.train == "all" else model.encoder_parameters()
+    if a.train == "encoder":
+        checkpoint.decoder_source(a.init_from)      # refuses a start without the decoder's record
+        if ctx_params:
+            raise SystemExit("--train encoder takes a plain model (no --context)")
+        for q in model.parameters():
+            q.requires_grad_(False)
+        for q in model.encoder_parameters():
+            q.requires_grad_(True)
+    groups = [{"params": [q for q in trained if id(q) not in ctx_ids]}]
     lr_scales = [1.0]
     if ctx_params:
         groups.append({"params": ctx_params})
@@ -238,19 +254,12 @@ def main(argv=None):
     if a.init_from and not (a.resume and os.path.exists(ckpt_path)):
         src_step = 0
         if a.init_from.endswith(".safetensors") and checkpoint.is_resumable(a.init_from):
-            sd, meta = checkpoint.read(a.init_from)
-            levels_below = meta["args"].get("levels_below", 0)
-            src = MeanScaleHyperprior(meta["args"].get("N", 64), meta["args"].get("M", 96), ladder(levels_below))
-            src.load_state_dict(sd)
+            src, meta = checkpoint.read_model(a.init_from)
             src_step, history = int(meta["step"]), meta.get("history", [])
             train_seconds = float(meta.get("train_hours", 0.0)) * 3600
             carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
         elif a.init_from.endswith(".safetensors"):
-            from safetensors.torch import load_file
-            sd = load_file(a.init_from)
-            n_src, m_src = sd["g_a.6.weight"].shape[1], sd["g_a.6.weight"].shape[0]
-            src = MeanScaleHyperprior(n_src, m_src, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)))
-            load_inference_state_dict(src, sd)
+            src = from_record(a.init_from)
             side = os.path.splitext(a.init_from)[0] + ".json"
             if os.path.exists(side):
                 with open(side) as f:
@@ -261,19 +270,19 @@ def main(argv=None):
                 carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
         else:
             ck = torch.load(a.init_from, map_location="cpu", weights_only=False)
-            src = MeanScaleHyperprior(ck["args"].get("N", 64), ck["args"].get("M", 96),
-                                      ladder(ck["args"].get("levels_below", 0)), context=ck["args"].get("context"))
+            src = from_args(ck["args"], context=ck["args"].get("context"))
             src.load_state_dict(ck["model"])
             src_step, history = ck["step"], ck.get("history", [])
             train_seconds = ck.get("train_seconds", 0.0)
         if src.levels > model.levels:
             raise SystemExit(f"--init-from has {src.levels} gain levels; --levels-below gives only {model.levels}")
         src.extend_levels_below(model.levels - src.levels)
-        if (src.N, src.M) != (a.N, a.M):
-            print(f"growing N={src.N}, M={src.M} to N={a.N}, M={a.M} (function-preserving)", flush=True)
-            history = history + [{"grow": {"from": [src.N, src.M], "to": [a.N, a.M], "seed": a.grow_seed,
+        if (src.N, src.M, src.Na) != widths:
+            print(f"growing N={src.N}, M={src.M}, Na={src.Na} to N={model.N}, M={model.M}, Na={model.Na} "
+                  "(function-preserving)", flush=True)
+            history = history + [{"grow": {"from": [src.N, src.M, src.Na], "to": list(widths), "seed": a.grow_seed,
                                            "new_scale": a.grow_scale}}]
-            src = grow(src, a.N, a.M, seed=a.grow_seed, new_scale=a.grow_scale)
+            src = grow(src, model.N, model.M, seed=a.grow_seed, new_scale=a.grow_scale, Na2=model.Na)
         if src.context_kind != a.context:
             if src.context_kind is not None:
                 raise SystemExit(f"--init-from has a {src.context_kind} context model; --context says {a.context}")
@@ -289,8 +298,10 @@ def main(argv=None):
     new_elements = {}   # name -> mask of the elements the last growth added (--grown-lr-mult)
     if a.grown_lr_mult != 1.0:
         grows = [h["grow"] for h in history if "grow" in h]
-        if not grows or tuple(grows[-1]["to"]) != (a.N, a.M):
-            raise SystemExit("--grown-lr-mult needs a model grown to --N/--M (by this run or the one it starts from)")
+        # growth records before the analysis width existed list [N, M]: their analysis was N wide
+        to = grows[-1]["to"] if grows else []
+        if not grows or tuple(to) + tuple(to[:1] if len(to) == 2 else ()) != widths:
+            raise SystemExit("--grown-lr-mult needs a model grown to --N/--M/--Na (by this run or the one it starts from)")
         new_elements = {k: m for k, m in grown_masks(model, *grows[-1]["from"]).items() if m.any()}
     grown_params = {k: q for k, q in model.named_parameters() if k in new_elements}
     cfg = dict(vars(a), lambdas=model.lambdas, val_images=val_names, n_train_images=len(train_imgs),
@@ -369,7 +380,7 @@ def main(argv=None):
         consecutive_bad = 0
         loss.backward()
         if a.clip_grad > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
+            torch.nn.utils.clip_grad_norm_([q for q in model.parameters() if q.requires_grad], a.clip_grad)
         if new_elements:
             before = {k: grown_params[k].detach()[m].clone() for k, m in new_elements.items()}
         opt.step()
@@ -417,8 +428,8 @@ def main(argv=None):
             run_val(f"milestone_{step}")
             last_val = time.time()
             curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
-            checkpoint.write(model.state_dict(),
-                             checkpoint.meta_for(step, train_seconds, history, vars(a), curve), a.milestone_path)
+            meta = checkpoint.meta_for(step, train_seconds, history, vars(a), curve)
+            checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.milestone_path)
             print(f"milestone: wrote {a.milestone_path} at step {step}", flush=True)
         if time.time() - last_ckpt >= a.ckpt_minutes * 60:
             save()

@@ -1,0 +1,81 @@
+"""train.py --train encoder: a wider analysis trained against a record's frozen decoder. Only the
+encoder's tensors move; the committed checkpoint holds them alone and names the record; a run
+resumes from it; the exported record keeps the decoder and every entropy table bit-identical, so
+files coded before decode as they did. Skipped where PyTorch or the training data is missing.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "training", "neural"))
+sys.path.insert(0, os.path.dirname(__file__))
+import model as nm  # noqa: E402
+from test_neural_grow import small_trained_like, train_module  # noqa: E402
+
+
+def test_encoder_only_training_keeps_the_decoder_and_its_tables(tmp_path, monkeypatch):
+    train = train_module(tmp_path, monkeypatch)
+    import checkpoint
+    import export_record
+    from safetensors.torch import load_file
+
+    src = small_trained_like(8, 12, 3)
+    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2, "total_steps": 7}, "step": 7,
+                "history": []}, tmp_path / "small.pt")
+    record = str(tmp_path / "rec.safetensors")
+    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", record, "--no-validate"])
+    committed = str(tmp_path / "enc.safetensors")
+    common = ["--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2", "--crop", "64",
+              "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"]
+    train.main(["--run", "enc", "--init-from", record, "--steps", "3", "--milestone-every", "10",
+                "--milestone-path", committed] + common)
+
+    frozen = nm.from_record(record).state_dict()
+    trained = torch.load(tmp_path / "enc" / "ckpt_latest.pt", map_location="cpu", weights_only=False)
+    assert trained["step"] == 10 and trained["args"]["Na"] == 16
+    moved = 0
+    for k, v in trained["model"].items():
+        if nm.is_encoder_parameter(k):
+            if k in ("g_a.0.weight", "h_a.0.weight", "gain_y.log"):
+                moved += int(v.shape == frozen[k].shape and not torch.equal(v, frozen[k]))
+        else:
+            assert torch.equal(v, frozen[k]), k
+    assert moved == 1 + 1          # h_a.0 and gain_y have the record's shapes and have moved; g_a.0 grew
+    assert trained["model"]["g_a.0.weight"].shape[0] == 16
+
+    # the committed checkpoint: the encoder alone, the record named by its digest
+    sd, meta = checkpoint.read(committed)
+    assert set(sd) == {k for k in trained["model"] if nm.is_encoder_parameter(k)}
+    assert meta["decoder_from"]["sha256"] == checkpoint.sha256(record)
+    # a new machine resumes from it: the same model
+    committed2 = str(tmp_path / "enc2.safetensors")
+    train.main(["--run", "again", "--init-from", committed, "--steps", "1", "--lr", "0", "--milestone-every", "11",
+                "--milestone-path", committed2] + common[:-2])
+    again = torch.load(tmp_path / "again" / "ckpt_latest.pt", map_location="cpu", weights_only=False)
+    assert again["step"] == 11
+    for k, v in again["model"].items():
+        assert torch.equal(v, sd[k] if k in sd else frozen[k]), k
+    assert checkpoint.read(committed2)[1]["decoder_from"] == meta["decoder_from"]
+
+    # the exported record: a new encoder, the decoder and the entropy tables byte for byte
+    export_record.main(["--ckpt", str(tmp_path / "enc" / "ckpt_latest.pt"), "--out", str(tmp_path / "rec2"),
+                        "--no-validate"])
+    old, new = load_file(record), load_file(str(tmp_path / "rec2.safetensors"))
+    encoder_tensors = ("g_a.", "h_a.", "gain.y", "gain.z")
+    for k in old:
+        if k.startswith(encoder_tensors) and not k.startswith(("gain.y_inv", "gain.z_inv")):
+            continue
+        assert torch.equal(old[k], new[k]), k
+    assert new["g_a.0.weight"].shape[0] == 16
+    with open(tmp_path / "rec2.json") as f:
+        assert json.load(f)["architecture"]["N_analysis"] == 16
+
+    # an encoder-only run must start from a record: its decoder is what it is trained against
+    with pytest.raises(SystemExit):
+        train.main(["--run", "bad", "--steps", "1"] + common)
+    assert not (tmp_path / "bad" / "ckpt_latest.pt").exists()
