@@ -5,12 +5,12 @@
 # machine is not slowed down. The plan is fixed here so that every start continues the same run;
 # its history and measurements are in docs/decisions/neural-training.md.
 #
-#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k
-#   done     the design A/B from its final state: 96 more latent channels (M 192) won at step
-#            122,071: record n64m192_122k
+#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k (the default)
+#   done     the design A/B from its final state: 96 more latent channels (M 192) won in the
+#            training measure at step 122,071: n64m192_122k (in the tree, not the default)
 #   now      enc_D_na128: the encoder alone, with an analysis twice as wide (Na 128), trained
-#            against that record's frozen decoder until step 140k (lr 1e-4, then 1e-5 from 135.8k).
-#            Files coded before decode as they did. It resumes from
+#            against n64m192_122k's frozen decoder until step 140k (lr 1e-4, then 1e-5 from
+#            135.8k). It resumes from
 #              1. training/runs/neural/enc_D_na128/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
 #              3. the record models/neural/n64m192_122k.safetensors
