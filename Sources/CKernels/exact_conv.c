@@ -68,13 +68,12 @@ int libnic_exact_conv_rows(const libnic_exact_conv_geometry *geometry, const flo
     const size_t k = (size_t)geometry->kernel;
     int32_t *scratch = malloc((6 * k + 2 * k * k + 1) * sizeof *scratch);
     if (!scratch) return -1;
-    const int32_t most = isa > 0 ? isa : 3;
-    if (most >= 3 && cpuinfo_has_avx512f())
-        exact_rows_avx512(geometry, source, weights, bias, row0, row1, out, scratch);
-    else if (most >= 2 && cpuinfo_has_avx2_fma())
-        exact_rows_avx2(geometry, source, weights, bias, row0, row1, out, scratch);
-    else
-        exact_rows_baseline(geometry, source, weights, bias, row0, row1, out, scratch);
+    const int32_t best = cpuinfo_vector_isa();
+    switch (isa > 0 && isa < best ? isa : best) {
+    case CPUINFO_ISA_AVX512: exact_rows_avx512(geometry, source, weights, bias, row0, row1, out, scratch); break;
+    case CPUINFO_ISA_AVX2: exact_rows_avx2(geometry, source, weights, bias, row0, row1, out, scratch); break;
+    default: exact_rows_baseline(geometry, source, weights, bias, row0, row1, out, scratch); break;
+    }
     free(scratch);
     return 0;
 }

@@ -30,15 +30,11 @@
 #undef NIC_ISA
 #undef NIC_TARGET
 
-enum { ISA_BASELINE, ISA_AVX2, ISA_AVX512 };
-
-static int isa(void) { return cpuinfo_has_avx512f() ? ISA_AVX512 : cpuinfo_has_avx2_fma() ? ISA_AVX2 : ISA_BASELINE; }
-
-#define NIC_CALL(name, args)                  \
-    switch (isa()) {                          \
-    case ISA_AVX512: name##_avx512 args; break; \
-    case ISA_AVX2: name##_avx2 args; break;   \
-    default: name##_baseline args; break;     \
+#define NIC_CALL(name, args)                           \
+    switch (cpuinfo_vector_isa()) {                    \
+    case CPUINFO_ISA_AVX512: name##_avx512 args; break; \
+    case CPUINFO_ISA_AVX2: name##_avx2 args; break;     \
+    default: name##_baseline args; break;              \
     }
 
 void libnic_kernel_widen_u8(const uint8_t *restrict source, size_t count, float gain, float offset, float *restrict out) {
@@ -59,9 +55,9 @@ void libnic_kernel_resample_row(const float *restrict source, const int32_t *res
 int libnic_kernel_resample_periodic(const float *restrict source, const float *restrict weights,
                                  const int32_t *restrict offsets, int period, int step, int taps, size_t i0,
                                  size_t i1, float *restrict out) {
-    switch (isa()) {
-    case ISA_AVX512: return periodic_avx512(source, weights, offsets, period, step, taps, i0, i1, out);
-    case ISA_AVX2: return periodic_avx2(source, weights, offsets, period, step, taps, i0, i1, out);
+    switch (cpuinfo_vector_isa()) {
+    case CPUINFO_ISA_AVX512: return periodic_avx512(source, weights, offsets, period, step, taps, i0, i1, out);
+    case CPUINFO_ISA_AVX2: return periodic_avx2(source, weights, offsets, period, step, taps, i0, i1, out);
     default: return periodic_baseline(source, weights, offsets, period, step, taps, i0, i1, out);
     }
 }

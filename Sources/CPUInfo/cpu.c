@@ -26,6 +26,10 @@ int cpuinfo_has_avx512_bf16(void) {
     return __builtin_cpu_supports("avx512bf16");
 }
 
+int cpuinfo_vector_isa(void) {
+    return cpuinfo_has_avx512f() ? CPUINFO_ISA_AVX512 : cpuinfo_has_avx2_fma() ? CPUINFO_ISA_AVX2 : CPUINFO_ISA_BASELINE;
+}
+
 // Twelve independent accumulators hide the FMA latency (4 cycles, 2 ports).
 #define NIC_ACCUMULATORS 12
 
@@ -73,13 +77,17 @@ static uint64_t fma_burst_sse2(uint64_t iterations) {
 }
 
 uint64_t cpuinfo_fma_burst(uint64_t iterations) {
-    if (cpuinfo_has_avx512f()) return fma_burst_avx512(iterations);
-    if (cpuinfo_has_avx2_fma()) return fma_burst_avx2(iterations);
-    return fma_burst_sse2(iterations);
+    switch (cpuinfo_vector_isa()) {
+    case CPUINFO_ISA_AVX512: return fma_burst_avx512(iterations);
+    case CPUINFO_ISA_AVX2: return fma_burst_avx2(iterations);
+    default: return fma_burst_sse2(iterations);
+    }
 }
 
 const char *cpuinfo_fma_isa(void) {
-    if (cpuinfo_has_avx512f()) return "avx512f";
-    if (cpuinfo_has_avx2_fma()) return "avx2+fma";
-    return "sse2";
+    switch (cpuinfo_vector_isa()) {
+    case CPUINFO_ISA_AVX512: return "avx512f";
+    case CPUINFO_ISA_AVX2: return "avx2+fma";
+    default: return "sse2";
+    }
 }

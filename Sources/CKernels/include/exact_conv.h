@@ -27,8 +27,9 @@ typedef struct {
 
 /// Output rows row0..<row1 of the layer into out (out_height x out_width x out_channels).
 /// source: in_height x in_width x in_channels; weights: [ky][kx][in][padded_out];
-/// bias: padded_out values. isa: 0 for the best the CPU has, else at most 1 baseline x86-64,
-/// 2 AVX2, 3 AVX-512 (for tests: every choice gives the same bits). Returns 0, or -1 when out of memory.
+/// bias: padded_out values. isa: 0 for the best the CPU has (cpuinfo_vector_isa), else at most
+/// that CPUINFO_ISA_* value: 1 baseline x86-64, 2 AVX2, 3 AVX-512 (for tests: every choice gives
+/// the same bits). Returns 0, or -1 when out of memory.
 int libnic_exact_conv_rows(const libnic_exact_conv_geometry *geometry, const float *source, const float *weights,
                         const float *bias, int32_t row0, int32_t row1, float *out, int32_t isa);
 

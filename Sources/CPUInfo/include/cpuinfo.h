@@ -14,6 +14,12 @@ int cpuinfo_has_avx_vnni(void);
 /// bfloat16 dot products (AVX512_BF16).
 int cpuinfo_has_avx512_bf16(void);
 
+/// The vector instruction sets libnic's C kernels are compiled for, from the least.
+enum { CPUINFO_ISA_BASELINE = 1, CPUINFO_ISA_AVX2 = 2, CPUINFO_ISA_AVX512 = 3 };
+
+/// The best of them the CPU and OS support (AVX2 counts only with FMA): the one every kernel runs.
+int cpuinfo_vector_isa(void);
+
 /// Runs `iterations` rounds of independent fused multiply-adds with the widest
 /// vectors available and returns the number of floating-point operations done.
 /// Time it from the caller to get the peak single-thread FLOP rate.
