@@ -62,7 +62,7 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     torch.save({"model": dst.state_dict(), "step": ck["step"], "train_seconds": ck.get("train_seconds", 0.0),
                 "history": history, "args": args}, a.out)
-    print(f"wrote {a.out}: N={src.N}, M={src.M} -> N={n2}, M={m2}, step {ck['step']}")
+    print(f"wrote {a.out}: N={src.N}, M={src.M}, Na={src.Na} -> N={n2}, M={m2}, Na={dst.Na}, step {ck['step']}")
     if a.validate:
         import train as T
         ns = argparse.Namespace(data=args.get("data", data.DEFAULT_DATA), cache=args.get("cache", data.DEFAULT_CACHE),
