@@ -50,6 +50,7 @@ struct CodecBench: ParsableCommand {
                         "refine": .number(Double(search.refinementSteps)),
                         "steps": .number(Double(search.latentSteps)), "step_size": .number(Double(search.latentStepSize)),
                         "dsq": .number(Double(search.dependentQuantization)),
+                        "grid": .bool(search.integerGrid),
                         "consistency": .number(Double(search.consistencyPasses)),
                         "fixed_point": .number(Double(search.fixedPointPasses)),
                         "threads": .number(Double(device.threads)),

@@ -109,6 +109,12 @@ struct EncoderSearchOptions: ParsableArguments {
             "Override: passes of the fixed-point check after quantisation (0 = off; each costs a synthesis and an analysis; steadier re-encoding)."
     )
     var fixedPoint: Int?
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Override: latents on the integer grid, whose points do not move with the hyper-latents (steadier re-encoding; a version 2 file; needs --dsq 0)."
+    )
+    var grid: Bool?
 
     func validate() throws {
         do { _ = try search() } catch let error as NICError { throw ValidationError(error.message) }
@@ -126,6 +132,7 @@ struct EncoderSearchOptions: ParsableArguments {
         if let block { s.substitutionBlock = block }
         if let consistency { s.consistencyPasses = consistency }
         if let fixedPoint { s.fixedPointPasses = fixedPoint }
+        if let grid { s.integerGrid = grid }
         try s.validate()
         return s
     }

@@ -155,7 +155,15 @@ expect_failure encode "$png" "$dir/x.nic" --quality 0
 expect_failure encode "$dir/missing.png" "$dir/x.nic"
 expect_failure encode "$png" "$dir/x.nic" --substitute 2 --block 24
 grep -q "multiple of 16" "$dir/stderr" || fail "bad --block: $(cat "$dir/stderr")"
+expect_failure encode "$png" "$dir/x.nic" --grid
+grep -q "dependent quantisation" "$dir/stderr" || fail "--grid with dependent quantisation: $(cat "$dir/stderr")"
 [ ! -e "$dir/x.nic" ] || fail "a refused encode wrote its output"
+# The integer grid: a version 2 file with flags 4, the same pixels for 1 and 2 threads.
+"$nic" encode "$png" "$dir/g.nic" --quality 40 --dsq 0 --grid > "$dir/stdout"
+[ "$(od -An -tu1 -j4 -N4 "$dir/g.nic" | awk '{print $1, $4}')" = "2 4" ] || fail "--grid did not write version 2, flags 4"
+"$nic" decode "$dir/g.nic" "$dir/g1.png" --threads 1
+"$nic" decode "$dir/g.nic" "$dir/g2.png" --threads 2
+cmp -s "$dir/g1.png" "$dir/g2.png" || fail "a grid file decodes differently on 1 and 2 threads"
 
 # Layered .nic files: three sizes in one file, each layer decodable alone, also from a file cut
 # after it; `info` lists the layers.

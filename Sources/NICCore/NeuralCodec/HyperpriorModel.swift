@@ -33,6 +33,18 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     /// The y tables of quantiser `q` (0 or 1, see `DependentQuantization.Chain`).
     @inline(__always) func yTables(quantiser q: Int) -> CDFTables { q == 0 ? yTables : yTablesQ1 }
 
+    /// The y tables of the integer grid, built from `scaleTable` when a file first needs them
+    /// (one per scale and offset bucket; most files do not use them).
+    func integerGrid() throws -> IntegerGrid {
+        try integerGridCache.withLock { cached in
+            if let cached { return cached }
+            let grid = try IntegerGrid(scaleTable: scaleTable)
+            cached = grid
+            return grid
+        }
+    }
+    private let integerGridCache = PthreadLocked<IntegerGrid?>(nil)
+
     /// `digest` is the sha256 of `bytes` when the caller has it already.
     public init(bytes: [UInt8], name: String, digest known: [UInt8]? = nil) throws {
         let digest = known ?? SHA256.digest(bytes)

@@ -2,11 +2,14 @@
 /// Specified in docs/nic-format.md; every field is checked before anything is allocated.
 public struct NICBitstream: Equatable, Sendable {
     public static let magic: [UInt8] = [0x8B, 0x4E, 0x49, 0x43]  // 0x8B "NIC"
-    /// Version 2 adds dependent quantisation (flags); a file without it is written as version 1.
+    /// Version 2 adds the flags (dependent quantisation, the integer grid); a file without any
+    /// is written as version 1.
     public static let version: UInt8 = 2
     public static let readableVersions: ClosedRange<UInt8> = 1...2
-    /// Flags (byte 7) of version 2: bits 0–1 name the dependent quantisation.
+    /// Flags (byte 7) of version 2: bits 0–1 name the dependent quantisation, bit 2 the integer
+    /// grid (which codes plain rounding only); every other value is refused.
     static let dependentQuantizationCodes: [Int: UInt8] = [0: 0, 4: 1, 8: 2]
+    static let integerGridFlag: UInt8 = 4
     static let headerBytes = 32
     static let trailerBytes = 4
     /// Largest image the codec accepts: its transforms need ~200 bytes per pixel.
@@ -26,15 +29,26 @@ public struct NICBitstream: Equatable, Sendable {
     public var correctionPayload: [UInt8]
     /// States of the dependent quantisation of the latents (4 or 8); 0 for plain rounding.
     public var dependentQuantization: Int
+    /// Latents on the integer grid (`IntegerGrid`) rather than on the grid of their means.
+    public var integerGrid: Bool
 
     public init(
         colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
-        zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = [], dependentQuantization: Int = 0
+        zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = [], dependentQuantization: Int = 0,
+        integerGrid: Bool = false
     ) {
         self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
         self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
         self.correctionPayload = correctionPayload
         self.dependentQuantization = dependentQuantization
+        self.integerGrid = integerGrid
+    }
+
+    /// The flags byte of a header: nil for a combination no version defines (dependent
+    /// quantisation on the integer grid, or an unknown number of states).
+    static func flags(dependentQuantization: Int, integerGrid: Bool) -> UInt8? {
+        guard let code = dependentQuantizationCodes[dependentQuantization], !(integerGrid && code != 0) else { return nil }
+        return code | (integerGrid ? integerGridFlag : 0)
     }
 
     public static func checkImageSize(width: Int, height: Int) throws {
@@ -51,7 +65,7 @@ public struct NICBitstream: Equatable, Sendable {
 
     public func serialized() -> [UInt8] {
         var out = NICBitstream.magic
-        let flags = NICBitstream.dependentQuantizationCodes[dependentQuantization] ?? 0
+        let flags = NICBitstream.flags(dependentQuantization: dependentQuantization, integerGrid: integerGrid) ?? 0
         out += [flags == 0 ? 1 : NICBitstream.version, colourFormat.rawValue, UInt8(quality), flags]
         out += (0..<4).reversed().map { UInt8(truncatingIfNeeded: modelID >> (8 * UInt32($0))) }
         for v in [width, height, zPayload.count, yPayload.count, correctionPayload.count] { out += littleEndian32(UInt32(v)) }
@@ -83,7 +97,9 @@ public struct NICBitstream: Equatable, Sendable {
         guard let format = ColourFormat(rawValue: bytes[5]) else {
             throw NICError.unsupportedFormat("unknown .nic colour format \(bytes[5])")
         }
-        let dependentQuantization = NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] }?.key
+        let integerGrid = bytes[7] == NICBitstream.integerGridFlag
+        let dependentQuantization =
+            integerGrid ? 0 : NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] }?.key
         guard let dependentQuantization, bytes[4] >= 2 || bytes[7] == 0 else {
             throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7]) in a version \(bytes[4]) file")
         }
@@ -101,7 +117,7 @@ public struct NICBitstream: Equatable, Sendable {
         self.init(
             colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
             zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c..<c + counts[2]]),
-            dependentQuantization: dependentQuantization)
+            dependentQuantization: dependentQuantization, integerGrid: integerGrid)
     }
 
     /// True when `bytes` start with the `.nic` magic.

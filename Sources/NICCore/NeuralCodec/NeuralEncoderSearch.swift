@@ -1,6 +1,7 @@
 /// How hard the neural codec's encoder searches for the latents it codes: the knobs, and the
-/// presets that `--effort` names. None of them changes the format or the decoder; a higher
-/// effort costs encode time only (docs/neural-codec.md, "Encoder effort").
+/// presets that `--effort` names. Only the dependent quantisation and the integer grid change
+/// what the decoder does (a flag of the file says so); a higher effort costs encode time only
+/// (docs/neural-codec.md, "Encoder effort").
 public struct NeuralEncoderSearch: Equatable, Sendable {
     /// Fixed-point refinement passes after the analysis (`refinedLatents`): 0 is the plain analysis.
     public var refinementSteps: Int
@@ -25,6 +26,9 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     /// Passes of the fixed-point check after quantisation (`NeuralImageCodec.fixedPointChecked`):
     /// 0 is none. Makes re-encoding a decoded image more stable.
     public var fixedPointPasses: Int
+    /// Latents on the integer grid (`IntegerGrid`, a flag of the file): the points a re-encode
+    /// codes do not move with its hyper-latents. Plain rounding only (no dependent quantisation).
+    public var integerGrid: Bool
 
     public static let refinementStepRange = 0...4
     public static let latentStepRange = 0...2000
@@ -46,7 +50,7 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         dependentQuantizationLambda: Float = NeuralEncoderSearch.defaultDependentQuantizationLambda,
         substitutionSteps: Int = 0, substitutionStepSize: Float = NeuralEncoderSearch.defaultSubstitutionStepSize,
         substitutionBlock: Int = 0, consistencyPasses: Int = 0,
-        fixedPointPasses: Int = 0
+        fixedPointPasses: Int = 0, integerGrid: Bool = false
     ) {
         self.refinementSteps = refinementSteps
         self.latentSteps = latentSteps
@@ -58,6 +62,7 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         self.substitutionBlock = substitutionBlock
         self.consistencyPasses = consistencyPasses
         self.fixedPointPasses = fixedPointPasses
+        self.integerGrid = integerGrid
     }
 
     /// The presets, by effort: 0 is the fast encoder (analysis, one refinement pass, the 8-state
@@ -119,6 +124,11 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         }
         guard Self.fixedPointPassRange.contains(fixedPointPasses) else {
             throw NICError.invalidArgument("fixed-point passes must be in \(Self.fixedPointPassRange), got \(fixedPointPasses)")
+        }
+        guard !integerGrid || dependentQuantization == 0 else {
+            throw NICError.invalidArgument(
+                "the integer grid codes plainly rounded latents: dependent quantisation on it is not defined "
+                    + "(turn it off, e.g. --dsq 0 with --grid)")
         }
     }
 }

@@ -4,6 +4,9 @@
 ///             z → ×gain_z⁻¹ → h_s (exact) → means, scales → round(y − mean) ─────┘
 ///     decode: z symbols → h_s (exact) → y symbols + means → ×gain_y⁻¹ → g_s → crop → 8 bits
 ///
+/// (On the integer grid, `IntegerGrid`, the symbols are round(y) − round(mean) and the decoder
+/// adds round(mean) back; with dependent quantisation, `DependentQuantization`, a trellis picks them.)
+///
 /// A codec object belongs to one thread at a time (its device does); the model is shared.
 public final class NeuralImageCodec {
     public let model: HyperpriorModel
@@ -66,6 +69,7 @@ public final class NeuralImageCodec {
             throw NICError.model("\(model.name) does not list its rate-distortion weights: encoder-side optimisation needs them")
         }
         let m = model.latentChannels
+        let grid = search.integerGrid ? try model.integerGrid() : nil
         var y = try model.analysis.forward(x, on: device).toArray(on: device)
         endStage("analysis")
         let (h, w) = ((x.height) / 16, (x.width) / 16)
@@ -81,7 +85,7 @@ public final class NeuralImageCodec {
         var zSymbols = try hyperSymbols(y, height: h, width: w, quality: quality)
         endStage("hyper-analysis")
 
-        var prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+        var prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality, grid: grid)
         endStage("hyper-synthesis")
         if search.latentSteps > 0 || search.substitutionSteps > 0, let lambdas = model.lambdas {
             let (means, scales) = prior.channelsFirst(height: h, width: w)
@@ -118,7 +122,7 @@ public final class NeuralImageCodec {
                 let agreeing = try hyperSymbols(coded, height: h, width: w, quality: quality)
                 if agreeing == zSymbols { break }
                 zSymbols = agreeing
-                prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality)
+                prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality, grid: grid)
                 ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
             }
             endStage("consistency")
@@ -135,7 +139,7 @@ public final class NeuralImageCodec {
             var chain = DependentQuantization.Chain(machine)
             for p in 0..<h * w {
                 let k = ySymbols[c * h * w + p]
-                yCoder.encode(k, table: prior.table(channel: c, position: p), of: model.yTables(quantiser: chain.quantiser))
+                yCoder.encode(k, table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
                 chain.advance(k)
             }
         }
@@ -151,7 +155,7 @@ public final class NeuralImageCodec {
         return NICBitstream(
             quality: quality, modelID: model.modelID, width: width, height: height,
             zPayload: zPayload, yPayload: yPayload, correctionPayload: correction,
-            dependentQuantization: search.dependentQuantization
+            dependentQuantization: search.dependentQuantization, integerGrid: search.integerGrid
         ).serialized()
     }
 
@@ -233,7 +237,7 @@ public final class NeuralImageCodec {
             var chain = DependentQuantization.Chain(machine)
             for p in 0..<plane {
                 let k = symbols[c * plane + p], t = prior.table(channel: c, position: p)
-                total += chain.quantiser == 0 ? model.yBitCosts.q0.cost(k, table: t) : model.yBitCosts.q1.cost(k, table: t)
+                total += prior.bitCosts(quantiser: chain.quantiser).cost(k, table: t)
                 chain.advance(k)
             }
         }
@@ -250,12 +254,12 @@ public final class NeuralImageCodec {
         return z.map(NeuralImageCodec.symbol)
     }
 
-    /// The symbols of latents y under `prior`: rounding, or the dependent quantisation's search.
+    /// The symbols of latents y under `prior`: rounding (on its grid), or the dependent quantisation's search.
     private func quantised(
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, lambda: Float
     ) -> [Int32] {
         if let machine { return quantisedDependently(y, prior: prior, machine: machine, height: h, width: w, lambda: lambda) }
-        return (0..<y.count).map { NeuralImageCodec.symbol(y[$0] - prior.mean(channel: $0 / (h * w), position: $0 % (h * w))) }
+        return (0..<y.count).map { prior.roundedSymbol(y[$0], channel: $0 / (h * w), position: $0 % (h * w)) }
     }
 
     /// The gain-scaled latents the decoder reconstructs from `symbols`.
@@ -270,7 +274,7 @@ public final class NeuralImageCodec {
                     DependentQuantization.reconstruct(
                         UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
                         into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
-                    ) { prior.mean(channel: c, position: $0) }
+                    ) { prior.origin(channel: c, position: $0) }
                 }
             }
         }
@@ -379,7 +383,8 @@ public final class NeuralImageCodec {
         guard zDecoder.isExhausted else { throw NICError.corruptData("the hyper-latent payload is damaged") }
 
         endStage("entropy decoding (z)")
-        let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: stream.quality)
+        let grid = stream.integerGrid ? try model.integerGrid() : nil
+        let prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: stream.quality, grid: grid)
         endStage("hyper-synthesis")
         var yDecoder = RANSDecoder(stream.yPayload)
         var ySymbols = [Int32](repeating: 0, count: m * h * w)
@@ -387,7 +392,7 @@ public final class NeuralImageCodec {
         for c in 0..<m {
             var chain = DependentQuantization.Chain(machine)
             for p in 0..<h * w {
-                let k = try yDecoder.decode(table: prior.table(channel: c, position: p), of: model.yTables(quantiser: chain.quantiser))
+                let k = try yDecoder.decode(table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
                 ySymbols[c * h * w + p] = k
                 chain.advance(k)
             }
@@ -446,7 +451,8 @@ public final class NeuralImageCodec {
 
     /// Means and table indices of the latents, from the hyper-latent symbols; identical on
     /// encoder and decoder by construction (`ExactConvolution`, exact gain interpolation).
-    private func hyperSynthesis(_ zSymbols: [Int32], height: Int, width: Int, quality: Int) throws -> Prior {
+    /// `grid`: the integer grid's tables when the latents are on it.
+    private func hyperSynthesis(_ zSymbols: [Int32], height: Int, width: Int, quality: Int, grid: IntegerGrid?) throws -> Prior {
         let n = model.hyperChannels, plane = height * width
         let zInverse = GainLadder.linear(model.gains.zInverse, quality: quality)
         var hwc = [Float](repeating: 0, count: zSymbols.count)
@@ -456,7 +462,7 @@ public final class NeuralImageCodec {
         var (values, h, w) = (hwc, height, width)
         for layer in model.hyperSynthesis { (values, h, w) = try layer.apply(values, height: h, width: w, workers: device.workers) }
         guard h == height * 4, w == width * 4 else { throw NICError.internal("hyper-synthesis output has an unexpected size") }
-        return Prior(model: model, values: values)
+        return Prior(model: model, values: values, grid: grid)
     }
 
     private func startStages() {
@@ -477,16 +483,38 @@ public final class NeuralImageCodec {
     }
 }
 
-/// The hyper-synthesis output (channels-last: M means, then M scales per position).
+/// The hyper-synthesis output (channels-last: M means, then M scales per position), and the grid
+/// the latents' symbols are coded on: the means' (`grid` nil) or the integers'.
 struct Prior {
     let model: HyperpriorModel
     let values: [Float]
+    let grid: IntegerGrid?
 
     @inline(__always) func entry(channel c: Int, position p: Int) -> (mean: Float, table: Int) {
         (mean(channel: c, position: p), table(channel: c, position: p))
     }
 
     @inline(__always) func mean(channel c: Int, position p: Int) -> Float { values[p * 2 * model.latentChannels + c] }
+
+    /// The latent that symbol 0 stands for: the mean, or on the integer grid the mean rounded.
+    @inline(__always) func origin(channel c: Int, position p: Int) -> Float {
+        grid == nil ? mean(channel: c, position: p) : IntegerGrid.origin(mean: mean(channel: c, position: p)).origin
+    }
+
+    /// The symbol of latent `y` rounded on this prior's grid: round(y − mean), or round(y) − round(mean).
+    @inline(__always) func roundedSymbol(_ y: Float, channel c: Int, position p: Int) -> Int32 {
+        grid == nil
+            ? NeuralImageCodec.symbol(y - mean(channel: c, position: p))
+            : IntegerGrid.symbol(y, origin: origin(channel: c, position: p))
+    }
+
+    /// The y tables symbols under quantiser `q` are coded with (`table` indexes them).
+    @inline(__always) func yTables(quantiser q: Int) -> CDFTables { grid?.tables ?? model.yTables(quantiser: q) }
+
+    /// Bits per symbol of `yTables(quantiser:)`.
+    @inline(__always) func bitCosts(quantiser q: Int) -> DependentQuantization.BitCosts {
+        grid?.costs ?? (q == 0 ? model.yBitCosts.q0 : model.yBitCosts.q1)
+    }
 
     /// Means and lower-bounded scales of all latents, channels-first ([M][h][w] each).
     func channelsFirst(height h: Int, width w: Int) -> (means: [Float], scales: [Float]) {
@@ -501,9 +529,12 @@ struct Prior {
         return (means, scales)
     }
 
+    /// The table of latent (c, p): by its scale, and on the integer grid by its mean's offset bucket too.
     @inline(__always) func table(channel c: Int, position p: Int) -> Int {
         let m = model.latentChannels
-        return model.scaleIndex(max(values[p * 2 * m + m + c], model.scaleBound))
+        let scale = model.scaleIndex(max(values[p * 2 * m + m + c], model.scaleBound))
+        guard grid != nil else { return scale }
+        return scale * IntegerGrid.offsetBuckets + IntegerGrid.origin(mean: mean(channel: c, position: p)).bucket
     }
 }
 
