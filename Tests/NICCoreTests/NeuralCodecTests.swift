@@ -141,6 +141,32 @@ final class NeuralCodecTests: XCTestCase {
         out += (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * UInt32($0))) }
         return out
     }
+
+    /// Flips one random bit of the payloads of `bytes` (after the 32-byte header, before the
+    /// checksum), `count` times, each with a repaired checksum so that the payload decoders see the
+    /// damage: every copy decodes to an image of the file's `width` x `height` or fails with a
+    /// message. Returns how many decoded.
+    @discardableResult
+    static func assertFlippedPayloadBitsDecodeOrFail(
+        _ codec: NeuralImageCodec, _ bytes: [UInt8], width: Int, height: Int, seed: UInt64, count: Int = 300
+    ) -> Int {
+        var rng = SplitMix(seed: seed)
+        var decoded = 0
+        for _ in 0..<count {
+            var damaged = bytes
+            damaged[32 + rng.below(damaged.count - 36)] ^= UInt8(1 << rng.below(8))
+            do {
+                let image = try codec.decode(withValidChecksum(damaged))
+                XCTAssertEqual([image.width, image.height], [width, height])
+                decoded += 1
+            } catch let error as NICError {
+                XCTAssertFalse(error.message.isEmpty)
+            } catch {
+                XCTFail("not an NICError: \(error)")
+            }
+        }
+        return decoded
+    }
 }
 
 /// The exact layers against oneDNN (same arithmetic up to summation order) and against themselves
