@@ -609,6 +609,11 @@ typedef struct NicEncodeOptions {
     float substitute_step_size; /**< its Adam step size in pixel values of [0, 1], 0.0001...0.1; 0 = default */
     int substitute_block;   /**< blocks of this many pixels a side (a multiple of 16, 16...1024) get a step
                                  size from their variance; 0 = one step size; -1 = as `effort` says (default) */
+    /* Since 0.4: */
+    int integer_grid;       /**< 1: the latents on the integer grid, whose points do not move with the
+                                 hyper-latents, so that re-encoding a decoded picture holds steady (a
+                                 version 2 .nic file; needs dsq_states 0); 0: on their means; -1 = as
+                                 `effort` says (default; no effort uses the grid yet) */
 } NicEncodeOptions;
 
 /** Sets `options` to the defaults (quality 75, effort 0, every knob -1 / 0: as the effort

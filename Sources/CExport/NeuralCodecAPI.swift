@@ -12,7 +12,7 @@ public func nic_encode_options_init(_ options: UnsafeMutablePointer<NicEncodeOpt
     options.pointee = NicEncodeOptions(
         struct_size: MemoryLayout<NicEncodeOptions>.size, quality: 75, refine_steps: -1,
         effort: Int32(NeuralEncoderSearch.defaultEffort), latent_steps: -1, latent_step_size: 0, dsq_states: -1,
-        dsq_lambda: 0, substitute_steps: -1, substitute_step_size: 0, substitute_block: -1)
+        dsq_lambda: 0, substitute_steps: -1, substitute_step_size: 0, substitute_block: -1, integer_grid: -1)
 }
 
 /// Quality and search of `NicEncodeOptions`, read only as far as the caller's `struct_size`:
@@ -28,17 +28,19 @@ func encodeSettings(_ options: UnsafePointer<NicEncodeOptions>?) throws -> (qual
     var (effort, steps, stepSize) = (NeuralEncoderSearch.defaultEffort, -1, Float(0))
     var (dsq, dsqLambda) = (-1, Float(0))
     var (substitute, substituteStepSize, block) = (-1, Float(0), -1)
+    var grid = -1
     if size >= MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.dsq_states)! {
         (effort, steps, stepSize) = (Int(options.pointee.effort), Int(options.pointee.latent_steps), options.pointee.latent_step_size)
     }
     if size >= MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.substitute_steps)! {
         (dsq, dsqLambda) = (Int(options.pointee.dsq_states), options.pointee.dsq_lambda)
     }
-    if size >= MemoryLayout<NicEncodeOptions>.size {
+    if size >= MemoryLayout<NicEncodeOptions>.offset(of: \NicEncodeOptions.integer_grid)! {
         (substitute, substituteStepSize, block) = (
             Int(options.pointee.substitute_steps), options.pointee.substitute_step_size, Int(options.pointee.substitute_block)
         )
     }
+    if size >= MemoryLayout<NicEncodeOptions>.size { grid = Int(options.pointee.integer_grid) }
     var search = try NeuralEncoderSearch.effort(effort)
     if refine != -1 { search.refinementSteps = refine }
     if steps != -1 { search.latentSteps = steps }
@@ -48,6 +50,11 @@ func encodeSettings(_ options: UnsafePointer<NicEncodeOptions>?) throws -> (qual
     if substitute != -1 { search.substitutionSteps = substitute }
     if substituteStepSize != 0 { search.substitutionStepSize = substituteStepSize }
     if block != -1 { search.substitutionBlock = block }
+    switch grid {
+    case -1: break
+    case 0, 1: search.integerGrid = grid == 1
+    default: throw NICError.invalidArgument("integer_grid must be -1, 0 or 1, got \(grid)")
+    }
     try search.validate()
     return (quality, search)
 }

@@ -408,6 +408,23 @@ static void test_neural_codec(NicContext *ctx)
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 2);
     nic_free(data);
     data = NULL;
+    /* the integer grid: flags 4 of a version 2 file, with plain rounding only */
+    EXPECT(options.integer_grid == -1);
+    options.integer_grid = 1;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    options.dsq_states = 0;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 4);
+    nic_free(data);
+    data = NULL;
+    options.integer_grid = 2;
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
+    /* a struct of 0.3's layout ends before integer_grid: the field is not read */
+    options.struct_size = offsetof(NicEncodeOptions, integer_grid);
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1 && data[7] == 0);
+    nic_free(data);
+    data = NULL;
+    options.struct_size = sizeof options;
+    options.integer_grid = -1;
     options.dsq_states = -1;
     options.effort = 4;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);

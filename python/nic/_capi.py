@@ -217,7 +217,8 @@ class NicEncodeOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("quality", ctypes.c_int), ("refine_steps", ctypes.c_int),
                 ("effort", ctypes.c_int), ("latent_steps", ctypes.c_int), ("latent_step_size", ctypes.c_float),
                 ("dsq_states", ctypes.c_int), ("dsq_lambda", ctypes.c_float), ("substitute_steps", ctypes.c_int),
-                ("substitute_step_size", ctypes.c_float), ("substitute_block", ctypes.c_int)]
+                ("substitute_step_size", ctypes.c_float), ("substitute_block", ctypes.c_int),
+                ("integer_grid", ctypes.c_int)]
 
 
 class NicLayerSize(ctypes.Structure):

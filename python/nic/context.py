@@ -396,6 +396,7 @@ class Context:
                      latent_step_size: Optional[float] = None, dsq_states: Optional[int] = None,
                      dsq_lambda: Optional[float] = None, substitute_steps: Optional[int] = None,
                      substitute_step_size: Optional[float] = None, substitute_block: Optional[int] = None,
+                     integer_grid: Optional[bool] = None,
                      layers: Optional[Sequence[Tuple[int, int]]] = None) -> bytes:
         """Compresses an HxWx3 uint8 RGB array (or a Pillow image) with the neural codec;
         returns the .nic bytes. quality: 1...100; effort: 0 (fast, the default: one refinement
@@ -407,7 +408,9 @@ class Context:
         of the latents with 4 or 8 states, 0 for none), dsq_lambda (its weight of bits against
         squared latent error), substitute_steps (substitution of the input 0...2000),
         substitute_step_size (its Adam step size in pixel values of [0, 1]) and substitute_block
-        (blocks of that many pixels with a step size from their variance, 0 for one step size).
+        (blocks of that many pixels with a step size from their variance, 0 for one step size);
+        integer_grid=True puts the latents on the integer grid, so that re-encoding a decoded
+        picture holds steady (a version 2 file; needs dsq_states=0).
         None: as the effort says. layers: a layered file (docs/nic-format.md, version 3) of these
         (width, height) sizes, smallest first, the last the array's; image_decode(data, layer)
         then decodes any of them."""
@@ -435,6 +438,8 @@ class Context:
         if substitute_step_size is not None:
             step = float(substitute_step_size)
             options.substitute_step_size = step if step != 0 else -1.0
+        if integer_grid is not None:
+            options.integer_grid = 1 if integer_grid else 0
         sizes = None
         if layers is not None:
             pairs = list(layers)
