@@ -79,3 +79,58 @@ def test_encoder_only_training_keeps_the_decoder_and_its_tables(tmp_path, monkey
     with pytest.raises(SystemExit):
         train.main(["--run", "bad", "--steps", "1"] + common)
     assert not (tmp_path / "bad" / "ckpt_latest.pt").exists()
+
+
+def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_from_it(tmp_path, monkeypatch, capsys):
+    train = train_module(tmp_path, monkeypatch)
+    import checkpoint
+    import export_record
+    import finetune_decoder
+    from safetensors.torch import load_file
+    monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
+
+    src = small_trained_like(8, 12, 5)
+    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2, "total_steps": 7}, "step": 7,
+                "history": []}, tmp_path / "small.pt")
+    record = str(tmp_path / "rec.safetensors")
+    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", record, "--no-validate"])
+    committed = str(tmp_path / "enc.safetensors")
+    train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
+                committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
+                "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+
+    out = str(tmp_path / "dec.safetensors")
+    common = ["--from", committed, "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-3", "--out", out]
+    finetune_decoder.main(["--run", "ft", "--steps", "4", "--val-every", "2"] + common)
+    sd, meta = checkpoint.read(out)
+    base, _ = checkpoint.read_model(committed)
+    assert set(sd) == {k for k in base.state_dict() if nm.is_decoder_only_parameter(k)}
+    assert meta["finetune"] == {"steps_done": 4, "steps_total": 4, "lr": 1e-3}
+    assert meta["base"]["sha256"] == checkpoint.sha256(committed) and "decoder_from" not in meta
+    tuned, _ = checkpoint.read_model(out)
+    run = torch.load(tmp_path / "ft" / "ckpt_latest.pt", map_location="cpu", weights_only=False)["model"]
+    moved = 0
+    for k, v in tuned.state_dict().items():
+        assert torch.equal(v, run[k]), k
+        if nm.is_decoder_only_parameter(k):
+            moved += int(not torch.equal(v, base.state_dict()[k]))
+        else:
+            assert torch.equal(v, base.state_dict()[k]), k
+    assert moved > 0
+
+    # a new machine (no run folder) with a longer plan continues from the committed step
+    capsys.readouterr()
+    finetune_decoder.main(["--run", "ft_elsewhere", "--steps", "6", "--val-every", "100"] + common)
+    assert "resumed " + out + " at fine-tuning step 4" in capsys.readouterr().out
+    assert checkpoint.read(out)[1]["finetune"]["steps_done"] == 6
+
+    # the record exported from the committed fine-tune: its decoder, the base's encoder
+    export_record.main(["--ckpt", out, "--out", str(tmp_path / "rec3"), "--no-validate"])
+    rec3, tuned = load_file(str(tmp_path / "rec3.safetensors")), checkpoint.read_model(out)[0].state_dict()
+    assert torch.equal(rec3["g_s.0.weight"], tuned["g_s.0.weight"].to(torch.float16))
+    assert torch.equal(rec3["g_a.0.weight"], base.state_dict()["g_a.0.weight"].to(torch.float16))
+
+    # written to the repository, a fine-tune names a committed checkpoint as its base
+    with pytest.raises(SystemExit):
+        finetune_decoder.main(["--run", "bad", "--steps", "1", "--from", record, "--out", str(tmp_path / "x.safetensors"),
+                               "--val-levels", ""])

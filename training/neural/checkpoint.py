@@ -7,6 +7,10 @@ A run that trains the encoder alone (train.py --train encoder, from a record) st
 encoder's tensors (model.is_encoder_parameter); the sidecar's "decoder_from" names the record
 (path in the repository and sha256) that holds everything else, unchanged.
 
+The decoder fine-tune (finetune_decoder.py) stores only what it trains (model.is_decoder_only_parameter);
+its sidecar's "base" names the committed checkpoint it started from (path and sha256) and
+"finetune" how far it got ("steps_done" of "steps_total").
+
     # write it from a run's latest full checkpoint (done at every milestone by train.py itself)
     python3 training/neural/checkpoint.py --from training/runs/neural/main/ckpt_latest.pt
 """
@@ -21,7 +25,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from model import from_args, from_record, is_encoder_parameter  # noqa: E402
+from model import from_args, from_record, is_decoder_only_parameter, is_encoder_parameter  # noqa: E402
 
 sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
 from training.files import sha256  # noqa: E402
@@ -68,16 +72,30 @@ def read(path):
     return load_file(path), meta
 
 
+def named_file(ref, what):
+    """The absolute path of a file a sidecar names ({"...": path in the repository, "sha256": hex});
+    refuses one that is missing or has changed."""
+    rel = ref.get("record") or ref.get("checkpoint")
+    path = os.path.join(data.PROJECT, rel)
+    if not os.path.exists(path) or sha256(path) != ref["sha256"]:
+        raise SystemExit(f"{what}: {rel} is missing or has changed")
+    return path
+
+
 def read_model(path):
     """(model, meta) of a checkpoint written by write(); an encoder-only one gets the rest of its
-    weights from the record its sidecar names, which must be unchanged."""
+    weights from the record its sidecar names, a decoder fine-tune from its base checkpoint; both
+    must be unchanged."""
     sd, meta = read(path)
+    if "base" in meta:
+        model, _ = read_model(named_file(meta["base"], f"{path}: its base checkpoint"))
+        if not all(is_decoder_only_parameter(k) for k in sd):
+            raise SystemExit(f"{path}: a decoder fine-tune holds decoder-only tensors alone")
+        model.load_state_dict(dict(model.state_dict(), **sd))
+        return model, meta
     model = from_args(meta["args"])
     if "decoder_from" in meta:
-        rec = meta["decoder_from"]
-        record = os.path.join(data.PROJECT, rec["record"])
-        if not os.path.exists(record) or sha256(record) != rec["sha256"]:
-            raise SystemExit(f"{path}: its decoder record {rec['record']} is missing or has changed")
+        record = named_file(meta["decoder_from"], f"{path}: its decoder record")
         sd = dict({k: v for k, v in from_record(record).state_dict().items() if not is_encoder_parameter(k)}, **sd)
     model.load_state_dict(sd)
     return model, meta
@@ -112,18 +130,31 @@ def decoder_source(init_from):
                      "or from an encoder-only checkpoint")
 
 
-def meta_for(step, train_seconds, history, args, curve):
-    """The sidecar's content; for an encoder-only run also "decoder_from"."""
+def meta_for(step, train_seconds, history, args, curve, base=None):
+    """The sidecar's content; for a decoder fine-tune also "base" (base_reference), otherwise for an
+    encoder-only run "decoder_from"."""
     meta = {"step": step, "train_hours": round(train_seconds / 3600, 4), "history": history,
             "args": {k: portable(v) for k, v in args.items() if k not in ("data", "cache")},
             "learning_curve": curve}
-    if args.get("train") == "encoder":
+    if base:
+        meta["base"] = base
+    elif args.get("train") == "encoder":
         meta["decoder_from"] = decoder_source(args.get("init_from"))
     return meta
 
 
+def base_reference(path):
+    """What a decoder fine-tune's sidecar says of the committed checkpoint it starts from."""
+    if not (path.endswith(".safetensors") and os.path.exists(path) and is_resumable(path)):
+        raise SystemExit(f"{path}: a decoder fine-tune written to the repository starts from a committed checkpoint")
+    return {"checkpoint": portable(os.path.abspath(path)), "sha256": sha256(path)}
+
+
 def committed_state(state_dict, meta):
-    """The tensors the committed checkpoint holds: all, or the encoder's alone (see the top)."""
+    """The tensors the committed checkpoint holds: all, the encoder's alone or the decoder's alone
+    (see the top)."""
+    if "base" in meta:
+        return {k: v for k, v in state_dict.items() if is_decoder_only_parameter(k)}
     if "decoder_from" in meta:
         return {k: v for k, v in state_dict.items() if is_encoder_parameter(k)}
     return state_dict

@@ -130,7 +130,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--run", help="run name under training/runs/neural/ (uses ckpt_latest.pt)")
-    g.add_argument("--ckpt", help="a checkpoint .pt written by train.py")
+    g.add_argument("--ckpt", help="a checkpoint .pt written by train.py or finetune_decoder.py, or a committed "
+                                  "checkpoint .safetensors (checkpoint.py)")
     p.add_argument("--out", required=True, help="output path without suffix (or ending in .safetensors)")
     p.add_argument("--no-validate", action="store_true", help="skip the fresh hold-out validation")
     p.add_argument("--val-max-side", type=int, default=768)
@@ -144,12 +145,19 @@ def main(argv=None):
 
     ckpt_path = a.ckpt or os.path.join(T.RUNS, a.run, "ckpt_latest.pt")
     run_dir = os.path.dirname(os.path.abspath(ckpt_path))
-    ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    args = ck["args"]
+    if ckpt_path.endswith(".safetensors"):
+        import checkpoint
+        model, meta = checkpoint.read_model(ckpt_path)
+        ck = {"step": meta["step"], "train_seconds": meta.get("train_hours", 0.0) * 3600,
+              "history": meta.get("history", []), "curve": meta.get("learning_curve", [])}
+        args = meta["args"]
+    else:
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        args = ck["args"]
+        model = from_args(args)
+        model.load_state_dict(ck["model"])
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
-    model = from_args(args)
-    model.load_state_dict(ck["model"])
     model.eval()
 
     out = a.out[:-len(".safetensors")] if a.out.endswith(".safetensors") else a.out
@@ -181,7 +189,9 @@ def main(argv=None):
             "tensors": {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
                         for k, v in tensors.items()}}
     vpath = os.path.join(run_dir, "val.jsonl")
-    if os.path.exists(vpath):
+    if "curve" in ck:
+        side["learning_curve"] = ck["curve"]
+    elif os.path.exists(vpath):
         with open(vpath) as f:
             # a snapshot's record carries the curve up to its own step, not what the run did later
             points = [json.loads(l) for l in f if l.strip()]

@@ -12,9 +12,11 @@ Files coded by the record before the fine-tune decode with the fine-tuned record
 (same symbols, better reconstruction).
 
 Run directory training/runs/neural/<run>/ holds ckpt_latest.pt (resumable), train.jsonl,
-val.jsonl (hold-out, hard rounding, same figures as train.py's validation). At the end the
-result is written as a committed-form checkpoint (checkpoint.py), from which export_record.py
-builds the record.
+val.jsonl (hold-out, hard rounding, same figures as train.py's validation). With --out, the
+fine-tuned tensors alone are written as a committed checkpoint (checkpoint.py: "base" names the
+committed checkpoint --from, "finetune" the steps done) at every validation and at the end; where
+the run directory is missing, the fine-tune resumes from that file (without the optimizer state).
+export_record.py builds the record from the run's ckpt_latest.pt or from --out.
 
     python3 training/neural/finetune_decoder.py --run main_n64m96_dec \\
         --from training/runs/neural/main_n64m96/ckpt_latest.pt --steps 20000 --lr 1e-5
@@ -35,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import from_args  # noqa: E402
+from model import from_args, from_record, is_decoder_only_parameter  # noqa: E402
 from train import RUNS, atomic_save, load_val, validate  # noqa: E402
 
 STOP = {"flag": False}
@@ -43,11 +45,16 @@ STOP = {"flag": False}
 
 def decoder_parameters(model):
     """What the decoder alone applies after the symbols are known."""
-    return list(model.g_s.parameters()) + list(model.gain_y_inv.parameters())
+    return [p for k, p in model.named_parameters() if is_decoder_only_parameter(k)]
 
 
 def load_source(path):
-    """(model, step, training seconds, args) from a run's full checkpoint (.pt) or a committed training-form checkpoint."""
+    """(model, step, training seconds, args) from a run's full checkpoint (.pt), a committed training-form
+    checkpoint or a record (.safetensors)."""
+    if path.endswith(".safetensors") and not checkpoint.is_resumable(path):
+        with open(checkpoint.sidecar(path)) as f:
+            meta = json.load(f)
+        return from_record(path), int(meta["step"]), float(meta.get("train_hours", 0.0)) * 3600, meta["config"]
     if path.endswith(".safetensors"):
         model, meta = checkpoint.read_model(path)
         return model, int(meta["step"]), float(meta.get("train_hours", 0.0)) * 3600, meta["args"]
@@ -81,7 +88,9 @@ def parse(argv=None):
     p.add_argument("--val-every", type=int, default=2000, help="hold-out validation every N steps")
     p.add_argument("--val-levels", default="0,2,6,9")
     p.add_argument("--val-max-side", type=int, default=768)
-    p.add_argument("--out", default=None, help="committed-form result (default: none; see checkpoint.py)")
+    p.add_argument("--out", default=None,
+                   help="committed-form result, also the resume point on a new machine (--from must then be a "
+                        "committed checkpoint; default: none; see checkpoint.py)")
     p.add_argument("--data", default=data.DEFAULT_DATA)
     p.add_argument("--cache", default=data.DEFAULT_CACHE)
     return p.parse_args(argv)
@@ -101,6 +110,7 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     model, source_step, source_seconds, source_args = load_source(a.src)
+    base = checkpoint.base_reference(a.src) if a.out else None
     for p in model.parameters():
         p.requires_grad_(False)
     trained = decoder_parameters(model)
@@ -118,6 +128,14 @@ def main(argv=None):
         random.setstate(ck["rng"]["python"])
         sampler.set_state(ck["rng"]["sampler"])
         print(f"resumed {ckpt_path} at fine-tuning step {step}", flush=True)
+    elif a.out and os.path.exists(a.out):
+        done, meta = checkpoint.read_model(a.out)
+        if meta.get("base") != base:
+            raise SystemExit(f"{a.out} fine-tunes {meta.get('base')}, not {a.src}: remove it to start again")
+        model.load_state_dict(done.state_dict())
+        step = int(meta["finetune"]["steps_done"])
+        sampler = data.CropSampler(train_imgs, a.crop, a.seed + step)
+        print(f"resumed {a.out} at fine-tuning step {step} (without the optimizer state)", flush=True)
     print(f"decoder fine-tune of {a.src} (codec step {source_step}): {sum(p.numel() for p in trained)} "
           f"of {sum(p.numel() for p in model.parameters())} parameters trained", flush=True)
 
@@ -126,6 +144,16 @@ def main(argv=None):
                      "source": a.src, "source_step": source_step, "args": source_args,
                      "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                              "sampler": sampler.state()}}, ckpt_path)
+
+    def commit():
+        """The committed form of the fine-tune so far (see the top)."""
+        history = [{"decoder_finetune": {"from": checkpoint.portable(os.path.abspath(a.src)),
+                                         "source_step": source_step, "steps": step, "lr": a.lr}}]
+        meta = checkpoint.meta_for(source_step, source_seconds, history, dict(source_args),
+                                   checkpoint.read_curve(os.path.join(run_dir, "val.jsonl")), base=base)
+        meta["finetune"] = {"steps_done": step, "steps_total": a.steps, "lr": a.lr}
+        size = checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.out)
+        print(f"wrote {a.out} ({size} bytes, fine-tuning step {step})", flush=True)
 
     def stop(signum, frame):
         STOP["flag"] = True
@@ -167,8 +195,10 @@ def main(argv=None):
                 flog.write(json.dumps(rec) + "\n")
                 flog.flush()
                 t_log, acc = time.time(), []
-            if step % a.val_every == 0:
+            if step % a.val_every == 0 and step < a.steps:
                 run_val("periodic")
+                if a.out:
+                    commit()
             if time.time() - last_ckpt >= a.ckpt_minutes * 60:
                 save()
                 last_ckpt = time.time()
@@ -176,11 +206,7 @@ def main(argv=None):
         if step >= a.steps:
             run_val("final")
             if a.out:
-                history = [{"decoder_finetune": {"from": a.src, "source_step": source_step, "steps": step, "lr": a.lr}}]
-                curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
-                meta = checkpoint.meta_for(source_step, source_seconds, history, dict(source_args), curve)
-                size = checkpoint.write(model.state_dict(), meta, a.out)
-                print(f"wrote {a.out} ({size} bytes)", flush=True)
+                commit()
     print(f"stopped at fine-tuning step {step}", flush=True)
 
 

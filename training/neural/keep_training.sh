@@ -15,7 +15,9 @@
 #              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
 #              3. the record models/neural/n64m192_122k.safetensors
 #   then     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5)
-#            of the encoder run's final state
+#            of the encoder run's final state, committed first as 2. above; it resumes from
+#              1. training/runs/neural/enc_D_na128_decoder/ckpt_latest.pt
+#              2. training/neural/checkpoint/n64m192_enc128_decoder.safetensors   (committed: g_s)
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
@@ -46,8 +48,18 @@ for d in "$DIR" "$DEC_DIR"; do
         exit 0
     fi
 done
-if [ -f "$DEC_OUT" ]; then
-    echo "training is complete: $DEC_OUT holds the fine-tuned codec (export it with export_record.py)"
+# Fine-tuning steps done and planned of the committed fine-tune ("0 0" without one).
+finetune_progress() {
+    python3 - "$DEC_OUT" <<'PY'
+import json, os, sys
+side = os.path.splitext(sys.argv[1])[0] + ".json"
+ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) else {}
+print(ft.get("steps_done", 0), ft.get("steps_total", 0))
+PY
+}
+PROGRESS=$(finetune_progress)
+if [ "${PROGRESS#* }" -gt 0 ] && [ "${PROGRESS% *}" -ge "${PROGRESS#* }" ]; then
+    echo "training is complete: $DEC_OUT holds the fine-tuned decoder (export_record.py --ckpt $DEC_OUT)"
     exit 0
 fi
 
@@ -80,9 +92,13 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$DIR" "$DEC_DIR"
 if [ "$(steps_of)" -ge "$TOTAL" ]; then
-    SRC=$DIR/ckpt_latest.pt
-    [ -f "$SRC" ] || SRC=$COMMITTED
-    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$SRC" --steps 20000 --lr 1e-5 \
+    # The fine-tune starts from the committed final state of the encoder run, which its own
+    # committed checkpoint names.
+    if [ -f "$DIR/ckpt_latest.pt" ] && [ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' \
+            "${COMMITTED%.safetensors}.json")" -lt "$TOTAL" ]; then
+        python3 training/neural/checkpoint.py --from "$DIR/ckpt_latest.pt" --out "$COMMITTED"
+    fi
+    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
         --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
     PID=$!
     echo "$PID" > "$DEC_DIR/pid"

@@ -417,6 +417,15 @@ def is_encoder_parameter(name):
     return name.split(".")[0] in ENCODER_MODULES
 
 
+DECODER_ONLY_MODULES = ("g_s", "gain_y_inv")
+
+
+def is_decoder_only_parameter(name):
+    """True for a parameter that the decoder alone applies once the symbols are known: changing it
+    changes no bitstream, only the reconstruction."""
+    return name.split(".")[0] in DECODER_ONLY_MODULES
+
+
 def from_args(args, context=None):
     """The model a run's arguments (train.py's, as saved in its checkpoints) describe, untrained."""
     return MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)),
