@@ -612,7 +612,7 @@ typedef struct NicEncodeOptions {
     /* Since 0.4: */
     int integer_grid;       /**< 1: the latents on the integer grid, whose points do not move with the
                                  hyper-latents, so that re-encoding a decoded picture holds steady (a
-                                 version 2 .nic file; needs dsq_states 0); 0: on their means; -1 = as
+                                 version 2 .nic file); 0: on their means; -1 = as
                                  `effort` says (default; no effort uses the grid yet) */
 } NicEncodeOptions;
 

@@ -112,7 +112,7 @@ struct EncoderSearchOptions: ParsableArguments {
     @Flag(
         inversion: .prefixedNo,
         help:
-            "Override: latents on the integer grid, whose points do not move with the hyper-latents (steadier re-encoding; a version 2 file; needs --dsq 0)."
+            "Override: latents on the integer grid, whose points do not move with the hyper-latents (steadier re-encoding; a version 2 file)."
     )
     var grid: Bool?
 

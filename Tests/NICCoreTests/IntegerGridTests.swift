@@ -72,13 +72,13 @@ final class IntegerGridTests: XCTestCase {
         let model = try XCTUnwrap(NeuralCodecTests.model, "no neural codec model")
         let grid = try model.integerGrid(), b = IntegerGrid.offsetBuckets
         XCTAssertEqual(IntegerGrid.bucketCentre(b / 2), 0)
-        XCTAssertEqual(grid.tables.count, model.scaleTable.count * b)
+        XCTAssertEqual(grid.tables.q0.count, model.scaleTable.count * b)
         for s in 0..<model.scaleTable.count {
             let t = s * b + b / 2
             for i in 0..<model.yTables.inRange(s) {
                 let value = Int(model.yTables.symbolMin[s]) + i
                 let f = Int(model.yTables.interval(s, i).freq)
-                let g = Int(grid.tables.interval(t, value - Int(grid.tables.symbolMin[t])).freq)
+                let g = Int(grid.tables.q0.interval(t, value - Int(grid.tables.q0.symbolMin[t])).freq)
                 XCTAssertLessThanOrEqual(abs(f - g), 4 + f / 1000, "scale \(model.scaleTable[s]) symbol \(value)")
             }
         }
@@ -109,7 +109,7 @@ final class IntegerGridTests: XCTestCase {
                 let points = [a, b].map { $0.origin(channel: c, position: p) + Float($0.roundedSymbol(y, channel: c, position: p)) }
                 XCTAssertEqual(points, [y.rounded(.toNearestOrEven), y.rounded(.toNearestOrEven)], "y \(y)")
                 let table = a.table(channel: c, position: p)
-                XCTAssertTrue((0..<grid.tables.count).contains(table))
+                XCTAssertTrue((0..<grid.tables.q0.count).contains(table))
                 // The means' own grid moves the point with the mean.
                 let plain = Prior(model: model, values: a.values, grid: nil)
                 let point = plain.origin(channel: c, position: p) + Float(plain.roundedSymbol(y, channel: c, position: p))
@@ -131,24 +131,28 @@ final class IntegerGridTests: XCTestCase {
         XCTAssertFalse(
             try NICBitstream(parsing: NICBitstream(quality: 30, modelID: 1, width: 2, height: 2, zPayload: [], yPayload: []).serialized())
                 .integerGrid)
-        // Dependent quantisation on the grid is not defined; other bits are unknown; version 1 has no flags.
-        for (version, flags) in [(UInt8(2), UInt8(5)), (2, 6), (2, 7), (2, 8), (2, 12), (1, 4)] {
+        // With dependent quantisation: bits 0–1 as without the grid.
+        for (states, flags) in [(4, UInt8(5)), (8, 6)] {
+            var both = stream
+            both.dependentQuantization = states
+            let serialized = both.serialized()
+            XCTAssertEqual([serialized[4], serialized[7]], [2, flags])
+            XCTAssertEqual(try NICBitstream(parsing: serialized), both)
+            XCTAssertEqual(NICBitstream.flags(dependentQuantization: states, integerGrid: true), flags)
+        }
+        // Other bits are unknown; version 1 has no flags.
+        for (version, flags) in [(UInt8(2), UInt8(7)), (2, 3), (2, 8), (2, 12), (2, 0x84), (1, 4), (1, 6)] {
             var damaged = bytes
             damaged[4] = version; damaged[7] = flags
             XCTAssertThrowsError(try NICBitstream(parsing: NeuralCodecTests.withValidChecksum(damaged))) {
                 XCTAssertTrue(($0 as? NICError)?.message.contains("flags") ?? false, "\($0)")
             }
         }
-        XCTAssertNil(NICBitstream.flags(dependentQuantization: 8, integerGrid: true))
+        XCTAssertNil(NICBitstream.flags(dependentQuantization: 6, integerGrid: true))
         XCTAssertEqual(NICBitstream.flags(dependentQuantization: 0, integerGrid: true), 4)
         XCTAssertEqual(NICBitstream.flags(dependentQuantization: 4, integerGrid: false), 1)
-        // The encoder refuses the combination with an argument error.
         var search = NeuralEncoderSearch.standard
         search.integerGrid = true
-        XCTAssertThrowsError(try search.validate()) {
-            XCTAssertTrue(($0 as? NICError)?.message.contains("dependent quantisation") ?? false, "\($0)")
-        }
-        search.dependentQuantization = 0
         XCTAssertNoThrow(try search.validate())
     }
 
@@ -186,12 +190,142 @@ final class IntegerGridTests: XCTestCase {
 
     func testDamagedGridFilesGiveAnErrorOrAnImage() throws {
         let codec = try NeuralCodecTests.codec()
-        var search = NeuralEncoderSearch(refinementSteps: 1)
+        for states in [0, 8] {
+            var search = NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: states)
+            search.integerGrid = true
+            let bytes = try codec.encode(try NeuralCodecTests.testImage(width: 64, height: 48), quality: 40, search: search)
+            for n in 0..<bytes.count { XCTAssertThrowsError(try codec.decode(Array(bytes[0..<n])), "cut at \(n)") }
+            let decodedCount = NeuralCodecTests.assertFlippedPayloadBitsDecodeOrFail(codec, bytes, width: 64, height: 48, seed: 5)
+            print("\(decodedCount) of 300 damaged grid files (\(states) states) decoded to an image")
+        }
+    }
+}
+
+/// Dependent quantisation on the integer grid: the half-integer tables, a trellis whose points and
+/// path do not depend on the means, and files end to end.
+final class IntegerGridDependentQuantizationTests: XCTestCase {
+    /// Valid CDFs, mirrored between opposite buckets (symbol k's cell [k, k + 1] at offset c is
+    /// symbol −1 − k's at −c), leaning towards the mean, and pinned integers.
+    func testHalfIntegerTablesAreValidMirroredAndTheSameIntegersEverywhere() throws {
+        let scales: [Float] = [0.11, 0.5, 1, 3.7, 25, 256]
+        let tables = try IntegerGrid.tables(scaleTable: scales, quantiser: 1)
+        let b = IntegerGrid.offsetBuckets
+        XCTAssertEqual(tables.count, scales.count * b)
+        XCTAssertEqual(
+            tables.symbolMin.map { $0 },
+            scales.flatMap { s in [Int32](repeating: -Int32((Double(s) * 6.1094102049).rounded(.up)) - 2, count: b) })
+        for (i, _) in scales.enumerated() {
+            for bucket in 0..<b {
+                let t = i * b + bucket, mirror = i * b + b - 1 - bucket, n = tables.inRange(t)
+                var sum: UInt32 = 0
+                for s in 0...n { sum += tables.interval(t, s).freq }
+                XCTAssertEqual(sum, 1 << 16, "table \(t)")
+                for s in 0..<n {
+                    let f = Int(tables.interval(t, s).freq), g = Int(tables.interval(mirror, n - 1 - s).freq)
+                    XCTAssertLessThanOrEqual(abs(f - g), 2, "scale \(scales[i]) bucket \(bucket) symbol \(s)")
+                }
+            }
+        }
+        // Scale 0.11 in the middle bucket: the two points ±½ share the mass; in the last bucket
+        // (offset about +0.44) the point +½ (symbol 0) takes nearly all of it.
+        let zero = { (t: Int) in Int(-tables.symbolMin[t]) }
+        let middle = b / 2, last = b - 1
+        XCTAssertEqual(Double(tables.interval(middle, zero(middle)).freq), 32768, accuracy: 300)
+        XCTAssertEqual(Double(tables.interval(middle, zero(middle) - 1).freq), 32768, accuracy: 300)
+        XCTAssertGreaterThan(tables.interval(last, zero(last)).freq, 60000)
+        var crc: UInt32 = 0
+        tables.cdf.withUnsafeBytes { crc = CRC32.checksum(Array($0)) }
+        XCTAssertEqual(crc, 4_032_295_012, "checksum of the flat CDF array: \(crc)")
+    }
+
+    /// The same latents under two priors with other means and scales: with the rate out of the
+    /// cost (λ 0) the trellis picks the same absolute points (the grids and the states do not
+    /// depend on the means), on the half-integer grid, finer than rounding.
+    func testTrellisPointsDoNotMoveWithTheMeans() throws {
+        let model = try XCTUnwrap(NeuralCodecTests.model, "no neural codec model")
+        let grid = try model.integerGrid()
+        let m = model.latentChannels, plane = 400
+        var rng = SplitMix(seed: 3)
+        // Multiples of 2^−16 within ±10: latent − origin is exact in single precision.
+        let latents = (0..<plane).map { _ in Float(rng.below(1_310_721)) / 65536 - 10 }
+        func prior() -> Prior {
+            var values = [Float](repeating: 0, count: plane * 2 * m)
+            for p in 0..<plane {
+                values[p * 2 * m] = latents[p] + Float(rng.below(301)) / 100 - 1.5
+                values[p * 2 * m + m] = Float(rng.below(300)) / 100 + 0.11
+            }
+            return Prior(model: model, values: values, grid: grid)
+        }
+        let machine = try XCTUnwrap(DependentQuantization.StateMachine(states: 8))
+        var reconstructions: [[Float]] = []
+        for prior in [prior(), prior()] {
+            var values = [Float](), tables = [Int32](), origins = [UInt8]()
+            for p in 0..<plane {
+                let o = prior.origin(channel: 0, position: p)
+                values.append(latents[p] - o)
+                tables.append(Int32(prior.table(channel: 0, position: p)))
+                origins.append(UInt8(IntegerGrid.parity(origin: o)) | (prior.mean(channel: 0, position: p) < o ? 2 : 0))
+            }
+            let symbols = values.withUnsafeBufferPointer { v in
+                tables.withUnsafeBufferPointer { t in
+                    origins.withUnsafeBufferPointer { o in
+                        DependentQuantization.trellis(
+                            v, tables: t, machine: machine, costs: grid.costs, lambda: 0, origins: o)
+                    }
+                }
+            }
+            var latent = [Float](repeating: 0, count: plane)
+            symbols.withUnsafeBufferPointer { s in
+                latent.withUnsafeMutableBufferPointer {
+                    DependentQuantization.reconstruct(s, machine: machine, integerGrid: true, into: $0) {
+                        prior.origin(channel: 0, position: $0)
+                    }
+                }
+            }
+            reconstructions.append(latent)
+        }
+        XCTAssertEqual(reconstructions[0], reconstructions[1])
+        let points = reconstructions[0]
+        XCTAssertTrue(points.allSatisfy { ($0 * 2).rounded() == $0 * 2 }, "every point on the half-integers")
+        XCTAssertGreaterThan(points.filter { $0.rounded() != $0 }.count, plane / 5, "both quantisers are used")
+        let error = zip(latents, points).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(plane)
+        let rounding = latents.map { ($0 - $0.rounded()) * ($0 - $0.rounded()) }.reduce(0, +) / Float(plane)
+        XCTAssertLessThan(error, 0.85 * rounding)
+    }
+
+    /// Effort 0 on the grid: flags 6, the decoder's latents on the half-integer grid, the same
+    /// pixels at 1 and 2 threads, and about the quality of the grid without the trellis.
+    func testGridFilesWithDependentQuantizationRoundTrip() throws {
+        let codec = try NeuralCodecTests.codec()
+        let image = try NeuralCodecTests.testImage(width: 96, height: 80)
+        var search = NeuralEncoderSearch.standard
         search.integerGrid = true
-        let bytes = try codec.encode(try NeuralCodecTests.testImage(width: 64, height: 48), quality: 40, search: search)
-        for n in 0..<bytes.count { XCTAssertThrowsError(try codec.decode(Array(bytes[0..<n])), "cut at \(n)") }
-        let decodedCount = NeuralCodecTests.assertFlippedPayloadBitsDecodeOrFail(codec, bytes, width: 64, height: 48, seed: 5)
-        print("\(decodedCount) of 300 damaged grid files decoded to an image")
+        let bytes = try codec.encode(image, quality: 50, search: search)
+        XCTAssertEqual([bytes[4], bytes[7]], [2, 6])
+        let decoded = try codec.decode(bytes)
+        XCTAssertEqual(try NeuralCodecTests.codec(threads: 2).decode(bytes).planes, decoded.planes)
+        let d = try codec.entropyDecoded(bytes)
+        XCTAssertEqual(d.machine?.states, 8)
+        let plane = d.latentHeight * d.latentWidth
+        var latents = [Float](repeating: 0, count: d.ySymbols.count)
+        d.ySymbols.withUnsafeBufferPointer { all in
+            latents.withUnsafeMutableBufferPointer { out in
+                for c in 0..<codec.model.latentChannels {
+                    DependentQuantization.reconstruct(
+                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: d.machine, integerGrid: true,
+                        into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
+                    ) { d.prior.origin(channel: c, position: $0) }
+                }
+            }
+        }
+        XCTAssertTrue(latents.allSatisfy { ($0 * 2).rounded() == $0 * 2 })
+        XCTAssertGreaterThan(latents.filter { $0.rounded() != $0 }.count, 0, "some latents on the half-integers")
+        search.dependentQuantization = 0
+        let plain = try codec.encode(image, quality: 50, search: search)
+        let (psnr, plainPSNR) = (try Quality.psnr(image, decoded), try Quality.psnr(image, try codec.decode(plain)))
+        print("grid with 8 states \(bytes.count) bytes \(psnr) dB, without \(plain.count) bytes \(plainPSNR) dB")
+        XCTAssertGreaterThan(psnr, plainPSNR - 1)
+        XCTAssertLessThan(Double(bytes.count), 1.2 * Double(plain.count))
     }
 }
 

@@ -77,16 +77,16 @@ def test_dependent_quantisation_writes_a_version_2_file(ctx):
         assert ctx.image_decode(data).shape == img.shape
 
 
-def test_integer_grid_writes_flags_4_and_needs_plain_rounding(ctx):
+def test_integer_grid_sets_flag_bit_2(ctx):
     img = smooth_image(64, 48)
     data = ctx.image_encode(img, quality=50, dsq_states=0, integer_grid=True)
     assert data[4] == 2 and data[7] == 4
     assert ctx.image_decode(data).shape == img.shape
     plain = ctx.image_encode(img, quality=50, dsq_states=0, integer_grid=False)
     assert plain[4] == 1 and plain[7] == 0
-    with pytest.raises(nic.NicError) as e:
-        ctx.image_encode(img, quality=50, integer_grid=True)     # effort 0 quantises with 8 states
-    assert e.value.status == nic.NicStatus.NIC_ERROR_INVALID_ARGUMENT
+    dsq = ctx.image_encode(img, quality=50, integer_grid=True)     # effort 0 quantises with 8 states
+    assert dsq[4] == 2 and dsq[7] == 4 | 2
+    assert ctx.image_decode(dsq).shape == img.shape
 
 
 def test_layered_file_decodes_every_layer(ctx):

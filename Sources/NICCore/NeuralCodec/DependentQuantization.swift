@@ -11,6 +11,11 @@
 /// fine as one, yet each symbol pays for one quantiser only; the encoder picks the whole chain of
 /// symbols of a channel by a Viterbi search over the states (`trellis`), minimising
 /// Σ (v − reconstruction)² + λ·bits.
+///
+/// On the integer grid (`IntegerGrid`) both quantisers are absolute: Q0 is the integers, Q1 the
+/// half-integers (symbol k counted from the origin round(mean) stands for origin + k + ½), and the
+/// state machine follows the parity of the integer the point sits on (origin + k), so that the same
+/// points give the same path whatever the means.
 public enum DependentQuantization {
     /// A state machine of 4 or 8 states on a shift register: the next state shifts the state
     /// right by one bit and puts on top the symbol's parity XOR the parity of the state's lowest
@@ -55,21 +60,29 @@ public enum DependentQuantization {
         }
     }
 
-    /// What symbol `k` stands for under quantiser `q`, relative to the mean.
-    @inline(__always) static func reconstruction(_ k: Int32, quantiser q: Int) -> Float {
-        q == 0 ? Float(k) : Float(k) - Float(k.signum()) * 0.5
+    /// What symbol `k` stands for under quantiser `q`, relative to the mean (on the integer grid:
+    /// relative to the origin round(mean)).
+    @inline(__always) static func reconstruction(_ k: Int32, quantiser q: Int, integerGrid: Bool = false) -> Float {
+        if integerGrid { return q == 0 ? Float(k) : Float(k) + 0.5 }
+        return q == 0 ? Float(k) : Float(k) - Float(k.signum()) * 0.5
     }
 
-    /// The latents the symbols of one channel stand for (`mean(p)` per position), following the
-    /// state machine from state 0 (nil: plain rounding, every symbol on the integer grid).
+    /// The symbol whose parity drives the state machine: `k` itself, or on the integer grid `k`
+    /// with its origin's parity added (the parity of the integer origin + k).
+    @inline(__always) static func stateSymbol(_ k: Int32, originParity: Int32) -> Int32 { k ^ originParity }
+
+    /// The latents the symbols of one channel stand for, following the state machine from state 0
+    /// (nil: plain rounding). `origin(p)` is what symbol 0 counts from: the mean, or on the integer
+    /// grid the mean rounded.
     static func reconstruct(
-        _ symbols: UnsafeBufferPointer<Int32>, machine: StateMachine?, into latents: UnsafeMutableBufferPointer<Float>,
-        mean: (Int) -> Float
+        _ symbols: UnsafeBufferPointer<Int32>, machine: StateMachine?, integerGrid: Bool = false,
+        into latents: UnsafeMutableBufferPointer<Float>, origin: (Int) -> Float
     ) {
         var chain = Chain(machine)
         for p in symbols.indices {
-            latents[p] = mean(p) + reconstruction(symbols[p], quantiser: chain.quantiser)
-            chain.advance(symbols[p])
+            let o = origin(p), k = symbols[p]
+            latents[p] = o + reconstruction(k, quantiser: chain.quantiser, integerGrid: integerGrid)
+            chain.advance(integerGrid ? stateSymbol(k, originParity: IntegerGrid.parity(origin: o)) : k)
         }
     }
 
@@ -200,14 +213,19 @@ public enum DependentQuantization {
         }
     }
 
-    /// The symbols of one channel (`values[p]` = latent − mean, `tables[p]` its scale table, in
-    /// coding order) that minimise Σ (value − reconstruction)² + λ·bits over every path of
-    /// `machine` from state 0. Candidates per latent: the two nearest reconstructions of the
-    /// state's quantiser, and zero.
+    /// The symbols of one channel (`values[p]` = latent − mean, `tables[p]` its table, in coding
+    /// order) that minimise Σ (value − reconstruction)² + λ·bits over every path of `machine`
+    /// from state 0. Candidates per latent: the two nearest reconstructions of the state's
+    /// quantiser, and its point nearest the mean (symbol 0).
+    ///
+    /// On the integer grid `origins` is given: `values[p]` = latent − round(mean), and per latent
+    /// bit 0 is the parity of round(mean), bit 1 set when the mean lies below it (Q1's point
+    /// nearest the mean is then symbol −1).
     static func trellis(
         _ values: UnsafeBufferPointer<Float>, tables: UnsafeBufferPointer<Int32>, machine: StateMachine,
-        costs: (q0: BitCosts, q1: BitCosts), lambda: Float
+        costs: (q0: BitCosts, q1: BitCosts), lambda: Float, origins: UnsafeBufferPointer<UInt8>? = nil
     ) -> [Int32] {
+        let integerGrid = origins != nil
         let n = values.count, states = machine.states
         var cost = [Float](repeating: .infinity, count: states), next = cost
         cost[0] = 0
@@ -216,6 +234,7 @@ public enum DependentQuantization {
         for p in 0..<n {
             let v = values[p].isFinite ? min(max(values[p], -1e6), 1e6) : 0
             let t = Int(tables[p])
+            let flags = origins?[p] ?? 0, parity = Int32(flags & 1)
             for s in 0..<states { next[s] = .infinity }
             for s in 0..<states where cost[s] < .infinity {
                 let q = machine.quantiser(s)
@@ -223,16 +242,20 @@ public enum DependentQuantization {
                 if q == 0 {
                     let k = Int32(v.rounded(.down))
                     candidates = (k, k + 1, 0)
+                } else if integerGrid {
+                    // The half-integers k + ½ either side of v, and the one nearest the mean.
+                    let k = Int32((v - 0.5).rounded(.down))
+                    candidates = (k, k + 1, flags & 2 == 0 ? 0 : -1)
                 } else {
                     // Q1's reconstructions k − ½ (k ≥ 1) and k + ½ (k ≤ −1) around v, and zero.
                     let k = Int32((abs(v) + 0.5).rounded(.down)) * (v < 0 ? -1 : 1)
                     candidates = (k, k + (v < 0 ? -1 : 1), 0)
                 }
                 for k in [candidates.0, candidates.1, candidates.2] {
-                    let e = v - reconstruction(k, quantiser: q)
+                    let e = v - reconstruction(k, quantiser: q, integerGrid: integerGrid)
                     let bits = q == 0 ? costs.q0.cost(k, table: t) : costs.q1.cost(k, table: t)
                     let c = cost[s] + e * e + lambda * bits
-                    let ns = machine.next(s, k)
+                    let ns = machine.next(s, stateSymbol(k, originParity: parity))
                     if c < next[ns] {
                         next[ns] = c
                         previous[p * states + ns] = UInt8(s)

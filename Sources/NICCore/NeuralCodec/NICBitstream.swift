@@ -7,7 +7,7 @@ public struct NICBitstream: Equatable, Sendable {
     public static let version: UInt8 = 2
     public static let readableVersions: ClosedRange<UInt8> = 1...2
     /// Flags (byte 7) of version 2: bits 0–1 name the dependent quantisation, bit 2 the integer
-    /// grid (which codes plain rounding only); every other value is refused.
+    /// grid; every other value is refused.
     static let dependentQuantizationCodes: [Int: UInt8] = [0: 0, 4: 1, 8: 2]
     static let integerGridFlag: UInt8 = 4
     static let headerBytes = 32
@@ -44,10 +44,9 @@ public struct NICBitstream: Equatable, Sendable {
         self.integerGrid = integerGrid
     }
 
-    /// The flags byte of a header: nil for a combination no version defines (dependent
-    /// quantisation on the integer grid, or an unknown number of states).
+    /// The flags byte of a header: nil for an unknown number of states.
     static func flags(dependentQuantization: Int, integerGrid: Bool) -> UInt8? {
-        guard let code = dependentQuantizationCodes[dependentQuantization], !(integerGrid && code != 0) else { return nil }
+        guard let code = dependentQuantizationCodes[dependentQuantization] else { return nil }
         return code | (integerGrid ? integerGridFlag : 0)
     }
 
@@ -97,9 +96,9 @@ public struct NICBitstream: Equatable, Sendable {
         guard let format = ColourFormat(rawValue: bytes[5]) else {
             throw NICError.unsupportedFormat("unknown .nic colour format \(bytes[5])")
         }
-        let integerGrid = bytes[7] == NICBitstream.integerGridFlag
+        let integerGrid = bytes[7] & NICBitstream.integerGridFlag != 0
         let dependentQuantization =
-            integerGrid ? 0 : NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] }?.key
+            NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] & ~NICBitstream.integerGridFlag }?.key
         guard let dependentQuantization, bytes[4] >= 2 || bytes[7] == 0 else {
             throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7]) in a version \(bytes[4]) file")
         }

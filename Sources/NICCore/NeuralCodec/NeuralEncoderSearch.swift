@@ -27,7 +27,7 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     /// 0 is none. Makes re-encoding a decoded image more stable.
     public var fixedPointPasses: Int
     /// Latents on the integer grid (`IntegerGrid`, a flag of the file): the points a re-encode
-    /// codes do not move with its hyper-latents. Plain rounding only (no dependent quantisation).
+    /// codes do not move with its hyper-latents; with dependent quantisation on absolute grids.
     public var integerGrid: Bool
 
     public static let refinementStepRange = 0...4
@@ -124,11 +124,6 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         }
         guard Self.fixedPointPassRange.contains(fixedPointPasses) else {
             throw NICError.invalidArgument("fixed-point passes must be in \(Self.fixedPointPassRange), got \(fixedPointPasses)")
-        }
-        guard !integerGrid || dependentQuantization == 0 else {
-            throw NICError.invalidArgument(
-                "the integer grid codes plainly rounded latents: dependent quantisation on it is not defined "
-                    + "(turn it off, e.g. --dsq 0 with --grid)")
         }
     }
 }

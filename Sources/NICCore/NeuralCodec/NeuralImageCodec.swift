@@ -140,7 +140,7 @@ public final class NeuralImageCodec {
             for p in 0..<h * w {
                 let k = ySymbols[c * h * w + p]
                 yCoder.encode(k, table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
-                chain.advance(k)
+                chain.advance(prior.stateSymbol(k, channel: c, position: p))
             }
         }
         let zPayload = zCoder.finish(), yPayload = yCoder.finish()
@@ -238,7 +238,7 @@ public final class NeuralImageCodec {
             for p in 0..<plane {
                 let k = symbols[c * plane + p], t = prior.table(channel: c, position: p)
                 total += prior.bitCosts(quantiser: chain.quantiser).cost(k, table: t)
-                chain.advance(k)
+                chain.advance(prior.stateSymbol(k, channel: c, position: p))
             }
         }
         return total
@@ -273,7 +273,7 @@ public final class NeuralImageCodec {
                 for c in 0..<model.latentChannels {
                     DependentQuantization.reconstruct(
                         UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
-                        into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
+                        integerGrid: prior.grid != nil, into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
                     ) { prior.origin(channel: c, position: $0) }
                 }
             }
@@ -285,18 +285,26 @@ public final class NeuralImageCodec {
     private func quantisedDependently(
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
     ) -> [Int32] {
-        let plane = h * w
+        let plane = h * w, costs = (prior.bitCosts(quantiser: 0), prior.bitCosts(quantiser: 1))
         var symbols = [Int32](repeating: 0, count: y.count)
         var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
+        var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
         for c in 0..<model.latentChannels {
             for p in 0..<plane {
-                let (mean, table) = prior.entry(channel: c, position: p)
-                values[p] = y[c * plane + p] - mean
-                tables[p] = Int32(table)
+                let origin = prior.origin(channel: c, position: p)
+                values[p] = y[c * plane + p] - origin
+                tables[p] = Int32(prior.table(channel: c, position: p))
+                if prior.grid != nil {
+                    let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
+                    origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
+                }
             }
             let chosen = values.withUnsafeBufferPointer { v in
                 tables.withUnsafeBufferPointer { t in
-                    DependentQuantization.trellis(v, tables: t, machine: machine, costs: model.yBitCosts, lambda: lambda)
+                    origins.withUnsafeBufferPointer { o in
+                        DependentQuantization.trellis(
+                            v, tables: t, machine: machine, costs: costs, lambda: lambda, origins: prior.grid == nil ? nil : o)
+                    }
                 }
             }
             symbols.replaceSubrange((c * plane)..<((c + 1) * plane), with: chosen)
@@ -394,7 +402,7 @@ public final class NeuralImageCodec {
             for p in 0..<h * w {
                 let k = try yDecoder.decode(table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
                 ySymbols[c * h * w + p] = k
-                chain.advance(k)
+                chain.advance(prior.stateSymbol(k, channel: c, position: p))
             }
         }
         guard yDecoder.isExhausted else { throw NICError.corruptData("the latent payload is damaged") }
@@ -490,10 +498,6 @@ struct Prior {
     let values: [Float]
     let grid: IntegerGrid?
 
-    @inline(__always) func entry(channel c: Int, position p: Int) -> (mean: Float, table: Int) {
-        (mean(channel: c, position: p), table(channel: c, position: p))
-    }
-
     @inline(__always) func mean(channel c: Int, position p: Int) -> Float { values[p * 2 * model.latentChannels + c] }
 
     /// The latent that symbol 0 stands for: the mean, or on the integer grid the mean rounded.
@@ -509,11 +513,17 @@ struct Prior {
     }
 
     /// The y tables symbols under quantiser `q` are coded with (`table` indexes them).
-    @inline(__always) func yTables(quantiser q: Int) -> CDFTables { grid?.tables ?? model.yTables(quantiser: q) }
+    @inline(__always) func yTables(quantiser q: Int) -> CDFTables { grid?.tables(quantiser: q) ?? model.yTables(quantiser: q) }
 
     /// Bits per symbol of `yTables(quantiser:)`.
     @inline(__always) func bitCosts(quantiser q: Int) -> DependentQuantization.BitCosts {
-        grid?.costs ?? (q == 0 ? model.yBitCosts.q0 : model.yBitCosts.q1)
+        grid?.costs(quantiser: q) ?? (q == 0 ? model.yBitCosts.q0 : model.yBitCosts.q1)
+    }
+
+    /// What the dependent quantisation's state machine advances on after symbol `k` of latent
+    /// (c, p) (`DependentQuantization.stateSymbol`).
+    @inline(__always) func stateSymbol(_ k: Int32, channel c: Int, position p: Int) -> Int32 {
+        grid == nil ? k : DependentQuantization.stateSymbol(k, originParity: IntegerGrid.parity(origin: origin(channel: c, position: p)))
     }
 
     /// Means and lower-bounded scales of all latents, channels-first ([M][h][w] each).
