@@ -96,3 +96,37 @@ public struct PrecisionPlan: Sendable, Equatable {
         }
     }
 }
+
+/// How an int8 body runs the convolutions its ranges keep out of 8 bits (`float_convolutions`:
+/// layers whose 8-bit activations lose too much): in bfloat16 on CPUs with AVX512_BF16 (the
+/// precision the choice was measured in; about half float32's time there), else in float32,
+/// since bf16 was measured only with those kernels (docs/decisions/int8-inference.md).
+public struct Int8FloatLayers: Sendable, Equatable {
+    /// Indices from 0 among the body's convolutions, ascending.
+    public let convolutions: [Int]
+    /// .bf16 or .fp32.
+    public let precision: InferencePrecision
+    /// Which convolutions and why in this precision, for `PrecisionPlan.reason`.
+    public let reason: String
+
+    public init(convolutions: [Int], of count: Int, cpu: CPUFeatures) {
+        self.convolutions = convolutions.sorted()
+        precision = cpu.avx512BF16 ? .bf16 : .fp32
+        let names = self.convolutions.map { "\($0 + 1)" }.joined(separator: ", ")
+        reason =
+            "convolution\(convolutions.count == 1 ? "" : "s") \(names) of \(count) in \(precision.rawValue)"
+            + (cpu.avx512BF16 ? "" : " (no AVX512_BF16)")
+    }
+}
+
+extension PrecisionPlan {
+    /// This plan, saying which convolutions of an int8 body run in float (`mixed`), if any.
+    public func with(_ mixed: Int8FloatLayers?) -> PrecisionPlan {
+        guard precision == .int8, let mixed, !mixed.convolutions.isEmpty else { return self }
+        return PrecisionPlan(precision: precision, reason: reason + "; " + mixed.reason)
+    }
+
+    private init(precision: InferencePrecision, reason: String) {
+        self.precision = precision; self.reason = reason
+    }
+}
