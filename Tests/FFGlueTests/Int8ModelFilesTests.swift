@@ -89,7 +89,7 @@ final class Int8ModelFilesTests: XCTestCase {
             weights: try SafetensorsFile(bytes: weights), int8: try Int8Calibration(convolutionInputs: [1.0, 0.5]))
         let plan = try mixed.precisionPlan(.int8)
         XCTAssertEqual(plan.precision, .int8)
-        let inFloat = CPUFeatures.current.avx512BF16 ? "bf16" : "fp32"
+        let inFloat = CPUFeatures.current.avx512BF16 ? "bf16" : "fp32 (no AVX512_BF16)"
         XCTAssertTrue(plan.reason.hasSuffix("convolution 1 of 2 in \(inFloat)"), plan.reason)
         XCTAssertFalse(try allInt8.precisionPlan(.int8).reason.contains("convolution"))
         XCTAssertEqual(try mixed.precisionPlan(.fp32).reason, "fp32 requested", "only an int8 plan names them")

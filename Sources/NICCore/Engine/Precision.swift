@@ -1,3 +1,4 @@
+import CDNNL
 import CPUInfo
 
 /// The instruction-set extensions that decide which arithmetic pays on this CPU.
@@ -11,10 +12,16 @@ public struct CPUFeatures: Sendable, Equatable {
         self.avx512VNNI = avx512VNNI; self.avxVNNI = avxVNNI; self.avx512BF16 = avx512BF16
     }
 
-    /// This machine's.
-    public static let current = CPUFeatures(
-        avx512VNNI: cpuinfo_has_avx512_vnni() != 0, avxVNNI: cpuinfo_has_avx_vnni() != 0,
-        avx512BF16: cpuinfo_has_avx512_bf16() != 0)
+    /// This machine's, as far as oneDNN may use them (`ONEDNN_MAX_CPU_ISA` can hold its kernels
+    /// below the CPU, e.g. to AVX2, where a bfloat16 convolution has no kernel at all).
+    public static let current: CPUFeatures = {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        func allows(_ level: dnnl_cpu_isa_t) -> Bool { isa & level.rawValue == level.rawValue }
+        return CPUFeatures(
+            avx512VNNI: cpuinfo_has_avx512_vnni() != 0 && allows(dnnl_cpu_isa_avx512_core_vnni),
+            avxVNNI: cpuinfo_has_avx_vnni() != 0 && allows(dnnl_cpu_isa_avx2_vnni),
+            avx512BF16: cpuinfo_has_avx512_bf16() != 0 && allows(dnnl_cpu_isa_avx512_core_bf16))
+    }()
 
     public var hasVNNI: Bool { avx512VNNI || avxVNNI }
 
