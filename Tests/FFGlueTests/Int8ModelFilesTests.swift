@@ -2,7 +2,7 @@ import XCTest
 @testable import NICCore
 
 /// An up network's int8 ranges file is checked like its weights: its sha256 in settings.json,
-/// and the weights it was calibrated for; so are separate int8 weights (`"network"` in the int8
+/// the weights it was calibrated for and the convolutions it keeps out of 8 bits; so are separate int8 weights (`"network"` in the int8
 /// entry), which must also have the float network's architecture.
 final class Int8ModelFilesTests: XCTestCase {
     var directory = ""
@@ -39,8 +39,9 @@ final class Int8ModelFilesTests: XCTestCase {
         return try ModelStore(directory: directory)
     }
 
-    func ranges(for sha: String, _ values: String = "[1.0, 0.5]") -> String {
-        #"{"format":"libnic-int8-ranges","version":1,"network_sha256":"\#(sha)","conv_inputs":\#(values)}"#
+    func ranges(for sha: String, _ values: String = "[1.0, 0.5]", float: String? = nil) -> String {
+        let kept = float.map { #","float_convolutions":\#($0)"# } ?? ""
+        return #"{"format":"libnic-int8-ranges","version":1,"network_sha256":"\#(sha)","conv_inputs":\#(values)\#(kept)}"#
     }
 
     func network(_ store: ModelStore) throws -> ScalerNetwork { try store.network(try store.setting(id: 9), .up) }
@@ -76,6 +77,60 @@ final class Int8ModelFilesTests: XCTestCase {
         device.precision = precision
         let x = try Tensor(shape: [1, 1, 8, 8], values: (0..<64).map { Float(($0 * 37) % 64) / 64 })
         return try network.forward(x, outputHeight: 16, outputWidth: 16, on: device).toArray(on: device)
+    }
+
+    /// A convolution the ranges keep out of 8 bits: the int8 body runs it in bf16 where the CPU
+    /// has AVX512_BF16 (else fp32) and says so; the output is then neither the all-int8 one nor
+    /// float32's, and the same on one and two threads.
+    func testFloatConvolutionRunsOutsideInt8() throws {
+        let mixed = try network(try store(ranges: ranges(for: SHA256.hex(weights), float: "[0]")))
+        let allInt8 = try ScalerNetwork(
+            architecture: try JSONValue.parse(try SafetensorsFile(bytes: weights).metadata["architecture"]!),
+            weights: try SafetensorsFile(bytes: weights), int8: try Int8Calibration(convolutionInputs: [1.0, 0.5]))
+        let plan = try mixed.precisionPlan(.int8)
+        XCTAssertEqual(plan.precision, .int8)
+        let inFloat = CPUFeatures.current.avx512BF16 ? "bf16" : "fp32 (no AVX512_BF16)"
+        XCTAssertTrue(plan.reason.hasSuffix("convolution 1 of 2 in \(inFloat)"), plan.reason)
+        XCTAssertFalse(try allInt8.precisionPlan(.int8).reason.contains("convolution"))
+        XCTAssertEqual(try mixed.precisionPlan(.fp32).reason, "fp32 requested", "only an int8 plan names them")
+        let out = try output(mixed, .int8)
+        XCTAssertNotEqual(out, try output(allInt8, .int8))
+        XCTAssertNotEqual(out, try output(mixed, .fp32))
+        // Tall enough for several bands (ScalerNetwork.bandPixels).
+        let x = try Tensor(shape: [1, 1, 3000, 24], values: (0..<72000).map { Float(($0 * 53) % 97) / 97 })
+        let outputs = try [1, 2].map { threads in
+            let device = try ComputeDevice(threads: threads)
+            device.precision = .int8
+            return try mixed.forward(x, outputHeight: 6000, outputWidth: 48, on: device).toArray(on: device)
+        }
+        XCTAssertTrue(outputs[0] == outputs[1], "the mixed int8 body differs between 1 and 2 threads")
+    }
+
+    /// Without AVX512_BF16 the kept convolution runs in float32, close to the bf16 one.
+    func testFloatConvolutionRunsInFP32WithoutBF16() throws {
+        let architecture = try JSONValue.parse(try SafetensorsFile(bytes: weights).metadata["architecture"]!)
+        let calibration = try Int8Calibration(convolutionInputs: [1.0, 0.5], floatConvolutions: [1])
+        let fp32 = try ScalerNetwork(
+            architecture: architecture, weights: try SafetensorsFile(bytes: weights), int8: calibration, cpu: CPUFeatures())
+        XCTAssertTrue(try fp32.precisionPlan(.int8).reason.hasSuffix("convolution 2 of 2 in fp32 (no AVX512_BF16)"))
+        guard CPUFeatures.current.avx512BF16 else { return }
+        let bf16 = try ScalerNetwork(
+            architecture: architecture, weights: try SafetensorsFile(bytes: weights), int8: calibration,
+            cpu: CPUFeatures(avx512BF16: true))
+        let (a, b) = (try output(fp32, .int8), try output(bf16, .int8))
+        XCTAssertNotEqual(a, b)
+        XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()!, 0.01)
+    }
+
+    func testBadFloatConvolutionsAreModelErrors() throws {
+        for bad in ["[2]", "[-1]", "[0, 1]", "[0, 0]", "[0.5]", "\"0\"", "{}"] {
+            let store = try store(ranges: ranges(for: SHA256.hex(weights), float: bad))
+            XCTAssertThrowsError(try network(store), bad) { error in
+                guard case NICError.model(let message) = error else { return XCTFail("\(bad): \(error)") }
+                XCTAssertTrue(message.contains("up.int8.json") && message.contains("float_convolutions"), "\(bad): \(message)")
+            }
+        }
+        XCTAssertNoThrow(try network(try store(ranges: ranges(for: SHA256.hex(weights), float: "[]"))))
     }
 
     func testSeparateInt8WeightsBuildTheInt8BodyAndLeaveTheFloatOne() throws {

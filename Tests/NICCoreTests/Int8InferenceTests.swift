@@ -77,6 +77,25 @@ final class Int8InferenceTests: XCTestCase {
         }
     }
 
+    /// The shipped networks whose ranges keep convolutions out of 8 bits (`float_convolutions`):
+    /// their int8 body runs exactly those in bf16 (fp32 without AVX512_BF16) and the plan says
+    /// so; the bound against float32 and the thread independence are the tests above, which
+    /// cover them too.
+    func testMixedNetworksRunTheirFloatConvolutionsOutsideInt8() throws {
+        let mixed = try calibrated().filter { $0.1.int8FloatLayers != nil }
+        XCTAssertFalse(mixed.isEmpty, "no shipped int8 network keeps a convolution out of 8 bits")
+        for (setting, network) in mixed {
+            let kept = network.int8FloatLayers!
+            XCTAssertEqual(kept.precision, CPUFeatures.current.avx512BF16 ? .bf16 : .fp32)
+            XCTAssertTrue(try network.precisionPlan(.int8).reason.hasSuffix(kept.reason), "setting \(setting.id)")
+            let convolutions = network.int8Body!.layers.filter { $0 is Conv2d || $0 is BFloat16Conv2d || $0 is QuantizedConv2d }
+            let inFloat = convolutions.indices.filter { !(convolutions[$0] is QuantizedConv2d) }
+            XCTAssertEqual(inFloat, kept.convolutions, "setting \(setting.id)")
+            XCTAssertTrue(
+                inFloat.allSatisfy { (convolutions[$0] is BFloat16Conv2d) == (kept.precision == .bf16) }, "setting \(setting.id)")
+        }
+    }
+
     func testIntegerPathIsTheOneAutoReports() throws {
         for (_, network) in try calibrated() {
             let plan = try network.precisionPlan(.auto)

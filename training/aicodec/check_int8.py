@@ -33,6 +33,10 @@ Int8InferenceTests.
   python3 training/aicodec/check_int8.py --settings 4 --weights W.safetensors --ranges W.int8.json
   python3 training/aicodec/check_int8.py --settings 4 --int8-weights W.safetensors --ranges W.int8.json
 
+--float-layers 1 (or 1,2) keeps those convolutions (indices from 0) out of int8 in the PyTorch int8
+network, in bfloat16 (--float-precision fp32: float32), as libnic's mixed int8 body runs the ones a
+ranges file lists as "float_convolutions" (the default here too).
+
 --int8-weights FILE is the shipping case of separate int8 weights: fp32 from the setting's own up
 network, exact int8 from FILE with --ranges, so the loss is against the setting's float output and
 the test pattern compares the two networks as Int8InferenceTests does.
@@ -69,10 +73,20 @@ def ste_round(t):
     return t + (t.round() - t).detach()
 
 
-def int8_forward(up, x, ranges, ste=False):
+def bf16(t):
+    """t rounded to bfloat16 (8 bits of mantissa, round to nearest even), back in float32."""
+    return t.to(torch.bfloat16).float()
+
+
+def int8_forward(up, x, ranges, ste=False, float_layers=(), float_precision="bf16"):
     """`up` on x (1, 1, h, w) in [0, 1] with its body in 8-bit integers: each convolution's input
     rounded to integers of ranges[i] / 127 and saturated, weights rounded per output channel, sums exact,
     then scaled back with the bias and the activation in float.
+
+    The convolutions in float_layers (indices from 0) stay out of int8, as libnic's mixed int8 body
+    runs them (the int8 entry's "float_convolutions"): their input and weights rounded to bfloat16
+    with float32 sums (float_precision "bf16", as oneDNN's bf16 kernels compute them) or float32
+    throughout ("fp32"); their ranges go unused.
 
     ste=False: the sums in float64. ste=True (quantisation-aware training): the same values with
     float32 sums, exact too (every partial sum is an integer below 127 * 127 * 9 * 32 < 2^24 for
@@ -80,6 +94,14 @@ def int8_forward(up, x, ranges, ste=False):
     no gradient) and the weight scales held constant in the backward pass."""
     h = F.pixel_unshuffle(x, up.r_in) if up.r_in > 1 else x
     for i, c in enumerate(up.convs):
+        if i in float_layers:
+            if float_precision == "bf16":
+                h = F.conv2d(bf16(h), bf16(c.weight), padding=1) + c.bias[None, :, None, None]
+            else:
+                h = c(h)
+            if i < len(up.convs) - 1:
+                h = F.leaky_relu(h, up.slope)
+            continue
         assert not ste or c.in_channels <= 32, "float32 sums are exact for up to 32 input channels"
         scale = ranges[i] / 127
         w_scale = c.weight.detach().abs().amax(dim=(1, 2, 3)).clamp_min(1e-38) / 127
@@ -98,9 +120,9 @@ def int8_forward(up, x, ranges, ste=False):
 
 
 @torch.no_grad()
-def exact_int8(up, x, ranges):
+def exact_int8(up, x, ranges, float_layers=(), float_precision="bf16"):
     """int8_forward with float64 sums, no gradient: what oneDNN computes on VNNI CPUs."""
-    return int8_forward(up, x, ranges)
+    return int8_forward(up, x, ranges, float_layers=float_layers, float_precision=float_precision)
 
 
 def test_pattern_luma(width=192, height=128):
@@ -149,6 +171,10 @@ def main():
     p.add_argument("--int8-weights", help="separate int8 weights (qat_int8.py) for one setting, in PyTorch only: fp32 from the "
                                           "setting's (or --weights') up network, exact int8 from these with --ranges")
     p.add_argument("--ranges", help="with --weights or --int8-weights: the int8 ranges file (default: the setting's shipped ranges)")
+    p.add_argument("--float-layers", help="convolutions (indices from 0, e.g. 1 or 1,2) kept out of int8 in the PyTorch "
+                                          "int8 network (default: the ranges file's \"float_convolutions\", else none)")
+    p.add_argument("--float-precision", choices=("bf16", "fp32"), default="bf16",
+                   help="what the convolutions kept out of int8 compute in, in PyTorch (libnic: bf16 on CPUs with AVX512_BF16)")
     p.add_argument("--json", help="also write the table as JSON here")
     a = p.parse_args()
     if a.exact and a.precision != "int8":
@@ -158,6 +184,8 @@ def main():
     if a.ranges and not (a.weights or a.int8_weights):
         p.error("--ranges goes with --weights or --int8-weights")
     pytorch = bool(a.weights or a.int8_weights)
+    if a.float_layers is not None and not (a.exact or pytorch):
+        p.error("--float-layers is for the PyTorch int8 network (--exact, --weights or --int8-weights)")
     if sum(c is not None for c in (a.crf, a.x264_crf, a.jpeg)) > 1:
         p.error("choose one codec: --crf, --x264-crf or --jpeg")
     q = a.precision
@@ -192,7 +220,11 @@ def main():
                 up8 = up
             if a.exact or pytorch:
                 with open(ranges_file) as f:
-                    ranges = json.load(f)["conv_inputs"]
+                    record = json.load(f)
+                ranges = record["conv_inputs"]
+                kept = (sorted({int(v) for v in a.float_layers.split(",") if v}) if a.float_layers is not None
+                        else record.get("float_convolutions", []))
+                mixed = {"float_layers": kept, "float_precision": a.float_precision}
             fp32, other, between, exact, exact_between = [], [], [], [], []
             for i, rgb in enumerate(rgbs):
                 original = (luma_np(rgb) * 255).round()
@@ -215,7 +247,7 @@ def main():
                     x = torch.from_numpy(small.astype(np.float32) / 255)[None, None]
                     with torch.no_grad():
                         reference = u8(up(x))
-                    integer = u8(exact_int8(up8, x, ranges))
+                    integer = u8(exact_int8(up8, x, ranges, **mixed))
                     if pytorch:
                         fp32.append(psnr(reference, original)); other.append(psnr(integer, original))
                         between.append(psnr(integer, reference))
@@ -227,9 +259,11 @@ def main():
             if pytorch:
                 pattern = test_pattern_luma()
                 with torch.no_grad():
-                    mse = float(((exact_int8(up8, pattern, ranges) - up(pattern)) ** 2).mean())
+                    mse = float(((exact_int8(up8, pattern, ranges, **mixed) - up(pattern)) ** 2).mean())
                 row.update(weights=os.path.basename(a.weights or s["up"]["weights"]), ranges=os.path.basename(ranges_file),
                            computed="pytorch, exact int8", test_pattern_int8_vs_fp32=10 * np.log10(1 / mse))
+                if kept:
+                    row.update(float_layers=kept, float_precision=a.float_precision)
                 if a.int8_weights:
                     row["int8_weights"] = os.path.basename(a.int8_weights)
                 line = (f"{s['id']:7d}  {row['psnr_y_fp32']:7.3f}  {row['psnr_y_int8']:13.3f}  {row['loss_db']:7.4f}  "
@@ -239,6 +273,8 @@ def main():
                         f"{row[f'psnr_y_{q}_vs_fp32']:7.2f}")
             if a.exact and not pytorch:
                 row["exact_loss_db"], row["exact_psnr_y_int8_vs_fp32"] = -float(np.mean(exact)), float(np.mean(exact_between))
+                if kept:
+                    row.update(float_layers=kept, float_precision=a.float_precision)
                 line += f"  {'':13s}  {row['exact_loss_db']:7.4f}  {row['exact_psnr_y_int8_vs_fp32']:7.2f}"
             rows.append(row)
             print(line, flush=True)

@@ -25,6 +25,9 @@ graphics crops (synthetic.graphics_luma: text, bars, lines, gratings, hard-edged
 and distilled alike, so that learned ranges and weights also serve content sharper than photos;
 --synthetic-direct D gives a share D of those crops to the up network directly, drawn at the small
 size (graphics composited at the coded size, sharper than a down network ever makes them).
+--float-layers 0 keeps those convolutions out of int8 (in bfloat16, as libnic's mixed int8 body runs
+them) and lists them in the ranges file as "float_convolutions"; with --ranges-only --steps 0 the
+calibrated ranges ship unchanged with those convolutions kept in float.
 
 Writes OUT/NAME_up.safetensors (the fine-tuned float weights, as export.py writes networks),
 OUT/NAME_up.int8.json (their ranges: the fixed or the learned ones), OUT/original_up.int8.json
@@ -82,6 +85,9 @@ def parse():
     p.add_argument("--synthetic-direct", type=float, default=0.0,
                    help="share of the synthetic crops drawn at the small size and given to the up network "
                         "directly (--target float only)")
+    p.add_argument("--float-layers", default="",
+                   help="convolutions (indices from 0, e.g. 0 or 0,3) kept out of int8, in bfloat16 as libnic runs them; "
+                        "recorded in the ranges file as \"float_convolutions\"")
     p.add_argument("--calib-images", type=int, default=0, help="training images for the ranges (0: all)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
@@ -97,6 +103,7 @@ def parse():
         p.error("--synthetic-direct has no original crop to target: it needs --target float")
     if a.ranges_only:
         a.learn_ranges = True
+    a.float_layers = sorted({int(v) for v in a.float_layers.split(",") if v})
     return a
 
 
@@ -179,7 +186,8 @@ def main():
                 direct = (graphics_luma(n_direct, small_side, synthetic_rng) * 255).round() / 255
                 small = torch.cat([small, direct])
             target = teacher(small) if a.target == "float" else hr
-        out = int8_forward(up, small, list(ranges) if a.learn_ranges else record["conv_inputs"], ste=True)
+        out = int8_forward(up, small, list(ranges) if a.learn_ranges else record["conv_inputs"], ste=True,
+                           float_layers=a.float_layers)
         loss = ((out - target) ** 2).mean() * 1000.0
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -211,7 +219,9 @@ def main():
         out_record = ranges_record(up_file, setting["up"]["sha256"], a.percentile, record["images"], command,
                                    ranges.detach().tolist())
         out_record["qat"] = {"from": up_file, "from_sha256": setting["up"]["sha256"], "steps": a.steps,
-                             "target": a.target, "ranges": "learned, weights fixed"}
+                             "target": a.target, "ranges": "learned, weights fixed" if a.steps else "calibrated, weights fixed"}
+        if a.float_layers:
+            out_record["float_convolutions"] = a.float_layers
         path = os.path.join(a.out, os.path.splitext(up_file)[0] + ".int8.json")
         save_json(path, out_record)
         print("wrote", path, flush=True)
@@ -223,6 +233,8 @@ def main():
     # the percentile and images are those of the starting ranges; learned ranges moved from them
     out_record["qat"] = {"from": up_file, "from_sha256": setting["up"]["sha256"], "steps": a.steps,
                          "target": a.target, "ranges": "learned" if a.learn_ranges else "fixed"}
+    if a.float_layers:
+        out_record["float_convolutions"] = a.float_layers
     save_json(os.path.join(a.out, f"{name}_up.int8.json"), out_record)
     print("wrote", weights, flush=True)
 

@@ -24,16 +24,20 @@ public final class Conv2d: Layer {
 
     /// Sizes and padding for input `x`: PyTorch's output size (floor formula), which oneDNN gets
     /// through the right and bottom padding.
-    func geometry(input x: Tensor) throws -> WeightedGeometry {
-        guard x.height + 2 * padding >= kernel, x.width + 2 * padding >= kernel else {
-            throw NICError.dimensions("input \(x.shape) is smaller than the \(kernel)x\(kernel) kernel")
+    func geometry(input x: Tensor) throws -> WeightedGeometry { try geometry(inputShape: x.shape) }
+
+    /// The geometry for an input of `shape` (N, C, H, W).
+    func geometry(inputShape shape: [Int]) throws -> WeightedGeometry {
+        let (height, width) = (shape[2], shape[3])
+        guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else {
+            throw NICError.dimensions("input \(shape) is smaller than the \(kernel)x\(kernel) kernel")
         }
-        let h = (x.height + 2 * padding - kernel) / stride + 1
-        let w = (x.width + 2 * padding - kernel) / stride + 1
+        let h = (height + 2 * padding - kernel) / stride + 1
+        let w = (width + 2 * padding - kernel) / stride + 1
         return WeightedGeometry(
-            inputShape: x.shape, outputShape: [x.batch, outChannels, h, w],
+            inputShape: shape, outputShape: [shape[0], outChannels, h, w],
             weightShape: [outChannels, inChannels, kernel, kernel], stride: stride, padding: padding,
-            paddingRight: [(h - 1) * stride + kernel - x.height - padding, (w - 1) * stride + kernel - x.width - padding],
+            paddingRight: [(h - 1) * stride + kernel - height - padding, (w - 1) * stride + kernel - width - padding],
             transposed: false)
     }
 

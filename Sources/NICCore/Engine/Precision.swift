@@ -1,3 +1,4 @@
+import CDNNL
 import CPUInfo
 
 /// The instruction-set extensions that decide which arithmetic pays on this CPU.
@@ -11,10 +12,16 @@ public struct CPUFeatures: Sendable, Equatable {
         self.avx512VNNI = avx512VNNI; self.avxVNNI = avxVNNI; self.avx512BF16 = avx512BF16
     }
 
-    /// This machine's.
-    public static let current = CPUFeatures(
-        avx512VNNI: cpuinfo_has_avx512_vnni() != 0, avxVNNI: cpuinfo_has_avx_vnni() != 0,
-        avx512BF16: cpuinfo_has_avx512_bf16() != 0)
+    /// This machine's, as far as oneDNN may use them (`ONEDNN_MAX_CPU_ISA` can hold its kernels
+    /// below the CPU, e.g. to AVX2, where a bfloat16 convolution has no kernel at all).
+    public static let current: CPUFeatures = {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        func allows(_ level: dnnl_cpu_isa_t) -> Bool { isa & level.rawValue == level.rawValue }
+        return CPUFeatures(
+            avx512VNNI: cpuinfo_has_avx512_vnni() != 0 && allows(dnnl_cpu_isa_avx512_core_vnni),
+            avxVNNI: cpuinfo_has_avx_vnni() != 0 && allows(dnnl_cpu_isa_avx2_vnni),
+            avx512BF16: cpuinfo_has_avx512_bf16() != 0 && allows(dnnl_cpu_isa_avx512_core_bf16))
+    }()
 
     public var hasVNNI: Bool { avx512VNNI || avxVNNI }
 
@@ -94,5 +101,39 @@ public struct PrecisionPlan: Sendable, Equatable {
                 (precision, reason) = (.fp32, "the CPU has no VNNI, where int8 is not worth its loss, and no AVX512_BF16")
             }
         }
+    }
+}
+
+/// How an int8 body runs the convolutions its ranges keep out of 8 bits (`float_convolutions`:
+/// layers whose 8-bit activations lose too much): in bfloat16 on CPUs with AVX512_BF16 (the
+/// precision the choice was measured in; about half float32's time there), else in float32,
+/// since bf16 was measured only with those kernels (docs/decisions/int8-inference.md).
+public struct Int8FloatLayers: Sendable, Equatable {
+    /// Indices from 0 among the body's convolutions, ascending.
+    public let convolutions: [Int]
+    /// .bf16 or .fp32.
+    public let precision: InferencePrecision
+    /// Which convolutions and why in this precision, for `PrecisionPlan.reason`.
+    public let reason: String
+
+    public init(convolutions: [Int], of count: Int, cpu: CPUFeatures) {
+        self.convolutions = convolutions.sorted()
+        precision = cpu.avx512BF16 ? .bf16 : .fp32
+        let names = self.convolutions.map { "\($0 + 1)" }.joined(separator: ", ")
+        reason =
+            "convolution\(convolutions.count == 1 ? "" : "s") \(names) of \(count) in \(precision.rawValue)"
+            + (cpu.avx512BF16 ? "" : " (no AVX512_BF16)")
+    }
+}
+
+extension PrecisionPlan {
+    /// This plan, saying which convolutions of an int8 body run in float (`mixed`), if any.
+    public func with(_ mixed: Int8FloatLayers?) -> PrecisionPlan {
+        guard precision == .int8, let mixed, !mixed.convolutions.isEmpty else { return self }
+        return PrecisionPlan(precision: precision, reason: reason + "; " + mixed.reason)
+    }
+
+    private init(precision: InferencePrecision, reason: String) {
+        self.precision = precision; self.reason = reason
     }
 }

@@ -1,14 +1,26 @@
 /// The activation ranges of a network's 8-bit inference, as training/aicodec/calibrate_int8.py
 /// writes them (`<weights stem>.int8.json`): for each convolution in order, the magnitude its
-/// input is quantised over (a high percentile of |x| on training images).
+/// input is quantised over (a high percentile of |x| on training images), and the convolutions
+/// kept out of 8 bits (`float_convolutions`, indices from 0; their ranges go unused), which the
+/// int8 body runs in bfloat16 or float32 (`Int8FloatLayers`).
 public struct Int8Calibration: Sendable, Equatable {
     public let convolutionInputs: [Float]
+    /// Ascending, each below `convolutionInputs.count`, at least one convolution left in 8 bits.
+    public let floatConvolutions: [Int]
 
-    public init(convolutionInputs: [Float]) throws {
+    public init(convolutionInputs: [Float], floatConvolutions: [Int] = []) throws {
         guard !convolutionInputs.isEmpty, convolutionInputs.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw NICError.model("int8 ranges must be positive and finite")
         }
+        guard floatConvolutions.allSatisfy(convolutionInputs.indices.contains) else {
+            throw NICError.model(
+                "int8 ranges: float_convolutions \(floatConvolutions) must be convolution indices below \(convolutionInputs.count)")
+        }
+        guard Set(floatConvolutions).count == floatConvolutions.count, floatConvolutions.count < convolutionInputs.count else {
+            throw NICError.model("int8 ranges: float_convolutions must name distinct convolutions and leave one in 8 bits")
+        }
         self.convolutionInputs = convolutionInputs
+        self.floatConvolutions = floatConvolutions.sorted()
     }
 
     /// Parses the file and checks that it was calibrated for the weights of `weightsSHA256`.
@@ -22,6 +34,13 @@ public struct Int8Calibration: Sendable, Equatable {
         let entries = json["conv_inputs"]?.arrayValue ?? []
         let values = entries.compactMap(\.numberValue)
         guard values.count == entries.count else { throw NICError.model("int8 ranges: conv_inputs must be numbers") }
-        try self.init(convolutionInputs: values.map(Float.init))
+        var kept: [Int] = []
+        if let field = json["float_convolutions"] {
+            guard let list = field.arrayValue, case let indices = list.compactMap(\.intValue), indices.count == list.count else {
+                throw NICError.model("int8 ranges: float_convolutions must be a list of convolution indices")
+            }
+            kept = indices
+        }
+        try self.init(convolutionInputs: values.map(Float.init), floatConvolutions: kept)
     }
 }

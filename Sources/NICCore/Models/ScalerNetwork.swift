@@ -19,6 +19,8 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// The body in 8-bit integers (`Sequential.quantized`), when the network has calibrated int8
     /// ranges; `body` stays the float32 reference.
     let int8Body: Sequential?
+    /// The convolutions the int8 body keeps out of 8 bits, and in what (when its ranges name any).
+    let int8FloatLayers: Int8FloatLayers?
     /// The body with its convolutions in bfloat16 (`Sequential.bfloat16`), sharing `body`'s weights.
     let bf16Body: Sequential
     /// Input rows on each side that influence an output row: the convolutions' radii, counted
@@ -29,10 +31,11 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
 
     /// Builds the network from its architecture description and weights, with its int8 body
     /// when `int8` ranges are given: from `int8Weights` when given (separate weights for 8 bits,
-    /// of the same architecture), else from `weights`.
+    /// of the same architecture), else from `weights`; the convolutions the ranges keep out of
+    /// 8 bits run as `Int8FloatLayers` decides for `cpu`.
     public init(
         architecture a: JSONValue, weights: SafetensorsFile, int8: Int8Calibration? = nil,
-        int8Weights: (architecture: JSONValue, weights: SafetensorsFile)? = nil
+        int8Weights: (architecture: JSONValue, weights: SafetensorsFile)? = nil, cpu: CPUFeatures = .current
     ) throws {
         guard let kind = a["kind"]?.stringValue, let direction = Direction(rawValue: kind) else {
             throw NICError.model("architecture has no valid 'kind' (down or up)")
@@ -66,7 +69,12 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         }
         let int8Source =
             try int8Weights.map { Sequential(try LayerStack($0.architecture, $0.weights, network: "int8 weights").layers) } ?? body
-        int8Body = try int8.map { try int8Source.quantized(convolutionInputs: $0.convolutionInputs) }
+        let floatLayers = int8.flatMap { ranges in
+            ranges.floatConvolutions.isEmpty
+                ? nil : Int8FloatLayers(convolutions: ranges.floatConvolutions, of: ranges.convolutionInputs.count, cpu: cpu)
+        }
+        int8FloatLayers = floatLayers
+        int8Body = try int8.map { try int8Source.quantized(convolutionInputs: $0.convolutionInputs, float: floatLayers) }
         bf16Body = body.bfloat16()
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
@@ -77,6 +85,7 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
     /// The precision `forward` runs in for `request` on `cpu`.
     public func precisionPlan(_ request: PrecisionRequest, cpu: CPUFeatures = .current) throws -> PrecisionPlan {
         try PrecisionPlan(requested: request, cpu: cpu, hasInt8Ranges: int8Body != nil, bf16Measured: direction == .up)
+            .with(int8FloatLayers)
     }
 
     /// Output size for an input of `size` pixels along one axis (exact for sizes on the block grid).
