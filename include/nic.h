@@ -603,7 +603,7 @@ typedef struct NicEncodeOptions {
     float latent_step_size; /**< Adam step size of the latent optimisation, 0.0001...1; 0 = default */
     int dsq_states;         /**< dependent quantisation of the latents: 4 or 8 states (a version 2
                                  .nic file), 0 = none; -1 = as `effort` says (default) */
-    float dsq_lambda;       /**< its weight of bits against squared latent error, (0, 100]; 0 = default */
+    float dsq_lambda;       /**< its weight of bits against squared latent error, (0, 100]; 0 = default (0.05, on the integer grid 0.08) */
     int substitute_steps;   /**< steps of substitution of the input through the codec 0...2000 (each about
                                  two analyses and two syntheses); -1 = as `effort` says (default) */
     float substitute_step_size; /**< its Adam step size in pixel values of [0, 1], 0.0001...0.1; 0 = default */

@@ -90,7 +90,9 @@ struct EncoderSearchOptions: ParsableArguments {
     var stepSize: Float?
     @Option(help: "Override: dependent quantisation of the latents with 4 or 8 states (0 = off; a version 2 file).")
     var dsq: Int?
-    @Option(name: .customLong("dsq-lambda"), help: "Override: weight of bits against squared latent error in the dependent quantisation.")
+    @Option(
+        name: .customLong("dsq-lambda"),
+        help: "Override: weight of bits against squared latent error in the dependent quantisation (default 0.05, with --grid 0.08).")
     var dsqLambda: Float?
     @Option(
         help: "Override: steps of substitution of the input through the codec (0 = off; each costs about two analyses and two syntheses).")

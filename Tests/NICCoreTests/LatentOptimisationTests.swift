@@ -175,7 +175,12 @@ final class LatentOptimisationTests: XCTestCase {
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
             ])
         XCTAssertEqual(NeuralEncoderSearch.standard, try NeuralEncoderSearch.effort(0))
-        XCTAssertEqual(NeuralEncoderSearch.standard.dependentQuantizationLambda, 0.05)
+        XCTAssertEqual(NeuralEncoderSearch.standard.lambda, 0.05)
+        var grid = NeuralEncoderSearch.standard
+        grid.integerGrid = true
+        XCTAssertEqual(grid.lambda, 0.08, "the integer grid's own default")
+        grid.dependentQuantizationLambda = 0.05
+        XCTAssertEqual(grid.lambda, 0.05, "an explicit λ holds on either grid")
         for search in NeuralEncoderSearch.efforts { XCTAssertNoThrow(try search.validate()) }
     }
 

@@ -12,8 +12,9 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     /// States of the dependent quantisation of the latents (4 or 8, `DependentQuantization`);
     /// 0 rounds each latent on its own.
     public var dependentQuantization: Int
-    /// Weight of bits against squared latent error in the dependent quantisation's search.
-    public var dependentQuantizationLambda: Float
+    /// Weight of bits against squared latent error in the dependent quantisation's search; nil
+    /// for the default of the grid in use (`lambda`).
+    public var dependentQuantizationLambda: Float?
     /// Steps of substitution of the input (`Substitution`): 0 is none.
     public var substitutionSteps: Int
     /// Adam step size of the substitution, in pixel values of [0, 1].
@@ -35,7 +36,10 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public static let latentStepSizeRange: ClosedRange<Float> = 0.0001...1
     public static let defaultLatentStepSize: Float = 0.02
     public static let dependentQuantizationStates = [0, 4, 8]
+    /// The search's λ by default on the means' grid and on the integer grid (each the best of
+    /// those measured on the hold-out, docs/decisions/encoder-optimisation.md).
     public static let defaultDependentQuantizationLambda: Float = 0.05
+    public static let integerGridDependentQuantizationLambda: Float = 0.08
     public static let substitutionStepRange = 0...2000
     public static let substitutionStepSizeRange: ClosedRange<Float> = 0.0001...0.1
     public static let defaultSubstitutionStepSize: Float = 0.002
@@ -47,7 +51,7 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     public init(
         refinementSteps: Int, latentSteps: Int = 0, latentStepSize: Float = NeuralEncoderSearch.defaultLatentStepSize,
         dependentQuantization: Int = 0,
-        dependentQuantizationLambda: Float = NeuralEncoderSearch.defaultDependentQuantizationLambda,
+        dependentQuantizationLambda: Float? = nil,
         substitutionSteps: Int = 0, substitutionStepSize: Float = NeuralEncoderSearch.defaultSubstitutionStepSize,
         substitutionBlock: Int = 0, consistencyPasses: Int = 0,
         fixedPointPasses: Int = 0, integerGrid: Bool = false
@@ -63,6 +67,12 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         self.consistencyPasses = consistencyPasses
         self.fixedPointPasses = fixedPointPasses
         self.integerGrid = integerGrid
+    }
+
+    /// The dependent quantisation's λ this search uses.
+    public var lambda: Float {
+        dependentQuantizationLambda
+            ?? (integerGrid ? Self.integerGridDependentQuantizationLambda : Self.defaultDependentQuantizationLambda)
     }
 
     /// The presets, by effort: 0 is the fast encoder (analysis, one refinement pass, the 8-state
@@ -103,8 +113,8 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
         guard Self.dependentQuantizationStates.contains(dependentQuantization) else {
             throw NICError.invalidArgument("dependent quantisation takes 4 or 8 states (0: none), got \(dependentQuantization)")
         }
-        guard dependentQuantizationLambda > 0, dependentQuantizationLambda <= 100 else {
-            throw NICError.invalidArgument("the dependent quantisation's λ must be in (0, 100], got \(dependentQuantizationLambda)")
+        guard lambda > 0, lambda <= 100 else {
+            throw NICError.invalidArgument("the dependent quantisation's λ must be in (0, 100], got \(lambda)")
         }
         guard Self.substitutionStepRange.contains(substitutionSteps) else {
             throw NICError.invalidArgument("substitution steps must be in \(Self.substitutionStepRange), got \(substitutionSteps)")

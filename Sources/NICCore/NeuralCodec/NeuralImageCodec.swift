@@ -113,7 +113,7 @@ public final class NeuralImageCodec {
             }
         }
         let machine = DependentQuantization.StateMachine(states: search.dependentQuantization)
-        var ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+        var ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
         if search.consistencyPasses > 0 {
             // Hyper-latents that agree with the coded latents: a decoded image that re-encodes to
             // nearly these latents then gets the same means, so the same symbols.
@@ -123,7 +123,7 @@ public final class NeuralImageCodec {
                 if agreeing == zSymbols { break }
                 zSymbols = agreeing
                 prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality, grid: grid)
-                ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+                ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
             }
             endStage("consistency")
         }
@@ -223,7 +223,7 @@ public final class NeuralImageCodec {
             var next = coded
             for i in next.indices { next[i] += target[i] - analysed[i] }
             let requantised = quantised(
-                next, prior: prior, machine: machine, height: h, width: w, lambda: search.dependentQuantizationLambda)
+                next, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
             if requantised == candidate { break }
             candidate = requantised
         }
