@@ -613,7 +613,7 @@ typedef struct NicEncodeOptions {
     int integer_grid;       /**< 1: the latents on the integer grid, whose points do not move with the
                                  hyper-latents, so that re-encoding a decoded picture holds steady (a
                                  version 2 .nic file); 0: on their means; -1 = as
-                                 `effort` says (default; no effort uses the grid yet) */
+                                 `effort` says (default; effort 0 uses the grid) */
 } NicEncodeOptions;
 
 /** Sets `options` to the defaults (quality 75, effort 0, every knob -1 / 0: as the effort

@@ -163,6 +163,7 @@ final class IntegerGridTests: XCTestCase {
         let image = try NeuralCodecTests.testImage(width: 96, height: 80)
         var search = NeuralEncoderSearch.standard
         search.dependentQuantization = 0
+        search.integerGrid = false
         let plain = try codec.encode(image, quality: 50, search: search)
         search.integerGrid = true
         let bytes = try codec.encode(image, quality: 50, search: search)

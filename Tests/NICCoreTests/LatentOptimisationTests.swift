@@ -169,18 +169,19 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertEqual(
             NeuralEncoderSearch.efforts,
             [
-                NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2),
+                NeuralEncoderSearch(
+                    refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2, integerGrid: true),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
                 NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
             ])
         XCTAssertEqual(NeuralEncoderSearch.standard, try NeuralEncoderSearch.effort(0))
-        XCTAssertEqual(NeuralEncoderSearch.standard.lambda, 0.05)
-        var grid = NeuralEncoderSearch.standard
-        grid.integerGrid = true
-        XCTAssertEqual(grid.lambda, 0.08, "the integer grid's own default")
-        grid.dependentQuantizationLambda = 0.05
-        XCTAssertEqual(grid.lambda, 0.05, "an explicit λ holds on either grid")
+        XCTAssertEqual(NeuralEncoderSearch.standard.lambda, 0.08, "the integer grid's own default")
+        var means = NeuralEncoderSearch.standard
+        means.integerGrid = false
+        XCTAssertEqual(means.lambda, 0.05, "the means' grid's default")
+        means.dependentQuantizationLambda = 0.08
+        XCTAssertEqual(means.lambda, 0.08, "an explicit λ holds on either grid")
         for search in NeuralEncoderSearch.efforts { XCTAssertNoThrow(try search.validate()) }
     }
 

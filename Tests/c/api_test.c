@@ -392,12 +392,15 @@ static void test_neural_codec(NicContext *ctx)
     options.substitute_block = 24; /* not a multiple of 16 */
     options.substitute_steps = 2;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
-    options.substitute_block = 32; /* effort 0 quantises with 8 states: a version 2 file */
-    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 2);
+    options.substitute_block = 32; /* effort 0 quantises with 8 states on the integer grid: a version 2 file */
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == (4 | 2));
     nic_free(data);
     data = NULL;
     options.substitute_steps = -1;
     options.substitute_block = -1;
+    /* the integer grid: flag bit 2 of a version 2 file, with or without dependent quantisation */
+    EXPECT(options.integer_grid == -1);
+    options.integer_grid = 0;
     options.dsq_states = 0;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1 && data[7] == 0);
     nic_free(data);
@@ -408,8 +411,6 @@ static void test_neural_codec(NicContext *ctx)
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 2);
     nic_free(data);
     data = NULL;
-    /* the integer grid: flag bit 2 of a version 2 file, with or without dependent quantisation */
-    EXPECT(options.integer_grid == -1);
     options.integer_grid = 1;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == (4 | 2));
     nic_free(data);
@@ -420,9 +421,10 @@ static void test_neural_codec(NicContext *ctx)
     data = NULL;
     options.integer_grid = 2;
     EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_ERROR_INVALID_ARGUMENT && data == NULL);
-    /* a struct of 0.3's layout ends before integer_grid: the field is not read */
+    /* a struct of 0.3's layout ends before integer_grid: the field (2, invalid) is not read, the
+       effort's grid holds */
     options.struct_size = offsetof(NicEncodeOptions, integer_grid);
-    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 1 && data[7] == 0);
+    EXPECT(nic_image_encode(ctx, &in, &options, &data, &size) == NIC_OK && data != NULL && data[4] == 2 && data[7] == 4);
     nic_free(data);
     data = NULL;
     options.struct_size = sizeof options;

@@ -67,12 +67,12 @@ def test_encoder_effort_searches_the_latents(ctx):
 
 def test_dependent_quantisation_writes_a_version_2_file(ctx):
     img = smooth_image(64, 48)
-    plain = ctx.image_encode(img, quality=50, dsq_states=0)
+    plain = ctx.image_encode(img, quality=50, dsq_states=0, integer_grid=False)
     assert plain[4] == 1 and plain[7] == 0
     default = ctx.image_encode(img, quality=50)
-    assert default[4] == 2 and default[7] == 2, "effort 0 quantises with 8 states"
+    assert default[4] == 2 and default[7] == 6, "effort 0 quantises with 8 states on the integer grid"
     for states, flags in ((4, 1), (8, 2)):
-        data = ctx.image_encode(img, quality=50, dsq_states=states, dsq_lambda=0.2)
+        data = ctx.image_encode(img, quality=50, dsq_states=states, dsq_lambda=0.2, integer_grid=False)
         assert data[4] == 2 and data[7] == flags
         assert ctx.image_decode(data).shape == img.shape
 
@@ -87,6 +87,8 @@ def test_integer_grid_sets_flag_bit_2(ctx):
     dsq = ctx.image_encode(img, quality=50, integer_grid=True)     # effort 0 quantises with 8 states
     assert dsq[4] == 2 and dsq[7] == 4 | 2
     assert ctx.image_decode(dsq).shape == img.shape
+    means = ctx.image_encode(img, quality=50, integer_grid=False)
+    assert means[4] == 2 and means[7] == 2
 
 
 def test_layered_file_decodes_every_layer(ctx):

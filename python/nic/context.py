@@ -410,7 +410,7 @@ class Context:
         substitute_step_size (its Adam step size in pixel values of [0, 1]) and substitute_block
         (blocks of that many pixels with a step size from their variance, 0 for one step size);
         integer_grid=True puts the latents on the integer grid, so that re-encoding a decoded
-        picture holds steady (a version 2 file).
+        picture holds steady (a version 2 file; effort 0 does), False on their means.
         None: as the effort says. layers: a layered file (docs/nic-format.md, version 3) of these
         (width, height) sizes, smallest first, the last the array's; image_decode(data, layer)
         then decodes any of them."""

@@ -76,11 +76,12 @@ public struct NeuralEncoderSearch: Equatable, Sendable {
     }
 
     /// The presets, by effort: 0 is the fast encoder (analysis, one refinement pass, the 8-state
-    /// dependent quantisation, 4 consistency passes and 2 fixed-point passes), each level above
+    /// dependent quantisation on the integer grid, 4 consistency passes and 2 fixed-point passes), each level above
     /// spends more latent-optimisation steps (with plain rounding: the dependent quantisation of
     /// the searched latents measured worse).
     public static let efforts: [NeuralEncoderSearch] = [
-        NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2),
+        NeuralEncoderSearch(
+            refinementSteps: 1, dependentQuantization: 8, consistencyPasses: 4, fixedPointPasses: 2, integerGrid: true),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 50),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 150),
         NeuralEncoderSearch(refinementSteps: 0, latentSteps: 250),
