@@ -47,15 +47,7 @@ final class IntegerGridTests: XCTestCase {
         XCTAssertEqual(
             tables.symbolMin.map { $0 },
             scales.flatMap { s in [Int32](repeating: -Int32((Double(s) * 6.1094102049).rounded(.up)) - 1, count: b) })
-        for (i, _) in scales.enumerated() {
-            for bucket in 0..<b {
-                let t = i * b + bucket, mirror = i * b + b - 1 - bucket, n = tables.inRange(t)
-                for s in 0..<n {
-                    let f = Int(tables.interval(t, s).freq), g = Int(tables.interval(mirror, n - 1 - s).freq)
-                    XCTAssertLessThanOrEqual(abs(f - g), 2, "scale \(scales[i]) bucket \(bucket) symbol \(s)")
-                }
-            }
-        }
+        IntegerGridTests.assertMirrored(tables, scales: scales)
         // Scale 0.5, the last bucket (offset about +0.44): +1 is far likelier than −1.
         let t = 1 * b + b - 1, zero = Int(-tables.symbolMin[t])
         XCTAssertGreaterThan(tables.interval(t, zero + 1).freq, 4 * tables.interval(t, zero - 1).freq)
@@ -64,6 +56,21 @@ final class IntegerGridTests: XCTestCase {
         var crc: UInt32 = 0
         tables.cdf.withUnsafeBytes { crc = CRC32.checksum(Array($0)) }
         XCTAssertEqual(crc, 3_354_720_540, "checksum of the flat CDF array: \(crc)")
+    }
+
+    /// Opposite offset buckets of one scale hold mirrored tables: symbol s of one is symbol n − 1 − s
+    /// of the other (n symbols in range), up to the 16-bit rounding.
+    static func assertMirrored(_ tables: CDFTables, scales: [Float], file: StaticString = #filePath, line: UInt = #line) {
+        let b = IntegerGrid.offsetBuckets
+        for (i, _) in scales.enumerated() {
+            for bucket in 0..<b {
+                let t = i * b + bucket, mirror = i * b + b - 1 - bucket, n = tables.inRange(t)
+                for s in 0..<n {
+                    let f = Int(tables.interval(t, s).freq), g = Int(tables.interval(mirror, n - 1 - s).freq)
+                    XCTAssertLessThanOrEqual(abs(f - g), 2, "scale \(scales[i]) bucket \(bucket) symbol \(s)", file: file, line: line)
+                }
+            }
+        }
     }
 
     /// The middle bucket is centred on the integers: its tables are the record's Gaussian y tables
@@ -215,18 +222,12 @@ final class IntegerGridDependentQuantizationTests: XCTestCase {
         XCTAssertEqual(
             tables.symbolMin.map { $0 },
             scales.flatMap { s in [Int32](repeating: -Int32((Double(s) * 6.1094102049).rounded(.up)) - 2, count: b) })
-        for (i, _) in scales.enumerated() {
-            for bucket in 0..<b {
-                let t = i * b + bucket, mirror = i * b + b - 1 - bucket, n = tables.inRange(t)
-                var sum: UInt32 = 0
-                for s in 0...n { sum += tables.interval(t, s).freq }
-                XCTAssertEqual(sum, 1 << 16, "table \(t)")
-                for s in 0..<n {
-                    let f = Int(tables.interval(t, s).freq), g = Int(tables.interval(mirror, n - 1 - s).freq)
-                    XCTAssertLessThanOrEqual(abs(f - g), 2, "scale \(scales[i]) bucket \(bucket) symbol \(s)")
-                }
-            }
+        for t in 0..<tables.count {
+            var sum: UInt32 = 0
+            for s in 0...tables.inRange(t) { sum += tables.interval(t, s).freq }
+            XCTAssertEqual(sum, 1 << 16, "table \(t)")
         }
+        IntegerGridTests.assertMirrored(tables, scales: scales)
         // Scale 0.11 in the middle bucket: the two points ±½ share the mass; in the last bucket
         // (offset about +0.44) the point +½ (symbol 0) takes nearly all of it.
         let zero = { (t: Int) in Int(-tables.symbolMin[t]) }

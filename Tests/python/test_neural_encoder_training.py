@@ -18,17 +18,24 @@ import model as nm  # noqa: E402
 from test_neural_grow import small_trained_like, train_module  # noqa: E402
 
 
+def small_record(tmp_path, seed):
+    """A record (export_record.py) of a small random N 8, M 12 model, as the frozen decoder of a run."""
+    import export_record
+    src = small_trained_like(8, 12, seed)
+    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2, "total_steps": 7}, "step": 7,
+                "history": []}, tmp_path / "small.pt")
+    record = str(tmp_path / "rec.safetensors")
+    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", record, "--no-validate"])
+    return record
+
+
 def test_encoder_only_training_keeps_the_decoder_and_its_tables(tmp_path, monkeypatch):
     train = train_module(tmp_path, monkeypatch)
     import checkpoint
     import export_record
     from safetensors.torch import load_file
 
-    src = small_trained_like(8, 12, 3)
-    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2, "total_steps": 7}, "step": 7,
-                "history": []}, tmp_path / "small.pt")
-    record = str(tmp_path / "rec.safetensors")
-    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", record, "--no-validate"])
+    record = small_record(tmp_path, 3)
     committed = str(tmp_path / "enc.safetensors")
     common = ["--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2", "--crop", "64",
               "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"]
@@ -89,11 +96,7 @@ def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_fr
     from safetensors.torch import load_file
     monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
 
-    src = small_trained_like(8, 12, 5)
-    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2, "total_steps": 7}, "step": 7,
-                "history": []}, tmp_path / "small.pt")
-    record = str(tmp_path / "rec.safetensors")
-    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", record, "--no-validate"])
+    record = small_record(tmp_path, 5)
     committed = str(tmp_path / "enc.safetensors")
     train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
                 committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
