@@ -9,7 +9,8 @@ Variants are named `r<refine passes>s<latent steps>` with an optional `z<step si
 optional `k<step size>` (`--substitute-step-size`) and `b<block>` (`--block`), then by
 `d<states>` (dependent quantisation, `--dsq`) with an optional `l<lambda>` (`--dsq-lambda`),
 then by `c<passes>` (`--consistency`) and `f<passes>` (`--fixed-point`), and last `g` (`--grid`,
-the integer grid), e.g. `r1s0d4l0.1`, `r0s0x50k0.003b64`, `r1s0d8l0.05c4f2`, `e0d0g`. Each point is
+the integer grid) or `n` (`--no-grid`, the means' grid), e.g. `r1s0d4l0.1`, `r0s0x50k0.003b64`,
+`r1s0d8l0.05c4f2`, `e0d0g`, `e0n` (effort 0 on the means' grid). Each point is
 `nic bench codec IMAGE --quality Q --repeats 1 --json` (in-process encode + decode); encode times
 are the medians over the 768x512 images (or all images when none is), all variants timed in the
 same run.
@@ -44,11 +45,11 @@ from rdcurves import bd_rate  # noqa: E402
 def variant_args(name):
     """Command-line options of `nic bench codec` / `nic encode` for a variant name."""
     m = re.fullmatch(r"(?:e(\d+)|r(\d+)s(\d+)(?:z([0-9.]+))?)(?:x(\d+)(?:k([0-9.]+))?(?:b(\d+))?)?"
-                     r"(?:d(\d+)(?:l([0-9.]+))?)?(?:c(\d+))?(?:f(\d+))?(g)?", name)
+                     r"(?:d(\d+)(?:l([0-9.]+))?)?(?:c(\d+))?(?:f(\d+))?([gn])?", name)
     if not m:
         raise SystemExit(f"variant {name!r}: expected r<refine>s<steps>[z<step size>] or e<effort>, "
                          "then optionally x<steps>[k<step size>][b<block>], then d<states>[l<lambda>], then c<passes>, "
-                         "then f<passes>, then g")
+                         "then f<passes>, then g or n")
     effort, refine, steps, size, substitute, substitute_size, block, states, lam, consistency, fixed, grid = m.groups()
     args = ["--effort", effort] if effort else ["--refine", refine, "--steps", steps]
     args += ["--step-size", size] if size else []
@@ -59,7 +60,7 @@ def variant_args(name):
     args += ["--dsq-lambda", lam] if lam else []
     args += ["--consistency", consistency] if consistency else []
     args += ["--fixed-point", fixed] if fixed else []
-    return args + (["--grid"] if grid else [])
+    return args + {"g": ["--grid"], "n": ["--no-grid"], None: []}[grid]
 
 
 def holdout_images(folder):
