@@ -196,3 +196,98 @@ final class Int8ModelFilesTests: XCTestCase {
         XCTAssertThrowsError(try network.precisionPlan(.int8))
     }
 }
+
+/// A chroma network's int8 entry (`"int8"` in a setting's `"chroma"` list) is checked like an up
+/// network's: sha256, the weights it was calibrated for, one range per convolution; chroma entries
+/// name no separate int8 weights. Every mismatch is a model error.
+final class ChromaInt8ModelFilesTests: XCTestCase {
+    var directory = ""
+    let up = SyntheticModels.network(kind: "up", inBlock: 1, outBlock: 2, ratio: [2, 1], seed: 5)
+    let chroma = SyntheticModels.network(kind: "chroma", inBlock: 2, outBlock: 2, ratio: [2, 1], seed: 7, planes: 3, outPlanes: 2)
+
+    override func setUpWithError() throws { directory = try TemporaryDirectory(prefix: "nic-chroma-int8").path }
+    override func tearDown() { TemporaryDirectory(path: directory).remove() }
+
+    /// A model directory with one x2 setting whose chroma network (for JPEG) has the ranges file
+    /// `ranges`, recorded with `recordedSHA` (default its true sha256) and the extra fields `extra`.
+    func chromaNetwork(ranges: String, recordedSHA: String? = nil, extra: String = "") throws -> ChromaNetwork {
+        try writeFileBytes(up, path: directory + "/up.safetensors")
+        try writeFileBytes(chroma, path: directory + "/c.safetensors")
+        try writeFileBytes(Array(ranges.utf8), path: directory + "/c.int8.json")
+        let sha = recordedSHA ?? SHA256.hex(Array(ranges.utf8))
+        let manifest = #"""
+            {"format":"libnic-settings","version":1,"settings":[{"id":9,"kind":"generic","scale":[2,1],"bucket":"any",
+             "up":{"weights":"up.safetensors","sha256":"\#(SHA256.hex(up))"},
+             "chroma":[{"weights":"c.safetensors","sha256":"\#(SHA256.hex(chroma))","codecs":["jpeg"],
+                        "int8":{"ranges":"c.int8.json","sha256":"\#(sha)"\#(extra)}}]}]}
+            """#
+        try writeFileBytes(Array(manifest.utf8), path: directory + "/settings.json")
+        let store = try ModelStore(directory: directory)
+        return try store.chromaNetwork(try XCTUnwrap(try store.setting(id: 9).chromaNetwork(after: .jpeg)))
+    }
+
+    func ranges(for sha: String, _ values: String = "[1.0, 0.5]") -> String {
+        #"{"format":"libnic-int8-ranges","version":1,"network_sha256":"\#(sha)","conv_inputs":\#(values)}"#
+    }
+
+    /// The corrected chroma of a fixed 24x16 picture in `precision`.
+    func corrected(_ network: ChromaNetwork, _ precision: PrecisionRequest) throws -> [Float] {
+        let device = try ComputeDevice(threads: 1)
+        device.precision = precision
+        let n = 24 * 16
+        let luma = try Tensor(shape: [1, 1, 16, 24], values: (0..<n).map { Float(($0 * 37) % 64) / 64 })
+        let (cb, cr) = try network.corrected(
+            cb: (0..<n).map { Float(($0 * 11) % 255) }, cr: (0..<n).map { Float(($0 * 29) % 255) }, luma: luma, on: device)
+        return cb + cr
+    }
+
+    func testCalibratedChromaNetworkRunsInInt8() throws {
+        let network = try chromaNetwork(ranges: ranges(for: SHA256.hex(chroma)))
+        XCTAssertEqual(try network.precisionPlan(.int8).precision, .int8)
+        XCTAssertEqual(try network.precisionPlan(.auto, cpu: CPUFeatures(avx512VNNI: true)).precision, .int8)
+        XCTAssertEqual(try network.precisionPlan(.auto, cpu: CPUFeatures(avx512BF16: true)).precision, .fp32)
+        let (int8, fp32) = (try corrected(network, .int8), try corrected(network, .fp32))
+        XCTAssertNotEqual(int8, fp32)
+        XCTAssertLessThan(zip(int8, fp32).map { abs($0 - $1) }.max()!, 2, "int8 and fp32 corrections (0...255 units)")
+    }
+
+    func testChromaRangesMustMatchTheirSHA256() throws {
+        XCTAssertThrowsError(try chromaNetwork(ranges: ranges(for: SHA256.hex(chroma)), recordedSHA: String(repeating: "0", count: 64))) {
+            assertKind($0, "model")
+            XCTAssertTrue("\($0)".contains("c.int8.json does not match its sha256"), "\($0)")
+        }
+    }
+
+    func testChromaRangesOfOtherWeightsAreRefused() throws {
+        XCTAssertThrowsError(try chromaNetwork(ranges: ranges(for: SHA256.hex(up)))) {
+            assertKind($0, "model")
+            XCTAssertTrue("\($0)".contains("other weights"), "\($0)")
+        }
+    }
+
+    func testChromaRangesMustCoverEveryConvolution() throws {
+        for bad in ["[1.0]", "[1.0, 0.5, 0.25]", "[1.0, 0]", "[1.0, \"a\"]"] {
+            XCTAssertThrowsError(try chromaNetwork(ranges: ranges(for: SHA256.hex(chroma), bad)), bad) { assertKind($0, "model") }
+        }
+    }
+
+    func testChromaInt8EntryNamesNoSeparateWeights() throws {
+        let extra = #","network":{"weights":"c.safetensors","sha256":"\#(SHA256.hex(chroma))"}"#
+        XCTAssertThrowsError(try chromaNetwork(ranges: ranges(for: SHA256.hex(chroma)), extra: extra)) {
+            assertKind($0, "model")
+            XCTAssertTrue("\($0)".contains("no separate weights"), "\($0)")
+        }
+    }
+
+    /// Without ranges, int8 requested leaves the chroma network in float32 (the up network of the
+    /// request decides whether int8 can run at all).
+    func testChromaNetworkWithoutRangesRunsFP32WhenInt8IsRequested() throws {
+        let network = try ChromaNetwork(
+            architecture: try JSONValue.parse(try SafetensorsFile(bytes: chroma).metadata["architecture"]!),
+            weights: try SafetensorsFile(bytes: chroma))
+        let plan = try network.precisionPlan(.int8)
+        XCTAssertEqual(plan.precision, .fp32)
+        XCTAssertTrue(plan.reason.contains("no calibrated int8 ranges"), plan.reason)
+        XCTAssertEqual(try corrected(network, .int8), try corrected(network, .fp32))
+    }
+}

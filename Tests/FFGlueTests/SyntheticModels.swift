@@ -7,9 +7,12 @@ import NICBench
 /// 2: x1.5, 9: generic x2; with `restoration`, also 3: x1 restoration behind x264), for tests
 /// of the plumbing (selection, AI data carriage, fallbacks), not of the trained quality.
 enum SyntheticModels {
-    /// A tiny network of the exported shape: (un)shuffle → conv 3x3 → leaky ReLU → conv 3x3 → shuffle.
-    static func network(kind: String, inBlock: Int, outBlock: Int, ratio: [Int], seed: UInt64) -> [UInt8] {
-        let width = 4, inC = inBlock * inBlock, outC = outBlock * outBlock
+    /// A tiny network of the exported shape: (un)shuffle → conv 3x3 → leaky ReLU → conv 3x3 → shuffle,
+    /// on `planes` planes in and `outPlanes` out (a chroma network: 3 and 2, kind "chroma").
+    static func network(
+        kind: String, inBlock: Int, outBlock: Int, ratio: [Int], seed: UInt64, planes: Int = 1, outPlanes: Int = 1
+    ) -> [UInt8] {
+        let width = 4, inC = planes * inBlock * inBlock, outC = outPlanes * outBlock * outBlock
         var layers: [JSONValue] = []
         if inBlock > 1 { layers.append(.object(["op": .string("pixel_unshuffle"), "factor": .number(Double(inBlock))])) }
         for (i, (a, b)) in [(inC, width), (width, outC)].enumerated() {

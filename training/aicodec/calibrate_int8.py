@@ -14,11 +14,21 @@ weights per output channel from the float weights themselves.
 Written as MODELS/<up weights stem>.int8.json next to the weights, and recorded with its sha256 in
 the setting's "up" entry of settings.json ("int8": {"ranges": FILE, "sha256": HEX}).
 
+--chroma calibrates the chosen settings' chroma networks instead (train_chroma.py), each once
+however many settings name it: random crops of the training images go through the real AI route
+(chroma_data.route_pairs: `nic` and the codec the network was trained behind, at qualities drawn
+from the quality ranges of the settings that name it for that codec), and the network runs on the
+decoder's output (AI luma, bicubic chroma) as libnic runs it. The ranges go to
+MODELS/<chroma weights stem>.int8.json, recorded in every "chroma" entry naming those weights;
+--only FILE,... restricts it to those weights files.
+
   python3 training/aicodec/calibrate_int8.py [--models models] [--settings realtime|all|4,7] [--percentile 100]
+  python3 training/aicodec/calibrate_int8.py --chroma --settings all [--samples 64] [--only x2c_jpeg_chroma.safetensors]
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -66,20 +76,25 @@ def small_luma(rgb, down, scale):
     return small_of(torch.from_numpy(luma_np(crop_multiple(rgb, 6)))[None, None], down, scale)
 
 
-@torch.no_grad()
 def conv_input_histograms(up, images):
     """One histogram of |x| per convolution input of `up` over all `images`."""
-    counts = [torch.zeros(BINS, dtype=torch.long) for _ in up.convs]
+    return input_histograms(up.convs, up.body, images)
+
+
+@torch.no_grad()
+def input_histograms(convs, run, inputs):
+    """One histogram of |x| per input of the modules `convs` while `run` runs on each of `inputs`."""
+    counts = [torch.zeros(BINS, dtype=torch.long) for _ in convs]
 
     def count(i):
         def hook(_, args):
             counts[i].add_(histogram(args[0]))   # returns None: the input goes on unchanged
         return hook
 
-    hooks = [c.register_forward_pre_hook(count(i)) for i, c in enumerate(up.convs)]
+    hooks = [c.register_forward_pre_hook(count(i)) for i, c in enumerate(convs)]
     try:
-        for x in images:
-            up.body(x)
+        for x in inputs:
+            run(x)
     finally:
         for h in hooks:
             h.remove()
@@ -113,6 +128,56 @@ def chosen_settings(manifest, which):
     return [s for s in settings if s["id"] in ids]
 
 
+def chroma_networks(settings):
+    """The chroma networks `settings` name: {weights file: (scale, {codec: (lowest, highest quality)})}, the
+    qualities those of the settings that name the network for that codec, within the range
+    chroma_data.py trains on (all of it where no setting gives one)."""
+    from training.aicodec.chroma_data import QUALITY_RANGE
+    networks = {}
+    for s in settings:
+        for entry in s.get("chroma", []):
+            _, codecs = networks.setdefault(entry["weights"], (setting_scale(s), {}))
+            for codec in entry["codecs"]:
+                lo, hi = QUALITY_RANGE[codec]
+                r = s.get("quality_ranges", {}).get(codec)
+                r = (max(lo, math.ceil(r[0])), min(hi, math.floor(r[1]))) if r else (lo, hi)
+                old = codecs.get(codec)
+                codecs[codec] = (min(old[0], r[0]), max(old[1], r[1])) if old else r
+    return networks
+
+
+def calibrate_chroma(a, manifest, settings, command):
+    """--chroma: ranges for the chroma networks of `settings`, recorded in `manifest`."""
+    from training.aicodec.chroma_data import route_pairs
+    from training.aicodec.train_chroma import load_chroma_net, to_ycc
+    train, _ = split_train_val(list_train_images())
+    rgbs = [load_rgb(f) for f in train]
+    only = set(a.only.split(",")) if a.only else None
+    for weights, (scale, codecs) in chroma_networks(settings).items():
+        if only is not None and weights not in only:
+            continue
+        net = load_chroma_net(os.path.join(a.models, weights)).eval()
+        inputs = []
+        for k, (codec, qualities) in enumerate(sorted(codecs.items())):
+            _, dec, _, _ = route_pairs(a.nic, a.models, rgbs, scale, codec, a.samples, a.crop, 0.0, a.seed + k,
+                                       qualities, log=False)
+            inputs += [to_ycc(dec[i:i + 16]) for i in range(0, len(dec), 16)]
+        ranges = [percentile(c, a.percentile) for c in input_histograms(net.convs, net, inputs)]
+        name = os.path.splitext(weights)[0] + ".int8.json"
+        sha = next(e["sha256"] for s in settings for e in s.get("chroma", []) if e["weights"] == weights)
+        record = ranges_record(weights, sha, a.percentile, len(rgbs), command, ranges)
+        record["crops"] = {codec: {"samples": a.samples, "crop": a.crop, "qualities": list(q)} for codec, q in codecs.items()}
+        with open(os.path.join(a.models, name), "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        entry = {"ranges": name, "sha256": sha256(os.path.join(a.models, name))}
+        for s in manifest["settings"]:
+            for e in s.get("chroma", []):
+                if e["weights"] == weights:
+                    e["int8"] = dict(entry)
+        print(f"{weights}: {name}: " + ", ".join(f"{r:.4g}" for r in ranges), file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="models")
@@ -120,11 +185,24 @@ def main():
     p.add_argument("--percentile", type=float, default=100.0)
     p.add_argument("--limit", type=int, default=0, help="at most this many training images (0: all)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--chroma", action="store_true", help="calibrate the settings' chroma networks instead")
+    p.add_argument("--only", help="--chroma: only these chroma weights files (comma-separated)")
+    p.add_argument("--samples", type=int, default=64, help="--chroma: training crops per network and codec")
+    p.add_argument("--crop", type=int, default=192, help="--chroma: crop size (a multiple of 12)")
+    p.add_argument("--seed", type=int, default=1, help="--chroma: the crops' and qualities' random seed")
+    p.add_argument("--nic", default=os.path.join(REPO, ".build", "release", "nic"), help="--chroma: the nic tool")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     manifest_path = os.path.join(a.models, "settings.json")
     with open(manifest_path) as f:
         manifest = json.load(f)
+    if a.chroma:
+        command = "python3 training/aicodec/calibrate_int8.py " + " ".join(sys.argv[1:])
+        calibrate_chroma(a, manifest, chosen_settings(manifest, a.settings), command)
+        with open(manifest_path, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+        return
     train, _ = split_train_val(list_train_images())
     if a.limit:
         train = train[:a.limit]

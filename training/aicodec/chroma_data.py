@@ -38,8 +38,10 @@ TO_RGB = "scale=in_color_matrix=bt601:in_range=tv:flags=accurate_rnd+full_chroma
 QUALITY_RANGE = {"jpeg": (5, 95), "webp": (5, 95), "x265": (17, 51)}
 
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+def run(cmd, models=None):
+    """Runs `cmd`; with `models`, nic reads that model directory (NIC_MODEL_DIR)."""
+    env = dict(os.environ, NIC_MODEL_DIR=models) if models else None
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stderr[-2000:]}")
     return p.stdout
@@ -67,44 +69,89 @@ def x265_roundtrip(src, work, crf):
     return dec
 
 
-def ai_route(nic, crop_png, work, scale, codec, quality):
-    """Runs the AI route on one crop; returns (decoded RGB uint8, setting ID)."""
-    out = os.path.join(work, "up.png")
+def ai_route(nic, crop_png, work, scale, codec, quality, decoders=(None,)):
+    """Runs the AI route on one crop; returns (decoded RGB uint8, setting ID). With `decoders` (a
+    list of model directories, None: NIC_MODEL_DIR as set; the first also encodes), the small image
+    is decoded once with each and the first item is the list of their outputs."""
+    encoder = decoders[0]
     common_args = ["--threads", "1"]
+    outs = [os.path.join(work, f"up{i}.png") for i in range(len(decoders))]
     if codec in ("jpeg", "webp") and quality is not None:
         jpg = os.path.join(work, "s." + ("jpg" if codec == "jpeg" else "webp"))
         run([nic, "ai-encode", crop_png, jpg, "--codec", codec, "--quality", str(quality), "--scale", scale,
-             *common_args])
-        run([nic, "ai-decode", jpg, out, *common_args])
-        info = run([nic, "info", jpg, "--json"])
+             *common_args], encoder)
+        for models, out in zip(decoders, outs):
+            run([nic, "ai-decode", jpg, out, *common_args], models)
+        info = run([nic, "info", jpg, "--json"], encoder)
     else:
         small = os.path.join(work, "s.png")
         args = ["--codec", "x265", "--quality", str(quality)] if quality is not None else []
-        run([nic, "downscale", crop_png, small, "--scale", scale, *args, *common_args])
-        info = run([nic, "info", small, "--json"])
+        run([nic, "downscale", crop_png, small, "--scale", scale, *args, *common_args], encoder)
+        info = run([nic, "info", small, "--json"], encoder)
         coded = x265_roundtrip(small, work, quality) if quality is not None else small
         sid = json.loads(info.strip().splitlines()[-1])["setting_id"]
         h, w = load_rgb(crop_png).shape[:2]
-        run([nic, "upscale", coded, out, "--setting", str(sid), "--size", f"{w}x{h}", *common_args])
+        for models, out in zip(decoders, outs):
+            run([nic, "upscale", coded, out, "--setting", str(sid), "--size", f"{w}x{h}", *common_args], models)
     sid = int(json.loads(info.strip().splitlines()[-1])["setting_id"])
-    return load_rgb(out), sid
+    decoded = [load_rgb(out) for out in outs]
+    return (decoded if decoders != (None,) else decoded[0]), sid
+
+
+def model_view(models, view, edit):
+    """A view of the model directory in `view`: its files linked, settings.json changed by `edit`
+    (called on the parsed manifest)."""
+    os.makedirs(view)
+    with open(os.path.join(models, "settings.json")) as f:
+        manifest = json.load(f)
+    edit(manifest)
+    with open(os.path.join(view, "settings.json"), "w") as f:
+        json.dump(manifest, f)
+    for name in os.listdir(models):
+        if name != "settings.json" and os.path.isfile(os.path.join(models, name)):
+            os.symlink(os.path.abspath(os.path.join(models, name)), os.path.join(view, name))
+    return view
 
 
 def without_chroma_networks(models, work):
     """A view of the model directory whose settings name no chroma network, so that the pairs
     hold the bicubic chroma the network is trained to correct, also once settings ship one."""
-    view = os.path.join(work, "models")
-    os.makedirs(view)
-    with open(os.path.join(models, "settings.json")) as f:
-        manifest = json.load(f)
-    for setting in manifest["settings"]:
-        setting.pop("chroma", None)
-    with open(os.path.join(view, "settings.json"), "w") as f:
-        json.dump(manifest, f)
-    for name in os.listdir(models):
-        if name.endswith(".safetensors"):
-            os.symlink(os.path.abspath(os.path.join(models, name)), os.path.join(view, name))
-    return view
+    def edit(manifest):
+        for setting in manifest["settings"]:
+            setting.pop("chroma", None)
+    return model_view(models, os.path.join(work, "models"), edit)
+
+
+def route_pairs(nic, models, images, scale, codec, n, crop, p_none, seed, qualities=None, log=True):
+    """`n` random crops of `images` (chosen by area) through the AI route without chroma networks,
+    at random qualities of `qualities` (lo, hi; default the codec's QUALITY_RANGE), a share p_none
+    without a codec. Returns (orig, dec, quality (-1: none), setting) arrays."""
+    rng = np.random.default_rng(seed)
+    areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+    lo, hi = qualities or QUALITY_RANGE[codec]
+    orig = np.empty((n, crop, crop, 3), np.uint8)
+    dec = np.empty_like(orig)
+    quality = np.full(n, -1, np.int32)
+    setting = np.zeros(n, np.int32)
+    with tempfile.TemporaryDirectory(prefix="nic_chroma_") as work:
+        view = without_chroma_networks(models, work)
+        crop_png = os.path.join(work, "crop.png")
+        for i in range(n):
+            im, q = random_crop(rng, images, areas, crop), None if rng.random() < p_none else int(rng.integers(lo, hi + 1))
+            save_png(im, crop_png)
+            (dec[i],), setting[i] = ai_route(nic, crop_png, work, scale, codec, q, decoders=[view])
+            orig[i], quality[i] = im, (-1 if q is None else q)
+            if log and (i + 1) % 100 == 0:
+                print(f"{i + 1}/{n}", flush=True)
+    return orig, dec, quality, setting
+
+
+def random_crop(rng, images, areas, c):
+    """A c x c crop of an image chosen with probability by area."""
+    im = images[rng.choice(len(images), p=areas / areas.sum())]
+    y0 = rng.integers(0, im.shape[0] - c + 1)
+    x0 = rng.integers(0, im.shape[1] - c + 1)
+    return np.ascontiguousarray(im[y0:y0 + c, x0:x0 + c])
 
 
 def main():
@@ -126,28 +173,9 @@ def main():
 
     train, val = split_train_val(list_train_images())
     images = [load_rgb(f) for f in (train if args.split == "train" else val)]
-    areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
-    rng = np.random.default_rng(args.seed)
-    lo, hi = QUALITY_RANGE[args.codec]
+    orig, dec, quality, setting = route_pairs(args.nic, args.models, images, args.scale, args.codec, args.samples,
+                                              args.crop, args.p_none, args.seed)
     n, c = args.samples, args.crop
-    orig = np.empty((n, c, c, 3), np.uint8)
-    dec = np.empty_like(orig)
-    quality = np.full(n, -1, np.int32)
-    setting = np.zeros(n, np.int32)
-    with tempfile.TemporaryDirectory(prefix="nic_chroma_") as work:
-        os.environ["NIC_MODEL_DIR"] = without_chroma_networks(args.models, work)
-        crop_png = os.path.join(work, "crop.png")
-        for i in range(n):
-            im = images[rng.choice(len(images), p=areas / areas.sum())]
-            y0 = rng.integers(0, im.shape[0] - c + 1)
-            x0 = rng.integers(0, im.shape[1] - c + 1)
-            crop = np.ascontiguousarray(im[y0:y0 + c, x0:x0 + c])
-            q = None if rng.random() < args.p_none else int(rng.integers(lo, hi + 1))
-            save_png(crop, crop_png)
-            dec[i], setting[i] = ai_route(args.nic, crop_png, work, args.scale, args.codec, q)
-            orig[i], quality[i] = crop, (-1 if q is None else q)
-            if (i + 1) % 100 == 0:
-                print(f"{i + 1}/{n}", flush=True)
     np.savez_compressed(args.out, orig=orig, dec=dec, quality=quality, setting=setting)
     print(f"wrote {args.out}: {n} samples of {c}x{c}")
 

@@ -12,7 +12,7 @@ An up network's int8 ranges (calibrate_int8.py), and separate int8 weights with 
 training command ("int8": {..., "network": ...}, "training": {"int8": ...}; qat_int8.py,
 run_qat_int8.sh), stay in its entry while its weights do not change (with --keep-missing or
 --reuse-validation, which read OUT/settings.json); new weights need a new calibration or
-fine-tuning.
+fine-tuning. So do a chroma network's int8 ranges (calibrate_int8.py --chroma) in its entry.
 """
 
 import argparse
@@ -225,7 +225,11 @@ def attach_chroma(entry, runs, out, previous=None):
         dst = os.path.join(out, os.path.basename(src))
         if not os.path.exists(dst) or sha256(dst) != sha256(src):
             shutil.copyfile(src, dst)
-        entry.setdefault("chroma", []).append({"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs})
+        record = {"weights": os.path.basename(src), "sha256": sha256(dst), "codecs": codecs}
+        old = next((c for c in (previous or {}).get("chroma", []) if c["weights"] == record["weights"]), None)
+        if old and old.get("int8") and old["sha256"] == record["sha256"]:
+            record["int8"] = old["int8"]   # ranges calibrated for these very weights
+        entry.setdefault("chroma", []).append(record)
         entry["training"].setdefault("chroma", {})[name] = side["training"]["command"]
         entry.setdefault("validation", {}).setdefault("chroma", {})[name] = side["validation"]
 

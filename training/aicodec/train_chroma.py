@@ -78,6 +78,19 @@ class ChromaNet(nn.Module):
         }
 
 
+def load_chroma_net(path):
+    """A shipped chroma network (models/NAME_chroma.safetensors, written by export below) as a ChromaNet."""
+    from safetensors import safe_open
+    with safe_open(path, framework="pt") as f:
+        arch = json.loads(f.metadata()["architecture"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    layers = arch["layers"]
+    convs = [layer for layer in layers if layer["op"] == "conv2d"]
+    net = ChromaNet(convs[0]["out_channels"], len(convs), convs[0]["negative_slope"], layers[0]["factor"])
+    net.load_state_dict(state)
+    return net
+
+
 def to_ycc(rgb_u8):
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float: Y / 255, (Cb - 128) / 255, (Cr - 128) / 255."""
     x = torch.from_numpy(rgb_u8).permute(0, 3, 1, 2).float()

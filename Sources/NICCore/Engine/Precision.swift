@@ -67,13 +67,20 @@ public struct PrecisionPlan: Sendable, Equatable {
     /// Throws when int8 is forced on a network without ranges, or bf16 on a CPU without
     /// AVX512_BF16. `bf16Measured`: whether bf16's speed and loss were measured on this kind of
     /// network (the up networks; auto keeps the down networks of the encoder in float32).
-    public init(requested: PrecisionRequest, cpu: CPUFeatures, hasInt8Ranges: Bool, bf16Measured: Bool = true) throws {
+    /// `int8Optional`: a network that follows another in one request (a chroma network after its
+    /// up network) runs in float32 when int8 is requested and it has no ranges, instead of failing.
+    public init(
+        requested: PrecisionRequest, cpu: CPUFeatures, hasInt8Ranges: Bool, bf16Measured: Bool = true,
+        int8Optional: Bool = false
+    ) throws {
         switch requested {
         case .fp32:
             (precision, reason) = (.fp32, "fp32 requested")
         case .bf16:
             try requested.check(on: cpu)
             (precision, reason) = (.bf16, "bf16 requested")
+        case .int8 where !hasInt8Ranges && int8Optional:
+            (precision, reason) = (.fp32, "int8 requested, but the network has no calibrated int8 ranges")
         case .int8:
             guard hasInt8Ranges else {
                 throw NICError.invalidArgument("int8 requested, but the network has no calibrated int8 ranges in settings.json")

@@ -7,13 +7,24 @@
 /// The body is pixel-unshuffle → 3x3 convolutions (leaky ReLU between) → pixel shuffle with the
 /// same factor, so it maps blocks of `block` x `block` pixels to blocks of the same size. Planes
 /// off the block grid are padded by edge replication and the result cropped.
+///
+/// The body runs in the precision its `precisionPlan` chooses for the device's request, like the
+/// up networks: in 8-bit integers where the network has calibrated ranges (`Int8Calibration`,
+/// the same int8 body as theirs) and the CPU has VNNI, else in float32; bfloat16 only on request.
 public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
     let block: Int
     let body: Sequential
+    /// The body in 8-bit integers, when the network has calibrated int8 ranges; `body` stays the reference.
+    let int8Body: Sequential?
+    /// The convolutions the int8 body keeps out of 8 bits, and in what (when its ranges name any).
+    let int8FloatLayers: Int8FloatLayers?
+    /// The body with its convolutions in bfloat16, sharing `body`'s weights.
+    let bf16Body: Sequential
     /// Input rows on each side that influence an output row (the convolutions' radii at full resolution).
     let haloRows: Int
 
-    public init(architecture a: JSONValue, weights: SafetensorsFile) throws {
+    /// Builds the network, with its int8 body when `int8` ranges are given (one per convolution).
+    public init(architecture a: JSONValue, weights: SafetensorsFile, int8: Int8Calibration? = nil, cpu: CPUFeatures = .current) throws {
         guard a["kind"]?.stringValue == "chroma" else { throw NICError.model("architecture is not a chroma network") }
         let stack = try LayerStack(a, weights, network: "a chroma network")
         let (unshuffle, shuffle) = (stack.unshuffle ?? 0, stack.shuffle ?? 0)
@@ -25,13 +36,28 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
             )
         }
         block = unshuffle
-        body = Sequential(stack.layers)
+        let body = Sequential(stack.layers)
+        self.body = body
+        let int8 = try int8.map { try $0.int8Body(of: body, cpu: cpu) }
+        int8Body = int8?.body
+        int8FloatLayers = int8?.floatLayers
+        bf16Body = body.bfloat16()
         haloRows = stack.radius * block
+    }
+
+    /// The precision `corrected` runs in for `request` on `cpu`: as for an up network, except that
+    /// auto never takes bfloat16 (not measured on these networks) and int8 requested without
+    /// ranges runs float32 (the up network of the request has its own).
+    public func precisionPlan(_ request: PrecisionRequest, cpu: CPUFeatures = .current) throws -> PrecisionPlan {
+        try PrecisionPlan(
+            requested: request, cpu: cpu, hasInt8Ranges: int8Body != nil, bf16Measured: false, int8Optional: true
+        ).with(int8FloatLayers)
     }
 
     /// `cb` and `cr` (chroma in 0...255, `luma`'s grid) corrected from `luma` ((1, 1, H, W) in
     /// [0, 1]), in bands of rows run on the device's workers. The inputs are only read (bands read
-    /// their neighbours' rows as context), the corrections go to new planes.
+    /// their neighbours' rows as context), the corrections go to new planes. The body runs in the
+    /// precision `precisionPlan(device.precision)` chooses.
     func corrected(
         cb: [Float], cr: [Float], luma: Tensor, on device: ComputeDevice,
         bandPixels: Int = ChromaNetwork.bandPixels
@@ -43,6 +69,12 @@ public final class ChromaNetwork: @unchecked Sendable {  // immutable after init
         let paddedHeight = (h + block - 1) / block * block, paddedWidth = (w + block - 1) / block * block
         let bandRows = max(block, bandPixels / paddedWidth / block * block)
         let halo = (haloRows + block - 1) / block * block
+        let body: Sequential
+        switch try precisionPlan(device.precision).precision {
+        case .fp32: body = self.body
+        case .bf16: body = bf16Body
+        case .int8: body = int8Body ?? self.body
+        }
         var outCb = cb, outCr = cr
         try luma.withFloats { y in
             try outCb.withUnsafeMutableBufferPointer { cbOut in

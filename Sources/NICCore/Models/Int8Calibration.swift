@@ -44,3 +44,15 @@ public struct Int8Calibration: Sendable, Equatable {
         try self.init(convolutionInputs: values.map(Float.init), floatConvolutions: kept)
     }
 }
+
+extension Int8Calibration {
+    /// `body` (a float network's layers) in 8-bit integers over these ranges, with the
+    /// convolutions they keep out of 8 bits run as `Int8FloatLayers` decides for `cpu` (nil when
+    /// they keep none). Shared by every network that runs an int8 body.
+    func int8Body(of body: Sequential, cpu: CPUFeatures) throws -> (body: Sequential, floatLayers: Int8FloatLayers?) {
+        let floatLayers =
+            floatConvolutions.isEmpty
+            ? nil : Int8FloatLayers(convolutions: floatConvolutions, of: convolutionInputs.count, cpu: cpu)
+        return (try body.quantized(convolutionInputs: convolutionInputs, float: floatLayers), floatLayers)
+    }
+}

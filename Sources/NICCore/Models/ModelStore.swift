@@ -51,11 +51,23 @@ public final class ModelStore: Sendable {
         return network
     }
 
-    /// A chroma network a setting names (`NNSetting.chromaNetwork(after:)`).
+    /// A chroma network a setting names (`NNSetting.chromaNetwork(after:)`), with its int8 body
+    /// when the entry has ranges (for its own weights: chroma entries name no separate int8 weights).
     public func chromaNetwork(_ file: NNSetting.NetworkFile) throws -> ChromaNetwork {
         if let cached = loadedChroma.withLock({ $0[file.weights] }) { return cached }
         let (weights, architecture) = try verifiedWeights(.init(weights: file.weights, sha256: file.sha256))
-        let network = try ChromaNetwork(architecture: architecture, weights: weights)
+        let calibration = try file.int8.map { ranges in
+            guard ranges.network == nil else {
+                throw NICError.model("\(file.weights): a chroma network's int8 entry names no separate weights")
+            }
+            return try self.calibration(ranges, weightsSHA256: file.sha256)
+        }
+        let network: ChromaNetwork
+        do {
+            network = try ChromaNetwork(architecture: architecture, weights: weights, int8: calibration)
+        } catch let error as NICError where calibration != nil {
+            throw NICError.model("\(file.weights) with int8 ranges \(file.int8!.ranges): \(error.message)")
+        }
         loadedChroma.withLock { $0[file.weights] = network }
         return network
     }
@@ -129,19 +141,23 @@ public final class ModelStore: Sendable {
         let (weights, architecture) = try verifiedWeights(.init(weights: file.weights, sha256: file.sha256))
         guard let ranges = file.int8 else { return try ScalerNetwork(architecture: architecture, weights: weights) }
         let int8Network = try ranges.network.map { try verifiedWeights($0) }
-        let bytes = try verifiedBytes(ranges.ranges, sha256: ranges.sha256, limit: 1 << 16)
-        let calibration: Int8Calibration
-        do {
-            calibration = try Int8Calibration(json: try JSONValue.parse(bytes), weightsSHA256: ranges.network?.sha256 ?? file.sha256)
-        } catch let error as NICError {
-            throw NICError.model("\(ranges.ranges): \(error.message)")
-        }
+        let calibration = try self.calibration(ranges, weightsSHA256: ranges.network?.sha256 ?? file.sha256)
         do {
             return try ScalerNetwork(
                 architecture: architecture, weights: weights, int8: calibration,
                 int8Weights: int8Network.map { (architecture: $0.1, weights: $0.0) })
         } catch let error as NICError where ranges.network != nil {
             throw NICError.model("\(file.weights) with int8 weights \(ranges.network!.weights): \(error.message)")
+        }
+    }
+
+    /// An int8 ranges file checked against its sha256 and parsed, calibrated for the weights of `weightsSHA256`.
+    private func calibration(_ ranges: NNSetting.CalibrationFile, weightsSHA256: String) throws -> Int8Calibration {
+        let bytes = try verifiedBytes(ranges.ranges, sha256: ranges.sha256, limit: 1 << 16)
+        do {
+            return try Int8Calibration(json: try JSONValue.parse(bytes), weightsSHA256: weightsSHA256)
+        } catch let error as NICError {
+            throw NICError.model("\(ranges.ranges): \(error.message)")
         }
     }
 

@@ -69,12 +69,9 @@ public final class ScalerNetwork: @unchecked Sendable {  // immutable after init
         }
         let int8Source =
             try int8Weights.map { Sequential(try LayerStack($0.architecture, $0.weights, network: "int8 weights").layers) } ?? body
-        let floatLayers = int8.flatMap { ranges in
-            ranges.floatConvolutions.isEmpty
-                ? nil : Int8FloatLayers(convolutions: ranges.floatConvolutions, of: ranges.convolutionInputs.count, cpu: cpu)
-        }
-        int8FloatLayers = floatLayers
-        int8Body = try int8.map { try int8Source.quantized(convolutionInputs: $0.convolutionInputs, float: floatLayers) }
+        let int8 = try int8.map { try $0.int8Body(of: int8Source, cpu: cpu) }
+        int8Body = int8?.body
+        int8FloatLayers = int8?.floatLayers
         bf16Body = body.bfloat16()
         let antialias = a["residual_base"]?["antialias"]?.boolValue ?? (direction == .down)
         base = .bicubic(a: Float(a["residual_base"]?["cubic_coeff_a"]?.numberValue ?? (antialias ? -0.5 : -0.75)))
