@@ -355,9 +355,14 @@ typedef struct NicUpscaleInfo {
     int used_aidata;             /**< 1 when the AI data's own setting was used */
     const char *fallback_reason; /**< NULL when the AI data was used; owned by the context,
                                       valid until its next call */
+    /* Since 0.4: */
+    NicPrecision precision;      /**< what the up network ran in (NIC_PRECISION_FP32, _BF16 or _INT8,
+                                      as nic_setting_precision() says); NIC_PRECISION_FP32 for a
+                                      classic filter */
 } NicUpscaleInfo;
 
-/** Fills `info` about the last nic_upscale() on `ctx`. Errors: NULL_POINTER, STRUCT_SIZE. */
+/** Fills `info` about the last nic_upscale() on `ctx` (`precision` only when `struct_size`
+ *  covers it). Errors: NULL_POINTER, STRUCT_SIZE. */
 NIC_API NicStatus nic_last_upscale_info(NicContext *ctx, NicUpscaleInfo *info);
 
 /**

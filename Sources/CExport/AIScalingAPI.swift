@@ -65,7 +65,7 @@ public func nic_upscale(
         dst.store(upscaled.image)
         var settingID = 0
         if case .network(let id) = plan.route { settingID = id }
-        ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
+        try ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
         if let reason = plan.fallbackReason { ctx.log(NIC_LOG_WARNING, "upscale fallback: \(reason)") }
     }
 }
@@ -89,10 +89,12 @@ public func nic_upscale_liff(
 @_cdecl("nic_last_upscale_info")
 public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutablePointer<NicUpscaleInfo>?) -> NicStatus {
     guard let ctx = Context.from(context), let info else { return NIC_ERROR_NULL_POINTER }
-    guard info.pointee.struct_size >= MemoryLayout<NicUpscaleInfo>.size else { return NIC_ERROR_STRUCT_SIZE }
+    let size = info.pointee.struct_size
+    guard size >= MemoryLayout<NicUpscaleInfo>.offset(of: \NicUpscaleInfo.precision)! else { return NIC_ERROR_STRUCT_SIZE }
     info.pointee.setting_id = Int32(ctx.lastUpscale.settingID)
     info.pointee.used_aidata = ctx.lastUpscale.usedAIData ? 1 : 0
     info.pointee.fallback_reason = ctx.lastUpscale.reason.map { UnsafePointer($0) }
+    if size >= MemoryLayout<NicUpscaleInfo>.size { info.pointee.precision = ctx.lastUpscale.precision }
     return NIC_OK
 }
 
@@ -105,12 +107,19 @@ public func nic_setting_precision(
     return ctx.run {
         let store = try ctx.models()
         let plan = try store.network(try store.setting(id: Int(settingID)), .up).precisionPlan(ctx.device.precision)
-        switch plan.precision {
-        case .fp32: precision.pointee = NIC_PRECISION_FP32
-        case .bf16: precision.pointee = NIC_PRECISION_BF16
-        case .int8: precision.pointee = NIC_PRECISION_INT8
-        }
+        precision.pointee = NicPrecision(plan.precision)
         reason?.pointee = ctx.keepPrecisionReason(plan.reason)
+    }
+}
+
+extension NicPrecision {
+    /// The C name of a precision a network runs in.
+    init(_ precision: InferencePrecision) {
+        switch precision {
+        case .fp32: self = NIC_PRECISION_FP32
+        case .bf16: self = NIC_PRECISION_BF16
+        case .int8: self = NIC_PRECISION_INT8
+        }
     }
 }
 

@@ -22,7 +22,9 @@ final class Context {
     private var imageCodec: NeuralImageCodec?
     private var layeredImageCodec: LayeredImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
-    var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
+    var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?, precision: NicPrecision) = (
+        0, false, nil, NIC_PRECISION_FP32
+    )
     /// The reason nic_setting_precision returned last (C string or nil).
     private var precisionReason: UnsafeMutablePointer<CChar>?
 
@@ -111,9 +113,15 @@ final class Context {
     /// Path of the loaded libnic.so, to find `<prefix>/share/nic` beside `<prefix>/lib`.
     static var libraryPath: String? { ModelLocator.mappedFile(containing: #dsohandle) }
 
-    func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) {
+    /// Records the last up-scale, with the precision the up network of `settingID` (0: a classic
+    /// filter) runs in on this context (a network ran, so the models are loaded).
+    func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) throws {
+        var precision = NIC_PRECISION_FP32
+        if settingID != 0, let store = modelStore {
+            precision = NicPrecision(try store.network(try store.setting(id: settingID), .up).precisionPlan(device.precision).precision)
+        }
         free(lastUpscale.reason)
-        lastUpscale = (settingID, usedAIData, reason.map { strdup($0) })
+        lastUpscale = (settingID, usedAIData, reason.map { strdup($0) }, precision)
     }
 
     /// `reason` as a C string owned by the context until the next call that replaces it.

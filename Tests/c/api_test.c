@@ -162,6 +162,7 @@ static void test_ai_scaling(NicContext *ctx)
     NicImage in, out, up;
     NicAIData aidata;
     NicUpscaleInfo info;
+    NicPrecision precision = NIC_PRECISION_AUTO;
     int sw = 0, sh = 0;
     size_t i;
     for (i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)((i * 7) % 251);
@@ -183,6 +184,14 @@ static void test_ai_scaling(NicContext *ctx)
     EXPECT(nic_upscale(ctx, &out, &aidata, &up) == NIC_OK);
     EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK);
     EXPECT(info.setting_id == 2 && info.used_aidata == 1 && info.fallback_reason == NULL);
+    EXPECT(nic_setting_precision(ctx, 2, &precision, NULL) == NIC_OK && info.precision == precision);
+    /* a struct of 0.3's layout ends before precision: the field is left alone */
+    info.struct_size = offsetof(NicUpscaleInfo, precision);
+    info.precision = (NicPrecision)77;
+    EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK && info.setting_id == 2 && info.precision == (NicPrecision)77);
+    info.struct_size = offsetof(NicUpscaleInfo, precision) - 1;
+    EXPECT(nic_last_upscale_info(ctx, &info) == NIC_ERROR_STRUCT_SIZE);
+    info.struct_size = sizeof info;
 
     EXPECT(nic_upscale(ctx, &out, NULL, &up) == NIC_OK);
     EXPECT(nic_last_upscale_info(ctx, &info) == NIC_OK);

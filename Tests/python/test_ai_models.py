@@ -31,7 +31,8 @@ def test_round_trip_uses_the_ai_data(ctx):
     assert small.shape == (48, 64, 3)
     assert aidata["setting_id"] == 2 and aidata["original_width"] == 128
     back, info = ctx.upscale(small, 128, 96, aidata)
-    assert info == {"setting_id": 2, "used_aidata": True, "fallback_reason": None}
+    assert info == {"setting_id": 2, "used_aidata": True, "fallback_reason": None,
+                    "precision": ctx.setting_precision(2)[0]}
     assert psnr(img, back) > 30
 
 

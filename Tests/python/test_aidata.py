@@ -50,7 +50,7 @@ def test_upscale_without_models_falls_back_to_lanczos(ctx):
         out, info = ctx.upscale(small, 60, 40, aidata)
         assert out.shape == (40, 60, 3) and (out == 90).all()
         assert info["setting_id"] == 0 and not info["used_aidata"]
-        assert info["fallback_reason"]
+        assert info["fallback_reason"] and info["precision"] == "fp32"
 
 
 def test_downscale_without_models_is_a_model_error(ctx):

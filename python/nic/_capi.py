@@ -126,6 +126,7 @@ class NicUpscaleInfo(ctypes.Structure):
         ("setting_id", ctypes.c_int),
         ("used_aidata", ctypes.c_int),
         ("fallback_reason", ctypes.c_char_p),
+        ("precision", ctypes.c_int),
     ]
 
 

@@ -342,7 +342,8 @@ class Context:
         """Upscales an HxWx3 or HxW uint8 array (or a Pillow image) to height x width, driven
         by `aidata` (a dict of fields, serialized bytes, or None: then the generic AI setting,
         or Lanczos without models). Returns (array, info) where info has setting_id (0: a
-        classic filter), used_aidata and fallback_reason (None when the AI data was used)."""
+        classic filter), used_aidata, fallback_reason (None when the AI data was used) and
+        precision ("fp32", "bf16" or "int8": what the up network ran in)."""
         array = as_image_array(array)
         fmt, channels = self._format_of(array)
         width = c_int_value(width, "width")
@@ -360,7 +361,9 @@ class Context:
             self._check(self._lib.nic_last_upscale_info(self._h(), ctypes.byref(info)))
             reason = _decode(info.fallback_reason) if info.fallback_reason else None
         del keep
-        return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason}
+        precision = next(name for name, value in PRECISIONS.items() if value == info.precision)
+        return out, {"setting_id": info.setting_id, "used_aidata": bool(info.used_aidata), "fallback_reason": reason,
+                     "precision": precision}
 
     def upscale_liff(self, array: ImageLike, width: int, height: int) -> np.ndarray:
         """Upscales an HxWx3 or HxW uint8 array (or a Pillow image) to height x width with the
