@@ -155,12 +155,20 @@ expect_failure encode "$png" "$dir/x.nic" --quality 0
 expect_failure encode "$dir/missing.png" "$dir/x.nic"
 expect_failure encode "$png" "$dir/x.nic" --substitute 2 --block 24
 grep -q "multiple of 16" "$dir/stderr" || fail "bad --block: $(cat "$dir/stderr")"
-expect_failure encode "$png" "$dir/x.nic" --grid
-grep -q "dependent quantisation" "$dir/stderr" || fail "--grid with dependent quantisation: $(cat "$dir/stderr")"
+expect_failure encode "$png" "$dir/x.nic" --dsq 6
+grep -q "4 or 8 states" "$dir/stderr" || fail "--dsq 6: $(cat "$dir/stderr")"
 [ ! -e "$dir/x.nic" ] || fail "a refused encode wrote its output"
-# The integer grid: a version 2 file with flags 4, the same pixels for 1 and 2 threads.
-"$nic" encode "$png" "$dir/g.nic" --quality 40 --dsq 0 --grid > "$dir/stdout"
-[ "$(od -An -tu1 -j4 -N4 "$dir/g.nic" | awk '{print $1, $4}')" = "2 4" ] || fail "--grid did not write version 2, flags 4"
+# Effort 0 codes on the integer grid with 8 states: version 2, flags 6; without the trellis
+# flags 4, the same pixels for 1 and 2 threads; on the means' grid flags 2, and with --dsq 0 as
+# well a version 1 file.
+flags() { od -An -tu1 -j4 -N4 "$1" | awk '{print $1, $4}'; }
+[ "$(flags "$dir/n.nic")" = "2 6" ] || fail "effort 0 did not write version 2, flags 6: $(flags "$dir/n.nic")"
+"$nic" encode "$png" "$dir/g.nic" --quality 40 --dsq 0 > "$dir/stdout"
+[ "$(flags "$dir/g.nic")" = "2 4" ] || fail "--dsq 0 did not write version 2, flags 4"
+"$nic" encode "$png" "$dir/m.nic" --quality 40 --no-grid > "$dir/stdout"
+[ "$(flags "$dir/m.nic")" = "2 2" ] || fail "--no-grid did not write version 2, flags 2"
+"$nic" encode "$png" "$dir/m.nic" --quality 40 --no-grid --dsq 0 > "$dir/stdout"
+[ "$(flags "$dir/m.nic")" = "1 0" ] || fail "--no-grid --dsq 0 did not write version 1"
 "$nic" decode "$dir/g.nic" "$dir/g1.png" --threads 1
 "$nic" decode "$dir/g.nic" "$dir/g2.png" --threads 2
 cmp -s "$dir/g1.png" "$dir/g2.png" || fail "a grid file decodes differently on 1 and 2 threads"
