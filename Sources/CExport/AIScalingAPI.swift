@@ -65,7 +65,7 @@ public func nic_upscale(
         dst.store(upscaled.image)
         var settingID = 0
         if case .network(let id) = plan.route { settingID = id }
-        try ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
+        ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
         if let reason = plan.fallbackReason { ctx.log(NIC_LOG_WARNING, "upscale fallback: \(reason)") }
     }
 }
@@ -94,8 +94,13 @@ public func nic_last_upscale_info(_ context: OpaquePointer?, _ info: UnsafeMutab
     info.pointee.setting_id = Int32(ctx.lastUpscale.settingID)
     info.pointee.used_aidata = ctx.lastUpscale.usedAIData ? 1 : 0
     info.pointee.fallback_reason = ctx.lastUpscale.reason.map { UnsafePointer($0) }
-    if size >= MemoryLayout<NicUpscaleInfo>.size { info.pointee.precision = ctx.lastUpscale.precision }
-    return NIC_OK
+    guard size >= MemoryLayout<NicUpscaleInfo>.size else { return NIC_OK }
+    // A setting's network ran, so its models are loaded; 0 is a classic filter.
+    return ctx.run {
+        let setting = ctx.lastUpscale.settingID
+        info.pointee.precision =
+            setting == 0 ? NIC_PRECISION_FP32 : NicPrecision(try ctx.upPrecisionPlan(settingID: setting, in: try ctx.models()).precision)
+    }
 }
 
 @_cdecl("nic_setting_precision")
@@ -105,8 +110,7 @@ public func nic_setting_precision(
 ) -> NicStatus {
     guard let ctx = Context.from(context), let precision else { return NIC_ERROR_NULL_POINTER }
     return ctx.run {
-        let store = try ctx.models()
-        let plan = try store.network(try store.setting(id: Int(settingID)), .up).precisionPlan(ctx.device.precision)
+        let plan = try ctx.upPrecisionPlan(settingID: Int(settingID), in: try ctx.models())
         precision.pointee = NicPrecision(plan.precision)
         reason?.pointee = ctx.keepPrecisionReason(plan.reason)
     }

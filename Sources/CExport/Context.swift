@@ -22,9 +22,7 @@ final class Context {
     private var imageCodec: NeuralImageCodec?
     private var layeredImageCodec: LayeredImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
-    var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?, precision: NicPrecision) = (
-        0, false, nil, NIC_PRECISION_FP32
-    )
+    var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
     /// The reason nic_setting_precision returned last (C string or nil).
     private var precisionReason: UnsafeMutablePointer<CChar>?
 
@@ -113,15 +111,14 @@ final class Context {
     /// Path of the loaded libnic.so, to find `<prefix>/share/nic` beside `<prefix>/lib`.
     static var libraryPath: String? { ModelLocator.mappedFile(containing: #dsohandle) }
 
-    /// Records the last up-scale, with the precision the up network of `settingID` (0: a classic
-    /// filter) runs in on this context (a network ran, so the models are loaded).
-    func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) throws {
-        var precision = NIC_PRECISION_FP32
-        if settingID != 0, let store = modelStore {
-            precision = NicPrecision(try store.network(try store.setting(id: settingID), .up).precisionPlan(device.precision).precision)
-        }
+    func setLastUpscale(settingID: Int, usedAIData: Bool, reason: String?) {
         free(lastUpscale.reason)
-        lastUpscale = (settingID, usedAIData, reason.map { strdup($0) }, precision)
+        lastUpscale = (settingID, usedAIData, reason.map { strdup($0) })
+    }
+
+    /// The precision plan of the up network of `settingID` in `store` on this context.
+    func upPrecisionPlan(settingID: Int, in store: ModelStore) throws -> PrecisionPlan {
+        try store.network(try store.setting(id: settingID), .up).precisionPlan(device.precision)
     }
 
     /// `reason` as a C string owned by the context until the next call that replaces it.

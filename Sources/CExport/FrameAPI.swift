@@ -25,7 +25,7 @@ public func nic_upscale_frame(
         let plan = result.plan
         var settingID = 0
         if case .network(let id) = plan.route { settingID = id }
-        try ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
+        ctx.setLastUpscale(settingID: settingID, usedAIData: plan.fallbackReason == nil, reason: plan.fallbackReason)
         if let reason = plan.fallbackReason { ctx.log(NIC_LOG_DEBUG, "frame upscale fallback: \(reason)") }
         guard let info else { return }
         info.pointee.setting_id = Int32(settingID)
