@@ -222,6 +222,8 @@ private struct JSONParser {
             let text = String(validating: bytes[start..<index], as: UTF8.self),
             let value = Double(text)
         else { throw error("bad number") }
+        // Serialisation has no form for infinity: a number beyond Double's range is refused here.
+        guard value.isFinite else { throw error("number out of range") }
         return value
     }
 }
