@@ -105,10 +105,13 @@ def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_fr
     out = str(tmp_path / "dec.safetensors")
     common = ["--from", committed, "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-3", "--out", out]
     finetune_decoder.main(["--run", "ft", "--steps", "4", "--val-every", "2"] + common)
+    with open(tmp_path / "ft" / "val.jsonl") as f:
+        vals = [json.loads(line) for line in f]
+    assert [v["step"] for v in vals] == [0, 2, 4] and all("levels_integer_grid" in v for v in vals)
     sd, meta = checkpoint.read(out)
     base, _ = checkpoint.read_model(committed)
     assert set(sd) == {k for k in base.state_dict() if nm.is_decoder_only_parameter(k)}
-    assert meta["finetune"] == {"steps_done": 4, "steps_total": 4, "lr": 1e-3}
+    assert meta["finetune"] == {"steps_done": 4, "steps_total": 4, "lr": 1e-3, "rounding": "mixed"}
     assert meta["base"]["sha256"] == checkpoint.sha256(committed) and "decoder_from" not in meta
     tuned, _ = checkpoint.read_model(out)
     run = torch.load(tmp_path / "ft" / "ckpt_latest.pt", map_location="cpu", weights_only=False)["model"]
@@ -137,3 +140,29 @@ def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_fr
     with pytest.raises(SystemExit):
         finetune_decoder.main(["--run", "bad", "--steps", "1", "--from", record, "--out", str(tmp_path / "x.safetensors"),
                                "--val-levels", ""])
+
+
+def test_decoder_finetune_roundings_are_the_decoders_grids():
+    """Each rounding of the fine-tune puts the latents where a decoder of that kind of file finds
+    them; the validation's integer grid codes round(y)."""
+    import numpy as np
+    import finetune_decoder
+    torch.manual_seed(0)
+    model = small_trained_like(8, 12, 4).eval()
+    x, level = torch.rand(1, 3, 64, 64), torch.tensor([1.0])
+    yg, z_hat = model.gained_latents(model.g_a(x), level)
+    means, _ = model.hyper_params(z_hat, level)
+    rng = np.random.Generator(np.random.PCG64(1))
+    on = {r: finetune_decoder.hard_rounded_latents(model, x, level, r, rng) for r in finetune_decoder.ROUNDINGS}
+    assert torch.equal(on["means"], torch.round(yg - means) + means)
+    assert torch.equal(on["integer"], torch.round(yg))
+    frac = on["dsq"] - torch.floor(on["dsq"])
+    half = frac == 0.5
+    assert torch.all(half | (frac == 0)) and 0.3 < float(half.float().mean()) < 0.7
+    assert torch.equal(on["dsq"][half], (torch.floor(yg) + 0.5)[half])     # nearest half-integer
+    assert torch.equal(on["dsq"][~half], torch.round(yg)[~half])          # nearest integer
+    assert (on["means"] - on["integer"]).abs().max() > 0                  # the grids differ
+    bits_m, xh_m = model.evaluate(x, [1])[0]
+    bits_i, xh_i = model.evaluate(x, [1], "integer")[0]
+    assert torch.allclose(xh_i, model.g_s(torch.round(yg) * model.gain_y_inv.at(level)))
+    assert bits_m != bits_i and not torch.equal(xh_m, xh_i)

@@ -5,11 +5,19 @@ During the main run the synthesis g_s sees straight-through rounded latents whil
 additive noise; the encoder, the entropy model and therefore every bitstream are what they are.
 This stage freezes everything the encoder and the entropy coder use (g_a, h_a, h_s, the z prior,
 gain.y, gain.z, gain.z_inv) and trains only what the decoder alone applies after the symbols
-are known: g_s and gain.y_inv, on exactly the latents a real decoder reconstructs,
-y_hat = round(y * gain.y - mean) + mean. The rate is fixed, so the loss is the distortion
-term of the main run's loss alone: lambda_l * 255^2 * MSE at every gain level of the ladder.
-Files coded by the record before the fine-tune decode with the fine-tuned record too
-(same symbols, better reconstruction).
+are known: g_s and gain.y_inv, on the latents a real decoder reconstructs (--rounding):
+  means     y_hat = round(yg - mean) + mean, yg = y * gain.y (the means' grid: the encoder's
+            efforts 1-3 and --no-grid)
+  integer   y_hat = round(yg) (the integer grid, .nic flags 4)
+  dsq       each latent at the nearest point of Z or of Z + 1/2, chosen at random per latent: the
+            reconstructions of dependent quantisation on the integer grid (flags 6, effort 0),
+            whose trellis alternates between those two quantisers
+  mixed     one of the three per step, at random (the default: one decoder serves every file)
+The rate is fixed, so the loss is the distortion term of the main run's loss alone:
+lambda_l * 255^2 * MSE at every gain level of the ladder. Files coded by the record before the
+fine-tune decode with the fine-tuned record too (same symbols, better reconstruction). The
+hold-out validation reports both grids ("levels" on the means' grid, "levels_integer_grid" on
+the integer grid).
 
 Run directory training/runs/neural/<run>/ holds ckpt_latest.pt (resumable), train.jsonl,
 val.jsonl (hold-out, hard rounding, same figures as train.py's validation). With --out, the
@@ -64,10 +72,19 @@ def load_source(path):
     return model, int(ck["step"]), float(ck.get("train_seconds", 0.0)), ck["args"]
 
 
-def hard_rounded_latents(model, x, level):
-    """The synthesis input a real decoder forms (no gradient: the encoder side is frozen)."""
+ROUNDINGS = ("means", "integer", "dsq")
+
+
+def hard_rounded_latents(model, x, level, rounding, rng):
+    """The synthesis input a real decoder forms with `rounding` (one of ROUNDINGS; see the top;
+    no gradient: the encoder side is frozen). `rng`: the numpy Generator of the dsq choice."""
     with torch.no_grad():
         yg, z_hat = model.gained_latents(model.g_a(x), level)
+        if rounding == "integer":
+            return torch.round(yg)
+        if rounding == "dsq":
+            half = torch.from_numpy(rng.integers(0, 2, size=tuple(yg.shape), dtype=np.int8)).bool()
+            return torch.where(half, torch.floor(yg) + 0.5, torch.round(yg))
         means, _ = model.hyper_params(z_hat, level)
         return torch.round(yg - means) + means
 
@@ -79,6 +96,8 @@ def parse(argv=None):
                    help="the trained codec: a run's ckpt_latest.pt or a committed checkpoint .safetensors")
     p.add_argument("--steps", type=int, default=20000, help="total fine-tuning steps")
     p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--rounding", choices=ROUNDINGS + ("mixed",), default="mixed",
+                   help="the latents the synthesis is tuned on (see the top)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
@@ -148,10 +167,11 @@ def main(argv=None):
     def commit():
         """The committed form of the fine-tune so far (see the top)."""
         history = [{"decoder_finetune": {"from": checkpoint.portable(os.path.abspath(a.src)),
-                                         "source_step": source_step, "steps": step, "lr": a.lr}}]
+                                         "source_step": source_step, "steps": step, "lr": a.lr,
+                                         "rounding": a.rounding}}]
         meta = checkpoint.meta_for(source_step, source_seconds, history, dict(source_args),
                                    checkpoint.read_curve(os.path.join(run_dir, "val.jsonl")), base=base)
-        meta["finetune"] = {"steps_done": step, "steps_total": a.steps, "lr": a.lr}
+        meta["finetune"] = {"steps_done": step, "steps_total": a.steps, "lr": a.lr, "rounding": a.rounding}
         size = checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.out)
         print(f"wrote {a.out} ({size} bytes, fine-tuning step {step})", flush=True)
 
@@ -166,6 +186,8 @@ def main(argv=None):
     with open(os.path.join(run_dir, "val.jsonl"), "a") as fval, open(os.path.join(run_dir, "train.jsonl"), "a") as flog:
         def run_val(tag):
             rec = {"step": step, "tag": tag, "levels": validate(model, val, val_levels)}
+            if model.context_kind is None:
+                rec["levels_integer_grid"] = validate(model, val, val_levels, "integer")
             fval.write(json.dumps(rec) + "\n")
             fval.flush()
             print("val", json.dumps(rec), flush=True)
@@ -179,7 +201,8 @@ def main(argv=None):
             lv = torch.from_numpy(np.concatenate(
                 [sampler.rng.permutation(L) for _ in range((a.batch + L - 1) // L)])[:a.batch]).long()
             level = lv.float()
-            y_hat = hard_rounded_latents(model, xb, level)
+            rounding = a.rounding if a.rounding != "mixed" else ROUNDINGS[int(sampler.rng.integers(len(ROUNDINGS)))]
+            y_hat = hard_rounded_latents(model, xb, level, rounding, sampler.rng)
             x_hat = model.g_s(y_hat * model.gain_y_inv.at(level))
             mse = (x_hat - xb).pow(2).flatten(1).mean(1)
             loss = (lam[lv] * 255.0 ** 2 * mse).mean()

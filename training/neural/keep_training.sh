@@ -14,7 +14,8 @@
 #              1. training/runs/neural/enc_D_na128/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
 #              3. the record models/neural/n64m192_122k.safetensors
-#   then     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5)
+#   then     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5,
+#            on the means' grid, the integer grid and dependent quantisation's points in turn)
 #            of the encoder run's final state, committed first as 2. above; it resumes from
 #              1. training/runs/neural/enc_D_na128_decoder/ckpt_latest.pt
 #              2. training/neural/checkpoint/n64m192_enc128_decoder.safetensors   (committed: g_s)
@@ -99,7 +100,7 @@ if [ "$(steps_of)" -ge "$TOTAL" ]; then
         python3 training/neural/checkpoint.py --from "$DIR/ckpt_latest.pt" --out "$COMMITTED"
     fi
     setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
-        --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
+        --rounding mixed --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
     PID=$!
     echo "$PID" > "$DEC_DIR/pid"
     lower_priority "$PID"

@@ -390,9 +390,13 @@ class MeanScaleHyperprior(nn.Module):
         return out
 
     @torch.no_grad()
-    def evaluate(self, x, levels):
+    def evaluate(self, x, levels, grid="means"):
         """Real quantisation (rounding), for validation. x: [1,3,H,W] padded to a multiple of 64.
-        Returns [(bits, x_hat)] per level."""
+        `grid`: "means" rounds y - mean (y_hat = round(y - mean) + mean), "integer" rounds y itself
+        (y_hat = round(y), the integer grid of .nic flags bit 2; no context model). The rate is the
+        likelihood of y_hat's bin either way. Returns [(bits, x_hat)] per level."""
+        if grid not in ("means", "integer") or (grid == "integer" and self.context_kind is not None):
+            raise ValueError(f"grid {grid!r} is not available for this model")
         y = self.g_a(x)
         res = []
         for lv in levels:
@@ -402,7 +406,7 @@ class MeanScaleHyperprior(nn.Module):
             means, scales = self.hyper_params(z_hat, level)
             if self.context_kind is not None:
                 means, scales = self.context_params(torch.round(yg - means) + means, means, scales)
-            y_hat = torch.round(yg - means) + means
+            y_hat = torch.round(yg - means) + means if grid == "means" else torch.round(yg)
             y_bits = -torch.log2(gaussian_likelihood(y_hat, means, scales)).sum()
             x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
             res.append((float(y_bits + z_bits), x_hat))

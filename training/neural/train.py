@@ -161,14 +161,14 @@ def load_val(a, names):
     return out
 
 
-def validate(model, val, levels):
-    """bpp from the likelihoods with rounded latents, RGB PSNR of the 8-bit reconstruction, and the
-    loss bpp + lambda * 255^2 * MSE of the level (means over the images)."""
+def validate(model, val, levels, grid="means"):
+    """bpp from the likelihoods with rounded latents (on `grid`, see model.evaluate), RGB PSNR of the
+    8-bit reconstruction, and the loss bpp + lambda * 255^2 * MSE of the level (means over the images)."""
     model.eval()
     acc = {lv: {"bpp": [], "psnr": [], "loss": []} for lv in levels}
     for _, x in val:
         h, w = x.shape[-2:]
-        for lv, (bits, xh) in zip(levels, model.evaluate(pad64(x), levels)):
+        for lv, (bits, xh) in zip(levels, model.evaluate(pad64(x), levels, grid)):
             xh = torch.round(xh[..., :h, :w].clamp(0, 1) * 255) / 255
             mse = float(F.mse_loss(xh, x))
             acc[lv]["bpp"].append(bits / (h * w))
