@@ -22,6 +22,11 @@ same run.
 
 `--holdout` codes the training run's fixed hold-out (`training/neural/data.py`), centre crops of
 at most 768 pixels: tune there, report on the evaluation set. Progress goes to stderr.
+
+`--points FILE` keeps every measured point as a line of JSON (the model's sha256 from
+`MODELS/neural/codec.json`, the variant's options, the image, the quality, the threads) and takes
+points already there instead of coding them again, so that a long run (the slow efforts take
+minutes per encode) can be stopped and resumed, or spread over several runs.
 """
 
 import argparse
@@ -63,6 +68,36 @@ def variant_args(name):
     return args + {"g": ["--grid"], "n": ["--no-grid"], None: []}[grid]
 
 
+class PointStore:
+    """The --points file: measured points by (model sha256, options, image, quality, threads)."""
+
+    def __init__(self, path, models):
+        self.path = path
+        with open(os.path.join(models, "neural", "codec.json")) as f:
+            self.model = json.load(f)["sha256"]
+        self.points = {}
+        if path and os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        r = json.loads(line)
+                        self.points[self.key(r["args"], r["image"], r["quality"], r["threads"], r["model"])] = r
+
+    def key(self, args, image, quality, threads, model=None):
+        return json.dumps([model or self.model, args, image, quality, threads])
+
+    def get(self, args, image, quality, threads):
+        return self.points.get(self.key(args, image, quality, threads))
+
+    def add(self, args, image, quality, threads, r):
+        rec = {"model": self.model, "args": args, "image": image, "quality": quality, "threads": threads,
+               "bpp": r["bpp"], "psnr": r["psnr"], "encode_ms": r["encode_ms"]}
+        self.points[self.key(args, image, quality, threads)] = rec
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+
 def holdout_images(folder):
     sys.path.insert(0, os.path.join(REPO, "training", "neural"))
     from learning_curve import holdout_crops
@@ -91,6 +126,7 @@ def main():
     p.add_argument("--successive-qualities", default="20,58,90")
     p.add_argument("--generations", type=int, default=50)
     p.add_argument("--out", help="write OUT.json and OUT.md")
+    p.add_argument("--points", help="JSON-lines file of measured points, read and extended (resumable runs)")
     a = p.parse_args()
     variants = a.variants.split(",")
     if a.reference not in variants:
@@ -109,14 +145,19 @@ def main():
         times = {v: [] for v in variants}
         sizes = [Image.open(i).size for i in images]
         timed = [i for i, s in enumerate(sizes) if s in ((768, 512), (512, 768))] or list(range(len(images)))
+        store = PointStore(a.points, a.models)
         for i, image in enumerate(images):
             for v in variants:
                 for q in qualities:
-                    r = nic_point(a.nic, a.models, image, q, a.threads, extra=variant_args(v))
+                    name = os.path.basename(image)
+                    r = store.get(variant_args(v), name, q, a.threads)
+                    if r is None:
+                        r = nic_point(a.nic, a.models, image, q, a.threads, extra=variant_args(v))
+                        store.add(variant_args(v), name, q, a.threads, r)
                     points[v][q].append((r["bpp"], r["psnr"]))
                     if i in timed:
                         times[v].append(r["encode_ms"])
-                    print(f"[{i + 1}/{len(images)}] {os.path.basename(image)} {v} q{q}: "
+                    print(f"[{i + 1}/{len(images)}] {name} {v} q{q}: "
                           f"{r['bpp']:.4f} bpp {r['psnr']:.2f} dB {r['encode_ms']:.0f} ms", file=sys.stderr, flush=True)
         curves = {v: [(q, float(np.mean([b for b, _ in points[v][q]])), float(np.mean([s for _, s in points[v][q]])))
                       for q in qualities] for v in variants}

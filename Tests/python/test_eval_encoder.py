@@ -29,3 +29,19 @@ def test_variant_names_map_to_options(name, args):
 def test_other_names_are_refused(name):
     with pytest.raises(SystemExit):
         eval_encoder.variant_args(name)
+
+
+def test_points_file_resumes_by_model_options_image_quality_and_threads(tmp_path):
+    models = tmp_path / "models"
+    (models / "neural").mkdir(parents=True)
+    (models / "neural" / "codec.json").write_text('{"sha256": "aa"}')
+    path = str(tmp_path / "points.jsonl")
+    store = eval_encoder.PointStore(path, str(models))
+    store.add(["--effort", "3"], "kodim01.png", 34, 2, {"bpp": 0.5, "psnr": 30.0, "encode_ms": 9.0})
+    again = eval_encoder.PointStore(path, str(models))
+    assert again.get(["--effort", "3"], "kodim01.png", 34, 2)["bpp"] == 0.5
+    for other in ((["--effort", "2"], "kodim01.png", 34, 2), (["--effort", "3"], "kodim02.png", 34, 2),
+                  (["--effort", "3"], "kodim01.png", 35, 2), (["--effort", "3"], "kodim01.png", 34, 1)):
+        assert again.get(*other) is None
+    (models / "neural" / "codec.json").write_text('{"sha256": "bb"}')     # another model
+    assert eval_encoder.PointStore(path, str(models)).get(["--effort", "3"], "kodim01.png", 34, 2) is None
