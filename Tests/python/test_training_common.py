@@ -205,6 +205,11 @@ def test_layered_sizes_and_coding():
     assert [tuple(r.shape[-2:]) for _, r in layers] == [(15, 23), (22, 35), (45, 70)]
     assert all(b > 0 for b, _ in layers)
     assert all(torch.equal(torch.round(r * 255), r * 255) for _, r in layers)
+    # the layers below the top one at a higher level, at most the ladder's top
+    higher, top = codec.code(vs, 3, lower_offset=2.0), codec.base.levels - 1
+    base_bits, base_recon = codec.code_base(vs[0], 5)
+    assert higher[0][0] == base_bits and torch.equal(higher[0][1], base_recon)
+    assert codec.code(vs, top, lower_offset=2.0)[0][0] == codec.code_base(vs[0], top)[0]
     before = {k: v.clone() for k, v in codec.state_dict().items()}
     opt = torch.optim.Adam(codec.residual.parameters(), lr=1e-2)
     _, out = codec.train()(vs, 3)

@@ -77,15 +77,19 @@ class LayeredCodec(torch.nn.Module):
         return base_bits, layers
 
     @torch.no_grad()
-    def code(self, versions, level):
+    def code(self, versions, level, lower_offset=0.0):
         """Real coding of every layer (rounded latents, rate from the model's likelihoods of the
-        symbols): [(bits, 8-bit reconstruction)] per layer, smallest first."""
-        bits, recon = self.code_base(versions[0], level)
+        symbols): [(bits, 8-bit reconstruction)] per layer, smallest first. Every layer below the
+        top one is coded at level + lower_offset (at most the top level of the ladder; levels
+        between the trained ones interpolate the gains as qualities do), the top one at level."""
+        top = len(versions) - 1
+        at = [level if k == top else min(level + lower_offset, self.base.levels - 1) for k in range(top + 1)]
+        bits, recon = self.code_base(versions[0], at[0])
         out = [(bits, recon)]
-        for x in versions[1:]:
+        for k, x in enumerate(versions[1:], 1):
             h, w = x.shape[-2:]
             pred = self.liff(recon, h, w, row_chunk=64)
-            bits, r_hat = self.residual.evaluate(pad64(x - pred), [level])[0]
+            bits, r_hat = self.residual.evaluate(pad64(x - pred), [at[k]])[0]
             recon = round8(pred + r_hat[..., :h, :w])
             out.append((bits, recon))
         return out

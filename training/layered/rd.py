@@ -45,10 +45,11 @@ def psnr(a, b):
 
 
 @torch.no_grad()
-def measure(codec, pictures, configs, levels):
+def measure(codec, pictures, configs, levels, lower_offset=0.0):
     """{config name: {"levels", "layered", "simulcast", "single" (each: bpp and psnr lists, means
     over the pictures, bpp counted over the top layer's pixels), "bd_vs_simulcast",
-    "bd_vs_single", "layer_psnr" (mean PSNR of every layer at each level)}}."""
+    "bd_vs_single", "layer_psnr" (mean PSNR of every layer at each level)}}. `lower_offset`: the
+    layers below the top one coded that many levels higher (LayeredCodec.code)."""
     codec.eval()
     results = {}
     for factors in configs:
@@ -59,7 +60,7 @@ def measure(codec, pictures, configs, levels):
             vs = versions_of(picture, factors)
             pixels = vs[-1].shape[-2] * vs[-1].shape[-1]
             for i, level in enumerate(levels):
-                layers = codec.code(vs, level)
+                layers = codec.code(vs, level, lower_offset)
                 acc["layered"][i] += (sum(b for b, _ in layers) / pixels, psnr(layers[-1][1], vs[-1]))
                 layer_psnr[i] += [psnr(r, v) for (_, r), v in zip(layers, vs)]
                 alone = [codec.code_base(v, level) for v in vs]
@@ -93,6 +94,8 @@ def main():
     p.add_argument("--crop", type=int, default=384)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="write the full measurement here (JSON)")
+    p.add_argument("--lower-offset", type=float, default=0.0,
+                   help="code the layers below the top one this many quality levels higher (0 = one level for all)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
@@ -101,11 +104,11 @@ def main():
     codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual)
     codec.liff.load_state_dict(ck["liff"])
     _, pictures = train.hold_out(a.crop)
-    val = measure(codec, pictures, train.VAL_CONFIGS, train.VAL_LEVELS)
+    val = measure(codec, pictures, train.VAL_CONFIGS, train.VAL_LEVELS, a.lower_offset)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(val, f, indent=1)
-    print(f"step {ck['state']['step']}, base {os.path.basename(a.record)}")
+    print(f"step {ck['state']['step']}, base {os.path.basename(a.record)}, lower layers +{a.lower_offset:g} levels")
     for name, v in val.items():
         print(f"{name}: {v['bd_vs_simulcast']:+.2f}% vs simulcast, {v['bd_vs_single']:+.2f}% vs single layer; "
               f"layered bpp {v['layered']['bpp']} dB {v['layered']['psnr']}; "
