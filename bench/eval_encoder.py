@@ -141,7 +141,7 @@ def main():
             raise SystemExit("give --data FOLDER or --holdout")
         if a.limit:
             images = images[:a.limit]
-        points = {v: {q: [] for q in qualities} for v in variants}
+        points = {v: {q: [] for q in qualities} for v in variants}     # per quality: (bpp, psnr) per image
         times = {v: [] for v in variants}
         sizes = [Image.open(i).size for i in images]
         timed = [i for i, s in enumerate(sizes) if s in ((768, 512), (512, 768))] or list(range(len(images)))
@@ -174,6 +174,9 @@ def main():
         }
         for v, bd in result["bd_rate_percent"].items():
             result["bd_rate_percent"][v] = None if bd is None else round(bd, 2)
+        result["bd_rate_percent_per_image"] = {
+            os.path.basename(image): {v: per_image_bd_rate(points, a.reference, v, qualities, i) for v in variants}
+            for i, image in enumerate(images)}
         succ = {}
         for v in [s for s in a.successive.split(",") if s]:
             for q in [int(s) for s in a.successive_qualities.split(",")]:
@@ -201,6 +204,14 @@ def main():
         write_markdown(a.out + ".md", result)
 
 
+def per_image_bd_rate(points, reference, variant, qualities, i):
+    """BD-rate (%, 2 decimals; None without overlap) of `variant` against `reference` on image i alone."""
+    ref = [points[reference][q][i] for q in qualities]
+    cur = [points[variant][q][i] for q in qualities]
+    bd = bd_rate([b for b, _ in ref], [s for _, s in ref], [b for b, _ in cur], [s for _, s in cur])
+    return None if bd is None else round(bd, 2)
+
+
 def write_markdown(path, r):
     lines = [f"# Neural codec encoder variants ({r['date']})", "",
              f"`{r['command']}`", "",
@@ -212,6 +223,15 @@ def write_markdown(path, r):
         bd = r["bd_rate_percent"][v]
         lines.append(f"| `{v}` | {'—' if bd is None else f'{bd:+.2f}%'} | {r['encode_ms_median'][v]:.0f} | "
                      + " | ".join(f"{p['bpp']:.3f} / {p['psnr']:.2f}" for p in c) + " |")
+    per = r.get("bd_rate_percent_per_image", {})
+    if len(per) > 1:
+        shown = [v for v in r["curves"] if v != r["reference"]]
+        lines += ["", f"BD-rate against `{r['reference']}` per image:", "",
+                  "| image | " + " | ".join(f"`{v}`" for v in shown) + " |", "|---|" + "---|" * len(shown)]
+        for image, bds in per.items():
+            lines.append(f"| {image} | " + " | ".join("—" if bds[v] is None else f"{bds[v]:+.2f}%" for v in shown) + " |")
+        lines += ["| worst | " + " | ".join(
+            f"{max(b[v] for b in per.values() if b[v] is not None):+.2f}%" for v in shown) + " |"]
     if "successive" in r:
         s = r["successive"]
         lines += ["", f"Successive compression: PSNR lost from generation 1 to {s['generations']} (mean over images):", "",

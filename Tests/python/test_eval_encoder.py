@@ -45,3 +45,22 @@ def test_points_file_resumes_by_model_options_image_quality_and_threads(tmp_path
         assert again.get(*other) is None
     (models / "neural" / "codec.json").write_text('{"sha256": "bb"}')     # another model
     assert eval_encoder.PointStore(path, str(models)).get(["--effort", "3"], "kodim01.png", 34, 2) is None
+
+
+def test_per_image_bd_rate_compares_one_image_and_the_markdown_lists_the_worst(tmp_path):
+    qs = [1, 50, 100]
+    ref = {q: [(0.1 * (k + 1), 25.0 + 3 * k), (0.2 * (k + 1), 20.0 + 3 * k)] for k, q in enumerate(qs)}
+    better = {q: [(0.9 * b, p) for b, p in ref[q]] for q in qs}      # 10% fewer bits on both images
+    better[100][1] = (ref[100][1][0], ref[100][1][1])                 # ... except image 1's top point
+    points = {"a": ref, "b": better}
+    assert eval_encoder.per_image_bd_rate(points, "a", "a", qs, 0) == 0.0
+    assert eval_encoder.per_image_bd_rate(points, "a", "b", qs, 0) == -10.0
+    worse_one = eval_encoder.per_image_bd_rate(points, "a", "b", qs, 1)
+    assert -10.0 < worse_one < 0.0
+    r = {"date": "d", "command": "c", "images": ["x.png", "y.png"], "qualities": qs, "threads": 2, "reference": "a",
+         "curves": {v: [{"q": q, "bpp": 1.0, "psnr": 30.0} for q in qs] for v in ("a", "b")},
+         "bd_rate_percent": {"a": 0.0, "b": -10.0}, "encode_ms_median": {"a": 1.0, "b": 2.0},
+         "bd_rate_percent_per_image": {"x.png": {"a": 0.0, "b": -10.0}, "y.png": {"a": 0.0, "b": worse_one}}}
+    eval_encoder.write_markdown(str(tmp_path / "r.md"), r)
+    text = (tmp_path / "r.md").read_text()
+    assert "| y.png | " + f"{worse_one:+.2f}%" in text and f"| worst | {worse_one:+.2f}% |" in text
