@@ -147,13 +147,14 @@ def main():
         timed = [i for i, s in enumerate(sizes) if s in ((768, 512), (512, 768))] or list(range(len(images)))
         store = PointStore(a.points, a.models)
         for i, image in enumerate(images):
+            name = os.path.basename(image)
             for v in variants:
+                args = variant_args(v)
                 for q in qualities:
-                    name = os.path.basename(image)
-                    r = store.get(variant_args(v), name, q, a.threads)
+                    r = store.get(args, name, q, a.threads)
                     if r is None:
-                        r = nic_point(a.nic, a.models, image, q, a.threads, extra=variant_args(v))
-                        store.add(variant_args(v), name, q, a.threads, r)
+                        r = nic_point(a.nic, a.models, image, q, a.threads, extra=args)
+                        store.add(args, name, q, a.threads, r)
                     points[v][q].append((r["bpp"], r["psnr"]))
                     if i in timed:
                         times[v].append(r["encode_ms"])
@@ -230,8 +231,8 @@ def write_markdown(path, r):
                   "| image | " + " | ".join(f"`{v}`" for v in shown) + " |", "|---|" + "---|" * len(shown)]
         for image, bds in per.items():
             lines.append(f"| {image} | " + " | ".join("—" if bds[v] is None else f"{bds[v]:+.2f}%" for v in shown) + " |")
-        lines += ["| worst | " + " | ".join(
-            f"{max(b[v] for b in per.values() if b[v] is not None):+.2f}%" for v in shown) + " |"]
+        worst = [max((b[v] for b in per.values() if b[v] is not None), default=None) for v in shown]
+        lines += ["| worst | " + " | ".join("—" if w is None else f"{w:+.2f}%" for w in worst) + " |"]
     if "successive" in r:
         s = r["successive"]
         lines += ["", f"Successive compression: PSNR lost from generation 1 to {s['generations']} (mean over images):", "",

@@ -108,7 +108,7 @@ def main():
     if a.out:
         with open(a.out, "w") as f:
             json.dump(val, f, indent=1)
-    print(f"step {ck['state']['step']}, base {os.path.basename(a.record)}, lower layers +{a.lower_offset:g} levels")
+    print(f"step {ck['state']['step']}, base {os.path.basename(a.record)}, lower layers {a.lower_offset:+g} levels")
     for name, v in val.items():
         print(f"{name}: {v['bd_vs_simulcast']:+.2f}% vs simulcast, {v['bd_vs_single']:+.2f}% vs single layer; "
               f"layered bpp {v['layered']['bpp']} dB {v['layered']['psnr']}; "
