@@ -9,8 +9,8 @@ Each sample: a random crop of the top size (flips, 90-degree turns), one or two 
 layers with random factors (one layer: log-uniform in [1, --max-factor]; two: each in
 [1, --max-factor-two]), a random level of the ladder; every smaller version is the bicubic
 antialiased down-scale rounded to 8 bits. Loss: sum over the enhancement layers of
-bits / pixels of the layer + lambda(level) * 255^2 * MSE. Adam, cosine over the time budget (a
-resumed run, same --run, continues its schedule).
+bits / pixels of the layer + lambda(level) * 255^2 * MSE. Adam, cosine over the budget: --steps,
+or training time (--minutes) without it; a resumed run (same --run) continues its schedule.
 
 Hold-out: the neural codec's (training/neural/data.py split), central crops, scored every
 --val-every seconds by rd.measure (BD-rate of the top layer against simulcast and against
@@ -70,7 +70,13 @@ def sample_factors(rng, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True)
-    p.add_argument("--minutes", type=float, default=60)
+    p.add_argument("--minutes", type=float, default=60,
+                   help="the time budget; with --steps, a cap on training time only")
+    p.add_argument("--steps", type=int, default=0,
+                   help="a budget of steps: the schedule follows steps, not time (0: the time budget)")
+    p.add_argument("--init", default=None,
+                   help="start the residual codec from these weights (an exported residual record) "
+                        "instead of the base record's")
     p.add_argument("--record", default=neural_record(os.path.join(REPO, "models")),
                    help="the frozen base codec (default: the record models/neural/codec.json names)")
     p.add_argument("--liff", default=os.path.join(REPO, "models/liff/liff_rgb_c16.safetensors"))
@@ -89,7 +95,7 @@ def main():
     os.makedirs(a.run, exist_ok=True)
     torch.manual_seed(a.seed)
 
-    residual = load_record(a.record)
+    residual = load_record(a.init or a.record)
     for prm in residual.parameters():
         prm.requires_grad_(True)
     codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual)
@@ -133,7 +139,7 @@ def main():
     acc = {"loss": [], "bpp": [], "psnr": []}
     while True:
         state["elapsed"] = time.time() - start
-        done = state["elapsed"] >= budget
+        done = state["elapsed"] >= budget or (a.steps > 0 and state["step"] >= a.steps)
         if state["elapsed"] >= next_val or done:
             tv = time.time()
             val = measure(codec, val_pictures, VAL_CONFIGS, VAL_LEVELS)
@@ -156,7 +162,7 @@ def main():
             start += time.time() - tv   # validation time is not training time
         if done:
             break
-        t = min(1.0, state["elapsed"] / budget)
+        t = min(1.0, state["step"] / a.steps if a.steps > 0 else state["elapsed"] / budget)
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * (0.1 + 0.45 * (1 + math.cos(math.pi * t)))
         opt.zero_grad(set_to_none=True)
