@@ -65,6 +65,26 @@ final class LatentOptimisationTests: XCTestCase {
         }
     }
 
+    /// On the integer grid the search rounds where the file's symbols are rounded (round(y), not
+    /// μ + round(y − μ)): it gains there as it does on the means' grid.
+    func testOptimisationOnTheIntegerGrid() throws {
+        let codec = try NeuralCodecTests.codec(threads: 2)
+        let image = try NeuralCodecTests.testImage(width: 136, height: 100)
+        for quality in [20, 70] {
+            var costs: [Double] = []
+            for (steps, grid) in [(0, false), (30, false), (0, true), (30, true)] {
+                let search = NeuralEncoderSearch(refinementSteps: 0, latentSteps: steps, integerGrid: grid)
+                let bytes = try codec.encode(image, quality: quality, search: search)
+                XCTAssertEqual(try NICBitstream(parsing: bytes).integerGrid, grid)
+                costs.append(try cost(codec, image, quality: quality, bytes: bytes))
+            }
+            print("quality \(quality): means' grid \(costs[0]) → \(costs[1]), integer grid \(costs[2]) → \(costs[3])")
+            let (meansGain, integerGain) = (1 - costs[1] / costs[0], 1 - costs[3] / costs[2])
+            XCTAssertGreaterThan(integerGain, 0.01, "quality \(quality)")
+            XCTAssertGreaterThan(integerGain, meansGain * 0.95, "quality \(quality)")
+        }
+    }
+
     /// With tiles smaller than the latent plane (here 4x3 tiles of 3x3 latents for its 12x8 latents, the last
     /// rows partial), the plane is optimised tile by tile and still gains.
     func testTiledOptimisationGains() throws {

@@ -7,11 +7,12 @@
 /// The analysis transform is trained to be good on average; for one image the encoder can do
 /// better by searching the latents y themselves for the lowest rate-distortion cost
 ///
-///     L(y) = bits(ŷ) / pixels + λ · 255² · MSE(x, g_s(ŷ · gain_y⁻¹)),  ŷ = μ + round~(y − μ)
+///     L(y) = bits(ŷ) / pixels + λ · 255² · MSE(x, g_s(ŷ · gain_y⁻¹)),  ŷ = o + round~(y − o)
 ///
 /// with the hyper-latents, and so the means μ and scales σ of the entropy model, fixed to those
-/// the plain encoder codes. The rate is the model's own: −log₂ of the Gaussian mass of the unit
-/// bin around ŷ. Rounding has no useful gradient, so round~ is stochastic annealed rounding:
+/// the plain encoder codes. The origin o is the coded grid's: μ on the means' grid, round(μ) on
+/// the integer grid. The rate is the model's own: −log₂ of the Gaussian mass of the unit
+/// bin around ŷ − μ. Rounding has no useful gradient, so round~ is stochastic annealed rounding:
 /// v goes down or up to an integer with a relaxed (Gumbel-softmax) draw that favours the nearer
 /// one, at a temperature τ falling geometrically from 0.5 to 0.02 over the steps, so that the
 /// search ends close to the hard rounding the symbols then take; Adam moves y. The draws come
@@ -50,6 +51,8 @@ struct LatentOptimisation {
         let inverseGains: [Float]
         /// Means and scales (lower-bounded) of every latent, channels-first like y.
         let means: [Float], scales: [Float]
+        /// The rounding origin of every latent on the coded grid (`means` on the means' grid).
+        let origins: [Float]
         let lambda: Float
     }
 
@@ -91,7 +94,7 @@ struct LatentOptimisation {
         let channels: Int, plane: Int
         /// The whole latent plane's size.
         let latentHeight: Int, latentWidth: Int
-        let mean: [Float], scale: [Float]
+        let mean: [Float], scale: [Float], origin: [Float]
         let movable: [Bool]
         let pixelRows: Range<Int>, pixelColumns: Range<Int>
         /// The image over the tile's pixels ([3][16·rows][16·columns]), zero outside `pixelRows` × `pixelColumns`.
@@ -114,16 +117,16 @@ struct LatentOptimisation {
             latentHeight = h; latentWidth = w
             let (th, tw) = (tr.count, tc.count)
             channels = p.inverseGains.count; plane = th * tw
-            var mean = [Float](repeating: 0, count: channels * plane), scale = mean
+            var mean = [Float](repeating: 0, count: channels * plane), scale = mean, origin = mean
             for c in 0..<channels {
                 for (i, row) in tr.enumerated() {
                     for (j, col) in tc.enumerated() {
                         let g = (c * h + row) * w + col, l = (c * th + i) * tw + j
-                        mean[l] = p.means[g]; scale[l] = p.scales[g]
+                        mean[l] = p.means[g]; scale[l] = p.scales[g]; origin[l] = p.origins[g]
                     }
                 }
             }
-            self.mean = mean; self.scale = scale
+            self.mean = mean; self.scale = scale; self.origin = origin
             var movable = [Bool](repeating: false, count: plane)
             for (i, row) in tr.enumerated() where rows.contains(row) {
                 for (j, col) in tc.enumerated() where columns.contains(col) { movable[i * tw + j] = true }
@@ -188,7 +191,7 @@ struct LatentOptimisation {
             let pixels = Float(p.imageWidth * p.imageHeight)
             let distortionWeight = p.lambda * 255 * 255 * 2 / (3 * pixels)
             var slope = [Float](repeating: 0, count: ty.count), rateGradient = slope, input = slope
-            // ŷ = μ + round~(y − μ), dŷ/dy, and d bits / dŷ.
+            // ŷ = o + round~(y − o), dŷ/dy, and d bits / dŷ.
             let draws = UInt64(step) << 32 ^ key
             slope.withUnsafeMutableBufferPointer { slope in
                 rateGradient.withUnsafeMutableBufferPointer { rateGradient in
@@ -200,10 +203,12 @@ struct LatentOptimisation {
                                     let l = c * plane + q
                                     var noise = SplitMix(seed: draws ^ UInt64(l))
                                     let (offset, derivative) = LatentOptimisation.annealedRounding(
-                                        ty[l] - mean[l], tau: tau, uniform: noise.open01())
+                                        ty[l] - origin[l], tau: tau, uniform: noise.open01())
+                                    let coded = origin[l] + offset
                                     slope[l] = movable[q] ? derivative : 0
-                                    rateGradient[l] = movable[q] ? LatentOptimisation.bitsGradient(offset, scale: scale[l]) / pixels : 0
-                                    input[l] = (mean[l] + offset) * p.inverseGains[c]
+                                    rateGradient[l] =
+                                        movable[q] ? LatentOptimisation.bitsGradient(coded - mean[l], scale: scale[l]) / pixels : 0
+                                    input[l] = coded * p.inverseGains[c]
                                 }
                             }
                         }

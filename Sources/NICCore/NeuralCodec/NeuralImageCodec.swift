@@ -92,6 +92,7 @@ public final class NeuralImageCodec {
             let problem = LatentOptimisation.Problem(
                 image: x, imageWidth: width, imageHeight: height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
+                origins: grid == nil ? means : means.map { IntegerGrid.origin(mean: $0).origin },
                 lambda: GainLadder.lambda(lambdas, quality: quality))
             if search.substitutionSteps > 0 {
                 // The substitute's latents replace the analysis' (and its refinement's).
