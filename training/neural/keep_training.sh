@@ -22,6 +22,10 @@
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
+#
+# When the encoder run reaches its last step, the job itself runs this script again (--next),
+# which commits the final state and starts the fine-tune: no stage waits for someone to start it.
+# A stopped run (--stop, or killed) does not chain.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -38,11 +42,14 @@ THREADS=${NIC_TRAIN_THREADS:-2}
 running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
+    # The whole process group: the job's shell and the training process in it.
     for d in "$DIR" "$DEC_DIR"; do
-        if running "$d"; then kill -TERM "$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
+        if running "$d"; then kill -TERM -"$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
     done
     exit 0
 fi
+NEXT=""
+[ "${1:-}" = "--next" ] && NEXT=1
 for d in "$DIR" "$DEC_DIR"; do
     if running "$d"; then
         echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
@@ -92,6 +99,10 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$DIR" "$DEC_DIR"
+if [ -n "$NEXT" ] && [ "$(steps_of)" -lt "$TOTAL" ]; then
+    echo "$RUN stopped before step $TOTAL: not chaining"
+    exit 0
+fi
 if [ "$(steps_of)" -ge "$TOTAL" ]; then
     # The fine-tune starts from the committed final state of the encoder run, which its own
     # committed checkpoint names.
@@ -114,8 +125,14 @@ FROM=$RECORD
 [ -f "$COMMITTED" ] && FROM=$COMMITTED
 START=""
 [ -f "$DIR/ckpt_latest.pt" ] || START="--val-at-start"
+# The job: the run, then (its pid file removed, so that the script does not see itself running)
+# this script again with --next.
 # shellcheck disable=SC2086
-setsid python3 training/neural/train.py --run "$RUN" --resume --init-from "$FROM" $START \
+setsid sh -c '
+    python3 training/neural/train.py "$@" < /dev/null
+    rm -f "$0/pid"
+    exec sh training/neural/keep_training.sh --next
+' "$DIR" --run "$RUN" --resume --init-from "$FROM" $START \
     --N 64 --M 192 --Na 128 --train encoder --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
     --lr 1e-5 --grown-lr-mult 10 --lr-schedule 0.97:0.1 --total-steps "$TOTAL" --seed 1 --val-levels 0,2,6,9 --val-every 400 \
     --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 >> "$DIR/stdout.log" 2>&1 < /dev/null &
