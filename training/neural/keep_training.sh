@@ -9,8 +9,9 @@
 #   done     the design A/B from its final state: 96 more latent channels (M 192) won in the
 #            training measure at step 122,071: n64m192_122k (in the tree, not the default)
 #   now      enc_D_na128: the encoder alone, with an analysis twice as wide (Na 128), trained
-#            against n64m192_122k's frozen decoder until step 140k (lr 1e-5, the new units' updates
-#            x10; x0.1 from 135.8k). It resumes from
+#            against n64m192_122k's frozen decoder until step 136,400 (lr 1e-5, the new units'
+#            updates x10; x0.1 from 135.8k; planned to 140k, ended early as its hold-out had been
+#            flat for 5,000 steps). It resumes from
 #              1. training/runs/neural/enc_D_na128/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
 #              3. the record models/neural/n64m192_122k.safetensors
@@ -33,7 +34,7 @@ RUN=enc_D_na128
 DIR=training/runs/neural/$RUN
 RECORD=models/neural/n64m192_122k.safetensors
 COMMITTED=training/neural/checkpoint/n64m192_enc128.safetensors
-TOTAL=140000
+TOTAL=136400
 DEC_RUN=${RUN}_decoder
 DEC_DIR=training/runs/neural/$DEC_RUN
 DEC_OUT=training/neural/checkpoint/n64m192_enc128_decoder.safetensors
@@ -134,7 +135,7 @@ setsid sh -c '
     exec sh training/neural/keep_training.sh --next
 ' "$DIR" --run "$RUN" --resume --init-from "$FROM" $START \
     --N 64 --M 192 --Na 128 --train encoder --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
-    --lr 1e-5 --grown-lr-mult 10 --lr-schedule 0.97:0.1 --total-steps "$TOTAL" --seed 1 --val-levels 0,2,6,9 --val-every 400 \
+    --lr 1e-5 --grown-lr-mult 10 --lr-schedule 0.9956:0.1 --total-steps "$TOTAL" --seed 1 --val-levels 0,2,6,9 --val-every 400 \
     --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 >> "$DIR/stdout.log" 2>&1 < /dev/null &
 PID=$!
 echo "$PID" > "$DIR/pid"
