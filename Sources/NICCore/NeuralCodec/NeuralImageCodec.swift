@@ -88,11 +88,11 @@ public final class NeuralImageCodec {
         var prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality, grid: grid)
         endStage("hyper-synthesis")
         if search.latentSteps > 0 || search.substitutionSteps > 0, let lambdas = model.lambdas {
-            let (means, scales) = prior.channelsFirst(height: h, width: w)
+            let (means, scales, origins) = prior.channelsFirst(height: h, width: w)
             let problem = LatentOptimisation.Problem(
                 image: x, imageWidth: width, imageHeight: height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
-                origins: grid == nil ? means : means.map { IntegerGrid.origin(mean: $0).origin },
+                origins: origins,
                 lambda: GainLadder.lambda(lambdas, quality: quality))
             if search.substitutionSteps > 0 {
                 // The substitute's latents replace the analysis' (and its refinement's).
@@ -527,17 +527,19 @@ struct Prior {
         grid == nil ? k : DependentQuantization.stateSymbol(k, originParity: IntegerGrid.parity(origin: origin(channel: c, position: p)))
     }
 
-    /// Means and lower-bounded scales of all latents, channels-first ([M][h][w] each).
-    func channelsFirst(height h: Int, width w: Int) -> (means: [Float], scales: [Float]) {
+    /// Means, lower-bounded scales and origins (`origin(channel:position:)`) of all latents,
+    /// channels-first ([M][h][w] each).
+    func channelsFirst(height h: Int, width w: Int) -> (means: [Float], scales: [Float], origins: [Float]) {
         let m = model.latentChannels, plane = h * w
-        var means = [Float](repeating: 0, count: m * plane), scales = means
+        var means = [Float](repeating: 0, count: m * plane), scales = means, origins = means
         for p in 0..<plane {
             for c in 0..<m {
                 means[c * plane + p] = values[p * 2 * m + c]
                 scales[c * plane + p] = max(values[p * 2 * m + m + c], model.scaleBound)
+                origins[c * plane + p] = origin(channel: c, position: p)
             }
         }
-        return (means, scales)
+        return (means, scales, origins)
     }
 
     /// The table of latent (c, p): by its scale, and on the integer grid by its mean's offset bucket too.
