@@ -166,3 +166,54 @@ def test_decoder_finetune_roundings_are_the_decoders_grids():
     bits_i, xh_i = model.evaluate(x, [1], "integer")[0]
     assert torch.allclose(xh_i, model.g_s(torch.round(yg) * model.gain_y_inv.at(level)))
     assert bits_m != bits_i and not torch.equal(xh_m, xh_i)
+
+
+def test_synthesis_blocks_start_as_the_identity_and_a_finetune_with_them_commits_and_resumes(tmp_path, monkeypatch,
+                                                                                            capsys):
+    """add_synthesis_blocks: the same reconstruction and rate at the start; a decoder fine-tune that adds
+    them trains them at their own learning rate, commits them with the decoder, resumes from that on a
+    new machine; export refuses them (the Swift engine does not run them)."""
+    torch.set_num_threads(1)
+    src = small_trained_like(8, 12, 6)
+    x = torch.rand(1, 3, 64, 128)
+    deeper = nm.add_synthesis_blocks(src, 2).eval()
+    assert deeper.g_s.n_blocks == 2 and len(deeper.g_s.blocks) == 2
+    assert deeper.g_s.block_macs_per_pixel() == 2 * 2 * 9 * 8 * 8 / 64
+    for (b0, x0), (b1, x1) in zip(src.evaluate(x, [0, 5]), deeper.evaluate(x, [0, 5])):
+        assert b0 == b1 and torch.equal(x0, x1)
+    assert not torch.equal(deeper.g_s.blocks[0].conv1.weight, torch.zeros_like(deeper.g_s.blocks[0].conv1.weight))
+    with pytest.raises(ValueError):
+        nm.grow(deeper, 16, 12)
+
+    train = train_module(tmp_path, monkeypatch)
+    import checkpoint
+    import export_record
+    import finetune_decoder
+    monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
+    record = small_record(tmp_path, 5)
+    committed = str(tmp_path / "enc.safetensors")
+    train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
+                committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
+                "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+    out = str(tmp_path / "deep.safetensors")
+    common = ["--from", committed, "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-7",
+              "--synthesis-blocks", "2", "--blocks-lr-mult", "1e4", "--lr-drop-at", "0.5", "--out", out]
+    finetune_decoder.main(["--run", "deep", "--steps", "3", "--val-every", "100"] + common)
+    sd, meta = checkpoint.read(out)
+    assert meta["finetune"]["synthesis_blocks"] == 2 and any(k.startswith("g_s.blocks.1.") for k in sd)
+    tuned, _ = checkpoint.read_model(out)
+    base, _ = checkpoint.read_model(committed)
+    for k, v in base.state_dict().items():     # Adam's steps are about the lr: 1e-7 here, 1e-3 in the blocks
+        assert (v - tuned.state_dict()[k]).abs().max() <= 1e-6, k
+    assert tuned.g_s.blocks[0].conv2.weight.abs().max() > 1e-4
+
+    capsys.readouterr()
+    finetune_decoder.main(["--run", "deep_elsewhere", "--steps", "4", "--val-every", "100"] + common)
+    assert "resumed " + out + " at fine-tuning step 3" in capsys.readouterr().out
+    again = torch.load(tmp_path / "deep_elsewhere" / "ckpt_latest.pt", map_location="cpu", weights_only=False)
+    assert again["step"] == 4 and again["args"]["synthesis_blocks"] == 2
+    # past half of the 4 steps every learning rate is x0.1: the decoder's 1e-8, the blocks' 1e-4
+    assert [g["lr"] for g in again["opt"]["param_groups"]] == pytest.approx([1e-8, 1e-4])
+
+    with pytest.raises(SystemExit, match="residual blocks"):
+        export_record.main(["--ckpt", out, "--out", str(tmp_path / "rec_deep"), "--no-validate"])

@@ -9,7 +9,8 @@ encoder's tensors (model.is_encoder_parameter); the sidecar's "decoder_from" nam
 
 The decoder fine-tune (finetune_decoder.py) stores only what it trains (model.is_decoder_only_parameter);
 its sidecar's "base" names the committed checkpoint it started from (path and sha256) and
-"finetune" how far it got ("steps_done" of "steps_total").
+"finetune" how far it got ("steps_done" of "steps_total") and how many residual blocks it added to
+the synthesis ("synthesis_blocks", absent when none).
 
     # write it from a run's latest full checkpoint (done at every milestone by train.py itself)
     python3 training/neural/checkpoint.py --from training/runs/neural/main/ckpt_latest.pt
@@ -25,7 +26,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from model import from_args, from_record, is_decoder_only_parameter, is_encoder_parameter  # noqa: E402
+from model import (add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter,  # noqa: E402
+                   is_encoder_parameter)
 
 sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
 from training.files import sha256  # noqa: E402
@@ -89,6 +91,9 @@ def read_model(path):
     sd, meta = read(path)
     if "base" in meta:
         model, _ = read_model(named_file(meta["base"], f"{path}: its base checkpoint"))
+        blocks = meta.get("finetune", {}).get("synthesis_blocks", 0)
+        if blocks:
+            model = add_synthesis_blocks(model, blocks)
         if not all(is_decoder_only_parameter(k) for k in sd):
             raise SystemExit(f"{path}: a decoder fine-tune holds decoder-only tensors alone")
         model.load_state_dict(dict(model.state_dict(), **sd))

@@ -13,7 +13,10 @@ are known: g_s and gain.y_inv, on the latents a real decoder reconstructs (--rou
             reconstructions of dependent quantisation on the integer grid (flags 6, effort 0),
             whose trellis alternates between those two quantisers
   mixed     one of the three per step, at random (the default: one decoder serves every file)
-The rate is fixed, so the loss is the distortion term of the main run's loss alone:
+With --synthesis-blocks K the synthesis first gains K residual blocks (model.Synthesis) that start
+as the identity, trained at --blocks-lr-mult times the learning rate: a deeper decoder measured on
+the same latents, the rate unchanged (the Swift engine does not run such blocks yet; export_record.py
+refuses them). The rate is fixed, so the loss is the distortion term of the main run's loss alone:
 lambda_l * 255^2 * MSE at every gain level of the ladder. Files coded by the record before the
 fine-tune decode with the fine-tuned record too (same symbols, better reconstruction). The
 hold-out validation reports both grids ("levels" on the means' grid, "levels_integer_grid" on
@@ -45,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import from_args, from_record, is_decoder_only_parameter  # noqa: E402
+from model import add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter  # noqa: E402
 from train import RUNS, atomic_save, load_val, validate  # noqa: E402
 
 STOP = {"flag": False}
@@ -96,8 +99,14 @@ def parse(argv=None):
                    help="the trained codec: a run's ckpt_latest.pt or a committed checkpoint .safetensors")
     p.add_argument("--steps", type=int, default=20000, help="total fine-tuning steps")
     p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--lr-drop-at", type=float, default=1.0,
+                   help="fraction of --steps after which every learning rate is x0.1 (1 = no drop)")
     p.add_argument("--rounding", choices=ROUNDINGS + ("mixed",), default="mixed",
                    help="the latents the synthesis is tuned on (see the top)")
+    p.add_argument("--synthesis-blocks", type=int, default=0,
+                   help="residual blocks added to the synthesis before training (see the top)")
+    p.add_argument("--blocks-lr-mult", type=float, default=10.0,
+                   help="learning rate of the added blocks, as a multiple of --lr")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
@@ -129,13 +138,30 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     model, source_step, source_seconds, source_args = load_source(a.src)
+    if a.synthesis_blocks < 0:
+        raise SystemExit(f"--synthesis-blocks must be 0 or more, not {a.synthesis_blocks}")
+    if a.synthesis_blocks:
+        model = add_synthesis_blocks(model, a.synthesis_blocks)
+    source_args = dict(source_args, synthesis_blocks=model.g_s.n_blocks)
     base = checkpoint.base_reference(a.src) if a.out else None
     for p in model.parameters():
         p.requires_grad_(False)
     trained = decoder_parameters(model)
     for p in trained:
         p.requires_grad_(True)
-    opt = torch.optim.Adam(trained, lr=a.lr)
+    added = [p for k, p in model.named_parameters() if a.synthesis_blocks and k.startswith("g_s.blocks.")
+             and int(k.split(".")[2]) >= model.g_s.n_blocks - a.synthesis_blocks]
+    added_ids = {id(p) for p in added}
+    groups = [{"params": [p for p in trained if id(p) not in added_ids], "lr": a.lr}]
+    if added:
+        groups.append({"params": added, "lr": a.lr * a.blocks_lr_mult})
+    opt = torch.optim.Adam(groups, lr=a.lr)
+    base_lrs = [g["lr"] for g in groups]
+
+    def set_lr(step):
+        drop = 0.1 if step >= a.lr_drop_at * a.steps else 1.0
+        for g, lr in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr * drop
     sampler = data.CropSampler(train_imgs, a.crop, a.seed)
     step = 0
     if os.path.exists(ckpt_path):
@@ -168,10 +194,14 @@ def main(argv=None):
         """The committed form of the fine-tune so far (see the top)."""
         history = [{"decoder_finetune": {"from": checkpoint.portable(os.path.abspath(a.src)),
                                          "source_step": source_step, "steps": step, "lr": a.lr,
-                                         "rounding": a.rounding}}]
+                                         "rounding": a.rounding, "synthesis_blocks": a.synthesis_blocks}}]
         meta = checkpoint.meta_for(source_step, source_seconds, history, dict(source_args),
                                    checkpoint.read_curve(os.path.join(run_dir, "val.jsonl")), base=base)
         meta["finetune"] = {"steps_done": step, "steps_total": a.steps, "lr": a.lr, "rounding": a.rounding}
+        if a.lr_drop_at < 1:
+            meta["finetune"]["lr_drop_at"] = a.lr_drop_at
+        if a.synthesis_blocks:
+            meta["finetune"].update(synthesis_blocks=a.synthesis_blocks, blocks_lr_mult=a.blocks_lr_mult)
         size = checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.out)
         print(f"wrote {a.out} ({size} bytes, fine-tuning step {step})", flush=True)
 
@@ -197,6 +227,7 @@ def main(argv=None):
         model.train()
         last_ckpt, t_log, acc = time.time(), time.time(), []
         while step < a.steps and not STOP["flag"]:
+            set_lr(step)
             xb = torch.from_numpy(sampler.batch(a.batch)).permute(0, 3, 1, 2).float() / 255.0
             lv = torch.from_numpy(np.concatenate(
                 [sampler.rng.permutation(L) for _ in range((a.batch + L - 1) // L)])[:a.batch]).long()

@@ -20,13 +20,18 @@
 #            of the encoder run's final state, committed first as 2. above; it resumes from
 #              1. training/runs/neural/enc_D_na128_decoder/ckpt_latest.pt
 #              2. training/neural/checkpoint/n64m192_enc128_decoder.safetensors   (committed: g_s)
+#   then     a deeper synthesis, measured on the same latents: the fine-tuned decoder with three
+#            residual blocks at 1/8 resolution (finetune_decoder.py --synthesis-blocks 3, the
+#            blocks at 1e-4, the rest at 1e-5, x0.1 after 85%; 30k steps); it resumes from
+#              1. training/runs/neural/enc_D_na128_blocks3/ckpt_latest.pt
+#              2. training/neural/checkpoint/n64m192_enc128_blocks3.safetensors   (committed: g_s)
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
 #
-# When the encoder run reaches its last step, the job itself runs this script again (--next),
-# which commits the final state and starts the fine-tune: no stage waits for someone to start it.
-# A stopped run (--stop, or killed) does not chain.
+# When a stage reaches its last step, its job runs this script again (--next STAGE), which commits
+# the final state and starts the next stage: no stage waits for someone to start it. A stopped
+# stage (--stop, or killed) does not chain.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -38,37 +43,39 @@ TOTAL=136400
 DEC_RUN=${RUN}_decoder
 DEC_DIR=training/runs/neural/$DEC_RUN
 DEC_OUT=training/neural/checkpoint/n64m192_enc128_decoder.safetensors
+BLK_RUN=${RUN}_blocks3
+BLK_DIR=training/runs/neural/$BLK_RUN
+BLK_OUT=training/neural/checkpoint/n64m192_enc128_blocks3.safetensors
 THREADS=${NIC_TRAIN_THREADS:-2}
 
 running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
     # The whole process group: the job's shell and the training process in it.
-    for d in "$DIR" "$DEC_DIR"; do
+    for d in "$DIR" "$DEC_DIR" "$BLK_DIR"; do
         if running "$d"; then kill -TERM -"$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
     done
     exit 0
 fi
 NEXT=""
-[ "${1:-}" = "--next" ] && NEXT=1
-for d in "$DIR" "$DEC_DIR"; do
+[ "${1:-}" = "--next" ] && NEXT=${2:-encoder}
+for d in "$DIR" "$DEC_DIR" "$BLK_DIR"; do
     if running "$d"; then
         echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
         exit 0
     fi
 done
-# Fine-tuning steps done and planned of the committed fine-tune ("0 0" without one).
-finetune_progress() {
-    python3 - "$DEC_OUT" <<'PY'
+# Whether the committed fine-tune $1 has done all of its planned steps.
+finetune_complete() {
+    python3 - "$1" <<'PY'
 import json, os, sys
 side = os.path.splitext(sys.argv[1])[0] + ".json"
 ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) else {}
-print(ft.get("steps_done", 0), ft.get("steps_total", 0))
+sys.exit(0 if 0 < ft.get("steps_total", 0) <= ft.get("steps_done", 0) else 1)
 PY
 }
-PROGRESS=$(finetune_progress)
-if [ "${PROGRESS#* }" -gt 0 ] && [ "${PROGRESS% *}" -ge "${PROGRESS#* }" ]; then
-    echo "training is complete: $DEC_OUT holds the fine-tuned decoder (export_record.py --ckpt $DEC_OUT)"
+if finetune_complete "$BLK_OUT"; then
+    echo "training is complete: $BLK_OUT holds the deeper synthesis, $DEC_OUT the fine-tuned decoder"
     exit 0
 fi
 
@@ -99,9 +106,28 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 # Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$DIR" "$DEC_DIR"
-if [ -n "$NEXT" ] && [ "$(steps_of)" -lt "$TOTAL" ]; then
-    echo "$RUN stopped before step $TOTAL: not chaining"
+mkdir -p "$DIR" "$DEC_DIR" "$BLK_DIR"
+if finetune_complete "$DEC_OUT"; then
+    if [ -n "$NEXT" ] && [ "$NEXT" != decoder ]; then
+        echo "the $NEXT stage stopped: not chaining"
+        exit 0
+    fi
+    # shellcheck disable=SC2016
+    setsid sh -c '
+        python3 training/neural/finetune_decoder.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next blocks
+    ' "$BLK_DIR" --run "$BLK_RUN" --from "$DEC_OUT" --synthesis-blocks 3 --blocks-lr-mult 10 --steps 30000 \
+        --lr 1e-5 --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$BLK_OUT" \
+        >> "$BLK_DIR/stdout.log" 2>&1 < /dev/null &
+    PID=$!
+    echo "$PID" > "$BLK_DIR/pid"
+    lower_priority "$PID"
+    echo "$DEC_RUN is complete; started $BLK_RUN (pid $PID); log: $BLK_DIR/stdout.log"
+    exit 0
+fi
+if [ -n "$NEXT" ] && { [ "$NEXT" != encoder ] || [ "$(steps_of)" -lt "$TOTAL" ]; }; then
+    echo "the $NEXT stage stopped before its last step: not chaining"
     exit 0
 fi
 if [ "$(steps_of)" -ge "$TOTAL" ]; then
@@ -111,7 +137,12 @@ if [ "$(steps_of)" -ge "$TOTAL" ]; then
             "${COMMITTED%.safetensors}.json")" -lt "$TOTAL" ]; then
         python3 training/neural/checkpoint.py --from "$DIR/ckpt_latest.pt" --out "$COMMITTED"
     fi
-    setsid python3 training/neural/finetune_decoder.py --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
+    # shellcheck disable=SC2016
+    setsid sh -c '
+        python3 training/neural/finetune_decoder.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next decoder
+    ' "$DEC_DIR" --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
         --rounding mixed --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
     PID=$!
     echo "$PID" > "$DEC_DIR/pid"
@@ -132,7 +163,7 @@ START=""
 setsid sh -c '
     python3 training/neural/train.py "$@" < /dev/null
     rm -f "$0/pid"
-    exec sh training/neural/keep_training.sh --next
+    exec sh training/neural/keep_training.sh --next encoder
 ' "$DIR" --run "$RUN" --resume --init-from "$FROM" $START \
     --N 64 --M 192 --Na 128 --train encoder --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
     --lr 1e-5 --grown-lr-mult 10 --lr-schedule 0.9956:0.1 --total-steps "$TOTAL" --seed 1 --val-levels 0,2,6,9 --val-every 400 \

@@ -189,6 +189,49 @@ def deconv(cin, cout, k=5, s=2):
     return nn.ConvTranspose2d(cin, cout, k, stride=s, padding=k // 2, output_padding=s - 1)
 
 
+class ResidualBlock(nn.Module):
+    """x + conv3x3(LeakyReLU(conv3x3(x))), channels unchanged. The second convolution starts at
+    zero, so a new block is the identity and adding it changes nothing until it is trained."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = conv(c, c, 3, 1)
+        self.act = nn.LeakyReLU(LRELU_SLOPE)
+        self.conv2 = conv(c, c, 3, 1)
+        with torch.no_grad():
+            self.conv2.weight.zero_()
+            self.conv2.bias.zero_()
+
+    def forward(self, x):
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class Synthesis(nn.Sequential):
+    """g_s: four stride-2 transposed convolutions with inverse GDN between them (children 0-6),
+    and with `blocks` > 0 that many residual blocks (child `blocks`) after the first inverse GDN,
+    at 1/8 of the image's resolution, where a 3x3 convolution of N channels costs 9 N^2 / 64
+    multiply-adds per image pixel (576 at N 64; the four transposed convolutions cost ~42k)."""
+
+    BLOCKS_AT = 2          # the blocks run before child 2
+
+    def __init__(self, M, N, blocks=0):
+        super().__init__(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                         deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+        self.n_blocks = blocks
+        if blocks:
+            self.blocks = nn.Sequential(*(ResidualBlock(N) for _ in range(blocks)))
+
+    def forward(self, x):
+        for i in range(7):
+            if i == self.BLOCKS_AT and self.n_blocks:
+                x = self.blocks(x)
+            x = self[i](x)
+        return x
+
+    def block_macs_per_pixel(self):
+        return self.n_blocks * 2 * 9 * self[0].out_channels ** 2 / 64
+
+
 class MaskedConv2d(nn.Conv2d):
     """A convolution whose kernel taps outside `mask` ([kH, kW], 0/1) are zero (kept zero in the
     weights too, so that the stored weights are the effective ones)."""
@@ -256,7 +299,7 @@ class MeanScaleHyperprior(nn.Module):
     output and a masked 5x5 convolution (`context`) of the quantised anchors. The corrections start
     at zero, so a context model with a plain model's weights (add_context) computes what it does."""
 
-    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None, Na=None):
+    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None, Na=None, synthesis_blocks=0):
         super().__init__()
         assert M % 2 == 0
         if context not in (None,) + CONTEXTS:
@@ -266,8 +309,7 @@ class MeanScaleHyperprior(nn.Module):
         self.N, self.M, self.Na, self.levels, self.lambdas, self.context_kind = N, M, Na, levels, list(lambdas), context
         self.g_a = nn.Sequential(conv(3, Na, 5, 2), GDN(Na), conv(Na, Na, 5, 2), GDN(Na),
                                  conv(Na, Na, 5, 2), GDN(Na), conv(Na, M, 5, 2))
-        self.g_s = nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-                                 deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
+        self.g_s = Synthesis(M, N, synthesis_blocks)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(LRELU_SLOPE),
                                  conv(N, N, 5, 2), nn.LeakyReLU(LRELU_SLOPE),
                                  conv(N, N, 5, 2))
@@ -433,7 +475,8 @@ def is_decoder_only_parameter(name):
 def from_args(args, context=None):
     """The model a run's arguments (train.py's, as saved in its checkpoints) describe, untrained."""
     return MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)),
-                               context=context, Na=args.get("Na") or None)
+                               context=context, Na=args.get("Na") or None,
+                               synthesis_blocks=args.get("synthesis_blocks", 0))
 
 
 def pad64(x):
@@ -604,8 +647,8 @@ def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND, Na2=None):
     """
     N, M = src.N, src.M
     Na2 = Na2 or max(N2, src.Na)
-    if src.context_kind is not None:
-        raise ValueError("grow() takes a plain model (grow first, then add_context)")
+    if src.context_kind is not None or src.g_s.n_blocks:
+        raise ValueError("grow() takes a plain model (grow first, then add_context or add_synthesis_blocks)")
     if not new_scale >= SCALE_BOUND:
         raise ValueError(f"new_scale {new_scale} is below the scale bound {SCALE_BOUND}")
     if N2 < N or M2 < M or M2 % 2 or Na2 < src.Na:
@@ -702,6 +745,26 @@ def add_context(src, kind):
     missing, unexpected = dst.load_state_dict(src.state_dict(), strict=False)
     new = {k for k in dst.state_dict() if k.startswith(("context.", "entropy_parameters."))}
     assert not unexpected and set(missing) == new, (missing, unexpected)
+    return dst
+
+
+@torch.no_grad()
+def add_synthesis_blocks(src, blocks, seed=0):
+    """A copy of `src` whose synthesis has `blocks` more residual blocks (Synthesis) and computes
+    exactly what `src` does: each new block's second convolution is zero. The first convolutions
+    get random weights from their own seeded stream (the caller's is left as it was)."""
+    if blocks <= 0:
+        raise ValueError(f"blocks must be positive, not {blocks}")
+    if src.context_kind is not None:
+        raise ValueError("add_synthesis_blocks() takes a plain model")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        dst = MeanScaleHyperprior(src.N, src.M, src.lambdas, Na=src.Na,
+                                  synthesis_blocks=src.g_s.n_blocks + blocks)
+    old = src.state_dict()
+    missing, unexpected = dst.load_state_dict(old, strict=False)
+    new = {k for k in dst.state_dict() if k not in old}
+    assert not unexpected and set(missing) == new and all(k.startswith("g_s.blocks.") for k in new), (missing, unexpected)
     return dst
 
 
