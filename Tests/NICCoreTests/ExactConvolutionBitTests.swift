@@ -82,17 +82,17 @@ final class ExactConvolutionBitTests: XCTestCase {
         let x = Self.values(height * width * inChannels, seed: seed)
         let weights = Self.values(outChannels * inChannels * g.kernel * g.kernel, seed: seed + 1).map { $0 * 0.25 }
         let bias = Self.values(outChannels, seed: seed + 2)
-        let layer = try ExactConvolution(
-            inChannels: inChannels, outChannels: outChannels, kernel: g.kernel, stride: g.stride, padding: g.padding,
-            outputPadding: g.outputPadding, transposed: g.transposed, weights: weights, bias: bias, leakySlope: slope)
         let expected = Self.reference(
             g, x, height: height, width: width, inChannels: inChannels, outChannels: outChannels, weights: weights,
             bias: bias, slope: slope
         ).map(\.bitPattern)
-        for workers in [1, 2] {
-            for instructionSet: Int32 in [0, 1, 2] {
-                let got = try layer.apply(
-                    x, height: height, width: width, workers: Workers(count: workers), instructionSet: instructionSet)
+        for instructionSet: Int32 in [0, 1, 2] {
+            let layer = try ExactConvolution(
+                inChannels: inChannels, outChannels: outChannels, kernel: g.kernel, stride: g.stride,
+                padding: g.padding, outputPadding: g.outputPadding, transposed: g.transposed, weights: weights,
+                bias: bias, leakySlope: slope, instructionSet: instructionSet)
+            for workers in [1, 2] {
+                let got = try layer.apply(x, height: height, width: width, workers: Workers(count: workers))
                 let bits = got.values.map(\.bitPattern)
                 let context =
                     "\(g) \(inChannels)->\(outChannels) \(width)x\(height) slope \(String(describing: slope)) "

@@ -7,10 +7,11 @@ import CKernels
 /// independent outputs, so the vector width does not change any result.
 ///
 /// The loops are C (`libnic_exact_conv_rows`, compiled without contraction for AVX-512, AVX2 and
-/// baseline x86-64): groups of up to 4 output pixels that read the same taps keep their
-/// accumulators for up to 64 output channels in registers across the whole tap loop and share
-/// each weight load; a transposed convolution groups pixels of one output parity, so no tap
-/// between the stride's input positions is ever visited.
+/// baseline x86-64): groups of up to 4 output pixels (6 with AVX2) that read the same taps keep
+/// their accumulators for a block of output channels (64 with AVX-512, 16 with AVX2) in registers
+/// across the whole tap loop and share each weight load; the weights are packed per block, so a
+/// block reads them as one sequential stream; a transposed convolution groups pixels of one output
+/// parity, so no tap between the stride's input positions is ever visited.
 ///
 /// The neural codec runs its hyper-synthesis with these layers, because the entropy decoder
 /// selects its probability tables from that network's output and must agree with the encoder
@@ -22,15 +23,18 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
     let transposed: Bool
     let outputPadding: Int
     let leakySlope: Float?
-    /// `[ky][kx][in][out]`, out padded to a multiple of 16.
+    /// The weights in the layout the kernel of `instructionSet` reads (`libnic_exact_conv_pack`).
     private let weights: [Float]
     private let bias: [Float]
     private let paddedOut: Int
+    /// The kernel's instruction set (`libnic_exact_conv_isa`).
+    let instructionSet: Int32
 
     /// `weights` in PyTorch's layout: OIHW for a convolution, (in, out, kH, kW) when transposed.
+    /// `instructionSet` caps the kernel's (tests): 0 the best the CPU has, 1 baseline x86-64, 2 AVX2.
     init(
         inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int = 0,
-        transposed: Bool, weights w: [Float], bias: [Float], leakySlope: Float? = nil
+        transposed: Bool, weights w: [Float], bias: [Float], leakySlope: Float? = nil, instructionSet: Int32 = 0
     ) throws {
         try requireCount(w, inChannels * outChannels * kernel * kernel, "exact convolution weights")
         try requireCount(bias, outChannels, "exact convolution bias")
@@ -55,8 +59,25 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
                 }
             }
         }
-        weights = packed
         self.bias = bias + [Float](repeating: 0, count: paddedOut - outChannels)
+        self.instructionSet = libnic_exact_conv_isa(instructionSet)
+        weights = Self.pack(
+            packed, inChannels: inChannels, kernel: kernel, paddedOut: paddedOut, isa: self.instructionSet)
+    }
+
+    /// `weights` (`[ky][kx][in][paddedOut]`) in the layout the kernel of `isa` reads.
+    private static func pack(_ weights: [Float], inChannels: Int, kernel: Int, paddedOut: Int, isa: Int32) -> [Float] {
+        var geometry = libnic_exact_conv_geometry()
+        geometry.in_channels = Int32(inChannels)
+        geometry.kernel = Int32(kernel)
+        geometry.padded_out = Int32(paddedOut)
+        let count = libnic_exact_conv_packed_count(&geometry, isa)
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            weights.withUnsafeBufferPointer { w in
+                libnic_exact_conv_pack(&geometry, w.baseAddress!, buffer.baseAddress!, isa)
+            }
+            initialized = count
+        }
     }
 
     func outputSize(height h: Int, width w: Int) -> (height: Int, width: Int) {
@@ -70,10 +91,7 @@ final class ExactConvolution: @unchecked Sendable {  // immutable after init
     }
 
     /// Applies the layer to `x` (`height` x `width` x `inChannels`); rows are split over `workers`.
-    /// `instructionSet` caps the kernel's (tests): 0 the best the CPU has, 1 baseline x86-64, 2 AVX2.
-    func apply(
-        _ x: [Float], height: Int, width: Int, workers: Workers, instructionSet: Int32 = 0
-    ) throws -> (values: [Float], height: Int, width: Int) {
+    func apply(_ x: [Float], height: Int, width: Int, workers: Workers) throws -> (values: [Float], height: Int, width: Int) {
         guard x.count == height * width * inChannels else {
             throw NICError.internal("exact convolution input has \(x.count) values, expected \(height * width * inChannels)")
         }
