@@ -29,6 +29,20 @@ def small_record(tmp_path, seed):
     return record
 
 
+def committed_encoder_run(tmp_path, monkeypatch, seed=5):
+    """A two-step encoder-only run from a small record, committed: the base of a decoder fine-tune.
+    Returns (finetune_decoder with its RUNS in tmp_path, the committed checkpoint's path)."""
+    train = train_module(tmp_path, monkeypatch)
+    import finetune_decoder
+    monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
+    record = small_record(tmp_path, seed)
+    committed = str(tmp_path / "enc.safetensors")
+    train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
+                committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
+                "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+    return finetune_decoder, committed, record
+
+
 def test_encoder_only_training_keeps_the_decoder_and_its_tables(tmp_path, monkeypatch):
     train = train_module(tmp_path, monkeypatch)
     import checkpoint
@@ -89,18 +103,10 @@ def test_encoder_only_training_keeps_the_decoder_and_its_tables(tmp_path, monkey
 
 
 def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_from_it(tmp_path, monkeypatch, capsys):
-    train = train_module(tmp_path, monkeypatch)
     import checkpoint
     import export_record
-    import finetune_decoder
     from safetensors.torch import load_file
-    monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
-
-    record = small_record(tmp_path, 5)
-    committed = str(tmp_path / "enc.safetensors")
-    train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
-                committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
-                "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+    finetune_decoder, committed, record = committed_encoder_run(tmp_path, monkeypatch)
 
     out = str(tmp_path / "dec.safetensors")
     common = ["--from", committed, "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-3", "--out", out]
@@ -185,16 +191,9 @@ def test_synthesis_blocks_start_as_the_identity_and_a_finetune_with_them_commits
     with pytest.raises(ValueError):
         nm.grow(deeper, 16, 12)
 
-    train = train_module(tmp_path, monkeypatch)
     import checkpoint
     import export_record
-    import finetune_decoder
-    monkeypatch.setattr(finetune_decoder, "RUNS", str(tmp_path))
-    record = small_record(tmp_path, 5)
-    committed = str(tmp_path / "enc.safetensors")
-    train.main(["--run", "enc", "--init-from", record, "--steps", "2", "--milestone-every", "2", "--milestone-path",
-                committed, "--N", "8", "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2",
-                "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+    finetune_decoder, committed, _ = committed_encoder_run(tmp_path, monkeypatch)
     out = str(tmp_path / "deep.safetensors")
     common = ["--from", committed, "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-7",
               "--synthesis-blocks", "2", "--blocks-lr-mult", "1e4", "--lr-drop-at", "0.5", "--out", out]
