@@ -87,6 +87,11 @@ final class LayeredCodecTests: XCTestCase {
         let image = try Self.smoothImage(width: 80, height: 56)
         let bytes = try codec.encode(image, sizes: [Size(width: 40, height: 28), Size(width: 80, height: 56)], quality: 50)
         XCTAssertGreaterThan(try Quality.psnr(image, try codec.decode(bytes)), 25)
+        // The base layer codes as a single picture does (the integer grid); the residual on the
+        // means' grid, with the same dependent quantisation.
+        let layers = try NICLayeredBitstream(parsing: bytes).payloads.map { try NICBitstream(parsing: $0) }
+        XCTAssertEqual(layers.map(\.integerGrid), [true, false])
+        XCTAssertEqual(layers.map(\.dependentQuantization), [8, 8])
     }
 
     func testEveryTruncationGivesAnErrorOrAWholeLowerLayer() throws {

@@ -58,7 +58,9 @@ public final class LayeredImageCodec {
 
     /// Codes `image` (rgb24) as the layers `sizes` (smallest first, the last `image`'s size) at
     /// `quality`. The base layer searches its latents as `search` says; the enhancement layers
-    /// likewise, without substitution and the fixed-point check, which need pictures.
+    /// likewise, without substitution and the fixed-point check, which need pictures, and on the
+    /// means' grid, where the residual codec was trained (the integer grid is for re-encoding
+    /// decoded pictures; it cost the residual 3–4% of rate, docs/decisions/layered-coding.md).
     public func encode(_ image: PlanarImage, sizes: [Size], quality: Int, search: NeuralEncoderSearch = .standard) throws -> [UInt8] {
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("the neural codec codes rgb24 images, got \(image.format)") }
         try NICLayeredBitstream.checkSizes(sizes)
@@ -71,6 +73,7 @@ public final class LayeredImageCodec {
         var residualSearch = search
         residualSearch.substitutionSteps = 0
         residualSearch.fixedPointPasses = 0
+        residualSearch.integerGrid = false
         var payloads: [[UInt8]] = []
         var recon = image
         for (k, size) in sizes.enumerated() {
