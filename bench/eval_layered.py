@@ -169,8 +169,9 @@ def main():
             return r
 
         def x265(image, w, h, crf):
-            size, decoded = code_with("x265", crf, version(image, w, h), tmp)
-            return {"bytes": size, "psnr": round(psnr(rgb(version(image, w, h)), decoded), 4)}
+            src = version(image, w, h)
+            size, decoded = code_with("x265", crf, src, tmp)
+            return {"bytes": size, "psnr": round(psnr(rgb(src), decoded), 4)}
 
         rows = []
         for i, image in enumerate(images):
@@ -219,6 +220,27 @@ def bd(ref, test):
     return None if r is None else round(r, 2)
 
 
+REFERENCES = ("simulcast", "single", "x265_simulcast")
+
+# (bits per top-layer pixel, top-layer PSNR) of a nic row, by curve: the simulcast's top layer is
+# the single-layer file.
+NIC_POINT = {
+    "layered": lambda r: (8 * r["layered"]["bytes"] / r["pixels"], r["layered"]["psnr"]),
+    "simulcast": lambda r: (8 * r["simulcast_bytes"] / r["pixels"], r["single"]["psnr"]),
+    "single": lambda r: (8 * r["single"]["bytes"] / r["pixels"], r["single"]["psnr"]),
+}
+
+
+def route_curves(nic, hevc, qualities, crfs, image=None):
+    """The mean curves of every route over the rows of one configuration (of one image, if given)."""
+    nic = [r for r in nic if image is None or r["image"] == image]
+    hevc = [r for r in hevc if image is None or r["image"] == image]
+    curves = {k: [curve([of(r) for r in nic if r["q"] == q]) for q in qualities] for k, of in NIC_POINT.items()}
+    curves["x265_simulcast"] = [curve([(8 * r["x265_simulcast_bytes"] / r["pixels"], r["psnr"])
+                                       for r in hevc if r["crf"] == c]) for c in crfs]
+    return curves
+
+
 def summarise(rows, images, configs, qualities, crfs, timed_images):
     names = [os.path.basename(i) for i in images]
     timed_names = {names[i] for i in timed_images}
@@ -227,35 +249,17 @@ def summarise(rows, images, configs, qualities, crfs, timed_images):
         cfg = config_name(scales)
         nic = [r for r in rows if r["config"] == cfg and "q" in r]
         hevc = [r for r in rows if r["config"] == cfg and "crf" in r]
-
-        def points(of, image=None, nic=nic):
-            sel = [r for r in nic if image is None or r["image"] == image]
-            return [curve([of(r) for r in sel if r["q"] == q]) for q in qualities]
-
-        def x265_points(image=None, hevc=hevc):
-            sel = [r for r in hevc if image is None or r["image"] == image]
-            return [curve([(8 * r["x265_simulcast_bytes"] / r["pixels"], r["psnr"]) for r in sel if r["crf"] == c])
-                    for c in crfs]
-
-        curves = {
-            "layered": points(lambda r: (8 * r["layered"]["bytes"] / r["pixels"], r["layered"]["psnr"])),
-            "simulcast": points(lambda r: (8 * r["simulcast_bytes"] / r["pixels"], r["single"]["psnr"])),
-            "single": points(lambda r: (8 * r["single"]["bytes"] / r["pixels"], r["single"]["psnr"])),
-            "x265_simulcast": x265_points(),
-        }
+        curves = route_curves(nic, hevc, qualities, crfs)
         per_image = {}
         for n in names:
-            lay = points(lambda r: (8 * r["layered"]["bytes"] / r["pixels"], r["layered"]["psnr"]), n)
-            per_image[n] = {
-                "simulcast": bd(points(lambda r: (8 * r["simulcast_bytes"] / r["pixels"], r["single"]["psnr"]), n), lay),
-                "single": bd(points(lambda r: (8 * r["single"]["bytes"] / r["pixels"], r["single"]["psnr"]), n), lay),
-                "x265_simulcast": bd(x265_points(n), lay)}
+            c = route_curves(nic, hevc, qualities, crfs, n)
+            per_image[n] = {k: bd(c[k], c["layered"]) for k in REFERENCES}
         layers = len(scales) + 1
         timing = [r for r in nic if r["image"] in timed_names]
         out["configs"][cfg] = {
             "layers": layers,
             "curves": {k: [{"bpp": round(b, 5), "psnr": round(s, 3)} for b, s in c] for k, c in curves.items()},
-            "bd_rate_percent": {k: bd(curves[k], curves["layered"]) for k in ("simulcast", "single", "x265_simulcast")},
+            "bd_rate_percent": {k: bd(curves[k], curves["layered"]) for k in REFERENCES},
             "bd_rate_percent_per_image": per_image,
             "decode_ms_median": {
                 "layers": [round(float(np.median([r["layered"]["layers"][k]["decode_ms"] for r in timing])), 1)
