@@ -375,22 +375,53 @@ def gradient_case(gen, specs, input_shape):
     layers with fixed weights (PyTorch autograd).
 
     `specs` lists the layers: ("conv2d", cin, cout, k, stride, padding),
-    ("conv_transpose2d", cin, cout, k, stride, padding, output_padding) or
-    ("gdn", channels, inverse), the GDN of training/neural/model.py. Layer i's tensors are
-    `<i>.weight` and `<i>.bias` (ConvTranspose2d weights in,out,kH,kW) or `<i>.beta` and
-    `<i>.gamma` (the effective values the model computes with); params["layers"] describes them."""
+    ("conv_transpose2d", cin, cout, k, stride, padding, output_padding), ("gdn", channels, inverse)
+    (the GDN of training/neural/model.py), ("leaky_relu", slope) or ("residual", [specs]), x + the
+    inner stack of x. Layer i's tensors are `<i>.weight` and `<i>.bias` (ConvTranspose2d weights
+    in,out,kH,kW) or `<i>.beta` and `<i>.gamma` (the effective values the model computes with), a
+    residual's inner layer j's `<i>.<j>.*`; params["layers"] describes them."""
+    net, layers, tensors = gradient_stack(gen, specs, "")
+    x = uniform(gen, input_shape, -2.0, 2.0)
+    with torch.enable_grad():
+        leaf = x.clone().requires_grad_(True)
+        y = net(leaf)
+        g = uniform(gen, tuple(y.shape))
+        (grad,) = torch.autograd.grad((y * g).sum(), leaf)
+    tensors.update(input=x, output=y.detach(), output_gradient=g, input_gradient=grad)
+    return "input_gradient", {"layers": layers}, tensors
+
+
+class Residual(nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def gradient_stack(gen, specs, prefix):
+    """(module, layer descriptions, tensors) of gradient_case's `specs`, tensor names after `prefix`."""
     modules, layers, tensors = [], [], {}
     for i, spec in enumerate(specs):
-        kind = spec[0]
-        if kind == "gdn":
+        kind, name = spec[0], f"{prefix}{i}"
+        if kind == "residual":
+            body, inner, inner_tensors = gradient_stack(gen, spec[1], name + ".")
+            m = Residual(body)
+            tensors.update(inner_tensors)
+            layers.append({"type": kind, "layers": inner})
+        elif kind == "leaky_relu":
+            m = nn.LeakyReLU(spec[1])
+            layers.append({"type": kind, "negative_slope": spec[1]})
+        elif kind == "gdn":
             _, c, inverse = spec
             m = TrainedGDN(c, inverse=inverse)
             beta = 0.5 + 0.5 * torch.rand((c,), generator=gen, dtype=DTYPE)
             # Off-diagonal terms as large as a trained model's, and not symmetric.
             gamma = 0.1 * torch.eye(c, dtype=DTYPE) + 0.1 * torch.rand((c, c), generator=gen, dtype=DTYPE)
             m.set_effective(beta, gamma)
-            tensors[f"{i}.beta"] = m.beta().detach()
-            tensors[f"{i}.gamma"] = m.gamma().detach()
+            tensors[f"{name}.beta"] = m.beta().detach()
+            tensors[f"{name}.gamma"] = m.gamma().detach()
             layers.append({"type": kind, "channels": c, "inverse": inverse})
         else:
             if kind == "conv2d":
@@ -407,23 +438,22 @@ def gradient_case(gen, specs, input_shape):
                                "stride": stride, "padding": padding, "output_padding": output_padding})
             m.weight.copy_(kaiming(gen, m.weight.shape, fan_in))
             m.bias.copy_(small_bias(gen, m.bias.shape[0], fan_in))
-            tensors[f"{i}.weight"] = m.weight.detach()
-            tensors[f"{i}.bias"] = m.bias.detach()
+            tensors[f"{name}.weight"] = m.weight.detach()
+            tensors[f"{name}.bias"] = m.bias.detach()
         modules.append(m)
-    net = nn.Sequential(*modules)
-    x = uniform(gen, input_shape, -2.0, 2.0)
-    with torch.enable_grad():
-        leaf = x.clone().requires_grad_(True)
-        y = net(leaf)
-        g = uniform(gen, tuple(y.shape))
-        (grad,) = torch.autograd.grad((y * g).sum(), leaf)
-    tensors.update(input=x, output=y.detach(), output_gradient=g, input_gradient=grad)
-    return "input_gradient", {"layers": layers}, tensors
+    return nn.Sequential(*modules), layers, tensors
 
 
 @case
 def gradient_synthesis(gen):
     return gradient_case(gen, [("conv_transpose2d", 6, 5, 5, 2, 2, 1), ("gdn", 5, True),
+                               ("conv_transpose2d", 5, 3, 5, 2, 2, 1)], (1, 6, 5, 7))
+
+
+@case
+def gradient_synthesis_residual(gen):
+    return gradient_case(gen, [("conv_transpose2d", 6, 5, 5, 2, 2, 1), ("gdn", 5, True),
+                               ("residual", [("conv2d", 5, 5, 3, 1, 1), ("leaky_relu", 0.01), ("conv2d", 5, 5, 3, 1, 1)]),
                                ("conv_transpose2d", 5, 3, 5, 2, 2, 1)], (1, 6, 5, 7))
 
 

@@ -2,7 +2,7 @@ import XCTest
 @testable import NICCore
 
 /// Input gradients of the engine's layers (weights fixed): vector–Jacobian products checked
-/// against finite differences of the forward pass, and two small codec-shaped stacks against
+/// against finite differences of the forward pass, and small codec-shaped stacks against
 /// PyTorch's autograd (fixtures from training/make_golden.py).
 final class LayerGradientTests: XCTestCase {
     /// Deterministic values in [lo, hi) (a 64-bit LCG; the top bits are the value).
@@ -185,6 +185,14 @@ final class LayerGradientTests: XCTestCase {
                 try gdn(8, inverse: true, seed: 44), try deconv(8, 3, seed: 45),
             ])
             try check(synthesis, "synthesis", inputShape: [1, 6, 5, 7], seed: 46, on: device)
+            let block = Residual(
+                Sequential([
+                    try conv(5, 5, kernel: 3, stride: 1, seed: 47), Activation(.leakyReLU(0.01)),
+                    try conv(5, 5, kernel: 3, stride: 1, seed: 48),
+                ]))
+            let deeper = Sequential([try deconv(6, 5, seed: 41), try gdn(5, inverse: true, seed: 42), block, try deconv(5, 3, seed: 49)])
+            try check(deeper, "synthesis with a residual block", inputShape: [1, 6, 5, 7], seed: 50, on: device)
+            try check(block, "residual block", inputShape: [1, 5, 6, 7], seed: 57, on: device)
             let analysis = Sequential([
                 try conv(3, 6, kernel: 5, stride: 2, seed: 51), try gdn(6, inverse: false, seed: 52),
                 try conv(6, 8, kernel: 5, stride: 2, seed: 53), try gdn(8, inverse: false, seed: 54),
@@ -215,11 +223,15 @@ final class LayerGradientTests: XCTestCase {
     // MARK: - Against PyTorch
 
     func stack(_ f: Fixture) throws -> Sequential {
-        let specs = try XCTUnwrap(f.params["layers"]?.arrayValue)
-        return Sequential(
+        try stack(try XCTUnwrap(f.params["layers"]?.arrayValue), f, prefix: "")
+    }
+
+    /// The layers of `specs`; layer i's tensors are `<prefix><i>.*` (a residual's inner layers `<i>.<j>.*`).
+    func stack(_ specs: [JSONValue], _ f: Fixture, prefix: String) throws -> Sequential {
+        Sequential(
             try specs.enumerated().map { index, spec -> Layer in
                 func int(_ key: String) -> Int { spec[key]?.intValue ?? 0 }
-                let floats = { (name: String) in try f.file.floats("\(index).\(name)") }
+                let floats = { (name: String) in try f.file.floats("\(prefix)\(index).\(name)") }
                 switch spec["type"]?.stringValue {
                 case "conv2d":
                     return try Conv2d(
@@ -232,6 +244,10 @@ final class LayerGradientTests: XCTestCase {
                         weights: floats("weight"), bias: floats("bias"))
                 case "gdn":
                     return try GDN(beta: floats("beta"), gamma: floats("gamma"), inverse: spec["inverse"]?.boolValue ?? false)
+                case "leaky_relu":
+                    return Activation(.leakyReLU(Float(try XCTUnwrap(spec["negative_slope"]?.numberValue))))
+                case "residual":
+                    return Residual(try stack(try XCTUnwrap(spec["layers"]?.arrayValue), f, prefix: "\(prefix)\(index)."))
                 default:
                     throw NICError.invalidArgument("fixture \(f.name) has an unknown layer \(spec)")
                 }
@@ -239,7 +255,7 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testStacksMatchPyTorch() throws {
-        for name in ["gradient_synthesis", "gradient_analysis"] {
+        for name in ["gradient_synthesis", "gradient_synthesis_residual", "gradient_analysis"] {
             let f = try Fixture(name)
             XCTAssertEqual(f.op, "input_gradient")
             let net = try stack(f)

@@ -178,7 +178,7 @@ def test_synthesis_blocks_start_as_the_identity_and_a_finetune_with_them_commits
                                                                                             capsys):
     """add_synthesis_blocks: the same reconstruction and rate at the start; a decoder fine-tune that adds
     them trains them at their own learning rate, commits them with the decoder, resumes from that on a
-    new machine; export refuses them (the Swift engine does not run them)."""
+    new machine; the exported record lists them as residual entries of g_s and reads back with them."""
     torch.set_num_threads(1)
     src = small_trained_like(8, 12, 6)
     x = torch.rand(1, 3, 64, 128)
@@ -214,5 +214,23 @@ def test_synthesis_blocks_start_as_the_identity_and_a_finetune_with_them_commits
     # past half of the 4 steps every learning rate is x0.1: the decoder's 1e-8, the blocks' 1e-4
     assert [g["lr"] for g in again["opt"]["param_groups"]] == pytest.approx([1e-8, 1e-4])
 
-    with pytest.raises(SystemExit, match="residual blocks"):
-        export_record.main(["--ckpt", out, "--out", str(tmp_path / "rec_deep"), "--no-validate"])
+    final, _ = checkpoint.read_model(out)      # the resumed run's state, committed at its step 4
+    rec = str(tmp_path / "rec_deep")
+    export_record.main(["--ckpt", out, "--out", rec, "--no-validate"])
+    with open(rec + ".json") as f:
+        side = json.load(f)
+    g_s = side["architecture"]["g_s"]
+    assert [e["op"] for e in g_s] == ["conv_transpose2d", "gdn", "residual", "residual"] + \
+        ["conv_transpose2d", "gdn", "conv_transpose2d", "gdn", "conv_transpose2d"]
+    assert [e.get("name") for e in g_s[3]["layers"]] == ["g_s.blocks.1.conv1", None, "g_s.blocks.1.conv2"]
+    assert g_s[4]["name"] == "g_s.2"
+    for e in g_s[2]["layers"] + g_s[3]["layers"]:
+        assert e["op"] == "leaky_relu" or (e["name"] + ".weight" in side["tensors"] and e["name"] + ".bias" in side["tensors"])
+    shipped = nm.from_record(rec + ".safetensors").eval()
+    assert shipped.g_s.n_blocks == 2
+    exported = nm.inference_state_dict(shipped)
+    for k, v in nm.inference_state_dict(final).items():    # the record holds float16 values
+        if k.startswith("g_s.") and k.endswith((".weight", ".bias")):
+            assert torch.equal(exported[k], v.half().float()), k
+        elif k.startswith("g_s."):                           # GDN's values pass its reparameterisation
+            assert torch.allclose(exported[k], v, rtol=2e-3, atol=1e-4), k

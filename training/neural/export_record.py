@@ -158,8 +158,6 @@ def main(argv=None):
         model.load_state_dict(ck["model"])
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
-    if model.g_s.n_blocks:
-        raise SystemExit(f"{ckpt_path} has residual blocks in its synthesis, which the Swift engine does not run")
     model.eval()
 
     out = a.out[:-len(".safetensors")] if a.out.endswith(".safetensors") else a.out

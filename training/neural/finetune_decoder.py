@@ -15,8 +15,8 @@ are known: g_s and gain.y_inv, on the latents a real decoder reconstructs (--rou
   mixed     one of the three per step, at random (the default: one decoder serves every file)
 With --synthesis-blocks K the synthesis first gains K residual blocks (model.Synthesis) that start
 as the identity, trained at --blocks-lr-mult times the learning rate: a deeper decoder measured on
-the same latents, the rate unchanged (the Swift engine does not run such blocks yet; export_record.py
-refuses them). The rate is fixed, so the loss is the distortion term of the main run's loss alone:
+the same latents, the rate unchanged (export_record.py writes them as `residual` entries of g_s,
+which libnic runs). The rate is fixed, so the loss is the distortion term of the main run's loss alone:
 lambda_l * 255^2 * MSE at every gain level of the ladder. Files coded by the record before the
 fine-tune decode with the fine-tuned record too (same symbols, better reconstruction). The
 hold-out validation reports both grids ("levels" on the means' grid, "levels_integer_grid" on

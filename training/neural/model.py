@@ -509,6 +509,9 @@ def inference_state_dict(model):
             elif isinstance(m, GDN):
                 out[f"{seq}.{i}.beta"] = m.beta().detach().clone()
                 out[f"{seq}.{i}.gamma"] = m.gamma().detach().clone()
+    for name, conv in synthesis_block_convs(model):
+        out[f"{name}.weight"] = conv.weight.detach().clone()
+        out[f"{name}.bias"] = conv.bias.detach().clone()
     for name in ("y", "y_inv", "z", "z_inv"):
         out[f"gain.{name}"] = torch.exp(getattr(model, "gain_" + name).log.detach())
     for k, v in model.entropy_bottleneck.state_dict().items():
@@ -522,6 +525,13 @@ def inference_state_dict(model):
     return out
 
 
+def synthesis_block_convs(model):
+    """(tensor-name prefix, convolution) of every residual block of the synthesis, in order."""
+    blocks = model.g_s.blocks if model.g_s.n_blocks else []
+    return [(f"g_s.blocks.{b}.{part}", getattr(block, part)) for b, block in enumerate(blocks)
+            for part in ("conv1", "conv2")]
+
+
 def load_inference_state_dict(model, sd):
     """Inverse of inference_state_dict (used to continue training from a committed record)."""
     sd = {k: v.to(torch.float32) for k, v in sd.items()}
@@ -533,6 +543,9 @@ def load_inference_state_dict(model, sd):
                     m.bias.copy_(sd[f"{seq}.{i}.bias"])
                 elif isinstance(m, GDN):
                     m.set_effective(sd[f"{seq}.{i}.beta"], sd[f"{seq}.{i}.gamma"])
+        for name, conv in synthesis_block_convs(model):
+            conv.weight.copy_(sd[f"{name}.weight"])
+            conv.bias.copy_(sd[f"{name}.bias"])
         for name in ("y", "y_inv", "z", "z_inv"):
             getattr(model, "gain_" + name).log.copy_(torch.log(sd[f"gain.{name}"].clamp_min(1e-8)))
         eb = {k[len("entropy_bottleneck."):]: v for k, v in sd.items() if k.startswith("entropy_bottleneck.")}
@@ -550,24 +563,34 @@ def from_record(path):
     from safetensors.torch import load_file
     sd = load_file(path)
     n, m, na = sd["h_a.0.weight"].shape[0], sd["g_a.6.weight"].shape[0], sd["g_a.6.weight"].shape[1]
-    model = MeanScaleHyperprior(n, m, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)), Na=na)
+    blocks = sum(1 for k in sd if k.startswith("g_s.blocks.") and k.endswith(".conv1.weight"))
+    model = MeanScaleHyperprior(n, m, ladder(sd["gain.y"].shape[0] - len(LAMBDAS)), Na=na, synthesis_blocks=blocks)
     load_inference_state_dict(model, {k: v for k, v in sd.items() if not k.startswith("entropy.")})
     return model
 
 
+def conv_entry(name, m):
+    return {"name": name, "op": "conv2d", "in": m.in_channels, "out": m.out_channels, "kernel": m.kernel_size[0],
+            "stride": m.stride[0], "padding": m.padding[0]}
+
+
 def describe(model):
-    """Layer list for the Swift engine (names = tensor-name prefixes in the record)."""
+    """Layer list for the Swift engine (names = tensor-name prefixes in the record); the synthesis'
+    residual blocks are `residual` entries before its child `BLOCKS_AT`."""
     def seq(name):
-        layers = []
-        for i, m in enumerate(getattr(model, name)):
+        net, layers = getattr(model, name), []
+        for i, m in enumerate(net):
+            if isinstance(net, Synthesis) and i == net.BLOCKS_AT and net.n_blocks:
+                layers += [{"op": "residual", "layers": [
+                    conv_entry(f"{name}.blocks.{b}.conv1", block.conv1),
+                    {"op": "leaky_relu", "negative_slope": block.act.negative_slope},
+                    conv_entry(f"{name}.blocks.{b}.conv2", block.conv2)]} for b, block in enumerate(net.blocks)]
             if isinstance(m, nn.ConvTranspose2d):
                 layers.append({"name": f"{name}.{i}", "op": "conv_transpose2d", "in": m.in_channels,
                                "out": m.out_channels, "kernel": m.kernel_size[0], "stride": m.stride[0],
                                "padding": m.padding[0], "output_padding": m.output_padding[0]})
             elif isinstance(m, nn.Conv2d):
-                layers.append({"name": f"{name}.{i}", "op": "conv2d", "in": m.in_channels,
-                               "out": m.out_channels, "kernel": m.kernel_size[0], "stride": m.stride[0],
-                               "padding": m.padding[0]})
+                layers.append(conv_entry(f"{name}.{i}", m))
             elif isinstance(m, GDN):
                 layers.append({"name": f"{name}.{i}", "op": "gdn", "inverse": m.inverse,
                                "channels": m.beta_p.numel()})

@@ -75,6 +75,17 @@ public final class Add {
     }
 }
 
+/// A residual block: x + body(x), the body keeping the shape.
+public final class Residual: Layer {
+    public let body: Sequential
+    let add = Add()
+    public init(_ body: Sequential) { self.body = body }
+
+    public func forward(_ x: Tensor, on device: ComputeDevice) throws -> Tensor {
+        try add(x, try body.forward(x, on: device), on: device)
+    }
+}
+
 /// Generalized divisive normalization (Ballé et al.):
 /// GDN  y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2),  IGDN  y_i = x_i * sqrt(...).
 /// Runs as x² followed by one 1x1 convolution whose post-ops take the (inverse)

@@ -64,6 +64,16 @@ extension Sequential {
     }
 }
 
+// MARK: - Residual blocks
+
+extension Residual: InputGradientLayer {
+    /// g + the body's gradient for g; the body's forward pass runs again to keep its activations.
+    package func inputGradient(input x: Tensor, output y: Tensor, outputGradient g: Tensor, on device: ComputeDevice) throws -> Tensor {
+        try requireGradient(g, for: y, "Residual")
+        return try add(g, try body.forwardForGradient(x, on: device).inputGradient(outputGradient: g), on: device)
+    }
+}
+
 // MARK: - Convolutions
 
 extension Conv2d: InputGradientLayer {

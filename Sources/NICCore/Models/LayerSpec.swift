@@ -11,12 +11,15 @@
 /// - `leaky_relu` (`negative_slope`, default 0.01): a separate activation.
 /// - `gdn`: `name`, `channels`, `inverse` (default false); tensors `NAME.beta`, `NAME.gamma`.
 /// - `pixel_shuffle`, `pixel_unshuffle`: `factor`.
+/// - `residual`: `layers`, a list of the entries above (not another `residual`) whose output is
+///   added to their input: x + layers(x).
 enum LayerSpec {
     case convolution(ConvolutionSpec)
     case leakyReLU(Float)
     case gdn(beta: [Float], gamma: [Float], inverse: Bool)
     case pixelShuffle(Int)
     case pixelUnshuffle(Int)
+    case residual([LayerSpec])
 
     struct ConvolutionSpec {
         let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int
@@ -31,7 +34,7 @@ enum LayerSpec {
         try (list?.arrayValue ?? []).map { try LayerSpec($0, weights, network: network) }
     }
 
-    init(_ entry: JSONValue, _ weights: SafetensorsFile, network: String) throws {
+    init(_ entry: JSONValue, _ weights: SafetensorsFile, network: String, nested: Bool = false) throws {
         switch entry["op"]?.stringValue {
         case "conv2d", "conv_transpose2d":
             self = .convolution(try ConvolutionSpec(entry, weights))
@@ -49,6 +52,13 @@ enum LayerSpec {
             self = .pixelShuffle(entry["factor"]?.intValue ?? 0)
         case "pixel_unshuffle":
             self = .pixelUnshuffle(entry["factor"]?.intValue ?? 0)
+        case "residual" where !nested:
+            guard let list = entry["layers"]?.arrayValue, !list.isEmpty else {
+                throw NICError.model("residual block without layers in \(network)")
+            }
+            self = .residual(try list.map { try LayerSpec($0, weights, network: network, nested: true) })
+        case "residual":
+            throw NICError.model("a residual block inside a residual block in \(network)")
         default:
             throw NICError.model("unsupported layer \(entry.serialized) in \(network)")
         }

@@ -15,6 +15,10 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     /// Latent (M) and hyper-latent (N) channels; total stride of the transforms.
     public let latentChannels: Int, hyperChannels: Int, stride: Int
     let analysis: Sequential, hyperAnalysis: Sequential, synthesis: Sequential
+    /// Latent rows of context each band of the synthesis gets on both sides (`LayerList.bandHalo`):
+    /// 4 for the four stride-2 layers alone (they need 2), more with residual blocks.
+    let synthesisHaloRows: Int
+    static let baseSynthesisHaloRows = 4
     let hyperSynthesis: [ExactConvolution]
     let gains: GainLadder
     let zTables: CDFTables, yTables: CDFTables
@@ -63,7 +67,9 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
         latentChannels = m; hyperChannels = n; self.stride = stride
         analysis = try LayerList.sequential(a["g_a"], weights)
         hyperAnalysis = try LayerList.sequential(a["h_a"], weights)
-        synthesis = try LayerList.sequential(a["g_s"], weights)
+        let synthesisSpecs = try LayerSpec.list(a["g_s"], weights, network: "the neural codec")
+        synthesis = try LayerList.sequential(synthesisSpecs)
+        synthesisHaloRows = LayerList.bandHalo(synthesisSpecs, baseHalo: HyperpriorModel.baseSynthesisHaloRows)
         hyperSynthesis = try LayerList.exact(a["h_s"], weights)
         guard hyperSynthesis.last?.outChannels == 2 * m else {
             throw NICError.model("hyper-synthesis must output \(2 * m) channels (means and scales)")
@@ -157,16 +163,70 @@ struct GainLadder {
 /// Builds the codec's transforms from the record's layer lists (`LayerSpec`).
 enum LayerList {
     static func sequential(_ list: JSONValue?, _ weights: SafetensorsFile) throws -> Sequential {
-        let layers = try LayerSpec.list(list, weights, network: "the neural codec").map { spec -> Layer in
+        try sequential(try LayerSpec.list(list, weights, network: "the neural codec"))
+    }
+
+    static func sequential(_ specs: [LayerSpec]) throws -> Sequential {
+        guard !specs.isEmpty else { throw NICError.model("empty layer list in the neural codec") }
+        return Sequential(try specs.map(layer))
+    }
+
+    private static func layer(_ spec: LayerSpec) throws -> Layer {
+        switch spec {
+        case .convolution(let conv): return try conv.layer()
+        case .gdn(let beta, let gamma, let inverse): return try GDN(beta: beta, gamma: gamma, inverse: inverse)
+        case .leakyReLU(let slope): return Activation(.leakyReLU(slope))
+        case .pixelShuffle, .pixelUnshuffle: throw NICError.model("pixel (un)shuffle is not a layer of the neural codec")
+        case .residual(let body):
+            try checkShapeKeeping(body)
+            return Residual(try sequential(body))
+        }
+    }
+
+    /// A residual block's body must give its input's shape: convolutions of stride 1 that pad by
+    /// half their kernel (odd kernels), channels chained from the input's count back to it.
+    private static func checkShapeKeeping(_ body: [LayerSpec]) throws {
+        var channels: Int?, first: Int?
+        for spec in body {
             switch spec {
-            case .convolution(let conv): return try conv.layer()
-            case .gdn(let beta, let gamma, let inverse): return try GDN(beta: beta, gamma: gamma, inverse: inverse)
-            case .leakyReLU(let slope): return Activation(.leakyReLU(slope))
-            case .pixelShuffle, .pixelUnshuffle: throw NICError.model("pixel (un)shuffle is not a layer of the neural codec")
+            case .convolution(let c):
+                guard !c.transposed, c.stride == 1, c.kernel % 2 == 1, c.padding == c.kernel / 2 else {
+                    throw NICError.model(
+                        "a residual block may hold only shape-keeping convolutions (stride 1, odd kernel, padding kernel / 2)")
+                }
+                guard channels == nil || channels == c.inChannels else {
+                    throw NICError.model("a residual block's convolutions do not chain: \(channels ?? 0) channels into \(c.inChannels)")
+                }
+                first = first ?? c.inChannels
+                channels = c.outChannels
+            case .gdn(let beta, _, _):
+                guard channels == nil || channels == beta.count else {
+                    throw NICError.model("a residual block's GDN has \(beta.count) channels where \(channels ?? 0) arrive")
+                }
+            case .leakyReLU: break
+            default: throw NICError.model("a residual block may hold only convolutions, GDN and leaky ReLUs")
             }
         }
-        guard !layers.isEmpty else { throw NICError.model("empty layer list in the neural codec") }
-        return Sequential(layers)
+        guard let first, channels == first else {
+            throw NICError.model("a residual block must hold convolutions and give back its input's channels")
+        }
+    }
+
+    /// Rows of context on each side of a band of the synthesis' input that give the same result
+    /// as one pass over the whole input: `baseHalo` for the stride-2 layers, plus what the
+    /// convolutions of residual blocks reach, counted on the input's grid (a 3x3 convolution at
+    /// twice the input's resolution reaches half an input row).
+    static func bandHalo(_ specs: [LayerSpec], baseHalo: Int) -> Int {
+        var scale = 1.0, reach = 0.0
+        for spec in specs {
+            switch spec {
+            case .convolution(let c): scale = c.transposed ? scale * Double(c.stride) : scale / Double(c.stride)
+            case .residual(let body):
+                for case .convolution(let c) in body { reach += Double(c.kernel / 2) / scale }
+            default: break
+            }
+        }
+        return baseHalo + Int(reach.rounded(.up))
     }
 
     /// Convolutions with an optional leaky ReLU after each, as exact layers.

@@ -18,12 +18,10 @@ public final class NeuralImageCodec {
     static let symbolLimit: Float = 1_048_576
     /// Largest `.nic` file read: more than any image within `NICBitstream.maxPixels` needs.
     public static let maxFileBytes = 1 << 28
-    /// The synthesis runs over bands of this many latent rows (256 image rows), each with
-    /// `synthesisHaloRows` latent rows of context on both sides (its four stride-2 layers
-    /// need 2), on single-threaded workers: the decoded pixels are the same for any thread
-    /// count, and memory is bounded by the band.
+    /// The synthesis runs over bands of this many latent rows (256 image rows), each with the
+    /// model's `synthesisHaloRows` of context on both sides, on single-threaded workers: the
+    /// decoded pixels are the same for any thread count, and memory is bounded by the band.
     static let synthesisBandRows = 16
-    static let synthesisHaloRows = 4
     /// Tile side of the latent optimisation (tests make it small to exercise the tiling).
     var latentTileLatents = LatentOptimisation.defaultTileLatents
 
@@ -429,7 +427,7 @@ public final class NeuralImageCodec {
         scaleChannels(&y, by: GainLadder.geometric(model.gains.yInverse, quality: quality), plane: h * w)
         return try model.synthesis.forwardInBands(
             try Tensor(shape: [1, model.latentChannels, h, w], values: y), rows: NeuralImageCodec.synthesisBandRows,
-            halo: NeuralImageCodec.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device)
+            halo: model.synthesisHaloRows, scale: (16, 1), outputChannels: 3, on: device)
     }
 
     /// Encoder side: decodes what it coded and measures the low-frequency colour error.
