@@ -582,8 +582,8 @@ def describe(model):
         for i, m in enumerate(net):
             if isinstance(net, Synthesis) and i == net.BLOCKS_AT and net.n_blocks:
                 layers += [{"op": "residual", "layers": [
-                    conv_entry(f"{name}.blocks.{b}.conv1", block.conv1),
-                    {"op": "leaky_relu", "negative_slope": block.act.negative_slope},
+                    dict(conv_entry(f"{name}.blocks.{b}.conv1", block.conv1), activation="leaky_relu",
+                         negative_slope=block.act.negative_slope),
                     conv_entry(f"{name}.blocks.{b}.conv2", block.conv2)]} for b, block in enumerate(net.blocks)]
             if isinstance(m, nn.ConvTranspose2d):
                 layers.append({"name": f"{name}.{i}", "op": "conv_transpose2d", "in": m.in_channels,

@@ -16,9 +16,9 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
     public let latentChannels: Int, hyperChannels: Int, stride: Int
     let analysis: Sequential, hyperAnalysis: Sequential, synthesis: Sequential
     /// Latent rows of context each band of the synthesis gets on both sides (`LayerList.bandHalo`):
-    /// 4 for the four stride-2 layers alone (they need 2), more with residual blocks.
+    /// 4 for the four stride-2 layers alone (they need 2), 5 with three residual blocks at 1/8.
     let synthesisHaloRows: Int
-    static let baseSynthesisHaloRows = 4
+    static let minimumSynthesisHaloRows = 4
     let hyperSynthesis: [ExactConvolution]
     let gains: GainLadder
     let zTables: CDFTables, yTables: CDFTables
@@ -69,7 +69,7 @@ public final class HyperpriorModel: @unchecked Sendable {  // immutable after in
         hyperAnalysis = try LayerList.sequential(a["h_a"], weights)
         let synthesisSpecs = try LayerSpec.list(a["g_s"], weights, network: "the neural codec")
         synthesis = try LayerList.sequential(synthesisSpecs)
-        synthesisHaloRows = LayerList.bandHalo(synthesisSpecs, baseHalo: HyperpriorModel.baseSynthesisHaloRows)
+        synthesisHaloRows = LayerList.bandHalo(synthesisSpecs, minimum: HyperpriorModel.minimumSynthesisHaloRows)
         hyperSynthesis = try LayerList.exact(a["h_s"], weights)
         guard hyperSynthesis.last?.outChannels == 2 * m else {
             throw NICError.model("hyper-synthesis must output \(2 * m) channels (means and scales)")
@@ -212,21 +212,26 @@ enum LayerList {
         }
     }
 
-    /// Rows of context on each side of a band of the synthesis' input that give the same result
-    /// as one pass over the whole input: `baseHalo` for the stride-2 layers, plus what the
-    /// convolutions of residual blocks reach, counted on the input's grid (a 3x3 convolution at
-    /// twice the input's resolution reaches half an input row).
-    static func bandHalo(_ specs: [LayerSpec], baseHalo: Int) -> Int {
+    /// Rows of context on each side of a band of `specs`' input that give the same result as one
+    /// pass over the whole input: at least `minimum`, and as far as the layers reach, counted on
+    /// the input's grid. A convolution reaches max(padding, kernel − 1 − padding) rows of its own
+    /// input, a transposed one that divided by its stride (rounded up).
+    static func bandHalo(_ specs: [LayerSpec], minimum: Int) -> Int {
         var scale = 1.0, reach = 0.0
-        for spec in specs {
-            switch spec {
-            case .convolution(let c): scale = c.transposed ? scale * Double(c.stride) : scale / Double(c.stride)
-            case .residual(let body):
-                for case .convolution(let c) in body { reach += Double(c.kernel / 2) / scale }
-            default: break
+        func walk(_ specs: [LayerSpec]) {
+            for spec in specs {
+                switch spec {
+                case .convolution(let c):
+                    let rows = Double(max(c.padding, c.kernel - 1 - c.padding))
+                    reach += (c.transposed ? (rows / Double(c.stride)).rounded(.up) : rows) / scale
+                    scale = c.transposed ? scale * Double(c.stride) : scale / Double(c.stride)
+                case .residual(let body): walk(body)
+                default: break
+                }
             }
         }
-        return baseHalo + Int(reach.rounded(.up))
+        walk(specs)
+        return max(minimum, Int(reach.rounded(.up)))
     }
 
     /// Convolutions with an optional leaky ReLU after each, as exact layers.
