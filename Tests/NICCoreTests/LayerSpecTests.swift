@@ -12,6 +12,7 @@ final class LayerSpecTests: XCTestCase {
             "c.weight": ([4, 2, 3, 3], w), "c.bias": ([4], b),
             "scaler_w": ([4, 2, 3, 3], w), "scaler_b": ([4], b),
             "r.weight": ([2, 2, 3, 3], Array(w[0..<36])), "r.bias": ([2], [0.05, -0.05]),
+            "g.beta": ([3], [1, 1, 1]), "g.gamma": ([3, 3], [0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.1]),
         ])
         return try! SafetensorsFile(bytes: bytes)
     }()
@@ -87,6 +88,7 @@ final class LayerSpecTests: XCTestCase {
             #"{"op":"residual","layers":[{"op":"conv2d","in":2,"out":2,"kernel":3,"padding":0,"name":"r"}]}"#,
             #"{"op":"residual","layers":[{"op":"leaky_relu"}]}"#,  // no convolution
             #"{"op":"residual","layers":[{"op":"pixel_shuffle","factor":2}]}"#,
+            #"{"op":"residual","layers":[{"op":"gdn","name":"g","channels":3},{"op":"conv2d","in":2,"out":2,"kernel":3,"name":"r"}]}"#,
         ]
         for json in bad {
             XCTAssertThrowsError(try LayerList.sequential([try spec(json)]), json) { error in

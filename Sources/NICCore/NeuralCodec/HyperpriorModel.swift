@@ -186,7 +186,13 @@ enum LayerList {
     /// A residual block's body must give its input's shape: convolutions of stride 1 that pad by
     /// half their kernel (odd kernels), channels chained from the input's count back to it.
     private static func checkShapeKeeping(_ body: [LayerSpec]) throws {
-        var channels: Int?, first: Int?
+        var input: Int?, channels: Int?, convolutions = 0
+        func arrive(_ count: Int, _ what: String) throws {
+            guard channels == nil || channels == count else {
+                throw NICError.model("a residual block's \(what) takes \(count) channels where \(channels ?? 0) arrive")
+            }
+            input = input ?? count
+        }
         for spec in body {
             switch spec {
             case .convolution(let c):
@@ -194,20 +200,17 @@ enum LayerList {
                     throw NICError.model(
                         "a residual block may hold only shape-keeping convolutions (stride 1, odd kernel, padding kernel / 2)")
                 }
-                guard channels == nil || channels == c.inChannels else {
-                    throw NICError.model("a residual block's convolutions do not chain: \(channels ?? 0) channels into \(c.inChannels)")
-                }
-                first = first ?? c.inChannels
+                try arrive(c.inChannels, "convolution")
                 channels = c.outChannels
+                convolutions += 1
             case .gdn(let beta, _, _):
-                guard channels == nil || channels == beta.count else {
-                    throw NICError.model("a residual block's GDN has \(beta.count) channels where \(channels ?? 0) arrive")
-                }
+                try arrive(beta.count, "GDN")
+                channels = beta.count
             case .leakyReLU: break
             default: throw NICError.model("a residual block may hold only convolutions, GDN and leaky ReLUs")
             }
         }
-        guard let first, channels == first else {
+        guard convolutions > 0, channels == input else {
             throw NICError.model("a residual block must hold convolutions and give back its input's channels")
         }
     }
