@@ -21,15 +21,15 @@
 /// the end). The bitstream and the decoder are unchanged.
 ///
 /// Memory stays bounded for any image: the latent plane is optimised in tiles of at most
-/// `defaultTileLatents`² latents, each with `haloLatents` of fixed context around it whose pixels are
-/// not counted; a tile's latents see the already optimised latents of the tiles before it.
+/// `defaultTileLatents`² latents, each with the problem's `haloLatents` of fixed context around it
+/// whose pixels are not counted; a tile's latents see the already optimised latents of the tiles
+/// before it.
 struct LatentOptimisation {
     let steps: Int
     let learningRate: Float
     /// Tile side in latents (16 pixels each).
     var tileLatents = LatentOptimisation.defaultTileLatents
     static let defaultTileLatents = 48
-    static let haloLatents = 4
     static let temperatureStart: Float = 0.5, temperatureEnd: Float = 0.02
     /// Lowest bin probability, as in training: the rate of a bin is at most −log₂ of it.
     static let likelihoodBound: Float = 1e-9
@@ -54,6 +54,8 @@ struct LatentOptimisation {
         /// The rounding origin of every latent on the coded grid (`means` on the means' grid).
         let origins: [Float]
         let lambda: Float
+        /// Latents of context around a tile: as far as the synthesis reaches (its band halo).
+        let haloLatents: Int
     }
 
     /// The optimised latents, started from `start` (gain-scaled analysis output, [M][h][w]).
@@ -108,7 +110,7 @@ struct LatentOptimisation {
         var pixelWidth: Int { 16 * tileColumns.count }
 
         init(rows: Range<Int>, columns: Range<Int>, _ p: Problem) {
-            let halo = LatentOptimisation.haloLatents
+            let halo = p.haloLatents
             let (h, w) = (p.latentHeight, p.latentWidth)
             self.rows = rows; self.columns = columns
             let tr = max(0, rows.lowerBound - halo)..<min(h, rows.upperBound + halo)

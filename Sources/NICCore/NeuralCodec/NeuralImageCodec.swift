@@ -91,7 +91,7 @@ public final class NeuralImageCodec {
                 image: x, imageWidth: width, imageHeight: height, latentHeight: h, latentWidth: w,
                 inverseGains: GainLadder.geometric(model.gains.yInverse, quality: quality), means: means, scales: scales,
                 origins: origins,
-                lambda: GainLadder.lambda(lambdas, quality: quality))
+                lambda: GainLadder.lambda(lambdas, quality: quality), haloLatents: model.synthesisHaloRows)
             if search.substitutionSteps > 0 {
                 // The substitute's latents replace the analysis' (and its refinement's).
                 let gains = GainLadder.geometric(model.gains.y, quality: quality)
