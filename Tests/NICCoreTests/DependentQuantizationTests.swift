@@ -66,6 +66,61 @@ final class DependentQuantizationTests: XCTestCase {
         }
     }
 
+    /// The Viterbi search against every path: on short chains, over both grids and both machines,
+    /// no sequence of the quantisers' candidates (the two nearest points and the one nearest the
+    /// mean) costs less than the path the trellis returns, and that path is a valid one.
+    func testTrellisReturnsTheCheapestPath() throws {
+        let model = try XCTUnwrap(NeuralCodecTests.model, "no neural codec model")
+        let costs = model.yBitCosts
+        var rng = SplitMix(seed: 5)
+        for trial in 0..<24 {
+            let machine = try XCTUnwrap(DependentQuantization.StateMachine(states: trial % 2 == 0 ? 4 : 8))
+            let integerGrid = trial % 4 >= 2
+            let n = 7, lambda: Float = [0.01, 0.05, 0.2][trial % 3]
+            let values = (0..<n).map { _ in (Float(rng.below(1000)) / 1000 - 0.5) * 6 }
+            let tables = (0..<n).map { _ in Int32(20 + rng.below(40)) }
+            let origins: [UInt8]? = integerGrid ? (0..<n).map { _ in UInt8(rng.below(4)) } : nil
+            func candidates(_ v: Float, quantiser q: Int, flags: UInt8) -> [Int32] {
+                if q == 0 { let k = Int32(v.rounded(.down)); return [k, k + 1, 0] }
+                if integerGrid { let k = Int32((v - 0.5).rounded(.down)); return [k, k + 1, flags & 2 == 0 ? 0 : -1] }
+                let k = Int32((abs(v) + 0.5).rounded(.down)) * (v < 0 ? -1 : 1)
+                return [k, k + (v < 0 ? -1 : 1), 0]
+            }
+            /// The cost of a path, or nil when a symbol is not a candidate of its state's quantiser.
+            func cost(_ symbols: [Int32]) -> Float? {
+                var state = 0, total: Float = 0
+                for p in 0..<n {
+                    let q = machine.quantiser(state), flags = origins?[p] ?? 0
+                    guard candidates(values[p], quantiser: q, flags: flags).contains(symbols[p]) else { return nil }
+                    let e = values[p] - DependentQuantization.reconstruction(symbols[p], quantiser: q, integerGrid: integerGrid)
+                    let bits = q == 0 ? costs.q0.cost(symbols[p], table: Int(tables[p])) : costs.q1.cost(symbols[p], table: Int(tables[p]))
+                    total += e * e + lambda * bits
+                    state = machine.next(state, DependentQuantization.stateSymbol(symbols[p], originParity: Int32(flags & 1)))
+                }
+                return total
+            }
+            var cheapest = Float.infinity
+            func search(_ prefix: [Int32], state: Int) {
+                guard prefix.count < n else { cheapest = min(cheapest, cost(prefix) ?? .infinity); return }
+                let p = prefix.count, flags = origins?[p] ?? 0
+                for k in candidates(values[p], quantiser: machine.quantiser(state), flags: flags) {
+                    search(prefix + [k], state: machine.next(state, DependentQuantization.stateSymbol(k, originParity: Int32(flags & 1))))
+                }
+            }
+            search([], state: 0)
+            let found = values.withUnsafeBufferPointer { v in
+                tables.withUnsafeBufferPointer { t in
+                    (origins ?? []).withUnsafeBufferPointer { o in
+                        DependentQuantization.trellis(
+                            v, tables: t, machine: machine, costs: costs, lambda: lambda, origins: integerGrid ? o : nil)
+                    }
+                }
+            }
+            let foundCost = try XCTUnwrap(cost(found), "trial \(trial): the trellis returned an invalid path \(found)")
+            XCTAssertEqual(foundCost, cheapest, accuracy: 1e-4 * max(1, cheapest), "trial \(trial)")
+        }
+    }
+
     func testVersionTwoFilesRoundTripAndVersionOneStays() throws {
         let codec = try NeuralCodecTests.codec()
         let image = try NeuralCodecTests.testImage(width: 96, height: 80)

@@ -77,6 +77,17 @@ final class NeuralCodecTests: XCTestCase {
         XCTAssertEqual(try codec(threads: 1).decode(bytes).planes, one.planes)
     }
 
+    /// The default encoder (dependent quantisation split over the workers, consistency and
+    /// fixed-point passes) writes the same file whatever the number of threads.
+    func testEncodingIsIdenticalForOneAndTwoThreads() throws {
+        let image = try testImage(width: 96, height: 300)
+        for quality in [10, 70] {
+            XCTAssertEqual(
+                try codec(threads: 1).encode(image, quality: quality), try codec(threads: 2).encode(image, quality: quality),
+                "quality \(quality)")
+        }
+    }
+
     func testEveryTruncationIsRejected() throws {
         let bytes = try codec().encode(try testImage(width: 40, height: 24), quality: 20)
         for n in 0..<bytes.count {

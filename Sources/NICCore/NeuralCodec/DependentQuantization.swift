@@ -231,13 +231,15 @@ public enum DependentQuantization {
         cost[0] = 0
         var previous = [UInt8](repeating: 0, count: n * states)
         var chosen = [Int32](repeating: 0, count: n * states)
+        // The latent's candidates, three per quantiser (index 3q + j), with their squared error
+        // and weighted bits: computed once and shared by every state of that quantiser.
+        var symbol = [Int32](repeating: 0, count: 6), driving = symbol
+        var error = [Float](repeating: 0, count: 6), weightedBits = error
         for p in 0..<n {
             let v = values[p].isFinite ? min(max(values[p], -1e6), 1e6) : 0
             let t = Int(tables[p])
             let flags = origins?[p] ?? 0, parity = Int32(flags & 1)
-            for s in 0..<states { next[s] = .infinity }
-            for s in 0..<states where cost[s] < .infinity {
-                let q = machine.quantiser(s)
+            for q in 0..<2 {
                 var candidates: (Int32, Int32, Int32)
                 if q == 0 {
                     let k = Int32(v.rounded(.down))
@@ -251,15 +253,26 @@ public enum DependentQuantization {
                     let k = Int32((abs(v) + 0.5).rounded(.down)) * (v < 0 ? -1 : 1)
                     candidates = (k, k + (v < 0 ? -1 : 1), 0)
                 }
-                for k in [candidates.0, candidates.1, candidates.2] {
+                for j in 0..<3 {
+                    let k = j == 0 ? candidates.0 : j == 1 ? candidates.1 : candidates.2
                     let e = v - reconstruction(k, quantiser: q, integerGrid: integerGrid)
-                    let bits = q == 0 ? costs.q0.cost(k, table: t) : costs.q1.cost(k, table: t)
-                    let c = cost[s] + e * e + lambda * bits
-                    let ns = machine.next(s, stateSymbol(k, originParity: parity))
+                    symbol[3 * q + j] = k
+                    error[3 * q + j] = e * e
+                    weightedBits[3 * q + j] = lambda * (q == 0 ? costs.q0.cost(k, table: t) : costs.q1.cost(k, table: t))
+                    driving[3 * q + j] = stateSymbol(k, originParity: parity)
+                }
+            }
+            for s in 0..<states { next[s] = .infinity }
+            for s in 0..<states where cost[s] < .infinity {
+                let first = 3 * machine.quantiser(s)
+                for i in first..<(first + 3) {
+                    // The same sum, in the same order, as a cost computed per state.
+                    let c = cost[s] + error[i] + weightedBits[i]
+                    let ns = machine.next(s, driving[i])
                     if c < next[ns] {
                         next[ns] = c
                         previous[p * states + ns] = UInt8(s)
-                        chosen[p * states + ns] = k
+                        chosen[p * states + ns] = symbol[i]
                     }
                 }
             }

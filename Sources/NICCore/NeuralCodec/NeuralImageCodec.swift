@@ -126,8 +126,10 @@ public final class NeuralImageCodec {
             }
             endStage("consistency")
         }
+        // The colour correction of the symbols coded, when the fixed-point check has measured it.
+        var measured: LowFrequencyCorrection?
         if search.fixedPointPasses > 0, let image {
-            ySymbols = try fixedPointChecked(
+            (ySymbols, measured) = try fixedPointChecked(
                 ySymbols, target: analysed, image: image, padded: x, prior: prior,
                 machine: machine, search: search, height: h, width: w, quality: quality)
             endStage("fixed-point check")
@@ -146,10 +148,12 @@ public final class NeuralImageCodec {
         endStage("entropy coding")
         var correction: [UInt8] = []
         if let image {
-            correction = try lowFrequencyCorrection(
-                image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality
-            ).encoded()
-            endStage("synthesis + colour correction")
+            if measured == nil {
+                measured = try lowFrequencyCorrection(
+                    image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
+                endStage("synthesis + colour correction")
+            }
+            correction = try measured?.encoded() ?? []
         }
         return NICBitstream(
             quality: quality, modelID: model.modelID, width: width, height: height,
@@ -181,17 +185,19 @@ public final class NeuralImageCodec {
     /// image's analysis), each quantised again, until the symbols repeat; of the symbols met, those
     /// of the lowest bits + λ·255²·MSE of their synthesis against the image (MSE alone in a model
     /// without λ). A decoded image is a fixed point of this step, so a decoded image re-encodes to
-    /// its own symbols more often than after the refinement alone.
+    /// its own symbols more often than after the refinement alone. Returns the chosen symbols with
+    /// the colour correction measured on their synthesis.
     private func fixedPointChecked(
         _ symbols: [Int32], target: [Float], image: PlanarImage, padded x: Tensor, prior: Prior,
         machine: DependentQuantization.StateMachine?, search: NeuralEncoderSearch, height h: Int, width w: Int, quality: Int
-    ) throws -> [Int32] {
+    ) throws -> (symbols: [Int32], correction: LowFrequencyCorrection) {
         let gains = GainLadder.geometric(model.gains.y, quality: quality)
         let lambda = model.lambdas.map { GainLadder.lambda($0, quality: quality) * 255 * 255 }
         let pixels = try x.toArray(on: device)
         let (imageWidth, imageHeight) = (image.width, image.height)
         var candidate = symbols
-        var best: (symbols: [Int32], cost: Float) = (symbols, .infinity)
+        // Pass 0's candidate is `symbols` itself: kept, with its correction, unless a pass costs less.
+        var best: (symbols: [Int32], correction: LowFrequencyCorrection?, cost: Float) = (symbols, nil, .infinity)
         for pass in 0...search.fixedPointPasses {
             let coded = reconstructed(candidate, prior: prior, machine: machine, height: h, width: w)
             // What the decoder shows: the synthesis with its colour correction.
@@ -213,7 +219,8 @@ public final class NeuralImageCodec {
             let cost =
                 lambda.map { bits(candidate, prior: prior, machine: machine, plane: h * w) / Float(imageWidth * imageHeight) + $0 * mse }
                 ?? mse
-            if cost < best.cost { best = (candidate, cost) }
+            if pass == 0 { best.correction = correction }
+            if cost < best.cost { best = (candidate, correction, cost) }
             if pass == search.fixedPointPasses { break }
             let shown = try Tensor(shape: [1, 3, h * 16, w * 16], values: decoded)
             var analysed = try model.analysis.forward(shown, on: device).toArray(on: device)
@@ -226,7 +233,8 @@ public final class NeuralImageCodec {
             if requantised == candidate { break }
             candidate = requantised
         }
-        return best.symbols
+        guard let correction = best.correction else { throw NICError.internal("the fixed-point check measured no pass") }
+        return (best.symbols, correction)
     }
 
     /// Bits of the latents' symbols under `prior` (the tables' frequencies, as the trellis counts them).
@@ -280,33 +288,40 @@ public final class NeuralImageCodec {
         return y
     }
 
-    /// The latents' symbols under dependent quantisation: one trellis search per channel.
+    /// The latents' symbols under dependent quantisation: one trellis search per channel, the
+    /// channels split over the workers (each channel's search is independent of the others').
     private func quantisedDependently(
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
     ) -> [Int32] {
         let plane = h * w, costs = (prior.bitCosts(quantiser: 0), prior.bitCosts(quantiser: 1))
         var symbols = [Int32](repeating: 0, count: y.count)
-        var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
-        var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
-        for c in 0..<model.latentChannels {
-            for p in 0..<plane {
-                let origin = prior.origin(channel: c, position: p)
-                values[p] = y[c * plane + p] - origin
-                tables[p] = Int32(prior.table(channel: c, position: p))
-                if prior.grid != nil {
-                    let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
-                    origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
-                }
-            }
-            let chosen = values.withUnsafeBufferPointer { v in
-                tables.withUnsafeBufferPointer { t in
-                    origins.withUnsafeBufferPointer { o in
-                        DependentQuantization.trellis(
-                            v, tables: t, machine: machine, costs: costs, lambda: lambda, origins: prior.grid == nil ? nil : o)
+        symbols.withUnsafeMutableBufferPointer { all in
+            let out = UnsafeSendable(all.baseAddress!)
+            device.parallelFor(model.latentChannels) { channels in
+                var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
+                var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
+                for c in channels {
+                    for p in 0..<plane {
+                        let origin = prior.origin(channel: c, position: p)
+                        values[p] = y[c * plane + p] - origin
+                        tables[p] = Int32(prior.table(channel: c, position: p))
+                        if prior.grid != nil {
+                            let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
+                            origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
+                        }
                     }
+                    let chosen = values.withUnsafeBufferPointer { v in
+                        tables.withUnsafeBufferPointer { t in
+                            origins.withUnsafeBufferPointer { o in
+                                DependentQuantization.trellis(
+                                    v, tables: t, machine: machine, costs: costs, lambda: lambda,
+                                    origins: prior.grid == nil ? nil : o)
+                            }
+                        }
+                    }
+                    for p in 0..<plane { out.pointer[c * plane + p] = chosen[p] }
                 }
             }
-            symbols.replaceSubrange((c * plane)..<((c + 1) * plane), with: chosen)
         }
         return symbols
     }
