@@ -235,3 +235,38 @@ def test_synthesis_blocks_start_as_the_identity_and_a_finetune_with_them_commits
             assert torch.equal(exported[k], v.half().float()), k
         elif k.startswith("g_s."):                           # GDN's values pass its reparameterisation
             assert torch.allclose(exported[k], v, rtol=2e-3, atol=1e-4), k
+
+
+def test_a_finetuned_decoder_ships_with_another_records_encoder(tmp_path, monkeypatch):
+    """export_record.py --encoder-from: the decoder a fine-tune trained on a wide encoder's latents,
+    shipped with the narrow encoder of the record that run started from (same entropy model): the
+    record holds that record's encoder tensors and the fine-tune's decoder; a record with another
+    entropy model is refused."""
+    torch.set_num_threads(1)
+    import checkpoint
+    import export_record
+    finetune_decoder, committed, record = committed_encoder_run(tmp_path, monkeypatch)
+    out = str(tmp_path / "deep.safetensors")
+    finetune_decoder.main(["--run", "deep", "--steps", "2", "--val-every", "100", "--from", committed, "--batch", "2",
+                           "--crop", "64", "--val-levels", "", "--lr", "1e-3", "--synthesis-blocks", "1", "--out", out])
+    tuned, _ = checkpoint.read_model(out)
+    assert tuned.Na == 16
+    rec = str(tmp_path / "combined")
+    export_record.main(["--ckpt", out, "--encoder-from", record, "--out", rec, "--no-validate"])
+    shipped = nm.inference_state_dict(nm.from_record(rec + ".safetensors"))
+    narrow = nm.inference_state_dict(nm.from_record(record))
+    wide = nm.inference_state_dict(tuned)
+    assert shipped["g_a.0.weight"].shape[0] == 8
+    for k, v in shipped.items():
+        if nm.is_encoder_parameter(k):
+            assert torch.equal(v, narrow[k]), k
+        elif k.startswith("g_s.") and k.endswith((".weight", ".bias")):
+            assert torch.equal(v, wide[k].half().float()), k
+    assert any(k.startswith("g_s.blocks.0.") for k in shipped)
+    with open(rec + ".json") as f:
+        assert json.load(f)["encoder_from"]["record"] == os.path.basename(record)
+
+    (tmp_path / "other").mkdir()
+    other = small_record(tmp_path / "other", seed=9)
+    with pytest.raises(SystemExit, match="not the same entropy model"):
+        export_record.main(["--ckpt", out, "--encoder-from", other, "--out", str(tmp_path / "refused"), "--no-validate"])

@@ -54,7 +54,8 @@ def portable(obj):
 sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
-from model import describe, from_args, inference_state_dict  # noqa: E402
+from model import (MeanScaleHyperprior, describe, from_args, from_record, inference_state_dict,  # noqa: E402
+                   is_decoder_only_parameter, is_encoder_parameter)
 import train as T  # noqa: E402
 from training.files import sha256  # noqa: E402
 
@@ -126,6 +127,24 @@ def gaussian_tables(scale_table):
     return tables
 
 
+def with_encoder_of(model, record):
+    """`model` with the encoder of another record (model.ENCODER_MODULES: g_a, h_a and the encoder's
+    gains), for a decoder trained on one encoder's latents and shipped with another. Refuses a record
+    whose entropy model or hyper-synthesis differs from the model's (compared at the records' float16
+    precision): the two encoders must code for the same decoder's tables."""
+    other = from_record(record)
+    mine = model.state_dict()
+    for k, v in other.state_dict().items():
+        if is_encoder_parameter(k) or is_decoder_only_parameter(k):
+            continue
+        if k not in mine or mine[k].shape != v.shape or not torch.equal(mine[k].to(torch.float16), v.to(torch.float16)):
+            raise SystemExit(f"{record}: {k} differs from the checkpoint's: not the same entropy model")
+    combined = MeanScaleHyperprior(model.N, model.M, model.lambdas, Na=other.Na, synthesis_blocks=model.g_s.n_blocks)
+    combined.load_state_dict({k: (other.state_dict()[k] if is_encoder_parameter(k) else mine[k])
+                              for k in combined.state_dict()})
+    return combined
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group(required=True)
@@ -138,6 +157,9 @@ def main(argv=None):
     p.add_argument("--scales", type=int, default=64, help="Gaussian scale-table size")
     p.add_argument("--scale-max", type=float, default=256.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--encoder-from", metavar="RECORD",
+                   help="ship the checkpoint's decoder with the encoder (g_a, h_a, the encoder's gains) of this "
+                        "record, whose entropy model and hyper-synthesis must be the checkpoint's")
     p.add_argument("--default", action="store_true",
                    help="also point codec.json beside OUT at this record (the model `nic encode` uses)")
     a = p.parse_args(argv)
@@ -158,6 +180,9 @@ def main(argv=None):
         model.load_state_dict(ck["model"])
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
+    if a.encoder_from:
+        model = with_encoder_of(model, a.encoder_from)
+        args = dict(args, Na=model.Na)
     model.eval()
 
     out = a.out[:-len(".safetensors")] if a.out.endswith(".safetensors") else a.out
@@ -186,6 +211,8 @@ def main(argv=None):
             "train_hours": round(ck.get("train_seconds", 0.0) / 3600, 3),
             "fid_weight": args.get("fid_weight", 0.0), "history": ck.get("history", []),
             "config": args, "architecture": arch,
+            **({"encoder_from": {"record": os.path.basename(a.encoder_from), "sha256": sha256(a.encoder_from)}}
+               if a.encoder_from else {}),
             "tensors": {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
                         for k, v in tensors.items()}}
     vpath = os.path.join(run_dir, "val.jsonl")
