@@ -26,11 +26,14 @@ private enum GradientTag {
 
 /// A forward pass through a `Sequential` that kept every layer's input, so that the gradient
 /// with respect to the input can be taken for any output gradient (weights fixed).
-/// Memory: every intermediate activation of the pass.
+/// Memory: every intermediate activation of the pass, those inside residual blocks included.
 package struct SequentialTape {
     let layers: [any InputGradientLayer]
     /// The input, then each layer's output.
     let activations: [Tensor]
+    /// Per layer: a residual block's body's own tape, so that its gradient does not run the body
+    /// again; nil for every other layer.
+    let bodies: [SequentialTape?]
     let device: ComputeDevice
 
     /// The network's output, the same as `Sequential.forward` gives.
@@ -41,8 +44,12 @@ package struct SequentialTape {
         try requireGradient(outputGradient, for: output, "Sequential")
         var g = outputGradient
         for index in layers.indices.reversed() {
-            g = try layers[index].inputGradient(
-                input: activations[index], output: activations[index + 1], outputGradient: g, on: device)
+            if let body = bodies[index], let block = layers[index] as? Residual {
+                g = try block.inputGradient(outputGradient: g, body: body)
+            } else {
+                g = try layers[index].inputGradient(
+                    input: activations[index], output: activations[index + 1], outputGradient: g, on: device)
+            }
         }
         return g
     }
@@ -58,19 +65,36 @@ extension Sequential {
             }
             return layer
         }
-        var activations = [x]
-        for layer in differentiable { activations.append(try layer.forward(activations[activations.count - 1], on: device)) }
-        return SequentialTape(layers: differentiable, activations: activations, device: device)
+        var activations = [x], bodies: [SequentialTape?] = []
+        for layer in differentiable {
+            let input = activations[activations.count - 1]
+            if let block = layer as? Residual {
+                // Residual.forward, with the body's activations kept.
+                let body = try block.body.forwardForGradient(input, on: device)
+                activations.append(try block.add(input, body.output, on: device))
+                bodies.append(body)
+            } else {
+                activations.append(try layer.forward(input, on: device))
+                bodies.append(nil)
+            }
+        }
+        return SequentialTape(layers: differentiable, activations: activations, bodies: bodies, device: device)
     }
 }
 
 // MARK: - Residual blocks
 
 extension Residual: InputGradientLayer {
-    /// g + the body's gradient for g; the body's forward pass runs again to keep its activations.
+    /// g + the body's gradient for g; the body's forward pass runs again to keep its activations
+    /// (within a `SequentialTape` the block's tape keeps them from the forward pass instead).
     package func inputGradient(input x: Tensor, output y: Tensor, outputGradient g: Tensor, on device: ComputeDevice) throws -> Tensor {
         try requireGradient(g, for: y, "Residual")
-        return try add(g, try body.forwardForGradient(x, on: device).inputGradient(outputGradient: g), on: device)
+        return try inputGradient(outputGradient: g, body: try body.forwardForGradient(x, on: device))
+    }
+
+    /// g + the body's gradient for g, from the body's tape of the forward pass.
+    func inputGradient(outputGradient g: Tensor, body tape: SequentialTape) throws -> Tensor {
+        try add(g, try tape.inputGradient(outputGradient: g), on: tape.device)
     }
 }
 
