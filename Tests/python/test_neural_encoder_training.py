@@ -270,3 +270,41 @@ def test_a_finetuned_decoder_ships_with_another_records_encoder(tmp_path, monkey
     other = small_record(tmp_path / "other", seed=9)
     with pytest.raises(SystemExit, match="not the same entropy model"):
         export_record.main(["--ckpt", out, "--encoder-from", other, "--out", str(tmp_path / "refused"), "--no-validate"])
+
+
+def test_a_decoder_finetune_with_another_records_encoder_commits_and_resumes_with_it(tmp_path, monkeypatch, capsys):
+    """finetune_decoder.py --encoder-from: the synthesis is tuned on the narrow record's latents; the
+    committed checkpoint names that record and reads back (checkpoint.read_model) with its encoder and
+    the tuned decoder; a new machine resumes from it; a record with another entropy model is refused."""
+    torch.set_num_threads(1)
+    import checkpoint
+    finetune_decoder, committed, record = committed_encoder_run(tmp_path, monkeypatch)
+    out = str(tmp_path / "narrow.safetensors")
+    common = ["--from", committed, "--encoder-from", record, "--batch", "2", "--crop", "64", "--val-levels", "",
+              "--lr", "1e-3", "--out", out]
+    finetune_decoder.main(["--run", "narrow", "--steps", "2", "--val-every", "100"] + common)
+    sd, meta = checkpoint.read(out)
+    assert meta["encoder_from"]["record"].endswith("rec.safetensors")
+    assert all(nm.is_decoder_only_parameter(k) for k in sd)
+    tuned, _ = checkpoint.read_model(out)
+    narrow = nm.from_record(record).state_dict()
+    wide, _ = checkpoint.read_model(committed)
+    assert tuned.Na == 8 and wide.Na == 16
+    for k, v in tuned.state_dict().items():
+        if nm.is_encoder_parameter(k):
+            assert torch.equal(v, narrow[k]), k
+        elif not nm.is_decoder_only_parameter(k):
+            assert torch.equal(v, wide.state_dict()[k]), k
+    assert (tuned.g_s[0].weight - wide.g_s[0].weight).abs().max() > 1e-5    # the decoder did train
+
+    capsys.readouterr()
+    finetune_decoder.main(["--run", "narrow_elsewhere", "--steps", "3", "--val-every", "100"] + common)
+    assert "resumed " + out + " at fine-tuning step 2" in capsys.readouterr().out
+    again = torch.load(tmp_path / "narrow_elsewhere" / "ckpt_latest.pt", map_location="cpu", weights_only=False)
+    assert again["step"] == 3 and again["args"]["Na"] == 8
+
+    (tmp_path / "other").mkdir()
+    other = small_record(tmp_path / "other", seed=9)
+    with pytest.raises(SystemExit, match="not the same entropy model"):
+        finetune_decoder.main(["--run", "refused", "--steps", "1", "--from", committed, "--encoder-from", other,
+                               "--batch", "2", "--crop", "64", "--val-levels", ""])

@@ -8,9 +8,10 @@ encoder's tensors (model.is_encoder_parameter); the sidecar's "decoder_from" nam
 (path in the repository and sha256) that holds everything else, unchanged.
 
 The decoder fine-tune (finetune_decoder.py) stores only what it trains (model.is_decoder_only_parameter);
-its sidecar's "base" names the committed checkpoint it started from (path and sha256) and
+its sidecar's "base" names the committed checkpoint it started from (path and sha256),
 "finetune" how far it got ("steps_done" of "steps_total") and how many residual blocks it added to
-the synthesis ("synthesis_blocks", absent when none).
+the synthesis ("synthesis_blocks", absent when none), and "encoder_from" the record whose encoder
+it was tuned with (absent when the base's own).
 
     # write it from a run's latest full checkpoint (done at every milestone by train.py itself)
     python3 training/neural/checkpoint.py --from training/runs/neural/main/ckpt_latest.pt
@@ -27,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 from model import (add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter,  # noqa: E402
-                   is_encoder_parameter)
+                   is_encoder_parameter, with_encoder)
 
 sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
 from training.files import sha256  # noqa: E402
@@ -94,6 +95,8 @@ def read_model(path):
         blocks = meta.get("finetune", {}).get("synthesis_blocks", 0)
         if blocks:
             model = add_synthesis_blocks(model, blocks)
+        if "encoder_from" in meta:
+            model = with_encoder(model, from_record(named_file(meta["encoder_from"], f"{path}: its encoder record")))
         if not all(is_decoder_only_parameter(k) for k in sd):
             raise SystemExit(f"{path}: a decoder fine-tune holds decoder-only tensors alone")
         model.load_state_dict(dict(model.state_dict(), **sd))
@@ -120,13 +123,18 @@ def portable(v):
     return v
 
 
+def record_reference(path):
+    """What a sidecar says of a record it depends on: its path in the repository and its sha256."""
+    return {"record": portable(os.path.abspath(path)), "sha256": sha256(path)}
+
+
 def decoder_source(init_from):
     """The "decoder_from" of an encoder-only run started with --init-from `init_from`: the record
     itself, or the one a committed encoder-only checkpoint names."""
     src = init_from or ""
     if src.endswith(".safetensors") and os.path.exists(src):
         if not is_resumable(src):
-            return {"record": portable(os.path.abspath(src)), "sha256": sha256(src)}
+            return record_reference(src)
         with open(sidecar(src)) as f:
             meta = json.load(f)
         if "decoder_from" in meta:

@@ -54,8 +54,7 @@ def portable(obj):
 sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
-from model import (MeanScaleHyperprior, describe, from_args, from_record, inference_state_dict,  # noqa: E402
-                   is_decoder_only_parameter, is_encoder_parameter)
+from model import describe, from_args, from_record, inference_state_dict, with_encoder  # noqa: E402
 import train as T  # noqa: E402
 from training.files import sha256  # noqa: E402
 
@@ -127,24 +126,6 @@ def gaussian_tables(scale_table):
     return tables
 
 
-def with_encoder_of(model, record):
-    """`model` with the encoder of another record (model.ENCODER_MODULES: g_a, h_a and the encoder's
-    gains), for a decoder trained on one encoder's latents and shipped with another. Refuses a record
-    whose entropy model or hyper-synthesis differs from the model's (compared at the records' float16
-    precision): the two encoders must code for the same decoder's tables."""
-    other = from_record(record)
-    mine = model.state_dict()
-    for k, v in other.state_dict().items():
-        if is_encoder_parameter(k) or is_decoder_only_parameter(k):
-            continue
-        if k not in mine or mine[k].shape != v.shape or not torch.equal(mine[k].to(torch.float16), v.to(torch.float16)):
-            raise SystemExit(f"{record}: {k} differs from the checkpoint's: not the same entropy model")
-    combined = MeanScaleHyperprior(model.N, model.M, model.lambdas, Na=other.Na, synthesis_blocks=model.g_s.n_blocks)
-    combined.load_state_dict({k: (other.state_dict()[k] if is_encoder_parameter(k) else mine[k])
-                              for k in combined.state_dict()})
-    return combined
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group(required=True)
@@ -181,7 +162,10 @@ def main(argv=None):
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
     if a.encoder_from:
-        model = with_encoder_of(model, a.encoder_from)
+        try:
+            model = with_encoder(model, from_record(a.encoder_from))
+        except ValueError as e:
+            raise SystemExit(f"{a.encoder_from}: {e}")
         args = dict(args, Na=model.Na)
     model.eval()
 

@@ -13,9 +13,11 @@ are known: g_s and gain.y_inv, on the latents a real decoder reconstructs (--rou
             reconstructions of dependent quantisation on the integer grid (flags 6, effort 0),
             whose trellis alternates between those two quantisers
   mixed     one of the three per step, at random (the default: one decoder serves every file)
-With --synthesis-blocks K the synthesis first gains K residual blocks (model.Synthesis) that start
-as the identity, trained at --blocks-lr-mult times the learning rate: a deeper decoder measured on
-the same latents, the rate unchanged (export_record.py writes them as `residual` entries of g_s,
+With --encoder-from RECORD the synthesis is tuned on the latents of another record's encoder (the
+one that will ship with it, e.g. a narrower analysis), whose entropy model must be the source's;
+the committed checkpoint names that record ("encoder_from"). With --synthesis-blocks K the
+synthesis first gains K residual blocks (model.Synthesis) that start as the identity, trained at
+--blocks-lr-mult times the learning rate: a deeper decoder measured on the same latents, the rate unchanged (export_record.py writes them as `residual` entries of g_s,
 which libnic runs). The rate is fixed, so the loss is the distortion term of the main run's loss alone:
 lambda_l * 255^2 * MSE at every gain level of the ladder. Files coded by the record before the
 fine-tune decode with the fine-tuned record too (same symbols, better reconstruction). The
@@ -48,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter  # noqa: E402
+from model import add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter, with_encoder  # noqa: E402
 from train import RUNS, atomic_save, load_val, validate  # noqa: E402
 
 STOP = {"flag": False}
@@ -107,6 +109,9 @@ def parse(argv=None):
                    help="residual blocks added to the synthesis before training (see the top)")
     p.add_argument("--blocks-lr-mult", type=float, default=10.0,
                    help="learning rate of the added blocks, as a multiple of --lr")
+    p.add_argument("--encoder-from", metavar="RECORD", default=None,
+                   help="tune the decoder on the latents of this record's encoder (g_a, h_a, the encoder's gains) "
+                        "instead of the source's; its entropy model must be the source's (see the top)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
@@ -142,7 +147,12 @@ def main(argv=None):
         raise SystemExit(f"--synthesis-blocks must be 0 or more, not {a.synthesis_blocks}")
     if a.synthesis_blocks:
         model = add_synthesis_blocks(model, a.synthesis_blocks)
-    source_args = dict(source_args, synthesis_blocks=model.g_s.n_blocks)
+    if a.encoder_from:
+        try:
+            model = with_encoder(model, from_record(a.encoder_from))
+        except ValueError as e:
+            raise SystemExit(f"{a.encoder_from}: {e}")
+    source_args = dict(source_args, synthesis_blocks=model.g_s.n_blocks, Na=model.Na)
     base = checkpoint.base_reference(a.src) if a.out else None
     for p in model.parameters():
         p.requires_grad_(False)
@@ -202,6 +212,8 @@ def main(argv=None):
             meta["finetune"]["lr_drop_at"] = a.lr_drop_at
         if a.synthesis_blocks:
             meta["finetune"].update(synthesis_blocks=a.synthesis_blocks, blocks_lr_mult=a.blocks_lr_mult)
+        if a.encoder_from:
+            meta["encoder_from"] = checkpoint.record_reference(a.encoder_from)
         size = checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.out)
         print(f"wrote {a.out} ({size} bytes, fine-tuning step {step})", flush=True)
 

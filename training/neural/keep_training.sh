@@ -25,6 +25,11 @@
 #            blocks at 1e-4, the rest at 1e-5, x0.1 after 85%; 30k steps); it resumes from
 #              1. training/runs/neural/enc_D_na128_blocks3/ckpt_latest.pt
 #              2. training/neural/checkpoint/n64m192_enc128_blocks3.safetensors   (committed: g_s)
+#   then     that synthesis tuned on the latents of the encoder a record ships with: n64m192_122k's
+#            analysis (Na 64; the wide one is too slow for effort 0), finetune_decoder.py
+#            --encoder-from, 20k steps at 1e-5, x0.1 after 85%; it resumes from
+#              1. training/runs/neural/blocks3_na64/ckpt_latest.pt
+#              2. training/neural/checkpoint/n64m192_blocks3_na64.safetensors   (committed: g_s)
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
@@ -46,20 +51,23 @@ DEC_OUT=training/neural/checkpoint/n64m192_enc128_decoder.safetensors
 BLK_RUN=${RUN}_blocks3
 BLK_DIR=training/runs/neural/$BLK_RUN
 BLK_OUT=training/neural/checkpoint/n64m192_enc128_blocks3.safetensors
+NAR_RUN=blocks3_na64
+NAR_DIR=training/runs/neural/$NAR_RUN
+NAR_OUT=training/neural/checkpoint/n64m192_blocks3_na64.safetensors
 THREADS=${NIC_TRAIN_THREADS:-2}
 
 running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
     # The whole process group: the job's shell and the training process in it.
-    for d in "$DIR" "$DEC_DIR" "$BLK_DIR"; do
+    for d in "$DIR" "$DEC_DIR" "$BLK_DIR" "$NAR_DIR"; do
         if running "$d"; then kill -TERM -"$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
     done
     exit 0
 fi
 NEXT=""
 [ "${1:-}" = "--next" ] && NEXT=${2:-encoder}
-for d in "$DIR" "$DEC_DIR" "$BLK_DIR"; do
+for d in "$DIR" "$DEC_DIR" "$BLK_DIR" "$NAR_DIR"; do
     if running "$d"; then
         echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
         exit 0
@@ -74,8 +82,8 @@ ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) el
 sys.exit(0 if 0 < ft.get("steps_total", 0) <= ft.get("steps_done", 0) else 1)
 PY
 }
-if finetune_complete "$BLK_OUT"; then
-    echo "training is complete: $BLK_OUT holds the deeper synthesis, $DEC_OUT the fine-tuned decoder"
+if finetune_complete "$NAR_OUT"; then
+    echo "training is complete: $NAR_OUT holds the deeper synthesis tuned for the narrow analysis"
     exit 0
 fi
 
@@ -106,7 +114,26 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 # Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$DIR" "$DEC_DIR" "$BLK_DIR"
+mkdir -p "$DIR" "$DEC_DIR" "$BLK_DIR" "$NAR_DIR"
+if finetune_complete "$BLK_OUT"; then
+    if [ -n "$NEXT" ] && [ "$NEXT" != blocks ]; then
+        echo "the $NEXT stage stopped: not chaining"
+        exit 0
+    fi
+    # shellcheck disable=SC2016
+    setsid sh -c '
+        python3 training/neural/finetune_decoder.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next narrow
+    ' "$NAR_DIR" --run "$NAR_RUN" --from "$BLK_OUT" --encoder-from "$RECORD" --steps 20000 --lr 1e-5 \
+        --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$NAR_OUT" \
+        >> "$NAR_DIR/stdout.log" 2>&1 < /dev/null &
+    PID=$!
+    echo "$PID" > "$NAR_DIR/pid"
+    lower_priority "$PID"
+    echo "$BLK_RUN is complete; started $NAR_RUN (pid $PID); log: $NAR_DIR/stdout.log"
+    exit 0
+fi
 if finetune_complete "$DEC_OUT"; then
     if [ -n "$NEXT" ] && [ "$NEXT" != decoder ]; then
         echo "the $NEXT stage stopped: not chaining"

@@ -791,6 +791,25 @@ def add_synthesis_blocks(src, blocks, seed=0):
     return dst
 
 
+def with_encoder(model, other):
+    """A copy of `model` with the encoder of `other` (ENCODER_MODULES: g_a, h_a and the encoder's
+    gains; its analysis width too): a decoder trained on one encoder's latents, run with another
+    encoder of the same codec. Raises ValueError when the two differ in anything else the
+    bitstream depends on (the entropy model, the hyper-synthesis, gain_z_inv), compared at float16
+    precision, the precision of the records: the two encoders must code for the same tables."""
+    if model.context_kind is not None or other.context_kind is not None:
+        raise ValueError("with_encoder() takes plain models")
+    mine, theirs = model.state_dict(), other.state_dict()
+    for k, v in theirs.items():
+        if is_encoder_parameter(k) or is_decoder_only_parameter(k):
+            continue
+        if k not in mine or mine[k].shape != v.shape or not torch.equal(mine[k].half(), v.half()):
+            raise ValueError(f"{k} differs between the two models: not the same entropy model")
+    dst = MeanScaleHyperprior(model.N, model.M, model.lambdas, Na=other.Na, synthesis_blocks=model.g_s.n_blocks)
+    dst.load_state_dict({k: (theirs if is_encoder_parameter(k) else mine)[k] for k in dst.state_dict()})
+    return dst
+
+
 def grown_masks(model, N, M, Na=None):
     """{parameter name: bool mask} of the elements of `model` (grown by `grow` from widths N, M and
     analysis width Na, default N) that grow() created: those indexed by a new channel in any
