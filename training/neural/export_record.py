@@ -165,7 +165,7 @@ def main(argv=None):
         try:
             model = with_encoder(model, from_record(a.encoder_from))
         except ValueError as e:
-            raise SystemExit(f"{a.encoder_from}: {e}")
+            raise SystemExit(f"{a.encoder_from}: {e}") from None
         args = dict(args, Na=model.Na)
     model.eval()
 

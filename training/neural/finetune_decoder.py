@@ -151,7 +151,7 @@ def main(argv=None):
         try:
             model = with_encoder(model, from_record(a.encoder_from))
         except ValueError as e:
-            raise SystemExit(f"{a.encoder_from}: {e}")
+            raise SystemExit(f"{a.encoder_from}: {e}") from None
     source_args = dict(source_args, synthesis_blocks=model.g_s.n_blocks, Na=model.Na)
     base = checkpoint.base_reference(a.src) if a.out else None
     for p in model.parameters():
