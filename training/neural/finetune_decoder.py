@@ -17,8 +17,9 @@ With --encoder-from RECORD the synthesis is tuned on the latents of another reco
 one that will ship with it, e.g. a narrower analysis), whose entropy model must be the source's;
 the committed checkpoint names that record ("encoder_from"). With --synthesis-blocks K the
 synthesis first gains K residual blocks (model.Synthesis) that start as the identity, trained at
---blocks-lr-mult times the learning rate: a deeper decoder measured on the same latents, the rate unchanged (export_record.py writes them as `residual` entries of g_s,
-which libnic runs). The rate is fixed, so the loss is the distortion term of the main run's loss alone:
+--blocks-lr-mult times the learning rate: a deeper decoder measured on the same latents, the rate
+unchanged (export_record.py writes them as `residual` entries of g_s, which libnic runs). The rate
+is fixed, so the loss is the distortion term of the main run's loss alone:
 lambda_l * 255^2 * MSE at every gain level of the ladder. Files coded by the record before the
 fine-tune decode with the fine-tuned record too (same symbols, better reconstruction). The
 hold-out validation reports both grids ("levels" on the means' grid, "levels_integer_grid" on
