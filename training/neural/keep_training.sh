@@ -111,6 +111,24 @@ lower_priority() {  # $1 = pid of a child that calls setsid
     fi
 }
 
+# Starts a decoder fine-tune as the job of run directory $1: finetune_decoder.py with the arguments
+# after the first three, then (its pid file removed, so that the script does not see itself running)
+# this script again with --next $2; $3 is the run that completed, for the message.
+start_finetune() {
+    dir=$1 stage=$2 completed=$3
+    shift 3
+    # shellcheck disable=SC2016
+    STAGE=$stage setsid sh -c '
+        python3 training/neural/finetune_decoder.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next "$STAGE"
+    ' "$dir" "$@" >> "$dir/stdout.log" 2>&1 < /dev/null &
+    PID=$!
+    echo "$PID" > "$dir/pid"
+    lower_priority "$PID"
+    echo "$completed is complete; started $(basename "$dir") (pid $PID); log: $dir/stdout.log"
+}
+
 # Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
@@ -120,18 +138,8 @@ if finetune_complete "$BLK_OUT"; then
         echo "the $NEXT stage stopped: not chaining"
         exit 0
     fi
-    # shellcheck disable=SC2016
-    setsid sh -c '
-        python3 training/neural/finetune_decoder.py "$@" < /dev/null
-        rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next narrow
-    ' "$NAR_DIR" --run "$NAR_RUN" --from "$BLK_OUT" --encoder-from "$RECORD" --steps 20000 --lr 1e-5 \
-        --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$NAR_OUT" \
-        >> "$NAR_DIR/stdout.log" 2>&1 < /dev/null &
-    PID=$!
-    echo "$PID" > "$NAR_DIR/pid"
-    lower_priority "$PID"
-    echo "$BLK_RUN is complete; started $NAR_RUN (pid $PID); log: $NAR_DIR/stdout.log"
+    start_finetune "$NAR_DIR" narrow "$BLK_RUN" --run "$NAR_RUN" --from "$BLK_OUT" --encoder-from "$RECORD" \
+        --steps 20000 --lr 1e-5 --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$NAR_OUT"
     exit 0
 fi
 if finetune_complete "$DEC_OUT"; then
@@ -139,18 +147,9 @@ if finetune_complete "$DEC_OUT"; then
         echo "the $NEXT stage stopped: not chaining"
         exit 0
     fi
-    # shellcheck disable=SC2016
-    setsid sh -c '
-        python3 training/neural/finetune_decoder.py "$@" < /dev/null
-        rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next blocks
-    ' "$BLK_DIR" --run "$BLK_RUN" --from "$DEC_OUT" --synthesis-blocks 3 --blocks-lr-mult 10 --steps 30000 \
-        --lr 1e-5 --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$BLK_OUT" \
-        >> "$BLK_DIR/stdout.log" 2>&1 < /dev/null &
-    PID=$!
-    echo "$PID" > "$BLK_DIR/pid"
-    lower_priority "$PID"
-    echo "$DEC_RUN is complete; started $BLK_RUN (pid $PID); log: $BLK_DIR/stdout.log"
+    start_finetune "$BLK_DIR" blocks "$DEC_RUN" --run "$BLK_RUN" --from "$DEC_OUT" --synthesis-blocks 3 \
+        --blocks-lr-mult 10 --steps 30000 --lr 1e-5 --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" \
+        --out "$BLK_OUT"
     exit 0
 fi
 if [ -n "$NEXT" ] && { [ "$NEXT" != encoder ] || [ "$(steps_of)" -lt "$TOTAL" ]; }; then
@@ -164,17 +163,8 @@ if [ "$(steps_of)" -ge "$TOTAL" ]; then
             "${COMMITTED%.safetensors}.json")" -lt "$TOTAL" ]; then
         python3 training/neural/checkpoint.py --from "$DIR/ckpt_latest.pt" --out "$COMMITTED"
     fi
-    # shellcheck disable=SC2016
-    setsid sh -c '
-        python3 training/neural/finetune_decoder.py "$@" < /dev/null
-        rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next decoder
-    ' "$DEC_DIR" --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
-        --rounding mixed --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
-    PID=$!
-    echo "$PID" > "$DEC_DIR/pid"
-    lower_priority "$PID"
-    echo "$RUN is complete; started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
+    start_finetune "$DEC_DIR" decoder "$RUN" --run "$DEC_RUN" --from "$COMMITTED" --steps 20000 --lr 1e-5 \
+        --rounding mixed --threads "$THREADS" --out "$DEC_OUT"
     exit 0
 fi
 
