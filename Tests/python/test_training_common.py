@@ -220,6 +220,27 @@ def test_layered_sizes_and_coding():
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("residual."))
 
 
+def test_a_fusion_starts_as_the_plain_residual_codec_and_then_learns():
+    """LayeredCodec with a Fusion (train.py --fusion): at the start it codes exactly what the plain
+    codec does (odd sizes too); after a training step its reconstruction differs."""
+    torch = pytest.importorskip("torch")
+    from training.layered.model import Fusion, LayeredCodec
+    from training.layered.rd import versions_of
+    from training.liff.model import LIFF
+    from training.neural.model import MeanScaleHyperprior
+    torch.manual_seed(0)
+    base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
+    plain, fused = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, Fusion(hidden=8, depth=1))
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5,))
+    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), fused.code(vs, 3)):
+        assert b0 == b1 and torch.equal(r0, r1)
+    opt = torch.optim.Adam(fused.fusion.parameters(), lr=1e-2)
+    _, out = fused.train()(vs, 3)
+    sum(mse for _, mse in out).backward()
+    opt.step()
+    assert not torch.equal(plain.code(vs, 3)[-1][1], fused.code(vs, 3)[-1][1])
+
+
 @pytest.fixture(scope="module")
 def help_runs(tmp_path_factory):
     """`python3 PATH --help` of every script, started together (each imports torch once), from a

@@ -11,6 +11,10 @@ of every layer, and the decoder of a layer is the codec's decoder plus a LIFF pa
 addition. Sizes are free: any factor from 1 to 4 between neighbouring layers, odd sizes included
 (every codec input is padded to a multiple of 64 by repeating edges, and cropped back).
 
+With a `Fusion` (train.py --fusion; PyTorch only, libnic does not run it) the reconstruction is
+conditioned on the prediction: recon_k = pred_k + r + F(r, pred_k), F a small network at half
+resolution that starts at zero (so the codec starts as the plain residual one).
+
 Training (train.py): the combined rate-distortion loss over the enhancement layers with the one
 lambda of the level; the base layer frozen and coded with real rounding; in the enhancement
 layers noisy latents for the rate and straight-through rounded ones for the reconstruction that
@@ -18,6 +22,8 @@ the next layer predicts from.
 """
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from training.liff.model import LIFF
 from training.neural.model import MeanScaleHyperprior, pad64, quantize8_ste
@@ -39,12 +45,35 @@ def layer_sizes(top, factors):
     return sizes
 
 
+class Fusion(nn.Module):
+    """F(r, pred): the decoded residual and the prediction, pixel-unshuffled by 2 (24 channels), through
+    `depth` 3x3 convolutions of `hidden` channels with leaky ReLU and a last 3x3 convolution to 12
+    channels, pixel-shuffled back. The last convolution starts at zero. Odd sizes are padded by
+    repeating the last row or column and cropped back."""
+
+    def __init__(self, hidden=32, depth=2):
+        super().__init__()
+        layers, c = [], 24
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, hidden, 3, padding=1), nn.LeakyReLU(0.1)]
+            c = hidden
+        last = nn.Conv2d(c, 12, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.body = nn.Sequential(*layers, last)
+
+    def forward(self, r, pred):
+        h, w = r.shape[-2:]
+        x = F.pad(torch.cat([r, pred], 1), (0, w % 2, 0, h % 2), mode="replicate")
+        return F.pixel_shuffle(self.body(F.pixel_unshuffle(x, 2)), 2)[..., :h, :w]
+
+
 class LayeredCodec(torch.nn.Module):
-    def __init__(self, base: MeanScaleHyperprior, liff: LIFF, residual: MeanScaleHyperprior):
+    def __init__(self, base: MeanScaleHyperprior, liff: LIFF, residual: MeanScaleHyperprior, fusion=None):
         super().__init__()
         if residual.levels != base.levels:
             raise ValueError(f"the residual codec has {residual.levels} levels, the base {base.levels}")
-        self.base, self.liff, self.residual = base, liff, residual
+        self.base, self.liff, self.residual, self.fusion = base, liff, residual, fusion
         for p in self.base.parameters():
             p.requires_grad_(False)
         self.base.eval()
@@ -53,6 +82,10 @@ class LayeredCodec(torch.nn.Module):
         super().train(mode)
         self.base.eval()   # frozen: never in training mode
         return self
+
+    def reconstruction(self, pred, r):
+        """An enhancement layer's picture before rounding, from its prediction and decoded residual."""
+        return pred + r if self.fusion is None else pred + r + self.fusion(r, pred)
 
     @torch.no_grad()
     def code_base(self, x, level):
@@ -71,7 +104,7 @@ class LayeredCodec(torch.nn.Module):
             h, w = x.shape[-2:]
             pred = self.liff(recon, h, w)
             out = self.residual(pad64(x - pred), lv)
-            x_hat = pred + out["x_hat"][..., :h, :w]
+            x_hat = self.reconstruction(pred, out["x_hat"][..., :h, :w])
             layers.append((out["bits_y"][0] + out["bits_z"][0], (x_hat - x).pow(2).mean()))
             recon = quantize8_ste(x_hat.clamp(0, 1))
         return base_bits, layers
@@ -90,6 +123,6 @@ class LayeredCodec(torch.nn.Module):
             h, w = x.shape[-2:]
             pred = self.liff(recon, h, w, row_chunk=64)
             bits, r_hat = self.residual.evaluate(pad64(x - pred), [at[k]])[0]
-            recon = round8(pred + r_hat[..., :h, :w])
+            recon = round8(self.reconstruction(pred, r_hat[..., :h, :w]))
             out.append((bits, recon))
         return out

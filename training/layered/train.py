@@ -32,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 from training.files import neural_record, save_json  # noqa: E402
-from training.layered.model import LayeredCodec  # noqa: E402
+from training.layered.model import Fusion, LayeredCodec  # noqa: E402
 from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import data  # noqa: E402
@@ -84,6 +84,10 @@ def main():
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--liff-lr", type=float, default=0.0, help="0: the LIFF model stays frozen")
+    p.add_argument("--fusion", type=int, nargs=2, metavar=("HIDDEN", "DEPTH"), default=None,
+                   help="condition the reconstruction on the prediction (model.Fusion of that width and depth); "
+                        "PyTorch only: export.py refuses such a run")
+    p.add_argument("--fusion-lr", type=float, default=3e-4)
     p.add_argument("--max-factor", type=float, default=4.0)
     p.add_argument("--max-factor-two", type=float, default=2.5)
     p.add_argument("--val-every", type=float, default=900, help="seconds")
@@ -98,10 +102,13 @@ def main():
     residual = load_record(a.init or a.record)
     for prm in residual.parameters():
         prm.requires_grad_(True)
-    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual)
+    fusion = Fusion(*a.fusion) if a.fusion else None
+    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, fusion)
     for prm in codec.liff.parameters():
         prm.requires_grad_(a.liff_lr > 0)
     groups = [{"params": list(residual.parameters()), "lr": a.lr, "base_lr": a.lr}]
+    if fusion is not None:
+        groups.append({"params": list(fusion.parameters()), "lr": a.fusion_lr, "base_lr": a.fusion_lr})
     if a.liff_lr > 0:
         groups.append({"params": list(codec.liff.parameters()), "lr": a.liff_lr, "base_lr": a.liff_lr})
     opt = torch.optim.Adam(groups)
@@ -120,6 +127,8 @@ def main():
         ck = torch.load(last, weights_only=False)
         residual.load_state_dict(ck["residual"])
         codec.liff.load_state_dict(ck["liff"])
+        if fusion is not None:
+            fusion.load_state_dict(ck["fusion"])
         opt.load_state_dict(ck["opt"])
         sampler.set_state(ck["rng"])
         torch.set_rng_state(ck["torch_rng"])
@@ -128,6 +137,7 @@ def main():
 
     def save(path, val=None):
         torch.save({"residual": residual.state_dict(), "liff": codec.liff.state_dict(), "opt": opt.state_dict(),
+                    "fusion": fusion.state_dict() if fusion is not None else None, "fusion_shape": a.fusion,
                     "rng": sampler.state(), "torch_rng": torch.get_rng_state(), "state": state, "val": val},
                    path + ".tmp")
         os.replace(path + ".tmp", path)
