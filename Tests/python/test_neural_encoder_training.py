@@ -264,7 +264,7 @@ def test_a_finetuned_decoder_ships_with_another_records_encoder(tmp_path, monkey
             assert torch.equal(v, wide[k].half().float()), k
     assert any(k.startswith("g_s.blocks.0.") for k in shipped)
     with open(rec + ".json") as f:
-        assert json.load(f)["encoder_from"]["record"] == os.path.basename(record)
+        assert json.load(f)["encoder_from"] == export_record.portable(checkpoint.record_reference(record))
 
     (tmp_path / "other").mkdir()
     other = small_record(tmp_path / "other", seed=9)

@@ -96,7 +96,7 @@ def read_model(path):
         if blocks:
             model = add_synthesis_blocks(model, blocks)
         if "encoder_from" in meta:
-            model = with_encoder(model, from_record(named_file(meta["encoder_from"], f"{path}: its encoder record")))
+            model = with_encoder_of(model, named_file(meta["encoder_from"], f"{path}: its encoder record"))
         if not all(is_decoder_only_parameter(k) for k in sd):
             raise SystemExit(f"{path}: a decoder fine-tune holds decoder-only tensors alone")
         model.load_state_dict(dict(model.state_dict(), **sd))
@@ -121,6 +121,15 @@ def portable(v):
     if isinstance(v, str) and os.path.isabs(v) and v.startswith(data.PROJECT + os.sep):
         return os.path.relpath(v, data.PROJECT)
     return v
+
+
+def with_encoder_of(model, record):
+    """model.with_encoder with the encoder of the record at path `record`; a record with another
+    entropy model is refused with SystemExit."""
+    try:
+        return with_encoder(model, from_record(record))
+    except ValueError as e:
+        raise SystemExit(f"{record}: {e}") from None
 
 
 def record_reference(path):

@@ -54,7 +54,8 @@ def portable(obj):
 sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
-from model import describe, from_args, from_record, inference_state_dict, with_encoder  # noqa: E402
+import checkpoint  # noqa: E402
+from model import describe, from_args, inference_state_dict  # noqa: E402
 import train as T  # noqa: E402
 from training.files import sha256  # noqa: E402
 
@@ -149,7 +150,6 @@ def main(argv=None):
     ckpt_path = a.ckpt or os.path.join(T.RUNS, a.run, "ckpt_latest.pt")
     run_dir = os.path.dirname(os.path.abspath(ckpt_path))
     if ckpt_path.endswith(".safetensors"):
-        import checkpoint
         model, meta = checkpoint.read_model(ckpt_path)
         ck = {"step": meta["step"], "train_seconds": meta.get("train_hours", 0.0) * 3600,
               "history": meta.get("history", []), "curve": meta.get("learning_curve", [])}
@@ -162,10 +162,7 @@ def main(argv=None):
     if args.get("context"):
         raise SystemExit(f"{ckpt_path} has a {args['context']} context model, which the Swift engine does not decode")
     if a.encoder_from:
-        try:
-            model = with_encoder(model, from_record(a.encoder_from))
-        except ValueError as e:
-            raise SystemExit(f"{a.encoder_from}: {e}") from None
+        model = checkpoint.with_encoder_of(model, a.encoder_from)
         args = dict(args, Na=model.Na)
     model.eval()
 
@@ -195,8 +192,7 @@ def main(argv=None):
             "train_hours": round(ck.get("train_seconds", 0.0) / 3600, 3),
             "fid_weight": args.get("fid_weight", 0.0), "history": ck.get("history", []),
             "config": args, "architecture": arch,
-            **({"encoder_from": {"record": os.path.basename(a.encoder_from), "sha256": sha256(a.encoder_from)}}
-               if a.encoder_from else {}),
+            **({"encoder_from": checkpoint.record_reference(a.encoder_from)} if a.encoder_from else {}),
             "tensors": {k: {"dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
                         for k, v in tensors.items()}}
     vpath = os.path.join(run_dir, "val.jsonl")

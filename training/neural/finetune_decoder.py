@@ -51,7 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
-from model import add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter, with_encoder  # noqa: E402
+from model import add_synthesis_blocks, from_args, from_record, is_decoder_only_parameter  # noqa: E402
 from train import RUNS, atomic_save, load_val, validate  # noqa: E402
 
 STOP = {"flag": False}
@@ -149,10 +149,7 @@ def main(argv=None):
     if a.synthesis_blocks:
         model = add_synthesis_blocks(model, a.synthesis_blocks)
     if a.encoder_from:
-        try:
-            model = with_encoder(model, from_record(a.encoder_from))
-        except ValueError as e:
-            raise SystemExit(f"{a.encoder_from}: {e}") from None
+        model = checkpoint.with_encoder_of(model, a.encoder_from)
     source_args = dict(source_args, synthesis_blocks=model.g_s.n_blocks, Na=model.Na)
     base = checkpoint.base_reference(a.src) if a.out else None
     for p in model.parameters():

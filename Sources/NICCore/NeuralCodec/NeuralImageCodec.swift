@@ -148,12 +148,15 @@ public final class NeuralImageCodec {
         endStage("entropy coding")
         var correction: [UInt8] = []
         if let image {
-            if measured == nil {
-                measured = try lowFrequencyCorrection(
+            let coded: LowFrequencyCorrection
+            if let measured {
+                coded = measured
+            } else {
+                coded = try lowFrequencyCorrection(
                     image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
                 endStage("synthesis + colour correction")
             }
-            correction = try measured?.encoded() ?? []
+            correction = try coded.encoded()
         }
         return NICBitstream(
             quality: quality, modelID: model.modelID, width: width, height: height,
