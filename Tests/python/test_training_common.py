@@ -241,6 +241,33 @@ def test_a_fusion_starts_as_the_plain_residual_codec_and_then_learns():
     assert not torch.equal(plain.code(vs, 3)[-1][1], fused.code(vs, 3)[-1][1])
 
 
+def test_a_condition_starts_as_the_plain_residual_codec_and_then_learns():
+    """LayeredCodec with a Condition (train.py --condition): at the start it codes exactly what the
+    plain codec does (odd sizes, two enhancement layers); after a training step of the condition
+    alone the reconstruction and the analysis' output differ."""
+    torch = pytest.importorskip("torch")
+    from training.layered.model import Condition, LayeredCodec
+    from training.layered.rd import versions_of
+    from training.liff.model import LIFF
+    from training.neural.model import MeanScaleHyperprior, pad64
+    torch.manual_seed(0)
+    base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
+    condition = Condition(residual.Na, residual.N, hidden=4)
+    plain, conditioned = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, condition=condition)
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 1.2))
+    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), conditioned.code(vs, 3)):
+        assert b0 == b1 and torch.equal(r0, r1)
+    opt = torch.optim.Adam(condition.parameters(), lr=1e-2)
+    _, out = conditioned.train()(vs, 3)
+    sum(bits / 1000 + mse for bits, mse in out).backward()
+    assert condition.analysis.weight.grad.abs().sum() > 0
+    assert all(c.weight.grad.abs().sum() > 0 for c in condition.inject)
+    opt.step()
+    assert not torch.equal(plain.code(vs, 3)[-1][1], conditioned.code(vs, 3)[-1][1])
+    x, pred = pad64(torch.rand(1, 3, 45, 70)), pad64(torch.rand(1, 3, 45, 70))
+    assert not torch.equal(residual.g_a(x), condition.transforms(residual, pred)["g_a"](x))
+
+
 @pytest.fixture(scope="module")
 def help_runs(tmp_path_factory):
     """`python3 PATH --help` of every script, started together (each imports torch once), from a

@@ -221,11 +221,15 @@ class Synthesis(nn.Sequential):
         if blocks:
             self.blocks = nn.Sequential(*(ResidualBlock(N) for _ in range(blocks)))
 
-    def forward(self, x):
+    def forward(self, x, add=None):
+        """`add`: {child index: tensor} added to those children's outputs (a synthesis that also
+        reads another input, training/layered/model.py's Condition)."""
         for i in range(7):
             if i == self.BLOCKS_AT and self.n_blocks:
                 x = self.blocks(x)
             x = self[i](x)
+            if add is not None and i in add:
+                x = x + add[i]
         return x
 
     def block_macs_per_pixel(self):
@@ -397,16 +401,19 @@ class MeanScaleHyperprior(nn.Module):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return net(x).float()
 
-    def forward(self, x, level, fid=False, bf16=False):
+    def forward(self, x, level, fid=False, bf16=False, g_a=None, g_s=None):
         """Training pass. x: [B,3,H,W] in [0,1], H and W multiples of 64; level: float [B].
 
         Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean;
         the context branch reads the anchors of the same straight-through y_hat.
         `bf16`: the transforms' convolutions in bfloat16; gains, noise, rounding and likelihoods
-        stay float32. Returns a dict with x_hat, per-sample bits and (if fid) the feature-identity
-        MSE per sample.
+        stay float32. `g_a`, `g_s`: callables that replace the analysis and the synthesis (a codec
+        whose transforms also read other inputs, training/layered/model.py). Returns a dict with
+        x_hat, per-sample bits and (if fid) the feature-identity MSE per sample.
         """
-        y = self.transform(self.g_a, x, bf16)
+        g_a = self.g_a if g_a is None else g_a
+        g_s = self.g_s if g_s is None else g_s
+        y = self.transform(g_a, x, bf16)
         yg = y * self.gain_y.at(level)
         z = self.transform(self.h_a, yg, bf16) * self.gain_z.at(level)
         z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
@@ -417,7 +424,7 @@ class MeanScaleHyperprior(nn.Module):
             means, scales = self.context_params(ste_round(yg - means) + means, means, scales, bf16)
         y_lik = gaussian_likelihood(yg + torch.empty_like(yg).uniform_(-0.5, 0.5), means, scales)
         y_hat = ste_round(yg - means) + means
-        x_hat = self.transform(self.g_s, y_hat * self.gain_y_inv.at(level), bf16)
+        x_hat = self.transform(g_s, y_hat * self.gain_y_inv.at(level), bf16)
         out = {
             "x_hat": x_hat,
             "bits_y": -torch.log2(y_lik).flatten(1).sum(1),
@@ -427,19 +434,22 @@ class MeanScaleHyperprior(nn.Module):
             # Feature identity: F0 = quantised latent of the image (what the decoder sees), F1 = latent of
             # the decoded 8-bit image re-encoded by the same g_a; gradient flows through both passes.
             x1 = quantize8_ste(x_hat)
-            y1 = self.transform(self.g_a, x1, bf16) * self.gain_y.at(level)
+            y1 = self.transform(g_a, x1, bf16) * self.gain_y.at(level)
             out["fid"] = (y_hat - y1).pow(2).flatten(1).mean(1)
         return out
 
     @torch.no_grad()
-    def evaluate(self, x, levels, grid="means"):
+    def evaluate(self, x, levels, grid="means", g_a=None, g_s=None):
         """Real quantisation (rounding), for validation. x: [1,3,H,W] padded to a multiple of 64.
         `grid`: "means" rounds y - mean (y_hat = round(y - mean) + mean), "integer" rounds y itself
         (y_hat = round(y), the integer grid of .nic flags bit 2; no context model). The rate is the
-        likelihood of y_hat's bin either way. Returns [(bits, x_hat)] per level."""
+        likelihood of y_hat's bin either way. `g_a`, `g_s` as in forward. Returns [(bits, x_hat)]
+        per level."""
         if grid not in ("means", "integer") or (grid == "integer" and self.context_kind is not None):
             raise ValueError(f"grid {grid!r} is not available for this model")
-        y = self.g_a(x)
+        g_a = self.g_a if g_a is None else g_a
+        g_s = self.g_s if g_s is None else g_s
+        y = g_a(x)
         res = []
         for lv in levels:
             level = torch.full((x.shape[0],), float(lv))
@@ -450,7 +460,7 @@ class MeanScaleHyperprior(nn.Module):
                 means, scales = self.context_params(torch.round(yg - means) + means, means, scales)
             y_hat = torch.round(yg - means) + means if grid == "means" else torch.round(yg)
             y_bits = -torch.log2(gaussian_likelihood(y_hat, means, scales)).sum()
-            x_hat = self.g_s(y_hat * self.gain_y_inv.at(level))
+            x_hat = g_s(y_hat * self.gain_y_inv.at(level))
             res.append((float(y_bits + z_bits), x_hat))
         return res
 
