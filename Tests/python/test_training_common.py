@@ -268,6 +268,39 @@ def test_a_condition_starts_as_the_plain_residual_codec_and_then_learns():
     assert not torch.equal(residual.g_a(x), condition.transforms(residual, pred)["g_a"](x))
 
 
+def test_a_lower_prior_starts_as_the_plain_residual_codec_and_then_learns():
+    """LayeredCodec with a LowerPrior (train.py --lower-prior): at the start it codes exactly what
+    the plain codec does (odd sizes, two enhancement layers); after a training step of the prior
+    alone the hyper-synthesis' output differs, and with it every enhancement layer's picture (its
+    latents sit on the means' grid), not the base layer's. The latent rows under each latent's
+    centre follow from the sizes alone."""
+    torch = pytest.importorskip("torch")
+    from training.layered.model import LayeredCodec, LowerPrior, nearest_rows
+    from training.layered.rd import versions_of
+    from training.liff.model import LIFF
+    from training.neural.model import MeanScaleHyperprior
+    assert nearest_rows(4, 64, 32) == [0, 0, 1, 1]
+    assert nearest_rows(8, 96, 64) == [0, 1, 1, 2, 3, 3, 3, 3]   # 64 pixels have 4 latent rows (padded)
+    assert nearest_rows(4, 45, 15) == [0, 0, 0, 1]
+    torch.manual_seed(0)
+    base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
+    prior = LowerPrior(8, 8, hidden=4)
+    plain, primed = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, lower_prior=prior)
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 1.2))
+    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), primed.code(vs, 3)):
+        assert b0 == b1 and torch.equal(r0, r1)
+    opt = torch.optim.Adam(prior.parameters(), lr=1e-2)
+    _, out = primed.train()(vs, 3)
+    sum(bits / 1000 + mse for bits, mse in out).backward()
+    opt.step()
+    before, after = plain.code(vs, 3), primed.code(vs, 3)
+    assert before[0][0] == after[0][0] and torch.equal(before[0][1], after[0][1])
+    assert all(not torch.equal(r0, r1) for (_, r0), (_, r1) in zip(before[1:], after[1:]))
+    z = torch.rand(1, 8, 1, 2)
+    h_s = prior.hyper_synthesis(residual, torch.rand(1, 8, 4, 4), (15, 23), (45, 70))
+    assert not torch.equal(residual.h_s(z), h_s(z))
+
+
 @pytest.fixture(scope="module")
 def help_runs(tmp_path_factory):
     """`python3 PATH --help` of every script, started together (each imports torch once), from a

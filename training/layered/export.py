@@ -57,6 +57,8 @@ def main():
     if ck.get("condition") is not None:
         sys.exit("the checkpoint conditions the residual's transforms on the prediction (--condition), "
                  "which libnic does not run")
+    if ck.get("lower_prior") is not None:
+        sys.exit("the checkpoint's entropy model reads the layer below (--lower-prior), which libnic does not run")
     shipped = load_liff(model=a.liff).state_dict()
     if any(not torch.equal(shipped[k], v) for k, v in ck["liff"].items()):
         sys.exit("the checkpoint's LIFF model differs from --liff (trained with --liff-lr): export that one first")

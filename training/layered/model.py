@@ -16,6 +16,8 @@ conditioned on the prediction: recon_k = pred_k + r + F(r, pred_k), F a small ne
 resolution that starts at zero (so the codec starts as the plain residual one). With a `Condition`
 (train.py --condition; PyTorch only as well) the residual codec's analysis and synthesis read the
 prediction too; its entropy model does not (the decoder's tables must not depend on floating point).
+With a `LowerPrior` (train.py --lower-prior; PyTorch only) the entropy model reads what a decoder
+has exactly of the layer below: its latents.
 
 Training (train.py): the combined rate-distortion loss over the enhancement layers with the one
 lambda of the level; the base layer frozen and coded with real rounding; in the enhancement
@@ -70,6 +72,14 @@ class Fusion(nn.Module):
         return F.pixel_shuffle(self.body(F.pixel_unshuffle(x, 2)), 2)[..., :h, :w]
 
 
+def _keeping(g_s, kept):
+    """A synthesis that keeps its input in kept["y"]."""
+    def run(y):
+        kept["y"] = y
+        return g_s(y)
+    return run
+
+
 def _zero(module):
     nn.init.zeros_(module.weight)
     nn.init.zeros_(module.bias)
@@ -111,14 +121,47 @@ class Condition(nn.Module):
         return {"g_a": g_a, "g_s": lambda y: residual.g_s(y, add)}
 
 
+def nearest_rows(n, size, lower_size):
+    """For each of the n latent rows (or columns) of a layer `size` pixels long, the row of the
+    latents of a layer `lower_size` pixels long under its centre: ((16 i + 8) lower) // (16 size),
+    integers only, clamped to the lower layer's latent rows (the padding maps beyond them)."""
+    lower_n = -(-lower_size // 64) * 4
+    return [min(lower_n - 1, ((16 * i + 8) * lower_size) // (16 * size)) for i in range(n)]
+
+
+class LowerPrior(nn.Module):
+    """The residual codec's entropy model also reads the latents of the layer below (its synthesis
+    input y_hat / gain, which a decoder has exactly, being symbols plus exactly computed means),
+    resampled to this layer's latent grid by `nearest_rows`: a 3x3 convolution of them to `hidden`
+    channels, leaky ReLU, and a 3x3 convolution to the 2M outputs of the hyper-synthesis (means,
+    scales), added to them. The last convolution starts at zero: the codec starts as the plain
+    residual one."""
+
+    def __init__(self, M_lower, M, hidden=64):
+        super().__init__()
+        self.hidden = hidden
+        self.body = nn.Sequential(conv(M_lower, hidden, 3, 1), nn.LeakyReLU(LRELU_SLOPE), _zero(conv(hidden, 2 * M, 3, 1)))
+
+    def hyper_synthesis(self, residual: MeanScaleHyperprior, lower, lower_size, size):
+        """The hyper-synthesis (keyword h_s) of a layer of `size` (h, w) pixels whose layer below,
+        of `lower_size`, has the latents `lower` [1, M_lower, ., .]."""
+        n_h, n_w = (-(-n // 64) * 4 for n in size)
+        rows = nearest_rows(n_h, size[0], lower_size[0])
+        cols = nearest_rows(n_w, size[1], lower_size[1])
+        extra = self.body(lower[:, :, rows][:, :, :, cols])
+        return lambda z: residual.h_s(z) + extra
+
+
 class LayeredCodec(torch.nn.Module):
     def __init__(self, base: MeanScaleHyperprior, liff: LIFF, residual: MeanScaleHyperprior, fusion=None,
-                 condition=None):
+                 condition=None, lower_prior=None):
         super().__init__()
         if residual.levels != base.levels:
             raise ValueError(f"the residual codec has {residual.levels} levels, the base {base.levels}")
+        if lower_prior is not None and base.M != residual.M:
+            raise ValueError(f"a lower prior reads the base's {base.M} and the residual's {residual.M} latent channels alike")
         self.base, self.liff, self.residual, self.fusion = base, liff, residual, fusion
-        self.condition = condition
+        self.condition, self.lower_prior = condition, lower_prior
         for p in self.base.parameters():
             p.requires_grad_(False)
         self.base.eval()
@@ -132,30 +175,40 @@ class LayeredCodec(torch.nn.Module):
         """An enhancement layer's picture before rounding, from its prediction and decoded residual."""
         return pred + r if self.fusion is None else pred + r + self.fusion(r, pred)
 
-    def residual_transforms(self, pred):
-        """Keywords for the residual codec's forward and evaluate: none for the plain codec."""
-        return {} if self.condition is None else self.condition.transforms(self.residual, pad64(pred))
+    def residual_transforms(self, pred, lower, kept):
+        """Keywords for the residual codec's forward and evaluate for the layer of prediction
+        `pred`: the conditioned transforms, the prior that reads `lower` (the layer below: (latents,
+        size)), and a synthesis that keeps its input (this layer's latents) in `kept["y"]`."""
+        t = {} if self.condition is None else self.condition.transforms(self.residual, pad64(pred))
+        if self.lower_prior is not None:
+            t["h_s"] = self.lower_prior.hyper_synthesis(self.residual, *lower, tuple(pred.shape[-2:]))
+        return t | {"g_s": _keeping(t.get("g_s", self.residual.g_s), kept)}
 
     @torch.no_grad()
-    def code_base(self, x, level):
-        """(bits, 8-bit reconstruction) of the base layer, real rounding. x: (1, 3, h, w)."""
+    def code_base(self, x, level, kept=None):
+        """(bits, 8-bit reconstruction) of the base layer, real rounding. x: (1, 3, h, w). With
+        `kept` (a dict), its latents (the synthesis' input) are kept in kept["y"]."""
         h, w = x.shape[-2:]
-        bits, x_hat = self.base.evaluate(pad64(x), [level])[0]
+        g_s = None if kept is None else _keeping(self.base.g_s, kept)
+        bits, x_hat = self.base.evaluate(pad64(x), [level], g_s=g_s)[0]
         return bits, round8(x_hat[..., :h, :w])
 
     def forward(self, versions, level):
         """Training pass over one picture. versions: [(1, 3, h_k, w_k)] smallest first, in [0, 1];
         level: int. Returns per enhancement layer (bits, mse), with gradients, and the base bits."""
-        base_bits, recon = self.code_base(versions[0], level)
+        kept = {}
+        base_bits, recon = self.code_base(versions[0], level, kept)
+        lower = (kept["y"], tuple(versions[0].shape[-2:]))
         lv = torch.full((1,), float(level))
         layers = []
         for x in versions[1:]:
             h, w = x.shape[-2:]
             pred = self.liff(recon, h, w)
-            out = self.residual(pad64(x - pred), lv, **self.residual_transforms(pred))
+            out = self.residual(pad64(x - pred), lv, **self.residual_transforms(pred, lower, kept))
             x_hat = self.reconstruction(pred, out["x_hat"][..., :h, :w])
             layers.append((out["bits_y"][0] + out["bits_z"][0], (x_hat - x).pow(2).mean()))
             recon = quantize8_ste(x_hat.clamp(0, 1))
+            lower = (kept["y"], (h, w))
         return base_bits, layers
 
     @torch.no_grad()
@@ -166,12 +219,16 @@ class LayeredCodec(torch.nn.Module):
         between the trained ones interpolate the gains as qualities do), the top one at level."""
         top = len(versions) - 1
         at = [level if k == top else min(level + lower_offset, self.base.levels - 1) for k in range(top + 1)]
-        bits, recon = self.code_base(versions[0], at[0])
+        kept = {}
+        bits, recon = self.code_base(versions[0], at[0], kept)
+        lower = (kept["y"], tuple(versions[0].shape[-2:]))
         out = [(bits, recon)]
         for k, x in enumerate(versions[1:], 1):
             h, w = x.shape[-2:]
             pred = self.liff(recon, h, w, row_chunk=64)
-            bits, r_hat = self.residual.evaluate(pad64(x - pred), [at[k]], **self.residual_transforms(pred))[0]
+            t = self.residual_transforms(pred, lower, kept)
+            bits, r_hat = self.residual.evaluate(pad64(x - pred), [at[k]], **t)[0]
             recon = round8(self.reconstruction(pred, r_hat[..., :h, :w]))
             out.append((bits, recon))
+            lower = (kept["y"], (h, w))
         return out

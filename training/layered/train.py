@@ -32,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 from training.files import neural_record, save_json  # noqa: E402
-from training.layered.model import Condition, Fusion, LayeredCodec  # noqa: E402
+from training.layered.model import Condition, Fusion, LayeredCodec, LowerPrior  # noqa: E402
 from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import data  # noqa: E402
@@ -92,6 +92,10 @@ def main():
                    help="condition the residual codec's analysis and synthesis on the prediction (model.Condition "
                         "with features of this width); PyTorch only: export.py refuses such a run")
     p.add_argument("--condition-lr", type=float, default=3e-4)
+    p.add_argument("--lower-prior", type=int, metavar="HIDDEN", default=None,
+                   help="the residual codec's entropy model also reads the latents of the layer below "
+                        "(model.LowerPrior of this width); PyTorch only: export.py refuses such a run")
+    p.add_argument("--lower-prior-lr", type=float, default=3e-4)
     p.add_argument("--max-factor", type=float, default=4.0)
     p.add_argument("--max-factor-two", type=float, default=2.5)
     p.add_argument("--val-every", type=float, default=900, help="seconds")
@@ -108,7 +112,8 @@ def main():
         prm.requires_grad_(True)
     fusion = Fusion(*a.fusion) if a.fusion else None
     condition = Condition(residual.Na, residual.N, a.condition) if a.condition else None
-    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, fusion, condition)
+    lower_prior = LowerPrior(residual.M, residual.M, a.lower_prior) if a.lower_prior else None
+    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, fusion, condition, lower_prior)
     for prm in codec.liff.parameters():
         prm.requires_grad_(a.liff_lr > 0)
     groups = [{"params": list(residual.parameters()), "lr": a.lr, "base_lr": a.lr}]
@@ -116,6 +121,8 @@ def main():
         groups.append({"params": list(fusion.parameters()), "lr": a.fusion_lr, "base_lr": a.fusion_lr})
     if condition is not None:
         groups.append({"params": list(condition.parameters()), "lr": a.condition_lr, "base_lr": a.condition_lr})
+    if lower_prior is not None:
+        groups.append({"params": list(lower_prior.parameters()), "lr": a.lower_prior_lr, "base_lr": a.lower_prior_lr})
     if a.liff_lr > 0:
         groups.append({"params": list(codec.liff.parameters()), "lr": a.liff_lr, "base_lr": a.liff_lr})
     opt = torch.optim.Adam(groups)
@@ -138,6 +145,8 @@ def main():
             fusion.load_state_dict(ck["fusion"])
         if condition is not None:
             condition.load_state_dict(ck["condition"])
+        if lower_prior is not None:
+            lower_prior.load_state_dict(ck["lower_prior"])
         opt.load_state_dict(ck["opt"])
         sampler.set_state(ck["rng"])
         torch.set_rng_state(ck["torch_rng"])
@@ -149,6 +158,8 @@ def main():
                     "fusion": fusion.state_dict() if fusion is not None else None, "fusion_shape": a.fusion,
                     "condition": condition.state_dict() if condition is not None else None,
                     "condition_hidden": a.condition,
+                    "lower_prior": lower_prior.state_dict() if lower_prior is not None else None,
+                    "lower_prior_hidden": a.lower_prior,
                     "rng": sampler.state(), "torch_rng": torch.get_rng_state(), "state": state, "val": val},
                    path + ".tmp")
         os.replace(path + ".tmp", path)

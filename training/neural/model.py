@@ -367,8 +367,8 @@ class MeanScaleHyperprior(nn.Module):
         self.levels = len(self.lambdas)
 
     # ---- pieces (shared by training, validation and export) ----
-    def hyper_params(self, z_hat, level, bf16=False):
-        p = self.transform(self.h_s, z_hat * self.gain_z_inv.at(level), bf16)
+    def hyper_params(self, z_hat, level, bf16=False, h_s=None):
+        p = self.transform(self.h_s if h_s is None else h_s, z_hat * self.gain_z_inv.at(level), bf16)
         means, scales = p[:, :self.M], p[:, self.M:]
         return means, scales
 
@@ -401,14 +401,15 @@ class MeanScaleHyperprior(nn.Module):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return net(x).float()
 
-    def forward(self, x, level, fid=False, bf16=False, g_a=None, g_s=None):
+    def forward(self, x, level, fid=False, bf16=False, g_a=None, g_s=None, h_s=None):
         """Training pass. x: [B,3,H,W] in [0,1], H and W multiples of 64; level: float [B].
 
         Rate: additive uniform noise. Synthesis input: straight-through rounding of (y - mean) + mean;
         the context branch reads the anchors of the same straight-through y_hat.
         `bf16`: the transforms' convolutions in bfloat16; gains, noise, rounding and likelihoods
-        stay float32. `g_a`, `g_s`: callables that replace the analysis and the synthesis (a codec
-        whose transforms also read other inputs, training/layered/model.py). Returns a dict with
+        stay float32. `g_a`, `g_s`, `h_s`: callables that replace the analysis, the synthesis and
+        the hyper-synthesis (a codec whose transforms also read other inputs,
+        training/layered/model.py). Returns a dict with
         x_hat, per-sample bits and (if fid) the feature-identity MSE per sample.
         """
         g_a = self.g_a if g_a is None else g_a
@@ -418,7 +419,7 @@ class MeanScaleHyperprior(nn.Module):
         z = self.transform(self.h_a, yg, bf16) * self.gain_z.at(level)
         z_lik = self.entropy_bottleneck.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
         z_hat = ste_round(z)
-        means, scales = self.hyper_params(z_hat, level, bf16)
+        means, scales = self.hyper_params(z_hat, level, bf16, h_s)
         if self.context_kind is not None:
             # the anchors as the decoder has them after the first pass (their means are final)
             means, scales = self.context_params(ste_round(yg - means) + means, means, scales, bf16)
@@ -439,11 +440,11 @@ class MeanScaleHyperprior(nn.Module):
         return out
 
     @torch.no_grad()
-    def evaluate(self, x, levels, grid="means", g_a=None, g_s=None):
+    def evaluate(self, x, levels, grid="means", g_a=None, g_s=None, h_s=None):
         """Real quantisation (rounding), for validation. x: [1,3,H,W] padded to a multiple of 64.
         `grid`: "means" rounds y - mean (y_hat = round(y - mean) + mean), "integer" rounds y itself
         (y_hat = round(y), the integer grid of .nic flags bit 2; no context model). The rate is the
-        likelihood of y_hat's bin either way. `g_a`, `g_s` as in forward. Returns [(bits, x_hat)]
+        likelihood of y_hat's bin either way. `g_a`, `g_s`, `h_s` as in forward. Returns [(bits, x_hat)]
         per level."""
         if grid not in ("means", "integer") or (grid == "integer" and self.context_kind is not None):
             raise ValueError(f"grid {grid!r} is not available for this model")
@@ -455,7 +456,7 @@ class MeanScaleHyperprior(nn.Module):
             level = torch.full((x.shape[0],), float(lv))
             yg, z_hat = self.gained_latents(y, level)
             z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
-            means, scales = self.hyper_params(z_hat, level)
+            means, scales = self.hyper_params(z_hat, level, h_s=h_s)
             if self.context_kind is not None:
                 means, scales = self.context_params(torch.round(yg - means) + means, means, scales)
             y_hat = torch.round(yg - means) + means if grid == "means" else torch.round(yg)
