@@ -220,85 +220,66 @@ def test_layered_sizes_and_coding():
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("residual."))
 
 
-def test_a_fusion_starts_as_the_plain_residual_codec_and_then_learns():
-    """LayeredCodec with a Fusion (train.py --fusion): at the start it codes exactly what the plain
-    codec does (odd sizes too); after a training step its reconstruction differs."""
+@pytest.mark.parametrize("experiment", ["fusion", "condition", "lower_prior"])
+def test_an_experiment_starts_as_the_plain_residual_codec_and_then_learns(experiment):
+    """LayeredCodec with a Fusion, a Condition or a LowerPrior (train.py --fusion, --condition,
+    --lower-prior): at the start it codes exactly what the plain codec does (odd sizes, two
+    enhancement layers); after a training step of the added module alone the enhancement layers'
+    pictures differ and the base layer's does not (a LowerPrior changes the means, and the latents
+    sit on the means' grid)."""
     torch = pytest.importorskip("torch")
-    from training.layered.model import Fusion, LayeredCodec
+    from training.layered.model import Condition, Fusion, LayeredCodec, LowerPrior
     from training.layered.rd import versions_of
     from training.liff.model import LIFF
     from training.neural.model import MeanScaleHyperprior
     torch.manual_seed(0)
     base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
-    plain, fused = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, Fusion(hidden=8, depth=1))
-    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5,))
-    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), fused.code(vs, 3)):
+    module = {"fusion": lambda: Fusion(hidden=8, depth=1), "condition": lambda: Condition(8, 8, hidden=4),
+              "lower_prior": lambda: LowerPrior(8, 8, hidden=4)}[experiment]()
+    plain, tried = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, **{experiment: module})
+    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 1.2))
+    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), tried.code(vs, 3)):
         assert b0 == b1 and torch.equal(r0, r1)
-    opt = torch.optim.Adam(fused.fusion.parameters(), lr=1e-2)
-    _, out = fused.train()(vs, 3)
-    sum(mse for _, mse in out).backward()
+    opt = torch.optim.Adam(module.parameters(), lr=1e-2)
+    _, out = tried.train()(vs, 3)
+    sum(bits / 1000 + mse for bits, mse in out).backward()
     opt.step()
-    assert not torch.equal(plain.code(vs, 3)[-1][1], fused.code(vs, 3)[-1][1])
+    before, after = plain.code(vs, 3), tried.code(vs, 3)
+    assert before[0][0] == after[0][0] and torch.equal(before[0][1], after[0][1])
+    assert all(not torch.equal(r0, r1) for (_, r0), (_, r1) in zip(before[1:], after[1:]))
 
 
-def test_a_condition_starts_as_the_plain_residual_codec_and_then_learns():
-    """LayeredCodec with a Condition (train.py --condition): at the start it codes exactly what the
-    plain codec does (odd sizes, two enhancement layers); after a training step of the condition
-    alone the reconstruction and the analysis' output differ."""
+def test_a_condition_reads_the_prediction_in_the_analysis():
+    """Condition: after a step the analysis' output depends on the prediction (an encoder-only change)."""
     torch = pytest.importorskip("torch")
-    from training.layered.model import Condition, LayeredCodec
-    from training.layered.rd import versions_of
-    from training.liff.model import LIFF
+    from training.layered.model import Condition
     from training.neural.model import MeanScaleHyperprior, pad64
     torch.manual_seed(0)
-    base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
-    condition = Condition(residual.Na, residual.N, hidden=4)
-    plain, conditioned = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, condition=condition)
-    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 1.2))
-    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), conditioned.code(vs, 3)):
-        assert b0 == b1 and torch.equal(r0, r1)
-    opt = torch.optim.Adam(condition.parameters(), lr=1e-2)
-    _, out = conditioned.train()(vs, 3)
-    sum(bits / 1000 + mse for bits, mse in out).backward()
-    assert condition.analysis.weight.grad.abs().sum() > 0
-    assert all(c.weight.grad.abs().sum() > 0 for c in condition.inject)
-    opt.step()
-    assert not torch.equal(plain.code(vs, 3)[-1][1], conditioned.code(vs, 3)[-1][1])
+    residual, condition = MeanScaleHyperprior(8, 8), Condition(8, 8, hidden=4)
     x, pred = pad64(torch.rand(1, 3, 45, 70)), pad64(torch.rand(1, 3, 45, 70))
+    assert torch.equal(residual.g_a(x), condition.transforms(residual, pred)["g_a"](x))
+    condition.transforms(residual, pred)["g_a"](x).square().sum().backward()
+    torch.optim.Adam(condition.parameters(), lr=1e-2).step()
     assert not torch.equal(residual.g_a(x), condition.transforms(residual, pred)["g_a"](x))
 
 
-def test_a_lower_prior_starts_as_the_plain_residual_codec_and_then_learns():
-    """LayeredCodec with a LowerPrior (train.py --lower-prior): at the start it codes exactly what
-    the plain codec does (odd sizes, two enhancement layers); after a training step of the prior
-    alone the hyper-synthesis' output differs, and with it every enhancement layer's picture (its
-    latents sit on the means' grid), not the base layer's. The latent rows under each latent's
-    centre follow from the sizes alone."""
+def test_a_lower_prior_reads_the_latents_under_each_latents_centre():
+    """LowerPrior: the latent rows of the layer below under each latent's centre follow from the
+    sizes alone; after a step the hyper-synthesis' output depends on the lower latents."""
     torch = pytest.importorskip("torch")
-    from training.layered.model import LayeredCodec, LowerPrior, nearest_rows
-    from training.layered.rd import versions_of
-    from training.liff.model import LIFF
+    from training.layered.model import LowerPrior, nearest_rows
     from training.neural.model import MeanScaleHyperprior
     assert nearest_rows(4, 64, 32) == [0, 0, 1, 1]
     assert nearest_rows(8, 96, 64) == [0, 1, 1, 2, 3, 3, 3, 3]   # 64 pixels have 4 latent rows (padded)
     assert nearest_rows(4, 45, 15) == [0, 0, 0, 1]
     torch.manual_seed(0)
-    base, liff, residual = MeanScaleHyperprior(8, 8), LIFF(channels=2, width=4, depth=2, hidden=8), MeanScaleHyperprior(8, 8)
-    prior = LowerPrior(8, 8, hidden=4)
-    plain, primed = LayeredCodec(base, liff, residual), LayeredCodec(base, liff, residual, lower_prior=prior)
-    vs = versions_of(torch.rand(1, 3, 45, 70), (1.5, 1.2))
-    for (b0, r0), (b1, r1) in zip(plain.code(vs, 3), primed.code(vs, 3)):
-        assert b0 == b1 and torch.equal(r0, r1)
-    opt = torch.optim.Adam(prior.parameters(), lr=1e-2)
-    _, out = primed.train()(vs, 3)
-    sum(bits / 1000 + mse for bits, mse in out).backward()
-    opt.step()
-    before, after = plain.code(vs, 3), primed.code(vs, 3)
-    assert before[0][0] == after[0][0] and torch.equal(before[0][1], after[0][1])
-    assert all(not torch.equal(r0, r1) for (_, r0), (_, r1) in zip(before[1:], after[1:]))
-    z = torch.rand(1, 8, 1, 2)
-    h_s = prior.hyper_synthesis(residual, torch.rand(1, 8, 4, 4), (15, 23), (45, 70))
-    assert not torch.equal(residual.h_s(z), h_s(z))
+    residual, prior = MeanScaleHyperprior(8, 8), LowerPrior(8, 8, hidden=4)
+    z, lower = torch.rand(1, 8, 1, 2), torch.rand(1, 8, 4, 4)
+    h_s = prior.hyper_synthesis(residual, lower, (15, 23), (45, 70))
+    assert torch.equal(residual.h_s(z), h_s(z))
+    h_s(z).square().sum().backward()
+    torch.optim.Adam(prior.parameters(), lr=1e-2).step()
+    assert not torch.equal(residual.h_s(z), prior.hyper_synthesis(residual, lower, (15, 23), (45, 70))(z))
 
 
 @pytest.fixture(scope="module")
