@@ -166,3 +166,30 @@ def test_grown_lr_mult_scales_the_new_elements_updates(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):   # a model that was not grown has no new elements
         train.main(["--run", "g0", "--N", "8", "--M", "12", "--crop", "64", "--batch", "2", "--steps", "1",
                     "--val-levels", "", "--snapshot-every", "0", "--grown-lr-mult", "10"])
+
+
+def test_a_synthesis_skip_path_starts_at_zero_and_trains_from_a_checkpoint(tmp_path, monkeypatch):
+    """train.py --synthesis-skip from a checkpoint without one: the skip path (a stride-16 transposed
+    convolution from the latents to the picture, of the picture's size) is added at zero, so the
+    model first computes what the checkpoint does; one step moves it; a record cannot hold it."""
+    src = small_trained_like(8, 12, 5)
+    x = torch.rand(1, 3, 128, 192)
+    with_skip = nm.MeanScaleHyperprior(8, 12, nm.ladder(2), synthesis_skip=True)
+    missing, unexpected = with_skip.load_state_dict(src.state_dict(), strict=False)
+    assert set(missing) == {"g_s.skip.weight", "g_s.skip.bias"} and not unexpected
+    y = torch.rand(1, 12, 8, 12)
+    assert with_skip.g_s.skip(y).shape == (1, 3, 128, 192)
+    assert torch.equal(with_skip.eval().evaluate(x, [5])[0][1], src.evaluate(x, [5])[0][1])
+    with pytest.raises(ValueError):
+        nm.inference_state_dict(with_skip)
+    train = train_module(tmp_path, monkeypatch)
+    source = tmp_path / "small.pt"
+    torch.save({"model": src.state_dict(), "args": {"N": 8, "M": 12, "levels_below": 2}, "step": 0}, source)
+    train.main(["--run", "skip", "--init-from", str(source), "--N", "8", "--M", "12", "--levels-below", "2",
+                "--synthesis-skip", "--skip-lr", "1e-3", "--crop", "64", "--batch", "2", "--steps", "1",
+                "--val-levels", "", "--snapshot-every", "0"])
+    ck = torch.load(tmp_path / "skip" / "ckpt_latest.pt", weights_only=False)
+    assert ck["model"]["g_s.skip.weight"].abs().max() > 0
+    trained = nm.from_args(ck["args"])
+    trained.load_state_dict(ck["model"])
+    assert trained.g_s.skip is not None

@@ -113,6 +113,7 @@ SCRIPTS = ["training/aicodec/train.py", "training/aicodec/validate.py", "trainin
            "training/aicodec/ship_int8.py",
            "training/neural/train.py", "training/neural/export_record.py", "training/neural/finetune_decoder.py",
            "training/neural/grow.py", "training/neural/context_probe.py", "training/neural/grid_stability.py",
+           "training/neural/floor.py",
            "training/liff/train.py", "training/liff/export.py", "training/liff/measure.py", "training/liff/make_golden.py",
            "training/layered/train.py"]
 
@@ -280,6 +281,23 @@ def test_a_lower_prior_reads_the_latents_under_each_latents_centre():
     h_s(z).square().sum().backward()
     torch.optim.Adam(prior.parameters(), lr=1e-2).step()
     assert not torch.equal(residual.h_s(z), prior.hyper_synthesis(residual, lower, (15, 23), (45, 70))(z))
+
+
+def test_the_linear_bound_rises_with_the_components_kept_and_is_exact_with_all():
+    """floor.py: blocks of random 8-bit pictures kept to k principal components; more components
+    never lose, and all of them give the picture back (PSNR at its 1e-12 cap)."""
+    pytest.importorskip("torch")
+    import numpy as np
+    from training.neural.floor import BLOCK, blocks, linear_bound, principal_components
+    rng = np.random.default_rng(0)
+    smooth = lambda: np.repeat(np.repeat(rng.integers(0, 256, (8, 12, 3)), 8, 0), 8, 1).astype(np.uint8)  # noqa: E731
+    images = [smooth() for _ in range(6)]
+    assert blocks(images[0]).shape == (64 * 96 // BLOCK ** 2, BLOCK * BLOCK * 3)
+    mean, components = principal_components(images, per_image=24)
+    assert np.allclose(components.T @ components, np.eye(components.shape[1]), atol=1e-8)
+    bounds = [linear_bound(images[0], mean, components, k) for k in (1, 8, 32, 768)]
+    assert all(a <= b + 1e-9 for a, b in zip(bounds, bounds[1:]))
+    assert bounds[0] < 40 and bounds[-1] == pytest.approx(120.0)
 
 
 @pytest.fixture(scope="module")

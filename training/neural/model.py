@@ -214,23 +214,37 @@ class Synthesis(nn.Sequential):
 
     BLOCKS_AT = 2          # the blocks run before child 2
 
-    def __init__(self, M, N, blocks=0):
+    def __init__(self, M, N, blocks=0, skip=False):
         super().__init__(deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
                          deconv(N, N), GDN(N, inverse=True), deconv(N, 3))
         self.n_blocks = blocks
         if blocks:
             self.blocks = nn.Sequential(*(ResidualBlock(N) for _ in range(blocks)))
+        self.skip = None
+        if skip:
+            self.add_skip()
+
+    def add_skip(self):
+        """A linear path from the latents straight to the picture, added to the output: a 32x32
+        transposed convolution of stride 16 (each latent paints an overlapping 32x32 patch; 4 M
+        multiply-adds per pixel and colour), starting at zero. Training experiment: no record
+        holds it (inference_state_dict refuses it)."""
+        M = self[0].in_channels
+        self.skip = nn.ConvTranspose2d(M, 3, 32, stride=16, padding=8)
+        nn.init.zeros_(self.skip.weight)
+        nn.init.zeros_(self.skip.bias)
 
     def forward(self, x, add=None):
         """`add`: {child index: tensor} added to those children's outputs (a synthesis that also
         reads another input, training/layered/model.py's Condition)."""
+        latents = x
         for i in range(7):
             if i == self.BLOCKS_AT and self.n_blocks:
                 x = self.blocks(x)
             x = self[i](x)
             if add is not None and i in add:
                 x = x + add[i]
-        return x
+        return x if self.skip is None else x + self.skip(latents)
 
     def block_macs_per_pixel(self):
         return self.n_blocks * 2 * 9 * self[0].out_channels ** 2 / 64
@@ -303,7 +317,7 @@ class MeanScaleHyperprior(nn.Module):
     output and a masked 5x5 convolution (`context`) of the quantised anchors. The corrections start
     at zero, so a context model with a plain model's weights (add_context) computes what it does."""
 
-    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None, Na=None, synthesis_blocks=0):
+    def __init__(self, N=64, M=96, lambdas=LAMBDAS, context=None, Na=None, synthesis_blocks=0, synthesis_skip=False):
         super().__init__()
         assert M % 2 == 0
         if context not in (None,) + CONTEXTS:
@@ -313,7 +327,7 @@ class MeanScaleHyperprior(nn.Module):
         self.N, self.M, self.Na, self.levels, self.lambdas, self.context_kind = N, M, Na, levels, list(lambdas), context
         self.g_a = nn.Sequential(conv(3, Na, 5, 2), GDN(Na), conv(Na, Na, 5, 2), GDN(Na),
                                  conv(Na, Na, 5, 2), GDN(Na), conv(Na, M, 5, 2))
-        self.g_s = Synthesis(M, N, synthesis_blocks)
+        self.g_s = Synthesis(M, N, synthesis_blocks, synthesis_skip)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(LRELU_SLOPE),
                                  conv(N, N, 5, 2), nn.LeakyReLU(LRELU_SLOPE),
                                  conv(N, N, 5, 2))
@@ -487,7 +501,8 @@ def from_args(args, context=None):
     """The model a run's arguments (train.py's, as saved in its checkpoints) describe, untrained."""
     return MeanScaleHyperprior(args.get("N", 64), args.get("M", 96), ladder(args.get("levels_below", 0)),
                                context=context, Na=args.get("Na") or None,
-                               synthesis_blocks=args.get("synthesis_blocks", 0))
+                               synthesis_blocks=args.get("synthesis_blocks", 0),
+                               synthesis_skip=args.get("synthesis_skip", False))
 
 
 def pad64(x):
@@ -511,6 +526,8 @@ def quality_to_level(q, levels):
 def inference_state_dict(model):
     """Effective tensors: GDN beta/gamma (not their reparameterisation), gains (not logs),
     plus the raw factorised-prior parameters (training only) under entropy_bottleneck.*"""
+    if model.g_s.skip is not None:
+        raise ValueError("the synthesis has a linear skip path (Synthesis.add_skip), which no record holds")
     out = {}
     for seq in ("g_a", "g_s", "h_a", "h_s"):
         for i, m in enumerate(getattr(model, seq)):
@@ -681,8 +698,9 @@ def grow(src, N2, M2, seed=0, new_scale=SCALE_BOUND, Na2=None):
     """
     N, M = src.N, src.M
     Na2 = Na2 or max(N2, src.Na)
-    if src.context_kind is not None or src.g_s.n_blocks:
-        raise ValueError("grow() takes a plain model (grow first, then add_context or add_synthesis_blocks)")
+    if src.context_kind is not None or src.g_s.n_blocks or src.g_s.skip is not None:
+        raise ValueError("grow() takes a plain model (grow first, then add_context, add_synthesis_blocks or "
+                         "the skip path)")
     if not new_scale >= SCALE_BOUND:
         raise ValueError(f"new_scale {new_scale} is below the scale bound {SCALE_BOUND}")
     if N2 < N or M2 < M or M2 % 2 or Na2 < src.Na:
@@ -844,7 +862,8 @@ def grown_masks(model, N, M, Na=None):
              "h_a.0.weight": ("N", "M"), "h_s.0.weight": ("N", "M"), "h_s.0.bias": ("M",),
              "h_s.2.weight": ("M", "S"), "h_s.2.bias": ("S",), "h_s.4.weight": ("MS", "S"), "h_s.4.bias": ("MS",),
              "gain_y.log": (None, "M"), "gain_y_inv.log": (None, "M"),
-             "gain_z.log": (None, "N"), "gain_z_inv.log": (None, "N")}
+             "gain_z.log": (None, "N"), "gain_z_inv.log": (None, "N"),
+             "g_s.skip.weight": (None, None), "g_s.skip.bias": (None,)}   # added after any growth
     masks = {}
     for name, prm in model.named_parameters():
         if name in kinds:

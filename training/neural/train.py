@@ -88,6 +88,11 @@ def parse(argv=None):
     p.add_argument("--context-lr", type=float, default=None,
                    help="learning rate of the context branch's parameters (default: --lr; the same schedule "
                         "multipliers apply)")
+    p.add_argument("--synthesis-skip", action="store_true",
+                   help="add a linear path from the latents to the picture to the synthesis (model.Synthesis.add_skip; "
+                        "starts at zero, so a model started from another computes what it did); an experiment: "
+                        "export_record.py refuses it")
+    p.add_argument("--skip-lr", type=float, default=None, help="learning rate of the skip path (default: --lr)")
     p.add_argument("--levels", default=None,
                    help="train only on these gain levels, e.g. '5,6,7,8,9' (default: all of the ladder)")
     p.add_argument("--batch", type=int, default=4)
@@ -218,10 +223,12 @@ def main(argv=None):
 
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below), context=a.context, Na=a.Na or None)
+    model = MeanScaleHyperprior(a.N, a.M, ladder(a.levels_below), context=a.context, Na=a.Na or None,
+                                synthesis_skip=a.synthesis_skip)
     widths = (model.N, model.M, model.Na)
     ctx_params = model.context_parameters()
-    ctx_ids = {id(q) for q in ctx_params}
+    skip_params = list(model.g_s.skip.parameters()) if a.synthesis_skip else []
+    ctx_ids = {id(q) for q in ctx_params + skip_params}
     trained = model.parameters() if a.train == "all" else model.encoder_parameters()
     if a.train == "encoder":
         checkpoint.decoder_source(a.init_from)      # refuses a start without the decoder's record
@@ -236,6 +243,11 @@ def main(argv=None):
     if ctx_params:
         groups.append({"params": ctx_params})
         lr_scales.append((a.context_lr or a.lr) / a.lr)
+    if skip_params:
+        if a.train == "encoder":
+            raise SystemExit("--synthesis-skip adds to the decoder: not with --train encoder")
+        groups.append({"params": skip_params})
+        lr_scales.append((a.skip_lr or a.lr) / a.lr)
     opt = torch.optim.Adam(groups, lr=a.lr)
     sampler = data.CropSampler(train_imgs, a.crop, a.seed)
     step, train_seconds, history = 0, 0.0, []
@@ -283,6 +295,10 @@ def main(argv=None):
             history = history + [{"grow": {"from": [src.N, src.M, src.Na], "to": list(widths), "seed": a.grow_seed,
                                            "new_scale": a.grow_scale}}]
             src = grow(src, model.N, model.M, seed=a.grow_seed, new_scale=a.grow_scale, Na2=model.Na)
+        if a.synthesis_skip and src.g_s.skip is None:
+            print("adding a linear skip path to the synthesis (function-preserving)", flush=True)
+            history = history + [{"add_synthesis_skip": True}]
+            src.g_s.add_skip()
         if src.context_kind != a.context:
             if src.context_kind is not None:
                 raise SystemExit(f"--init-from has a {src.context_kind} context model; --context says {a.context}")
