@@ -29,21 +29,11 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))   # the repository root, for `training`
 from training.neural import data  # noqa: E402
-from training.neural.encoder_optimisation import load_record  # noqa: E402
+from training.neural.finetune_decoder import load_source  # noqa: E402
 from training.neural.learning_curve import holdout_crops  # noqa: E402
-from training.neural.model import from_args, pad64  # noqa: E402
+from training.neural.model import pad64  # noqa: E402
 
 BLOCK = 16
-
-
-def load(path):
-    """A record (.safetensors) or a training run's checkpoint (.pt), for inference."""
-    if not path.endswith(".pt"):
-        return load_record(path)
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = from_args(ck["args"], context=ck["args"].get("context"))
-    model.load_state_dict(ck["model"])
-    return model.eval().requires_grad_(False)
 
 
 def psnr8(x_hat, x):
@@ -98,7 +88,8 @@ def linear_bound(crop, mean, components, k):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--record", required=True,
-                   help="a record (.safetensors, as export_record.py writes) or a run's checkpoint (.pt)")
+                   help="a record (.safetensors, as export_record.py writes), a committed checkpoint or a run's "
+                        "checkpoint (.pt)")
     p.add_argument("--levels", default="0,3,6,9")
     p.add_argument("--pca", default="", help="numbers of components per 16x16 block, e.g. 96,192,320")
     p.add_argument("--threads", type=int, default=1)
@@ -106,7 +97,7 @@ def main():
     torch.set_num_threads(a.threads)
     levels = [int(v) for v in a.levels.split(",")]
     names, crops = holdout_crops()
-    model = load(a.record)
+    model = load_source(a.record)[0].eval().requires_grad_(False)
     rows = [coded_and_floor(model, c, levels) for c in crops]
     print(f"{os.path.basename(a.record)}, {len(crops)} hold-out crops; per level: bpp / coded dB / floor dB (mean)")
     for lv in levels:
