@@ -36,10 +36,14 @@ from training.neural.model import pad64  # noqa: E402
 BLOCK = 16
 
 
+def db(mse):
+    """PSNR of a mean squared error of values in [0, 1], capped at 120 dB."""
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
 def psnr8(x_hat, x):
     """RGB PSNR of the 8-bit output x_hat against x (both in [0, 1])."""
-    mse = float((torch.round(x_hat.clamp(0, 1) * 255) / 255 - x).pow(2).mean())
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    return db(float((torch.round(x_hat.clamp(0, 1) * 255) / 255 - x).pow(2).mean()))
 
 
 @torch.no_grad()
@@ -50,7 +54,7 @@ def coded_and_floor(model, crop, levels):
     xp = pad64(x)
     y = model.g_a(xp)
     out = {}
-    for lv, (bits, x_hat) in zip(levels, model.evaluate(xp, levels)):
+    for lv, (bits, x_hat) in zip(levels, model.evaluate(xp, levels, g_a=lambda _: y)):
         level = torch.full((1,), float(lv))
         unquantised = model.g_s(y * model.gain_y.at(level) * model.gain_y_inv.at(level))
         out[lv] = (bits / (h * w), psnr8(x_hat[..., :h, :w], x), psnr8(unquantised[..., :h, :w], x))
@@ -81,8 +85,7 @@ def linear_bound(crop, mean, components, k):
     """PSNR of the crop's blocks kept to their first k principal components (8-bit output)."""
     b = blocks(crop) - mean
     kept = (b @ components[:, :k]) @ components[:, :k].T
-    mse = float(((np.round(np.clip(kept + mean, 0, 1) * 255) / 255 - (b + mean)) ** 2).mean())
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    return db(float(((np.round(np.clip(kept + mean, 0, 1) * 255) / 255 - (b + mean)) ** 2).mean()))
 
 
 def main():
