@@ -152,6 +152,14 @@ class LowerPrior(nn.Module):
         return lambda z: residual.h_s(z) + extra
 
 
+def experiments(residual: MeanScaleHyperprior, fusion=None, condition=None, lower_prior=None):
+    """(Fusion, Condition, LowerPrior) for the residual codec from train.py's settings of them
+    (--fusion HIDDEN DEPTH, --condition HIDDEN, --lower-prior HIDDEN), None for each one that is off."""
+    return (Fusion(*fusion) if fusion else None,
+            Condition(residual.Na, residual.N, condition) if condition else None,
+            LowerPrior(residual.M, residual.M, lower_prior) if lower_prior else None)
+
+
 class LayeredCodec(torch.nn.Module):
     def __init__(self, base: MeanScaleHyperprior, liff: LIFF, residual: MeanScaleHyperprior, fusion=None,
                  condition=None, lower_prior=None):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 if __name__ == "__main__":   # run as a script: the repository root, for the `training` package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from bench.rdcurves import bd_rate  # noqa: E402
-from training.layered.model import Condition, Fusion, LayeredCodec, LowerPrior, layer_sizes, round8  # noqa: E402
+from training.layered.model import LayeredCodec, experiments, layer_sizes, round8  # noqa: E402
 
 
 def versions_of(picture, factors):
@@ -101,17 +101,11 @@ def main():
     ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
     residual = load_record(a.record)
     residual.load_state_dict(ck["residual"])
-    fusion = condition = lower_prior = None
-    if ck.get("fusion") is not None:
-        fusion = Fusion(*ck["fusion_shape"])
-        fusion.load_state_dict(ck["fusion"])
-    if ck.get("condition") is not None:
-        condition = Condition(residual.Na, residual.N, ck["condition_hidden"])
-        condition.load_state_dict(ck["condition"])
-    if ck.get("lower_prior") is not None:
-        lower_prior = LowerPrior(residual.M, residual.M, ck["lower_prior_hidden"])
-        lower_prior.load_state_dict(ck["lower_prior"])
-    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, fusion, condition, lower_prior)
+    modules = experiments(residual, ck.get("fusion_shape"), ck.get("condition_hidden"), ck.get("lower_prior_hidden"))
+    for name, module in zip(("fusion", "condition", "lower_prior"), modules):
+        if module is not None:
+            module.load_state_dict(ck[name])
+    codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, *modules)
     codec.liff.load_state_dict(ck["liff"])
     _, pictures = train.hold_out(a.crop)
     val = measure(codec, pictures, train.VAL_CONFIGS, train.VAL_LEVELS, a.lower_offset)

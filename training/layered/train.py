@@ -32,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 from training.files import neural_record, save_json  # noqa: E402
-from training.layered.model import Condition, Fusion, LayeredCodec, LowerPrior  # noqa: E402
+from training.layered.model import LayeredCodec, experiments  # noqa: E402
 from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import data  # noqa: E402
@@ -110,9 +110,7 @@ def main():
     residual = load_record(a.init or a.record)
     for prm in residual.parameters():
         prm.requires_grad_(True)
-    fusion = Fusion(*a.fusion) if a.fusion else None
-    condition = Condition(residual.Na, residual.N, a.condition) if a.condition else None
-    lower_prior = LowerPrior(residual.M, residual.M, a.lower_prior) if a.lower_prior else None
+    fusion, condition, lower_prior = experiments(residual, a.fusion, a.condition, a.lower_prior)
     codec = LayeredCodec(load_record(a.record), load_liff(model=a.liff), residual, fusion, condition, lower_prior)
     for prm in codec.liff.parameters():
         prm.requires_grad_(a.liff_lr > 0)
