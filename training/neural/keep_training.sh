@@ -8,24 +8,24 @@
 #   done     the main run (N 64, M 96), 104k steps: record n64m96_104k (the default)
 #   done     the design A/B from its final state: 96 more latent channels (M 192) won in the
 #            training measure at step 122,071: n64m192_122k (in the tree, not the default)
-#   now      enc_D_na128: the encoder alone, with an analysis twice as wide (Na 128), trained
+#   done     enc_D_na128: the encoder alone, with an analysis twice as wide (Na 128), trained
 #            against n64m192_122k's frozen decoder until step 136,400 (lr 1e-5, the new units'
 #            updates x10; x0.1 from 135.8k; planned to 140k, ended early as its hold-out had been
 #            flat for 5,000 steps). It resumes from
 #              1. training/runs/neural/enc_D_na128/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #              2. training/neural/checkpoint/n64m192_enc128.safetensors   (committed: the encoder)
 #              3. the record models/neural/n64m192_122k.safetensors
-#   then     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5,
+#   done     the decoder fine-tune on hard-rounded latents (finetune_decoder.py, 20k steps at 1e-5,
 #            on the means' grid, the integer grid and dependent quantisation's points in turn)
 #            of the encoder run's final state, committed first as 2. above; it resumes from
 #              1. training/runs/neural/enc_D_na128_decoder/ckpt_latest.pt
 #              2. training/neural/checkpoint/n64m192_enc128_decoder.safetensors   (committed: g_s)
-#   then     a deeper synthesis, measured on the same latents: the fine-tuned decoder with three
+#   done     a deeper synthesis, measured on the same latents: the fine-tuned decoder with three
 #            residual blocks at 1/8 resolution (finetune_decoder.py --synthesis-blocks 3, the
 #            blocks at 1e-4, the rest at 1e-5, x0.1 after 85%; 30k steps); it resumes from
 #              1. training/runs/neural/enc_D_na128_blocks3/ckpt_latest.pt
 #              2. training/neural/checkpoint/n64m192_enc128_blocks3.safetensors   (committed: g_s)
-#   then     that synthesis tuned on the latents of the encoder a record ships with: n64m192_122k's
+#   now      that synthesis tuned on the latents of the encoder a record ships with: n64m192_122k's
 #            analysis (Na 64; the wide one is too slow for effort 0), finetune_decoder.py
 #            --encoder-from, 20k steps at 1e-5, x0.1 after 85%; it resumes from
 #              1. training/runs/neural/blocks3_na64/ckpt_latest.pt
