@@ -57,7 +57,7 @@ import data  # noqa: E402
 import checkpoint  # noqa: E402
 from model import describe, from_args, inference_state_dict  # noqa: E402
 import train as T  # noqa: E402
-from training.files import sha256  # noqa: E402
+from training.files import save_json, sha256  # noqa: E402
 
 PRECISION = 16
 TAIL_MASS = 1e-9
@@ -183,11 +183,12 @@ def main(argv=None):
     arch["entropy"] = {"precision_bits": PRECISION, "tail_mass": TAIL_MASS, "escape": "last symbol of every CDF",
                        "z_symbols": "round(z) on the integer grid (no median offset)",
                        "y_scale_table": f"exp(linspace(log 0.11, log {a.scale_max}, {a.scales}))"}
-    save_file(tensors, out + ".safetensors",
-              metadata={"format": "libnic-neural-codec-1", "architecture": json.dumps(arch)})
+    # written beside it first and renamed at the end: an interrupted export leaves the old record whole
+    tmp = out + ".safetensors.tmp"
+    save_file(tensors, tmp, metadata={"format": "libnic-neural-codec-1", "architecture": json.dumps(arch)})
 
     side = {"format": "libnic-neural-codec-1", "file": os.path.basename(out) + ".safetensors",
-            "sha256": sha256(out + ".safetensors"), "bytes": os.path.getsize(out + ".safetensors"),
+            "sha256": sha256(tmp), "bytes": os.path.getsize(tmp),
             "step": ck["step"], "total_steps_planned": args["total_steps"],
             "train_hours": round(ck.get("train_seconds", 0.0) / 3600, 3),
             "fid_weight": args.get("fid_weight", 0.0), "history": ck.get("history", []),
@@ -215,8 +216,8 @@ def main(argv=None):
             "levels": T.validate(model, T.load_val(ns, val_names), levels)}
         for l, r in side["validation"]["levels"].items():
             print(f"level {l}: {r['bpp']:.4f} bpp  {r['psnr']:.2f} dB")
-    with open(out + ".json", "w") as f:
-        json.dump(portable(side), f, indent=1)
+    os.replace(tmp, out + ".safetensors")
+    save_json(out + ".json", portable(side))
     print(f"wrote {out}.safetensors ({side['bytes']} bytes) and {out}.json (step {ck['step']})")
     if a.default:
         manifest = os.path.join(os.path.dirname(os.path.abspath(out)), "codec.json")

@@ -125,6 +125,10 @@ def parse(argv=None):
     p.add_argument("--milestone-every", type=int, default=0,
                    help="every N steps also write the committed resumable checkpoint --milestone-path (0 = off)")
     p.add_argument("--milestone-path", default=checkpoint.DEFAULT_PATH)
+    p.add_argument("--milestone-form", choices=["training", "record"], default="training",
+                   help="training: the float32 training form (checkpoint.py); record: the float16 record "
+                        "(export_record.py), which --init-from also resumes, for a model whose float32 "
+                        "form is over checkpoint.py's size limit")
     p.add_argument("--data", default=data.DEFAULT_DATA)
     p.add_argument("--cache", default=data.DEFAULT_CACHE)
     return p.parse_args(argv)
@@ -440,18 +444,26 @@ def main(argv=None):
             acc = acc_reset()
         if a.snapshot_every and step % a.snapshot_every == 0:
             save(os.path.join(run_dir, f"ckpt_step{step}.pt"))
-        if a.milestone_every and step % a.milestone_every == 0:
+        milestone = a.milestone_every and step % a.milestone_every == 0
+        if milestone:
             run_val(f"milestone_{step}")
             last_val = time.time()
-            curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
-            meta = checkpoint.meta_for(step, train_seconds, history, vars(a), curve)
-            checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.milestone_path)
+            if a.milestone_form == "record":
+                import export_record  # here: it imports this module
+                save()
+                export_record.main(["--ckpt", ckpt_path, "--out", a.milestone_path, "--no-validate",
+                                    "--threads", str(a.threads)])
+                last_ckpt = time.time()
+            else:
+                curve = checkpoint.read_curve(os.path.join(run_dir, "val.jsonl"))
+                meta = checkpoint.meta_for(step, train_seconds, history, vars(a), curve)
+                checkpoint.write(checkpoint.committed_state(model.state_dict(), meta), meta, a.milestone_path)
             print(f"milestone: wrote {a.milestone_path} at step {step}", flush=True)
         if time.time() - last_ckpt >= a.ckpt_minutes * 60:
             save()
             last_ckpt = time.time()
         lr_changed = lr_at(a, step) != last_lr
-        if a.val_every and step % a.val_every == 0:
+        if a.val_every and step % a.val_every == 0 and not milestone:
             run_val(f"step_{step}")
             last_val = time.time()
         elif time.time() - last_val >= a.val_minutes * 60 or lr_changed:
