@@ -23,7 +23,6 @@ from settings.json, so that they keep float32.
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -35,11 +34,12 @@ sys.path.insert(0, REPO)   # run as a script: the repository root, for the `trai
 from training.aicodec.calibrate_int8 import chroma_networks  # noqa: E402
 from training.aicodec.chroma_data import ai_route, model_view, random_crop, save_png  # noqa: E402
 from training.aicodec.data import list_train_images, load_rgb, split_train_val  # noqa: E402
+from training.metrics import psnr as psnr_of  # noqa: E402
 
 
 def psnr(a, b):
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-12))
+    """PSNR of two 8-bit pictures."""
+    return psnr_of(a.astype(np.float64), b.astype(np.float64), 255)
 
 
 def without_chroma_int8(manifest):

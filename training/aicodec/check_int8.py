@@ -61,11 +61,12 @@ from training.aicodec.colour import luma_np  # noqa: E402
 from training.aicodec.data import crop_multiple, list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.aicodec.nets import load_safetensors_net  # noqa: E402
 from training.aicodec.real_codecs import jpeg_roundtrip_gray, x264_roundtrip_gray, x265_intra_roundtrip_gray  # noqa: E402
+from training.metrics import psnr as psnr_of  # noqa: E402
 
 
 def psnr(a, b):
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 100.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    """PSNR of two 8-bit pictures."""
+    return psnr_of(a.astype(np.float64), b.astype(np.float64), 255)
 
 
 def ste_round(t):
@@ -259,9 +260,9 @@ def main():
             if pytorch:
                 pattern = test_pattern_luma()
                 with torch.no_grad():
-                    mse = float(((exact_int8(up8, pattern, ranges, **mixed) - up(pattern)) ** 2).mean())
+                    between_db = psnr_of(exact_int8(up8, pattern, ranges, **mixed), up(pattern))
                 row.update(weights=os.path.basename(a.weights or s["up"]["weights"]), ranges=os.path.basename(ranges_file),
-                           computed="pytorch, exact int8", test_pattern_int8_vs_fp32=10 * np.log10(1 / mse))
+                           computed="pytorch, exact int8", test_pattern_int8_vs_fp32=between_db)
                 if kept:
                     row.update(float_layers=kept, float_precision=a.float_precision)
                 if a.int8_weights:

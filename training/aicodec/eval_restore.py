@@ -36,6 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
 from bench.rdcurves import bd_rate  # noqa: E402
 from training.aicodec.train_restore import load_init  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 # The x264 CRFs each bucket serves (models/settings.json's quality_ranges).
 BUCKET_CRFS = {"high": (0, 23.99), "mid": (24, 31.99), "low": (32, 44.99)}
@@ -71,8 +72,8 @@ def x264_decode(path, w, h, frames, crf, threads):
 
 
 def psnr_u8(a, b):
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+    """PSNR of two 8-bit pictures."""
+    return psnr(a.astype(np.float64), b.astype(np.float64), 255)
 
 
 @torch.no_grad()

@@ -1,21 +1,15 @@
-"""Quality metrics of the AI-codec validation: PSNR and the BD-rates of validated routes.
+"""Quality metrics of the AI-codec validation: PSNR (training/metrics.py's) and the BD-rates of
+validated routes.
 
 No torch: the Python tests import this module. BD-rate itself is bench/rdcurves.py's (the one
 implementation in the repository); the training validation keeps Bjontegaard's cubic fit
 (VALIDATION_INTERPOLATION), which every `validation.bd_rate_percent` in models/settings.json used.
 """
 
-import math
-
 from bench.rdcurves import bd_rate
+from training.metrics import psnr  # noqa: F401  (the validation's PSNR)
 
 VALIDATION_INTERPOLATION = "cubic"
-
-
-def psnr(a, b, peak=1.0):
-    """PSNR (dB) of a against b (numpy arrays or torch tensors); MSE floored at 1e-12."""
-    mse = float(((a - b) ** 2).mean())
-    return 10 * math.log10(peak * peak / max(mse, 1e-12))
 
 
 def route_bd_rates(routes, qualities):

@@ -40,6 +40,7 @@ sys.path.insert(0, REPO)   # run as a script: the repository root, for the `trai
 from training.aicodec.colour import rgb_to_ycc, ycc_to_rgb  # noqa: E402
 from training.aicodec.nets import residual_convs, run_convs  # noqa: E402
 from training.files import sha256  # noqa: E402
+from training.metrics import psnr_of_mse  # noqa: E402
 
 
 class ChromaNet(nn.Module):
@@ -110,10 +111,6 @@ def log_rgb_mse(net, ycc_dec, rgb_orig):
     return torch.log((pred - rgb_orig).pow(2).mean((1, 2, 3)) + 1e-3).mean()
 
 
-def psnr(mse):
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-12))
-
-
 def evaluate(net, data, chunk=32):
     """Mean RGB PSNR (per sample) with the net and with the plain bicubic chroma, per quality band."""
     orig, dec, q = data["orig"], data["dec"], data["quality"]
@@ -125,8 +122,8 @@ def evaluate(net, data, chunk=32):
             ycc = to_ycc(dec[s:s + chunk])
             pred = rgb_of(ycc[:, :1], net(ycc)).round().clamp(0, 255)
             for i in range(len(o)):
-                rows.append((int(q[s + i]), psnr(F.mse_loss(pred[i], o[i]).item()),
-                             psnr(F.mse_loss(d[i], o[i]).item())))
+                rows.append((int(q[s + i]), psnr_of_mse(F.mse_loss(pred[i], o[i]).item(), 255),
+                             psnr_of_mse(F.mse_loss(d[i], o[i]).item(), 255)))
     return rows
 
 

@@ -17,7 +17,6 @@ configurations and levels train.py validates with.
 
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -29,6 +28,7 @@ if __name__ == "__main__":   # run as a script: the repository root, for the `tr
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from bench.rdcurves import bd_rate  # noqa: E402
 from training.layered.model import LayeredCodec, experiments, layer_sizes, round8  # noqa: E402
+from training.metrics import psnr as psnr_of  # noqa: E402
 
 
 def versions_of(picture, factors):
@@ -40,8 +40,8 @@ def versions_of(picture, factors):
 
 
 def psnr(a, b):
-    mse = torch.mean((torch.round(a * 255) - torch.round(b * 255)) ** 2).item()
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-10))
+    """RGB PSNR of two [0, 1] pictures, both rounded to 8 bits."""
+    return psnr_of(torch.round(a * 255), torch.round(b * 255), 255)
 
 
 @torch.no_grad()

@@ -35,6 +35,7 @@ from training.files import neural_record, save_json  # noqa: E402
 from training.layered.model import LayeredCodec, experiments  # noqa: E402
 from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
+from training.metrics import psnr_of_mse  # noqa: E402
 from training.neural import data  # noqa: E402
 from training.neural.encoder_optimisation import load_record  # noqa: E402
 
@@ -211,7 +212,7 @@ def main():
             total += loss.detach().item()
             bits, mse = (t.detach() for t in layers[-1])
             acc["bpp"].append(float(bits) / (versions[-1].shape[-2] * versions[-1].shape[-1]))
-            acc["psnr"].append(10 * math.log10(1 / max(float(mse), 1e-10)))
+            acc["psnr"].append(psnr_of_mse(mse))
         torch.nn.utils.clip_grad_norm_([q for g in opt.param_groups for q in g["params"]], 1.0)
         opt.step()
         acc["loss"].append(total)

@@ -27,6 +27,7 @@ sys.path.insert(0, REPO)   # run as a script: the repository root, for the `trai
 from training.aicodec.data import list_train_images, load_rgb, split_train_val  # noqa: E402
 from training.files import save_json  # noqa: E402
 from training.liff.model import LIFF  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 VAL_SCALES = (1.5, 2.0, 3.3)
 
@@ -49,10 +50,7 @@ def lr_size(size, factor):
 
 def psnr_u8(a, b):
     """RGB PSNR of two [0, 1] tensors after rounding both to 8 bits."""
-    a = torch.round(a.clamp(0, 1) * 255)
-    b = torch.round(b.clamp(0, 1) * 255)
-    mse = torch.mean((a - b) ** 2).item()
-    return 10 * math.log10(255 ** 2 / max(mse, 1e-10))
+    return psnr(torch.round(a.clamp(0, 1) * 255), torch.round(b.clamp(0, 1) * 255), 255)
 
 
 @torch.no_grad()

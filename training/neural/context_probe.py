@@ -18,7 +18,6 @@ minutes; `train.py --context` trains the branch and the transforms together.
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -30,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 import train as T  # noqa: E402
+from training.metrics import psnr_of_mse  # noqa: E402  (train puts the repository root on the path)
 from model import CONTEXTS, add_context, from_args, gaussian_likelihood, pad64, ste_round  # noqa: E402
 
 
@@ -122,7 +122,7 @@ def main():
                     for yh, acc in ((y0, ps0), (y1, ps1)):
                         xh = m.g_s(yh * m.gain_y_inv.at(level))[..., :h, :w]
                         mse = float((torch.round(xh.clamp(0, 1) * 255) / 255 - x).pow(2).mean())
-                        acc.append(10 * math.log10(1 / max(mse, 1e-12)))
+                        acc.append(psnr_of_mse(mse))
             r = {"y_bpp_plain": bits0 / pixels, "y_bpp_context": bits1 / pixels,
                  "y_saving": 1 - bits1 / bits0}
             if psnr:

@@ -22,7 +22,6 @@ Images: the training run's fixed hold-out (data.split), never the evaluation set
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 from bench.rdcurves import bd_rate  # noqa: E402
 from training.files import neural_record  # noqa: E402
+from training.metrics import psnr_of_mse  # noqa: E402
 from training.neural import data  # noqa: E402
 from training.neural.model import from_record, gaussian_likelihood  # noqa: E402
 
@@ -105,7 +105,7 @@ class Coder:
             h, w = hw
             xh = torch.round(xh[..., :h, :w].clamp(0, 1) * 255) / 255
             mse = float(F.mse_loss(xh, x[..., :h, :w]))
-        return float(yb + zb) / (h * w), 10 * math.log10(1 / max(mse, 1e-12))
+        return float(yb + zb) / (h * w), psnr_of_mse(mse)
 
     def loss(self, x, x_hat, bits, pixels):
         return bits / pixels + self.lam * 255.0 ** 2 * F.mse_loss(x_hat, x)

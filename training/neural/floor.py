@@ -19,7 +19,6 @@ latents; one far below it does not use its channels. Hold-out images only.
 """
 
 import argparse
-import math
 import os
 import sys
 
@@ -28,6 +27,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))   # the repository root, for `training`
+from training.metrics import psnr_of_mse  # noqa: E402
 from training.neural import data  # noqa: E402
 from training.neural.finetune_decoder import load_source  # noqa: E402
 from training.neural.learning_curve import holdout_crops  # noqa: E402
@@ -36,14 +36,9 @@ from training.neural.model import pad64  # noqa: E402
 BLOCK = 16
 
 
-def db(mse):
-    """PSNR of a mean squared error of values in [0, 1], capped at 120 dB."""
-    return 10 * math.log10(1 / max(mse, 1e-12))
-
-
 def psnr8(x_hat, x):
     """RGB PSNR of the 8-bit output x_hat against x (both in [0, 1])."""
-    return db(float((torch.round(x_hat.clamp(0, 1) * 255) / 255 - x).pow(2).mean()))
+    return psnr_of_mse(float((torch.round(x_hat.clamp(0, 1) * 255) / 255 - x).pow(2).mean()))
 
 
 @torch.no_grad()
@@ -85,7 +80,7 @@ def linear_bound(crop, mean, components, k):
     """PSNR of the crop's blocks kept to their first k principal components (8-bit output)."""
     b = blocks(crop) - mean
     kept = (b @ components[:, :k]) @ components[:, :k].T
-    return db(float(((np.round(np.clip(kept + mean, 0, 1) * 255) / 255 - (b + mean)) ** 2).mean()))
+    return psnr_of_mse(float(((np.round(np.clip(kept + mean, 0, 1) * 255) / 255 - (b + mean)) ** 2).mean()))
 
 
 def main():

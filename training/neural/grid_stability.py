@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
 import train as T  # noqa: E402
+from training.metrics import psnr  # noqa: E402  (train puts the repository root on the path)
 from model import SCALE_BOUND, from_args, pad64, quality_to_level  # noqa: E402
 
 
@@ -60,10 +61,6 @@ def code(m, x, level, grid):
     err = torch.round(F.avg_pool2d(x - x_hat, 64) * 510) / 510       # colour correction in half levels
     x_hat = x_hat + F.interpolate(err, size=x.shape[-2:], mode="bilinear", align_corners=False)
     return torch.round(x_hat.clamp(0, 1) * 255) / 255, bits
-
-
-def psnr(a, b):
-    return 10 * math.log10(1 / float(((a - b) ** 2).mean()))
 
 
 def main():

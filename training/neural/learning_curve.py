@@ -32,6 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
+sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
+from training.metrics import psnr  # noqa: E402
 
 WEBP_QUALITIES = [2, 5, 10, 20, 30, 45, 60, 75, 85, 92, 97]
 
@@ -60,9 +62,8 @@ def webp_curve(crops):
                 subprocess.run(["cwebp", "-quiet", "-q", str(q), "-m", "6", src, "-o", coded], check=True)
                 subprocess.run(["dwebp", "-quiet", coded, "-o", out], check=True)
                 dec = np.asarray(Image.open(out).convert("RGB")).astype(np.float64)
-                mse = np.mean((dec - im.astype(np.float64)) ** 2)
                 bpps.append(os.path.getsize(coded) * 8 / (im.shape[0] * im.shape[1]))
-                psnrs.append(10 * np.log10(255 ** 2 / mse))
+                psnrs.append(psnr(dec, im.astype(np.float64), 255))
             pts.append((q, float(np.mean(bpps)), float(np.mean(psnrs))))
     return pts
 

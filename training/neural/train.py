@@ -29,7 +29,6 @@ The learning rate is a function of the step only: --lr until (1 - --lr-drop-frac
 
 import argparse
 import json
-import math
 import os
 import random
 import signal
@@ -44,6 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import checkpoint  # noqa: E402
 import data  # noqa: E402
+sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
+from training.metrics import psnr_of_mse  # noqa: E402
 from model import (  # noqa: E402
     CONTEXTS, SCALE_BOUND, MeanScaleHyperprior, add_context, from_args, from_record, grow, grown_masks, ladder,
     pad64)
@@ -181,7 +182,7 @@ def validate(model, val, levels, grid="means"):
             xh = torch.round(xh[..., :h, :w].clamp(0, 1) * 255) / 255
             mse = float(F.mse_loss(xh, x))
             acc[lv]["bpp"].append(bits / (h * w))
-            acc[lv]["psnr"].append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            acc[lv]["psnr"].append(psnr_of_mse(mse))
             acc[lv]["loss"].append(bits / (h * w) + model.lambdas[int(lv)] * 255.0 ** 2 * mse)
     model.train()
     return {str(lv): {k: float(np.mean(v[k])) for k in ("bpp", "psnr", "loss")} for lv, v in acc.items()}
@@ -432,7 +433,7 @@ def main(argv=None):
                    "steps_per_s": round(acc["n"] / max(now - acc["t"], 1e-9), 3),
                    "loss": acc["loss"] / n, "bpp": acc["bpp"] / n, "mse": acc["mse"] / n,
                    "levels": {str(l): {"n": e[0], "bpp": round(e[1] / e[0], 4),
-                                       "psnr": round(10 * math.log10(1.0 / max(e[2] / e[0], 1e-12)), 3)}
+                                       "psnr": round(psnr_of_mse(e[2] / e[0]), 3)}
                               for l, e in acc["lv"].items() if e[0]}}
             if use_fid:
                 rec["fid"] = acc["fid"] / n

@@ -40,6 +40,7 @@ from eval_video import DEFAULT_CLIPS as EVALUATION_CLIPS, DEFAULT_VIDEO as VIDEO
 from training.aicodec.nets import load_safetensors_net  # noqa: E402
 from training.aicodec.real_codecs import luma_frames  # noqa: E402
 from training.aicodec.validate import load_nets  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 
 class Bicubic(torch.nn.Module):
@@ -75,8 +76,7 @@ def upscaled_psnr(net, small, reference):
             if y.shape != r.shape:
                 sys.exit(f"compare_up_nets: the net makes {tuple(y.shape)} from {s.shape}, the source is {r.shape}")
             out = torch.clamp(torch.round(y * 219 + 16), 0, 255).numpy()
-            mse = float(np.mean((out - r.astype(np.float32)) ** 2))
-            values.append(100.0 if mse == 0 else 10 * np.log10(255 ** 2 / mse))
+            values.append(psnr(out, r.astype(np.float32), 255))
     return float(np.mean(values))
 
 

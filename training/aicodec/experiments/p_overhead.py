@@ -43,6 +43,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` and `bench` packages
 from training.aicodec.nets import load_safetensors_net  # noqa: E402
 from training.aicodec.real_codecs import luma_frames  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from rdcurves import bd_rate  # noqa: E402
@@ -95,8 +96,7 @@ def up_psnr(up, small, frames):
         x = (torch.from_numpy(s.astype(np.float32))[None, None] - 16.0) / 219.0
         y = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) if up is None else up(x)
         y = np.clip(np.round(16.0 + 219.0 * y[0, 0].numpy()), 0, 255)
-        mse = float(np.mean((y - f.astype(np.float64)) ** 2))
-        out.append(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
+        out.append(psnr(y, f.astype(np.float64), 255))
     return float(np.mean(out))
 
 

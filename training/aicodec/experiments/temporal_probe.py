@@ -46,6 +46,7 @@ sys.path.insert(0, REPO)   # run as a script: the repository root, for the `trai
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
 from training.aicodec.nets import residual_convs, run_convs  # noqa: E402
 from training.aicodec.real_codecs import luma_frames  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 
 def run(cmd):
@@ -155,10 +156,6 @@ def tensors(d, frames, align=False):
     os_ = torch.cat([o[:, t:t + 1] for t in range(frames - 1, T)])
     crf = torch.from_numpy(np.concatenate([d["crf"]] * (T - frames + 1)))
     return xs, us, os_, crf
-
-
-def psnr(a, b):
-    return 10 * math.log10(1 / max(F.mse_loss(a, b).item(), 1e-12))
 
 
 def evaluate(net, val, frames):
