@@ -142,10 +142,24 @@ def test_decoder_finetune_commits_the_decoder_alone_and_a_new_machine_resumes_fr
     assert torch.equal(rec3["g_s.0.weight"], tuned["g_s.0.weight"].to(torch.float16))
     assert torch.equal(rec3["g_a.0.weight"], base.state_dict()["g_a.0.weight"].to(torch.float16))
 
-    # written to the repository, a fine-tune names a committed checkpoint as its base
+    # a fine-tune of a record (the form of a model too big for the training form) names the record
+    from_record = str(tmp_path / "from_record.safetensors")
+    finetune_decoder.main(["--run", "ft_record", "--steps", "2", "--from", record, "--out", from_record,
+                           "--batch", "2", "--crop", "64", "--val-levels", "", "--lr", "1e-3"])
+    sd, meta = checkpoint.read(from_record)
+    assert meta["base"] == {"record": record, "sha256": checkpoint.sha256(record)}
+    tuned = checkpoint.read_model(from_record)[0].state_dict()
+    frozen = nm.from_record(record).state_dict()
+    assert all(torch.equal(v, sd[k] if k in sd else frozen[k]) for k, v in tuned.items())
+    assert any(not torch.equal(sd[k], frozen[k]) for k in sd)
+    # and it must be the same record later
+    with open(record, "ab") as f:
+        f.write(b" ")
     with pytest.raises(SystemExit):
-        finetune_decoder.main(["--run", "bad", "--steps", "1", "--from", record, "--out", str(tmp_path / "x.safetensors"),
-                               "--val-levels", ""])
+        checkpoint.read_model(from_record)
+    with pytest.raises(SystemExit):
+        finetune_decoder.main(["--run", "bad", "--steps", "1", "--from", str(tmp_path / "missing.safetensors"),
+                               "--out", str(tmp_path / "x.safetensors"), "--val-levels", ""])
 
 
 def test_decoder_finetune_roundings_are_the_decoders_grids():

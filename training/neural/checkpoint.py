@@ -8,7 +8,7 @@ encoder's tensors (model.is_encoder_parameter); the sidecar's "decoder_from" nam
 (path in the repository and sha256) that holds everything else, unchanged.
 
 The decoder fine-tune (finetune_decoder.py) stores only what it trains (model.is_decoder_only_parameter);
-its sidecar's "base" names the committed checkpoint it started from (path and sha256),
+its sidecar's "base" names the committed checkpoint or the record it started from (path and sha256),
 "finetune" how far it got ("steps_done" of "steps_total") and how many residual blocks it added to
 the synthesis ("synthesis_blocks", absent when none), and "encoder_from" the record whose encoder
 it was tuned with (absent when the base's own).
@@ -91,7 +91,8 @@ def read_model(path):
     must be unchanged."""
     sd, meta = read(path)
     if "base" in meta:
-        model, _ = read_model(named_file(meta["base"], f"{path}: its base checkpoint"))
+        base = named_file(meta["base"], f"{path}: its base")
+        model = read_model(base)[0] if is_resumable(base) else from_record(base)
         blocks = meta.get("finetune", {}).get("synthesis_blocks", 0)
         if blocks:
             model = add_synthesis_blocks(model, blocks)
@@ -166,10 +167,12 @@ def meta_for(step, train_seconds, history, args, curve, base=None):
 
 
 def base_reference(path):
-    """What a decoder fine-tune's sidecar says of the committed checkpoint it starts from."""
-    if not (path.endswith(".safetensors") and os.path.exists(path) and is_resumable(path)):
-        raise SystemExit(f"{path}: a decoder fine-tune written to the repository starts from a committed checkpoint")
-    return {"checkpoint": portable(os.path.abspath(path)), "sha256": sha256(path)}
+    """What a decoder fine-tune's sidecar says of the committed checkpoint or the record it starts from."""
+    if not (path.endswith(".safetensors") and os.path.exists(path)):
+        raise SystemExit(f"{path}: a decoder fine-tune written to the repository starts from a committed "
+                         "checkpoint or a record")
+    kind = "checkpoint" if is_resumable(path) else "record"
+    return {kind: portable(os.path.abspath(path)), "sha256": sha256(path)}
 
 
 def committed_state(state_dict, meta):

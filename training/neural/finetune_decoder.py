@@ -28,7 +28,7 @@ the integer grid).
 Run directory training/runs/neural/<run>/ holds ckpt_latest.pt (resumable), train.jsonl,
 val.jsonl (hold-out, hard rounding, same figures as train.py's validation). With --out, the
 fine-tuned tensors alone are written as a committed checkpoint (checkpoint.py: "base" names the
-committed checkpoint --from, "finetune" the steps done) at every validation and at the end; where
+committed checkpoint or the record --from, "finetune" the steps done) at every validation and at the end; where
 the run directory is missing, the fine-tune resumes from that file (without the optimizer state).
 export_record.py builds the record from the run's ckpt_latest.pt or from --out.
 
@@ -124,7 +124,7 @@ def parse(argv=None):
     p.add_argument("--val-max-side", type=int, default=768)
     p.add_argument("--out", default=None,
                    help="committed-form result, also the resume point on a new machine (--from must then be a "
-                        "committed checkpoint; default: none; see checkpoint.py)")
+                        "committed checkpoint or a record; default: none; see checkpoint.py)")
     p.add_argument("--data", default=data.DEFAULT_DATA)
     p.add_argument("--cache", default=data.DEFAULT_CACHE)
     return p.parse_args(argv)
@@ -132,6 +132,8 @@ def parse(argv=None):
 
 def main(argv=None):
     a = parse(argv)
+    if not os.path.exists(a.src):
+        raise SystemExit(f"--from {a.src}: no such file")
     torch.set_num_threads(a.threads)
     run_dir = os.path.join(RUNS, a.run)
     os.makedirs(run_dir, exist_ok=True)

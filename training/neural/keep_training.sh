@@ -17,34 +17,60 @@
 #            opening the second 96 latents (below) gains more per training hour
 #   now      open_all: n64m192_122k's second 96 latents opened (open_l69: levels 6-9 alone for
 #            3,000 steps, lr 5e-5, the grown elements' updates x10; done), then every level at the
-#            same rates: 20,000 steps of open_all, x0.1 after 85%. It resumes from
+#            same rates: 12,000 steps of open_all, x0.1 after 85%. It resumes from
 #              1. training/runs/neural/open_all/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #              2. training/neural/checkpoint/n64m192_open.safetensors   (committed every 2,000
 #                 steps: the float16 record, since the float32 training form is over 8 MiB)
+#   next     its decoder fine-tune on the latents files hold (finetune_decoder.py --rounding mixed,
+#            16,000 steps at 1e-5, x0.1 after 85%) from the stage's final record; it resumes from
+#              1. training/runs/neural/open_decoder/ckpt_latest.pt
+#              2. training/neural/checkpoint/n64m192_open_decoder.safetensors   (committed: g_s)
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
 #
-# When the stage reaches its last step its job runs this script again (--next open), which reports
-# the plan complete; a stopped stage (--stop, or killed) does not chain.
+# When a stage reaches its last step its job runs this script again (--next STAGE), which starts
+# the next stage; a stopped stage (--stop, or killed) does not chain.
 set -eu
 cd "$(dirname "$0")/../.."
 
 RUN=open_all
 DIR=training/runs/neural/$RUN
 COMMITTED=training/neural/checkpoint/n64m192_open.safetensors
-TOTAL=20000
+TOTAL=12000
+DEC_RUN=open_decoder
+DEC_DIR=training/runs/neural/$DEC_RUN
+DEC_OUT=training/neural/checkpoint/n64m192_open_decoder.safetensors
 THREADS=${NIC_TRAIN_THREADS:-2}
 
 running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
     # The whole process group: the job's shell and the training process in it.
-    if running "$DIR"; then kill -TERM -"$(cat "$DIR/pid")"; echo "stopping pid $(cat "$DIR/pid") ($DIR)"; fi
+    for d in "$DIR" "$DEC_DIR"; do
+        if running "$d"; then kill -TERM -"$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
+    done
     exit 0
 fi
-if running "$DIR"; then
-    echo "$RUN is running (pid $(cat "$DIR/pid")); log: $DIR/stdout.log"
+NEXT=""
+[ "${1:-}" = "--next" ] && NEXT=${2:-open}
+for d in "$DIR" "$DEC_DIR"; do
+    if running "$d"; then
+        echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
+        exit 0
+    fi
+done
+# Whether the committed fine-tune $1 has done all of its planned steps.
+finetune_complete() {
+    python3 - "$1" <<'PY'
+import json, os, sys
+side = os.path.splitext(sys.argv[1])[0] + ".json"
+ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) else {}
+sys.exit(0 if 0 < ft.get("steps_total", 0) <= ft.get("steps_done", 0) else 1)
+PY
+}
+if finetune_complete "$DEC_OUT"; then
+    echo "training is complete: $DEC_OUT holds the opened model's fine-tuned decoder"
     exit 0
 fi
 
@@ -61,12 +87,8 @@ else:
     print(0)
 PY
 }
-if [ "$(steps_of)" -ge "$TOTAL" ]; then
-    echo "training is complete: $RUN reached step $TOTAL ($COMMITTED)"
-    exit 0
-fi
-if [ "${1:-}" = "--next" ]; then
-    echo "the ${2:-} stage stopped before its last step: not chaining"
+if [ -n "$NEXT" ] && { [ "$NEXT" != open ] || [ "$(steps_of)" -lt "$TOTAL" ]; }; then
+    echo "the $NEXT stage stopped before its last step: not chaining"
     exit 0
 fi
 
@@ -83,7 +105,27 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 # Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$DIR"
+mkdir -p "$DIR" "$DEC_DIR"
+if [ "$(steps_of)" -ge "$TOTAL" ]; then
+    # The fine-tune starts from the stage's final record, which the run commits at its last step;
+    # written here again if the run ended without it.
+    if [ -f "$DIR/ckpt_latest.pt" ] && [ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' \
+            "${COMMITTED%.safetensors}.json")" -lt "$TOTAL" ]; then
+        python3 training/neural/export_record.py --ckpt "$DIR/ckpt_latest.pt" --out "$COMMITTED" --no-validate
+    fi
+    # shellcheck disable=SC2016
+    setsid sh -c '
+        python3 training/neural/finetune_decoder.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next decoder
+    ' "$DEC_DIR" --run "$DEC_RUN" --from "$COMMITTED" --steps 16000 --lr 1e-5 --lr-drop-at 0.85 --rounding mixed \
+        --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
+    PID=$!
+    echo "$PID" > "$DEC_DIR/pid"
+    lower_priority "$PID"
+    echo "$RUN is complete; started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
+    exit 0
+fi
 # With a full checkpoint here --resume continues it and --init-from is not read; without one the
 # run starts from the committed record at its step.
 # The job: the run, then (its pid file removed, so that the script does not see itself running)
