@@ -1,30 +1,31 @@
 #!/bin/sh
-# Starts (or leaves running) the neural codec's training in the background: the current stage of
-# the plan below, resumed from the best state available. The run gets its own process group
-# (setsid) and the lowest CPU weight for its autogroup, so that the rest of the work on the
-# machine is not slowed down. The plan is fixed here so that every start continues the same run;
-# its history and measurements are in docs/decisions/neural-training.md.
+# Starts (or leaves running) the neural codec's training in the background: the first stage of
+# the plan below that is not complete, resumed from the best state available. The run gets its own
+# process group (setsid) and the lowest CPU weight for its autogroup, so that the rest of the work
+# on the machine is not slowed down. The plan is fixed here so that every start continues the same
+# run; its history and measurements are in docs/decisions/neural-training.md.
 #
-#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k (the default)
+#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k
 #   done     the design A/B from its final state: 96 more latent channels (M 192) won in the
-#            training measure at step 122,071: n64m192_122k (in the tree, not the default)
-#   done     enc_D_na128: the encoder alone with an analysis twice as wide, against n64m192_122k's
-#            frozen decoder, to step 136,400: training/neural/checkpoint/n64m192_enc128
-#   done     its decoder fine-tune on hard-rounded latents, 20k steps: .../n64m192_enc128_decoder
-#   done     a deeper synthesis (three residual blocks at 1/8 resolution), 30k steps:
-#            .../n64m192_enc128_blocks3
-#   stopped  blocks3_na64, that synthesis tuned on n64m192_122k's analysis, at step 1,800 of 20,000:
-#            opening the second 96 latents (below) gains more per training hour
-#   now      open_all: n64m192_122k's second 96 latents opened (open_l69: levels 6-9 alone for
-#            3,000 steps, lr 5e-5, the grown elements' updates x10; done), then every level at the
-#            same rates: 12,000 steps of open_all, x0.1 after 85%. It resumes from
-#              1. training/runs/neural/open_all/ckpt_latest.pt   (same machine: model, Adam, RNG)
-#              2. training/neural/checkpoint/n64m192_open.safetensors   (committed every 2,000
-#                 steps: the float16 record, since the float32 training form is over 8 MiB)
-#   next     its decoder fine-tune on the latents files hold (finetune_decoder.py --rounding mixed,
-#            16,000 steps at 1e-5, x0.1 after 85%) from the stage's final record; it resumes from
-#              1. training/runs/neural/open_decoder/ckpt_latest.pt
-#              2. training/neural/checkpoint/n64m192_open_decoder.safetensors   (committed: g_s)
+#            training measure at step 122,071: n64m192_122k
+#   done     enc_D_na128 (a wider analysis), its decoder fine-tune and a deeper synthesis
+#            (blocks3): training/neural/checkpoint/n64m192_enc128*; blocks3_na64 stopped at step
+#            1,800 of 20,000 for the opening below
+#   done     open_l69: n64m192_122k's second 96 latents opened (levels 6-9 alone, 3,000 steps)
+#
+# The stages this script runs, in order (name, kind, what it starts from, committed file, steps):
+#   open_all      train    open_l69's state                 n64m192_open.safetensors       12,000
+#                 every level at lr 5e-5 (the grown elements' updates x10), x0.1 after 85%
+#   open_decoder  decoder  open_all's final record          n64m192_open_decoder.safetensors 16,000
+#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%
+#   open_more     train    open_decoder's model             n64m192_more.safetensors        to 40,000
+#                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%
+#   more_decoder  decoder  open_more's final record         n64m192_more_decoder.safetensors 16,000
+# (committed files under training/neural/checkpoint/). A train stage resumes from
+#   1. training/runs/neural/STAGE/ckpt_latest.pt   (same machine: model, Adam, RNG)
+#   2. its committed file, rewritten every 2,000 steps (the float16 record: the float32 training
+#      form of an M 192 model is over 8 MiB), else what it starts from;
+# a decoder stage from its run folder's ckpt_latest.pt, else its committed file (g_s alone).
 #
 #   sh training/neural/keep_training.sh            start or report
 #   sh training/neural/keep_training.sh --stop     clean stop (saves ckpt_latest.pt)
@@ -34,49 +35,42 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
-RUN=open_all
-DIR=training/runs/neural/$RUN
-COMMITTED=training/neural/checkpoint/n64m192_open.safetensors
-TOTAL=12000
-DEC_RUN=open_decoder
-DEC_DIR=training/runs/neural/$DEC_RUN
-DEC_OUT=training/neural/checkpoint/n64m192_open_decoder.safetensors
+CK=training/neural/checkpoint
+RUNS=training/runs/neural
+STAGES="open_all open_decoder open_more more_decoder"
 THREADS=${NIC_TRAIN_THREADS:-2}
 
-running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
+# stage_kind STAGE, stage_out STAGE (its committed file), stage_total STAGE (its last step)
+stage_kind() { case $1 in *_decoder) echo decoder ;; *) echo train ;; esac; }
+stage_out() {
+    case $1 in
+        open_all) echo "$CK/n64m192_open.safetensors" ;;
+        open_decoder) echo "$CK/n64m192_open_decoder.safetensors" ;;
+        open_more) echo "$CK/n64m192_more.safetensors" ;;
+        more_decoder) echo "$CK/n64m192_more_decoder.safetensors" ;;
+    esac
+}
+stage_total() { case $1 in open_all) echo 12000 ;; open_more) echo 40000 ;; *) echo 16000 ;; esac; }
+
+running() { [ -f "$RUNS/$1/pid" ] && kill -0 "$(cat "$RUNS/$1/pid")" 2>/dev/null; }
 
 if [ "${1:-}" = "--stop" ]; then
     # The whole process group: the job's shell and the training process in it.
-    for d in "$DIR" "$DEC_DIR"; do
-        if running "$d"; then kill -TERM -"$(cat "$d/pid")"; echo "stopping pid $(cat "$d/pid") ($d)"; fi
+    for s in $STAGES; do
+        if running "$s"; then kill -TERM -"$(cat "$RUNS/$s/pid")"; echo "stopping pid $(cat "$RUNS/$s/pid") ($s)"; fi
     done
     exit 0
 fi
-NEXT=""
-[ "${1:-}" = "--next" ] && NEXT=${2:-open}
-for d in "$DIR" "$DEC_DIR"; do
-    if running "$d"; then
-        echo "$(basename "$d") is running (pid $(cat "$d/pid")); log: $d/stdout.log"
+for s in $STAGES; do
+    if running "$s"; then
+        echo "$s is running (pid $(cat "$RUNS/$s/pid")); log: $RUNS/$s/stdout.log"
         exit 0
     fi
 done
-# Whether the committed fine-tune $1 has done all of its planned steps.
-finetune_complete() {
-    python3 - "$1" <<'PY'
-import json, os, sys
-side = os.path.splitext(sys.argv[1])[0] + ".json"
-ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) else {}
-sys.exit(0 if 0 < ft.get("steps_total", 0) <= ft.get("steps_done", 0) else 1)
-PY
-}
-if finetune_complete "$DEC_OUT"; then
-    echo "training is complete: $DEC_OUT holds the opened model's fine-tuned decoder"
-    exit 0
-fi
 
-# Steps done by the run: its full checkpoint, else the committed one, else 0.
+# Steps done by train stage $1: its full checkpoint, else its committed file, else 0.
 steps_of() {
-    python3 - "$DIR/ckpt_latest.pt" "$COMMITTED" <<'PY'
+    python3 - "$RUNS/$1/ckpt_latest.pt" "$(stage_out "$1")" <<'PY'
 import json, os, sys
 if os.path.exists(sys.argv[1]):
     import torch
@@ -87,8 +81,32 @@ else:
     print(0)
 PY
 }
-if [ -n "$NEXT" ] && { [ "$NEXT" != open ] || [ "$(steps_of)" -lt "$TOTAL" ]; }; then
-    echo "the $NEXT stage stopped before its last step: not chaining"
+# Whether the committed decoder fine-tune $1 has done all of its planned steps.
+finetune_complete() {
+    python3 - "$1" <<'PY'
+import json, os, sys
+side = os.path.splitext(sys.argv[1])[0] + ".json"
+ft = json.load(open(side)).get("finetune", {}) if os.path.exists(sys.argv[1]) else {}
+sys.exit(0 if 0 < ft.get("steps_total", 0) <= ft.get("steps_done", 0) else 1)
+PY
+}
+complete() {
+    if [ "$(stage_kind "$1")" = decoder ]; then finetune_complete "$(stage_out "$1")"
+    else [ "$(steps_of "$1")" -ge "$(stage_total "$1")" ]; fi
+}
+
+STAGE=""
+PREVIOUS=""
+for s in $STAGES; do
+    if ! complete "$s"; then STAGE=$s; break; fi
+    PREVIOUS=$s
+done
+if [ -z "$STAGE" ]; then
+    echo "training is complete: every stage of the plan has done its steps ($(stage_out "$PREVIOUS"))"
+    exit 0
+fi
+if [ "${1:-}" = "--next" ] && [ "${2:-}" = "$STAGE" ]; then
+    echo "the ${2:-} stage stopped before its last step: not chaining"
     exit 0
 fi
 
@@ -105,41 +123,52 @@ lower_priority() {  # $1 = pid of a child that calls setsid
 # Passive waiting: at the lowest weight the run's threads are often descheduled, and threads
 # spinning at OpenMP barriers for a descheduled partner would burn the little CPU it gets.
 export OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$DIR" "$DEC_DIR"
-if [ "$(steps_of)" -ge "$TOTAL" ]; then
-    # The fine-tune starts from the stage's final record, which the run commits at its last step;
+DIR=$RUNS/$STAGE
+OUT=$(stage_out "$STAGE")
+mkdir -p "$DIR"
+# The job: the stage's process, then (its pid file removed, so that the script does not see itself
+# running) this script again with --next, which starts the following stage if this one completed.
+if [ "$(stage_kind "$STAGE")" = decoder ]; then
+    # From the previous train stage's final record, which its run commits at its last step;
     # written here again if the run ended without it.
-    if [ -f "$DIR/ckpt_latest.pt" ] && [ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' \
-            "${COMMITTED%.safetensors}.json")" -lt "$TOTAL" ]; then
-        python3 training/neural/export_record.py --ckpt "$DIR/ckpt_latest.pt" --out "$COMMITTED" --no-validate
+    FROM=$(stage_out "$PREVIOUS")
+    TOTAL=$(stage_total "$PREVIOUS")
+    if [ -f "$RUNS/$PREVIOUS/ckpt_latest.pt" ] && [ "$(python3 -c 'import json, os, sys
+p = sys.argv[1]
+print(json.load(open(p))["step"] if os.path.exists(p) else -1)' "${FROM%.safetensors}.json")" -lt "$TOTAL" ]; then
+        python3 training/neural/export_record.py --ckpt "$RUNS/$PREVIOUS/ckpt_latest.pt" --out "$FROM" --no-validate
     fi
     # shellcheck disable=SC2016
     setsid sh -c '
+        stage=$1; shift
         python3 training/neural/finetune_decoder.py "$@" < /dev/null
         rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next decoder
-    ' "$DEC_DIR" --run "$DEC_RUN" --from "$COMMITTED" --steps 16000 --lr 1e-5 --lr-drop-at 0.85 --rounding mixed \
-        --threads "$THREADS" --out "$DEC_OUT" >> "$DEC_DIR/stdout.log" 2>&1 < /dev/null &
-    PID=$!
-    echo "$PID" > "$DEC_DIR/pid"
-    lower_priority "$PID"
-    echo "$RUN is complete; started $DEC_RUN (pid $PID); log: $DEC_DIR/stdout.log"
-    exit 0
+        exec sh training/neural/keep_training.sh --next "$stage"
+    ' "$DIR" "$STAGE" --run "$STAGE" --from "$FROM" --steps "$(stage_total "$STAGE")" --lr 1e-5 --lr-drop-at 0.85 \
+        --rounding mixed --threads "$THREADS" --out "$OUT" >> "$DIR/stdout.log" 2>&1 < /dev/null &
+    FROM_TEXT=$FROM
+else
+    # With a full checkpoint here --resume continues it and --init-from is not read; without one
+    # the run starts from its committed file, else (its first start) from the previous stage.
+    if [ -f "$OUT" ]; then INIT=$OUT; else INIT=$(stage_out "$PREVIOUS"); fi
+    case $STAGE in
+        open_all) EXTRA="--grown-lr-mult 10" ;;
+        *) EXTRA="" ;;
+    esac
+    # shellcheck disable=SC2016,SC2086
+    setsid sh -c '
+        stage=$1; shift
+        python3 training/neural/train.py "$@" < /dev/null
+        rm -f "$0/pid"
+        exec sh training/neural/keep_training.sh --next "$stage"
+    ' "$DIR" "$STAGE" --run "$STAGE" --resume --init-from "$INIT" \
+        --N 64 --M 192 $EXTRA --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
+        --lr 5e-5 --lr-schedule 0.85:0.1 --total-steps "$(stage_total "$STAGE")" --seed 3 --val-levels 0,2,6,9 \
+        --val-every 1000 --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 \
+        --milestone-every 2000 --milestone-form record --milestone-path "$OUT" >> "$DIR/stdout.log" 2>&1 < /dev/null &
+    if [ -f "$DIR/ckpt_latest.pt" ]; then FROM_TEXT=$DIR/ckpt_latest.pt; else FROM_TEXT=$INIT; fi
 fi
-# With a full checkpoint here --resume continues it and --init-from is not read; without one the
-# run starts from the committed record at its step.
-# The job: the run, then (its pid file removed, so that the script does not see itself running)
-# this script again with --next.
-setsid sh -c '
-    python3 training/neural/train.py "$@" < /dev/null
-    rm -f "$0/pid"
-    exec sh training/neural/keep_training.sh --next open
-' "$DIR" --run "$RUN" --resume --init-from "$COMMITTED" \
-    --N 64 --M 192 --grown-lr-mult 10 --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
-    --lr 5e-5 --lr-schedule 0.85:0.1 --total-steps "$TOTAL" --seed 3 --val-levels 0,2,6,9 --val-every 1000 \
-    --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 \
-    --milestone-every 2000 --milestone-form record --milestone-path "$COMMITTED" >> "$DIR/stdout.log" 2>&1 < /dev/null &
 PID=$!
 echo "$PID" > "$DIR/pid"
 lower_priority "$PID"
-echo "started $RUN (pid $PID, $THREADS threads, from $( [ -f "$DIR/ckpt_latest.pt" ] && echo "$DIR/ckpt_latest.pt" || echo "$COMMITTED")); log: $DIR/stdout.log"
+echo "started $STAGE (pid $PID, $THREADS threads, from $FROM_TEXT); log: $DIR/stdout.log"
