@@ -117,6 +117,48 @@ final class LayeredCodecTests: XCTestCase {
         XCTAssertEqual(decodedAt, [1, 2])
     }
 
+    /// The base layer codes with the model the residual codec was trained on (`base` of
+    /// `layered/residual.json`), whatever `neural/codec.json` names; a base that is missing or
+    /// does not match its sha256 is a model error.
+    func testBaseLayerModelIsTheResidualCodecsBase() throws {
+        let models = NeuralCodecTests.modelDirectory
+        let manifest = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: models + "/layered/residual.json"))))
+        let baseName = try XCTUnwrap(manifest["base"]?["model"]?.stringValue)
+        guard FileManager.default.fileExists(atPath: models + "/neural/" + baseName) else {
+            throw XCTSkip("no layered base model in \(models)")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("layered-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for folder in ["neural", "layered", "liff"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
+        }
+        let fm = FileManager.default
+        try fm.copyItem(atPath: models + "/settings.json", toPath: directory + "/settings.json")
+        for folder in ["layered", "liff"] {
+            for name in try fm.contentsOfDirectory(atPath: models + "/" + folder) {
+                let link = folder + "/" + name
+                try fm.createSymbolicLink(atPath: directory + "/" + link, withDestinationPath: models + "/" + link)
+            }
+        }
+        try fm.createSymbolicLink(atPath: directory + "/neural/" + baseName, withDestinationPath: models + "/neural/" + baseName)
+        // The image codec's record names a file that is not there: the layered codec does not read it.
+        try Data(#"{"model": "absent.safetensors", "sha256": "00"}"#.utf8).write(to: URL(fileURLWithPath: directory + "/neural/codec.json"))
+        let store = try ModelStore(directory: directory)
+        XCTAssertThrowsError(try store.neuralCodecModel())
+        let codec = try LayeredImageCodec(store: store, device: try ComputeDevice(threads: 1))
+        XCTAssertEqual(codec.base.model.name, baseName)
+
+        // A damaged base is refused.
+        try fm.removeItem(atPath: directory + "/neural/" + baseName)
+        var weights = try Data(contentsOf: URL(fileURLWithPath: models + "/neural/" + baseName))
+        weights[weights.count - 1] ^= 1
+        try weights.write(to: URL(fileURLWithPath: directory + "/neural/" + baseName))
+        XCTAssertThrowsError(try ModelStore(directory: directory).layeredBaseModel()) { error in
+            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("sha256"), message)
+        }
+    }
+
     func testHeaderErrors() throws {
         let codec = try codec()
         let image = try Self.smoothImage(width: 40, height: 30)

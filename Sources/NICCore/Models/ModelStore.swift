@@ -9,6 +9,7 @@ public final class ModelStore: Sendable {
     private let neural = PthreadLocked<HyperpriorModel?>(nil)
     private let liff = PthreadLocked<(network: LIFFNetwork, modelID: UInt32)?>(nil)
     private let residual = PthreadLocked<HyperpriorModel?>(nil)
+    private let layeredBase = PthreadLocked<HyperpriorModel?>(nil)
 
     public init(directory: String) throws {
         self.directory = directory
@@ -111,21 +112,38 @@ public final class ModelStore: Sendable {
         return model
     }
 
+    /// The image codec model of layered coding's base layer: the one its residual codec was
+    /// trained on, named by the `base` entry of `layered/residual.json` (`{"model": FILE, "sha256":
+    /// HEX}`, FILE in `neural/`), verified and loaded once. It need not be the image codec's
+    /// model of record (`neuralCodecModel`), so a new record leaves layered coding unchanged.
+    public func layeredBaseModel() throws -> HyperpriorModel {
+        if let cached = layeredBase.withLock({ $0 }) { return cached }
+        let (file, bytes, digest) = try recordedModel(
+            folder: "layered", manifest: "residual.json", entry: "base", modelFolder: "neural", what: "layered base codec")
+        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
+        layeredBase.withLock { $0 = model }
+        return model
+    }
+
     /// The bytes and digest of the model file that `FOLDER/MANIFEST` (`{"model": FILE,
-    /// "sha256": HEX}`) names, checked against that digest.
-    private func recordedModel(folder: String, manifest name: String, what: String) throws -> (String, [UInt8], [UInt8]) {
+    /// "sha256": HEX}`, or that object under the key `entry`) names, in `modelFolder` (default
+    /// `folder`), checked against that digest.
+    private func recordedModel(
+        folder: String, manifest name: String, entry: String? = nil, modelFolder: String? = nil, what: String
+    ) throws -> (String, [UInt8], [UInt8]) {
         let manifestPath = directory + "/" + folder + "/" + name
-        let manifest: JSONValue
-        do { manifest = try JSONValue.parse(try readFileBytes(path: manifestPath, limit: 1 << 16)) } catch let error as NICError {
+        let document: JSONValue
+        do { document = try JSONValue.parse(try readFileBytes(path: manifestPath, limit: 1 << 16)) } catch let error as NICError {
             throw NICError.model("no \(what) model in \(directory): \(error.message)")
         }
+        let manifest = entry.map { document[$0] ?? .null } ?? document
         guard let file = manifest["model"]?.stringValue, !file.contains("/"), let sha = manifest["sha256"]?.stringValue else {
-            throw NICError.model("\(manifestPath) lacks \"model\" or \"sha256\"")
+            throw NICError.model("\(manifestPath) lacks \(entry.map { "\"\($0)\": " } ?? "")\"model\" or \"sha256\"")
         }
         let bytes: [UInt8]
-        do { bytes = try readFileBytes(path: directory + "/" + folder + "/" + file, limit: SafetensorsFile.maxFileBytes) } catch let error
-            as NICError
-        {
+        do {
+            bytes = try readFileBytes(path: directory + "/" + (modelFolder ?? folder) + "/" + file, limit: SafetensorsFile.maxFileBytes)
+        } catch let error as NICError {
             throw NICError.model("\(what) model unusable: \(error.message)")
         }
         let digest = SHA256.digest(bytes)

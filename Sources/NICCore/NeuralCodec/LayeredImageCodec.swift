@@ -26,11 +26,12 @@ public final class LayeredImageCodec {
         self.device = device
     }
 
-    /// The codec with the models of record of `store`: the image codec, the residual codec, LIFF.
+    /// The codec with the models of record of `store`: the base layer's image codec model (the one
+    /// the residual codec was trained on), the residual codec, LIFF.
     public convenience init(store: ModelStore, device: ComputeDevice) throws {
         let liff = try store.liffModel()
         self.init(
-            base: try store.neuralCodecModel(), residual: try store.residualCodecModel(), liff: liff.network,
+            base: try store.layeredBaseModel(), residual: try store.residualCodecModel(), liff: liff.network,
             liffModelID: liff.modelID, device: device)
     }
 
