@@ -33,7 +33,6 @@ from model import (add_synthesis_blocks, from_args, from_record, is_decoder_only
 sys.path.insert(1, data.PROJECT)   # the repository root, for the `training` package
 from training.files import sha256  # noqa: E402
 
-DEFAULT_PATH = os.path.join(HERE, "checkpoint", "n64m192_enc128.safetensors")
 FORM = "training-fp32"
 MAX_BYTES = 8 * 1024 * 1024
 
@@ -49,7 +48,7 @@ def is_resumable(path):
         return (f.metadata() or {}).get("form") == FORM
 
 
-def write(state_dict, meta, path=DEFAULT_PATH):
+def write(state_dict, meta, path):
     """Atomically writes <path> and its sidecar; refuses a file over MAX_BYTES."""
     from safetensors.torch import save_file
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -188,7 +187,7 @@ def committed_state(state_dict, meta):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--from", dest="src", required=True, help="a run's ckpt_latest.pt (or a snapshot)")
-    p.add_argument("--out", default=DEFAULT_PATH)
+    p.add_argument("--out", required=True, help="the committed file, e.g. training/neural/checkpoint/NAME.safetensors")
     a = p.parse_args()
     ck = torch.load(a.src, map_location="cpu", weights_only=False)
     curve = read_curve(os.path.join(os.path.dirname(a.src), "val.jsonl"))

@@ -125,14 +125,18 @@ def parse(argv=None):
     p.add_argument("--snapshot-every", type=int, default=50000, help="keep ckpt_step<N>.pt every N steps (0 = off)")
     p.add_argument("--milestone-every", type=int, default=0,
                    help="every N steps also write the committed resumable checkpoint --milestone-path (0 = off)")
-    p.add_argument("--milestone-path", default=checkpoint.DEFAULT_PATH)
+    p.add_argument("--milestone-path", default=None,
+                   help="the committed file --milestone-every writes (training/neural/checkpoint/NAME.safetensors)")
     p.add_argument("--milestone-form", choices=["training", "record"], default="training",
                    help="training: the float32 training form (checkpoint.py); record: the float16 record "
                         "(export_record.py), which --init-from also resumes, for a model whose float32 "
                         "form is over checkpoint.py's size limit")
     p.add_argument("--data", default=data.DEFAULT_DATA)
     p.add_argument("--cache", default=data.DEFAULT_CACHE)
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.milestone_every and not a.milestone_path:
+        p.error("--milestone-every needs --milestone-path")
+    return a
 
 
 def lr_milestones(a):
