@@ -30,3 +30,11 @@ def neural_record(models):
     """Path of the neural codec record that `models`/neural/codec.json names (the one libnic loads)."""
     with open(os.path.join(models, "neural", "codec.json")) as f:
         return os.path.join(models, "neural", json.load(f)["model"])
+
+
+def layered_base_record(models):
+    """Path of the image codec record of layered coding's base layer: the `base` entry of
+    `models`/layered/residual.json, the model its residual codec was trained on (libnic's
+    ModelStore.layeredBaseModel loads the same file from `models`/neural)."""
+    with open(os.path.join(models, "layered", "residual.json")) as f:
+        return os.path.join(models, "neural", json.load(f)["base"]["model"])

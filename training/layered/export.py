@@ -10,9 +10,9 @@ base record's, so both codecs share their y tables' scales), and residual.json b
   {"model": FILE, "sha256": HEX, "liff": {"model", "sha256"}, "base": {"model", "sha256"},
    "step": N, "hold_out": {the run's validation at that step}}
 
-libnic loads the residual codec that residual.json names and verifies its sha256; a layered file
-names the LIFF model and the base record it was coded with, so the manifest records the ones the
-residual codec was trained with.
+libnic loads the residual codec and the base layer's record that residual.json names (the base
+from models/neural) and verifies their sha256: the manifest records the LIFF model and the base
+record the residual codec was trained with.
 """
 
 import argparse
@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
-from training.files import neural_record, sha256  # noqa: E402
+from training.files import layered_base_record, sha256  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
 from training.neural import export_record as R  # noqa: E402
 from training.neural.encoder_optimisation import load_record  # noqa: E402
@@ -45,9 +45,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", required=True, help="best.pt or last.pt of training/layered/train.py")
     p.add_argument("--out", required=True, help="output path without suffix (or ending in .safetensors)")
-    p.add_argument("--record", default=neural_record(os.path.join(REPO, "models")),
-                   help="the base record the run was trained with (architecture, gain ladder, scale table; "
-                        "default: the one models/neural/codec.json names)")
+    p.add_argument("--record", default=layered_base_record(os.path.join(REPO, "models")),
+                   help="the base record the run was trained with (architecture, gain ladder, scale table), a "
+                        "file of models/neural (default: the base models/layered/residual.json names now)")
     p.add_argument("--liff", default=os.path.join(REPO, "models/liff/liff_rgb_c16.safetensors"))
     a = p.parse_args()
 
@@ -92,12 +92,17 @@ def main():
             sys.exit(f"{path} is not the model {manifest} names")
         return e
 
+    def base_entry(path):
+        if os.path.dirname(os.path.abspath(path)) != os.path.join(REPO, "models", "neural"):
+            sys.exit(f"{path}: the base record must be a file of models/neural, where libnic loads it from")
+        return {"model": os.path.basename(path), "sha256": sha256(path)}
+
     val = ck.get("val") or {}
     side = {
         "model": os.path.basename(out) + ".safetensors", "sha256": sha256(out + ".safetensors"),
         "bytes": os.path.getsize(out + ".safetensors"),
         "liff": entry(a.liff, os.path.join(REPO, "models/liff/liff.json")),
-        "base": entry(a.record, os.path.join(REPO, "models/neural/codec.json")),
+        "base": base_entry(a.record),
         "step": ck["state"]["step"], "train_minutes": round(ck["state"]["elapsed"] / 60, 1),
         "hold_out": {
             "measure": "training/layered/rd.py measure (fp32 weights): top layer, BD-rate % against simulcast "

@@ -80,7 +80,7 @@ def measure(codec, pictures, configs, levels, lower_offset=0.0):
 
 
 def main():
-    from training.files import neural_record
+    from training.files import layered_base_record
     from training.layered import train
     from training.liff.measure import load_model as load_liff
     from training.neural.encoder_optimisation import load_record
@@ -88,8 +88,8 @@ def main():
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", required=True, help="best.pt or last.pt of training/layered/train.py")
-    p.add_argument("--record", default=neural_record(os.path.join(repo, "models")),
-                   help="the base codec (default: the record models/neural/codec.json names)")
+    p.add_argument("--record", default=layered_base_record(os.path.join(repo, "models")),
+                   help="the base codec (default: the base models/layered/residual.json names)")
     p.add_argument("--liff", default=os.path.join(repo, "models/liff/liff_rgb_c16.safetensors"))
     p.add_argument("--crop", type=int, default=384)
     p.add_argument("--threads", type=int, default=1)

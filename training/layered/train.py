@@ -31,7 +31,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)   # run as a script: the repository root, for the `training` package
 from training.aicodec.data import list_train_images, split_train_val  # noqa: E402
-from training.files import neural_record, save_json  # noqa: E402
+from training.files import layered_base_record, save_json  # noqa: E402
 from training.layered.model import LayeredCodec, experiments  # noqa: E402
 from training.layered.rd import measure, versions_of  # noqa: E402
 from training.liff.measure import load_model as load_liff  # noqa: E402
@@ -78,8 +78,8 @@ def main():
     p.add_argument("--init", default=None,
                    help="start the residual codec from these weights (an exported residual record) "
                         "instead of the base record's")
-    p.add_argument("--record", default=neural_record(os.path.join(REPO, "models")),
-                   help="the frozen base codec (default: the record models/neural/codec.json names)")
+    p.add_argument("--record", default=layered_base_record(os.path.join(REPO, "models")),
+                   help="the frozen base codec (default: the base models/layered/residual.json names)")
     p.add_argument("--liff", default=os.path.join(REPO, "models/liff/liff_rgb_c16.safetensors"))
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--batch", type=int, default=4)
