@@ -322,3 +322,15 @@ def test_a_decoder_finetune_with_another_records_encoder_commits_and_resumes_wit
     with pytest.raises(SystemExit, match="not the same entropy model"):
         finetune_decoder.main(["--run", "refused", "--steps", "1", "--from", committed, "--encoder-from", other,
                                "--batch", "2", "--crop", "64", "--val-levels", ""])
+
+
+def test_a_run_that_ends_on_a_milestone_validates_its_last_step_once(tmp_path, monkeypatch):
+    train = train_module(tmp_path, monkeypatch)
+    record = small_record(tmp_path, 4)
+    train.main(["--run", "ends", "--init-from", record, "--start-step", "0", "--total-steps", "2",
+                "--milestone-every", "2", "--milestone-path", str(tmp_path / "ends.safetensors"), "--N", "8",
+                "--M", "12", "--Na", "16", "--train", "encoder", "--levels-below", "2", "--crop", "64", "--batch", "2",
+                "--val-levels", "", "--snapshot-every", "0", "--lr", "1e-3"])
+    with open(tmp_path / "ends" / "val.jsonl") as f:
+        steps = [json.loads(line)["step"] for line in f if line.strip()]
+    assert steps.count(2) == 1, steps

@@ -113,7 +113,8 @@ def main():
     a = p.parse_args()
     run_dir = os.path.join(REPO, "training", "runs", "neural", a.run)
     with open(os.path.join(run_dir, "val.jsonl")) as f:
-        curve = [json.loads(line) for line in f if line.strip()]
+        # one validation per step: the last (a run resumed past a validation may repeat its step)
+        curve = list({v["step"]: v for v in map(json.loads, filter(str.strip, f))}.values())
     with open(os.path.join(run_dir, "train.jsonl")) as f:
         log = [json.loads(line) for line in f if line.strip()]
     if a.max_step:

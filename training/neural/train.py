@@ -354,7 +354,12 @@ def main(argv=None):
     K = len(train_levels)
     use_fid = a.fid_weight > 0
 
+    validated = {"step": None}   # the step of the last validation: one per step
+
     def run_val(tag):
+        if validated["step"] == step:
+            return
+        validated["step"] = step
         tv = time.time()
         res = validate(model, val, val_levels)
         rec = {"step": step, "time": time.time(), "train_hours": train_seconds / 3600, "tag": tag,
