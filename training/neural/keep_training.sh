@@ -5,19 +5,19 @@
 # on the machine is not slowed down. The plan is fixed here so that every start continues the same
 # run; its history and measurements are in docs/decisions/neural-training.md.
 #
-#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k
+#   done     the main run (N 64, M 96), 104k steps: record n64m96_104k (layered coding's base)
 #   done     the design A/B from its final state: 96 more latent channels (M 192) won in the
 #            training measure at step 122,071: n64m192_122k
 #   done     enc_D_na128 (a wider analysis), its decoder fine-tune and a deeper synthesis
-#            (blocks3): training/neural/checkpoint/n64m192_enc128*; blocks3_na64 stopped at step
-#            1,800 of 20,000 for the opening below
+#            (blocks3); blocks3_na64 stopped at step 1,800 of 20,000 for the opening below
 #   done     open_l69: n64m192_122k's second 96 latents opened (levels 6-9 alone, 3,000 steps)
 #
 # The stages this script runs, in order (name, kind, what it starts from, committed file, steps):
 #   open_all      train    open_l69's state                 n64m192_open.safetensors       12,000
 #                 every level at lr 5e-5 (the grown elements' updates x10), x0.1 after 85%
 #   open_decoder  decoder  open_all's final record          n64m192_open_decoder.safetensors 16,000
-#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%
+#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%;
+#                 its model is the record n64m192_137k
 #   open_more     train    open_decoder's model             n64m192_more.safetensors        to 40,000
 #                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%
 #   more_decoder  decoder  open_more's final record         n64m192_more_decoder.safetensors 16,000
