@@ -334,3 +334,29 @@ def test_a_run_that_ends_on_a_milestone_validates_its_last_step_once(tmp_path, m
     with open(tmp_path / "ends" / "val.jsonl") as f:
         steps = [json.loads(line)["step"] for line in f if line.strip()]
     assert steps.count(2) == 1, steps
+
+
+def test_a_run_from_a_decoder_finetune_continues_its_base_codecs_curve(tmp_path, monkeypatch):
+    """The fine-tune's validations count fine-tuning steps: a run started from it carries the
+    learning curve and history of the codec it tuned, then its own."""
+    import checkpoint
+    finetune_decoder, committed, _ = committed_encoder_run(tmp_path, monkeypatch)
+    out = str(tmp_path / "ft.safetensors")
+    finetune_decoder.main(["--run", "ft", "--steps", "2", "--val-every", "1", "--from", committed, "--batch", "2",
+                           "--crop", "64", "--val-levels", "", "--out", out])
+    _, base_meta = checkpoint.read(committed)
+    _, ft_meta = checkpoint.read(out)
+    base_steps = [v["step"] for v in base_meta["learning_curve"]]
+    assert base_steps and [v["step"] for v in ft_meta["learning_curve"]] != base_steps
+
+    train = train_module(tmp_path, monkeypatch)
+    train.main(["--run", "next", "--init-from", out, "--steps", "1", "--N", "8", "--M", "12", "--Na", "16",
+                "--levels-below", "2", "--crop", "64", "--batch", "2", "--val-levels", "", "--snapshot-every", "0",
+                "--lr", "1e-5"])
+    with open(tmp_path / "next" / "val.jsonl") as f:
+        carried = [json.loads(line) for line in f if line.strip()]
+    assert [v["step"] for v in carried[:len(base_steps)]] == base_steps
+    ck = torch.load(tmp_path / "next" / "ckpt_latest.pt", map_location="cpu", weights_only=False)
+    kinds = [next(iter(h)) for h in ck["history"]]
+    assert kinds[:len(base_meta["history"])] == [next(iter(h)) for h in base_meta["history"]]
+    assert "decoder_finetune" in kinds

@@ -109,6 +109,19 @@ def read_model(path):
     return model, meta
 
 
+def codec_lineage(path, meta):
+    """(history, hold-out learning curve) of the codec a checkpoint holds, for a run that starts
+    from it. A decoder fine-tune's own validations count its fine-tuning steps, not the codec's:
+    its codec's curve is its base's (and its history the base's followed by its own)."""
+    if "base" not in meta:
+        return meta.get("history", []), meta.get("learning_curve", [])
+    base = named_file(meta["base"], "the fine-tune's base")
+    with open(sidecar(base)) as f:
+        base_meta = json.load(f)
+    history, curve = codec_lineage(base, base_meta)
+    return history + meta.get("history", []), curve
+
+
 def read_curve(val_path):
     if not os.path.exists(val_path):
         return []

@@ -276,9 +276,10 @@ def main(argv=None):
         src_step = 0
         if a.init_from.endswith(".safetensors") and checkpoint.is_resumable(a.init_from):
             src, meta = checkpoint.read_model(a.init_from)
-            src_step, history = int(meta["step"]), meta.get("history", [])
+            history, curve = checkpoint.codec_lineage(a.init_from, meta)
+            src_step = int(meta["step"])
             train_seconds = float(meta.get("train_hours", 0.0)) * 3600
-            carry_learning_curve(meta.get("learning_curve", []), os.path.join(run_dir, "val.jsonl"))
+            carry_learning_curve(curve, os.path.join(run_dir, "val.jsonl"))
         elif a.init_from.endswith(".safetensors"):
             src = from_record(a.init_from)
             side = os.path.splitext(a.init_from)[0] + ".json"
