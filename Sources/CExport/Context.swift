@@ -19,7 +19,9 @@ final class Context {
     var progress: (NicProgressCallback, UnsafeMutableRawPointer?)?
     private var modelStore: ModelStore?
     private var upscaler: FrameUpscaler?
-    private var imageCodec: NeuralImageCodec?
+    /// The neural image codecs made on this context, by model ID: the record's, and those of
+    /// any other model of the directory that files named.
+    private var imageCodecs: [UInt32: NeuralImageCodec] = [:]
     private var layeredImageCodec: LayeredImageCodec?
     /// The last upscale's setting, whether AI data drove it, and the fallback reason (C string or nil).
     var lastUpscale: (settingID: Int, usedAIData: Bool, reason: UnsafeMutablePointer<CChar>?) = (0, false, nil)
@@ -91,10 +93,18 @@ final class Context {
     }
 
     /// The neural image codec on this context's device: created on first use.
-    func neuralCodec() throws -> NeuralImageCodec {
-        if let imageCodec { return imageCodec }
-        let made = NeuralImageCodec(model: try models().neuralCodecModel(), device: device)
-        imageCodec = made
+    func neuralCodec() throws -> NeuralImageCodec { codec(for: try models().neuralCodecModel()) }
+
+    /// The neural image codec that decodes the single-layer file `bytes`, with the model its
+    /// header names (`NeuralImageCodec.model(decoding:in:)`), on this context's device.
+    func neuralCodec(decoding bytes: [UInt8]) throws -> NeuralImageCodec {
+        codec(for: try NeuralImageCodec.model(decoding: bytes, in: try models()))
+    }
+
+    private func codec(for model: HyperpriorModel) -> NeuralImageCodec {
+        if let made = imageCodecs[model.modelID] { return made }
+        let made = NeuralImageCodec(model: model, device: device)
+        imageCodecs[model.modelID] = made
         return made
     }
 

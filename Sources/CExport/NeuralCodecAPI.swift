@@ -146,7 +146,7 @@ private func decodeImage(
             guard layer <= 0 else {
                 throw NICError.invalidArgument("layer \(layer) does not exist: a single-layer .nic file has only layer 0")
             }
-            image = try ctx.neuralCodec().decode(bytes)
+            image = try ctx.neuralCodec(decoding: bytes).decode(bytes)
         }
         let pixels = image.planes[0]
         let buffer = try mallocBytes(pixels.count)

@@ -167,8 +167,8 @@ struct DecodeCommand: ParsableCommand {
                 if let layer, layer != 0 {
                     throw NICError.invalidArgument("layer \(layer) does not exist: \(input) is a single-layer .nic file (layer 0)")
                 }
-                let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: try modelOptions.device())
-                image = try codec.decode(bytes)
+                let model = try NeuralImageCodec.model(decoding: bytes, in: try modelOptions.store())
+                image = try NeuralImageCodec(model: model, device: try modelOptions.device()).decode(bytes)
             }
             try ImageFile.write(image, path: output, inputs: [input])
         }

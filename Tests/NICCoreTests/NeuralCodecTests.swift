@@ -137,6 +137,39 @@ final class NeuralCodecTests: XCTestCase {
         XCTAssertThrowsError(try codec.encode(try testImage(width: 8, height: 8), quality: 101))
     }
 
+    /// A file names the model that coded it, and the directory's other model (the layered base,
+    /// once the record) still decodes the files it coded; a model the directory does not hold is
+    /// a model error that names the ones it does.
+    func testDecoderPicksTheModelTheFileNames() throws {
+        let store = try ModelStore(directory: Self.modelDirectory)
+        guard let record = try? store.neuralCodecModel(), let base = try? store.layeredBaseModel() else {
+            throw XCTSkip("no neural codec models in \(Self.modelDirectory)")
+        }
+        let device = try ComputeDevice(threads: 1)
+        let image = try testImage(width: 40, height: 24)
+        for model in [record, base] {
+            let bytes = try NeuralImageCodec(model: model, device: device).encode(image, quality: 30)
+            let chosen = try NeuralImageCodec.model(decoding: bytes, in: store)
+            XCTAssertEqual(chosen.modelID, model.modelID, model.name)
+            XCTAssertEqual(
+                try NeuralImageCodec(model: chosen, device: device).decode(bytes).planes[0],
+                try NeuralImageCodec(model: model, device: device).decode(bytes).planes[0])
+        }
+        var stream = try NICBitstream(parsing: try NeuralImageCodec(model: record, device: device).encode(image, quality: 30))
+        stream.modelID = ~record.modelID
+        if stream.modelID == base.modelID { stream.modelID ^= 1 }
+        XCTAssertThrowsError(try NeuralImageCodec.model(decoding: stream.serialized(), in: store)) { error in
+            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains(hex8(stream.modelID)) && message.contains(record.name), message)
+        }
+        // A damaged header is reported as such, before any model is looked for.
+        var damaged = stream.serialized()
+        damaged[damaged.count / 2] ^= 0x10
+        XCTAssertThrowsError(try NeuralImageCodec.model(decoding: damaged, in: store)) {
+            XCTAssertEqual(($0 as? NICError).map(errorKind), "corruptData")
+        }
+    }
+
     func testSmallestImages() throws {
         let codec = try codec()
         for (w, h) in [(1, 1), (1, 65), (65, 1)] {

@@ -146,6 +146,25 @@ if [ -x "$debug_nic" ]; then
 fi
 "$nic" bench codec "$png" --quality 40 --repeats 1 --json | tail -1 | python3 -c "
 import json, sys; r = json.load(sys.stdin); assert r['bpp'] > 0 and r['psnr'] > 20 and r['decode_ms'] > 0, r"
+# A file coded with the layered base (the record before) decodes with the installed models.
+models="$(dirname "$nic")/../share/nic"
+python3 - "$models" "$dir/basemodels" <<'PY'
+import json, os, sys
+src, dst = sys.argv[1:]
+for root, dirs, files in os.walk(src):
+    rel = os.path.relpath(root, src)
+    os.makedirs(os.path.join(dst, rel), exist_ok=True)
+    for f in files:
+        os.symlink(os.path.join(os.path.abspath(root), f), os.path.join(dst, rel, f))
+base = json.load(open(os.path.join(src, "layered", "residual.json")))["base"]
+os.remove(os.path.join(dst, "neural", "codec.json"))
+json.dump({"model": base["model"], "sha256": base["sha256"]}, open(os.path.join(dst, "neural", "codec.json"), "w"))
+PY
+"$nic" encode "$png" "$dir/b.nic" --quality 40 --models "$dir/basemodels" > /dev/null
+"$nic" decode "$dir/b.nic" "$dir/b1.png" --models "$dir/basemodels"
+"$nic" decode "$dir/b.nic" "$dir/b2.png"
+cmp -s "$dir/b1.png" "$dir/b2.png" || fail "a file of the layered base decodes differently with the installed models"
+cmp -s "$dir/n.nic" "$dir/b.nic" && fail "the layered base coded the same file as the record"
 head -c 100 "$dir/n.nic" > "$dir/cut.nic"
 expect_failure decode "$dir/cut.nic" "$dir/x.png"
 grep -q "checksum\|shorter" "$dir/stderr" || fail "truncated .nic: $(cat "$dir/stderr")"

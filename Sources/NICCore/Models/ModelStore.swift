@@ -83,6 +83,30 @@ public final class ModelStore: Sendable {
         return model
     }
 
+    /// The neural codec model of this directory whose model ID (the first four bytes of its
+    /// file's sha256, big-endian, as `.nic` files name it) is `id`: the model of record, else the
+    /// layered base (`layeredBaseModel`), so that files coded with a base that was once the
+    /// record still decode after the record changes. A model error, naming the models the
+    /// directory holds, when neither is it.
+    public func neuralCodecModel(id: UInt32) throws -> HyperpriorModel {
+        var held: [HyperpriorModel] = []
+        var problems: [String] = []
+        for candidate in [neuralCodecModel, layeredBaseModel] {
+            do {
+                let model = try candidate()
+                if model.modelID == id { return model }
+                held.append(model)
+            } catch let error as NICError {
+                problems.append(error.message)
+            }
+        }
+        let names = held.map { "\(hex8($0.modelID)) (\($0.name))" }
+        throw NICError.model(
+            "this file was coded with neural model \(hex8(id)), which \(directory) does not hold"
+                + (names.isEmpty ? "" : "; it holds " + names.joined(separator: " and "))
+                + (problems.isEmpty ? "" : "; " + problems.joined(separator: "; ")))
+    }
+
     /// The LIFF arbitrary-scale up-scaler of record, named by `liff/liff.json`
     /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
     public func liffNetwork() throws -> LIFFNetwork { try liffModel().network }

@@ -358,6 +358,13 @@ public final class NeuralImageCodec {
 
     // MARK: decode
 
+    /// The model of `store` that decodes the single-layer file `bytes`: the one its header names
+    /// (`ModelStore.neuralCodecModel(id:)`). A damaged header is reported before any model is
+    /// looked for, as `decode` reports it.
+    public static func model(decoding bytes: [UInt8], in store: ModelStore) throws -> HyperpriorModel {
+        try store.neuralCodecModel(id: try NICBitstream(parsing: bytes).modelID)
+    }
+
     public func decode(_ bytes: [UInt8]) throws -> PlanarImage {
         let out = try synthesisOutput(bytes)
         let image = try Self.croppedImage(
