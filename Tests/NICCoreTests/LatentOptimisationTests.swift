@@ -43,11 +43,15 @@ final class LatentOptimisationTests: XCTestCase {
         XCTAssertEqual(GainLadder.lambda(lambdas, quality: 17), 0.001 * powf(2, 48 / 99), accuracy: 1e-7, "geometric between levels")
     }
 
-    /// bits per pixel of the file + λ·255²·MSE: what the optimisation lowers.
-    private func cost(_ codec: NeuralImageCodec, _ image: PlanarImage, quality: Int, bytes: [UInt8]) throws -> Double {
+    /// bits per pixel of the file + κ·λ·255²·MSE: what the latent search lowers (κ =
+    /// `emphasis`; the substitution's κ is 1).
+    private func cost(
+        _ codec: NeuralImageCodec, _ image: PlanarImage, quality: Int, bytes: [UInt8],
+        emphasis: Float = LatentOptimisation.distortionEmphasis
+    ) throws -> Double {
         let decoded = try codec.decode(bytes)
         let mse = pow(10, -(try Quality.psnr(image, decoded)) / 10) * 255 * 255
-        let lambda = Double(GainLadder.lambda(try XCTUnwrap(codec.model.lambdas), quality: quality))
+        let lambda = Double(emphasis) * Double(GainLadder.lambda(try XCTUnwrap(codec.model.lambdas), quality: quality))
         return Double(bytes.count * 8) / Double(image.width * image.height) + lambda * mse
     }
 
@@ -154,12 +158,12 @@ final class LatentOptimisationTests: XCTestCase {
         let codec = try NeuralCodecTests.codec(threads: 2)
         let image = try NeuralCodecTests.testImage(width: 130, height: 90)
         let plain = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 0))
-        let before = try cost(codec, image, quality: 50, bytes: plain)
+        let before = try cost(codec, image, quality: 50, bytes: plain, emphasis: 1)
         for (tile, block) in [(LatentOptimisation.defaultTileLatents, 0), (3, 32)] {
             codec.latentTileLatents = tile
             let search = NeuralEncoderSearch(refinementSteps: 0, substitutionSteps: 15, substitutionBlock: block)
             let substituted = try codec.encode(image, quality: 50, search: search)
-            let after = try cost(codec, image, quality: 50, bytes: substituted)
+            let after = try cost(codec, image, quality: 50, bytes: substituted, emphasis: 1)
             print("tiles of \(tile) latents, blocks of \(block): cost \(before) → \(after)")
             XCTAssertLessThan(after, before * 0.995, "tiles of \(tile), blocks of \(block)")
             let decoded = try codec.decode(substituted)

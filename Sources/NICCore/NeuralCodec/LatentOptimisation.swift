@@ -7,9 +7,9 @@
 /// The analysis transform is trained to be good on average; for one image the encoder can do
 /// better by searching the latents y themselves for the lowest rate-distortion cost
 ///
-///     L(y) = bits(ŷ) / pixels + λ · 255² · MSE(x, g_s(ŷ · gain_y⁻¹)),  ŷ = o + round~(y − o)
+///     L(y) = bits(ŷ) / pixels + κ · λ · 255² · MSE(x, g_s(ŷ · gain_y⁻¹)),  ŷ = o + round~(y − o)
 ///
-/// with the hyper-latents, and so the means μ and scales σ of the entropy model, fixed to those
+/// where λ is the quality's trained trade-off and κ = `distortionEmphasis`, with the hyper-latents, and so the means μ and scales σ of the entropy model, fixed to those
 /// the plain encoder codes. The origin o is the coded grid's: μ on the means' grid, round(μ) on
 /// the integer grid. The rate is the model's own: −log₂ of the Gaussian mass of the unit
 /// bin around ŷ − μ. Rounding has no useful gradient, so round~ is stochastic annealed rounding:
@@ -31,6 +31,10 @@ struct LatentOptimisation {
     var tileLatents = LatentOptimisation.defaultTileLatents
     static let defaultTileLatents = 48
     static let temperatureStart: Float = 0.5, temperatureEnd: Float = 0.02
+    /// κ: the search weighs distortion by this multiple of the quality's λ. At a quality's gains
+    /// the searched latents then land on a better rate-distortion curve than with λ itself
+    /// (measured on the hold-out: docs/decisions/encoder-optimisation.md).
+    static let distortionEmphasis: Float = 1.4
     /// Lowest bin probability, as in training: the rate of a bin is at most −log₂ of it.
     static let likelihoodBound: Float = 1e-9
 
@@ -53,7 +57,8 @@ struct LatentOptimisation {
         let means: [Float], scales: [Float]
         /// The rounding origin of every latent on the coded grid (`means` on the means' grid).
         let origins: [Float]
-        let lambda: Float
+        /// The weight of distortion (the quality's λ; the search raises it by `distortionEmphasis`).
+        var lambda: Float
         /// Latents of context around a tile: as far as the synthesis reaches (its band halo).
         let haloLatents: Int
     }
@@ -61,6 +66,8 @@ struct LatentOptimisation {
     /// The optimised latents, started from `start` (gain-scaled analysis output, [M][h][w]).
     func optimised(_ start: [Float], _ problem: Problem, synthesis: Sequential, on device: ComputeDevice) throws -> [Float] {
         var y = start
+        var problem = problem
+        problem.lambda *= LatentOptimisation.distortionEmphasis
         let (h, w) = (problem.latentHeight, problem.latentWidth)
         let t = tileLatents
         for r0 in stride(from: 0, to: h, by: t) {
