@@ -9,8 +9,9 @@
 ///
 ///     L(y) = bits(ŷ) / pixels + κ · λ · 255² · MSE(x, g_s(ŷ · gain_y⁻¹)),  ŷ = o + round~(y − o)
 ///
-/// where λ is the quality's trained trade-off and κ = `distortionEmphasis`, with the hyper-latents, and so the means μ and scales σ of the entropy model, fixed to those
-/// the plain encoder codes. The origin o is the coded grid's: μ on the means' grid, round(μ) on
+/// where λ is the quality's trained trade-off and κ = `distortionEmphasis`, with the
+/// hyper-latents, and so the means μ and scales σ of the entropy model, fixed to those the plain
+/// encoder codes. The origin o is the coded grid's: μ on the means' grid, round(μ) on
 /// the integer grid. The rate is the model's own: −log₂ of the Gaussian mass of the unit
 /// bin around ŷ − μ. Rounding has no useful gradient, so round~ is stochastic annealed rounding:
 /// v goes down or up to an integer with a relaxed (Gumbel-softmax) draw that favours the nearer
