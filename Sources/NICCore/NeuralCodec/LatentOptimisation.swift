@@ -15,7 +15,7 @@
 /// the integer grid. The rate is the model's own: −log₂ of the Gaussian mass of the unit
 /// bin around ŷ − μ. Rounding has no useful gradient, so round~ is stochastic annealed rounding:
 /// v goes down or up to an integer with a relaxed (Gumbel-softmax) draw that favours the nearer
-/// one, at a temperature τ falling geometrically from 0.5 to 0.02 over the steps, so that the
+/// one, at a temperature τ falling geometrically from 1 to 0.1 over the steps, so that the
 /// search ends close to the hard rounding the symbols then take; Adam moves y. The draws come
 /// from a fixed seed, so an encode is repeatable. Adam's step size falls linearly to 0 over the
 /// steps (its normalised steps would otherwise keep latents near a rounding boundary flipping to
@@ -31,7 +31,7 @@ struct LatentOptimisation {
     /// Tile side in latents (16 pixels each).
     var tileLatents = LatentOptimisation.defaultTileLatents
     static let defaultTileLatents = 48
-    static let temperatureStart: Float = 0.5, temperatureEnd: Float = 0.02
+    static let temperatureStart: Float = 1, temperatureEnd: Float = 0.1
     /// κ: the search weighs distortion by this multiple of the quality's λ. At a quality's gains
     /// the searched latents then land on a better rate-distortion curve than with λ itself
     /// (measured on the hold-out: docs/decisions/encoder-optimisation.md).
