@@ -135,9 +135,11 @@ def code_with(codec, q, src, tmp):
     return os.path.getsize(f), rgb(out)
 
 
-def nic_point(nic, models, image, q, threads, refine=None, extra=()):
-    """`nic bench codec` of one image at one quality; `extra`: more encoder options."""
+def nic_point(nic, models, image, q, threads, refine=None, extra=(), warmup=True):
+    """`nic bench codec` of one image at one quality; `extra`: more encoder options; `warmup`:
+    one untimed encode first (turn it off for searches that take seconds to minutes)."""
     cmd = [nic, "bench", "codec", image, "--quality", str(q), "--repeats", "1", "--threads", str(threads), "--json"]
+    cmd += [] if warmup else ["--no-warmup"]
     if refine is not None:
         cmd += ["--refine", str(refine)]
     cmd += list(extra)

@@ -11,7 +11,11 @@ struct CodecBench: ParsableCommand {
 
     @Argument(help: "Input image.") var input: String
     @Option(help: "Quality 1-100.") var quality: Int = 75
-    @Option(help: "Timed repetitions (after one warm-up).") var repeats: Int = 5
+    @Option(help: "Timed repetitions.") var repeats: Int = 5
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Encode and decode once, untimed, before the timed repetitions (--no-warmup: not, for slow searches).")
+    var warmup = true
     @OptionGroup var searchOptions: EncoderSearchOptions
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "Print one JSON object (last line).") var json = false
@@ -26,7 +30,7 @@ struct CodecBench: ParsableCommand {
             var bytes: [UInt8] = [], decoded = image
             var encodeTimes: [Double] = [], decodeTimes: [Double] = []
             var encodeStages = codec.stageSeconds, decodeStages = codec.stageSeconds
-            for i in 0...repeats {
+            for i in (warmup ? 0 : 1)...repeats {
                 var t = monotonicSeconds()
                 bytes = try codec.encode(image, quality: quality, search: search)
                 if i > 0 { encodeTimes.append(monotonicSeconds() - t) }
@@ -54,6 +58,7 @@ struct CodecBench: ParsableCommand {
                         "consistency": .number(Double(search.consistencyPasses)),
                         "fixed_point": .number(Double(search.fixedPointPasses)),
                         "threads": .number(Double(device.threads)),
+                        "repeats": .number(Double(repeats)), "warmup": .bool(warmup),
                         "bytes": .number(Double(bytes.count)), "bpp": .number(rounded(bpp, 5)), "psnr": .number(rounded(psnr, 3)),
                         "encode_ms": .number(rounded(enc, 1)), "decode_ms": .number(rounded(dec, 1)),
                         "encode_stages_ms": stages(encodeStages), "decode_stages_ms": stages(decodeStages),

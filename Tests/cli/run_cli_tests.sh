@@ -144,8 +144,14 @@ if [ -x "$debug_nic" ]; then
   cmp -s "$dir/n1.png" "$dir/nd.png" || fail "debug and release builds decode different pixels"
   echo "debug and release builds decode identical pixels"
 fi
-"$nic" bench codec "$png" --quality 40 --repeats 1 --json | tail -1 | python3 -c "
-import json, sys; r = json.load(sys.stdin); assert r['bpp'] > 0 and r['psnr'] > 20 and r['decode_ms'] > 0, r"
+"$nic" bench codec "$png" --quality 40 --repeats 1 --json | tail -1 > "$dir/bench1.json"
+"$nic" bench codec "$png" --quality 40 --repeats 2 --no-warmup --json | tail -1 > "$dir/bench2.json"
+python3 - "$dir/bench1.json" "$dir/bench2.json" <<'PY'
+import json, sys
+r, n = (json.load(open(p)) for p in sys.argv[1:])
+assert r['bpp'] > 0 and r['psnr'] > 20 and r['decode_ms'] > 0 and r['warmup'] and r['repeats'] == 1, r
+assert not n['warmup'] and n['repeats'] == 2 and n['bytes'] == r['bytes'] and n['encode_ms'] > 0, n
+PY
 # A file coded with the layered base (the record before) decodes with the installed models.
 models="$(dirname "$nic")/../share/nic"
 python3 - "$models" "$dir/basemodels" <<'PY'

@@ -25,6 +25,14 @@ def test_variant_names_map_to_options(name, args):
     assert eval_encoder.variant_args(name) == args
 
 
+@pytest.mark.parametrize("name,searching", [
+    ("r1s0", False), ("e0", False), ("e0d8c4f2n", False), ("r1s0d0c0f0n", False),
+    ("e1", True), ("e3", True), ("r0s100", True), ("r0s0x50", True),
+])
+def test_searching_variants_are_the_ones_timed_without_warm_up(name, searching):
+    assert eval_encoder.searches(name) == searching
+
+
 @pytest.mark.parametrize("name", ["e0gn", "x", "e0q", "r1"])
 def test_other_names_are_refused(name):
     with pytest.raises(SystemExit):
