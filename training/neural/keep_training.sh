@@ -138,14 +138,8 @@ p = sys.argv[1]
 print(json.load(open(p))["step"] if os.path.exists(p) else -1)' "${FROM%.safetensors}.json")" -lt "$TOTAL" ]; then
         python3 training/neural/export_record.py --ckpt "$RUNS/$PREVIOUS/ckpt_latest.pt" --out "$FROM" --no-validate
     fi
-    # shellcheck disable=SC2016
-    setsid sh -c '
-        stage=$1; shift
-        python3 training/neural/finetune_decoder.py "$@" < /dev/null
-        rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next "$stage"
-    ' "$DIR" "$STAGE" --run "$STAGE" --from "$FROM" --steps "$(stage_total "$STAGE")" --lr 1e-5 --lr-drop-at 0.85 \
-        --rounding mixed --threads "$THREADS" --out "$OUT" >> "$DIR/stdout.log" 2>&1 < /dev/null &
+    set -- training/neural/finetune_decoder.py --run "$STAGE" --from "$FROM" --steps "$(stage_total "$STAGE")" \
+        --lr 1e-5 --lr-drop-at 0.85 --rounding mixed --threads "$THREADS" --out "$OUT"
     FROM_TEXT=$FROM
 else
     # With a full checkpoint here --resume continues it and --init-from is not read; without one
@@ -155,19 +149,21 @@ else
         open_all) EXTRA="--grown-lr-mult 10" ;;
         *) EXTRA="" ;;
     esac
-    # shellcheck disable=SC2016,SC2086
-    setsid sh -c '
-        stage=$1; shift
-        python3 training/neural/train.py "$@" < /dev/null
-        rm -f "$0/pid"
-        exec sh training/neural/keep_training.sh --next "$stage"
-    ' "$DIR" "$STAGE" --run "$STAGE" --resume --init-from "$INIT" \
+    # shellcheck disable=SC2086
+    set -- training/neural/train.py --run "$STAGE" --resume --init-from "$INIT" \
         --N 64 --M 192 $EXTRA --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
         --lr 5e-5 --lr-schedule 0.85:0.1 --total-steps "$(stage_total "$STAGE")" --seed 3 --val-levels 0,2,6,9 \
         --val-every 1000 --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 \
-        --milestone-every 2000 --milestone-form record --milestone-path "$OUT" >> "$DIR/stdout.log" 2>&1 < /dev/null &
+        --milestone-every 2000 --milestone-form record --milestone-path "$OUT"
     if [ -f "$DIR/ckpt_latest.pt" ]; then FROM_TEXT=$DIR/ckpt_latest.pt; else FROM_TEXT=$INIT; fi
 fi
+# shellcheck disable=SC2016
+setsid sh -c '
+    stage=$1; shift
+    python3 "$@" < /dev/null
+    rm -f "$0/pid"
+    exec sh training/neural/keep_training.sh --next "$stage"
+' "$DIR" "$STAGE" "$@" >> "$DIR/stdout.log" 2>&1 < /dev/null &
 PID=$!
 echo "$PID" > "$DIR/pid"
 lower_priority "$PID"
