@@ -148,19 +148,13 @@ final class LIFFUpscalerTests: XCTestCase {
     /// decoder then falls back to Lanczos).
     func testDamagedModelIsRefused() throws {
         let models = ScalerNetworkGoldenTests.repository + "/models/liff"
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("liff-\(UInt32.random(in: 0...UInt32.max))").path
-        try FileManager.default.createDirectory(atPath: directory + "/liff", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.copyItem(atPath: models + "/../settings.json", toPath: directory + "/settings.json")
+        let directory = try ScratchModelDirectory(folders: ["liff"])
+        defer { directory.remove() }
+        try directory.copy(models + "/../settings.json", to: "settings.json")
+        try directory.copy(models + "/liff.json", to: "liff/liff.json")
         let record = try Data(contentsOf: URL(fileURLWithPath: models + "/liff.json"))
-        try record.write(to: URL(fileURLWithPath: directory + "/liff/liff.json"))
         let name = try XCTUnwrap(JSONValue.parse(Array(record))["model"]?.stringValue)
-        var weights = try Data(contentsOf: URL(fileURLWithPath: models + "/" + name))
-        weights[weights.count - 1] ^= 1
-        try weights.write(to: URL(fileURLWithPath: directory + "/liff/" + name))
-        XCTAssertThrowsError(try ModelStore(directory: directory).liffNetwork()) { error in
-            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains("sha256"), message)
-        }
+        try directory.writeDamaged(models + "/" + name, to: "liff/" + name)
+        assertRefusedBySHA256(try ModelStore(directory: directory.path).liffNetwork())
     }
 }

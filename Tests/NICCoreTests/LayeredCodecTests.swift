@@ -127,36 +127,26 @@ final class LayeredCodecTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: models + "/neural/" + baseName) else {
             throw XCTSkip("no layered base model in \(models)")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("layered-\(UInt32.random(in: 0...UInt32.max))").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        for folder in ["neural", "layered", "liff"] {
-            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
-        }
-        let fm = FileManager.default
-        try fm.copyItem(atPath: models + "/settings.json", toPath: directory + "/settings.json")
+        let directory = try ScratchModelDirectory(folders: ["neural", "layered", "liff"])
+        defer { directory.remove() }
+        try directory.copy(models + "/settings.json", to: "settings.json")
         for folder in ["layered", "liff"] {
-            for name in try fm.contentsOfDirectory(atPath: models + "/" + folder) {
-                let link = folder + "/" + name
-                try fm.createSymbolicLink(atPath: directory + "/" + link, withDestinationPath: models + "/" + link)
+            for name in try FileManager.default.contentsOfDirectory(atPath: models + "/" + folder) {
+                try directory.link(models + "/" + folder + "/" + name, to: folder + "/" + name)
             }
         }
-        try fm.createSymbolicLink(atPath: directory + "/neural/" + baseName, withDestinationPath: models + "/neural/" + baseName)
+        try directory.link(models + "/neural/" + baseName, to: "neural/" + baseName)
         // The image codec's record names a file that is not there: the layered codec does not read it.
-        try Data(#"{"model": "absent.safetensors", "sha256": "00"}"#.utf8).write(to: URL(fileURLWithPath: directory + "/neural/codec.json"))
-        let store = try ModelStore(directory: directory)
+        try Data(#"{"model": "absent.safetensors", "sha256": "00"}"#.utf8).write(
+            to: URL(fileURLWithPath: directory.path + "/neural/codec.json"))
+        let store = try ModelStore(directory: directory.path)
         XCTAssertThrowsError(try store.neuralCodecModel())
         let codec = try LayeredImageCodec(store: store, device: try ComputeDevice(threads: 1))
         XCTAssertEqual(codec.base.model.name, baseName)
 
         // A damaged base is refused.
-        try fm.removeItem(atPath: directory + "/neural/" + baseName)
-        var weights = try Data(contentsOf: URL(fileURLWithPath: models + "/neural/" + baseName))
-        weights[weights.count - 1] ^= 1
-        try weights.write(to: URL(fileURLWithPath: directory + "/neural/" + baseName))
-        XCTAssertThrowsError(try ModelStore(directory: directory).layeredBaseModel()) { error in
-            guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains("sha256"), message)
-        }
+        try directory.writeDamaged(models + "/neural/" + baseName, to: "neural/" + baseName)
+        assertRefusedBySHA256(try ModelStore(directory: directory.path).layeredBaseModel())
     }
 
     func testHeaderErrors() throws {
