@@ -154,18 +154,7 @@ assert not n['warmup'] and n['repeats'] == 2 and n['bytes'] == r['bytes'] and n[
 PY
 # A file coded with the layered base (the record before) decodes with the installed models.
 models="$(dirname "$nic")/../share/nic"
-python3 - "$models" "$dir/basemodels" <<'PY'
-import json, os, sys
-src, dst = sys.argv[1:]
-for root, dirs, files in os.walk(src):
-    rel = os.path.relpath(root, src)
-    os.makedirs(os.path.join(dst, rel), exist_ok=True)
-    for f in files:
-        os.symlink(os.path.join(os.path.abspath(root), f), os.path.join(dst, rel, f))
-base = json.load(open(os.path.join(src, "layered", "residual.json")))["base"]
-os.remove(os.path.join(dst, "neural", "codec.json"))
-json.dump({"model": base["model"], "sha256": base["sha256"]}, open(os.path.join(dst, "neural", "codec.json"), "w"))
-PY
+python3 "$(dirname "$0")/../support/layered_base_models.py" "$models" "$dir/basemodels"
 "$nic" encode "$png" "$dir/b.nic" --quality 40 --models "$dir/basemodels" > /dev/null
 "$nic" decode "$dir/b.nic" "$dir/b1.png" --models "$dir/basemodels"
 "$nic" decode "$dir/b.nic" "$dir/b2.png"
