@@ -37,7 +37,9 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(REPO, "python"))  # the package of this checkout when none is installed
+sys.path.insert(0, REPO)
 import nic  # noqa: E402
+from training.metrics import psnr as psnr_of  # noqa: E402
 
 MAX_ABS_ERR = 1e-3   # fp32 against ORT fp32
 MIN_PSNR_DB = 40.0   # 8-bit arithmetic against ORT fp32
@@ -141,8 +143,7 @@ def median_after_warmup(times, frames):
 
 def psnr(a, b):
     """PSNR in dB of b against a, pixels in [0, 1]."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+    return psnr_of(np.asarray(b, np.float64), np.asarray(a, np.float64))
 
 
 def ort_int8_session(model, clips, opts):

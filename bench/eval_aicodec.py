@@ -57,6 +57,8 @@ import numpy as np
 from rdcurves import bd_psnr, bd_rate  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from training.metrics import psnr_of_mse  # noqa: E402
 DEFAULT_IMAGES = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "eval", "kodak"))
 DEFAULT_NIC = os.path.join(REPO, ".build", "release", "nic")
 
@@ -202,7 +204,8 @@ def aidata_bytes_png(path):
 
 
 def psnr(mse):
-    return 100.0 if mse <= 1e-12 else 10.0 * math.log10(255.0 ** 2 / mse)
+    """PSNR of a mean squared error of 8-bit samples."""
+    return psnr_of_mse(mse, 255)
 
 
 def luma(a):
