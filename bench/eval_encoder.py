@@ -24,8 +24,8 @@ the warm-up encode: their one-time costs are a negligible part of an encode of s
 `--holdout` codes the training run's fixed hold-out (`training/neural/data.py`), centre crops of
 at most 768 pixels: tune there, report on the evaluation set. Progress goes to stderr.
 
-`--points FILE` keeps every measured point as a line of JSON (the model's sha256 from
-`MODELS/neural/codec.json`, the variant's options, the image, the quality, the threads) and takes
+`--points FILE` keeps every measured point as a line of JSON (the models of
+`MODELS/neural/codec.json`, `eval_neural.neural_codec_key`, the variant's options, the image, the quality, the threads) and takes
 points already there instead of coding them again, so that a long run (the slow efforts take
 minutes per encode) can be stopped and resumed, or spread over several runs.
 """
@@ -44,7 +44,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from eval_neural import nic_generation, nic_point, rgb, successive  # noqa: E402
+from eval_neural import neural_codec_key, nic_generation, nic_point, rgb, successive  # noqa: E402
 from rdcurves import bd_rate  # noqa: E402
 
 
@@ -79,12 +79,11 @@ def searches(name):
 
 
 class PointStore:
-    """The --points file: measured points by (model sha256, options, image, quality, threads)."""
+    """The --points file: measured points by (models' key, options, image, quality, threads)."""
 
     def __init__(self, path, models):
         self.path = path
-        with open(os.path.join(models, "neural", "codec.json")) as f:
-            self.model = json.load(f)["sha256"]
+        self.model = neural_codec_key(models)
         self.points = {}
         if path and os.path.exists(path):
             with open(path) as f:

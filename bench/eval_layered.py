@@ -45,7 +45,7 @@ from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "bench"))
-from eval_neural import check_model_dir, code_with, psnr, rgb, run  # noqa: E402
+from eval_neural import check_model_dir, code_with, neural_codec_key, psnr, rgb, run  # noqa: E402
 from rdcurves import bd_rate  # noqa: E402
 
 
@@ -76,8 +76,7 @@ class Points:
     """The --points file: measured points by (models' sha256, kind, image, configuration, setting, threads)."""
 
     def __init__(self, path, models):
-        with open(os.path.join(models, "neural", "codec.json")) as f:
-            base = json.load(f)["sha256"]
+        base = neural_codec_key(models)
         with open(os.path.join(models, "layered", "residual.json")) as f:
             residual = json.load(f)["sha256"]
         self.models, self.path, self.points = [base, residual], path, {}

@@ -60,6 +60,14 @@ def check_model_dir(path, flag):
             raise SystemExit(f"{flag} {path}: no {need} (a model directory: a copy of models/ with its own neural/)")
 
 
+def neural_codec_key(models):
+    """What `nic encode` codes with in `models`: the record's sha256, and each quality range's model
+    of neural/codec.json (`ranges`) as "+FROM:SHA256"; the key under which points are kept."""
+    with open(os.path.join(models, "neural", "codec.json")) as f:
+        manifest = json.load(f)
+    return manifest["sha256"] + "".join(f"+{r['from_quality']}:{r['sha256']}" for r in manifest.get("ranges", []))
+
+
 def nic_qualities(models):
     """The qualities of the model's trained gain levels: level l is exactly quality 1 + 99 l / (L - 1)."""
     with open(os.path.join(models, "neural", "codec.json")) as f:
@@ -323,7 +331,8 @@ def main():
         "baselines_from": ({"file": os.path.relpath(a.baselines_from, REPO), "codecs": sorted(baselines),
                             "measured": baselines_date} if baselines else None),
         "model": {"file": record["model"], "sha256": record["sha256"], "step": sidecar.get("step"),
-                  "train_hours": sidecar.get("train_hours")},
+                  "train_hours": sidecar.get("train_hours"),
+                  **({"ranges": record["ranges"]} if "ranges" in record else {})},
         "curves": {k: [{"q": q, "bpp": round(b, 5), "psnr": round(s, 3)} for q, b, s in v] for k, v in curves.items()},
         "bd_rate_percent": {k: (round(v, 2) if v is not None else None) for k, v in bd.items()},
         "timing_768x512": {"threads": a.threads, "images": len(timing["encode_ms"]),

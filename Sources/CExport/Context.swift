@@ -92,8 +92,9 @@ final class Context {
         return made
     }
 
-    /// The neural image codec on this context's device: created on first use.
-    func neuralCodec() throws -> NeuralImageCodec { codec(for: try models().neuralCodecModel()) }
+    /// The neural image codec that codes `quality` (`ModelStore.neuralCodecModel(quality:)`) on
+    /// this context's device: created on first use.
+    func neuralCodec(quality: Int) throws -> NeuralImageCodec { codec(for: try models().neuralCodecModel(quality: quality)) }
 
     /// The neural image codec that decodes the single-layer file `bytes`, with the model its
     /// header names (`NeuralImageCodec.model(decoding:in:)`), on this context's device.

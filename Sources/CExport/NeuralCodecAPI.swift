@@ -73,7 +73,7 @@ public func nic_image_encode(
         let (quality, search) = try encodeSettings(options)
         let image = try ImageBridge(input, role: "input")
         guard image.format == .rgb24 else { throw NICError.unsupportedFormat("nic_image_encode takes RGB24 images") }
-        let bytes = try ctx.neuralCodec().encode(try image.copy(), quality: quality, search: search)
+        let bytes = try ctx.neuralCodec(quality: quality).encode(try image.copy(), quality: quality, search: search)
         let buffer = try mallocBytes(bytes.count)
         bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) }
         data.pointee = buffer; size.pointee = bytes.count

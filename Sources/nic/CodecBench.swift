@@ -25,7 +25,7 @@ struct CodecBench: ParsableCommand {
             guard (1...1000).contains(repeats) else { throw NICError.invalidArgument("--repeats must be 1...1000") }
             let search = try searchOptions.search()
             let device = try modelOptions.device()
-            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: device)
+            let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(quality: quality), device: device)
             let image = try ImageFile.read(path: input, as: .rgb24)
             var bytes: [UInt8] = [], decoded = image
             var encodeTimes: [Double] = [], decodeTimes: [Double] = []

@@ -47,7 +47,7 @@ struct EncodeCommand: ParsableCommand {
                 let codec = try LayeredImageCodec(store: try modelOptions.store(), device: device)
                 bytes = try codec.encode(image, sizes: sizes, quality: quality, search: try search.search())
             } else {
-                let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(), device: device)
+                let codec = NeuralImageCodec(model: try modelOptions.store().neuralCodecModel(quality: quality), device: device)
                 bytes = try codec.encode(image, quality: quality, search: try search.search())
             }
             try writeFileBytes(bytes, path: output, inputs: [input])

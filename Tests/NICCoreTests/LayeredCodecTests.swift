@@ -140,7 +140,7 @@ final class LayeredCodecTests: XCTestCase {
         try Data(#"{"model": "absent.safetensors", "sha256": "00"}"#.utf8).write(
             to: URL(fileURLWithPath: directory.path + "/neural/codec.json"))
         let store = try ModelStore(directory: directory.path)
-        XCTAssertThrowsError(try store.neuralCodecModel())
+        XCTAssertThrowsError(try store.neuralCodecModel(quality: 50))
         let codec = try LayeredImageCodec(store: store, device: try ComputeDevice(threads: 1))
         XCTAssertEqual(codec.base.model.name, baseName)
 

@@ -10,7 +10,7 @@ final class NeuralCodecTests: XCTestCase {
         for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
         return path + "/models"
     }()
-    static let model: HyperpriorModel? = try? ModelStore(directory: modelDirectory).neuralCodecModel()
+    static let model: HyperpriorModel? = try? ModelStore(directory: modelDirectory).neuralCodecModel(quality: 1)
 
     func codec(threads: Int = 1) throws -> NeuralImageCodec { try Self.codec(threads: threads) }
 
@@ -142,7 +142,7 @@ final class NeuralCodecTests: XCTestCase {
     /// a model error that names the ones it does.
     func testDecoderPicksTheModelTheFileNames() throws {
         let store = try ModelStore(directory: Self.modelDirectory)
-        guard let record = try? store.neuralCodecModel(), let base = try? store.layeredBaseModel() else {
+        guard let record = try? store.neuralCodecModel(quality: 1), let base = try? store.layeredBaseModel() else {
             throw XCTSkip("no neural codec models in \(Self.modelDirectory)")
         }
         let device = try ComputeDevice(threads: 1)
@@ -168,6 +168,62 @@ final class NeuralCodecTests: XCTestCase {
         XCTAssertThrowsError(try NeuralImageCodec.model(decoding: damaged, in: store)) {
             XCTAssertEqual(($0 as? NICError).map(errorKind), "corruptData")
         }
+    }
+
+    /// `ranges` in `neural/codec.json` give the upper qualities a model of their own: the encoder
+    /// codes each quality with its range's model and the decoder finds every listed model by the
+    /// file's model ID; a malformed list is a model error.
+    func testModelsByQualityRange() throws {
+        let models = Self.modelDirectory
+        let record = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: models + "/neural/codec.json"))))
+        let residual = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: models + "/layered/residual.json"))))
+        let recordName = try XCTUnwrap(record["model"]?.stringValue), recordSHA = try XCTUnwrap(record["sha256"]?.stringValue)
+        let upperName = try XCTUnwrap(residual["base"]?["model"]?.stringValue)
+        let upperSHA = try XCTUnwrap(residual["base"]?["sha256"]?.stringValue)
+        guard upperName != recordName, FileManager.default.fileExists(atPath: models + "/neural/" + upperName) else {
+            throw XCTSkip("no second neural codec model in \(models)")
+        }
+        let directory = try ScratchModelDirectory(folders: ["neural"])
+        defer { directory.remove() }
+        try directory.copy(models + "/settings.json", to: "settings.json")
+        for name in [recordName, upperName] { try directory.link(models + "/neural/" + name, to: "neural/" + name) }
+        func write(ranges: String) throws {
+            try Data((#"{"model": "\#(recordName)", "sha256": "\#(recordSHA)""# + ranges + "}").utf8).write(
+                to: URL(fileURLWithPath: directory.path + "/neural/codec.json"))
+        }
+        try write(ranges: #", "ranges": [{"from_quality": 60, "model": "\#(upperName)", "sha256": "\#(upperSHA)"}]"#)
+        let store = try ModelStore(directory: directory.path)
+        XCTAssertEqual(try store.neuralCodecModel(quality: 1).name, recordName)
+        XCTAssertEqual(try store.neuralCodecModel(quality: 59).name, recordName)
+        XCTAssertEqual(try store.neuralCodecModel(quality: 60).name, upperName)
+        XCTAssertEqual(try store.neuralCodecModel(quality: 100).name, upperName)
+        let device = try ComputeDevice(threads: 1)
+        let image = try testImage(width: 40, height: 24)
+        for quality in [30, 80] {
+            let model = try store.neuralCodecModel(quality: quality)
+            let bytes = try NeuralImageCodec(model: model, device: device).encode(image, quality: quality)
+            XCTAssertEqual(try NICBitstream(parsing: bytes).modelID, model.modelID)
+            XCTAssertTrue(try NeuralImageCodec.model(decoding: bytes, in: store) === model)
+        }
+
+        for bad in [
+            #", "ranges": []"#, #", "ranges": {"from_quality": 60}"#,
+            #", "ranges": [{"from_quality": 1, "model": "\#(upperName)", "sha256": "\#(upperSHA)"}]"#,
+            #", "ranges": [{"from_quality": 101, "model": "\#(upperName)", "sha256": "\#(upperSHA)"}]"#,
+            #", "ranges": [{"model": "\#(upperName)", "sha256": "\#(upperSHA)"}]"#,
+            #", "ranges": [{"from_quality": 70, "model": "\#(upperName)", "sha256": "\#(upperSHA)"}, "#
+                + #"{"from_quality": 70, "model": "\#(recordName)", "sha256": "\#(recordSHA)"}]"#,
+        ] {
+            try write(ranges: bad)
+            XCTAssertThrowsError(try ModelStore(directory: directory.path).neuralCodecModel(quality: 1), bad) { error in
+                guard case NICError.model(let message) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(message.contains("ranges"), message)
+            }
+        }
+        // A range's model that does not match its sha256 is refused when that range is asked for.
+        try write(ranges: #", "ranges": [{"from_quality": 60, "model": "\#(upperName)", "sha256": "\#(recordSHA)"}]"#)
+        XCTAssertNoThrow(try ModelStore(directory: directory.path).neuralCodecModel(quality: 59))
+        assertRefusedBySHA256(try ModelStore(directory: directory.path).neuralCodecModel(quality: 60))
     }
 
     func testSmallestImages() throws {

@@ -16,7 +16,7 @@ let maxFuzzPixels = 128 * 64
 
 let codec: NeuralImageCodec = {
     do {
-        let model = try ModelStore(directory: fuzzModelDirectory).neuralCodecModel()
+        let model = try ModelStore(directory: fuzzModelDirectory).neuralCodecModel(quality: 1)
         return NeuralImageCodec(model: model, device: try ComputeDevice(threads: 1))
     } catch {
         fuzzFail("cannot load the neural codec model from \(fuzzModelDirectory): \(error)")

@@ -360,3 +360,25 @@ def test_a_run_from_a_decoder_finetune_continues_its_base_codecs_curve(tmp_path,
     kinds = [next(iter(h)) for h in ck["history"]]
     assert kinds[:len(base_meta["history"])] == [next(iter(h)) for h in base_meta["history"]]
     assert "decoder_finetune" in kinds
+
+
+def test_export_record_default_for_a_quality_range(tmp_path):
+    """--default points codec.json at the record for every quality; --from-quality Q adds (or replaces)
+    the range from Q up and keeps the rest, in increasing order."""
+    import export_record
+    from training.files import sha256
+    small_record(tmp_path, 3)
+    out = str(tmp_path / "rec")
+    export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", out, "--no-validate", "--default"])
+    manifest = tmp_path / "codec.json"
+    assert json.loads(manifest.read_text()) == {"model": "rec.safetensors", "sha256": sha256(out + ".safetensors"),
+                                                "record": "rec.json"}
+    for q in (80, 60, 80):
+        export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", str(tmp_path / f"top{q}"), "--no-validate",
+                            "--default", "--from-quality", str(q)])
+    codec = json.loads(manifest.read_text())
+    assert codec["model"] == "rec.safetensors"
+    assert [(r["from_quality"], r["model"]) for r in codec["ranges"]] == [(60, "top60.safetensors"), (80, "top80.safetensors")]
+    for bad in (["--from-quality", "70"], ["--default", "--from-quality", "1"], ["--default", "--from-quality", "101"]):
+        with pytest.raises(SystemExit):
+            export_record.main(["--ckpt", str(tmp_path / "small.pt"), "--out", str(tmp_path / "bad"), "--no-validate", *bad])

@@ -143,8 +143,14 @@ def main(argv=None):
                    help="ship the checkpoint's decoder with the encoder (g_a, h_a, the encoder's gains) of this "
                         "record, whose entropy model and hyper-synthesis must be the checkpoint's")
     p.add_argument("--default", action="store_true",
-                   help="also point codec.json beside OUT at this record (the model `nic encode` uses)")
+                   help="also point codec.json beside OUT at this record (the model `nic encode` uses), "
+                        "for every quality; with --from-quality for the qualities from Q up")
+    p.add_argument("--from-quality", type=int, default=None,
+                   help="with --default: make this record the model of codec.json's quality range from Q "
+                        "(2...100) up to the next range's, keeping the record and the other ranges")
     a = p.parse_args(argv)
+    if a.from_quality is not None and not (a.default and 2 <= a.from_quality <= 100):
+        p.error("--from-quality needs --default and a quality in 2...100")
     torch.set_num_threads(a.threads)
 
     ckpt_path = a.ckpt or os.path.join(T.RUNS, a.run, "ckpt_latest.pt")
@@ -221,8 +227,15 @@ def main(argv=None):
     print(f"wrote {out}.safetensors ({side['bytes']} bytes) and {out}.json (step {ck['step']})")
     if a.default:
         manifest = os.path.join(os.path.dirname(os.path.abspath(out)), "codec.json")
+        entry = {"model": side["file"], "sha256": side["sha256"], "record": os.path.basename(out) + ".json"}
+        if a.from_quality is not None:
+            with open(manifest) as f:
+                codec = json.load(f)
+            ranges = [r for r in codec.get("ranges", []) if r["from_quality"] != a.from_quality]
+            codec["ranges"] = sorted(ranges + [{"from_quality": a.from_quality, **entry}], key=lambda r: r["from_quality"])
+            entry = codec
         with open(manifest, "w") as f:
-            json.dump({"model": side["file"], "sha256": side["sha256"], "record": os.path.basename(out) + ".json"}, f, indent=1)
+            json.dump(entry, f, indent=1)
         print(f"wrote {manifest}")
 
 

@@ -6,7 +6,8 @@ public final class ModelStore: Sendable {
     public let manifest: SettingsManifest
     private let loaded = PthreadLocked<[String: ScalerNetwork]>([:])
     private let loadedChroma = PthreadLocked<[String: ChromaNetwork]>([:])
-    private let neural = PthreadLocked<HyperpriorModel?>(nil)
+    private let neural = PthreadLocked<[String: HyperpriorModel]>([:])
+    private let neuralRanges = PthreadLocked<[NeuralCodecRange]?>(nil)
     private let liff = PthreadLocked<(network: LIFFNetwork, modelID: UInt32)?>(nil)
     private let residual = PthreadLocked<HyperpriorModel?>(nil)
     private let layeredBase = PthreadLocked<HyperpriorModel?>(nil)
@@ -73,29 +74,35 @@ public final class ModelStore: Sendable {
         return network
     }
 
-    /// The neural image codec's model of record, named by `neural/codec.json`
-    /// (`{"model": FILE, "sha256": HEX}`), verified and loaded once.
-    public func neuralCodecModel() throws -> HyperpriorModel {
-        if let cached = neural.withLock({ $0 }) { return cached }
-        let (file, bytes, digest) = try recordedModel(folder: "neural", manifest: "codec.json", what: "neural codec")
-        let model = try HyperpriorModel(bytes: bytes, name: file, digest: digest)
-        neural.withLock { $0 = model }
-        return model
+    /// The neural image codec's model for `quality`: `neural/codec.json` names the model of record
+    /// (`{"model": FILE, "sha256": HEX}`), which codes every quality unless the optional `ranges`
+    /// list gives the upper qualities models of their own (`{"from_quality": Q, "model": FILE,
+    /// "sha256": HEX}`: from Q up to the next entry's Q; Q in 2...100, increasing). Each model is
+    /// verified and loaded once.
+    public func neuralCodecModel(quality: Int) throws -> HyperpriorModel {
+        let ranges = try neuralCodecRanges()
+        return try neuralCodecModel(ranges.last { $0.fromQuality <= quality } ?? ranges[0])
     }
 
     /// The neural codec model of this directory whose model ID (the first four bytes of its
-    /// file's sha256, big-endian, as `.nic` files name it) is `id`: the model of record, else the
-    /// layered base (`layeredBaseModel`), so that files coded with a base that was once the
-    /// record still decode after the record changes. A model error, naming the models the
-    /// directory holds, when neither is it.
+    /// file's sha256, big-endian, as `.nic` files name it) is `id`: a model of `neural/codec.json`
+    /// (`neuralCodecModel(quality:)`), else the layered base (`layeredBaseModel`), so that files
+    /// coded with a base that was once the record still decode after the record changes. A model
+    /// error, naming the models the directory holds, when it is none of them.
     public func neuralCodecModel(id: UInt32) throws -> HyperpriorModel {
         var held: [HyperpriorModel] = []
         var problems: [String] = []
-        for candidate in [neuralCodecModel, layeredBaseModel] {
+        var candidates: [() throws -> HyperpriorModel] = []
+        do {
+            candidates = try neuralCodecRanges().map { range in { try self.neuralCodecModel(range) } }
+        } catch let error as NICError {
+            problems.append(error.message)
+        }
+        for candidate in candidates + [layeredBaseModel] {
             do {
                 let model = try candidate()
                 if model.modelID == id { return model }
-                held.append(model)
+                if !held.contains(where: { $0 === model }) { held.append(model) }
             } catch let error as NICError {
                 problems.append(error.message)
             }
@@ -105,6 +112,51 @@ public final class ModelStore: Sendable {
             "this file was coded with neural model \(hex8(id)), which \(directory) does not hold"
                 + (names.isEmpty ? "" : "; it holds " + names.joined(separator: " and "))
                 + (problems.isEmpty ? "" : "; " + problems.joined(separator: "; ")))
+    }
+
+    /// One entry of `neural/codec.json`: the model that codes the qualities from `fromQuality` up.
+    struct NeuralCodecRange: Sendable {
+        var fromQuality: Int
+        var model: JSONValue
+    }
+
+    /// The entries of `neural/codec.json`, the model of record first (from quality 1), checked
+    /// and read once.
+    private func neuralCodecRanges() throws -> [NeuralCodecRange] {
+        if let cached = neuralRanges.withLock({ $0 }) { return cached }
+        let ranges = try readNeuralCodecRanges()
+        neuralRanges.withLock { $0 = ranges }
+        return ranges
+    }
+
+    private func readNeuralCodecRanges() throws -> [NeuralCodecRange] {
+        let document = try manifestDocument(folder: "neural", name: "codec.json", what: "neural codec")
+        var ranges = [NeuralCodecRange(fromQuality: 1, model: document)]
+        guard let list = document["ranges"] else { return ranges }
+        guard let items = list.arrayValue, (1...Self.maxNeuralCodecRanges).contains(items.count) else {
+            throw NICError.model("neural/codec.json: \"ranges\" must list 1...\(Self.maxNeuralCodecRanges) models")
+        }
+        for item in items {
+            guard let from = item["from_quality"]?.intValue, from > ranges.last!.fromQuality, from <= 100 else {
+                throw NICError.model(
+                    "neural/codec.json: each of \"ranges\" needs a \"from_quality\" in 2...100, above the one before")
+            }
+            ranges.append(NeuralCodecRange(fromQuality: from, model: item))
+        }
+        return ranges
+    }
+
+    /// At most this many `ranges` in `neural/codec.json` (more models than qualities make no sense).
+    static let maxNeuralCodecRanges = 8
+
+    private func neuralCodecModel(_ range: NeuralCodecRange) throws -> HyperpriorModel {
+        let file = range.model["model"]?.stringValue ?? ""
+        if let cached = neural.withLock({ $0[file] }) { return cached }
+        let (name, bytes, digest) = try verifiedModel(
+            range.model, manifestPath: directory + "/neural/codec.json", modelFolder: "neural", what: "neural codec")
+        let model = try HyperpriorModel(bytes: bytes, name: name, digest: digest)
+        neural.withLock { $0[file] = model }
+        return model
     }
 
     /// The LIFF arbitrary-scale up-scaler of record, named by `liff/liff.json`
@@ -155,24 +207,39 @@ public final class ModelStore: Sendable {
     private func recordedModel(
         folder: String, manifest name: String, entry: String? = nil, modelFolder: String? = nil, what: String
     ) throws -> (String, [UInt8], [UInt8]) {
-        let manifestPath = directory + "/" + folder + "/" + name
-        let document: JSONValue
-        do { document = try JSONValue.parse(try readFileBytes(path: manifestPath, limit: 1 << 16)) } catch let error as NICError {
+        let document = try manifestDocument(folder: folder, name: name, what: what)
+        return try verifiedModel(
+            entry.map { document[$0] ?? .null } ?? document, manifestPath: directory + "/" + folder + "/" + name,
+            entry: entry, modelFolder: modelFolder ?? folder, what: what)
+    }
+
+    /// The JSON of the manifest `FOLDER/NAME`.
+    private func manifestDocument(folder: String, name: String, what: String) throws -> JSONValue {
+        do {
+            return try JSONValue.parse(try readFileBytes(path: directory + "/" + folder + "/" + name, limit: 1 << 16))
+        } catch let error as NICError {
             throw NICError.model("no \(what) model in \(directory): \(error.message)")
         }
-        let manifest = entry.map { document[$0] ?? .null } ?? document
+    }
+
+    /// The name, bytes and digest of the model file that `manifest` (`{"model": FILE, "sha256":
+    /// HEX}`, from the file `manifestPath`, under the key `entry` if given) names in `modelFolder`,
+    /// checked against that digest.
+    private func verifiedModel(
+        _ manifest: JSONValue, manifestPath: String, entry: String? = nil, modelFolder: String, what: String
+    ) throws -> (String, [UInt8], [UInt8]) {
         guard let file = manifest["model"]?.stringValue, !file.contains("/"), let sha = manifest["sha256"]?.stringValue else {
             throw NICError.model("\(manifestPath) lacks \(entry.map { "\"\($0)\": " } ?? "")\"model\" or \"sha256\"")
         }
         let bytes: [UInt8]
         do {
-            bytes = try readFileBytes(path: directory + "/" + (modelFolder ?? folder) + "/" + file, limit: SafetensorsFile.maxFileBytes)
+            bytes = try readFileBytes(path: directory + "/" + modelFolder + "/" + file, limit: SafetensorsFile.maxFileBytes)
         } catch let error as NICError {
             throw NICError.model("\(what) model unusable: \(error.message)")
         }
         let digest = SHA256.digest(bytes)
         guard SHA256.hex(digest: digest) == sha.lowercased() else {
-            throw NICError.model("\(file) does not match its sha256 in \(name)")
+            throw NICError.model("\(file) does not match its sha256 in \(manifestPath.split(separator: "/").last ?? "")")
         }
         return (file, bytes, digest)
     }
