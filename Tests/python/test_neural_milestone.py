@@ -51,3 +51,14 @@ def test_a_record_milestone_is_whole_and_resumes_the_run(tmp_path, monkeypatch):
     start = torch.load(tmp_path / "small.pt", map_location="cpu", weights_only=False)["model"]
     assert any(not torch.allclose(again["model"][k], start[k], atol=1e-4)
                for k in start if k.startswith("g_s.") and k in again["model"])
+
+    # the milestone is exported as a record like any checkpoint, with its step and the same weights
+    import export_record
+    from safetensors.torch import load_file
+    export_record.main(["--ckpt", committed, "--out", str(tmp_path / "shipped"), "--no-validate"])
+    with open(tmp_path / "shipped.json") as f:
+        assert json.load(f)["step"] == 10
+    shipped, milestone = load_file(tmp_path / "shipped.safetensors"), load_file(committed)
+    assert shipped.keys() == milestone.keys()
+    for k, v in milestone.items():
+        assert torch.equal(shipped[k], v), k

@@ -55,7 +55,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)   # the repository root, for the `training` package (training.files)
 import data  # noqa: E402
 import checkpoint  # noqa: E402
-from model import describe, from_args, inference_state_dict  # noqa: E402
+from model import describe, from_args, from_record, inference_state_dict  # noqa: E402
 import train as T  # noqa: E402
 from training.files import save_json, sha256  # noqa: E402
 
@@ -156,10 +156,17 @@ def main(argv=None):
     ckpt_path = a.ckpt or os.path.join(T.RUNS, a.run, "ckpt_latest.pt")
     run_dir = os.path.dirname(os.path.abspath(ckpt_path))
     if ckpt_path.endswith(".safetensors"):
-        model, meta = checkpoint.read_model(ckpt_path)
+        # a committed checkpoint: resumable (checkpoint.write) or a record (train.py --milestone-form record)
+        if checkpoint.is_resumable(ckpt_path):
+            model, meta = checkpoint.read_model(ckpt_path)
+            args = meta["args"]
+        else:
+            model = from_record(ckpt_path)
+            with open(checkpoint.sidecar(ckpt_path)) as f:
+                meta = json.load(f)
+            args = meta["config"]
         ck = {"step": meta["step"], "train_seconds": meta.get("train_hours", 0.0) * 3600,
               "history": meta.get("history", []), "curve": meta.get("learning_curve", [])}
-        args = meta["args"]
     else:
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         args = ck["args"]
