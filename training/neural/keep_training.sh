@@ -19,7 +19,8 @@
 #                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%;
 #                 its model is the record n64m192_137k
 #   open_more     train    open_decoder's model             n64m192_more.safetensors        to 40,000
-#                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%
+#                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%; its state at
+#                 step 36,000 is the record n64m192_161k
 #   more_decoder  decoder  open_more's final record         n64m192_more_decoder.safetensors 16,000
 # (committed files under training/neural/checkpoint/). A train stage resumes from
 #   1. training/runs/neural/STAGE/ckpt_latest.pt   (same machine: model, Adam, RNG)
