@@ -25,9 +25,10 @@ the warm-up encode: their one-time costs are a negligible part of an encode of s
 at most 768 pixels: tune there, report on the evaluation set. Progress goes to stderr.
 
 `--points FILE` keeps every measured point as a line of JSON (the models of
-`MODELS/neural/codec.json`, `eval_neural.neural_codec_key`, the variant's options, the image, the quality, the threads) and takes
-points already there instead of coding them again, so that a long run (the slow efforts take
-minutes per encode) can be stopped and resumed, or spread over several runs.
+`MODELS/neural/codec.json` as `eval_neural.neural_codec_key` names them, the variant's options,
+the image, the quality, the threads) and takes points already there instead of coding them
+again, so that a long run (the slow efforts take minutes per encode) can be stopped and resumed,
+or spread over several runs.
 """
 
 import argparse

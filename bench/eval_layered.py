@@ -73,7 +73,7 @@ def holdout_whole(folder):
 
 
 class Points:
-    """The --points file: measured points by (models' sha256, kind, image, configuration, setting, threads)."""
+    """The --points file: measured points by (models' keys, kind, image, configuration, setting, threads)."""
 
     def __init__(self, path, models):
         base = neural_codec_key(models)
