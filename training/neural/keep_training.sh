@@ -11,17 +11,19 @@
 #   done     enc_D_na128 (a wider analysis), its decoder fine-tune and a deeper synthesis
 #            (blocks3); blocks3_na64 stopped at step 1,800 of 20,000 for the opening below
 #   done     open_l69: n64m192_122k's second 96 latents opened (levels 6-9 alone, 3,000 steps)
+#   done     open_all (every level at lr 5e-5, 12,000 steps) and its decoder fine-tune
+#            open_decoder: the record n64m192_137k
 #
 # The stages this script runs, in order (name, kind, what it starts from, committed file, steps):
-#   open_all      train    open_l69's state                 n64m192_open.safetensors       12,000
-#                 every level at lr 5e-5 (the grown elements' updates x10), x0.1 after 85%
-#   open_decoder  decoder  open_all's final record          n64m192_open_decoder.safetensors 16,000
-#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%;
-#                 its model is the record n64m192_137k
 #   open_more     train    open_decoder's model             n64m192_more.safetensors        to 40,000
 #                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%; its state at
 #                 step 36,000 is the record n64m192_161k
 #   more_decoder  decoder  open_more's final record         n64m192_more_decoder.safetensors 16,000
+#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%
+#   more2         train    more_decoder's model             n64m192_more2.safetensors       to 72,000
+#                 every level at lr 5e-5 from step 40,000 (new crops: seed 4), x0.1 after 85%
+#                 (step 61,200)
+#   more2_decoder decoder  more2's final record             n64m192_more2_decoder.safetensors 16,000
 # (committed files under training/neural/checkpoint/). A train stage resumes from
 #   1. training/runs/neural/STAGE/ckpt_latest.pt   (same machine: model, Adam, RNG)
 #   2. its committed file, rewritten every 2,000 steps (the float16 record: the float32 training
@@ -38,20 +40,22 @@ cd "$(dirname "$0")/../.."
 
 CK=training/neural/checkpoint
 RUNS=training/runs/neural
-STAGES="open_all open_decoder open_more more_decoder"
+STAGES="open_more more_decoder more2 more2_decoder"
 THREADS=${NIC_TRAIN_THREADS:-2}
 
 # stage_kind STAGE, stage_out STAGE (its committed file), stage_total STAGE (its last step)
 stage_kind() { case $1 in *_decoder) echo decoder ;; *) echo train ;; esac; }
 stage_out() {
     case $1 in
-        open_all) echo "$CK/n64m192_open.safetensors" ;;
-        open_decoder) echo "$CK/n64m192_open_decoder.safetensors" ;;
         open_more) echo "$CK/n64m192_more.safetensors" ;;
         more_decoder) echo "$CK/n64m192_more_decoder.safetensors" ;;
+        more2) echo "$CK/n64m192_more2.safetensors" ;;
+        more2_decoder) echo "$CK/n64m192_more2_decoder.safetensors" ;;
     esac
 }
-stage_total() { case $1 in open_all) echo 12000 ;; open_more) echo 40000 ;; *) echo 16000 ;; esac; }
+stage_total() { case $1 in open_more) echo 40000 ;; more2) echo 72000 ;; *) echo 16000 ;; esac; }
+# The seed of a train stage's crops, levels and noise: a new one for each stage that starts afresh.
+stage_seed() { case $1 in more2) echo 4 ;; *) echo 3 ;; esac; }
 
 running() { [ -f "$RUNS/$1/pid" ] && kill -0 "$(cat "$RUNS/$1/pid")" 2>/dev/null; }
 
@@ -146,14 +150,9 @@ else
     # With a full checkpoint here --resume continues it and --init-from is not read; without one
     # the run starts from its committed file, else (its first start) from the previous stage.
     if [ -f "$OUT" ]; then INIT=$OUT; else INIT=$(stage_out "$PREVIOUS"); fi
-    case $STAGE in
-        open_all) EXTRA="--grown-lr-mult 10" ;;
-        *) EXTRA="" ;;
-    esac
-    # shellcheck disable=SC2086
     set -- training/neural/train.py --run "$STAGE" --resume --init-from "$INIT" \
-        --N 64 --M 192 $EXTRA --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
-        --lr 5e-5 --lr-schedule 0.85:0.1 --total-steps "$(stage_total "$STAGE")" --seed 3 --val-levels 0,2,6,9 \
+        --N 64 --M 192 --levels-below 2 --threads "$THREADS" --crop 256 --batch 4 \
+        --lr 5e-5 --lr-schedule 0.85:0.1 --total-steps "$(stage_total "$STAGE")" --seed "$(stage_seed "$STAGE")" --val-levels 0,2,6,9 \
         --val-every 1000 --val-minutes 1000 --ckpt-minutes 5 --snapshot-every 0 \
         --milestone-every 2000 --milestone-form record --milestone-path "$OUT"
     if [ -f "$DIR/ckpt_latest.pt" ]; then FROM_TEXT=$DIR/ckpt_latest.pt; else FROM_TEXT=$INIT; fi
