@@ -227,6 +227,12 @@ final class NeuralCodecTests: XCTestCase {
         try write(ranges: #", "ranges": [{"from_quality": 60, "model": "\#(upperName)", "sha256": "\#(recordSHA)"}]"#)
         XCTAssertNoThrow(try ModelStore(directory: directory.path).neuralCodecModel(quality: 59))
         assertRefusedBySHA256(try ModelStore(directory: directory.path).neuralCodecModel(quality: 60))
+        // The same file named twice, the second time with another sha256: the first load does not
+        // vouch for the second entry.
+        try write(ranges: #", "ranges": [{"from_quality": 60, "model": "\#(recordName)", "sha256": "\#(upperSHA)"}]"#)
+        let twice = try ModelStore(directory: directory.path)
+        XCTAssertNoThrow(try twice.neuralCodecModel(quality: 1))
+        assertRefusedBySHA256(try twice.neuralCodecModel(quality: 60))
     }
 
     func testSmallestImages() throws {

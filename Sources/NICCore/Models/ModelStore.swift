@@ -150,12 +150,14 @@ public final class ModelStore: Sendable {
     static let maxNeuralCodecRanges = 8
 
     private func neuralCodecModel(_ range: NeuralCodecRange) throws -> HyperpriorModel {
-        let file = range.model["model"]?.stringValue ?? ""
-        if let cached = neural.withLock({ $0[file] }) { return cached }
+        // Keyed by file and declared sha256: an entry naming a loaded file with another digest is
+        // verified on its own (and refused).
+        let key = (range.model["model"]?.stringValue ?? "") + "\u{0}" + (range.model["sha256"]?.stringValue ?? "")
+        if let cached = neural.withLock({ $0[key] }) { return cached }
         let (name, bytes, digest) = try verifiedModel(
             range.model, manifestPath: directory + "/neural/codec.json", modelFolder: "neural", what: "neural codec")
         let model = try HyperpriorModel(bytes: bytes, name: name, digest: digest)
-        neural.withLock { $0[file] = model }
+        neural.withLock { $0[key] = model }
         return model
     }
 
