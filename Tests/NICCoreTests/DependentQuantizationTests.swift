@@ -52,7 +52,7 @@ final class DependentQuantizationTests: XCTestCase {
             let machine = try XCTUnwrap(DependentQuantization.StateMachine(states: states))
             let symbols = values.withUnsafeBufferPointer { v in
                 tables.withUnsafeBufferPointer {
-                    DependentQuantization.trellis(v, tables: $0, machine: machine, costs: costs, lambda: 1e-4)
+                    DependentQuantization.trellis(v, tables: $0, machine: machine, costs: costs, lambda: 1e-4).symbols
                 }
             }
             var reconstructed = [Float](repeating: 0, count: values.count)
@@ -116,8 +116,26 @@ final class DependentQuantizationTests: XCTestCase {
                     }
                 }
             }
-            let foundCost = try XCTUnwrap(cost(found), "trial \(trial): the trellis returned an invalid path \(found)")
+            let foundCost = try XCTUnwrap(cost(found.symbols), "trial \(trial): the trellis returned an invalid path \(found)")
             XCTAssertEqual(foundCost, cheapest, accuracy: 1e-4 * max(1, cheapest), "trial \(trial)")
+            XCTAssertEqual(found.cost, foundCost, accuracy: 1e-4 * max(1, cheapest), "trial \(trial): the cost it reports")
+
+            // Quantiser 0 alone (a channel that does not follow the machine): each latent's
+            // cheapest candidate of quantiser 0, and the sum of their costs.
+            let alone = values.withUnsafeBufferPointer { v in
+                tables.withUnsafeBufferPointer { DependentQuantization.quantiserZero(v, tables: $0, costs: costs.q0, lambda: lambda) }
+            }
+            var aloneCost: Float = 0
+            for p in 0..<n {
+                let options = candidates(values[p], quantiser: 0, flags: 0).map { k -> (Int32, Float) in
+                    let e = values[p] - Float(k)
+                    return (k, e * e + lambda * costs.q0.cost(k, table: Int(tables[p])))
+                }
+                let best = options.min { $0.1 < $1.1 }!
+                XCTAssertEqual(options.first { $0.0 == alone.symbols[p] }?.1 ?? .infinity, best.1, "trial \(trial), latent \(p)")
+                aloneCost += best.1
+            }
+            XCTAssertEqual(alone.cost, aloneCost, accuracy: 1e-4 * max(1, aloneCost), "trial \(trial)")
         }
     }
 
@@ -127,11 +145,11 @@ final class DependentQuantizationTests: XCTestCase {
         let plain = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1))
         XCTAssertEqual([plain[4], plain[7]], [1, 0], "a file without dependent quantisation stays version 1")
         let standard = try codec.encode(image, quality: 50)
-        XCTAssertEqual([standard[4], standard[7]], [2, 6], "effort 0 quantises with 8 states on the integer grid")
+        XCTAssertEqual([standard[4], standard[7] & ~8], [2, 6], "effort 0 quantises with 8 states on the integer grid")
         let plainPSNR = try Quality.psnr(image, try codec.decode(plain))
         for (states, flags) in [(4, UInt8(1)), (8, 2)] {
             let bytes = try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: states))
-            XCTAssertEqual([bytes[4], bytes[7]], [2, flags])
+            XCTAssertEqual([bytes[4], bytes[7] & ~8], [2, flags])
             XCTAssertEqual(try NICBitstream(parsing: bytes).dependentQuantization, states)
             let decoded = try codec.decode(bytes)
             XCTAssertEqual(try NeuralCodecTests.codec(threads: 2).decode(bytes).planes, decoded.planes)
@@ -141,12 +159,55 @@ final class DependentQuantizationTests: XCTestCase {
             XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(v1))) {
                 XCTAssertTrue(($0 as? NICError)?.message.contains("flags") ?? false, "\($0)")
             }
-            var unknown = bytes; unknown[7] = 3
+            var unknown = bytes; unknown[7] = 3 | (bytes[7] & 8)
             XCTAssertThrowsError(try codec.decode(NeuralCodecTests.withValidChecksum(unknown)))
             for n in stride(from: 0, to: bytes.count, by: 7) { XCTAssertThrowsError(try codec.decode(Array(bytes[0..<n]))) }
         }
         XCTAssertThrowsError(
             try codec.encode(image, quality: 50, search: NeuralEncoderSearch(refinementSteps: 1, dependentQuantization: 5)))
+    }
+
+    /// Channels left on quantiser 0: the file says which (bit 3 and a flag per channel), the
+    /// decoder follows it (the same pixels at 1 and 2 threads; those channels' latents on the
+    /// integers), and a flag that is neither 0 nor 1 is a clear error.
+    func testChannelsOffTheStateMachine() throws {
+        let codec = try NeuralCodecTests.codec()
+        var flagged: [UInt8]?
+        for (size, quality) in [(96, 30), (128, 60), (160, 90)] where flagged == nil {
+            let bytes = try codec.encode(try NeuralCodecTests.testImage(width: size, height: size * 3 / 4), quality: quality)
+            if bytes[7] & 8 != 0 { flagged = bytes }
+        }
+        let bytes = try XCTUnwrap(flagged, "effort 0 left no channel off the state machine on any test image")
+        let d = try codec.entropyDecoded(bytes)
+        let following = try XCTUnwrap(d.machines.following)
+        XCTAssertEqual(following.count, codec.model.latentChannels)
+        XCTAssertTrue(following.contains(false) && following.contains(true), "\(following)")
+        let plane = d.latentHeight * d.latentWidth
+        var latents = [Float](repeating: 0, count: plane)
+        for c in following.indices where !following[c] {
+            d.ySymbols[(c * plane)..<((c + 1) * plane)].withUnsafeBufferPointer { s in
+                latents.withUnsafeMutableBufferPointer {
+                    DependentQuantization.reconstruct(s, machine: d.machines.machine(channel: c), integerGrid: true, into: $0) {
+                        d.prior.origin(channel: c, position: $0)
+                    }
+                }
+            }
+            XCTAssertTrue(latents.allSatisfy { $0.rounded() == $0 }, "channel \(c) off the machine codes integers")
+        }
+        XCTAssertEqual(try NeuralCodecTests.codec(threads: 2).decode(bytes).planes, try codec.decode(bytes).planes)
+
+        // A flag the table can only escape to: refused with a message that says so.
+        var stream = try NICBitstream(parsing: bytes)
+        var coder = RANSEncoder()
+        coder.encode(2, table: 0, of: DependentQuantization.channelFlagTables)
+        stream.yPayload = coder.finish()
+        XCTAssertThrowsError(try codec.decode(stream.serialized())) {
+            XCTAssertTrue(($0 as? NICError)?.message.contains("channel flag") ?? false, "\($0)")
+        }
+        // The same file without bit 3 reads its flags as symbols: an error or an image, never a crash.
+        var unflagged = bytes
+        unflagged[7] &= ~8
+        _ = try? codec.decode(NeuralCodecTests.withValidChecksum(unflagged))
     }
 
     func testDamagedVersionTwoPayloadsGiveAnErrorOrAnImage() throws {

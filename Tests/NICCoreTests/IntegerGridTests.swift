@@ -145,19 +145,26 @@ final class IntegerGridTests: XCTestCase {
             let serialized = both.serialized()
             XCTAssertEqual([serialized[4], serialized[7]], [2, flags])
             XCTAssertEqual(try NICBitstream(parsing: serialized), both)
-            XCTAssertEqual(NICBitstream.flags(dependentQuantization: states, integerGrid: true), flags)
+            XCTAssertEqual(NICBitstream.flags(dependentQuantization: states, integerGrid: true, channelFlags: false), flags)
+            // Bit 3: the channel flags, with dependent quantisation only.
+            both.channelFlags = true
+            let flagged = both.serialized()
+            XCTAssertEqual(flagged[7], flags | 8)
+            XCTAssertEqual(try NICBitstream(parsing: flagged), both)
         }
-        // Other bits are unknown; version 1 has no flags.
-        for (version, flags) in [(UInt8(2), UInt8(7)), (2, 3), (2, 8), (2, 12), (2, 0x84), (1, 4), (1, 6)] {
+        XCTAssertEqual(NICBitstream.flags(dependentQuantization: 8, integerGrid: false, channelFlags: true), 10)
+        XCTAssertNil(NICBitstream.flags(dependentQuantization: 0, integerGrid: true, channelFlags: true))
+        // Other bits are unknown, bit 3 needs dependent quantisation; version 1 has no flags.
+        for (version, flags) in [(UInt8(2), UInt8(7)), (2, 3), (2, 8), (2, 12), (2, 15), (2, 0x84), (2, 0x16), (1, 4), (1, 6), (1, 14)] {
             var damaged = bytes
             damaged[4] = version; damaged[7] = flags
             XCTAssertThrowsError(try NICBitstream(parsing: NeuralCodecTests.withValidChecksum(damaged))) {
                 XCTAssertTrue(($0 as? NICError)?.message.contains("flags") ?? false, "\($0)")
             }
         }
-        XCTAssertNil(NICBitstream.flags(dependentQuantization: 6, integerGrid: true))
-        XCTAssertEqual(NICBitstream.flags(dependentQuantization: 0, integerGrid: true), 4)
-        XCTAssertEqual(NICBitstream.flags(dependentQuantization: 4, integerGrid: false), 1)
+        XCTAssertNil(NICBitstream.flags(dependentQuantization: 6, integerGrid: true, channelFlags: false))
+        XCTAssertEqual(NICBitstream.flags(dependentQuantization: 0, integerGrid: true, channelFlags: false), 4)
+        XCTAssertEqual(NICBitstream.flags(dependentQuantization: 4, integerGrid: false, channelFlags: false), 1)
         var search = NeuralEncoderSearch.standard
         search.integerGrid = true
         XCTAssertNoThrow(try search.validate())
@@ -272,7 +279,8 @@ final class IntegerGridDependentQuantizationTests: XCTestCase {
                 tables.withUnsafeBufferPointer { t in
                     origins.withUnsafeBufferPointer { o in
                         DependentQuantization.trellis(
-                            v, tables: t, machine: machine, costs: grid.costs, lambda: 0, origins: o)
+                            v, tables: t, machine: machine, costs: grid.costs, lambda: 0, origins: o
+                        ).symbols
                     }
                 }
             }
@@ -303,18 +311,19 @@ final class IntegerGridDependentQuantizationTests: XCTestCase {
         var search = NeuralEncoderSearch.standard
         search.integerGrid = true
         let bytes = try codec.encode(image, quality: 50, search: search)
-        XCTAssertEqual([bytes[4], bytes[7]], [2, 6])
+        XCTAssertEqual([bytes[4], bytes[7] & ~8], [2, 6], "8 states on the integer grid (bit 3: channel flags, by the image)")
         let decoded = try codec.decode(bytes)
         XCTAssertEqual(try NeuralCodecTests.codec(threads: 2).decode(bytes).planes, decoded.planes)
         let d = try codec.entropyDecoded(bytes)
-        XCTAssertEqual(d.machine?.states, 8)
+        XCTAssertEqual(d.machines.machine?.states, 8)
         let plane = d.latentHeight * d.latentWidth
         var latents = [Float](repeating: 0, count: d.ySymbols.count)
         d.ySymbols.withUnsafeBufferPointer { all in
             latents.withUnsafeMutableBufferPointer { out in
                 for c in 0..<codec.model.latentChannels {
                     DependentQuantization.reconstruct(
-                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: d.machine, integerGrid: true,
+                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: d.machines.machine(channel: c),
+                        integerGrid: true,
                         into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
                     ) { d.prior.origin(channel: c, position: $0) }
                 }
@@ -356,7 +365,7 @@ final class EarlierNICFilesTests: XCTestCase {
                 latents.withUnsafeMutableBufferPointer { out in
                     for c in 0..<model.latentChannels {
                         DependentQuantization.reconstruct(
-                            UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: d.machine,
+                            UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: d.machines.machine(channel: c),
                             into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
                         ) { d.prior.origin(channel: c, position: $0) }
                     }

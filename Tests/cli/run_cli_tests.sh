@@ -174,8 +174,8 @@ grep -q "4 or 8 states" "$dir/stderr" || fail "--dsq 6: $(cat "$dir/stderr")"
 [ ! -e "$dir/x.nic" ] || fail "a refused encode wrote its output"
 # Effort 0 codes on the integer grid with 8 states: version 2, flags 6; without the trellis
 # flags 4, the same pixels for 1 and 2 threads; on the means' grid flags 2, and with --dsq 0 as
-# well a version 1 file.
-flags() { od -An -tu1 -j4 -N4 "$1" | awk '{print $1, $4}'; }
+# well a version 1 file. (Flag bit 3, the channel flags, depends on the image: left out.)
+flags() { od -An -tu1 -j4 -N4 "$1" | awk '{f = $4; if (int(f / 8) % 2 == 1) f -= 8; print $1, f}'; }
 [ "$(flags "$dir/n.nic")" = "2 6" ] || fail "effort 0 did not write version 2, flags 6: $(flags "$dir/n.nic")"
 "$nic" encode "$png" "$dir/g.nic" --quality 40 --dsq 0 > "$dir/stdout"
 [ "$(flags "$dir/g.nic")" = "2 4" ] || fail "--dsq 0 did not write version 2, flags 4"

@@ -95,5 +95,11 @@ func nicSeeds() throws -> [(name: String, bytes: [UInt8])] {
             search: NeuralEncoderSearch(refinementSteps: 0, dependentQuantization: states))
         for mode: UInt8 in [0, 3, 7] { seeds.append(("nic-dsq\(states)-mode\(mode)", [mode] + file)) }
     }
+    // Effort 0: the integer grid, and channel flags (flag bit 3) where the encoder leaves channels
+    // off the state machine.
+    for (width, height, quality) in [(64, 48, 30), (96, 64, 70)] {
+        let file = try codec.encode(try TestPattern.make(width: width, height: height), quality: quality)
+        for mode: UInt8 in [0, 3, 7] { seeds.append(("nic-e0-\(width)x\(height)-flags\(file[7])-mode\(mode)", [mode] + file)) }
+    }
     return seeds
 }

@@ -60,6 +60,29 @@ public enum DependentQuantization {
         }
     }
 
+    /// The state machine each channel's latents follow. The encoder may leave a channel on
+    /// quantiser 0 alone where the trellis costs more than that channel's nearest points do (most
+    /// often a channel of mostly zero latents: on the integer grid quantiser 1 has no point at
+    /// zero); the file then holds a flag per channel (docs/nic-format.md).
+    struct ChannelMachines: Equatable, Sendable {
+        let machine: StateMachine?
+        /// Per channel, whether it follows `machine`; nil when every channel does.
+        let following: [Bool]?
+
+        init(_ machine: StateMachine?, following: [Bool]? = nil) {
+            self.machine = machine
+            self.following = machine == nil ? nil : following
+        }
+
+        @inline(__always) func machine(channel c: Int) -> StateMachine? {
+            guard let following else { return machine }
+            return following[c] ? machine : nil
+        }
+    }
+
+    /// The channel flags' table: 0 (quantiser 0 alone) and 1 (the state machine), a bit each.
+    static let channelFlagTables = try! CDFTables(cdf: [0, 32767, 65534, 65536], offsets: [0, 4], symbolMin: [0])
+
     /// What symbol `k` stands for under quantiser `q`, relative to the mean (on the integer grid:
     /// relative to the origin round(mean)).
     @inline(__always) static func reconstruction(_ k: Int32, quantiser q: Int, integerGrid: Bool = false) -> Float {
@@ -224,7 +247,7 @@ public enum DependentQuantization {
     static func trellis(
         _ values: UnsafeBufferPointer<Float>, tables: UnsafeBufferPointer<Int32>, machine: StateMachine,
         costs: (q0: BitCosts, q1: BitCosts), lambda: Float, origins: UnsafeBufferPointer<UInt8>? = nil
-    ) -> [Int32] {
+    ) -> (symbols: [Int32], cost: Float) {
         let integerGrid = origins != nil
         let n = values.count, states = machine.states
         var cost = [Float](repeating: .infinity, count: states), next = cost
@@ -279,11 +302,34 @@ public enum DependentQuantization {
             swap(&cost, &next)
         }
         var state = cost.indices.min { cost[$0] < cost[$1] } ?? 0
+        let total = cost[state]
         var symbols = [Int32](repeating: 0, count: n)
         for p in stride(from: n - 1, through: 0, by: -1) {
             symbols[p] = chosen[p * states + state]
             state = Int(previous[p * states + state])
         }
-        return symbols
+        return (symbols, total)
+    }
+
+    /// The symbols of one channel on quantiser 0 alone, each the cheapest of the trellis' candidates
+    /// of quantiser 0 (the two nearest points and symbol 0) by the same cost, and their total cost:
+    /// what the channel codes when it does not follow the state machine.
+    static func quantiserZero(
+        _ values: UnsafeBufferPointer<Float>, tables: UnsafeBufferPointer<Int32>, costs: BitCosts, lambda: Float
+    ) -> (symbols: [Int32], cost: Float) {
+        var symbols = [Int32](repeating: 0, count: values.count), total: Float = 0
+        for p in values.indices {
+            let v = values[p].isFinite ? min(max(values[p], -1e6), 1e6) : 0
+            let t = Int(tables[p]), k = Int32(v.rounded(.down))
+            var best: (k: Int32, cost: Float) = (0, .infinity)
+            for candidate in [k, k + 1, 0] {
+                let e = v - Float(candidate)
+                let c = e * e + lambda * costs.cost(candidate, table: t)
+                if c < best.cost { best = (candidate, c) }
+            }
+            symbols[p] = best.k
+            total += best.cost
+        }
+        return (symbols, total)
     }
 }

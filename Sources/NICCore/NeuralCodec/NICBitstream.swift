@@ -7,9 +7,10 @@ public struct NICBitstream: Equatable, Sendable {
     public static let version: UInt8 = 2
     public static let readableVersions: ClosedRange<UInt8> = 1...2
     /// Flags (byte 7) of version 2: bits 0–1 name the dependent quantisation, bit 2 the integer
-    /// grid; every other value is refused.
+    /// grid, bit 3 (only with dependent quantisation) the channel flags; every other value is refused.
     static let dependentQuantizationCodes: [Int: UInt8] = [0: 0, 4: 1, 8: 2]
     static let integerGridFlag: UInt8 = 4
+    static let channelFlagsFlag: UInt8 = 8
     static let headerBytes = 32
     static let trailerBytes = 4
     /// Largest image the codec accepts: its transforms need ~200 bytes per pixel.
@@ -31,23 +32,28 @@ public struct NICBitstream: Equatable, Sendable {
     public var dependentQuantization: Int
     /// Latents on the integer grid (`IntegerGrid`) rather than on the grid of their means.
     public var integerGrid: Bool
+    /// The y payload starts with a flag per latent channel: whether it follows the dependent
+    /// quantisation's state machine (`DependentQuantization.ChannelMachines`).
+    public var channelFlags: Bool
 
     public init(
         colourFormat: ColourFormat = .rgb8, quality: Int, modelID: UInt32, width: Int, height: Int,
         zPayload: [UInt8], yPayload: [UInt8], correctionPayload: [UInt8] = [], dependentQuantization: Int = 0,
-        integerGrid: Bool = false
+        integerGrid: Bool = false, channelFlags: Bool = false
     ) {
         self.colourFormat = colourFormat; self.quality = quality; self.modelID = modelID
         self.width = width; self.height = height; self.zPayload = zPayload; self.yPayload = yPayload
         self.correctionPayload = correctionPayload
         self.dependentQuantization = dependentQuantization
         self.integerGrid = integerGrid
+        self.channelFlags = channelFlags
     }
 
-    /// The flags byte of a header: nil for an unknown number of states.
-    static func flags(dependentQuantization: Int, integerGrid: Bool) -> UInt8? {
-        guard let code = dependentQuantizationCodes[dependentQuantization] else { return nil }
-        return code | (integerGrid ? integerGridFlag : 0)
+    /// The flags byte of a header: nil for an unknown number of states, or channel flags without
+    /// dependent quantisation.
+    static func flags(dependentQuantization: Int, integerGrid: Bool, channelFlags: Bool) -> UInt8? {
+        guard let code = dependentQuantizationCodes[dependentQuantization], !channelFlags || code != 0 else { return nil }
+        return code | (integerGrid ? integerGridFlag : 0) | (channelFlags ? channelFlagsFlag : 0)
     }
 
     public static func checkImageSize(width: Int, height: Int) throws {
@@ -64,7 +70,8 @@ public struct NICBitstream: Equatable, Sendable {
 
     public func serialized() -> [UInt8] {
         var out = NICBitstream.magic
-        let flags = NICBitstream.flags(dependentQuantization: dependentQuantization, integerGrid: integerGrid) ?? 0
+        let flags =
+            NICBitstream.flags(dependentQuantization: dependentQuantization, integerGrid: integerGrid, channelFlags: channelFlags) ?? 0
         out += [flags == 0 ? 1 : NICBitstream.version, colourFormat.rawValue, UInt8(quality), flags]
         out += (0..<4).reversed().map { UInt8(truncatingIfNeeded: modelID >> (8 * UInt32($0))) }
         for v in [width, height, zPayload.count, yPayload.count, correctionPayload.count] { out += littleEndian32(UInt32(v)) }
@@ -97,9 +104,11 @@ public struct NICBitstream: Equatable, Sendable {
             throw NICError.unsupportedFormat("unknown .nic colour format \(bytes[5])")
         }
         let integerGrid = bytes[7] & NICBitstream.integerGridFlag != 0
-        let dependentQuantization =
-            NICBitstream.dependentQuantizationCodes.first { $0.value == bytes[7] & ~NICBitstream.integerGridFlag }?.key
-        guard let dependentQuantization, bytes[4] >= 2 || bytes[7] == 0 else {
+        let channelFlags = bytes[7] & NICBitstream.channelFlagsFlag != 0
+        let dependentQuantization = NICBitstream.dependentQuantizationCodes.first {
+            $0.value == bytes[7] & ~(NICBitstream.integerGridFlag | NICBitstream.channelFlagsFlag)
+        }?.key
+        guard let dependentQuantization, bytes[4] >= 2 || bytes[7] == 0, !channelFlags || dependentQuantization != 0 else {
             throw NICError.unsupportedFormat("unknown .nic flags \(bytes[7]) in a version \(bytes[4]) file")
         }
         let quality = Int(bytes[6])
@@ -116,7 +125,7 @@ public struct NICBitstream: Equatable, Sendable {
         self.init(
             colourFormat: format, quality: quality, modelID: modelID, width: width, height: height,
             zPayload: Array(bytes[z..<y]), yPayload: Array(bytes[y..<c]), correctionPayload: Array(bytes[c..<c + counts[2]]),
-            dependentQuantization: dependentQuantization, integerGrid: integerGrid)
+            dependentQuantization: dependentQuantization, integerGrid: integerGrid, channelFlags: channelFlags)
     }
 
     /// True when `bytes` start with the `.nic` magic.

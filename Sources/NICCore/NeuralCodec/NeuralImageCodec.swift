@@ -112,32 +112,33 @@ public final class NeuralImageCodec {
             }
         }
         let machine = DependentQuantization.StateMachine(states: search.dependentQuantization)
-        var ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
+        var (ySymbols, machines) = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
         if search.consistencyPasses > 0 {
             // Hyper-latents that agree with the coded latents: a decoded image that re-encodes to
             // nearly these latents then gets the same means, so the same symbols.
             for _ in 0..<search.consistencyPasses {
-                let coded = reconstructed(ySymbols, prior: prior, machine: machine, height: h, width: w)
+                let coded = reconstructed(ySymbols, prior: prior, machines: machines, height: h, width: w)
                 let agreeing = try hyperSymbols(coded, height: h, width: w, quality: quality)
                 if agreeing == zSymbols { break }
                 zSymbols = agreeing
                 prior = try hyperSynthesis(zSymbols, height: h / 4, width: w / 4, quality: quality, grid: grid)
-                ySymbols = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
+                (ySymbols, machines) = quantised(y, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
             }
             endStage("consistency")
         }
         // The colour correction of the symbols coded, when the fixed-point check has measured it.
         var measured: LowFrequencyCorrection?
         if search.fixedPointPasses > 0, let image {
-            (ySymbols, measured) = try fixedPointChecked(
+            (ySymbols, machines, measured) = try fixedPointChecked(
                 ySymbols, target: analysed, image: image, padded: x, prior: prior,
-                machine: machine, search: search, height: h, width: w, quality: quality)
+                machines: machines, search: search, height: h, width: w, quality: quality)
             endStage("fixed-point check")
         }
         var zCoder = RANSEncoder(), yCoder = RANSEncoder()
         for (i, s) in zSymbols.enumerated() { zCoder.encode(s, table: i / zPlane, of: model.zTables) }
+        for flag in machines.following ?? [] { yCoder.encode(flag ? 1 : 0, table: 0, of: DependentQuantization.channelFlagTables) }
         for c in 0..<m {
-            var chain = DependentQuantization.Chain(machine)
+            var chain = DependentQuantization.Chain(machines.machine(channel: c))
             for p in 0..<h * w {
                 let k = ySymbols[c * h * w + p]
                 yCoder.encode(k, table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
@@ -153,7 +154,7 @@ public final class NeuralImageCodec {
                 coded = measured
             } else {
                 coded = try lowFrequencyCorrection(
-                    image, symbols: ySymbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
+                    image, symbols: ySymbols, prior: prior, machines: machines, height: h, width: w, quality: quality)
                 endStage("synthesis + colour correction")
             }
             correction = try coded.encoded()
@@ -161,7 +162,8 @@ public final class NeuralImageCodec {
         return NICBitstream(
             quality: quality, modelID: model.modelID, width: width, height: height,
             zPayload: zPayload, yPayload: yPayload, correctionPayload: correction,
-            dependentQuantization: search.dependentQuantization, integerGrid: search.integerGrid
+            dependentQuantization: search.dependentQuantization, integerGrid: search.integerGrid,
+            channelFlags: machines.following != nil
         ).serialized()
     }
 
@@ -192,17 +194,18 @@ public final class NeuralImageCodec {
     /// the colour correction measured on their synthesis.
     private func fixedPointChecked(
         _ symbols: [Int32], target: [Float], image: PlanarImage, padded x: Tensor, prior: Prior,
-        machine: DependentQuantization.StateMachine?, search: NeuralEncoderSearch, height h: Int, width w: Int, quality: Int
-    ) throws -> (symbols: [Int32], correction: LowFrequencyCorrection) {
+        machines: DependentQuantization.ChannelMachines, search: NeuralEncoderSearch, height h: Int, width w: Int, quality: Int
+    ) throws -> (symbols: [Int32], machines: DependentQuantization.ChannelMachines, correction: LowFrequencyCorrection) {
         let gains = GainLadder.geometric(model.gains.y, quality: quality)
         let lambda = model.lambdas.map { GainLadder.lambda($0, quality: quality) * 255 * 255 }
         let pixels = try x.toArray(on: device)
         let (imageWidth, imageHeight) = (image.width, image.height)
-        var candidate = symbols
+        var (candidate, candidateMachines) = (symbols, machines)
         // Pass 0's candidate is `symbols` itself: kept, with its correction, unless a pass costs less.
-        var best: (symbols: [Int32], correction: LowFrequencyCorrection?, cost: Float) = (symbols, nil, .infinity)
+        var best: (symbols: [Int32], machines: DependentQuantization.ChannelMachines, correction: LowFrequencyCorrection?, cost: Float) =
+            (symbols, machines, nil, .infinity)
         for pass in 0...search.fixedPointPasses {
-            let coded = reconstructed(candidate, prior: prior, machine: machine, height: h, width: w)
+            let coded = reconstructed(candidate, prior: prior, machines: candidateMachines, height: h, width: w)
             // What the decoder shows: the synthesis with its colour correction.
             var decoded = try synthesised(latents: coded, height: h, width: w, quality: quality).toArray(on: device)
             let correction = LowFrequencyCorrection.measure(original: image, decoded: decoded, paddedWidth: w * 16, paddedHeight: h * 16)
@@ -220,10 +223,12 @@ public final class NeuralImageCodec {
             }
             let mse = squared / Float(3 * imageWidth * imageHeight)
             let cost =
-                lambda.map { bits(candidate, prior: prior, machine: machine, plane: h * w) / Float(imageWidth * imageHeight) + $0 * mse }
+                lambda.map {
+                    bits(candidate, prior: prior, machines: candidateMachines, plane: h * w) / Float(imageWidth * imageHeight) + $0 * mse
+                }
                 ?? mse
             if pass == 0 { best.correction = correction }
-            if cost < best.cost { best = (candidate, correction, cost) }
+            if cost < best.cost { best = (candidate, candidateMachines, correction, cost) }
             if pass == search.fixedPointPasses { break }
             let shown = try Tensor(shape: [1, 3, h * 16, w * 16], values: decoded)
             var analysed = try model.analysis.forward(shown, on: device).toArray(on: device)
@@ -232,19 +237,20 @@ public final class NeuralImageCodec {
             var next = coded
             for i in next.indices { next[i] += target[i] - analysed[i] }
             let requantised = quantised(
-                next, prior: prior, machine: machine, height: h, width: w, lambda: search.lambda)
-            if requantised == candidate { break }
-            candidate = requantised
+                next, prior: prior, machine: machines.machine, height: h, width: w, lambda: search.lambda)
+            if requantised.symbols == candidate && requantised.machines == candidateMachines { break }
+            (candidate, candidateMachines) = requantised
         }
         guard let correction = best.correction else { throw NICError.internal("the fixed-point check measured no pass") }
-        return (best.symbols, correction)
+        return (best.symbols, best.machines, correction)
     }
 
     /// Bits of the latents' symbols under `prior` (the tables' frequencies, as the trellis counts them).
-    private func bits(_ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, plane: Int) -> Float {
-        var total: Float = 0
+    private func bits(_ symbols: [Int32], prior: Prior, machines: DependentQuantization.ChannelMachines, plane: Int) -> Float {
+        // The channel flags cost a bit each (their table's two halves).
+        var total = Float(machines.following?.count ?? 0)
         for c in 0..<model.latentChannels {
-            var chain = DependentQuantization.Chain(machine)
+            var chain = DependentQuantization.Chain(machines.machine(channel: c))
             for p in 0..<plane {
                 let k = symbols[c * plane + p], t = prior.table(channel: c, position: p)
                 total += prior.bitCosts(quantiser: chain.quantiser).cost(k, table: t)
@@ -264,17 +270,18 @@ public final class NeuralImageCodec {
         return z.map(NeuralImageCodec.symbol)
     }
 
-    /// The symbols of latents y under `prior`: rounding (on its grid), or the dependent quantisation's search.
+    /// The symbols of latents y under `prior` and the machine each channel follows: rounding (on
+    /// its grid), or the dependent quantisation's search.
     private func quantised(
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, lambda: Float
-    ) -> [Int32] {
+    ) -> (symbols: [Int32], machines: DependentQuantization.ChannelMachines) {
         if let machine { return quantisedDependently(y, prior: prior, machine: machine, height: h, width: w, lambda: lambda) }
-        return (0..<y.count).map { prior.roundedSymbol(y[$0], channel: $0 / (h * w), position: $0 % (h * w)) }
+        return ((0..<y.count).map { prior.roundedSymbol(y[$0], channel: $0 / (h * w), position: $0 % (h * w)) }, .init(nil))
     }
 
     /// The gain-scaled latents the decoder reconstructs from `symbols`.
     private func reconstructed(
-        _ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int
+        _ symbols: [Int32], prior: Prior, machines: DependentQuantization.ChannelMachines, height h: Int, width w: Int
     ) -> [Float] {
         var y = [Float](repeating: 0, count: symbols.count)
         let plane = h * w
@@ -282,7 +289,7 @@ public final class NeuralImageCodec {
             y.withUnsafeMutableBufferPointer { out in
                 for c in 0..<model.latentChannels {
                     DependentQuantization.reconstruct(
-                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machine,
+                        UnsafeBufferPointer(rebasing: all[(c * plane)..<((c + 1) * plane)]), machine: machines.machine(channel: c),
                         integerGrid: prior.grid != nil, into: UnsafeMutableBufferPointer(rebasing: out[(c * plane)..<((c + 1) * plane)])
                     ) { prior.origin(channel: c, position: $0) }
                 }
@@ -292,41 +299,66 @@ public final class NeuralImageCodec {
     }
 
     /// The latents' symbols under dependent quantisation: one trellis search per channel, the
-    /// channels split over the workers (each channel's search is independent of the others').
+    /// channels split over the workers (each channel's search is independent of the others'). A
+    /// channel whose latents cost less on quantiser 0 alone (`DependentQuantization.quantiserZero`,
+    /// by the trellis' own measure) is left off the state machine, when the channels so left save
+    /// more than the flags that say so cost (a bit each, weighted by λ).
     private func quantisedDependently(
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
-    ) -> [Int32] {
-        let plane = h * w, costs = (prior.bitCosts(quantiser: 0), prior.bitCosts(quantiser: 1))
-        var symbols = [Int32](repeating: 0, count: y.count)
+    ) -> (symbols: [Int32], machines: DependentQuantization.ChannelMachines) {
+        let plane = h * w, m = model.latentChannels, costs = (prior.bitCosts(quantiser: 0), prior.bitCosts(quantiser: 1))
+        var symbols = [Int32](repeating: 0, count: y.count), alone = symbols
+        var trellisCost = [Float](repeating: 0, count: m), aloneCost = trellisCost
         symbols.withUnsafeMutableBufferPointer { all in
-            let out = UnsafeSendable(all.baseAddress!)
-            device.parallelFor(model.latentChannels) { channels in
-                var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
-                var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
-                for c in channels {
-                    for p in 0..<plane {
-                        let origin = prior.origin(channel: c, position: p)
-                        values[p] = y[c * plane + p] - origin
-                        tables[p] = Int32(prior.table(channel: c, position: p))
-                        if prior.grid != nil {
-                            let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
-                            origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
-                        }
-                    }
-                    let chosen = values.withUnsafeBufferPointer { v in
-                        tables.withUnsafeBufferPointer { t in
-                            origins.withUnsafeBufferPointer { o in
-                                DependentQuantization.trellis(
-                                    v, tables: t, machine: machine, costs: costs, lambda: lambda,
-                                    origins: prior.grid == nil ? nil : o)
+            alone.withUnsafeMutableBufferPointer { allAlone in
+                trellisCost.withUnsafeMutableBufferPointer { tc in
+                    aloneCost.withUnsafeMutableBufferPointer { ac in
+                        let out = UnsafeSendable(all.baseAddress!), outAlone = UnsafeSendable(allAlone.baseAddress!)
+                        let (outCost, outAloneCost) = (UnsafeSendable(tc.baseAddress!), UnsafeSendable(ac.baseAddress!))
+                        device.parallelFor(m) { channels in
+                            var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
+                            var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
+                            for c in channels {
+                                for p in 0..<plane {
+                                    let origin = prior.origin(channel: c, position: p)
+                                    values[p] = y[c * plane + p] - origin
+                                    tables[p] = Int32(prior.table(channel: c, position: p))
+                                    if prior.grid != nil {
+                                        let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
+                                        origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
+                                    }
+                                }
+                                let (chosen, zero) = values.withUnsafeBufferPointer { v in
+                                    tables.withUnsafeBufferPointer { t in
+                                        origins.withUnsafeBufferPointer { o in
+                                            (
+                                                DependentQuantization.trellis(
+                                                    v, tables: t, machine: machine, costs: costs, lambda: lambda,
+                                                    origins: prior.grid == nil ? nil : o),
+                                                DependentQuantization.quantiserZero(v, tables: t, costs: costs.0, lambda: lambda)
+                                            )
+                                        }
+                                    }
+                                }
+                                for p in 0..<plane {
+                                    out.pointer[c * plane + p] = chosen.symbols[p]
+                                    outAlone.pointer[c * plane + p] = zero.symbols[p]
+                                }
+                                outCost.pointer[c] = chosen.cost
+                                outAloneCost.pointer[c] = zero.cost
                             }
                         }
                     }
-                    for p in 0..<plane { out.pointer[c * plane + p] = chosen[p] }
                 }
             }
         }
-        return symbols
+        let following = (0..<m).map { trellisCost[$0] <= aloneCost[$0] }
+        let saved = (0..<m).reduce(Float(0)) { $0 + max(0, trellisCost[$1] - aloneCost[$1]) }
+        guard saved > lambda * Float(m) else { return (symbols, .init(machine)) }
+        for c in 0..<m where !following[c] {
+            for p in 0..<plane { symbols[c * plane + p] = alone[c * plane + p] }
+        }
+        return (symbols, .init(machine, following: following))
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
@@ -382,7 +414,7 @@ public final class NeuralImageCodec {
         let d = try entropyDecoded(bytes)
         let (h, w) = (d.latentHeight, d.latentWidth)
         var xHat = try synthesis(
-            d.ySymbols, prior: d.prior, machine: d.machine, height: h, width: w, quality: d.stream.quality)
+            d.ySymbols, prior: d.prior, machines: d.machines, height: h, width: w, quality: d.stream.quality)
         if !d.correction.isZero { d.correction.apply(to: &xHat, paddedWidth: w * 16, paddedHeight: h * 16, workers: device.workers) }
         return (d.stream, xHat, w * 16, h * 16)
     }
@@ -393,7 +425,7 @@ public final class NeuralImageCodec {
         let stream: NICBitstream
         let latentHeight: Int, latentWidth: Int
         let prior: Prior
-        let machine: DependentQuantization.StateMachine?
+        let machines: DependentQuantization.ChannelMachines
         let ySymbols: [Int32]
         let correction: LowFrequencyCorrection
     }
@@ -421,8 +453,19 @@ public final class NeuralImageCodec {
         var yDecoder = RANSDecoder(stream.yPayload)
         var ySymbols = [Int32](repeating: 0, count: m * h * w)
         let machine = DependentQuantization.StateMachine(states: stream.dependentQuantization)
+        var following: [Bool]?
+        if stream.channelFlags {
+            following = try (0..<m).map { _ in
+                let flag = try yDecoder.decode(table: 0, of: DependentQuantization.channelFlagTables)
+                guard flag == 0 || flag == 1 else {
+                    throw NICError.corruptData("the latent payload is damaged (a channel flag of \(flag))")
+                }
+                return flag == 1
+            }
+        }
+        let machines = DependentQuantization.ChannelMachines(machine, following: following)
         for c in 0..<m {
-            var chain = DependentQuantization.Chain(machine)
+            var chain = DependentQuantization.Chain(machines.machine(channel: c))
             for p in 0..<h * w {
                 let k = try yDecoder.decode(table: prior.table(channel: c, position: p), of: prior.yTables(quantiser: chain.quantiser))
                 ySymbols[c * h * w + p] = k
@@ -433,16 +476,16 @@ public final class NeuralImageCodec {
         let correction = try LowFrequencyCorrection.decoded(stream.correctionPayload, paddedWidth: w * 16, paddedHeight: h * 16)
         endStage("entropy decoding (y)")
         return EntropyDecoded(
-            stream: stream, latentHeight: h, latentWidth: w, prior: prior, machine: machine, ySymbols: ySymbols,
+            stream: stream, latentHeight: h, latentWidth: w, prior: prior, machines: machines, ySymbols: ySymbols,
             correction: correction)
     }
 
     /// The decoder's image before cropping: latents from symbols and means, ×gain_y⁻¹, g_s in
     /// bands. [3][16h][16w] floats in [0, 1] scale.
     private func synthesis(
-        _ symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int, width w: Int, quality: Int
+        _ symbols: [Int32], prior: Prior, machines: DependentQuantization.ChannelMachines, height h: Int, width w: Int, quality: Int
     ) throws -> [Float] {
-        let y = reconstructed(symbols, prior: prior, machine: machine, height: h, width: w)
+        let y = reconstructed(symbols, prior: prior, machines: machines, height: h, width: w)
         return try synthesised(latents: y, height: h, width: w, quality: quality).toArray(on: device)
     }
 
@@ -457,10 +500,10 @@ public final class NeuralImageCodec {
 
     /// Encoder side: decodes what it coded and measures the low-frequency colour error.
     private func lowFrequencyCorrection(
-        _ image: PlanarImage, symbols: [Int32], prior: Prior, machine: DependentQuantization.StateMachine?, height h: Int,
+        _ image: PlanarImage, symbols: [Int32], prior: Prior, machines: DependentQuantization.ChannelMachines, height h: Int,
         width w: Int, quality: Int
     ) throws -> LowFrequencyCorrection {
-        let xHat = try synthesis(symbols, prior: prior, machine: machine, height: h, width: w, quality: quality)
+        let xHat = try synthesis(symbols, prior: prior, machines: machines, height: h, width: w, quality: quality)
         return LowFrequencyCorrection.measure(original: image, decoded: xHat, paddedWidth: w * 16, paddedHeight: h * 16)
     }
 
