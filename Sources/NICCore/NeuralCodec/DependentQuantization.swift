@@ -259,14 +259,13 @@ public enum DependentQuantization {
         var symbol = [Int32](repeating: 0, count: 6), driving = symbol
         var error = [Float](repeating: 0, count: 6), weightedBits = error
         for p in 0..<n {
-            let v = values[p].isFinite ? min(max(values[p], -1e6), 1e6) : 0
+            let v = searchValue(values[p])
             let t = Int(tables[p])
             let flags = origins?[p] ?? 0, parity = Int32(flags & 1)
             for q in 0..<2 {
                 var candidates: (Int32, Int32, Int32)
                 if q == 0 {
-                    let k = Int32(v.rounded(.down))
-                    candidates = (k, k + 1, 0)
+                    candidates = quantiserZeroCandidates(v)
                 } else if integerGrid {
                     // The half-integers k + ½ either side of v, and the one nearest the mean.
                     let k = Int32((v - 0.5).rounded(.down))
@@ -319,17 +318,28 @@ public enum DependentQuantization {
     ) -> (symbols: [Int32], cost: Float) {
         var symbols = [Int32](repeating: 0, count: values.count), total: Float = 0
         for p in values.indices {
-            let v = values[p].isFinite ? min(max(values[p], -1e6), 1e6) : 0
-            let t = Int(tables[p]), k = Int32(v.rounded(.down))
+            let v = searchValue(values[p]), t = Int(tables[p]), candidates = quantiserZeroCandidates(v)
             var best: (k: Int32, cost: Float) = (0, .infinity)
-            for candidate in [k, k + 1, 0] {
-                let e = v - Float(candidate)
-                let c = e * e + lambda * costs.cost(candidate, table: t)
-                if c < best.cost { best = (candidate, c) }
+            for j in 0..<3 {
+                let k = j == 0 ? candidates.0 : j == 1 ? candidates.1 : candidates.2
+                let e = v - reconstruction(k, quantiser: 0)
+                let c = e * e + lambda * costs.cost(k, table: t)
+                if c < best.cost { best = (k, c) }
             }
             symbols[p] = best.k
             total += best.cost
         }
         return (symbols, total)
+    }
+
+    /// A latent's offset from its mean as the search takes it: clamped so that its candidates stay
+    /// far inside Int32, a non-finite one as 0.
+    @inline(__always) static func searchValue(_ v: Float) -> Float { v.isFinite ? min(max(v, -1e6), 1e6) : 0 }
+
+    /// Quantiser 0's candidates for `v`, in the order the search tries them: the two nearest
+    /// integers, then symbol 0.
+    @inline(__always) static func quantiserZeroCandidates(_ v: Float) -> (Int32, Int32, Int32) {
+        let k = Int32(v.rounded(.down))
+        return (k, k + 1, 0)
     }
 }

@@ -307,58 +307,44 @@ public final class NeuralImageCodec {
         _ y: [Float], prior: Prior, machine: DependentQuantization.StateMachine, height h: Int, width w: Int, lambda: Float
     ) -> (symbols: [Int32], machines: DependentQuantization.ChannelMachines) {
         let plane = h * w, m = model.latentChannels, costs = (prior.bitCosts(quantiser: 0), prior.bitCosts(quantiser: 1))
-        var symbols = [Int32](repeating: 0, count: y.count), alone = symbols
-        var trellisCost = [Float](repeating: 0, count: m), aloneCost = trellisCost
-        symbols.withUnsafeMutableBufferPointer { all in
-            alone.withUnsafeMutableBufferPointer { allAlone in
-                trellisCost.withUnsafeMutableBufferPointer { tc in
-                    aloneCost.withUnsafeMutableBufferPointer { ac in
-                        let out = UnsafeSendable(all.baseAddress!), outAlone = UnsafeSendable(allAlone.baseAddress!)
-                        let (outCost, outAloneCost) = (UnsafeSendable(tc.baseAddress!), UnsafeSendable(ac.baseAddress!))
-                        device.parallelFor(m) { channels in
-                            var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
-                            var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
-                            for c in channels {
-                                for p in 0..<plane {
-                                    let origin = prior.origin(channel: c, position: p)
-                                    values[p] = y[c * plane + p] - origin
-                                    tables[p] = Int32(prior.table(channel: c, position: p))
-                                    if prior.grid != nil {
-                                        let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
-                                        origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
-                                    }
-                                }
-                                let (chosen, zero) = values.withUnsafeBufferPointer { v in
-                                    tables.withUnsafeBufferPointer { t in
-                                        origins.withUnsafeBufferPointer { o in
-                                            (
-                                                DependentQuantization.trellis(
-                                                    v, tables: t, machine: machine, costs: costs, lambda: lambda,
-                                                    origins: prior.grid == nil ? nil : o),
-                                                DependentQuantization.quantiserZero(v, tables: t, costs: costs.0, lambda: lambda)
-                                            )
-                                        }
-                                    }
-                                }
-                                for p in 0..<plane {
-                                    out.pointer[c * plane + p] = chosen.symbols[p]
-                                    outAlone.pointer[c * plane + p] = zero.symbols[p]
-                                }
-                                outCost.pointer[c] = chosen.cost
-                                outAloneCost.pointer[c] = zero.cost
+        typealias Search = (symbols: [Int32], cost: Float)
+        var searched = [(trellis: Search, alone: Search)?](repeating: nil, count: m)
+        searched.withUnsafeMutableBufferPointer { all in
+            let out = UnsafeSendable(all.baseAddress!)
+            device.parallelFor(m) { channels in
+                var values = [Float](repeating: 0, count: plane), tables = [Int32](repeating: 0, count: plane)
+                var origins = [UInt8](repeating: 0, count: prior.grid == nil ? 0 : plane)
+                for c in channels {
+                    for p in 0..<plane {
+                        let origin = prior.origin(channel: c, position: p)
+                        values[p] = y[c * plane + p] - origin
+                        tables[p] = Int32(prior.table(channel: c, position: p))
+                        if prior.grid != nil {
+                            let below: UInt8 = prior.mean(channel: c, position: p) < origin ? 2 : 0
+                            origins[p] = UInt8(IntegerGrid.parity(origin: origin)) | below
+                        }
+                    }
+                    out.pointer[c] = values.withUnsafeBufferPointer { v in
+                        tables.withUnsafeBufferPointer { t in
+                            origins.withUnsafeBufferPointer { o in
+                                (
+                                    DependentQuantization.trellis(
+                                        v, tables: t, machine: machine, costs: costs, lambda: lambda,
+                                        origins: prior.grid == nil ? nil : o),
+                                    DependentQuantization.quantiserZero(v, tables: t, costs: costs.0, lambda: lambda)
+                                )
                             }
                         }
                     }
                 }
             }
         }
-        let following = (0..<m).map { trellisCost[$0] <= aloneCost[$0] }
-        let saved = (0..<m).reduce(Float(0)) { $0 + max(0, trellisCost[$1] - aloneCost[$1]) }
-        guard saved > lambda * Float(m) else { return (symbols, .init(machine)) }
-        for c in 0..<m where !following[c] {
-            for p in 0..<plane { symbols[c * plane + p] = alone[c * plane + p] }
-        }
-        return (symbols, .init(machine, following: following))
+        let channels = searched.map { $0! }
+        let following = channels.map { $0.trellis.cost <= $0.alone.cost }
+        let saved = channels.reduce(Float(0)) { $0 + max(0, $1.trellis.cost - $1.alone.cost) }
+        let flagged = saved > lambda * Float(m)
+        let symbols = channels.indices.flatMap { c in !flagged || following[c] ? channels[c].trellis.symbols : channels[c].alone.symbols }
+        return (symbols, flagged ? .init(machine, following: following) : .init(machine))
     }
 
     /// Rounds half to even, as in training, and clamps; non-finite values code as 0.
