@@ -17,9 +17,10 @@
 # The stages this script runs, in order (name, kind, what it starts from, committed file, steps):
 #   open_more     train    open_decoder's model             n64m192_more.safetensors        to 40,000
 #                 every level again at lr 5e-5 from step 12,000, x0.1 after 85%; its state at
-#                 step 36,000 is the record n64m192_161k
+#                 step 36,000 was the record n64m192_161k
 #   more_decoder  decoder  open_more's final record         n64m192_more_decoder.safetensors 16,000
-#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%
+#                 the decoder on the latents files hold (--rounding mixed), 1e-5, x0.1 after 85%;
+#                 its end is the record n64m192_165k
 #   more2         train    more_decoder's model             n64m192_more2.safetensors       to 72,000
 #                 every level at lr 5e-5 from step 40,000 (new crops: seed 4), x0.1 after 85%
 #                 (step 61,200)
